@@ -1,0 +1,84 @@
+"""Generated, realistic-looking corpora for the benchmarks (seeded, so runs compare)."""
+
+import random
+from datetime import date, timedelta
+from xml.sax.saxutils import escape
+
+_VOCABULARY = """
+learning model models neural network networks graph transformer diffusion language
+large reinforcement policy agent reward optimisation gradient descent stochastic convex
+bound representation self-supervised contrastive embedding retrieval generation image
+video segmentation detection 3D point cloud robot control planning reasoning
+chain-of-thought benchmark dataset evaluation fine-tuning pre-training in-context
+adaptation low-rank LoRA attention sparse mixture experts MoE scaling law quantisation
+pruning distillation GAN adversarial robustness privacy federated causal inference
+Bayesian uncertainty Gaussian process kernel spectral clustering physics-informed PDE
+solver operator climate protein molecule drug speech audio multimodal vision-language
+alignment preference feedback
+"""
+_WORDS = tuple(_VOCABULARY.split())
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _title(rng: random.Random, n: int) -> str:
+    words = [rng.choice(_WORDS) for _ in range(rng.randint(5, 12))]
+    return f"{' '.join(words).capitalize()}: study {n}"
+
+
+def _abstract(rng: random.Random) -> str:
+    sentences = []
+    for _ in range(rng.randint(6, 10)):
+        words = [rng.choice(_WORDS) for _ in range(rng.randint(12, 28))]
+        sentences.append(" ".join(words).capitalize() + ".")
+    if rng.random() < 0.2:
+        sentences.append(f"Code is available at https://github.com/lab{rng.randint(1, 999)}/repo.")
+    return " ".join(sentences)
+
+
+def arxiv_rss(count: int, *, seed: int = 1) -> bytes:
+    """An arXiv-style daily RSS document with `count` items."""
+    rng = random.Random(seed)
+    items = []
+    for n in range(count):
+        arxiv_id = f"24{rng.randint(1, 12):02d}.{n:05d}"
+        kind = rng.choice(("new", "new", "new", "cross", "replace", "replace-cross"))
+        authors = ", ".join(f"Author {rng.randint(1, 9999)}" for _ in range(rng.randint(1, 8)))
+        items.append(
+            f"<item><title>{escape(_title(rng, n))}</title>"
+            f"<link>https://arxiv.org/abs/{arxiv_id}</link>"
+            f"<description>arXiv:{arxiv_id}v1 Announce Type: {kind} \nAbstract: "
+            f"{escape(_abstract(rng))}</description>"
+            f'<guid isPermaLink="false">oai:arXiv.org:{arxiv_id}v1</guid>'
+            f"<category>cs.LG</category><category>stat.ML</category>"
+            f"<pubDate>Mon, 23 Sep 2024 00:00:00 -0400</pubDate>"
+            f"<arxiv:announce_type>{kind}</arxiv:announce_type>"
+            f"<dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>"
+            f"<dc:creator>{escape(authors)}</dc:creator></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        ' xmlns:atom="http://www.w3.org/2005/Atom" version="2.0"><channel>'
+        "<title>cs.LG updates on arXiv.org</title><link>http://rss.arxiv.org/rss/cs.LG</link>"
+        "<description>cs.LG updates on the arXiv.org e-print archive.</description>"
+        "<language>en-us</language><lastBuildDate>Mon, 23 Sep 2024 04:00:00 +0000</lastBuildDate>"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def spaced_dump(count: int, *, seed: int = 2) -> str:
+    """A "spaced" layout digest dump with `count` papers, most with a metadata block."""
+    rng = random.Random(seed)
+    blocks = ["new", "Get trending papers in your email inbox!", "Subscribe", "Daily Papers",
+              "byAK and the research community", "Nov 21"]  # fmt: skip
+    start = date(2015, 1, 1)
+    for n in range(count):
+        blocks += [_title(rng, n), _abstract(rng)]
+        roll = rng.random()
+        if roll < 0.9:
+            day = start + timedelta(days=rng.randint(0, 3500))
+            upvotes = f" {rng.randint(1, 300)}" if rng.random() < 0.1 else ""
+            who = f"  • {rng.randint(1, 30)} authors" if roll < 0.8 else "KFUPM KFUPM"
+            blocks.append(f"{who}\n·\n{_MONTHS[day.month - 1]} {day.day}, {day.year}{upvotes}")
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,278 @@
+"""The command line: parses arguments, calls the layers below, prints results.
+
+Errors the project raises on purpose become one line on stderr and exit
+status 1 (2 for bad usage); `--verbose` adds the traceback.
+"""
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from bot import __version__
+from bot.clock import utc_now
+from bot.config import Settings, describe, load_settings
+from bot.db import create_schema, open_engine
+from bot.errors import PaperbotError
+from bot.ingest.pipeline import (
+    FeedSource,
+    FetchOptions,
+    IngestResult,
+    expand_paths,
+    ingest_feed,
+    ingest_file,
+)
+from bot.papers import list_papers
+
+app = typer.Typer(
+    name="paperbot",
+    help="Self-hosted paper-feed subscription and digest bot.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+@dataclass
+class _State:
+    config: Path | None = None
+    verbose: bool = False
+
+
+_state = _State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"paperbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Settings file (else $PAPERBOT_CONFIG, ./paperbot.toml)."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    _state.config = config
+    _state.verbose = verbose
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Dump or feed files, folders of them, or http(s) feed URLs."),
+    ] = None,
+    inbox: Annotated[
+        bool, typer.Option("--inbox", help="Every new file in the inbox folder.")
+    ] = False,
+    feeds: Annotated[
+        bool, typer.Option("--feeds", help="Every feed listed in the settings.")
+    ] = False,
+    year: Annotated[
+        int | None,
+        typer.Option(min=1990, max=2100, help="The dumps' year (default: from each file's date)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON array of results.")
+    ] = False,
+) -> None:
+    """Ingest digest dumps and RSS/Atom feeds; files already ingested are skipped."""
+    settings, engine = _open()
+    targets = list(paths or [])
+    if not (targets or inbox or feeds):
+        _fail("nothing to ingest: give files, folders or URLs, or --inbox or --feeds", code=2)
+    if inbox:
+        settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+        targets.append(str(settings.inbox_dir))
+    urls = [FeedSource(t) for t in targets if t.startswith(("http://", "https://"))]
+    if feeds:
+        urls += [FeedSource(f.url, f.name) for f in settings.feeds]
+    files = list(
+        expand_paths(Path(t) for t in targets if not t.startswith(("http://", "https://")))
+    )
+    options = FetchOptions(
+        timeout=settings.ingest.feed_timeout, user_agent=settings.ingest.user_agent
+    )
+    jobs: list[Callable[[], IngestResult]] = [
+        *(lambda f=f: ingest_file(engine, f, clock=utc_now, year=year) for f in files),
+        *(lambda u=u: ingest_feed(engine, u, clock=utc_now, options=options) for u in urls),
+    ]
+    results = _run_with_progress(jobs, show=not as_json)
+    if as_json:
+        out.print_json(json.dumps([_result_json(r) for r in results]))
+    else:
+        _print_results(results)
+    if any(r.failed for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def papers(
+    search: Annotated[
+        str | None,
+        typer.Option("--search", "-s", help="Only papers whose title or abstract has TEXT."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=0, help="At most this many rows; 0 for all.")] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON array with every stored field.")
+    ] = False,
+) -> None:
+    """List stored papers, newest first."""
+    _, engine = _open()
+    rows = list_papers(
+        engine, search=search, limit=None if as_json and limit == 50 else limit or None
+    )
+    if as_json:
+        out.print_json(json.dumps([_jsonable(asdict(row)) for row in rows]))
+        return
+    table = Table("id", "title", "date", "authors", "upvotes", "arXiv", "seen", title=None)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.title,
+            str(row.paper_date or ""),
+            row.organization or (str(row.author_count) if row.author_count is not None else ""),
+            "" if row.upvotes is None else str(row.upvotes),
+            row.arxiv_id or "",
+            str(row.sightings),
+        )
+    out.print(table)
+    out.print(f"{len(rows)} paper(s) shown")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Show the effective settings (secrets masked) and where they came from."""
+    settings = _settings()
+    out.print(f"# from {settings.source or 'embedded defaults'}")
+    out.print_json(json.dumps(_jsonable(describe(settings))))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line; the console script's entry point."""
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=True)
+    except PaperbotError as exc:
+        if _state.verbose:
+            err.print_exception()
+        err.print(f"paperbot: error: {exc}", markup=False, highlight=False)
+        sys.exit(1)
+
+
+def _settings() -> Settings:
+    settings = load_settings(_state.config)
+    level = logging.DEBUG if _state.verbose else getattr(logging, settings.log.level.upper())
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    return settings
+
+
+def _open() -> tuple[Settings, Engine]:
+    settings = _settings()
+    engine = open_engine(settings.database_url, busy_timeout=settings.database.busy_timeout)
+    create_schema(engine)
+    return settings, engine
+
+
+def _run_with_progress(jobs: list[Callable[[], T]], *, show: bool) -> list[T]:
+    if not (show and err.is_terminal and len(jobs) > 1):
+        return [job() for job in jobs]
+    results = []
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("ingesting", total=len(jobs))
+        for job in jobs:
+            results.append(job())
+            progress.advance(task)
+    return results
+
+
+def _print_results(results: list[IngestResult]) -> None:
+    if not results:
+        out.print("nothing to ingest: no files found")
+        return
+    table = Table("source", "kind", "status", "parsed", "new", "updated", "unchanged")
+    for r in results:
+        table.add_row(
+            r.source,
+            r.kind or "",
+            r.status,
+            str(r.parsed),
+            str(r.new),
+            str(r.updated),
+            str(r.unchanged),
+        )
+    out.print(table)
+    for r in results:
+        for line in _problem_lines(r):
+            err.print(line, markup=False, highlight=False)
+    new = sum(r.new for r in results)
+    updated = sum(r.updated for r in results)
+    counts = {
+        s: sum(r.status == s for r in results) for s in ("ok", "partial", "skipped", "failed")
+    }
+    out.print(
+        f"{len(results)} source(s): {counts['ok']} ingested, {counts['partial']} with papers dropped, "
+        f"{counts['skipped']} skipped, {counts['failed']} failed; "
+        f"{new} new paper(s), {updated} updated."
+    )
+
+
+def _problem_lines(result: IngestResult) -> list[str]:
+    if result.error:
+        return [f"{result.source}: {result.error}"]
+    lines = [f"{result.source}: warning: {w}" for w in result.warnings]
+    if result.dropped:
+        lines.append(
+            f"{result.source}: kept {result.parsed} paper(s), dropped {result.dropped} (see warnings)"
+        )
+    return lines
+
+
+def _result_json(result: IngestResult) -> dict[str, Any]:
+    data = asdict(result)
+    data["path"] = data.pop("source")
+    data["skipped"] = result.reason if result.status == "skipped" else None
+    data["errors"] = [result.error] if result.error else []
+    return data
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _fail(message: str, *, code: int = 1) -> NoReturn:
+    err.print(f"paperbot: error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)

@@ -1,0 +1,111 @@
+"""The database edge: engine, schema creation, sessions, write transactions.
+
+SQLite is the embedded default: WAL so readers never wait on a writer,
+foreign keys on, and a busy timeout so a second process waits instead of
+failing. Writes that read before they write take SQLite's write lock at BEGIN
+(`write_session`), so two concurrent ingests cannot both decide a paper is new.
+"""
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session, SQLModel, create_engine
+
+from bot import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.errors import StoreError
+
+_WRITE = "paperbot_write"
+
+
+def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+    """Create an engine for `url`, creating a SQLite file's folder when needed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        # The URL may hold a password: keep it out of the message and the traceback.
+        raise StoreError("database.url is not a valid database URL") from None
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        folder = Path(parsed.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the database: cannot create folder {folder}: {exc.strerror}"
+            ) from exc
+    engine = create_engine(url, connect_args={"timeout": busy_timeout})
+    _configure_sqlite(engine, busy_timeout)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        _enable_wal(cursor, busy_timeout)
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _enable_wal(cursor: Any, busy_timeout: float) -> None:
+    # WAL is a property of the file, set once. Switching a new file to it needs an
+    # exclusive lock, and SQLite refuses at once, busy timeout or not, while another
+    # process has the file open: so retry until the timeout runs out.
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create any missing table; existing tables and their rows are left alone."""
+    try:
+        # Under the write lock: two processes starting at once must not both create tables.
+        with engine.connect().execution_options(**{_WRITE: True}) as connection, connection.begin():
+            SQLModel.metadata.create_all(connection)
+    except OperationalError as exc:
+        raise StoreError(f"cannot open the database: {_reason(exc)}") from exc
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """Yield a session whose transaction holds the write lock from its first statement.
+
+    Commits when the block ends normally and rolls back on any error, so a
+    failed write leaves the database as it was.
+    """
+    connection = engine.connect().execution_options(**{_WRITE: True})
+    try:
+        with connection.begin(), Session(bind=connection) as session:
+            yield session
+            session.flush()
+    finally:
+        connection.close()
+
+
+def _reason(exc: OperationalError) -> str:
+    # The driver's own message, without the SQL and parameters SQLAlchemy appends.
+    return str(exc.orig) if exc.orig is not None else str(exc).splitlines()[0]

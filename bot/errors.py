@@ -1,0 +1,37 @@
+"""The project's exceptions: one base class, a few kinds, messages a user can act on.
+
+Every error paperbot raises on purpose derives from `PaperbotError`; the command
+line turns one into a single line on stderr and a non-zero exit status.
+"""
+
+
+class PaperbotError(Exception):
+    """Base class of every error paperbot raises on purpose."""
+
+
+class ConfigError(PaperbotError, ValueError):
+    """A setting is missing, unknown or has a bad value."""
+
+
+class SourceError(PaperbotError):
+    """A dump file or a feed could not be read or understood.
+
+    `source` names the file path or URL, so the message can say which one.
+    """
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.reason = message
+
+
+class DumpError(SourceError, ValueError):
+    """A file is not a usable digest dump (empty, binary, HTML, no papers...)."""
+
+
+class FeedError(SourceError):
+    """A feed could not be fetched or parsed."""
+
+
+class StoreError(PaperbotError):
+    """The database could not be opened or written."""

@@ -1,0 +1,1 @@
+"""Getting papers in: parsing dumps and feeds, identifying papers, storing them."""

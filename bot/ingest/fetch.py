@@ -1,0 +1,192 @@
+"""Downloading one feed over HTTP(S), politely: conditional GETs, bounded redirects, a size cap.
+
+This is the only part of ingesting that touches the network; parsing what it
+returns is `bot.ingest.feeds`' job.
+"""
+
+import dataclasses
+import socket
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from bot.errors import FeedError
+
+MAX_FEED_BYTES = 50 * 1024 * 1024
+MAX_REDIRECTS = 5
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+
+
+@dataclass(frozen=True)
+class FetchedFeed:
+    """What one request for a feed brought back.
+
+    `not_modified` is true on a 304 answer, and `content` is then empty.
+    `etag` and `last_modified` are the validators to send next time; `url` is
+    the final address after redirects.
+    """
+
+    status_code: int
+    not_modified: bool
+    content: bytes
+    etag: str | None
+    last_modified: str | None
+    url: str
+
+
+def fetch_feed(
+    url: str,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    timeout: float,
+    user_agent: str,
+    client: httpx.Client | None = None,
+    max_bytes: int = MAX_FEED_BYTES,
+) -> FetchedFeed:
+    """GET the feed at `url`, conditionally when validators from a previous fetch are given.
+
+    Redirects are followed (at most `MAX_REDIRECTS` with the default client),
+    `timeout` bounds the connection and each wait for data, and the body may
+    not exceed `max_bytes`. Failures of every kind raise
+    `FeedError` with a one-line reason; the URL in it never carries the
+    user name or password the URL may hold.
+    """
+    shown = redact_url(url)
+    _check_url(url, shown)
+    headers = {"User-Agent": user_agent, "Accept": ACCEPT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        if client is not None:
+            fetched = _get(client, url, headers, timeout, max_bytes, shown)
+        else:
+            with httpx.Client(max_redirects=MAX_REDIRECTS) as own_client:
+                fetched = _get(own_client, url, headers, timeout, max_bytes, shown)
+    except httpx.InvalidURL as error:
+        raise FeedError(shown, "not a valid URL") from error
+    except httpx.TimeoutException as error:
+        raise FeedError(shown, f"no answer within {timeout:g} s") from error
+    except httpx.TooManyRedirects as error:
+        raise FeedError(shown, "too many redirects") from error
+    except httpx.UnsupportedProtocol as error:
+        raise FeedError(shown, "redirected to a URL that is not http(s)") from error
+    except httpx.ConnectError as error:
+        raise FeedError(shown, _connect_failure(error, url)) from error
+    except httpx.HTTPError as error:
+        raise FeedError(shown, f"request failed: {_scrub(str(error), url)}") from error
+    if fetched.not_modified:
+        # A 304 need not repeat the validators; the ones sent still hold.
+        fetched = dataclasses.replace(
+            fetched,
+            etag=fetched.etag or etag,
+            last_modified=fetched.last_modified or last_modified,
+        )
+    return fetched
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with any user name and password replaced by "***", for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url if "@" not in url else "<unparsable URL>"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+def _check_url(url: str, shown: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise FeedError(shown, "not a valid URL") from error
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FeedError(shown, "not an http(s) URL")
+    if not parts.hostname:
+        raise FeedError(shown, "URL has no host name")
+
+
+def _get(
+    client: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    timeout: float,
+    max_bytes: int,
+    shown: str,
+) -> FetchedFeed:
+    with client.stream(
+        "GET", url, headers=headers, timeout=timeout, follow_redirects=True
+    ) as reply:
+        not_modified = reply.status_code == HTTPStatus.NOT_MODIFIED
+        if not (reply.is_success or not_modified):
+            raise FeedError(shown, f"HTTP {reply.status_code} {_reason(reply)}".rstrip())
+        return FetchedFeed(
+            status_code=reply.status_code,
+            not_modified=not_modified,
+            content=b"" if not_modified else _read_capped(reply, max_bytes, shown),
+            etag=reply.headers.get("ETag"),
+            last_modified=reply.headers.get("Last-Modified"),
+            url=str(reply.url),
+        )
+
+
+def _read_capped(reply: httpx.Response, max_bytes: int, shown: str) -> bytes:
+    too_big = f"feed is larger than {_size(max_bytes)}"
+    declared = reply.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FeedError(shown, too_big)
+    chunks: list[bytes] = []
+    received = 0
+    # Counted after decompression, so a small gzip bomb is caught too.
+    for chunk in reply.iter_bytes():
+        received += len(chunk)
+        if received > max_bytes:
+            raise FeedError(shown, too_big)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reason(reply: httpx.Response) -> str:
+    # The standard phrase where there is one: servers send all sorts.
+    try:
+        return HTTPStatus(reply.status_code).phrase
+    except ValueError:
+        return " ".join(reply.reason_phrase.split())
+
+
+def _connect_failure(error: httpx.ConnectError, url: str) -> str:
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return f"could not resolve host name {urlsplit(url).hostname!r}"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
+    return f"could not connect: {_scrub(str(error), url)}"
+
+
+def _scrub(message: str, url: str) -> str:
+    """Keep a library's message on one line and free of the URL's credentials."""
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        message = message.replace(url, redact_url(url))
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        message = message.replace(userinfo, "***")
+    return " ".join(message.split()) or "unknown error"
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):g} MB"
+    if count >= 1024:
+        return f"{count / 1024:g} KB"
+    return f"{count} bytes"

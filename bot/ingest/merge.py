@@ -1,0 +1,101 @@
+"""How a new sighting of a paper changes what is stored about it (pure).
+
+A stored paper is held here as a plain dict of its columns. Dumps fill in
+what is missing and raise the upvote count; a feed entry that carries an
+arXiv id is arXiv's own record of the paper, so it also replaces the title,
+abstract, authors and categories (a "replace" announcement is a new version).
+"""
+
+from datetime import datetime
+from typing import Any
+
+from bot.ingest.identity import title_key
+from bot.ingest.parsed import ParsedPaper
+
+# Columns that a merge may change: the store reads and writes exactly these.
+MERGED_COLUMNS = (
+    "title",
+    "title_key",
+    "abstract",
+    "authors",
+    "author_count",
+    "organization",
+    "paper_date",
+    "upvotes",
+    "code_urls",
+    "project_urls",
+    "arxiv_id",
+    "url",
+    "pdf_url",
+    "categories",
+)
+
+
+def new_row(paper: ParsedPaper, *, now: datetime) -> dict[str, Any]:
+    """Return the column values of a paper seen for the first time."""
+    authors = list(paper.authors)
+    return {
+        "title": paper.title,
+        "title_key": title_key(paper.title),
+        "abstract": paper.abstract,
+        "authors": authors,
+        "author_count": len(authors) if authors else paper.author_count,
+        "organization": paper.organization,
+        "paper_date": paper.paper_date,
+        "upvotes": paper.upvotes,
+        "code_urls": list(paper.code_urls),
+        "project_urls": list(paper.project_urls),
+        "arxiv_id": paper.arxiv_id,
+        "url": paper.url,
+        "pdf_url": paper.pdf_url,
+        "categories": list(paper.categories),
+        "first_seen_at": now,
+        "updated_at": now,
+    }
+
+
+def merge_into(row: dict[str, Any], paper: ParsedPaper, *, from_feed: bool) -> bool:
+    """Update `row` in place with what `paper` adds; return whether anything changed."""
+    before = {column: row[column] for column in MERGED_COLUMNS}
+    authoritative = from_feed and paper.arxiv_id is not None
+    if authoritative:
+        _replace_if_given(row, "title", paper.title)
+        _replace_if_given(row, "abstract", paper.abstract)
+        _replace_if_given(row, "url", paper.url)
+        _replace_if_given(row, "pdf_url", paper.pdf_url)
+        _replace_if_given(row, "authors", list(paper.authors))
+        _replace_if_given(row, "categories", list(paper.categories))
+        row["title_key"] = title_key(row["title"])
+    else:
+        _fill(row, "abstract", paper.abstract)
+        _fill(row, "url", paper.url)
+        _fill(row, "pdf_url", paper.pdf_url)
+        _fill(row, "authors", list(paper.authors))
+        _fill(row, "categories", list(paper.categories))
+    _fill(row, "arxiv_id", paper.arxiv_id)
+    _fill(row, "organization", paper.organization)
+    _fill(row, "paper_date", paper.paper_date)
+    if row["authors"]:
+        row["author_count"] = len(row["authors"])
+    else:
+        _fill(row, "author_count", paper.author_count)
+    if paper.upvotes is not None and (row["upvotes"] is None or paper.upvotes > row["upvotes"]):
+        # Upvotes only grow, so the larger count is the newer one whatever the order of ingest.
+        row["upvotes"] = paper.upvotes
+    row["code_urls"] = _union(row["code_urls"], paper.code_urls)
+    row["project_urls"] = _union(row["project_urls"], paper.project_urls)
+    return any(row[column] != before[column] for column in MERGED_COLUMNS)
+
+
+def _replace_if_given(row: dict[str, Any], column: str, value: Any) -> None:
+    if value:
+        row[column] = value
+
+
+def _fill(row: dict[str, Any], column: str, value: Any) -> None:
+    if value and not row[column]:
+        row[column] = value
+
+
+def _union(stored: list[str], added: tuple[str, ...]) -> list[str]:
+    return stored + [url for url in added if url not in stored] if added else stored

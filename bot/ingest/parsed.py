@@ -1,0 +1,47 @@
+"""Plain records that parsers return and the store consumes.
+
+Parsers are pure: they take text or bytes and return these frozen dataclasses,
+touching no file, clock or database.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class ParsedPaper:
+    """One paper as a source describes it; any field a source lacks stays empty."""
+
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    author_count: int | None = None
+    organization: str | None = None
+    paper_date: date | None = None
+    upvotes: int | None = None
+    code_urls: tuple[str, ...] = ()
+    project_urls: tuple[str, ...] = ()
+    arxiv_id: str | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+    categories: tuple[str, ...] = ()
+    # arXiv's announce type: "new", "cross", "replace" or "replace-cross".
+    announce_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedSource:
+    """Everything one dump or feed yielded.
+
+    `kind` names the layout or feed type ("dump/spaced", "dump/compact",
+    "feed/arxiv-rss", "feed/arxiv-atom", "feed/rss", "feed/atom").
+    `warnings` are one-line, human-readable notes about what was dropped or
+    repaired; they never stop the rest of the source from being stored.
+    `dropped` counts the papers or items the parser had to leave out.
+    """
+
+    kind: str
+    papers: tuple[ParsedPaper, ...]
+    page_date: date | None = None
+    warnings: tuple[str, ...] = field(default=())
+    dropped: int = 0

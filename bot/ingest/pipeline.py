@@ -1,0 +1,268 @@
+"""Ingest orchestration: files, folders and feed URLs into the store.
+
+    path ─> stat ─(same size+mtime as a good import?)─> skip
+              └─> read ─> hash ─(same content as a good import?)─> skip
+                            └─> feed or dump? ─> parse ─> store + ImportedFile row (one transaction)
+    url  ─> conditional GET (ETag, Last-Modified) ─(304 or same hash)─> skip
+              └─> parse ─> store + Feed row (one transaction)
+
+A source that fails leaves a record saying why (an ImportedFile or Feed
+row) and never changes stored papers: parsing happens before the write
+transaction, and any error inside it rolls the whole source back.
+"""
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col, select
+
+from bot.clock import Clock
+from bot.db import write_session
+from bot.errors import FeedError, SourceError
+from bot.ingest.dumps import read_dump
+from bot.ingest.feeds import looks_like_feed, parse_feed
+from bot.ingest.fetch import fetch_feed
+from bot.ingest.parsed import ParsedSource
+from bot.ingest.store import Origin, store_papers
+from bot.models import Feed, ImportedFile
+
+log = logging.getLogger(__name__)
+
+_GOOD = ("ok", "partial")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What ingesting one file or feed did.
+
+    `status` is "ok", "partial" (stored, but some papers were dropped),
+    "skipped" (unchanged since a good import or fetch; `reason` says why) or
+    "failed" (nothing stored; `error` says why).
+    """
+
+    source: str
+    status: str
+    kind: str | None = None
+    parsed: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dropped: int = 0
+    reason: str | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def failed(self) -> bool:
+        """Whether the source failed or lost papers, which makes the command fail."""
+        return self.status == "failed" or self.dropped > 0
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """A feed to fetch: its URL and an optional name from the configuration."""
+
+    url: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """How feeds are fetched."""
+
+    timeout: float
+    user_agent: str
+    client: httpx.Client | None = None
+
+
+def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Yield the files named, and the files inside the folders named, in a stable order.
+
+    Hidden files and folders (names starting with a dot) inside a folder are
+    passed over: editors and copy tools leave partial files there. A path that
+    does not exist is yielded as is, so ingesting it reports the problem.
+    """
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            yield path
+
+
+def ingest_file(
+    engine: Engine, path: Path, *, clock: Clock, year: int | None = None
+) -> IngestResult:
+    """Ingest one dump or feed file, unless its content was already ingested."""
+    source = str(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return IngestResult(source, "failed", error=_os_reason(exc))
+    if not path.is_file():
+        return IngestResult(source, "failed", error="not a file")
+    with Session(engine) as session:
+        earlier = _good_import(session, path=source, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    if earlier is not None:
+        return _skipped(source, earlier, "unchanged since it was ingested")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return IngestResult(source, "failed", error=_os_reason(exc))
+    content_hash = hashlib.sha256(data).hexdigest()
+    with Session(engine) as session:
+        earlier = _good_import(session, content_hash=content_hash)
+    if earlier is not None:
+        return _skipped(source, earlier, f"same content as {earlier.path}, already ingested")
+    record = ImportedFile(
+        path=source, content_hash=content_hash, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+        status="failed", imported_at=clock(),
+    )  # fmt: skip
+    try:
+        parsed = _parse_file(data, source=source, taken=_taken_on(stat.st_mtime), year=year)
+    except SourceError as exc:
+        return _record_failure(engine, record, exc.reason)
+    try:
+        with write_session(engine) as session:
+            # Another process may have stored the same content while this one parsed.
+            earlier = _good_import(session, content_hash=content_hash)
+            if earlier is not None:
+                return _skipped(
+                    source, earlier, f"same content as {earlier.path}, already ingested"
+                )
+            record.kind = parsed.kind
+            record.status = "partial" if parsed.dropped else "ok"
+            record.warnings = list(parsed.warnings)
+            record.papers_parsed = len(parsed.papers)
+            session.add(record)
+            session.flush()
+            origin = Origin(
+                seen_at=record.imported_at,
+                from_feed=parsed.kind.startswith("feed/"),
+                imported_file_id=record.id,
+                page_date=parsed.page_date,
+            )
+            counts = store_papers(session, parsed.papers, origin)
+            record.papers_new, record.papers_updated = counts.new, counts.updated
+    except DBAPIError as exc:
+        log.debug("storing %s failed", source, exc_info=True)
+        return IngestResult(source, "failed", kind=parsed.kind, error=f"cannot store: {exc.orig}")
+    return IngestResult(
+        source, record.status, kind=parsed.kind, parsed=len(parsed.papers), new=counts.new,
+        updated=counts.updated, unchanged=counts.unchanged, dropped=parsed.dropped,
+        warnings=parsed.warnings,
+    )  # fmt: skip
+
+
+def ingest_feed(
+    engine: Engine, feed: FeedSource, *, clock: Clock, options: FetchOptions
+) -> IngestResult:
+    """Fetch one feed URL with a conditional GET and store its items when it changed."""
+    now = clock()
+    with write_session(engine) as session:
+        row = session.exec(select(Feed).where(Feed.url == feed.url)).first()
+        if row is None:
+            row = Feed(url=feed.url, name=feed.name)
+            session.add(row)
+        elif feed.name:
+            row.name = feed.name
+        session.flush()
+        feed_id, etag, last_modified, last_hash = (
+            row.id,
+            row.etag,
+            row.last_modified,
+            row.content_hash,
+        )
+    try:
+        fetched = fetch_feed(
+            feed.url, etag=etag, last_modified=last_modified, timeout=options.timeout,
+            user_agent=options.user_agent, client=options.client,
+        )  # fmt: skip
+        if fetched.not_modified:
+            _record_feed(engine, feed_id, now, status="not-modified")
+            return IngestResult(feed.url, "skipped", reason="not modified since the last fetch")
+        content_hash = hashlib.sha256(fetched.content).hexdigest()
+        if content_hash == last_hash:
+            _record_feed(engine, feed_id, now, status="unchanged")
+            return IngestResult(feed.url, "skipped", reason="same content as the last fetch")
+        parsed = parse_feed(fetched.content, source=feed.url)
+    except FeedError as exc:
+        _record_feed(engine, feed_id, now, status="failed", error=exc.reason)
+        return IngestResult(feed.url, "failed", error=exc.reason)
+    with write_session(engine) as session:
+        origin = Origin(seen_at=now, from_feed=True, feed_id=feed_id, page_date=None)
+        counts = store_papers(session, parsed.papers, origin)
+        row = session.get_one(Feed, feed_id)
+        row.etag, row.last_modified = fetched.etag, fetched.last_modified
+        row.content_hash, row.kind = content_hash, parsed.kind
+        row.last_fetched_at, row.last_status, row.last_error = now, "ok", None
+        row.last_new = counts.new
+    return IngestResult(
+        feed.url, "partial" if parsed.dropped else "ok", kind=parsed.kind,
+        parsed=len(parsed.papers), new=counts.new, updated=counts.updated,
+        unchanged=counts.unchanged, dropped=parsed.dropped, warnings=parsed.warnings,
+    )  # fmt: skip
+
+
+def _parse_file(data: bytes, *, source: str, taken: date, year: int | None) -> ParsedSource:
+    if looks_like_feed(data):
+        return parse_feed(data, source=source)
+    return read_dump(data, source=source, taken=taken, year=year)
+
+
+def _good_import(
+    session: Session,
+    *,
+    path: str | None = None,
+    size: int | None = None,
+    mtime_ns: int | None = None,
+    content_hash: str | None = None,
+) -> ImportedFile | None:
+    query = select(ImportedFile).where(col(ImportedFile.status).in_(_GOOD))
+    if content_hash is not None:
+        query = query.where(ImportedFile.content_hash == content_hash)
+    else:
+        query = query.where(
+            ImportedFile.path == path, ImportedFile.size == size, ImportedFile.mtime_ns == mtime_ns
+        )
+    return session.exec(query.order_by(col(ImportedFile.id).desc())).first()
+
+
+def _skipped(source: str, earlier: ImportedFile, reason: str) -> IngestResult:
+    when = earlier.imported_at.strftime("%Y-%m-%d %H:%M UTC")
+    return IngestResult(source, "skipped", kind=earlier.kind, reason=f"{reason} ({when})")
+
+
+def _record_failure(engine: Engine, record: ImportedFile, reason: str) -> IngestResult:
+    record.error = reason
+    with write_session(engine) as session:
+        session.add(record)
+    return IngestResult(record.path, "failed", error=reason)
+
+
+def _record_feed(
+    engine: Engine, feed_id: int | None, now: datetime, *, status: str, error: str | None = None
+) -> None:
+    with write_session(engine) as session:
+        row = session.get_one(Feed, feed_id)
+        row.last_fetched_at, row.last_status, row.last_error = now, status, error
+
+
+def _taken_on(mtime: float) -> date:
+    # The dump was saved on the machine that wrote it; its local calendar day is the best guess.
+    return datetime.fromtimestamp(mtime).date()
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror.lower() if exc.strerror else str(exc)

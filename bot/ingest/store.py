@@ -1,0 +1,174 @@
+"""Storing one source's papers: find each paper's row, insert or merge, record sightings.
+
+The caller owns the transaction (`bot.db.write_session`), so one file's papers
+are stored all together or not at all. Work is done in bulk: existing rows are
+looked up a few hundred keys per query, new rows are inserted with one
+multi-row statement per batch, and nothing is committed per row.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import Session
+
+from bot.ingest.identity import title_key
+from bot.ingest.merge import MERGED_COLUMNS, merge_into, new_row
+from bot.ingest.parsed import ParsedPaper
+from bot.models import Paper, Sighting
+
+_LOOKUP_CHUNK = 400
+_paper = Paper.__table__  # type: ignore[attr-defined]
+_sighting = Sighting.__table__  # type: ignore[attr-defined]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """What storing one source did to the papers table."""
+
+    new: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a batch of papers was seen: an imported file or a feed, and the page date.
+
+    `from_feed` marks a feed document (fetched or a local file): its arXiv
+    entries are authoritative and replace what a dump said.
+    """
+
+    seen_at: datetime
+    from_feed: bool = False
+    imported_file_id: int | None = None
+    feed_id: int | None = None
+    page_date: date | None = None
+
+
+def store_papers(session: Session, papers: Sequence[ParsedPaper], origin: Origin) -> StoreCounts:
+    """Insert the papers not stored yet, merge the others, and record every sighting.
+
+    A paper is the stored one with the same arXiv id, else with the same
+    normalised title (unless both have different arXiv ids). Papers whose title
+    normalises to nothing are skipped by the parsers before they get here.
+    """
+    resolver = _Resolver(_load_existing(session, papers))
+    fresh: list[dict[str, Any]] = []
+    changed: dict[int, dict[str, Any]] = {}
+    # One sighting per stored paper, keyed by row identity since new rows have no id yet.
+    sighted: dict[int, tuple[dict[str, Any], int | None]] = {}
+    for paper in papers:
+        row = resolver.find(paper)
+        if row is None:
+            row = new_row(paper, now=origin.seen_at)
+            fresh.append(row)
+            resolver.add(row)
+        elif merge_into(row, paper, from_feed=origin.from_feed) and "id" in row:
+            changed[row["id"]] = row
+        sighted.setdefault(id(row), (row, paper.upvotes))
+    _insert_papers(session, fresh)
+    _update_papers(session, changed.values(), origin.seen_at)
+    _insert_sightings(session, list(sighted.values()), origin)
+    matched = len(sighted) - len(fresh)
+    return StoreCounts(new=len(fresh), updated=len(changed), unchanged=matched - len(changed))
+
+
+class _Resolver:
+    """Finds the row a parsed paper belongs to among loaded and just-created rows."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+        self._by_arxiv: dict[str, dict[str, Any]] = {}
+        self._by_title: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row["arxiv_id"]:
+            self._by_arxiv[row["arxiv_id"]] = row
+        self._by_title.setdefault(row["title_key"], []).append(row)
+
+    def find(self, paper: ParsedPaper) -> dict[str, Any] | None:
+        if paper.arxiv_id and paper.arxiv_id in self._by_arxiv:
+            return self._by_arxiv[paper.arxiv_id]
+        for row in self._by_title.get(title_key(paper.title), ()):
+            # Two different arXiv ids under one title are two papers.
+            if not (paper.arxiv_id and row["arxiv_id"]):
+                if paper.arxiv_id:
+                    self._by_arxiv[paper.arxiv_id] = row
+                return row
+        return None
+
+
+def _load_existing(session: Session, papers: Sequence[ParsedPaper]) -> list[dict[str, Any]]:
+    keys = sorted({title_key(p.title) for p in papers})
+    ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
+    columns = [_paper.c.id, *(_paper.c[name] for name in MERGED_COLUMNS)]
+    rows: dict[int, dict[str, Any]] = {}
+    for key_chunk in _chunks(keys, _LOOKUP_CHUNK):
+        query = select(*columns).where(_paper.c.title_key.in_(key_chunk))
+        rows.update((r.id, dict(r._mapping)) for r in session.execute(query))
+    for id_chunk in _chunks(ids, _LOOKUP_CHUNK):
+        query = select(*columns).where(_paper.c.arxiv_id.in_(id_chunk))
+        rows.update((r.id, dict(r._mapping)) for r in session.execute(query) if r.id not in rows)
+    return list(rows.values())
+
+
+def _insert_papers(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    statement = insert(_paper).returning(_paper.c.id, sort_by_parameter_order=True)
+    ids = session.execute(statement, rows).scalars().all()
+    for row, new_id in zip(rows, ids, strict=True):
+        row["id"] = new_id
+
+
+def _update_papers(session: Session, rows: Iterable[dict[str, Any]], now: datetime) -> None:
+    params = [
+        {"row_id": row["id"], "updated_at": now, **{c: row[c] for c in MERGED_COLUMNS}}
+        for row in rows
+    ]
+    if params:
+        statement = update(_paper).where(_paper.c.id == bindparam("row_id"))
+        session.execute(statement, params)
+
+
+def _insert_sightings(
+    session: Session, sighted: list[tuple[dict[str, Any], int | None]], origin: Origin
+) -> None:
+    if origin.feed_id is not None:
+        # A feed lists the same paper on every fetch: one sighting per feed is enough.
+        known = _sighted_by_feed(session, [row["id"] for row, _ in sighted], origin.feed_id)
+        sighted = [(row, upvotes) for row, upvotes in sighted if row["id"] not in known]
+    params = [
+        {
+            "paper_id": row["id"],
+            "imported_file_id": origin.imported_file_id,
+            "feed_id": origin.feed_id,
+            "page_date": origin.page_date,
+            "upvotes": upvotes,
+            "seen_at": origin.seen_at,
+        }
+        for row, upvotes in sighted
+    ]
+    if params:
+        session.execute(insert(_sighting), params)
+
+
+def _sighted_by_feed(session: Session, paper_ids: list[int], feed_id: int) -> set[int]:
+    known: set[int] = set()
+    for chunk in _chunks(paper_ids, _LOOKUP_CHUNK):
+        query = select(_sighting.c.paper_id).where(
+            _sighting.c.feed_id == feed_id, _sighting.c.paper_id.in_(chunk)
+        )
+        known.update(session.execute(query).scalars())
+    return known
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

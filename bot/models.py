@@ -1,0 +1,122 @@
+"""The database tables.
+
+Tables stay in the storage layer: parsers and matching work on the plain
+dataclasses of `bot.ingest.parsed`. All SQL stays portable (SQLite and
+PostgreSQL): JSON columns, no dialect-specific upserts.
+"""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back as an aware UTC datetime.
+
+    SQLite has no time zones; storing naive UTC and re-attaching UTC on read
+    keeps comparisons right on every database.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to naive UTC before it is stored."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware UTC one is required")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to a stored timestamp."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _timestamp(*, nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class Paper(SQLModel, table=True):
+    """One paper, stored once whatever the number of dumps and feeds that list it.
+
+    Its identity is `arxiv_id` when known, else `title_key` (the normalised title).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    title_key: str = Field(index=True)
+    abstract: str = ""
+    authors: list[str] = _json_list()
+    author_count: int | None = None
+    organization: str | None = None
+    paper_date: date | None = None
+    upvotes: int | None = None
+    code_urls: list[str] = _json_list()
+    project_urls: list[str] = _json_list()
+    arxiv_id: str | None = Field(default=None, unique=True)
+    url: str | None = None
+    pdf_url: str | None = None
+    categories: list[str] = _json_list()
+    first_seen_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class ImportedFile(SQLModel, table=True):
+    """One attempt to ingest one file's content: what it held and how it went.
+
+    A file whose path, size and modification time, or whose content hash,
+    matches a successful import is skipped without being parsed.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(index=True)
+    content_hash: str = Field(index=True)
+    size: int
+    mtime_ns: int
+    kind: str | None = None
+    status: str  # "ok", "partial" (some papers dropped) or "failed"
+    error: str | None = None
+    warnings: list[str] = _json_list()
+    papers_parsed: int = 0
+    papers_new: int = 0
+    papers_updated: int = 0
+    imported_at: datetime = _timestamp()
+
+
+class Feed(SQLModel, table=True):
+    """A feed URL and what its last fetch said, for conditional GET and for reports."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True)
+    name: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    kind: str | None = None
+    last_fetched_at: datetime | None = _timestamp(nullable=True)
+    last_status: str | None = None  # "ok", "not-modified", "unchanged" or "failed"
+    last_error: str | None = None
+    last_new: int = 0
+
+
+class Sighting(SQLModel, table=True):
+    """One paper listed by one source (an imported file or a feed fetch)."""
+
+    __table_args__ = (Index("ix_sighting_paper_feed", "paper_id", "feed_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: int = Field(foreign_key="paper.id", ondelete="CASCADE")
+    imported_file_id: int | None = Field(default=None, foreign_key="importedfile.id")
+    feed_id: int | None = Field(default=None, foreign_key="feed.id")
+    page_date: date | None = None
+    upvotes: int | None = None
+    seen_at: datetime = _timestamp()

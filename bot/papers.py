@@ -1,0 +1,88 @@
+"""Reading stored papers back, for listing and later for matching and digests."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.models import Paper, Sighting
+
+
+@dataclass(frozen=True)
+class StoredPaper:
+    """A stored paper with every stored field and how many times it was seen."""
+
+    id: int
+    title: str
+    abstract: str
+    authors: list[str]
+    author_count: int | None
+    organization: str | None
+    paper_date: date | None
+    upvotes: int | None
+    code_urls: list[str]
+    project_urls: list[str]
+    arxiv_id: str | None
+    url: str | None
+    pdf_url: str | None
+    categories: list[str]
+    first_seen_at: datetime
+    updated_at: datetime
+    sightings: int
+
+
+def list_papers(
+    engine: Engine, *, search: str | None = None, limit: int | None = None
+) -> list[StoredPaper]:
+    """Return stored papers, most recently first seen first, optionally filtered by text.
+
+    `search` is a case-insensitive substring of the title or the abstract.
+    """
+    seen = (
+        select(Sighting.paper_id, func.count().label("n"))  # type: ignore[call-overload]
+        .group_by(Sighting.paper_id)
+        .subquery()
+    )
+    query = (
+        select(Paper, func.coalesce(seen.c.n, 0))
+        .outerjoin(seen, seen.c.paper_id == Paper.id)
+        .order_by(Paper.first_seen_at.desc(), Paper.id.desc())  # type: ignore[attr-defined, union-attr]
+    )
+    if search:
+        pattern = f"%{_escape_like(search)}%"
+        query = query.where(
+            or_(Paper.title.ilike(pattern, escape="\\"), Paper.abstract.ilike(pattern, escape="\\"))  # type: ignore[attr-defined]
+        )
+    if limit:
+        query = query.limit(limit)
+    with Session(engine) as session:
+        return [_view(paper, count) for paper, count in session.execute(query)]
+
+
+def _view(paper: Paper, sightings: int) -> StoredPaper:
+    assert paper.id is not None  # rows read back always have their key
+    return StoredPaper(
+        id=paper.id,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=paper.authors,
+        author_count=paper.author_count,
+        organization=paper.organization,
+        paper_date=paper.paper_date,
+        upvotes=paper.upvotes,
+        code_urls=paper.code_urls,
+        project_urls=paper.project_urls,
+        arxiv_id=paper.arxiv_id,
+        url=paper.url,
+        pdf_url=paper.pdf_url,
+        categories=paper.categories,
+        first_seen_at=paper.first_seen_at,
+        updated_at=paper.updated_at,
+        sightings=sightings,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

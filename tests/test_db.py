@@ -1,0 +1,82 @@
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.db import create_schema, open_engine, write_session
+from bot.errors import StoreError
+from bot.models import Paper
+
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _paper(title: str) -> Paper:
+    return Paper(title=title, title_key=title.lower(), first_seen_at=NOW, updated_at=NOW)
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'sub' / 'x.db'}", busy_timeout=7)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 7000
+    assert (tmp_path / "sub" / "x.db").exists()
+
+
+def test_a_failed_write_leaves_the_database_as_it_was(engine: Engine) -> None:
+    with write_session(engine) as session:
+        session.add(_paper("kept"))
+    with pytest.raises(RuntimeError), write_session(engine) as session:
+        session.add(_paper("lost"))
+        session.flush()
+        raise RuntimeError("boom")
+    with Session(engine) as session:
+        assert [p.title for p in session.scalars(select(Paper))] == ["kept"]
+
+
+def test_timestamps_come_back_aware_in_utc(engine: Engine) -> None:
+    with write_session(engine) as session:
+        session.add(_paper("t"))
+    with Session(engine) as session:
+        paper = session.scalars(select(Paper)).one()
+    assert paper.first_seen_at == NOW and paper.first_seen_at.tzinfo is not None
+
+
+def test_writers_take_turns_instead_of_failing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    first, second = open_engine(url), open_engine(url)
+    create_schema(first)
+    holding = threading.Event()
+
+    def slow_writer() -> None:
+        with write_session(first) as session:
+            session.add(_paper("first"))
+            session.flush()
+            holding.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    holding.wait()
+    with write_session(second) as session:  # waits for the lock, then writes
+        count = session.scalar(select(func.count()).select_from(Paper))
+        session.add(_paper("second"))
+    thread.join()
+    assert count == 1  # it saw the first writer's row: the two did not overlap
+
+
+def test_a_bad_database_url_is_one_clear_error() -> None:
+    with pytest.raises(StoreError, match=r"database\.url"):
+        open_engine("not a url")
+
+
+def test_an_unwritable_database_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the database"):
+        create_schema(open_engine(f"sqlite:///{blocker / 'x.db'}"))
