@@ -23,6 +23,10 @@ from corpus import arxiv_rss, spaced_dump
 
 
 def _peak_rss_mb() -> float:
+    # VmHWM, not ru_maxrss: the latter survives exec and would report the parent's peak.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -63,6 +63,27 @@ def decode_text(data: bytes, *, source: str) -> tuple[str, tuple[str, ...]]:
     return text, tuple(warnings)
 
 
+def decode_lines(data: bytes, *, source: str) -> tuple[list[str], tuple[str, ...]]:
+    """Decode a dump file's bytes into its lines (without line ends); return `(lines, warnings)`.
+
+    The same rules as `decode_text`. A clean UTF-8 file is split before it is
+    decoded: as one string, a large file holding a single character beyond
+    Latin-1 (a bullet, say) would take two or four bytes per character, while
+    its lines, mostly ASCII, take one.
+    """
+    body = data.removeprefix(codecs.BOM_UTF8)
+    if b"\x00" not in body and b"\r" not in body and not _too_many_control_bytes(body):
+        try:
+            lines = [line.decode("utf-8") for line in body.split(b"\n")]
+        except UnicodeDecodeError:
+            pass  # repaired, with warnings, by the whole-file path below
+        else:
+            if any(map(_NON_SPACE.search, lines)):
+                return lines, ()
+    text, warnings = decode_text(data, source=source)
+    return text.split("\n"), warnings
+
+
 def _decode_wide(data: bytes, source: str, warnings: list[str]) -> str | None:
     """Decode UTF-16 or UTF-32 text (marked, or UTF-16 told by its NUL bytes); None if not."""
     for bom, codec, name in _BOMS:
@@ -97,8 +118,7 @@ def _decode_8bit(data: bytes, source: str, warnings: list[str]) -> str:
     """Decode bytes that are not UTF-16/32: UTF-8, or legacy 8-bit text."""
     if b"\x00" in data:
         raise DumpError(source, "binary data, not a text dump (it contains NUL bytes)")
-    controls = len(data.translate(None, _NOT_CONTROL))
-    if _too_many_controls(controls, len(data)):
+    if _too_many_control_bytes(data):
         raise DumpError(source, "binary data, not a text dump (too many control characters)")
     try:
         return data.decode("utf-8")
@@ -129,6 +149,10 @@ def _decode_8bit(data: bytes, source: str, warnings: list[str]) -> str:
 def _line_at(data: bytes, offset: int) -> int:
     """Return the 1-based line number of byte `offset`, whatever the line ends."""
     return (data.count(b"\n", 0, offset) or data.count(b"\r", 0, offset)) + 1
+
+
+def _too_many_control_bytes(data: bytes) -> bool:
+    return _too_many_controls(len(data.translate(None, _NOT_CONTROL)), len(data))
 
 
 def _too_many_controls(count: int, size: int) -> bool:

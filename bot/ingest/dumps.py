@@ -15,7 +15,7 @@ from datetime import date
 from itertools import compress, pairwise
 
 from bot.errors import DumpError
-from bot.ingest.decoding import decode_text
+from bot.ingest.decoding import decode_lines
 from bot.ingest.links import extract_links
 from bot.ingest.parsed import ParsedPaper, ParsedSource
 
@@ -118,14 +118,30 @@ def parse_dump(text: str, *, source: str, taken: date, year: int | None = None) 
     text = text.removeprefix("\ufeff")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    _refuse_markup(text, source)
-    numbers, lines, spaced = _content_lines(text)
+    return _parse_lines(text.split("\n"), source=source, taken=taken, year=year)
+
+
+def read_dump(data: bytes, *, source: str, taken: date, year: int | None = None) -> ParsedSource:
+    """Decode a dump file's bytes and parse them; decoding warnings come first."""
+    raw_lines, decode_warnings = decode_lines(data, source=source)
+    parsed = _parse_lines(raw_lines, source=source, taken=taken, year=year)
+    if not decode_warnings:
+        return parsed
+    return replace(parsed, warnings=decode_warnings + parsed.warnings)
+
+
+def _parse_lines(
+    raw_lines: list[str], *, source: str, taken: date, year: int | None
+) -> ParsedSource:
+    """Parse a dump given as its lines (without line ends)."""
+    _refuse_markup(_head(raw_lines), source)
+    numbers, lines, spaced = _content_lines(raw_lines)
     if not lines:
         raise DumpError(source, "empty file (only whitespace)")
     parser = _DumpParser(lines, numbers, taken=taken, year=year)
     parser.run()
     _refuse_non_dump(parser, source)
-    parser.check_end(ends_with_newline=text.endswith("\n"))
+    parser.check_end(ends_with_newline=raw_lines[-1] == "")
     return ParsedSource(
         kind="dump/spaced" if spaced else "dump/compact",
         papers=tuple(parser.papers),
@@ -135,19 +151,22 @@ def parse_dump(text: str, *, source: str, taken: date, year: int | None = None) 
     )
 
 
-def read_dump(data: bytes, *, source: str, taken: date, year: int | None = None) -> ParsedSource:
-    """Decode a dump file's bytes and parse them; decoding warnings come first."""
-    text, decode_warnings = decode_text(data, source=source)
-    parsed = parse_dump(text, source=source, taken=taken, year=year)
-    if not decode_warnings:
-        return parsed
-    return replace(parsed, warnings=decode_warnings + parsed.warnings)
+def _head(raw_lines: list[str]) -> str:
+    """Return the start of the text, enough to tell a markup document."""
+    head: list[str] = []
+    size = 0
+    for line in raw_lines:
+        if size >= _MARKUP_WINDOW:
+            break
+        head.append(line)
+        size += len(line) + 1
+    return "\n".join(head)[:_MARKUP_WINDOW]
 
 
-def _content_lines(text: str) -> tuple[list[int], list[str], bool]:
+def _content_lines(raw_lines: list[str]) -> tuple[list[int], list[str], bool]:
     """Return the non-blank lines (stripped) with their 1-based numbers, and whether
     blank lines separate them (the spaced layout)."""
-    stripped = list(map(str.strip, text.split("\n")))
+    stripped = list(map(str.strip, raw_lines))
     # compress() keeps the items whose stripped line is not empty, at C speed.
     numbers = list(compress(range(1, len(stripped) + 1), stripped))
     lines = list(compress(stripped, stripped))

@@ -3,6 +3,7 @@
 import re
 import unicodedata
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
 # New-style ids (2409.01234, 0704.0001) and old-style ones (hep-th/9901001,
 # math.GT/0309136), each with an optional version suffix.
 _ARXIV_ID = re.compile(
@@ -23,8 +24,10 @@ def title_key(title: str) -> str:
     Accents, case, spacing and punctuation are dropped, so "FRESA:Feedforward"
     and "FRESA: Feed-forward" share a key; letters and digits of any script stay.
     """
-    decomposed = unicodedata.normalize("NFKD", title).casefold()
-    return "".join(ch for ch in decomposed if ch.isalnum())
+    if not title.isascii():
+        title = unicodedata.normalize("NFKD", title)
+    # Combining accents are not word characters, so they go with the punctuation.
+    return _NOT_ALNUM.sub("", title.casefold())
 
 
 def arxiv_id_from_url(url: str) -> str | None:

@@ -31,12 +31,12 @@ MERGED_COLUMNS = (
 )
 
 
-def new_row(paper: ParsedPaper, *, now: datetime) -> dict[str, Any]:
-    """Return the column values of a paper seen for the first time."""
+def new_row(paper: ParsedPaper, *, key: str, now: datetime) -> dict[str, Any]:
+    """Return the column values of a paper seen for the first time; `key` is its title key."""
     authors = list(paper.authors)
     return {
         "title": paper.title,
-        "title_key": title_key(paper.title),
+        "title_key": key,
         "abstract": paper.abstract,
         "authors": authors,
         "author_count": len(authors) if authors else paper.author_count,

@@ -2,8 +2,8 @@
 
 The caller owns the transaction (`bot.db.write_session`), so one file's papers
 are stored all together or not at all. Work is done in bulk: existing rows are
-looked up a few hundred keys per query, new rows are inserted with one
-multi-row statement per batch, and nothing is committed per row.
+looked up a few hundred keys per query, new rows are inserted in bulk
+(`bot.db.bulk_insert`), and nothing is committed per row.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
+from bot.db import bulk_insert
 from bot.ingest.identity import title_key
 from bot.ingest.merge import MERGED_COLUMNS, merge_into, new_row
 from bot.ingest.parsed import ParsedPaper
@@ -57,21 +58,22 @@ def store_papers(session: Session, papers: Sequence[ParsedPaper], origin: Origin
     normalised title (unless both have different arXiv ids). Papers whose title
     normalises to nothing are skipped by the parsers before they get here.
     """
-    resolver = _Resolver(_load_existing(session, papers))
+    keys = [title_key(paper.title) for paper in papers]
+    resolver = _Resolver(_load_existing(session, papers, keys))
     fresh: list[dict[str, Any]] = []
     changed: dict[int, dict[str, Any]] = {}
     # One sighting per stored paper, keyed by row identity since new rows have no id yet.
     sighted: dict[int, tuple[dict[str, Any], int | None]] = {}
-    for paper in papers:
-        row = resolver.find(paper)
+    for paper, key in zip(papers, keys, strict=True):
+        row = resolver.find(paper, key)
         if row is None:
-            row = new_row(paper, now=origin.seen_at)
+            row = new_row(paper, key=key, now=origin.seen_at)
             fresh.append(row)
             resolver.add(row)
         elif merge_into(row, paper, from_feed=origin.from_feed) and "id" in row:
             changed[row["id"]] = row
         sighted.setdefault(id(row), (row, paper.upvotes))
-    _insert_papers(session, fresh)
+    bulk_insert(session, _paper, fresh)
     _update_papers(session, changed.values(), origin.seen_at)
     _insert_sightings(session, list(sighted.values()), origin)
     matched = len(sighted) - len(fresh)
@@ -92,10 +94,10 @@ class _Resolver:
             self._by_arxiv[row["arxiv_id"]] = row
         self._by_title.setdefault(row["title_key"], []).append(row)
 
-    def find(self, paper: ParsedPaper) -> dict[str, Any] | None:
+    def find(self, paper: ParsedPaper, key: str) -> dict[str, Any] | None:
         if paper.arxiv_id and paper.arxiv_id in self._by_arxiv:
             return self._by_arxiv[paper.arxiv_id]
-        for row in self._by_title.get(title_key(paper.title), ()):
+        for row in self._by_title.get(key, ()):
             # Two different arXiv ids under one title are two papers.
             if not (paper.arxiv_id and row["arxiv_id"]):
                 if paper.arxiv_id:
@@ -104,8 +106,10 @@ class _Resolver:
         return None
 
 
-def _load_existing(session: Session, papers: Sequence[ParsedPaper]) -> list[dict[str, Any]]:
-    keys = sorted({title_key(p.title) for p in papers})
+def _load_existing(
+    session: Session, papers: Sequence[ParsedPaper], title_keys: list[str]
+) -> list[dict[str, Any]]:
+    keys = sorted(set(title_keys))
     ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
     columns = [_paper.c.id, *(_paper.c[name] for name in MERGED_COLUMNS)]
     rows: dict[int, dict[str, Any]] = {}
@@ -116,15 +120,6 @@ def _load_existing(session: Session, papers: Sequence[ParsedPaper]) -> list[dict
         query = select(*columns).where(_paper.c.arxiv_id.in_(id_chunk))
         rows.update((r.id, dict(r._mapping)) for r in session.execute(query) if r.id not in rows)
     return list(rows.values())
-
-
-def _insert_papers(session: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    statement = insert(_paper).returning(_paper.c.id, sort_by_parameter_order=True)
-    ids = session.execute(statement, rows).scalars().all()
-    for row, new_id in zip(rows, ids, strict=True):
-        row["id"] = new_id
 
 
 def _update_papers(session: Session, rows: Iterable[dict[str, Any]], now: datetime) -> None:
@@ -155,8 +150,7 @@ def _insert_sightings(
         }
         for row, upvotes in sighted
     ]
-    if params:
-        session.execute(insert(_sighting), params)
+    bulk_insert(session, _sighting, params)
 
 
 def _sighted_by_feed(session: Session, paper_ids: list[int], feed_id: int) -> set[int]:

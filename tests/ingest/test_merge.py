@@ -1,13 +1,18 @@
 from datetime import UTC, date, datetime
 
+from bot.ingest.identity import title_key
 from bot.ingest.merge import merge_into, new_row
 from bot.ingest.parsed import ParsedPaper
 
 NOW = datetime(2024, 11, 22, tzinfo=UTC)
 
 
+def _row(paper: ParsedPaper) -> dict[str, object]:
+    return new_row(paper, key=title_key(paper.title), now=NOW)
+
+
 def test_a_dump_fills_gaps_and_raises_upvotes_but_never_overwrites() -> None:
-    row = new_row(ParsedPaper(title="Stable Video", abstract="Long abstract.", upvotes=3), now=NOW)
+    row = _row(ParsedPaper(title="Stable Video", abstract="Long abstract.", upvotes=3))
     later = ParsedPaper(
         title="Stable video",
         abstract="Other text",
@@ -24,13 +29,13 @@ def test_a_dump_fills_gaps_and_raises_upvotes_but_never_overwrites() -> None:
 
 
 def test_fewer_upvotes_seen_later_do_not_lower_the_count() -> None:
-    row = new_row(ParsedPaper(title="T", upvotes=8), now=NOW)
+    row = _row(ParsedPaper(title="T", upvotes=8))
     assert not merge_into(row, ParsedPaper(title="T", upvotes=2), from_feed=False)
     assert row["upvotes"] == 8
 
 
 def test_an_arxiv_feed_entry_replaces_title_abstract_and_authors() -> None:
-    row = new_row(ParsedPaper(title="Old title", abstract="v1", author_count=3), now=NOW)
+    row = _row(ParsedPaper(title="Old title", abstract="v1", author_count=3))
     replacement = ParsedPaper(
         title="New title",
         abstract="v2",
@@ -47,5 +52,5 @@ def test_an_arxiv_feed_entry_replaces_title_abstract_and_authors() -> None:
 
 def test_the_same_sighting_twice_changes_nothing() -> None:
     paper = ParsedPaper(title="T", abstract="a", upvotes=1, project_urls=("https://x.org",))
-    row = new_row(paper, now=NOW)
+    row = _row(paper)
     assert not merge_into(row, paper, from_feed=False)

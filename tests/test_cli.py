@@ -1,0 +1,161 @@
+"""The `paperbot` command end to end, run as a real process on real files."""
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import DATA, RunCli, StaticFeeds
+
+
+def _arxiv_rss(*items: tuple[str, str, str, str]) -> bytes:
+    """An arXiv daily RSS document of (id, announce type, title, abstract) items."""
+    body = "".join(
+        f"<item><title>{title}</title><link>https://arxiv.org/abs/{arxiv_id}</link>"
+        f"<description>arXiv:{arxiv_id}v2 Announce Type: {kind} \nAbstract: {abstract}</description>"
+        f'<guid isPermaLink="false">oai:arXiv.org:{arxiv_id}v2</guid><category>cs.LG</category>'
+        f"<arxiv:announce_type>{kind}</arxiv:announce_type><dc:creator>Ada One, Bo Two</dc:creator></item>"
+        for arxiv_id, kind, title, abstract in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<channel><title>cs.LG updates on arXiv.org</title><link>http://rss.arxiv.org/rss/cs.LG</link>{body}</channel></rss>"
+    ).encode()
+
+
+def _papers(run_cli: RunCli, *args: str) -> list[dict[str, object]]:
+    result = run_cli("papers", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    papers: list[dict[str, object]] = json.loads(result.stdout)
+    return papers
+
+
+def test_ingest_of_the_samples_reports_per_file_in_json(run_cli: RunCli, samples: Path) -> None:
+    result = run_cli("ingest", "--json", str(samples))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [(Path(r["path"]).name, r["kind"], r["parsed"], r["new"]) for r in report] == [
+        ("compact-1.txt", "dump/compact", 302, 302),
+        ("compact-2.txt", "dump/compact", 214, 197),
+        ("spaced-1.txt", "dump/spaced", 63, 56),
+    ]
+    assert all({"updated", "skipped", "warnings", "errors"} <= r.keys() for r in report)
+    again = json.loads(run_cli("ingest", "--json", str(samples)).stdout)
+    assert [r["status"] for r in again] == ["skipped"] * 3
+    assert all(r["skipped"] for r in again)
+
+
+def test_papers_lists_every_stored_field_and_searches(run_cli: RunCli, samples: Path) -> None:
+    run_cli("ingest", "--year", "2025", str(samples / "spaced-1.txt"))
+    papers = _papers(run_cli)
+    assert len(papers) == 63
+    svd = next(p for p in papers if str(p["title"]).startswith("Stable Video Diffusion"))
+    assert (svd["author_count"], svd["upvotes"], svd["paper_date"]) == (12, 8, "2023-11-25")
+    assert svd["code_urls"] == ["https://github.com/Stability-AI/generative-models"]
+    assert {"abstract", "organization", "arxiv_id", "first_seen_at", "sightings"} <= svd.keys()
+    noprop = next(p for p in papers if str(p["title"]).startswith("NoProp"))
+    assert noprop["paper_date"] == "2025-03-31"  # yearless date, year given
+    found = _papers(run_cli, "--search", "graph neural")
+    assert found and all("graph neural" in (str(p["title"]) + str(p["abstract"])).lower() for p in found)
+    table = run_cli("papers", "--search", "Kolmogorov")
+    assert "Activation Space Selectable Kolmogorov-Arnold Networks" in table.stdout
+
+
+def test_a_bad_file_gets_one_line_and_a_failing_exit(run_cli: RunCli, samples: Path, tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(samples / "compact-2.txt", inbox / "good.txt")
+    (inbox / "page.html").write_text("<!DOCTYPE html><html><body><h1>Daily Papers</h1></body></html>")
+    result = run_cli("ingest", str(inbox))
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.splitlines() if "page.html" in line]
+    assert len(problems) == 1 and "HTML" in problems[0]
+    assert len(_papers(run_cli)) == 214
+
+
+def test_nothing_to_ingest_is_a_usage_error(run_cli: RunCli) -> None:
+    result = run_cli("ingest")
+    assert result.returncode == 2
+    assert "nothing to ingest" in result.stderr
+
+
+def test_the_inbox_comes_from_the_settings(run_cli: RunCli, samples: Path, tmp_path: Path) -> None:
+    inbox = tmp_path / "data" / "inbox"
+    inbox.mkdir(parents=True)
+    shutil.copy(samples / "compact-1.txt", inbox)
+    env = {"PAPERBOT_DATA_DIR": str(tmp_path / "data")}
+    result = run_cli("ingest", "--inbox", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert [r["new"] for r in json.loads(result.stdout)] == [302]
+    assert (tmp_path / "data" / "paperbot.db").exists()
+
+
+def test_a_bad_setting_stops_with_one_line_naming_it(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "paperbot.toml").write_text('[smtp]\nport = "587"\npassword = "hunter2-secret"\n')
+    result = run_cli("papers")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "paperbot: error: paperbot.toml: smtp.port: expected an integer from 1 to 65535"
+    ]
+    assert "hunter2-secret" not in result.stdout + result.stderr
+
+
+def test_the_config_command_masks_secrets(run_cli: RunCli) -> None:
+    result = run_cli("config", env={"PAPERBOT_SMTP_PASSWORD": "hunter2-secret"})
+    assert result.returncode == 0, result.stderr
+    assert "hunter2-secret" not in result.stdout
+    assert '"password": "***"' in result.stdout
+
+
+def test_a_feed_url_and_a_dump_name_one_paper(run_cli: RunCli, samples: Path, feed_server: StaticFeeds) -> None:
+    run_cli("ingest", str(samples / "spaced-1.txt"))
+    title = "On the Initialization of Graph Neural Networks"
+    feed_server.documents["/rss/cs.LG"] = _arxiv_rss(
+        ("2411.00001", "new", title, "The arXiv abstract."),
+        ("2411.00002", "new", "A Paper Only The Feed Has", "Its abstract."),
+    )
+    url = feed_server.url("/rss/cs.LG")
+    result = run_cli("ingest", "--json", url)
+    assert result.returncode == 0, result.stderr
+    [report] = json.loads(result.stdout)
+    assert (report["kind"], report["new"], report["updated"]) == ("feed/arxiv-rss", 1, 1)
+    papers = _papers(run_cli)
+    assert len(papers) == 64
+    [merged] = [p for p in papers if p["title"] == title]
+    assert (merged["arxiv_id"], merged["author_count"], merged["sightings"]) == ("2411.00001", 2, 2)
+    # The second fetch is conditional and the server says nothing changed.
+    again = json.loads(run_cli("ingest", "--json", url).stdout)
+    assert again[0]["status"] == "skipped"
+    assert feed_server.requests[-1][1] is not None
+
+
+def test_a_replacement_updates_the_paper_and_is_not_a_new_one(run_cli: RunCli, feed_server: StaticFeeds) -> None:
+    feed_server.documents["/feed"] = _arxiv_rss(("2411.00005", "new", "Old Title", "Version one."))
+    run_cli("ingest", feed_server.url("/feed"))
+    feed_server.documents["/feed"] = _arxiv_rss(("2411.00005", "replace", "New Title", "Version two."))
+    result = json.loads(run_cli("ingest", "--json", feed_server.url("/feed")).stdout)
+    assert (result[0]["new"], result[0]["updated"]) == (0, 1)
+    [paper] = _papers(run_cli)
+    assert (paper["title"], paper["abstract"]) == ("New Title", "Version two.")
+
+
+def test_configured_feeds_are_fetched_and_a_dead_one_fails_alone(
+    run_cli: RunCli, feed_server: StaticFeeds, tmp_path: Path
+) -> None:
+    feed_server.documents["/good"] = (DATA / "feeds" / "arxiv_api_query.atom.xml").read_bytes()
+    (tmp_path / "paperbot.toml").write_text(
+        f'[[feeds]]\nname = "good"\nurl = "{feed_server.url("/good")}"\n'
+        f'[[feeds]]\nname = "gone"\nurl = "{feed_server.url("/gone")}"\n'
+    )
+    result = run_cli("ingest", "--feeds", "--json")
+    assert result.returncode == 1
+    report = {r["path"]: r for r in json.loads(result.stdout)}
+    assert report[feed_server.url("/good")]["status"] == "ok"
+    assert report[feed_server.url("/good")]["new"] > 0
+    assert "404" in report[feed_server.url("/gone")]["errors"][0]
+
+
+def test_version_and_help(run_cli: RunCli) -> None:
+    assert run_cli("--version").stdout.startswith("paperbot ")
+    help_text = run_cli("--help").stdout
+    assert all(command in help_text for command in ("ingest", "papers", "config"))
