@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from bot import __version__
 from bot.clock import utc_now
@@ -112,7 +112,10 @@ def ingest(
     if feeds:
         urls += [FeedSource(f.url, f.name) for f in settings.feeds]
     files = list(
-        expand_paths(Path(t) for t in targets if not t.startswith(("http://", "https://")))
+        expand_paths(
+            (Path(t) for t in targets if not t.startswith(("http://", "https://"))),
+            skip=_own_files(settings),
+        )
     )
     options = FetchOptions(
         timeout=settings.ingest.feed_timeout, user_agent=settings.ingest.user_agent
@@ -199,6 +202,15 @@ def _open() -> tuple[Settings, Engine]:
     return settings, engine
 
 
+def _own_files(settings: Settings) -> list[Path]:
+    """The files and folders paperbot writes itself, never to be ingested."""
+    own = [settings.outbox_dir, settings.digests_dir]
+    database = make_url(settings.database_url).database
+    if settings.database_url.startswith("sqlite") and database:
+        own += [Path(database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    return own
+
+
 def _run_with_progress(jobs: list[Callable[[], T]], *, show: bool) -> list[T]:
     if not (show and err.is_terminal and len(jobs) > 1):
         return [job() for job in jobs]
@@ -215,42 +227,50 @@ def _print_results(results: list[IngestResult]) -> None:
     if not results:
         out.print("nothing to ingest: no files found")
         return
-    table = Table("source", "kind", "status", "parsed", "new", "updated", "unchanged")
+    table = Table("kind", "status", "parsed", "new", "updated", "unchanged")
+    table.add_column("source", overflow="fold")
     for r in results:
         table.add_row(
-            r.source,
             r.kind or "",
             r.status,
             str(r.parsed),
             str(r.new),
             str(r.updated),
             str(r.unchanged),
+            r.source,
         )
     out.print(table)
     for r in results:
-        for line in _problem_lines(r):
-            err.print(line, markup=False, highlight=False)
+        for line in _problem_lines(r, every_warning=_state.verbose):
+            print(line, file=sys.stderr)
     new = sum(r.new for r in results)
     updated = sum(r.updated for r in results)
     counts = {
         s: sum(r.status == s for r in results) for s in ("ok", "partial", "skipped", "failed")
     }
-    out.print(
+    print(
         f"{len(results)} source(s): {counts['ok']} ingested, {counts['partial']} with papers dropped, "
         f"{counts['skipped']} skipped, {counts['failed']} failed; "
         f"{new} new paper(s), {updated} updated."
     )
 
 
-def _problem_lines(result: IngestResult) -> list[str]:
+def _problem_lines(result: IngestResult, *, every_warning: bool) -> list[str]:
+    """One line for a source that failed, lost papers or was repaired; every warning if asked."""
     if result.error:
         return [f"{result.source}: {result.error}"]
-    lines = [f"{result.source}: warning: {w}" for w in result.warnings]
+    if not result.warnings:
+        return []
+    if every_warning:
+        return [f"{result.source}: warning: {warning}" for warning in result.warnings]
+    more = len(result.warnings) - 1
+    rest = f" (and {more} more warning(s): see --verbose or --json)" if more else ""
     if result.dropped:
-        lines.append(
-            f"{result.source}: kept {result.parsed} paper(s), dropped {result.dropped} (see warnings)"
-        )
-    return lines
+        return [
+            f"{result.source}: kept {result.parsed} paper(s), dropped {result.dropped}: "
+            f"{result.warnings[0]}{rest}"
+        ]
+    return [f"{result.source}: warning: {result.warnings[0]}{rest}"]
 
 
 def _result_json(result: IngestResult) -> dict[str, Any]:

@@ -56,16 +56,22 @@ def test_papers_lists_every_stored_field_and_searches(run_cli: RunCli, samples: 
     noprop = next(p for p in papers if str(p["title"]).startswith("NoProp"))
     assert noprop["paper_date"] == "2025-03-31"  # yearless date, year given
     found = _papers(run_cli, "--search", "graph neural")
-    assert found and all("graph neural" in (str(p["title"]) + str(p["abstract"])).lower() for p in found)
+    assert found and all(
+        "graph neural" in (str(p["title"]) + str(p["abstract"])).lower() for p in found
+    )
     table = run_cli("papers", "--search", "Kolmogorov")
     assert "Activation Space Selectable Kolmogorov-Arnold Networks" in table.stdout
 
 
-def test_a_bad_file_gets_one_line_and_a_failing_exit(run_cli: RunCli, samples: Path, tmp_path: Path) -> None:
+def test_a_bad_file_gets_one_line_and_a_failing_exit(
+    run_cli: RunCli, samples: Path, tmp_path: Path
+) -> None:
     inbox = tmp_path / "in"
     inbox.mkdir()
     shutil.copy(samples / "compact-2.txt", inbox / "good.txt")
-    (inbox / "page.html").write_text("<!DOCTYPE html><html><body><h1>Daily Papers</h1></body></html>")
+    (inbox / "page.html").write_text(
+        "<!DOCTYPE html><html><body><h1>Daily Papers</h1></body></html>"
+    )
     result = run_cli("ingest", str(inbox))
     assert result.returncode == 1
     problems = [line for line in result.stderr.splitlines() if "page.html" in line]
@@ -107,7 +113,9 @@ def test_the_config_command_masks_secrets(run_cli: RunCli) -> None:
     assert '"password": "***"' in result.stdout
 
 
-def test_a_feed_url_and_a_dump_name_one_paper(run_cli: RunCli, samples: Path, feed_server: StaticFeeds) -> None:
+def test_a_feed_url_and_a_dump_name_one_paper(
+    run_cli: RunCli, samples: Path, feed_server: StaticFeeds
+) -> None:
     run_cli("ingest", str(samples / "spaced-1.txt"))
     title = "On the Initialization of Graph Neural Networks"
     feed_server.documents["/rss/cs.LG"] = _arxiv_rss(
@@ -129,10 +137,14 @@ def test_a_feed_url_and_a_dump_name_one_paper(run_cli: RunCli, samples: Path, fe
     assert feed_server.requests[-1][1] is not None
 
 
-def test_a_replacement_updates_the_paper_and_is_not_a_new_one(run_cli: RunCli, feed_server: StaticFeeds) -> None:
+def test_a_replacement_updates_the_paper_and_is_not_a_new_one(
+    run_cli: RunCli, feed_server: StaticFeeds
+) -> None:
     feed_server.documents["/feed"] = _arxiv_rss(("2411.00005", "new", "Old Title", "Version one."))
     run_cli("ingest", feed_server.url("/feed"))
-    feed_server.documents["/feed"] = _arxiv_rss(("2411.00005", "replace", "New Title", "Version two."))
+    feed_server.documents["/feed"] = _arxiv_rss(
+        ("2411.00005", "replace", "New Title", "Version two.")
+    )
     result = json.loads(run_cli("ingest", "--json", feed_server.url("/feed")).stdout)
     assert (result[0]["new"], result[0]["updated"]) == (0, 1)
     [paper] = _papers(run_cli)
@@ -159,3 +171,35 @@ def test_version_and_help(run_cli: RunCli) -> None:
     assert run_cli("--version").stdout.startswith("paperbot ")
     help_text = run_cli("--help").stdout
     assert all(command in help_text for command in ("ingest", "papers", "config"))
+
+
+def test_ingesting_the_working_folder_passes_over_paperbots_own_files(
+    run_cli: RunCli, samples: Path, tmp_path: Path
+) -> None:
+    shutil.copy(samples / "compact-2.txt", tmp_path)
+    assert run_cli("ingest", ".").returncode == 0
+    (tmp_path / "paperbot-data" / "outbox").mkdir(parents=True)
+    (tmp_path / "paperbot-data" / "outbox" / "digest.eml").write_text("From: x")
+    result = run_cli("ingest", "--json", ".")
+    assert result.returncode == 0, result.stderr
+    assert [Path(r["path"]).name for r in json.loads(result.stdout)] == ["compact-2.txt"]
+
+
+def test_problem_lines_are_one_per_file_and_unwrapped(
+    run_cli: RunCli, samples: Path, tmp_path: Path
+) -> None:
+    lines = (samples / "compact-1.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+    # A title with no abstract, twice: two papers dropped, two warnings, one line.
+    damaged = lines[:10] + lines[10:11] + lines[12:20] + lines[20:21] + lines[22:]
+    (tmp_path / "damaged.txt").write_text("".join(damaged), encoding="utf-8")
+    result = run_cli("ingest", "damaged.txt")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("damaged.txt: kept 300 paper(s), dropped 2: ")
+    assert "(and 1 more warning(s)" in line
+    fresh = {"PAPERBOT_DATA_DIR": str(tmp_path / "other")}
+    verbose = run_cli("--verbose", "ingest", "damaged.txt", env=fresh)
+    warnings = [
+        line for line in verbose.stderr.splitlines() if line.startswith("damaged.txt: warning: ")
+    ]
+    assert len(warnings) == 2

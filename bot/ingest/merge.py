@@ -68,6 +68,11 @@ def merge_into(row: dict[str, Any], paper: ParsedPaper, *, from_feed: bool) -> b
         row["title_key"] = title_key(row["title"])
     else:
         _fill(row, "abstract", paper.abstract)
+        if len(paper.abstract) > len(row["abstract"]) and paper.abstract.startswith(
+            row["abstract"]
+        ):
+            # The stored abstract was cut short (a truncated dump): this one completes it.
+            row["abstract"] = paper.abstract
         _fill(row, "url", paper.url)
         _fill(row, "pdf_url", paper.pdf_url)
         _fill(row, "authors", list(paper.authors))

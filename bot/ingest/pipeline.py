@@ -84,23 +84,27 @@ class FetchOptions:
     client: httpx.Client | None = None
 
 
-def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
+def expand_paths(paths: Iterable[Path], *, skip: Iterable[Path] = ()) -> Iterator[Path]:
     """Yield the files named, and the files inside the folders named, in a stable order.
 
-    Hidden files and folders (names starting with a dot) inside a folder are
-    passed over: editors and copy tools leave partial files there. A path that
-    does not exist is yielded as is, so ingesting it reports the problem.
+    Inside a folder, hidden files and folders (names starting with a dot) are
+    passed over, since editors and copy tools leave partial files there, and so
+    is anything at or below a path in `skip` (paperbot's own database and output
+    folders). A path that does not exist is yielded as is, so ingesting it
+    reports the problem.
     """
+    skipped = {path.resolve() for path in skip}
     for path in paths:
-        if path.is_dir():
-            yield from sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        for found in sorted(path.rglob("*")):
+            hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
+            if not found.is_file() or hidden:
+                continue
+            resolved = found.resolve()
+            if not skipped.intersection((resolved, *resolved.parents)):
+                yield found
 
 
 def ingest_file(

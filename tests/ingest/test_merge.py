@@ -54,3 +54,14 @@ def test_the_same_sighting_twice_changes_nothing() -> None:
     paper = ParsedPaper(title="T", abstract="a", upvotes=1, project_urls=("https://x.org",))
     row = _row(paper)
     assert not merge_into(row, paper, from_feed=False)
+
+
+def test_a_complete_abstract_replaces_one_cut_short() -> None:
+    row = _row(ParsedPaper(title="T", abstract="We propose a method that"))
+    assert merge_into(
+        row, ParsedPaper(title="T", abstract="We propose a method that works."), from_feed=False
+    )
+    assert row["abstract"] == "We propose a method that works."
+    assert not merge_into(
+        row, ParsedPaper(title="T", abstract="A different summary."), from_feed=False
+    )
