@@ -32,6 +32,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/matching.py
 
 clean:
 	rm -rf $(VENV) paperbot-data .pytest_cache .mypy_cache .ruff_cache

@@ -35,3 +35,7 @@ class FeedError(SourceError):
 
 class StoreError(PaperbotError):
     """The database could not be opened or written."""
+
+
+class InputError(PaperbotError, ValueError):
+    """A value a user typed (an email address, a keyword, a file to import) is not usable."""

@@ -8,7 +8,7 @@ PostgreSQL): JSON columns, no dialect-specific upserts.
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -120,3 +120,35 @@ class Sighting(SQLModel, table=True):
     page_date: date | None = None
     upvotes: int | None = None
     seen_at: datetime = _timestamp()
+
+
+class Subscriber(SQLModel, table=True):
+    """A person who receives digests, found by their address whatever its case.
+
+    Unsubscribing keeps the row (with its delivery history), so subscribing
+    again later does not send old papers a second time.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str
+    email_key: str = Field(unique=True)  # the address case-folded: one person, one row
+    cadence: str = "daily"  # "daily" or "weekly"
+    format: str = "email"  # "email", "markdown" or "both"
+    status: str = "active"  # "active" or "unsubscribed"
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    unsubscribed_at: datetime | None = _timestamp(nullable=True)
+
+
+class Subscription(SQLModel, table=True):
+    """One topic of a subscriber: keywords that select papers, exclusions that veto them."""
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE", index=True)
+    name: str
+    keywords: list[str] = _json_list()
+    exclusions: list[str] = _json_list()
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()

@@ -1,29 +1,20 @@
-"""The command line: parses arguments, calls the layers below, prints results.
-
-Errors the project raises on purpose become one line on stderr and exit
-status 1 (2 for bad usage); `--verbose` adds the traceback.
-"""
+"""Commands that get papers in and show them: `ingest`, `papers`."""
 
 import json
-import logging
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 
-from bot import __version__
+from bot.cli.app import app, err, fail, jsonable, open_store, out, state
 from bot.clock import utc_now
-from bot.config import Settings, describe, load_settings
-from bot.db import create_schema, open_engine
-from bot.errors import PaperbotError
+from bot.config import Settings
 from bot.ingest.pipeline import (
     FeedSource,
     FetchOptions,
@@ -34,50 +25,7 @@ from bot.ingest.pipeline import (
 )
 from bot.papers import list_papers
 
-app = typer.Typer(
-    name="paperbot",
-    help="Self-hosted paper-feed subscription and digest bot.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-out = Console()
-err = Console(stderr=True)
 T = TypeVar("T")
-
-
-@dataclass
-class _State:
-    config: Path | None = None
-    verbose: bool = False
-
-
-_state = _State()
-
-
-def _version(value: bool) -> None:
-    if value:
-        out.print(f"paperbot {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", "-c", help="Settings file (else $PAPERBOT_CONFIG, ./paperbot.toml)."
-        ),
-    ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")
-    ] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    _state.config = config
-    _state.verbose = verbose
 
 
 @app.command()
@@ -101,10 +49,10 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest digest dumps and RSS/Atom feeds; files already ingested are skipped."""
-    settings, engine = _open()
+    settings, engine = open_store()
     targets = list(paths or [])
     if not (targets or inbox or feeds):
-        _fail("nothing to ingest: give files, folders or URLs, or --inbox or --feeds", code=2)
+        fail("nothing to ingest: give files, folders or URLs, or --inbox or --feeds", code=2)
     if inbox:
         settings.inbox_dir.mkdir(parents=True, exist_ok=True)
         targets.append(str(settings.inbox_dir))
@@ -145,12 +93,12 @@ def papers(
     ] = False,
 ) -> None:
     """List stored papers, newest first."""
-    _, engine = _open()
+    _, engine = open_store()
     rows = list_papers(
         engine, search=search, limit=None if as_json and limit == 50 else limit or None
     )
     if as_json:
-        out.print_json(json.dumps([_jsonable(asdict(row)) for row in rows]))
+        out.print_json(json.dumps([jsonable(asdict(row)) for row in rows]))
         return
     table = Table("id", "title", "date", "authors", "upvotes", "arXiv", "seen", title=None)
     for row in rows:
@@ -165,41 +113,6 @@ def papers(
         )
     out.print(table)
     out.print(f"{len(rows)} paper(s) shown")
-
-
-@app.command("config")
-def show_config() -> None:
-    """Show the effective settings (secrets masked) and where they came from."""
-    settings = _settings()
-    out.print(f"# from {settings.source or 'embedded defaults'}")
-    out.print_json(json.dumps(_jsonable(describe(settings))))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run the command line; the console script's entry point."""
-    try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=True)
-    except PaperbotError as exc:
-        if _state.verbose:
-            err.print_exception()
-        err.print(f"paperbot: error: {exc}", markup=False, highlight=False)
-        sys.exit(1)
-
-
-def _settings() -> Settings:
-    settings = load_settings(_state.config)
-    level = logging.DEBUG if _state.verbose else getattr(logging, settings.log.level.upper())
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    return settings
-
-
-def _open() -> tuple[Settings, Engine]:
-    settings = _settings()
-    engine = open_engine(settings.database_url, busy_timeout=settings.database.busy_timeout)
-    create_schema(engine)
-    return settings, engine
 
 
 def _own_files(settings: Settings) -> list[Path]:
@@ -241,7 +154,7 @@ def _print_results(results: list[IngestResult]) -> None:
         )
     out.print(table)
     for r in results:
-        for line in _problem_lines(r, every_warning=_state.verbose):
+        for line in _problem_lines(r, every_warning=state.verbose):
             print(line, file=sys.stderr)
     new = sum(r.new for r in results)
     updated = sum(r.updated for r in results)
@@ -279,20 +192,3 @@ def _result_json(result: IngestResult) -> dict[str, Any]:
     data["skipped"] = result.reason if result.status == "skipped" else None
     data["errors"] = [result.error] if result.error else []
     return data
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _fail(message: str, *, code: int = 1) -> NoReturn:
-    err.print(f"paperbot: error: {message}", markup=False, highlight=False)
-    raise typer.Exit(code)

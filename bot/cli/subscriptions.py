@@ -1,0 +1,159 @@
+"""Commands for subscribers: `subscribe`, `unsubscribe`, `subscriptions` (list, import, export)."""
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlmodel import Session
+
+from bot.cli.app import app, fail, open_store, out
+from bot.clock import utc_now
+from bot.db import write_session
+from bot.errors import InputError
+from bot.subscriptions import files
+from bot.subscriptions.spec import CADENCES, FORMATS, SubscriptionSpec, make_spec
+from bot.subscriptions.store import as_specs, list_subscribers, subscribe, unsubscribe
+
+subscriptions_app = typer.Typer(
+    help="List subscriptions, or import and export them in bulk.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(subscriptions_app, name="subscriptions")
+
+
+@app.command("subscribe")
+def subscribe_command(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    keywords: Annotated[
+        list[str], typer.Argument(help="Keywords; quote a phrase to keep it whole.")
+    ],
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", "-x", help="A keyword that vetoes a paper.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="The topic's name (default: 'default').")
+    ] = None,
+    cadence: Annotated[
+        str | None, typer.Option(help=f"How often digests come: {', '.join(CADENCES)}.")
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help=f"How digests come: {', '.join(FORMATS)}.")
+    ] = None,
+) -> None:
+    """Create or update a subscriber and one topic; the topic's keywords are replaced."""
+    spec = make_spec(email, keywords, exclude or (), name=name, cadence=cadence, format=format)
+    _, engine = open_store()
+    with write_session(engine) as session:
+        outcome = subscribe(session, spec, now=utc_now())
+    verb = "subscribed" if outcome.new_subscriber or outcome.resubscribed else "updated"
+    topic = "new topic" if outcome.new_topic else "topic"
+    out.print(
+        f"{verb} {spec.email}: {topic} {spec.name!r} with {len(spec.keywords)} keyword(s)"
+        f" and {len(spec.exclusions)} exclusion(s)",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("unsubscribe")
+def unsubscribe_command(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Remove only this topic.")
+    ] = None,
+) -> None:
+    """Remove a subscriber's topics (or one of them); what was already sent stays recorded."""
+    _, engine = open_store()
+    with write_session(engine) as session:
+        removed = unsubscribe(session, email, now=utc_now(), topic=name)
+    what = f"topic {name!r}" if name else f"{removed} topic(s); no more digests"
+    out.print(f"unsubscribed {email.strip()}: removed {what}", markup=False, highlight=False)
+
+
+@subscriptions_app.callback()
+def list_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array of subscribers.")] = False,
+    everyone: Annotated[
+        bool, typer.Option("--all", help="Include subscribers who unsubscribed.")
+    ] = False,
+) -> None:
+    """List subscribers and their topics."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _, engine = open_store()
+    with Session(engine) as session:
+        subscribers = list_subscribers(session, include_unsubscribed=everyone)
+    if as_json:
+        out.print_json(json.dumps([asdict(s) for s in subscribers]))
+        return
+    table = Table("email", "topic", "keywords", "exclusions", "cadence", "format", "status")
+    for subscriber in subscribers:
+        for topic in subscriber.topics or (None,):
+            table.add_row(
+                subscriber.email,
+                topic.name if topic else "",
+                "; ".join(topic.keywords) if topic else "",
+                "; ".join(topic.exclusions) if topic else "",
+                subscriber.cadence,
+                subscriber.format,
+                subscriber.status,
+            )
+    out.print(table)
+    out.print(f"{len(subscribers)} subscriber(s)")
+
+
+@subscriptions_app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="A .csv or .toml file (see the README).")],
+) -> None:
+    """Create or update every subscription in a CSV or TOML file, all or nothing."""
+    specs = _read(path)
+    _, engine = open_store()
+    now = utc_now()
+    with write_session(engine) as session:
+        outcomes = [subscribe(session, spec, now=now) for spec in specs]
+    new = sum(o.new_subscriber for o in outcomes)
+    out.print(f"imported {len(specs)} subscription(s) from {path}: {new} new subscriber(s)")
+
+
+@subscriptions_app.command("export")
+def export_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of to stdout.")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="csv or toml.")] = "csv",
+) -> None:
+    """Write every active subscription as CSV or TOML, in the format `import` reads."""
+    if format not in ("csv", "toml"):
+        fail(f"--format must be csv or toml, not {format!r}", code=2)
+    _, engine = open_store()
+    with Session(engine) as session:
+        specs = as_specs(list_subscribers(session))
+    text = files.write_csv(specs) if format == "csv" else files.write_toml(specs)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"exported {len(specs)} subscription(s) to {output}")
+
+
+def _read(path: Path) -> list[SubscriptionSpec]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    readers = {".csv": files.read_csv, ".toml": files.read_toml}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(f"{path}: expected a .csv or .toml file")
+    try:
+        return reader(text)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None

@@ -1,0 +1,1 @@
+"""Matching papers to subscriptions: normalising text, compiling keywords, finding matches."""

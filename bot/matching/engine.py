@@ -1,0 +1,409 @@
+"""Which papers match which subscriptions, and why (pure: no I/O).
+
+A rule (one subscription topic) matches a paper when one of its keywords
+matches the title or the abstract and none of its exclusions does. Per rule
+and paper the best match is kept: a title match (score 1 + similarity) beats
+an abstract match (score = similarity); similarity is 1.0 for an exact match
+and lower for a keyword corrected for a typo.
+
+`Matcher` finds matches through an index built once from the papers;
+`match_exhaustive` applies the same rules by trying every keyword at every
+word of every paper, and gives the same result, slowly: it is the reference
+the index is checked against.
+"""
+
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from itertools import islice, product
+from typing import Literal, Protocol
+
+from rapidfuzz.distance import OSA
+
+from bot.matching.index import TITLE, Fields, PaperIndex, TokenTable
+from bot.matching.keywords import Keyword, Word, parse_keyword, typo_bound
+from bot.matching.text import snippet
+
+Field = Literal["title", "abstract"]
+_FIELDS: tuple[Field, Field] = ("title", "abstract")
+# A keyword is searched as a few spellings (plural forms of inner words, typo
+# corrections); this bounds their number for keywords with many such words.
+MAX_SPELLINGS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PaperText:
+    """What the matcher reads of a paper: its id, title and abstract."""
+
+    id: int
+    title: str
+    abstract: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One subscription topic: match any of `keywords`, unless one of `exclusions` matches."""
+
+    id: int
+    keywords: tuple[str, ...]
+    exclusions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a paper matched: which keyword, where, how closely.
+
+    `start` and `end` are offsets into the field's text (`text`), so
+    `text[start:end]` is `matched`.
+    """
+
+    keyword: str
+    field: Field
+    start: int
+    end: int
+    similarity: float
+    text: str = dataclass_field(repr=False)
+
+    @property
+    def matched(self) -> str:
+        """The matched words as they appear in the paper."""
+        return self.text[self.start : self.end]
+
+    @property
+    def snippet(self) -> str:
+        """About 60 characters either side of the match, on one line, "…" where cut."""
+        return snippet(self.text, self.start, self.end)[0]
+
+    @property
+    def snippet_span(self) -> tuple[int, int]:
+        """Where the match is in `snippet`: `snippet[a:b]` for `(a, b)`, to highlight it."""
+        _, start, end = snippet(self.text, self.start, self.end)
+        return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A paper matched by a rule, its score and the explanation of its best match."""
+
+    rule_id: int
+    paper_id: int
+    score: float
+    explanation: Explanation
+
+    @property
+    def keyword(self) -> str:
+        """The keyword that matched, as the user typed it."""
+        return self.explanation.keyword
+
+    @property
+    def field(self) -> Field:
+        """Which field matched: "title" or "abstract"."""
+        return self.explanation.field
+
+    @property
+    def start(self) -> int:
+        """Offset of the match in the field's text."""
+        return self.explanation.start
+
+    @property
+    def end(self) -> int:
+        """Offset just after the match in the field's text."""
+        return self.explanation.end
+
+    @property
+    def matched(self) -> str:
+        """The matched words as they appear in the paper."""
+        return self.explanation.matched
+
+    @property
+    def snippet(self) -> str:
+        """The text around the match (see `Explanation.snippet`)."""
+        return self.explanation.snippet
+
+    @property
+    def snippet_span(self) -> tuple[int, int]:
+        """Where the match is in `snippet`."""
+        return self.explanation.snippet_span
+
+    @property
+    def similarity(self) -> float:
+        """1.0 for an exact match, less for a keyword corrected for a typo."""
+        return self.explanation.similarity
+
+
+class _Finder(Protocol):
+    """Where a target or a quoted keyword may match, and typo corrections."""
+
+    def singles(self, target: str) -> Sequence[int]: ...
+    def starts_of(self, target: str) -> list[tuple[Sequence[int], int]]: ...
+    def literal_starts(self, words: Sequence[str]) -> Sequence[int]: ...
+    def nearest(self, key: str, bound: int) -> str | None: ...
+
+
+# A keyword's best match in each paper it matches, by paper number, as
+# (-score, paper id, paper number, score, explanation): sorting ranks them.
+_Hits = dict[int, tuple[float, int, int, float, Explanation]]
+
+
+class Matcher:
+    """Matches rules and keywords against a fixed set of papers, through an index built once."""
+
+    def __init__(self, papers: Iterable[PaperText]) -> None:
+        self._papers = list(papers)
+        with _collector_paused():
+            self._index = PaperIndex([Fields(p.title, p.abstract) for p in self._papers])
+
+    def match(self, rules: Iterable[Rule]) -> list[Match]:
+        """Return the best match of each rule in each paper it matches.
+
+        Sorted by rule id, then score (best first), then paper id. Raises
+        `InputError` for a keyword or exclusion that is not usable.
+        """
+        with _collector_paused():
+            return _Search(self._index, self._index, self._papers).match(rules)
+
+    def match_keyword(self, keyword: str) -> list[Match]:
+        """Return the best match of one keyword in each paper, best first (rule id 0)."""
+        return self.match([Rule(0, (keyword,))])
+
+
+def match_exhaustive(papers: Iterable[PaperText], rules: Iterable[Rule]) -> list[Match]:
+    """Apply the same rules as `Matcher.match` without an index: every keyword at every word.
+
+    Slow; the reference that `Matcher` is tested and measured against.
+    """
+    papers = list(papers)
+    with _collector_paused():
+        table = TokenTable([Fields(paper.title, paper.abstract) for paper in papers])
+        return _Search(table, _Scan(table), papers).match(rules)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while matches are built.
+
+    A run allocates hundreds of thousands of small objects without cycles,
+    which the collector would scan again and again (a third of the time).
+    Reference counting still frees all of them.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Scan:
+    """A `_Finder` that proposes every token and reads every token for corrections."""
+
+    def __init__(self, table: TokenTable) -> None:
+        self._table = table
+
+    def singles(self, target: str) -> Sequence[int]:
+        return ()
+
+    def starts_of(self, target: str) -> list[tuple[Sequence[int], int]]:
+        return [(range(len(self._table)), 0)]
+
+    def literal_starts(self, words: Sequence[str]) -> Sequence[int]:
+        return range(len(self._table))
+
+    def nearest(self, key: str, bound: int) -> str | None:
+        counts: dict[str, int] = {}
+        distances: dict[str, int] = {}
+        for other in self._table.keys:
+            if other[0] == key[0]:
+                distance = OSA.distance(key, other, score_cutoff=bound)
+                if distance <= bound:
+                    counts[other] = counts.get(other, 0) + 1
+                    distances[other] = distance
+        if not counts:
+            return None
+        return min(counts, key=lambda other: (distances[other], -counts[other], other))
+
+
+class _Search:
+    """One matching run: each distinct keyword is compiled and searched once."""
+
+    def __init__(self, table: TokenTable, finder: _Finder, papers: Sequence[PaperText]) -> None:
+        self._table = table
+        self._finder = finder
+        self._ids = [paper.id for paper in papers]
+        self._hits: dict[str, _Hits] = {}
+        self._occurs: dict[str, bool] = {}
+        self._corrections: dict[tuple[str, int], str | None] = {}
+
+    def match(self, rules: Iterable[Rule]) -> list[Match]:
+        matches: list[Match] = []
+        for rule in sorted(rules, key=lambda rule: rule.id):
+            rule_id = rule.id
+            matches += [
+                Match(rule_id, paper_id, score, why)
+                for _, paper_id, _, score, why in sorted(self._rule(rule).values())
+            ]
+        return matches
+
+    def _rule(self, rule: Rule) -> _Hits:
+        """The best match of `rule` in each paper: its keywords' best, minus excluded papers."""
+        best: _Hits = {}
+        for text in rule.keywords:
+            hits = self._keyword_hits(text)
+            if not best:
+                best = hits.copy()
+                continue
+            for paper, hit in hits.items():
+                kept = best.get(paper)
+                # A tie keeps the earlier keyword's match.
+                if kept is None or hit[0] < kept[0]:
+                    best[paper] = hit
+        for text in rule.exclusions:
+            for paper in self._keyword_hits(text):
+                best.pop(paper, None)
+        return best
+
+    def _keyword_hits(self, text: str) -> _Hits:
+        hits = self._hits.get(text)
+        if hits is None:
+            hits = self._hits[text] = self._search(parse_keyword(text))
+        return hits
+
+    def _search(self, keyword: Keyword) -> _Hits:
+        table, ids = self._table, self._ids
+        hits: _Hits = {}
+        for target, unsplit, similarity in self._spellings(keyword):
+            found = self._find_literal(keyword) if keyword.quoted else self._find(target, unsplit)
+            for segment, (first, last) in found.items():
+                paper = segment // 2
+                score = similarity + 1.0 if segment % 2 == TITLE else similarity
+                kept = hits.get(paper)
+                if kept is None or -score < kept[0]:
+                    why = Explanation(
+                        keyword.text,
+                        _FIELDS[segment % 2],
+                        table.starts[first],
+                        table.ends[last],
+                        similarity,
+                        table.text(segment),
+                    )
+                    hits[paper] = (-score, ids[paper], paper, score, why)
+        return hits
+
+    def _spellings(self, keyword: Keyword) -> list[tuple[str, frozenset[int], float]]:
+        """The targets to search for `keyword`: (target, offsets not to cut, similarity), best first.
+
+        Each word is spelt by its key; an inner word also by its fold, so that
+        "dense retrieval" finds "denseretrieval"; a word found nowhere also by
+        its typo correction, if any.
+        """
+        if keyword.quoted:
+            return [("", frozenset(), 1.0)]
+        last = len(keyword.words) - 1
+        # Per word: (spelling, the key it stands for, whether the text may cut it).
+        choices: list[list[tuple[str, str, bool]]] = []
+        for number, word in enumerate(keyword.words):
+            whole = _unsplittable(word)
+            options = [(word.key, word.key, whole)]
+            if number < last and word.fold != word.key:
+                options.append((word.fold, word.key, whole))
+            correction = self._correction(word)
+            if correction is not None:
+                options.append((correction, correction, False))
+            choices.append(options)
+        typed = "".join(word.key for word in keyword.words)
+        targets: dict[tuple[str, frozenset[int]], float] = {}
+        for combination in islice(product(*choices), MAX_SPELLINGS):
+            target = "".join(spelling for spelling, _, _ in combination)
+            meant = "".join(key for _, key, _ in combination)
+            similarity = 1.0 if meant == typed else OSA.normalized_similarity(typed, meant)
+            spelt = (target, _inner_cuts(combination))
+            if targets.get(spelt, -1.0) < similarity:
+                targets[spelt] = similarity
+        ranked = sorted(
+            targets.items(), key=lambda item: (-item[1], item[0][0], sorted(item[0][1]))
+        )
+        return [(target, unsplit, similarity) for (target, unsplit), similarity in ranked]
+
+    def _correction(self, word: Word) -> str | None:
+        """The word the user most likely meant, when `word` is found nowhere and may have a typo."""
+        bound = typo_bound(word)
+        if bound == 0 or self._occurs_anywhere(word.key):
+            return None
+        known = (word.key, bound)
+        if known not in self._corrections:
+            self._corrections[known] = self._finder.nearest(word.key, bound)
+        return self._corrections[known]
+
+    def _occurs_anywhere(self, target: str) -> bool:
+        occurs = self._occurs.get(target)
+        if occurs is None:
+            occurs = self._occurs[target] = bool(
+                self._finder.singles(target) or self._find(target, first_only=True)
+            )
+        return occurs
+
+    def _find(
+        self, target: str, unsplit: frozenset[int] = frozenset(), *, first_only: bool = False
+    ) -> dict[int, tuple[int, int]]:
+        """The first match of `target` in each segment: segment -> (first token, last token)."""
+        segments, keys, walk = self._table.segments, self._table.keys, self._table.walk
+        found: dict[int, tuple[int, int]] = {}
+        for token in self._finder.singles(target):
+            kept = found.get(segments[token])
+            if kept is None or kept[0] > token:
+                found[segments[token]] = (token, token)
+        for group, cut in self._finder.starts_of(target):
+            if cut in unsplit:
+                continue
+            head, tail = target[:cut], target[cut:]
+            for token in group:
+                kept = found.get(segments[token])
+                if kept is not None and kept[0] <= token:
+                    continue
+                # Two keys spelling the target: what `walk` would find first, sooner.
+                if cut and keys[token] == head and keys[token + 1] == tail:
+                    last = token + 1
+                else:
+                    last = walk(target, token, unsplit)
+                if last >= 0:
+                    found[segments[token]] = (token, last)
+                    if first_only:
+                        return found
+        return found
+
+    def _find_literal(self, keyword: Keyword) -> dict[int, tuple[int, int]]:
+        """The first literal match of a quoted keyword in each segment."""
+        segments, walk = self._table.segments, self._table.walk_literal
+        words = [word.literal for word in keyword.words]
+        found: dict[int, tuple[int, int]] = {}
+        for token in self._finder.literal_starts(words):
+            kept = found.get(segments[token])
+            if kept is not None and kept[0] <= token:
+                continue
+            last = walk(words, keyword.separators, token)
+            if last >= 0:
+                found[segments[token]] = (token, last)
+        return found
+
+
+def _unsplittable(word: Word) -> bool:
+    """Acronyms and words of three letters or fewer may not be cut by the text ("AI" is not "a-i")."""
+    return len(word.key) <= 3 or any(char.isupper() for char in word.text[1:])
+
+
+def _inner_cuts(combination: Sequence[tuple[str, str, bool]]) -> frozenset[int]:
+    """Offsets inside the unsplittable words of a spelling, but for letter/digit seams ("GPT4")."""
+    cuts: set[int] = set()
+    offset = 0
+    for spelling, _, whole in combination:
+        if whole:
+            cuts.update(
+                offset + at
+                for at in range(1, len(spelling))
+                if spelling[at - 1].isdigit() == spelling[at].isdigit()
+            )
+        offset += len(spelling)
+    return frozenset(cuts)

@@ -1,0 +1,147 @@
+"""Bulk subscription files, CSV and TOML, read and written (pure: text in, text out).
+
+CSV: a header row, then one row per topic, with the columns
+`email,name,keywords,exclusions,cadence,format`. Keywords and exclusions are
+separated by `;` inside their cell. Only `email` and `keywords` are required.
+
+TOML: one `[[subscription]]` table per topic with the same keys; `keywords`
+and `exclusions` are arrays of strings.
+
+Reading validates every row with `make_spec` and names the row of the first
+bad one, so a file is imported whole or not at all.
+"""
+
+import csv
+import io
+import json
+import tomllib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.errors import InputError
+from bot.subscriptions.spec import DEFAULT_TOPIC, SubscriptionSpec, make_spec
+
+COLUMNS = ("email", "name", "keywords", "exclusions", "cadence", "format")
+_SEPARATOR = ";"
+
+
+def read_csv(text: str) -> list[SubscriptionSpec]:
+    """Parse a CSV subscriptions file; raise `InputError` naming the first bad row."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    missing = {"email", "keywords"} - set(reader.fieldnames or ())
+    if missing:
+        raise InputError(f"CSV header lacks the column(s) {', '.join(sorted(missing))}")
+    unknown = set(reader.fieldnames or ()) - set(COLUMNS)
+    if unknown:
+        raise InputError(f"CSV header has unknown column(s) {', '.join(sorted(unknown))}")
+    specs = []
+    for row in reader:
+        where = f"row {reader.line_num}"
+        specs.append(
+            _spec(
+                where,
+                {
+                    **row,
+                    "keywords": _split(row.get("keywords")),
+                    "exclusions": _split(row.get("exclusions")),
+                },
+            )
+        )
+    return specs
+
+
+def read_toml(text: str) -> list[SubscriptionSpec]:
+    """Parse a TOML subscriptions file; raise `InputError` naming the first bad table."""
+    try:
+        data = tomllib.loads(text.removeprefix("\ufeff"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}") from None
+    unknown = set(data) - {"subscription"}
+    if unknown:
+        raise InputError(
+            f"unknown top-level key(s) {', '.join(sorted(unknown))}: expected [[subscription]] tables"
+        )
+    tables = data.get("subscription", [])
+    if not isinstance(tables, list):
+        raise InputError("'subscription' must be an array of tables: [[subscription]]")
+    specs = []
+    for number, table in enumerate(tables, start=1):
+        where = f"subscription {number}"
+        if not isinstance(table, dict):
+            raise InputError(f"{where}: expected a table")
+        extra = set(table) - set(COLUMNS)
+        if extra:
+            raise InputError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+        specs.append(_spec(where, table))
+    return specs
+
+
+def write_csv(specs: Iterable[SubscriptionSpec]) -> str:
+    """Render subscriptions as CSV, in the format `read_csv` reads."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for spec in specs:
+        writer.writerow(
+            [
+                spec.email,
+                spec.name,
+                _SEPARATOR.join(spec.keywords),
+                _SEPARATOR.join(spec.exclusions),
+                spec.cadence or "",
+                spec.format or "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def write_toml(specs: Iterable[SubscriptionSpec]) -> str:
+    """Render subscriptions as TOML, in the format `read_toml` reads."""
+    # A JSON string is a valid TOML basic string: same quotes, same escapes.
+    blocks = []
+    for spec in specs:
+        lines = [
+            "[[subscription]]",
+            f"email = {json.dumps(spec.email)}",
+            f"name = {json.dumps(spec.name)}",
+        ]
+        lines.append(f"keywords = {json.dumps(list(spec.keywords), ensure_ascii=False)}")
+        lines.append(f"exclusions = {json.dumps(list(spec.exclusions), ensure_ascii=False)}")
+        if spec.cadence:
+            lines.append(f"cadence = {json.dumps(spec.cadence)}")
+        if spec.format:
+            lines.append(f"format = {json.dumps(spec.format)}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def _spec(where: str, row: Mapping[str, Any]) -> SubscriptionSpec:
+    try:
+        return make_spec(
+            _text(row, "email", where) or "",
+            _texts(row, "keywords", where),
+            _texts(row, "exclusions", where),
+            name=_text(row, "name", where) or DEFAULT_TOPIC,
+            cadence=_text(row, "cadence", where) or None,
+            format=_text(row, "format", where) or None,
+        )
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def _text(row: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = row.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{where}: {key} must be a string")
+    return value
+
+
+def _texts(row: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = row.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InputError(f"{where}: {key} must be a list of strings")
+    return value
+
+
+def _split(cell: str | None) -> list[str]:
+    return [part for part in (cell or "").split(_SEPARATOR) if part.strip()]

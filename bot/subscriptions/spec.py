@@ -1,0 +1,107 @@
+"""What a subscription request says, validated (pure: no I/O).
+
+The command line, bulk imports and (later) the web pages all build a
+`SubscriptionSpec` through `make_spec`, so the same input is refused the same
+way wherever it comes from.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+from bot.errors import InputError
+from bot.matching.keywords import validate_keywords
+
+CADENCES = ("daily", "weekly")
+FORMATS = ("email", "markdown", "both")
+DEFAULT_TOPIC = "default"
+MAX_TOPIC_NAME = 100
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    """One topic of one subscriber, as requested.
+
+    `cadence` and `format` belong to the subscriber; None keeps what the
+    subscriber has (daily, email for a new one).
+    """
+
+    email: str
+    keywords: tuple[str, ...]
+    exclusions: tuple[str, ...] = ()
+    name: str = DEFAULT_TOPIC
+    cadence: str | None = None
+    format: str | None = None
+
+
+def normalise_email(text: str) -> str:
+    """Return the address in its normal form; raise `InputError` if it is not one.
+
+    Only the syntax is checked: no DNS lookup, so it works offline.
+    """
+    address = text.strip()
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InputError(f"invalid email address {address!r}: {exc}") from None
+
+
+def email_key(email: str) -> str:
+    """Return the key under which two spellings of one address are the same subscriber."""
+    return email.casefold()
+
+
+def make_spec(
+    email: str,
+    keywords: Iterable[str],
+    exclusions: Iterable[str] = (),
+    *,
+    name: str | None = None,
+    cadence: str | None = None,
+    format: str | None = None,
+) -> SubscriptionSpec:
+    """Validate a subscription request; raise `InputError` naming the first bad value."""
+    return SubscriptionSpec(
+        email=normalise_email(email),
+        keywords=_keywords(keywords, "keyword", required=True),
+        exclusions=_keywords(exclusions, "exclusion", required=False),
+        name=_topic_name(name),
+        cadence=_choice(cadence, CADENCES, "cadence"),
+        format=_choice(format, FORMATS, "format"),
+    )
+
+
+def _keywords(texts: Iterable[str], what: str, *, required: bool) -> tuple[str, ...]:
+    given = list(texts)
+    validate_keywords(given, what=what)  # raises InputError naming the first bad one
+    kept: list[str] = []
+    for text in given:
+        keyword = text.strip()
+        if keyword.casefold() not in (k.casefold() for k in kept):
+            kept.append(keyword)
+    if required and not kept:
+        raise InputError(f"at least one {what} is needed")
+    return tuple(kept)
+
+
+def _topic_name(name: str | None) -> str:
+    if name is None:
+        return DEFAULT_TOPIC
+    stripped = name.strip()
+    if not stripped:
+        raise InputError("a topic name cannot be empty")
+    if len(stripped) > MAX_TOPIC_NAME:
+        raise InputError(
+            f"topic name too long: {len(stripped)} characters (at most {MAX_TOPIC_NAME})"
+        )
+    return stripped
+
+
+def _choice(value: str | None, choices: tuple[str, ...], what: str) -> str | None:
+    if value is None:
+        return None
+    word = value.strip().lower()
+    if word not in choices:
+        raise InputError(f"{what} {value!r} is not one of {', '.join(choices)}")
+    return word

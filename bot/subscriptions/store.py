@@ -1,0 +1,161 @@
+"""Subscribers and subscriptions in the database.
+
+Subscribing creates or updates; unsubscribing removes topics but keeps the
+subscriber's row, so the record of what was already sent survives a later
+re-subscription. Callers own the transaction (`bot.db.write_session`).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.errors import InputError
+from bot.models import Subscriber, Subscription
+from bot.subscriptions.spec import SubscriptionSpec, email_key, normalise_email
+
+
+@dataclass(frozen=True)
+class SubscribeOutcome:
+    """What `subscribe` did."""
+
+    new_subscriber: bool
+    new_topic: bool
+    resubscribed: bool
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One stored subscription, as plain data."""
+
+    id: int
+    name: str
+    keywords: tuple[str, ...]
+    exclusions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SubscriberView:
+    """A stored subscriber with its topics, as plain data."""
+
+    id: int
+    email: str
+    cadence: str
+    format: str
+    status: str
+    topics: tuple[Topic, ...]
+
+
+def subscribe(session: Session, spec: SubscriptionSpec, *, now: datetime) -> SubscribeOutcome:
+    """Create or update the subscriber and its topic named `spec.name`.
+
+    The topic's keywords and exclusions are replaced by the spec's. A subscriber
+    who had unsubscribed becomes active again, with their history intact.
+    """
+    subscriber = _find(session, spec.email)
+    new_subscriber = subscriber is None
+    resubscribed = subscriber is not None and subscriber.status != "active"
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=spec.email, email_key=email_key(spec.email), created_at=now, updated_at=now
+        )
+        session.add(subscriber)
+    subscriber.email = spec.email
+    subscriber.status = "active"
+    subscriber.unsubscribed_at = None
+    subscriber.cadence = spec.cadence or subscriber.cadence
+    subscriber.format = spec.format or subscriber.format
+    subscriber.updated_at = now
+    session.flush()
+    assert subscriber.id is not None  # flushed above
+    topic = session.exec(
+        select(Subscription).where(
+            Subscription.subscriber_id == subscriber.id, Subscription.name == spec.name
+        )
+    ).first()
+    new_topic = topic is None
+    if topic is None:
+        topic = Subscription(subscriber_id=subscriber.id, name=spec.name, created_at=now)
+        session.add(topic)
+    topic.keywords = list(spec.keywords)
+    topic.exclusions = list(spec.exclusions)
+    topic.updated_at = now
+    session.flush()
+    return SubscribeOutcome(new_subscriber, new_topic, resubscribed)
+
+
+def unsubscribe(session: Session, email: str, *, now: datetime, topic: str | None = None) -> int:
+    """Remove one topic, or all of them and the subscription; return how many topics went.
+
+    Raises `InputError` when there is no such subscriber or topic.
+    """
+    subscriber = _find(session, normalise_email(email))
+    if subscriber is None:
+        raise InputError(f"no subscriber with the address {email.strip()!r}")
+    query = select(Subscription).where(Subscription.subscriber_id == subscriber.id)
+    if topic is not None:
+        query = query.where(Subscription.name == topic)
+    topics = list(session.exec(query))
+    if topic is not None and not topics:
+        raise InputError(f"{subscriber.email} has no topic named {topic!r}")
+    for row in topics:
+        session.delete(row)
+    session.flush()
+    remaining = session.exec(
+        select(Subscription.id).where(Subscription.subscriber_id == subscriber.id)
+    ).first()
+    if remaining is None:
+        subscriber.status = "unsubscribed"
+        subscriber.unsubscribed_at = now
+    subscriber.updated_at = now
+    return len(topics)
+
+
+def list_subscribers(
+    session: Session, *, include_unsubscribed: bool = False
+) -> list[SubscriberView]:
+    """Return subscribers (active ones unless asked) with their topics, by address."""
+    query = select(Subscriber).order_by(col(Subscriber.email_key))
+    if not include_unsubscribed:
+        query = query.where(Subscriber.status == "active")
+    return _views(session, list(session.exec(query)))
+
+
+def find_subscriber(session: Session, email: str) -> SubscriberView | None:
+    """Return the subscriber with this address (any case), with topics, or None."""
+    subscriber = _find(session, normalise_email(email))
+    return None if subscriber is None else _views(session, [subscriber])[0]
+
+
+def as_specs(subscribers: Iterable[SubscriberView]) -> list[SubscriptionSpec]:
+    """Return one spec per topic, for export."""
+    return [
+        SubscriptionSpec(s.email, t.keywords, t.exclusions, t.name, s.cadence, s.format)
+        for s in subscribers
+        for t in s.topics
+    ]
+
+
+def _find(session: Session, email: str) -> Subscriber | None:
+    return session.exec(select(Subscriber).where(Subscriber.email_key == email_key(email))).first()
+
+
+def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberView]:
+    ids = [s.id for s in subscribers if s.id is not None]
+    topics: dict[int, list[Topic]] = {}
+    query = (
+        select(Subscription)
+        .where(col(Subscription.subscriber_id).in_(ids))
+        .order_by(col(Subscription.name))
+    )
+    for row in session.exec(query):
+        assert row.id is not None  # rows read back always have their key
+        topics.setdefault(row.subscriber_id, []).append(
+            Topic(row.id, row.name, tuple(row.keywords), tuple(row.exclusions))
+        )
+    return [
+        SubscriberView(s.id, s.email, s.cadence, s.format, s.status, tuple(topics.get(s.id, ())))
+        for s in subscribers
+        if s.id is not None
+    ]

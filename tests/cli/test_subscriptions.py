@@ -1,0 +1,87 @@
+"""Subscription commands end to end, run as a real process."""
+
+import json
+from pathlib import Path
+
+from tests.conftest import RunCli
+
+
+def _subscribers(run_cli: RunCli, *args: str) -> list[dict[str, object]]:
+    result = run_cli("subscriptions", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    subscribers: list[dict[str, object]] = json.loads(result.stdout)
+    return subscribers
+
+
+def test_subscribe_list_and_unsubscribe(run_cli: RunCli) -> None:
+    made = run_cli(
+        "subscribe", "ana@lab.org", "graph neural network", "GNN",
+        "--exclude", "link prediction", "--name", "graphs", "--cadence", "weekly",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "subscribed ana@lab.org: new topic 'graphs'" in made.stdout
+    run_cli("subscribe", "ana@lab.org", "diffusion models", "--name", "diffusion")
+    [ana] = _subscribers(run_cli)
+    assert ana["cadence"] == "weekly"
+    topics = {t["name"]: t for t in ana["topics"]}  # type: ignore[attr-defined]
+    assert topics["graphs"]["keywords"] == ["graph neural network", "GNN"]
+    assert topics["graphs"]["exclusions"] == ["link prediction"]
+    table = run_cli("subscriptions").stdout
+    assert "ana@lab.org" in table and "diffusion" in table
+    gone = run_cli("unsubscribe", "ANA@lab.org")
+    assert gone.returncode == 0, gone.stderr
+    assert _subscribers(run_cli) == []
+    [kept] = _subscribers(run_cli, "--all")
+    assert kept["status"] == "unsubscribed"
+
+
+def test_bad_input_is_one_line_and_stores_nothing(run_cli: RunCli) -> None:
+    cases = [
+        (["not-an-email", "GAN"], "invalid email address 'not-an-email'"),
+        (["a@lab.org", "   "], "empty"),
+        (["a@lab.org", "x" * 201], "200"),
+        (["a@lab.org", "?!"], "'?!'"),
+        (["a@lab.org", *[f"topic{n}" for n in range(101)]], "too many keywords"),
+        (["a@lab.org", "GAN", "--cadence", "hourly"], "cadence 'hourly'"),
+    ]
+    for args, message in cases:
+        result = run_cli("subscribe", *args)
+        assert result.returncode == 1, args
+        [line] = result.stderr.splitlines()
+        assert line.startswith("paperbot: error: ") and message in line, line
+    assert _subscribers(run_cli, "--all") == []
+
+
+def test_unsubscribing_an_unknown_address_fails(run_cli: RunCli) -> None:
+    result = run_cli("unsubscribe", "ghost@lab.org")
+    assert result.returncode == 1
+    assert "no subscriber with the address 'ghost@lab.org'" in result.stderr
+
+
+def test_bulk_import_and_export_round_trip(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "subs.csv").write_text(
+        "email,name,keywords,exclusions,cadence,format\n"
+        "ana@lab.org,graphs,graph neural network;GNN,link prediction,weekly,email\n"
+        "bo@lab.org,,LoRA;MoE,,,markdown\n",
+        encoding="utf-8",
+    )
+    result = run_cli("subscriptions", "import", "subs.csv")
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 subscription(s)" in result.stdout
+    exported = run_cli("subscriptions", "export", "--format", "toml", "--output", "subs.toml")
+    assert exported.returncode == 0, exported.stderr
+    other = {"PAPERBOT_DATA_DIR": str(tmp_path / "other")}
+    assert run_cli("subscriptions", "import", "subs.toml", env=other).returncode == 0
+    again = run_cli("subscriptions", "export", env=other).stdout
+    assert again == run_cli("subscriptions", "export").stdout
+    assert "bo@lab.org,default,LoRA;MoE,,daily,markdown" in again
+
+
+def test_an_import_with_one_bad_row_imports_nothing(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "subs.csv").write_text(
+        "email,keywords\nana@lab.org,GAN\nbroken,GAN\n", encoding="utf-8"
+    )
+    result = run_cli("subscriptions", "import", "subs.csv")
+    assert result.returncode == 1
+    assert "subs.csv: row 3: invalid email address 'broken'" in result.stderr
+    assert _subscribers(run_cli) == []

@@ -1,0 +1,440 @@
+"""The matching contract, clause by clause, on realistic titles and abstracts."""
+
+import random
+
+import pytest
+
+from bot.errors import InputError
+from bot.matching.engine import Match, Matcher, PaperText, Rule, match_exhaustive
+
+FILLER = "We evaluate on standard benchmarks and release our code."
+
+
+def _matches(keyword: str, *abstracts: str, title: str = "A study") -> list[Match]:
+    papers = [PaperText(n + 1, title, abstract) for n, abstract in enumerate(abstracts)]
+    return Matcher(papers).match_keyword(keyword)
+
+
+def _finds(keyword: str, abstract: str) -> bool:
+    return bool(_matches(keyword, abstract))
+
+
+# Case, hyphens, spaces and plurals.
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [
+        ("graph neural network", "We train a Graph Neural Network on molecules."),
+        ("GRAPH NEURAL NETWORK", "We train a graph neural network on molecules."),
+    ],
+)
+def test_matching_ignores_case(keyword: str, text: str) -> None:
+    assert _finds(keyword, text)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [
+        ("self-supervised", "A self supervised objective for speech."),
+        ("self supervised", "A self-supervised objective for speech."),
+        ("selfsupervised", "A self-supervised objective for speech."),
+        ("self-supervised", "A selfsupervised objective for speech."),
+        ("self supervised", "A selfsupervised objective for speech."),
+        ("back-propagation", "Gradients come from backpropagation through time."),
+        ("backpropagation", "Gradients come from back-propagation through time."),
+        ("in context learning", "Large models show strong in-context learning."),
+        ("in-context learning", "Large models show strong in context learning."),
+        ("incontext learning", "Large models show strong in-context learning."),
+        ("pre-training", "Large-scale pretraining on web text helps."),
+        ("data set", "We release a new dataset of radiology reports."),
+        ("dense retrieval", "We improve denseretrieval with hard negatives."),
+        ("text to image", "A text-to-image model conditioned on layouts."),
+        ("Kolmogorov Arnold networks", "We study Kolmogorov\u2013Arnold Networks (KANs)."),
+    ],
+)
+def test_hyphen_space_and_no_space_variants_are_the_same(keyword: str, text: str) -> None:
+    assert _finds(keyword, text)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [
+        ("diffusion models", "A latent diffusion model for audio."),
+        ("diffusion model", "Recent diffusion models generate audio."),
+        ("gaussian processes", "We place a Gaussian process prior on the kernel."),
+        ("Gaussian process", "Sparse Gaussian processes scale to millions of points."),
+        ("GANs", "A GAN trained on faces."),
+        ("GAN", "We compare GANs and VAEs."),
+        ("LLM", "Agents built on LLMs plan poorly."),
+        ("bounding boxes", "Each object gets a bounding box and a mask."),
+        ("case studies", "A case study of three hospitals."),
+        ("neural networks training", "Neural network training is unstable at scale."),
+        ("graph vertices", "Each graph vertex holds a feature vector."),
+        ("hypothesis testing", "Multiple hypotheses testing with false discovery control."),
+    ],
+)
+def test_singular_and_plural_are_the_same(keyword: str, text: str) -> None:
+    assert _finds(keyword, text)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [
+        ("optimisation", "Stochastic optimization of deep networks."),
+        ("nearest neighbours", "We retrieve the nearest neighbors of each query."),
+        ("language modeling", "Masked language modelling at scale."),
+    ],
+)
+def test_british_and_american_spellings_are_the_same(keyword: str, text: str) -> None:
+    assert _finds(keyword, text)
+
+
+# Phrases.
+
+
+def test_a_phrase_matches_its_words_adjacent_and_in_order() -> None:
+    assert _finds("graph neural network", "We propose a new graph neural network.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A neural network for graph classification.",
+        "We pair a graph encoder with a neural network decoder.",
+        "A graph-based neural network.",
+        "Network neural graph.",
+        "Every graph has a neural, network-like structure.",
+        "We study the graph. Neural networks are then trained on it.",
+        "Nodes of the graph (neural network units) are pruned.",
+    ],
+)
+def test_scattered_reordered_or_interrupted_words_do_not_match(text: str) -> None:
+    assert not _finds("graph neural network", text)
+
+
+def test_a_phrase_never_matches_part_of_a_word() -> None:
+    assert not _finds("neural net", "A neural network.")
+    assert not _finds("learning", "Metalearning with learningrate schedules.")
+    assert _finds("machine learning", "machinelearning is one token here.")
+
+
+# Typos.
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [
+        ("reinforcment learning", "Offline reinforcement learning from logged data."),
+        ("knowlege distillation", "Knowledge distillation into small students."),
+        ("trasnformer", "A transformer with linear attention."),
+        ("atention", "A transformer with linear attention."),
+        ("reinfrocment learning", "Offline reinforcement learning from logged data."),
+        ("contrastve learning", "Contrastive learning of visual features."),
+    ],
+)
+def test_typos_in_longer_words_are_tolerated(keyword: str, text: str) -> None:
+    found = _matches(keyword, text)
+    assert found
+    assert 0.8 < found[0].similarity < 1.0
+
+
+def test_a_typo_is_corrected_to_the_most_frequent_close_word() -> None:
+    abstracts = [
+        "Deep learning for vision. Learning rates matter for learning.",
+        "Leaning towers of Pisa, in images.",
+    ]
+    found = _matches("lerning", *abstracts)
+    assert [(m.paper_id, m.matched) for m in found] == [(1, "learning")]
+
+
+def test_a_word_found_in_the_papers_is_never_corrected() -> None:
+    abstracts = ["Deep learning for vision.", "Leaning towers of Pisa, in images."]
+    assert [m.paper_id for m in _matches("leaning", *abstracts)] == [2]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [
+        ("modal", "A model of the world."),  # five letters: exact
+        ("grpah", "A graph of the world."),
+        ("sensor", "A tensor of the world."),  # never the first letter
+        ("atension", "A transformer with linear attention."),  # two typos in eight letters
+        ("BERTT", "Fine-tuning BERT on reviews."),  # capitals: exact
+        ("GPT4", "Prompting GPT3 with examples."),  # digits: exact
+    ],
+)
+def test_short_words_acronyms_and_too_many_typos_are_not_corrected(keyword: str, text: str) -> None:
+    assert not _finds(keyword, text)
+
+
+# Acronyms and whole words.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Organ segmentation in CT scans.",
+        "Organic chemistry with language models.",
+        "Organizing knowledge with graphs.",
+        "The gang of four.",
+    ],
+)
+def test_gan_never_matches_inside_another_word(text: str) -> None:
+    assert not _finds("GAN", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["A GAN for faces.", "GANs for faces.", "A GAN-based generator.", "Training gans is hard."],
+)
+def test_gan_matches_the_word_and_its_plural(text: str) -> None:
+    assert _finds("GAN", text)
+
+
+def test_lora_never_matches_inside_exploration() -> None:
+    assert not _finds("LoRA", "Exploration with intrinsic rewards; explorations of Flora.")
+    assert _finds("LoRA", "We fine-tune with LoRA adapters.")
+
+
+def test_moe_never_matches_moebius() -> None:
+    assert not _finds("MoE", "Moebius transformations and Möbius strips.")
+    assert _finds("MoE", "A sparse MoE layer with 64 experts.")
+
+
+def test_an_acronym_is_not_spelt_from_pieces_of_other_words() -> None:
+    assert not _finds("AI", "The weight a-i of each client is learned.")
+    assert not _finds("GAN", "Let g an index be given.")
+
+
+def test_a_snake_case_identifier_is_one_word() -> None:
+    assert not _finds("RL", "We release rl_reach, a benchmark for robotic reaching.")
+    assert _finds("rl_reach", "We release rl_reach, a benchmark for robotic reaching.")
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [("GPT-4", "We prompt GPT4 with examples."), ("GPT4", "We prompt GPT-4 with examples."),
+     ("3D", "Dense 3-D reconstruction."), ("ResNet50", "A ResNet-50 backbone.")],
+)  # fmt: skip
+def test_letters_and_digits_may_be_split_or_joined(keyword: str, text: str) -> None:
+    assert _finds(keyword, text)
+
+
+# Quoted keywords.
+
+
+def test_a_quoted_keyword_matches_exactly_as_typed_whatever_the_case() -> None:
+    assert _finds('"neural networks"', "Deep Neural Networks generalise.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A deep neural network generalises.",  # no plural folding
+        "Deep neuralnetworks generalise.",  # no joining
+        "Deep neural nets and networks.",  # in order, adjacent
+        "Deep neural networking.",  # whole words
+    ],
+)
+def test_a_quoted_keyword_has_no_variants(text: str) -> None:
+    assert not _finds('"neural networks"', text)
+
+
+def test_a_quoted_keyword_keeps_its_hyphens_and_spaces() -> None:
+    assert _finds('"state of the art"', "Results are state of the\nart on both sets.")
+    assert not _finds('"state of the art"', "Results are state-of-the-art on both sets.")
+    assert _finds('"pre-training"', "Contrastive pre-training of encoders.")
+    for text in ["Contrastive pre training.", "Contrastive pretraining.", "Pre-Train it."]:
+        assert not _finds('"pre-training"', text)
+
+
+def test_a_quoted_keyword_has_no_typo_tolerance() -> None:
+    assert not _finds('"reinforcment learning"', "Offline reinforcement learning.")
+    assert _finds('"reinforcment learning"', "Sorry: reinforcment learning, a typo in the paper.")
+
+
+def test_a_quoted_keyword_does_not_fold_accents_or_split_words() -> None:
+    assert _finds('"Schrödinger bridge"', "A Schrödinger bridge between datasets.")
+    assert not _finds('"Schrödinger bridge"', "A Schrodinger bridge between datasets.")
+    assert not _finds('"GAN"', "Organ segmentation.")
+    assert not _finds('"selfsupervised"', "A self-supervised objective.")
+
+
+# Rules: keywords, exclusions, ranking.
+
+
+PAPERS = [
+    PaperText(1, "Diffusion models for video", "We generate video with a diffusion model."),
+    PaperText(2, "Image synthesis", "Latent diffusion models for text-to-image synthesis."),
+    PaperText(3, "Diffusion policies", "Diffusion models as robot policies. " + FILLER),
+    PaperText(4, "Graph transformers", "Attention over graphs, no diffusion here? " + FILLER),
+    PaperText(5, "LoRA for diffusion models", "Low-rank adapters for image generators."),
+]
+
+
+def test_a_rule_matches_when_any_keyword_matches_and_no_exclusion_does() -> None:
+    rule = Rule(7, ("diffusion models", "low-rank adaptation"), ("video", "robot"))
+    assert {m.paper_id for m in Matcher(PAPERS).match([rule])} == {2, 5}
+
+
+def test_exclusions_follow_the_same_rules_as_keywords() -> None:
+    rule = Rule(1, ("diffusion models",), ("text to image synthesis", "robots", "Videos"))
+    assert {m.paper_id for m in Matcher(PAPERS).match([rule])} == {5}
+
+
+def test_a_rule_with_no_keyword_matches_nothing() -> None:
+    assert Matcher(PAPERS).match([Rule(1, (), ("video",))]) == []
+
+
+def test_a_title_match_ranks_above_an_abstract_match() -> None:
+    found = Matcher(PAPERS).match([Rule(1, ("diffusion model",))])
+    assert [m.paper_id for m in found] == [1, 5, 2, 3]
+    assert [m.field for m in found] == ["title", "title", "abstract", "abstract"]
+    assert [m.score for m in found] == [2.0, 2.0, 1.0, 1.0]
+
+
+def test_the_best_match_of_a_rule_in_a_paper_is_kept() -> None:
+    papers = [PaperText(1, "Reinforcement learning agents", "We use LoRA adapters.")]
+    rule = Rule(1, ("LoRA", "reinforcment learning", "agents"))
+    [match] = Matcher(papers).match([rule])
+    # Two title matches: the exact one wins over the corrected one.
+    assert (match.keyword, match.field, match.similarity) == ("agents", "title", 1.0)
+
+
+def test_matches_are_sorted_by_rule_then_score() -> None:
+    rules = [Rule(9, ("graph",)), Rule(2, ("diffusion models",)), Rule(5, ("LoRA",))]
+    found = Matcher(PAPERS).match(rules)
+    assert [(m.rule_id, m.paper_id) for m in found] == [
+        (2, 1), (2, 5), (2, 2), (2, 3), (5, 5), (9, 4),
+    ]  # fmt: skip
+
+
+def test_a_match_explains_itself() -> None:
+    abstract = (
+        "Transformers are strong few-shot learners. We study in-context\n"
+        "learning for tabular data, where it often fails."
+    )
+    paper = PaperText(42, "Tabular prompting", abstract)
+    [match] = Matcher([paper]).match([Rule(3, ("in context learning",))])
+    assert match.rule_id == 3
+    assert match.paper_id == 42
+    assert match.keyword == "in context learning"
+    assert match.field == "abstract"
+    assert (match.start, match.end) == (abstract.index("in-context"), abstract.index(" for tab"))
+    assert match.matched == "in-context\nlearning"
+    assert match.similarity == 1.0
+    assert match.score == 1.0
+    start, end = match.snippet_span
+    assert match.snippet[start:end] == "in-context learning"
+    assert match.snippet == (
+        "Transformers are strong few-shot learners. We study in-context learning for"
+        " tabular data, where it often fails."
+    )
+
+
+def test_a_corrected_match_shows_the_words_of_the_paper_and_a_lower_similarity() -> None:
+    papers = [PaperText(1, "Offline reinforcement learning", FILLER)]
+    [match] = Matcher(papers).match_keyword("reinforcment learning")
+    assert match.matched == "reinforcement learning"
+    assert match.similarity == pytest.approx(1 - 1 / 21)
+    assert match.score == pytest.approx(1 + match.similarity)
+
+
+def test_a_long_abstract_gives_a_snippet_around_the_match() -> None:
+    abstract = " ".join(["Words before the match."] * 20) + " A MoE layer. " + FILLER * 5
+    [match] = _matches("MoE", abstract)
+    assert match.snippet.startswith("…") and match.snippet.endswith("…")
+    assert 100 < len(match.snippet) < 150
+    start, end = match.snippet_span
+    assert match.snippet[start:end] == "MoE"
+
+
+def test_a_bad_keyword_in_a_rule_is_refused_and_named() -> None:
+    with pytest.raises(InputError, match="'\\?\\?\\?'"):
+        Matcher(PAPERS).match([Rule(1, ("LoRA", "???"))])
+    with pytest.raises(InputError, match="is empty"):
+        Matcher(PAPERS).match([Rule(1, ("LoRA",), (" ",))])
+
+
+def test_no_papers_means_no_matches() -> None:
+    assert Matcher([]).match([Rule(1, ("LoRA", "reinforcment learning"))]) == []
+
+
+# The index finds exactly what trying every keyword at every word finds.
+
+_PHRASES = [
+    "graph neural networks", "Graph Neural Network", "graph-neural-network", "GNNs", "GNN",
+    "self-supervised learning", "self supervised learning", "selfsupervised", "in-context learning",
+    "in context learning", "incontext", "diffusion models", "diffusion-model", "diffusionmodels",
+    "LoRA", "low-rank adaptation", "lowrank adapters", "MoE", "mixture-of-experts",
+    "mixture of expert", "GAN", "GANs", "organ", "organic", "exploration", "Moebius",
+    "reinforcement learning", "Reinforcement-Learning", "policy optimisation",
+    "policy optimization", "neighbours", "nearest neighbors", "case studies", "case study",
+    "bounding boxes", "back-propagation", "backpropagation", "GPT-4", "GPT4", "3D", "3-D",
+    "Gaussian processes", "gaussian process", "text-to-image", "text to image", "a_i",
+    "vision-language models", "VLMs", "learning", "leaning", "knowledge distillation",
+    "matrices", "matrix", "dense retrieval", "denseretrieval", "pre-training", "pretraining",
+]  # fmt: skip
+_GLUE = ["we", "study", "the", "of", "a", "and", "for", "with", "on", "is", "new", "model"]
+_PUNCTUATION = [" ", " ", " ", " ", " ", ", ", ". ", " (", ") ", "; ", "-", " \u2013 ", "\n"]
+
+
+def _text(rng: random.Random, words: int) -> str:
+    parts = []
+    for _ in range(words):
+        parts.append(rng.choice(_PHRASES) if rng.random() < 0.4 else rng.choice(_GLUE))
+        parts.append(rng.choice(_PUNCTUATION))
+    return "".join(parts).strip()
+
+
+def _typo(rng: random.Random, text: str) -> str:
+    at = rng.randrange(1, max(2, len(text) - 1))
+    edits = [
+        text[:at] + text[at + 1 :],
+        text[:at] + "e" + text[at:],
+        text[:at] + "x" + text[at + 1 :],
+    ]
+    return rng.choice(edits)
+
+
+def _keyword(rng: random.Random, corpus: list[PaperText]) -> str:
+    roll = rng.random()
+    if roll < 0.4:
+        # A few consecutive words of a paper, as typed by someone who read it.
+        paper = rng.choice(corpus)
+        words = paper.abstract.replace("\n", " ").split(" ")
+        start = rng.randrange(len(words))
+        keyword = " ".join(words[start : start + rng.randint(1, 4)]).strip(".,;()")
+    else:
+        keyword = rng.choice(_PHRASES)
+    roll = rng.random()
+    if roll < 0.2:
+        keyword = _typo(rng, keyword)
+    elif roll < 0.3:
+        keyword = f'"{keyword}"'
+    elif roll < 0.4:
+        keyword = keyword.replace(" ", "")
+    return keyword if any(char.isalnum() for char in keyword) else "graph"
+
+
+def test_the_index_finds_the_same_matches_as_reading_every_word() -> None:
+    rng = random.Random(5)
+    corpus = [
+        PaperText(n, _text(rng, rng.randint(3, 8)), _text(rng, rng.randint(20, 45)))
+        for n in range(1, 41)
+    ]
+    rules = [
+        Rule(
+            n,
+            tuple(_keyword(rng, corpus) for _ in range(rng.randint(1, 4))),
+            tuple(_keyword(rng, corpus) for _ in range(rng.choice((0, 0, 0, 1)))),
+        )
+        for n in range(250)
+    ]
+    indexed = Matcher(corpus).match(rules)
+    assert indexed == match_exhaustive(corpus, rules)
+    # The comparison means something: many rules match, some through typos.
+    assert len({m.rule_id for m in indexed}) > 150
+    assert any(m.similarity < 1.0 for m in indexed)
+    assert any(m.matched.count(" ") + m.matched.count("-") >= 2 for m in indexed)

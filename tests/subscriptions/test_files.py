@@ -1,0 +1,53 @@
+import pytest
+
+from bot.errors import InputError
+from bot.subscriptions.files import read_csv, read_toml, write_csv, write_toml
+from bot.subscriptions.spec import make_spec
+
+SPECS = [
+    make_spec(
+        "a@lab.org", ["graph neural network"], ["link prediction"], name="graphs", cadence="weekly"
+    ),
+    make_spec("a@lab.org", ['"attention"', "LoRA"], name='efficient, "fast" models'),
+    make_spec("b@lab.org", ["self-supervised", "diffusion models"], format="markdown"),
+]
+
+
+def test_csv_round_trips() -> None:
+    assert read_csv(write_csv(SPECS)) == SPECS
+
+
+def test_toml_round_trips() -> None:
+    assert read_toml(write_toml(SPECS)) == SPECS
+
+
+def test_a_minimal_csv_needs_only_email_and_keywords() -> None:
+    [spec] = read_csv("email,keywords\nc@lab.org,GAN; MoE\n")
+    assert (spec.email, spec.keywords, spec.name, spec.cadence) == (
+        "c@lab.org",
+        ("GAN", "MoE"),
+        "default",
+        None,
+    )
+
+
+def test_a_bad_row_is_named() -> None:
+    with pytest.raises(InputError, match="row 3: invalid email address 'nope'"):
+        read_csv("email,keywords\na@lab.org,GAN\nnope,GAN\n")
+    with pytest.raises(InputError, match="row 2: at least one keyword"):
+        read_csv("email,keywords\na@lab.org,\n")
+    with pytest.raises(InputError, match="unknown column"):
+        read_csv("email,keywords,colour\na@lab.org,GAN,red\n")
+    with pytest.raises(InputError, match="lacks the column"):
+        read_csv("address,keywords\na@lab.org,GAN\n")
+
+
+def test_a_bad_toml_table_is_named() -> None:
+    with pytest.raises(InputError, match="subscription 2: keywords must be a list of strings"):
+        read_toml(
+            '[[subscription]]\nemail="a@lab.org"\nkeywords=["x"]\n[[subscription]]\nemail="b@lab.org"\nkeywords="x"\n'
+        )
+    with pytest.raises(InputError, match="subscription 1: unknown key"):
+        read_toml('[[subscription]]\nemail="a@lab.org"\nkeywords=["x"]\nkeyword=["y"]\n')
+    with pytest.raises(InputError, match="not valid TOML"):
+        read_toml("[[subscription]\n")

@@ -1,0 +1,55 @@
+import pytest
+
+from bot.errors import InputError
+from bot.subscriptions.spec import DEFAULT_TOPIC, email_key, make_spec, normalise_email
+
+
+def test_a_valid_request_is_normalised() -> None:
+    spec = make_spec(
+        " Alice@Example.ORG ",
+        ["reinforcment learning", " GAN "],
+        ["link prediction"],
+        cadence="Weekly",
+    )
+    assert spec.email == "Alice@example.org"
+    assert spec.keywords == ("reinforcment learning", "GAN")
+    assert spec.exclusions == ("link prediction",)
+    assert (spec.name, spec.cadence, spec.format) == (DEFAULT_TOPIC, "weekly", None)
+
+
+def test_the_same_keyword_twice_is_kept_once() -> None:
+    assert make_spec("a@b.org", ["LoRA", "lora", "LoRA "]).keywords == ("LoRA",)
+
+
+@pytest.mark.parametrize(
+    ("email", "keywords", "message"),
+    [
+        ("not-an-address", ["x y"], "invalid email address 'not-an-address'"),
+        ("a@b", ["x y"], "invalid email address 'a@b'"),
+        ("a@b.org", [], "at least one keyword"),
+        ("a@b.org", ["   "], "empty"),
+        ("a@b.org", ["x" * 201], "200"),
+        ("a@b.org", ["?!-"], "'?!-'"),
+        ("a@b.org", [f"word{n}" for n in range(101)], "too many keywords: 101"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_clear_message(
+    email: str, keywords: list[str], message: str
+) -> None:
+    with pytest.raises(InputError, match=message.replace("?", r"\?")):
+        make_spec(email, keywords)
+
+
+def test_bad_choices_and_names_are_refused() -> None:
+    with pytest.raises(InputError, match="cadence 'hourly' is not one of daily, weekly"):
+        make_spec("a@b.org", ["x"], cadence="hourly")
+    with pytest.raises(InputError, match="format 'pdf'"):
+        make_spec("a@b.org", ["x"], format="pdf")
+    with pytest.raises(InputError, match="topic name cannot be empty"):
+        make_spec("a@b.org", ["x"], name="  ")
+    with pytest.raises(InputError, match="exclusion"):
+        make_spec("a@b.org", ["x"], ["  "])
+
+
+def test_addresses_differing_in_case_are_one_subscriber() -> None:
+    assert email_key(normalise_email("Bob@Lab.ORG")) == email_key(normalise_email("bob@lab.org"))

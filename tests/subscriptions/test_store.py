@@ -1,0 +1,72 @@
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.db import write_session
+from bot.errors import InputError
+from bot.subscriptions.spec import make_spec
+from bot.subscriptions.store import find_subscriber, list_subscribers, subscribe, unsubscribe
+
+
+def test_subscribe_creates_then_updates_one_topic(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        first = subscribe(session, make_spec("a@lab.org", ["GAN"]), now=clock())
+        second = subscribe(
+            session, make_spec("A@LAB.org", ["LoRA", "MoE"], cadence="weekly"), now=clock()
+        )
+    assert (first.new_subscriber, first.new_topic) == (True, True)
+    assert (second.new_subscriber, second.new_topic) == (False, False)
+    with Session(engine) as session:
+        [subscriber] = list_subscribers(session)
+    assert subscriber.cadence == "weekly"
+    assert [t.keywords for t in subscriber.topics] == [("LoRA", "MoE")]
+
+
+def test_a_subscriber_may_hold_several_topics(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        subscribe(session, make_spec("a@lab.org", ["GAN"], name="gans"), now=clock())
+        subscribe(
+            session,
+            make_spec("a@lab.org", ["graph neural network"], ["link prediction"], name="graphs"),
+            now=clock(),
+        )
+    with Session(engine) as session:
+        found = find_subscriber(session, "a@lab.org")
+    assert found is not None
+    assert [(t.name, t.exclusions) for t in found.topics] == [
+        ("gans", ()),
+        ("graphs", ("link prediction",)),
+    ]
+
+
+def test_unsubscribe_keeps_the_subscriber_row_for_its_history(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        subscribe(session, make_spec("a@lab.org", ["GAN"], name="gans"), now=clock())
+        subscribe(session, make_spec("a@lab.org", ["MoE"], name="moe"), now=clock())
+        assert unsubscribe(session, "a@lab.org", topic="gans", now=clock()) == 1
+    with Session(engine) as session:
+        found = find_subscriber(session, "a@lab.org")
+        assert found is not None and found.status == "active"
+        subscriber_id = found.id
+    with write_session(engine) as session:
+        assert unsubscribe(session, "a@lab.org", now=clock()) == 1
+    with Session(engine) as session:
+        assert list_subscribers(session) == []
+        gone = find_subscriber(session, "a@lab.org")
+        assert gone is not None and gone.status == "unsubscribed" and gone.topics == ()
+    with write_session(engine) as session:
+        again = subscribe(session, make_spec("a@lab.org", ["GAN"]), now=clock())
+    assert again.resubscribed
+    with Session(engine) as session:
+        back = find_subscriber(session, "a@lab.org")
+    assert back is not None and back.id == subscriber_id and back.status == "active"
+
+
+def test_unsubscribing_an_unknown_address_or_topic_says_so(engine: Engine, clock: Clock) -> None:
+    with pytest.raises(InputError, match="no subscriber"), write_session(engine) as session:
+        unsubscribe(session, "ghost@lab.org", now=clock())
+    with write_session(engine) as session:
+        subscribe(session, make_spec("a@lab.org", ["GAN"]), now=clock())
+    with pytest.raises(InputError, match="no topic named 'x'"), write_session(engine) as session:
+        unsubscribe(session, "a@lab.org", topic="x", now=clock())
