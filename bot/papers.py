@@ -5,8 +5,10 @@ from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from bot.matching.engine import PaperText
+from bot.matching.ranking import PaperFacts
 from bot.models import Paper, Sighting
 
 
@@ -59,6 +61,24 @@ def list_papers(
         query = query.limit(limit)
     with Session(engine) as session:
         return [_view(paper, count) for paper, count in session.execute(query)]
+
+
+def papers_for_matching(engine: Engine) -> tuple[list[PaperText], dict[int, PaperFacts]]:
+    """Return every stored paper's text for the matcher, and the facts ranking uses."""
+    query = select(
+        col(Paper.id),
+        col(Paper.title),
+        col(Paper.abstract),
+        col(Paper.upvotes),
+        col(Paper.paper_date),
+    )
+    texts: list[PaperText] = []
+    facts: dict[int, PaperFacts] = {}
+    with Session(engine) as session:
+        for paper_id, title, abstract, upvotes, paper_date in session.execute(query):
+            texts.append(PaperText(paper_id, title, abstract))
+            facts[paper_id] = PaperFacts(upvotes, paper_date)
+    return texts, facts
 
 
 def _view(paper: Paper, sightings: int) -> StoredPaper:

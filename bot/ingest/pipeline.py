@@ -11,11 +11,9 @@ row) and never changes stored papers: parsing happens before the write
 transaction, and any error inside it rolls the whole source back.
 """
 
-import gc
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from bot.bulk import collector_paused
 from bot.clock import Clock
 from bot.db import write_session
 from bot.errors import FeedError, SourceError
@@ -135,7 +134,7 @@ def ingest_file(
         path=source, content_hash=content_hash, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
         status="failed", imported_at=clock(),
     )  # fmt: skip
-    with _collector_paused():
+    with collector_paused():
         try:
             parsed = _parse_file(data, source=source, taken=_taken_on(stat.st_mtime), year=year)
         except SourceError as exc:
@@ -209,12 +208,12 @@ def ingest_feed(
         if content_hash == last_hash:
             _record_feed(engine, feed_id, now, status="unchanged")
             return IngestResult(feed.url, "skipped", reason="same content as the last fetch")
-        with _collector_paused():
+        with collector_paused():
             parsed = parse_feed(fetched.content, source=feed.url)
     except FeedError as exc:
         _record_feed(engine, feed_id, now, status="failed", error=exc.reason)
         return IngestResult(feed.url, "failed", error=exc.reason)
-    with _collector_paused(), write_session(engine) as session:
+    with collector_paused(), write_session(engine) as session:
         origin = Origin(seen_at=now, from_feed=True, feed_id=feed_id, page_date=None)
         counts = store_papers(session, parsed.papers, origin)
         row = session.get_one(Feed, feed_id)
@@ -227,23 +226,6 @@ def ingest_feed(
         parsed=len(parsed.papers), new=counts.new, updated=counts.updated,
         unchanged=counts.unchanged, dropped=parsed.dropped, warnings=parsed.warnings,
     )  # fmt: skip
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while one source is parsed and stored.
-
-    That work allocates hundreds of thousands of small objects without cycles,
-    which the collector would scan again and again: a fifth of the time of a
-    large ingest. Reference counting still frees all of them.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _parse_file(data: bytes, *, source: str, taken: date, year: int | None) -> ParsedSource:

@@ -12,9 +12,7 @@ word of every paper, and gives the same result, slowly: it is the reference
 the index is checked against.
 """
 
-import gc
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from itertools import islice, product
@@ -22,6 +20,7 @@ from typing import Literal, Protocol
 
 from rapidfuzz.distance import OSA
 
+from bot.bulk import collector_paused
 from bot.matching.index import TITLE, Fields, PaperIndex, TokenTable
 from bot.matching.keywords import Keyword, Word, parse_keyword, typo_bound
 from bot.matching.text import snippet
@@ -152,7 +151,7 @@ class Matcher:
 
     def __init__(self, papers: Iterable[PaperText]) -> None:
         self._papers = list(papers)
-        with _collector_paused():
+        with collector_paused():
             self._index = PaperIndex([Fields(p.title, p.abstract) for p in self._papers])
 
     def match(self, rules: Iterable[Rule]) -> list[Match]:
@@ -161,7 +160,7 @@ class Matcher:
         Sorted by rule id, then score (best first), then paper id. Raises
         `InputError` for a keyword or exclusion that is not usable.
         """
-        with _collector_paused():
+        with collector_paused():
             return _Search(self._index, self._index, self._papers).match(rules)
 
     def match_keyword(self, keyword: str) -> list[Match]:
@@ -175,26 +174,9 @@ def match_exhaustive(papers: Iterable[PaperText], rules: Iterable[Rule]) -> list
     Slow; the reference that `Matcher` is tested and measured against.
     """
     papers = list(papers)
-    with _collector_paused():
+    with collector_paused():
         table = TokenTable([Fields(paper.title, paper.abstract) for paper in papers])
         return _Search(table, _Scan(table), papers).match(rules)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while matches are built.
-
-    A run allocates hundreds of thousands of small objects without cycles,
-    which the collector would scan again and again (a third of the time).
-    Reference counting still frees all of them.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Scan:
