@@ -152,3 +152,20 @@ class Subscription(SQLModel, table=True):
     exclusions: list[str] = _json_list()
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+class Run(SQLModel, table=True):
+    """One run of a job (ingest now, delivery later): when, how it ended, and why.
+
+    `counts` holds the job's numbers ("papers_new": 12, ...); `details` one
+    entry per source or recipient: {"target", "outcome", "reason"}. A run that
+    never finished (the process was killed) keeps `finished_at` empty.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    started_at: datetime = _timestamp()
+    finished_at: datetime | None = _timestamp(nullable=True)
+    status: str = "running"  # "running", "ok", "partial" or "failed"
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    details: list[dict[str, str]] = _json_list()

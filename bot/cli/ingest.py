@@ -22,8 +22,10 @@ from bot.ingest.pipeline import (
     expand_paths,
     ingest_feed,
     ingest_file,
+    summarise,
 )
 from bot.papers import list_papers
+from bot.runs import finish_run, start_run
 
 T = TypeVar("T")
 
@@ -72,7 +74,10 @@ def ingest(
         *(lambda f=f: ingest_file(engine, f, clock=utc_now, year=year) for f in files),
         *(lambda u=u: ingest_feed(engine, u, clock=utc_now, options=options) for u in urls),
     ]
+    run_id = start_run(engine, "ingest", now=utc_now())
     results = _run_with_progress(jobs, show=not as_json)
+    status, counts, details = summarise(results)
+    finish_run(engine, run_id, status=status, counts=counts, details=details, now=utc_now())
     if as_json:
         out.print_json(json.dumps([_result_json(r) for r in results]))
     else:

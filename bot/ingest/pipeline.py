@@ -228,6 +228,33 @@ def ingest_feed(
     )  # fmt: skip
 
 
+def summarise(results: list[IngestResult]) -> tuple[str, dict[str, int], list[dict[str, str]]]:
+    """Return an ingest run's status, counts and one detail per source, for the run record."""
+    counts = {
+        "sources": len(results),
+        "papers_new": sum(r.new for r in results),
+        "papers_updated": sum(r.updated for r in results),
+        "papers_dropped": sum(r.dropped for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
+        "failed": sum(r.status == "failed" for r in results),
+    }
+    details = [
+        {
+            "target": r.source,
+            "outcome": r.status,
+            "reason": r.error or r.reason or "; ".join(r.warnings),
+        }
+        for r in results
+    ]
+    if counts["failed"] and counts["failed"] == len(results):
+        status = "failed"
+    elif any(r.failed for r in results):
+        status = "partial"
+    else:
+        status = "ok"
+    return status, counts, details
+
+
 def _parse_file(data: bytes, *, source: str, taken: date, year: int | None) -> ParsedSource:
     if looks_like_feed(data):
         return parse_feed(data, source=source)

@@ -1,0 +1,59 @@
+"""`paperbot report`: the latest runs, how they ended and why."""
+
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bot.cli.app import app, open_store, out
+from bot.runs import RunView, as_json, recent_runs
+
+
+@app.command("report")
+def report_command(
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+    kind: Annotated[str | None, typer.Option(help="Only runs of this kind (e.g. ingest).")] = None,
+    as_json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON array, newest first.")
+    ] = False,
+) -> None:
+    """Show the latest runs: when, what they did, and why anything was skipped or failed."""
+    _, engine = open_store()
+    runs = recent_runs(engine, limit=limit, kind=kind)
+    if as_json_output:
+        out.print_json(json.dumps([as_json(run) for run in runs]))
+        return
+    if not runs:
+        out.print("no runs recorded yet")
+        return
+    table = Table("run", "kind", "started (UTC)", "took", "status", "what happened")
+    for run in runs:
+        table.add_row(
+            str(run.id),
+            run.kind,
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            _duration(run),
+            run.status if run.finished_at else "did not finish",
+            escape(_story(run)),
+        )
+    out.print(table)
+
+
+def _duration(run: RunView) -> str:
+    if run.finished_at is None:
+        return ""
+    return f"{(run.finished_at - run.started_at).total_seconds():.1f} s"
+
+
+def _story(run: RunView) -> str:
+    numbers = ", ".join(
+        f"{name.replace('_', ' ')} {value}" for name, value in run.counts.items() if value
+    )
+    problems = [
+        f"{d['target']}: {d['outcome']}: {d['reason']}"
+        for d in run.details
+        if d["outcome"] != "ok" and d["reason"]
+    ]
+    return "\n".join([numbers or "nothing to do", *problems])

@@ -1,0 +1,88 @@
+"""The run record: every job run is written down, so "why didn't anything happen?" has an answer.
+
+A run row is written when the job starts and completed when it ends; each in
+its own short transaction, so the record survives whatever the job does.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.db import write_session
+from bot.models import Run
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A recorded run as plain data."""
+
+    id: int
+    kind: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+    details: list[dict[str, str]]
+
+
+def start_run(engine: Engine, kind: str, *, now: datetime) -> int:
+    """Record that a run of `kind` started; return its id."""
+    with write_session(engine) as session:
+        run = Run(kind=kind, started_at=now)
+        session.add(run)
+        session.flush()
+        assert run.id is not None  # flushed above
+        return run.id
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str,
+    counts: dict[str, int],
+    details: list[dict[str, str]],
+    now: datetime,
+) -> None:
+    """Record how the run ended."""
+    with write_session(engine) as session:
+        run = session.get_one(Run, run_id)
+        run.status, run.counts, run.details, run.finished_at = status, counts, details, now
+
+
+def recent_runs(engine: Engine, *, limit: int, kind: str | None = None) -> list[RunView]:
+    """Return the latest runs, newest first."""
+    query = select(Run).order_by(col(Run.id).desc()).limit(limit)
+    if kind is not None:
+        query = query.where(Run.kind == kind)
+    with Session(engine) as session:
+        return [_view(run) for run in session.exec(query)]
+
+
+def _view(run: Run) -> RunView:
+    assert run.id is not None  # rows read back always have their key
+    return RunView(
+        run.id,
+        run.kind,
+        run.status,
+        run.started_at,
+        run.finished_at,
+        dict(run.counts),
+        list(run.details),
+    )
+
+
+def as_json(run: RunView) -> dict[str, Any]:
+    """Return the run as JSON-ready data."""
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "counts": run.counts,
+        "details": run.details,
+    }
