@@ -1,0 +1,1 @@
+"""Delivering digests: transports, retries, the ledger of what was sent."""

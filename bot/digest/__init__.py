@@ -1,0 +1,1 @@
+"""Digests: what each subscriber gets, and how it is rendered."""

@@ -1,0 +1,82 @@
+"""The plain data a digest is made of (pure: no I/O).
+
+Selection builds these from the database; rendering and message building
+read them. Nothing here knows about Jinja, SMTP or SQL.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class DigestPaper:
+    """What a digest shows of one paper."""
+
+    paper_id: int
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    author_count: int | None = None
+    organization: str | None = None
+    paper_date: date | None = None
+    upvotes: int | None = None
+    code_urls: tuple[str, ...] = ()
+    project_urls: tuple[str, ...] = ()
+    arxiv_id: str | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MatchReason:
+    """Why a paper is in a digest: the keyword, where it matched, and the text around it.
+
+    `snippet[snippet_span[0]:snippet_span[1]]` is the matched text, for highlighting.
+    """
+
+    topic: str
+    keyword: str
+    field: str  # "title" or "abstract"
+    snippet: str
+    snippet_span: tuple[int, int]
+    similarity: float
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    """One paper in a digest, with its best reason and score."""
+
+    paper: DigestPaper
+    reason: MatchReason
+    score: float
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    """The entries of one topic; a subscriber with one topic gets one section."""
+
+    topic: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one subscriber receives in one delivery.
+
+    `more` counts the matched papers left out by the cap; they come next time.
+    `manage_url` and `unsubscribe_url` are signed per-subscriber links (None
+    when no base URL is configured).
+    """
+
+    subscriber_id: int
+    email: str
+    day: date
+    sections: tuple[DigestSection, ...]
+    more: int = 0
+    unsubscribe_url: str | None = None
+    manage_url: str | None = None
+
+    @property
+    def entries(self) -> tuple[DigestEntry, ...]:
+        """Every entry of every section, in order."""
+        return tuple(entry for section in self.sections for entry in section.entries)
