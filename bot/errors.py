@@ -39,3 +39,7 @@ class StoreError(PaperbotError):
 
 class InputError(PaperbotError, ValueError):
     """A value a user typed (an email address, a keyword, a file to import) is not usable."""
+
+
+class JobLockedError(PaperbotError):
+    """Another run of the same job holds its lock."""

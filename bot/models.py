@@ -169,3 +169,48 @@ class Run(SQLModel, table=True):
     status: str = "running"  # "running", "ok", "partial" or "failed"
     counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     details: list[dict[str, str]] = _json_list()
+
+
+class Delivery(SQLModel, table=True):
+    """One digest to one subscriber on one channel, and how it went.
+
+    `status` is "sent", "failed" (`reason` holds the server's reply or the
+    error) or "skipped" (`reason` says why: no new matches, paused...).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    channel: str  # "email" or "markdown"
+    status: str
+    reason: str | None = None
+    message_id: str | None = None
+    attempts: int = 0
+    papers: int = 0
+    created_at: datetime = _timestamp()
+
+
+class SentPaper(SQLModel, table=True):
+    """The ledger: this paper reached this subscriber. The single truth of "sent".
+
+    Written in the same transaction as the `Delivery` that says the message
+    was accepted, so a paper is either recorded and delivered, or neither.
+    """
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True)
+    paper_id: int = Field(foreign_key="paper.id", primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id")
+    sent_at: datetime = _timestamp()
+
+
+class JobLock(SQLModel, table=True):
+    """A lock held in the database so two runs of one job never overlap.
+
+    A lock whose `expires_at` has passed belongs to a run that died: the next
+    run may take it over.
+    """
+
+    name: str = Field(primary_key=True)
+    holder: str
+    acquired_at: datetime = _timestamp()
+    expires_at: datetime = _timestamp()

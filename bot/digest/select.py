@@ -1,0 +1,61 @@
+"""What one subscriber's digest holds (pure: data in, a `Digest` out).
+
+matches of the subscriber's topics ─> drop papers already in the ledger
+  ─> one entry per paper, best match first (`matching.ranking.rank`)
+  ─> the first `cap` entries, the rest counted in `more`
+  ─> grouped into one section per topic, in the subscriber's topic order
+"""
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date
+
+from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
+from bot.matching.engine import Match
+from bot.matching.ranking import PaperFacts, RankedPaper, rank
+
+
+def select_digest(
+    *,
+    subscriber_id: int,
+    email: str,
+    day: date,
+    topics: Mapping[int, str],
+    matches: Iterable[Match],
+    papers: Mapping[int, DigestPaper],
+    already_sent: Collection[int],
+    cap: int,
+) -> Digest | None:
+    """Return the digest of the matched papers not sent yet, or None when there are none.
+
+    `topics` maps each of the subscriber's rule ids to its topic name, in the
+    order the sections should follow. A paper matched by several topics appears
+    once, in the section of its best match.
+    """
+    fresh = [m for m in matches if m.paper_id not in already_sent and m.rule_id in topics]
+    facts = {pid: PaperFacts(p.upvotes, p.paper_date) for pid, p in papers.items()}
+    ranked = rank(fresh, facts)
+    if not ranked:
+        return None
+    chosen = ranked[:cap]
+    by_topic: dict[int, list[DigestEntry]] = {rule_id: [] for rule_id in topics}
+    for entry in chosen:
+        by_topic[entry.best.rule_id].append(_entry(entry, papers[entry.paper_id], topics))
+    sections = tuple(
+        DigestSection(topics[rule_id], tuple(entries))
+        for rule_id, entries in by_topic.items()
+        if entries
+    )
+    return Digest(subscriber_id, email, day, sections, more=len(ranked) - len(chosen))
+
+
+def _entry(ranked: RankedPaper, paper: DigestPaper, topics: Mapping[int, str]) -> DigestEntry:
+    match = ranked.best
+    reason = MatchReason(
+        topic=topics[match.rule_id],
+        keyword=match.keyword,
+        field=match.field,
+        snippet=match.snippet,
+        snippet_span=match.snippet_span,
+        similarity=match.similarity,
+    )
+    return DigestEntry(paper, reason, match.score)

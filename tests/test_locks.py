@@ -1,0 +1,59 @@
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.db import create_schema, open_engine
+from bot.errors import JobLockedError
+from bot.locks import acquire, release, renew
+
+LEASE = timedelta(minutes=5)
+
+
+def test_a_held_lock_excludes_a_second_run_and_says_who_holds_it(
+    engine: Engine, clock: Clock
+) -> None:
+    acquire(engine, "delivery", holder="host-a:1", now=clock(), lease=LEASE)
+    with pytest.raises(JobLockedError, match=r"another delivery run \(host-a:1, since "):
+        acquire(engine, "delivery", holder="host-b:2", now=clock(), lease=LEASE)
+    release(engine, "delivery", holder="host-a:1")
+    acquire(engine, "delivery", holder="host-b:2", now=clock(), lease=LEASE)
+
+
+def test_an_expired_lock_is_taken_over_and_its_old_holder_loses_it(
+    engine: Engine, clock: Clock
+) -> None:
+    acquire(engine, "delivery", holder="dead:1", now=clock(), lease=LEASE)
+    later = clock() + LEASE + timedelta(seconds=1)
+    acquire(engine, "delivery", holder="alive:2", now=later, lease=LEASE)
+    assert not renew(engine, "delivery", holder="dead:1", now=later, lease=LEASE)
+    assert renew(engine, "delivery", holder="alive:2", now=later, lease=LEASE)
+    release(engine, "delivery", holder="dead:1")  # not its lock any more: nothing happens
+    with pytest.raises(JobLockedError):
+        acquire(engine, "delivery", holder="third:3", now=later, lease=LEASE)
+
+
+def test_of_many_processes_racing_exactly_one_gets_the_lock(tmp_path: Path, clock: Clock) -> None:
+    url = f"sqlite:///{tmp_path / 'paperbot.db'}"
+    create_schema(open_engine(url))
+    winners: list[str] = []
+    start = threading.Barrier(8)
+
+    def contender(n: int) -> None:
+        engine = open_engine(url)
+        start.wait()
+        try:
+            acquire(engine, "delivery", holder=f"worker:{n}", now=clock(), lease=LEASE)
+            winners.append(f"worker:{n}")
+        except JobLockedError:
+            pass
+
+    threads = [threading.Thread(target=contender, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
