@@ -238,6 +238,27 @@ class SmtpSettings(_Section):
     username: str = ""
     password: SecretStr = SecretStr("")
     timeout: Seconds = 30.0
+    max_connections: Annotated[int, Field(ge=1, le=64)] = 4
+    messages_per_connection: Annotated[int, Field(ge=1, le=10000)] = 100
+
+
+class DeliverySettings(_Section):
+    """What digests hold and how they leave."""
+
+    transport: Literal["file", "smtp"] = "file"
+    sender: str = "paperbot <paperbot@localhost>"
+    max_papers: Annotated[int, Field(ge=1, le=500)] = 25
+    backlog_days: Annotated[int, Field(ge=0, le=3650)] = 7
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    unsubscribe_mailto: str = ""
+    templates: OptionalConfigPath = None
+
+
+class WebSettings(_Section):
+    """The subscriber-facing links in every digest."""
+
+    base_url: str = ""
+    secret: SecretStr = SecretStr("")
 
 
 class LogSettings(_Section):
@@ -261,6 +282,8 @@ class Settings(_Section):
     # A tuple keeps the frozen settings read-only; lax only to accept TOML's list.
     feeds: tuple[FeedSettings, ...] = Field(default=(), strict=False)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     _source: Path | None = PrivateAttr(default=None)

@@ -214,3 +214,10 @@ class JobLock(SQLModel, table=True):
     holder: str
     acquired_at: datetime = _timestamp()
     expires_at: datetime = _timestamp()
+
+
+class AppSecret(SQLModel, table=True):
+    """A secret paperbot generated for itself (the link-signing key), kept across restarts."""
+
+    name: str = Field(primary_key=True)
+    value: str

@@ -658,6 +658,8 @@ def test_describe_masks_set_secrets(tmp_path: Path) -> None:
         "username": "",
         "password": "***",
         "timeout": 30.0,
+        "max_connections": 4,
+        "messages_per_connection": 100,
     }
     assert data["database"] == {"url": "***", "busy_timeout": 30.0}
 
@@ -685,7 +687,19 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "username": "",
             "password": "",
             "timeout": 30.0,
+            "max_connections": 4,
+            "messages_per_connection": 100,
         },
+        "delivery": {
+            "transport": "file",
+            "sender": "paperbot <paperbot@localhost>",
+            "max_papers": 25,
+            "backlog_days": 7,
+            "retries": 3,
+            "unsubscribe_mailto": "",
+            "templates": None,
+        },
+        "web": {"base_url": "", "secret": ""},
         "log": {"level": "info", "format": "plain"},
     }
 
