@@ -102,7 +102,7 @@ def create_schema(engine: Engine) -> None:
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys) and set each one's new `id`.
+    """Insert `rows` (dicts with the same keys); for a table with an `id` key, set each new one.
 
     Must run inside `write_session`. On SQLite, which then holds the write lock,
     ids are handed out here and the rows go to the driver in one executemany,
@@ -113,15 +113,20 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if not rows:
         return
     dialect = session.get_bind().dialect
+    numbered = "id" in table.c
     if dialect.name != "sqlite":
+        if not numbered:
+            session.execute(insert(table), rows)
+            return
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         ids = session.execute(statement, rows).scalars().all()
         for row, new_id in zip(rows, ids, strict=True):
             row["id"] = new_id
         return
-    first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
-    for offset, row in enumerate(rows):
-        row["id"] = first + offset
+    if numbered:
+        first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
+        for offset, row in enumerate(rows):
+            row["id"] = first + offset
     compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
     columns = list(compiled.positiontup or ())
     converters = [

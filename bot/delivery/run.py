@@ -1,0 +1,343 @@
+"""One delivery run: every due subscriber gets the matched papers they have not had yet.
+
+    lock ─> run record ─> due subscribers ─> match recent papers (one Matcher for all)
+      ─> per subscriber: unsent matches, ranked and capped ─> render
+      ─> send (.eml files or SMTP); temporary failures retried with backoff
+      ─> per message: delivery + ledger rows in one transaction
+      ─> run record completed ─> unlock
+
+A dry run renders everything and says what it would send, and changes nothing.
+"""
+
+import asyncio
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from bot import locks
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery.cadence import due_reason
+from bot.delivery.ledger import last_sent, record_delivery, sent_papers
+from bot.delivery.transports import (
+    FileTransport,
+    Outgoing,
+    SendResult,
+    SmtpTransport,
+    write_markdown,
+)
+from bot.digest.message import build_message
+from bot.digest.model import Digest, DigestPaper
+from bot.digest.render import DigestRenderer
+from bot.digest.select import select_digest
+from bot.errors import InputError
+from bot.matching.engine import Match, Matcher, PaperText, Rule
+from bot.models import Paper, Subscriber
+from bot.runs import finish_run, start_run
+from bot.subscriptions.spec import email_key, normalise_email
+from bot.subscriptions.store import SubscriberView, list_subscribers
+from bot.tokens import TokenSubject, make_token, signing_secret
+
+LOCK = "delivery"
+LEASE = timedelta(minutes=30)
+_BACKOFF_BASE = 2.0
+_BACKOFF_CAP = 60.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run did for one subscriber on one channel, and why."""
+
+    email: str
+    channel: str  # "email", "markdown", or "" when nothing was made
+    status: str  # "sent", "failed", "skipped" or, in a dry run, "would send"
+    reason: str
+    papers: int = 0
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Everything one run did; `run_id` is None for a dry run."""
+
+    run_id: int | None
+    outcomes: tuple[Outcome, ...]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    subscriber: SubscriberView
+    digest: Digest
+
+
+def deliver(
+    engine: Engine,
+    settings: Settings,
+    *,
+    clock: Clock,
+    only: str | None = None,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    """Run delivery once; raise `JobLockedError` when another run is delivering."""
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    if not dry_run:
+        locks.acquire(engine, LOCK, holder=holder, now=clock(), lease=LEASE)
+    run_id = None if dry_run else start_run(engine, "delivery", now=clock())
+    try:
+        outcomes = _Run(engine, settings, clock, run_id, sleep).deliver(only=only, dry_run=dry_run)
+    except Exception as exc:
+        if run_id is not None:
+            failure = [{"target": "", "outcome": "failed", "reason": str(exc)}]
+            finish_run(engine, run_id, status="failed", counts={}, details=failure, now=clock())
+        raise
+    finally:
+        if not dry_run:
+            locks.release(engine, LOCK, holder=holder)
+    if run_id is not None:
+        finish_run(
+            engine, run_id, status=_status(outcomes), counts=_counts(outcomes),
+            details=[{"target": o.email, "outcome": o.status, "reason": o.reason} for o in outcomes],
+            now=clock(),
+        )  # fmt: skip
+    return DeliveryReport(run_id, tuple(outcomes))
+
+
+class _Run:
+    """The steps of one run, sharing its settings, clock and renderer."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        clock: Clock,
+        run_id: int | None,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.engine, self.settings, self.clock, self.run_id, self.sleep = (
+            engine,
+            settings,
+            clock,
+            run_id,
+            sleep,
+        )
+        self.renderer = DigestRenderer(settings.delivery.templates)
+        self.outcomes: list[Outcome] = []
+
+    def deliver(self, *, only: str | None, dry_run: bool) -> list[Outcome]:
+        planned = self._plan(only)
+        emails: list[tuple[_Planned, Outgoing]] = []
+        for item in planned:
+            if item.subscriber.format in ("markdown", "both"):
+                self._markdown(item, dry_run=dry_run)
+            if item.subscriber.format in ("email", "both"):
+                emails.append((item, self._outgoing(item)))
+        if dry_run:
+            self.outcomes += [
+                Outcome(
+                    p.subscriber.email,
+                    "email",
+                    "would send",
+                    o.message["Subject"],
+                    len(p.digest.entries),
+                )
+                for p, o in emails
+            ]
+        else:
+            self._send(emails)
+        return self.outcomes
+
+    def _plan(self, only: str | None) -> list[_Planned]:
+        now = self.clock()
+        with Session(self.engine) as session:
+            subscribers = list_subscribers(session)
+            if only is not None:
+                wanted = email_key(normalise_email(only))
+                subscribers = [s for s in subscribers if email_key(s.email) == wanted]
+                if not subscribers:
+                    raise InputError(f"no active subscriber with the address {only.strip()!r}")
+            ids = [s.id for s in subscribers]
+            last, sent = last_sent(session, ids), sent_papers(session, ids)
+            query = select(col(Subscriber.id), col(Subscriber.created_at)).where(
+                col(Subscriber.id).in_(ids)
+            )
+            created = {subscriber_id: when for subscriber_id, when in session.execute(query)}
+        due = []
+        for subscriber in subscribers:
+            why = due_reason(subscriber.cadence, last.get(subscriber.id), now)
+            if why is None and not subscriber.topics:
+                why = "no topics"
+            if why is not None:
+                self.outcomes.append(Outcome(subscriber.email, "", "skipped", why))
+            else:
+                due.append(subscriber)
+        if not due:
+            return []
+        backlog = timedelta(days=self.settings.delivery.backlog_days)
+        texts, papers, first_seen = self._recent_papers(min(created[s.id] for s in due) - backlog)
+        by_rule: dict[int, list[Match]] = {}
+        rules = [Rule(t.id, t.keywords, t.exclusions) for s in due for t in s.topics]
+        for match in Matcher(texts).match(rules):
+            by_rule.setdefault(match.rule_id, []).append(match)
+        planned = []
+        for subscriber in due:
+            since = created[subscriber.id] - backlog
+            matches = [
+                m
+                for t in subscriber.topics
+                for m in by_rule.get(t.id, ())
+                if first_seen[m.paper_id] >= since
+            ]
+            digest = select_digest(
+                subscriber_id=subscriber.id, email=subscriber.email, day=now.date(),
+                topics={t.id: t.name for t in subscriber.topics}, matches=matches, papers=papers,
+                already_sent=sent[subscriber.id], cap=self.settings.delivery.max_papers,
+            )  # fmt: skip
+            if digest is None:
+                self.outcomes.append(
+                    Outcome(subscriber.email, "", "skipped", "no new matching papers")
+                )
+            else:
+                planned.append(_Planned(subscriber, self._with_links(digest)))
+        return planned
+
+    def _recent_papers(
+        self, since: datetime
+    ) -> tuple[list[PaperText], dict[int, DigestPaper], dict[int, datetime]]:
+        texts: list[PaperText] = []
+        papers: dict[int, DigestPaper] = {}
+        first_seen: dict[int, datetime] = {}
+        with Session(self.engine) as session:
+            for paper in session.scalars(select(Paper).where(col(Paper.first_seen_at) >= since)):
+                assert paper.id is not None  # rows read back always have their key
+                texts.append(PaperText(paper.id, paper.title, paper.abstract))
+                papers[paper.id] = _digest_paper(paper)
+                first_seen[paper.id] = paper.first_seen_at
+        return texts, papers, first_seen
+
+    def _with_links(self, digest: Digest) -> Digest:
+        base = self.settings.web.base_url.rstrip("/")
+        if not base:
+            return digest
+        secret = signing_secret(self.engine, self.settings.web.secret.get_secret_value())
+        subject = TokenSubject(digest.subscriber_id, email_key(digest.email))
+        return replace(
+            digest,
+            unsubscribe_url=f"{base}/unsubscribe/{make_token(secret, 'unsubscribe', subject)}",
+            manage_url=f"{base}/manage/{make_token(secret, 'manage', subject)}",
+        )
+
+    def _markdown(self, item: _Planned, *, dry_run: bool) -> None:
+        text = self.renderer.markdown(item.digest)
+        count = len(item.digest.entries)
+        if dry_run:
+            self.outcomes.append(
+                Outcome(item.subscriber.email, "markdown", "would send", "Markdown digest", count)
+            )
+            return
+        path = write_markdown(
+            self.settings.digests_dir, email=item.subscriber.email, day=item.digest.day, text=text
+        )
+        # With "both", the email is what counts as delivered; the file is a copy.
+        self._record(
+            item, "markdown", "sent", str(path), ledger=item.subscriber.format == "markdown"
+        )
+
+    def _outgoing(self, item: _Planned) -> Outgoing:
+        sender = self.settings.delivery.sender
+        message = build_message(
+            item.digest, renderer=self.renderer, sender=sender, now=self.clock(),
+            domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost",
+            unsubscribe_mailto=self.settings.delivery.unsubscribe_mailto or None,
+        )  # fmt: skip
+        return Outgoing(
+            key=f"{self.run_id}-{item.subscriber.id}",
+            recipient=item.subscriber.email,
+            message=message,
+        )
+
+    def _send(self, emails: list[tuple[_Planned, Outgoing]]) -> None:
+        pending = emails
+        attempt = 0
+        while pending:
+            attempt += 1
+            retry = []
+            for (item, outgoing), result in zip(
+                pending, self._transport([o for _, o in pending]), strict=True
+            ):
+                if result.accepted:
+                    self._record(
+                        item, "email", "sent", result.reply, outgoing=outgoing, attempts=attempt
+                    )
+                elif result.permanent or attempt > self.settings.delivery.retries:
+                    self._record(
+                        item, "email", "failed", result.reply, outgoing=outgoing, attempts=attempt
+                    )
+                else:
+                    retry.append((item, outgoing))
+            pending = retry
+            if pending:
+                # Exponential backoff with jitter, so retries do not hit a struggling server in step.
+                self.sleep(
+                    min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                )
+
+    def _transport(self, batch: list[Outgoing]) -> list[SendResult]:
+        if self.settings.delivery.transport == "file":
+            return FileTransport(self.settings.outbox_dir).send(batch)
+        smtp = self.settings.smtp
+        transport = SmtpTransport(
+            smtp,
+            connections=smtp.max_connections,
+            messages_per_connection=smtp.messages_per_connection,
+        )
+        return asyncio.run(transport.send_all(batch))
+
+    def _record(
+        self, item: _Planned, channel: str, status: str, reason: str, *,
+        ledger: bool = True, outgoing: Outgoing | None = None, attempts: int = 1,
+    ) -> None:  # fmt: skip
+        ids = [entry.paper.paper_id for entry in item.digest.entries]
+        record_delivery(
+            self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id, channel=channel,
+            status=status, reason=reason, paper_ids=ids, now=self.clock(), attempts=attempts,
+            message_id=outgoing.message["Message-ID"] if outgoing else None, ledger=ledger,
+        )  # fmt: skip
+        self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
+
+
+def _digest_paper(paper: Paper) -> DigestPaper:
+    assert paper.id is not None
+    arxiv_url = f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None
+    return DigestPaper(
+        paper_id=paper.id, title=paper.title, abstract=paper.abstract, authors=tuple(paper.authors),
+        author_count=paper.author_count, organization=paper.organization, paper_date=paper.paper_date,
+        upvotes=paper.upvotes, code_urls=tuple(paper.code_urls), project_urls=tuple(paper.project_urls),
+        arxiv_id=paper.arxiv_id, url=arxiv_url or paper.url, pdf_url=paper.pdf_url,
+    )  # fmt: skip
+
+
+def _counts(outcomes: list[Outcome]) -> dict[str, int]:
+    return {
+        "subscribers": len({o.email for o in outcomes}),
+        "sent": sum(o.status == "sent" and o.channel == "email" for o in outcomes),
+        "markdown": sum(o.status == "sent" and o.channel == "markdown" for o in outcomes),
+        "failed": sum(o.status == "failed" for o in outcomes),
+        "skipped": sum(o.status == "skipped" for o in outcomes),
+    }
+
+
+def _status(outcomes: list[Outcome]) -> str:
+    failed = sum(o.status == "failed" for o in outcomes)
+    sent = sum(o.status == "sent" for o in outcomes)
+    if failed and not sent:
+        return "failed"
+    return "partial" if failed else "ok"

@@ -1,0 +1,352 @@
+"""Transports: how finished messages leave paperbot.
+
+`FileTransport` (the default) writes each message as an `.eml` file in the
+outbox folder; `SmtpTransport` hands messages to a mail server. Both report one
+`SendResult` per message and never raise for a single message's failure: the
+caller records what was accepted and retries temporary failures later, with
+backoff. Nothing here retries by itself.
+
+`write_markdown` writes a subscriber's Markdown digest for one day.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import ssl
+import tempfile
+import unicodedata
+from collections import deque
+from dataclasses import dataclass
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+
+from bot.config import SmtpSettings
+
+DEFAULT_CONNECTIONS = 4
+"""How many SMTP connections `SmtpTransport` opens at most, by default."""
+
+DEFAULT_MESSAGES_PER_CONNECTION = 100
+"""How many messages `SmtpTransport` sends over one connection before reconnecting."""
+
+_SLUG_LENGTH = 40
+_HASH_LENGTH = 12
+_REPLY_LENGTH = 500
+_UNSAFE = re.compile(r"[^a-z0-9@_-]+")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to deliver.
+
+    `key` identifies this delivery (stable across retries; file names come from
+    it), `recipient` is the envelope recipient, whatever the headers say.
+    """
+
+    key: str
+    recipient: str
+    message: EmailMessage
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one `Outgoing`.
+
+    `permanent` is meaningful only when `accepted` is false: true when retrying
+    cannot help (the server answered 5xx, the address cannot be sent at all).
+    `reply` is one line: the server's reply or the error, never the password.
+    `code` is the SMTP reply code, when there was one.
+    """
+
+    key: str
+    accepted: bool
+    permanent: bool
+    reply: str
+    code: int | None
+
+
+# --- Safe names and atomic files --------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    """`text` reduced to lower-case ASCII letters, digits, `@`, `_` and `-`, bounded."""
+    # NFKD first, so accented letters keep their base letter instead of vanishing.
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    # Dots go too: no `..`, no hidden files, no extension games.
+    return _UNSAFE.sub("-", ascii_text.lower()).strip("-_")[:_SLUG_LENGTH].strip("-_")
+
+
+def _digest(*parts: str) -> str:
+    # The hash of the exact strings keeps names distinct when slugs collide
+    # (case, unicode, long addresses cut at the same place).
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[
+        :_HASH_LENGTH
+    ]
+
+
+def safe_name(*parts: str) -> str:
+    """A file name stem for `parts`: readable slugs plus a short hash of the exact text.
+
+    The result holds only `[a-z0-9@_-]`, never a path separator or `..`, never
+    starts with a dot, and stays under 100 characters whatever the input.
+    """
+    slugs = [slug for slug in (_slug(part) for part in parts) if slug]
+    return "--".join([*slugs, _digest(*parts)])
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one.
+
+    The temporary file lives in the same folder (so `os.replace` is a rename on
+    one file system) and has a `.tmp` suffix, so a reader listing `*.eml` or
+    `*.md` never sees a partial file. It is removed if anything fails.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        Path(temp_name).replace(path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    # The rename itself is durable only once the folder is synced; Windows
+    # cannot open a folder for that, and there it is not needed.
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _one_line(text: str, *, secret: str = "") -> str:
+    """`text` on one bounded line, with `secret` (when set) masked."""
+    if secret:
+        text = text.replace(secret, "***")
+    return _SPACE.sub(" ", text).strip()[:_REPLY_LENGTH]
+
+
+# --- Files ----------------------------------------------------------------------
+
+
+class FileTransport:
+    """Writes each message as `<outbox>/<safe name>.eml`; needs no server."""
+
+    def __init__(self, outbox: Path) -> None:
+        """Write into `outbox`, which is created when first needed."""
+        self.outbox = outbox
+
+    def path_for(self, item: Outgoing) -> Path:
+        """Where `item` is written: the same path for the same key and recipient."""
+        return self.outbox / f"{safe_name(item.key, item.recipient)}.eml"
+
+    def send(self, batch: list[Outgoing]) -> list[SendResult]:
+        """Write every message atomically; one result per message, in order.
+
+        A message written again (a retry) replaces its earlier file. A write
+        that fails (disk full, permissions) is a temporary failure.
+        """
+        results = []
+        for item in batch:
+            path = self.path_for(item)
+            try:
+                _write_atomic(path, item.message.as_bytes())
+            except OSError as exc:
+                reply = _one_line(f"cannot write {path.name}: {exc.strerror or exc}")
+                results.append(SendResult(item.key, False, False, reply, None))
+            else:
+                results.append(SendResult(item.key, True, False, f"written to {path.name}", None))
+        return results
+
+
+def write_markdown(folder: Path, *, email: str, day: date, text: str) -> Path:
+    """Write one subscriber's Markdown digest for `day`; return its path.
+
+    The file is `<folder>/<YYYY-MM-DD>-<safe name of email>.md`, written
+    atomically; writing the same subscriber and day again replaces it.
+    """
+    path = folder / f"{day.isoformat()}-{safe_name(email)}.md"
+    _write_atomic(path, text.encode("utf-8"))
+    return path
+
+
+# --- SMTP -----------------------------------------------------------------------
+
+
+class SmtpTransport:
+    """Sends messages through an SMTP server, over a few concurrent connections.
+
+    Each connection carries up to `messages_per_connection` messages, then is
+    closed and a new one opened. A connection that breaks fails only the message
+    it was carrying; the rest go over a new connection.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        connections: int = DEFAULT_CONNECTIONS,
+        messages_per_connection: int = DEFAULT_MESSAGES_PER_CONNECTION,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Use `settings`; `tls_context` replaces the system's trusted CAs (a private CA)."""
+        if connections < 1 or messages_per_connection < 1:
+            raise ValueError("connections and messages_per_connection must be at least 1")
+        self.settings = settings
+        self.connections = connections
+        self.messages_per_connection = messages_per_connection
+        self.tls_context = tls_context
+
+    async def send_all(self, batch: list[Outgoing]) -> list[SendResult]:
+        """Send every message; one result per message, in the batch's order.
+
+        Never raises for a message's failure: 4xx replies, refused, reset or
+        dropped connections and timeouts are temporary results; 5xx replies and
+        unsendable addresses are permanent ones.
+        """
+        results: list[SendResult | None] = [None] * len(batch)
+        queue = deque(enumerate(batch))
+        # The last failure to connect, for whatever no connection could carry.
+        connect_failures: list[SendResult] = []
+        workers = min(self.connections, len(batch))
+        await asyncio.gather(
+            *(self._worker(queue, results, connect_failures) for _ in range(workers))
+        )
+        final = []
+        for item, result in zip(batch, results, strict=True):
+            if result is None:
+                # Every worker gave up connecting: the server is unreachable now.
+                failure = connect_failures[-1]
+                result = SendResult(item.key, False, False, failure.reply, failure.code)
+            final.append(result)
+        return final
+
+    async def _worker(
+        self,
+        queue: deque[tuple[int, Outgoing]],
+        results: list[SendResult | None],
+        connect_failures: list[SendResult],
+    ) -> None:
+        """Send messages from `queue` over one connection at a time until it is empty.
+
+        If connecting fails, the message goes back to the queue and this worker
+        stops: the other workers may still have working connections (a server
+        limiting connections per client), and whatever is left when all have
+        stopped fails with the connection error.
+        """
+        client: aiosmtplib.SMTP | None = None
+        sent = 0
+        try:
+            while queue:
+                index, item = queue.popleft()
+                if client is not None and (
+                    sent >= self.messages_per_connection or not client.is_connected
+                ):
+                    await self._close(client)
+                    client = None
+                if client is None:
+                    try:
+                        client = await self._connect()
+                    except Exception as exc:
+                        queue.appendleft((index, item))
+                        connect_failures.append(self._failure(item.key, exc, connecting=True))
+                        return
+                    sent = 0
+                results[index] = await self._send_one(client, item)
+                sent += 1
+        finally:
+            if client is not None:
+                await self._close(client)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        """A connected client: greeting read, TLS set up and logged in, per settings."""
+        settings = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=settings.host,
+            port=settings.port,
+            timeout=settings.timeout,
+            use_tls=settings.security == "tls",
+            # False, not None: None would mean "upgrade if offered", silently
+            # sending in clear text when a server (or an attacker) hides STARTTLS.
+            start_tls=settings.security == "starttls",
+            tls_context=self.tls_context,
+        )
+        await client.connect()
+        try:
+            if settings.username:
+                await client.login(settings.username, settings.password.get_secret_value())
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    async def _send_one(self, client: aiosmtplib.SMTP, item: Outgoing) -> SendResult:
+        """Send `item` over `client`; any failure becomes a result."""
+        try:
+            errors, reply = await client.send_message(item.message, recipients=[item.recipient])
+        except Exception as exc:
+            result = self._failure(item.key, exc)
+            if result.code == 421:
+                # 421: the server is closing this connection; don't send more on it.
+                client.close()
+            return result
+        if errors:
+            # Not reached with one recipient (aiosmtplib raises when all are
+            # refused), but a partial acceptance must not pass for success.
+            response = next(iter(errors.values()))
+            return self._reply_result(item.key, response.code, response.message)
+        # aiosmtplib raises unless DATA was answered 250, and returns only the text.
+        return SendResult(item.key, True, False, self._line(f"250 {reply}"), 250)
+
+    def _failure(self, key: str, exc: Exception, *, connecting: bool = False) -> SendResult:
+        """Classify an exception from aiosmtplib into a result."""
+        prefix = "cannot connect: " if connecting else ""
+        if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+            refused = exc.recipients[0]
+            return self._reply_result(key, refused.code, refused.message)
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
+            if connecting:
+                # A server-wide refusal (greeting, EHLO, STARTTLS, login) says
+                # nothing about this recipient: always worth another try later.
+                text = self._line(f"{prefix}{exc.code} {exc.message}")
+                return SendResult(key, False, False, text, exc.code)
+            return self._reply_result(key, exc.code, exc.message)
+        if isinstance(exc, aiosmtplib.SMTPNotSupported | ValueError) and not connecting:
+            # The address cannot be sent (not ASCII and no SMTPUTF8, malformed):
+            # no retry will change that.
+            return SendResult(key, False, True, self._line(str(exc)), None)
+        if isinstance(exc, TimeoutError):
+            text = f"{prefix}timed out after {self.settings.timeout:g}s"
+            return SendResult(key, False, False, self._line(text), None)
+        # Refused, reset or dropped connections, TLS problems, anything else.
+        detail = str(exc) or type(exc).__name__
+        if not connecting and isinstance(exc, ConnectionError):
+            prefix = "connection lost: "
+        return SendResult(key, False, False, self._line(prefix + detail), None)
+
+    def _reply_result(self, key: str, code: int, message: str) -> SendResult:
+        return SendResult(key, False, 500 <= code < 600, self._line(f"{code} {message}"), code)
+
+    def _line(self, text: str) -> str:
+        return _one_line(text, secret=self.settings.password.get_secret_value())
+
+    @staticmethod
+    async def _close(client: aiosmtplib.SMTP) -> None:
+        """Say QUIT politely; a connection that is already broken is just closed."""
+        if client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
+        client.close()

@@ -1,0 +1,470 @@
+"""Digests as text: the subject line, the email's text and HTML parts, Markdown.
+
+The layout lives in Jinja templates (`templates/` in a source checkout, shipped as
+`bot/templates` in the wheel); a folder of the user's own templates overrides any of
+them by file name. This module prepares what the templates show and touches no file
+other than the templates themselves.
+
+Digests for thousands of subscribers share the same papers, so everything derived
+from a paper alone (LaTeX clean-up, shortening, wrapping, HTML and Markdown escaping)
+is computed once per paper and renderer, in `DigestRenderer.paper_view`, and reused
+by every digest that shows the paper.
+"""
+
+import re
+import textwrap
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+import bot
+from bot.digest.model import Digest, DigestPaper, MatchReason
+
+SUBJECT_MAX = 200
+"""A subject line is cut to this many characters (mail clients show far fewer)."""
+
+ABSTRACT_MAX = 300
+"""The email shows this many characters of an abstract at most; Markdown shows it whole."""
+
+TEXT_WIDTH = 72
+"""Line width of the plain-text email."""
+
+MAX_AUTHOR_NAMES = 3
+"""More authors than this are shown as the first ones and "et al."."""
+
+PAPER_CACHE_SIZE = 16_384
+"""Papers whose prepared text a renderer keeps; a run shows far fewer."""
+
+TEMPLATE_NAMES = ("subject.txt", "email.txt", "email.html", "digest.md")
+
+
+# --- LaTeX -------------------------------------------------------------------------
+
+# Math is kept as written: `$$...$$`, `$...$`, `\(...\)`, `\[...\]`. A `\$` is a dollar.
+_MATH = re.compile(
+    r"(?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL
+)
+# Combining marks for LaTeX's accent commands.
+_ACCENTS = {
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    '"': "\u0308",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+    "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
+}
+# `\'e`, `\'{e}`, `{\'e}`, `\"{\i}`, `\c c`, `\v{s}`: the accent, then one letter.
+_ACCENT = re.compile(
+    r"(?P<open>\{)?\\(?:(?P<sym>['`^\"~=.])|(?P<word>[uvHckr])(?![A-Za-z]))\s*"
+    r"(?:\{\s*(?P<braced>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))(?(open)\})"
+)
+_LETTERS = {
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "aa": "å",
+    "AA": "Å",
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "l": "ł",
+    "L": "Ł",
+    "i": "\u0131",  # dotless i and j, as LaTeX writes them under accents
+    "j": "\u0237",
+}
+# `{\sc Name}`, `{\bf x}`: old-style switches inside a group.
+_SWITCH = re.compile(r"\{\\(?:sc|bf|it|em|rm|tt|sf|sl|small|large|Large)\s+([^{}]*)\}")
+# `\emph{x}`, `\textbf{x}`...: keep the argument.
+_WITH_ARG = re.compile(
+    r"\\(?:emph|text(?:it|bf|sc|tt|rm|sf|sl|up|normal)|underline|mbox|url|texorpdfstring)\s*\{([^{}]*)\}"
+)
+_SYMBOLS = {
+    r"\%": "%",
+    r"\&": "&",
+    r"\_": "_",
+    r"\#": "#",
+    r"\$": "$",
+    r"\{": "\x00lbrace\x00",
+    r"\}": "\x00rbrace\x00",
+    "---": "—",
+    "--": "\u2013",
+    "``": "“",
+    "''": "”",
+    r"\ldots": "…",
+    r"\dots": "…",
+    r"\textendash": "\u2013",
+    r"\textemdash": "—",
+    r"\LaTeX": "LaTeX",
+    r"\TeX": "TeX",
+    "\\\\": " ",
+    r"\,": " ",
+    r"\ ": " ",
+    "~": " ",
+}
+_SYMBOL = re.compile("|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True)))
+# Any other command, such as a paper's own `\method` macro: keep its name as a word.
+_COMMAND = re.compile(r"\\([A-Za-z]+)(?:\{\})?")
+
+
+def _accent(match: re.Match[str]) -> str:
+    letter = match["braced"] or match["bare"]
+    if letter.startswith("\\"):  # `\'{\i}`: the dotless i takes the accent as a plain i
+        letter = letter[1:]
+    mark = _ACCENTS[match["sym"] or match["word"]]
+    return unicodedata.normalize("NFC", letter + mark)
+
+
+def _readable_prose(text: str) -> str:
+    text = _ACCENT.sub(_accent, text)
+    text = _SWITCH.sub(r"\1", text)
+    # Nested groups (`\textbf{\emph{x}}`) come apart one level per pass.
+    for _ in range(3):
+        text, count = _WITH_ARG.subn(r"\1", text)
+        if not count:
+            break
+    text = _SYMBOL.sub(lambda m: _SYMBOLS[m[0]], text)
+    text = _COMMAND.sub(lambda m: _LETTERS.get(m[1], m[1]), text)
+    # Braces left over only grouped letters (`{BERT}`); escaped braces come back as written.
+    text = text.replace("{", "").replace("}", "")
+    return text.replace("\x00lbrace\x00", "{").replace("\x00rbrace\x00", "}")
+
+
+def readable_latex(text: str) -> str:
+    """Return `text` with LaTeX's text-mode markup turned into plain text; math kept as is.
+
+    `{\\sc Name}` and `\\emph{x}` (and the other font commands) keep their content,
+    accent commands become accented letters (`Fr\\'echet` -> `Fréchet`), escaped
+    symbols become the symbol, and a paper's own macros (`\\method`) become their
+    name. `$...$`, `$$...$$`, `\\(...\\)` and `\\[...\\]` are left untouched: readers
+    of papers read math as written.
+    """
+    if not any(c in text for c in ("\\", "{", "~", "`", "--", "''")):
+        return text  # the common case: nothing to do
+    parts: list[str] = []
+    last = 0
+    for math in _MATH.finditer(text):
+        parts.append(_readable_prose(text[last : math.start()]))
+        parts.append(math[0])
+        last = math.end()
+    parts.append(_readable_prose(text[last:]))
+    return "".join(parts)
+
+
+# --- Plain-text helpers ---------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def one_line(text: str) -> str:
+    """Return `text` with every run of whitespace (newlines included) as one space, trimmed."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def shorten(text: str, limit: int = ABSTRACT_MAX) -> str:
+    """Return `text` cut at a word boundary to at most `limit` characters, ending in "…".
+
+    Text already short enough is returned unchanged.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:  # a word boundary not too far back; else cut the long word
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-\u2013\u2014") + "…"
+
+
+def author_line(paper: DigestPaper) -> str:
+    """Return who wrote `paper`: "A, B, C et al.", or "12 authors", and the organisation."""
+    names = [one_line(a) for a in paper.authors if a.strip()]
+    if len(names) > MAX_AUTHOR_NAMES:
+        who = ", ".join(names[:MAX_AUTHOR_NAMES]) + " et al."
+    elif names:
+        who = ", ".join(names)
+    elif paper.author_count:
+        who = f"{paper.author_count} author{'s' if paper.author_count != 1 else ''}"
+    else:
+        who = ""
+    org = one_line(paper.organization or "")
+    return " · ".join(part for part in (who, org) if part)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return `url` when it is an http(s) address, else None (no `javascript:` links)."""
+    if url is None:
+        return None
+    url = url.strip()
+    if not re.match(r"https?://[^\s<>\"]+$", url, re.IGNORECASE):
+        return None
+    return url
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def markdown_escape(text: str) -> str:
+    """Return `text` with Markdown's markup characters backslash-escaped; math kept as is.
+
+    A title such as `<script>` or `[a](b)` then shows as written instead of
+    becoming HTML or a link when the Markdown is rendered.
+    """
+    parts: list[str] = []
+    last = 0
+    for math in _MATH.finditer(text):
+        parts.append(_MD_SPECIAL.sub(r"\\\1", text[last : math.start()]))
+        parts.append(math[0])
+        last = math.end()
+    parts.append(_MD_SPECIAL.sub(r"\\\1", text[last:]))
+    return "".join(parts)
+
+
+def markdown_url(url: str) -> str:
+    """Return `url` with its brackets percent-encoded, so it can end a Markdown link."""
+    return url.replace("(", "%28").replace(")", "%29")
+
+
+# --- What the templates see ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperView:
+    """One paper as the templates show it, prepared once and shared by every digest.
+
+    Plain strings are for the text and subject templates; `*_html` are escaped
+    already (Jinja leaves them alone); `*_md` are Markdown-escaped.
+    """
+
+    paper_id: int
+    title: str
+    title_html: Markup
+    title_md: str
+    link: str | None
+    abstract: str
+    abstract_short: str
+    abstract_text: str  # short, wrapped and indented for the text email
+    abstract_html: Markup  # short
+    abstract_md: str  # whole
+    authors: str
+    date: str
+    upvotes: int | None
+    code_urls: tuple[str, ...]
+    project_urls: tuple[str, ...]
+    arxiv_url: str | None
+    pdf_url: str | None
+    links: tuple[tuple[str, str], ...]  # (label, url): code, project, arXiv, PDF
+
+
+@dataclass(frozen=True)
+class ReasonView:
+    """Why an entry matched, with the snippet cut around the matched text."""
+
+    topic: str
+    keyword: str
+    field: str
+    before: str
+    matched: str
+    after: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """One entry: the shared paper and this digest's reason."""
+
+    paper: PaperView
+    reason: ReasonView
+    score: float
+
+
+@dataclass(frozen=True)
+class SectionView:
+    """One topic's entries."""
+
+    topic: str
+    entries: tuple[EntryView, ...]
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def make_paper_view(paper: DigestPaper) -> PaperView:
+    """Prepare what every template shows of `paper` (pure; cached by the renderer)."""
+    title = one_line(readable_latex(paper.title))
+    abstract = one_line(readable_latex(paper.abstract))
+    short = shorten(abstract)
+    arxiv_id = paper.arxiv_id.strip() if paper.arxiv_id else None
+    arxiv_url = f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None
+    pdf_url = safe_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None)
+    code_urls = tuple(u for u in map(safe_url, paper.code_urls) if u)
+    project_urls = tuple(u for u in map(safe_url, paper.project_urls) if u)
+    links = (
+        *(("code", u) for u in code_urls),
+        *(("project", u) for u in project_urls),
+        *((("arXiv", arxiv_url),) if arxiv_url else ()),
+        *((("PDF", pdf_url),) if pdf_url else ()),
+    )
+    wrapped = textwrap.fill(
+        short, TEXT_WIDTH, initial_indent="   ", subsequent_indent="   ", break_long_words=False
+    )
+    return PaperView(
+        paper_id=paper.paper_id,
+        title=title,
+        title_html=escape(title),
+        title_md=markdown_escape(title),
+        link=arxiv_url or safe_url(paper.url),
+        abstract=abstract,
+        abstract_short=short,
+        abstract_text=wrapped,
+        abstract_html=escape(short),
+        abstract_md=markdown_escape(abstract),
+        authors=author_line(paper),
+        date=_iso(paper.paper_date),
+        upvotes=paper.upvotes,
+        code_urls=code_urls,
+        project_urls=project_urls,
+        arxiv_url=arxiv_url,
+        pdf_url=pdf_url,
+        links=links,
+    )
+
+
+def make_reason_view(reason: MatchReason) -> ReasonView:
+    """Split `reason`'s snippet around its matched span (pure; cached by the renderer)."""
+    snippet = reason.snippet
+    start = max(0, min(reason.snippet_span[0], len(snippet)))
+    end = max(start, min(reason.snippet_span[1], len(snippet)))
+
+    # Newlines in a snippet would break the text email's layout; spans stay aligned
+    # because each piece is cleaned on its own.
+    def clean(piece: str) -> str:
+        return _SPACES.sub(" ", readable_latex(piece))
+
+    return ReasonView(
+        topic=one_line(reason.topic),
+        keyword=one_line(reason.keyword),
+        field=reason.field,
+        before=clean(snippet[:start]).lstrip(),
+        matched=clean(snippet[start:end]),
+        after=clean(snippet[end:]).rstrip(),
+        similarity=reason.similarity,
+    )
+
+
+# --- The renderer -------------------------------------------------------------------
+
+
+def packaged_templates() -> jinja2.BaseLoader:
+    """Return a loader of the templates shipped with paperbot.
+
+    An installed wheel has them in `bot/templates`; a source checkout (editable
+    installs included) has them in the repository's top-level `templates/`.
+    """
+    packaged: Traversable = resources.files(bot) / "templates"
+    if packaged.is_dir() and isinstance(packaged, Path):
+        return jinja2.FileSystemLoader(packaged)
+    if packaged.is_dir():  # a zipped install: read through importlib.resources
+        return jinja2.PackageLoader("bot", "templates")
+    checkout = Path(bot.__file__).resolve().parent.parent / "templates"
+    return jinja2.FileSystemLoader(checkout)
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and name.endswith((".html", ".htm"))
+
+
+class DigestRenderer:
+    """Renders digests through the packaged templates or the user's overrides.
+
+    `override_dir`, when given, is searched first: a file there named like a
+    packaged template (`subject.txt`, `email.txt`, `email.html`, `digest.md`)
+    replaces it. HTML templates are autoescaped; every template is strict about
+    undefined names, so a typo in an override fails loudly instead of printing
+    nothing.
+    """
+
+    def __init__(self, override_dir: Path | None = None) -> None:
+        loaders: list[jinja2.BaseLoader] = []
+        if override_dir is not None:
+            loaders.append(jinja2.FileSystemLoader(override_dir))
+        loaders.append(packaged_templates())
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            autoescape=_autoescape,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["md"] = markdown_escape
+        self.env.filters["mdurl"] = markdown_url
+        # One prepared view per paper (and per reason) for the renderer's lifetime:
+        # the same paper in 10,000 digests is cleaned, cut, wrapped and escaped once.
+        self.paper_view: Callable[[DigestPaper], PaperView] = lru_cache(PAPER_CACHE_SIZE)(
+            make_paper_view
+        )
+        self.reason_view: Callable[[MatchReason], ReasonView] = lru_cache(PAPER_CACHE_SIZE)(
+            make_reason_view
+        )
+
+    def context(self, digest: Digest) -> dict[str, Any]:
+        """Return the names every template sees for `digest`."""
+        sections = tuple(
+            SectionView(
+                topic=one_line(section.topic),
+                entries=tuple(
+                    EntryView(self.paper_view(e.paper), self.reason_view(e.reason), e.score)
+                    for e in section.entries
+                ),
+            )
+            for section in digest.sections
+            if section.entries
+        )
+        entries = tuple(e for s in sections for e in s.entries)
+        return {
+            "digest": digest,
+            "day": digest.day.isoformat(),
+            "sections": sections,
+            "entries": entries,
+            "count": len(entries),
+            "show_topics": len(sections) > 1,
+            "more": digest.more,
+            "manage_url": safe_url(digest.manage_url),
+            "unsubscribe_url": safe_url(digest.unsubscribe_url),
+        }
+
+    def _render(self, name: str, digest: Digest) -> str:
+        return self.env.get_template(name).render(self.context(digest))
+
+    def subject(self, digest: Digest) -> str:
+        """Return the subject line: one line, whatever the titles hold, at most 200 characters."""
+        return shorten(one_line(self._render("subject.txt", digest)), SUBJECT_MAX)
+
+    def text(self, digest: Digest) -> str:
+        """Return the plain-text part of the email."""
+        return self._render("email.txt", digest)
+
+    def html(self, digest: Digest) -> str:
+        """Return the HTML part of the email (inline styles only, no images or scripts)."""
+        return self._render("email.html", digest)
+
+    def markdown(self, digest: Digest) -> str:
+        """Return the digest as Markdown, abstracts whole."""
+        return self._render("digest.md", digest)

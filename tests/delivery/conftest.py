@@ -1,0 +1,209 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that can be told to misbehave."""
+
+import asyncio
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass
+class Received:
+    """One message the server accepted."""
+
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class Handler:
+    """Stores accepted messages; fails on demand; counts sessions.
+
+    `tempfail[address] = n` answers 451 to the next n RCPTs for that address;
+    `reject` gets 550; `drop` closes the connection during DATA, once per address.
+    `data_delay` makes DATA slow, so that sessions overlap.
+    """
+
+    received: list[Received] = field(default_factory=list)
+    tempfail: dict[str, int] = field(default_factory=dict)
+    reject: set[str] = field(default_factory=set)
+    drop: set[str] = field(default_factory=set)
+    data_delay: float = 0.0
+    sessions: int = 0
+    max_active: int = 0
+    _active: set[int] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(  # noqa: N802 (aiosmtpd's hook name)
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        # Counted at EHLO, not at connection: the controller's own start-up
+        # probe connects without saying EHLO.
+        session.host_name = hostname
+        with self._lock:
+            if id(session) not in self._active:
+                self.sessions += 1
+                self._active.add(id(session))
+                self.max_active = max(self.max_active, len(self._active))
+        return responses
+
+    def session_closed(self, session: Session) -> None:
+        with self._lock:
+            self._active.discard(id(session))
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if self.tempfail.get(address, 0) > 0:
+            self.tempfail[address] -= 1
+            return "451 4.3.0 Mailbox busy, try later"
+        if address in self.reject:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        dropped = [address for address in envelope.rcpt_tos if address in self.drop]
+        if dropped:
+            self.drop.difference_update(dropped)
+            assert isinstance(server.transport, asyncio.Transport)
+            # abort(): no reply reaches the client, as when a server crashes.
+            server.transport.abort()
+            return "250 never seen"
+        content = envelope.original_content or envelope.content
+        assert isinstance(content, bytes)
+        parsed = message_from_bytes(content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), parsed))
+        return "250 2.0.0 Queued as 42"
+
+
+class _CountingSMTP(SMTP):
+    """aiosmtpd's server, telling the handler when a session ends."""
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.session is not None:
+            self.event_handler.session_closed(self.session)
+        super().connection_lost(error)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+@dataclass
+class SmtpServer:
+    """The running server: where it listens and its handler."""
+
+    host: str
+    port: int
+    handler: Handler
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (just bound and closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+StartServer = Callable[..., SmtpServer]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Start real aiosmtpd servers on 127.0.0.1 (free ports, own threads); stop them after.
+
+    Keyword arguments go to aiosmtpd's `Controller` (TLS, authentication...).
+    """
+    controllers: list[Any] = []
+
+    def start(**controller_kwargs: Any) -> SmtpServer:
+        handler = Handler()
+        # The free port may be taken between probing and binding: try a few.
+        for _ in range(5):
+            controller = _Controller(
+                handler, hostname="127.0.0.1", port=free_port(), **controller_kwargs
+            )
+            try:
+                controller.start()
+            except OSError:
+                continue
+            controllers.append(controller)
+            return SmtpServer("127.0.0.1", controller.port, handler)
+        pytest.fail("could not start the SMTP server")
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server(start_server: StartServer) -> SmtpServer:
+    """A plain SMTP server on 127.0.0.1: no TLS, no login."""
+    return start_server()
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context trusting only this certificate, checking the host name."""
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A throw-away certificate made with the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    files = TlsFiles(folder / "cert.pem", folder / "key.pem")
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(files.key), "-out", str(files.cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return files

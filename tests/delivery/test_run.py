@@ -1,0 +1,176 @@
+"""One delivery run against real files, a real SQLite database and a real SMTP server."""
+
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot import locks
+from bot.config import Settings, load_settings
+from bot.db import create_schema, open_engine, write_session
+from bot.delivery.run import LEASE, LOCK, deliver
+from bot.errors import JobLockedError
+from bot.ingest.pipeline import ingest_file
+from bot.models import Delivery, Run, SentPaper
+from bot.subscriptions.spec import make_spec
+from bot.subscriptions.store import subscribe, unsubscribe
+from tests.conftest import SAMPLES
+from tests.delivery.conftest import SmtpServer
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def _setup(
+    tmp_path: Path, clock: Clock, env: dict[str, str] | None = None
+) -> tuple[Engine, Settings]:
+    settings = load_settings(
+        environ={"PAPERBOT_DATA_DIR": str(tmp_path / "data"), **(env or {})}, cwd=tmp_path
+    )
+    engine = open_engine(settings.database_url)
+    create_schema(engine)
+    ingest_file(engine, SAMPLES / "spaced-1.txt", clock=clock, year=2025)
+    return engine, settings
+
+
+def _subscribe(engine: Engine, clock: Clock, email: str, *keywords: str, **options: str) -> None:
+    with write_session(engine) as session:
+        subscribe(session, make_spec(email, keywords, **options), now=clock())  # type: ignore[arg-type]
+
+
+def _count(engine: Engine, table: type, *where: object) -> int:
+    with Session(engine) as session:
+        return int(session.scalar(select(func.count()).select_from(table).where(*where)) or 0)  # type: ignore[arg-type]
+
+
+def _smtp_env(server: SmtpServer) -> dict[str, str]:
+    return {
+        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+        "PAPERBOT_SMTP_HOST": server.host,
+        "PAPERBOT_SMTP_PORT": str(server.port),
+        "PAPERBOT_SMTP_SECURITY": "none",
+    }
+
+
+def test_files_are_written_once_and_the_ledger_remembers(tmp_path: Path, clock: Clock) -> None:
+    engine, settings = _setup(tmp_path, clock)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    _subscribe(engine, clock, "bo@lab.org", "backpropagation", format="markdown")
+    report = deliver(engine, settings, clock=clock)
+    assert sorted((o.email, o.channel, o.status) for o in report.outcomes) == [
+        ("ana@lab.org", "email", "sent"),
+        ("bo@lab.org", "markdown", "sent"),
+    ]
+    [eml] = list(settings.outbox_dir.glob("*.eml"))
+    message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    assert message["To"] == "ana@lab.org"
+    assert "Graph Neural Networks" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    [markdown] = list(settings.digests_dir.glob("*.md"))
+    assert "propagation" in markdown.read_text(encoding="utf-8").lower()
+    papers = sum(o.papers for o in report.outcomes)
+    assert _count(engine, SentPaper) == papers > 0
+    clock.now += timedelta(days=1)
+    again = deliver(engine, settings, clock=clock)
+    assert {o.status for o in again.outcomes} == {"skipped"}
+    assert {o.reason for o in again.outcomes} == {"no new matching papers"}
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
+
+
+def test_a_run_the_same_day_waits_for_the_cadence(tmp_path: Path, clock: Clock) -> None:
+    engine, settings = _setup(tmp_path, clock)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="weekly")
+    deliver(engine, settings, clock=clock)
+    clock.now += timedelta(days=2)
+    [outcome] = deliver(engine, settings, clock=clock).outcomes
+    assert outcome.status == "skipped" and "weekly digest already sent" in outcome.reason
+
+
+def test_a_dry_run_changes_nothing(tmp_path: Path, clock: Clock) -> None:
+    engine, settings = _setup(tmp_path, clock)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    report = deliver(engine, settings, clock=clock, dry_run=True)
+    assert [o.status for o in report.outcomes] == ["would send"] and report.run_id is None
+    assert not settings.outbox_dir.exists() or not list(settings.outbox_dir.iterdir())
+    assert (
+        _count(engine, Delivery)
+        == _count(engine, SentPaper)
+        == _count(engine, Run, Run.kind == "delivery")
+        == 0
+    )
+
+
+def test_a_second_run_at_once_is_refused_and_says_so(tmp_path: Path, clock: Clock) -> None:
+    engine, settings = _setup(tmp_path, clock)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    locks.acquire(engine, LOCK, holder="other-host:42", now=clock(), lease=LEASE)
+    with pytest.raises(JobLockedError, match="other-host:42"):
+        deliver(engine, settings, clock=clock)
+    assert _count(engine, SentPaper) == 0
+
+
+def test_one_rejected_recipient_does_not_stop_the_others(
+    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+) -> None:
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    smtp_server.handler.reject.add("bad@lab.org")
+    for email in ("ana@lab.org", "bad@lab.org", "cy@lab.org"):
+        _subscribe(engine, clock, email, "graph neural network")
+    report = deliver(engine, settings, clock=clock)
+    status = {o.email: (o.status, o.reason) for o in report.outcomes}
+    assert status["ana@lab.org"][0] == status["cy@lab.org"][0] == "sent"
+    assert status["bad@lab.org"][0] == "failed" and "550" in status["bad@lab.org"][1]
+    assert sorted(r.recipients[0] for r in smtp_server.handler.received) == [
+        "ana@lab.org",
+        "cy@lab.org",
+    ]
+    with Session(engine) as session:
+        run = session.get_one(Run, report.run_id)
+    assert run.status == "partial" and run.counts["failed"] == 1
+
+
+def test_temporary_failures_are_retried_with_backoff(
+    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+) -> None:
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    smtp_server.handler.tempfail["ana@lab.org"] = 2
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    pauses: list[float] = []
+    [outcome] = deliver(engine, settings, clock=clock, sleep=pauses.append).outcomes
+    assert outcome.status == "sent"
+    assert len(pauses) == 2 and pauses[1] > pauses[0] * 0.5  # growing, with jitter
+    assert len(smtp_server.handler.received) == 1
+    with Session(engine) as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+    assert delivery.attempts == 3
+
+
+def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
+    tmp_path: Path, clock: Clock
+) -> None:
+    engine, settings = _setup(tmp_path, clock)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    first = deliver(engine, settings, clock=clock)
+    with write_session(engine) as session:
+        unsubscribe(session, "ana@lab.org", now=clock())
+    clock.now += timedelta(days=1)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    [again] = deliver(engine, settings, clock=clock).outcomes
+    assert first.outcomes[0].status == "sent"
+    assert (again.status, again.reason) == ("skipped", "no new matching papers")

@@ -1,0 +1,502 @@
+"""Transports: files in the outbox, Markdown digests, and a real SMTP server on 127.0.0.1."""
+
+import asyncio
+import os
+import re
+import socket
+import time
+from datetime import date
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from pydantic import SecretStr
+
+from bot.config import SmtpSettings
+from bot.delivery.transports import (
+    FileTransport,
+    Outgoing,
+    SendResult,
+    SmtpTransport,
+    safe_name,
+    write_markdown,
+)
+from tests.delivery.conftest import SmtpServer, StartServer, TlsFiles, free_port
+
+SAFE = re.compile(r"[a-z0-9@_-]+")
+
+
+def make_message(recipient: str, subject: str = "Your digest") -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "paperbot@example.org"
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["X-Paperbot-Key"] = subject
+    message.set_content("Plain text: 3 papers matched «graph neural networks».\n")
+    message.add_alternative("<p>HTML: 3 papers matched.</p>\n", subtype="html")
+    return message
+
+
+def outgoing(recipient: str, key: str | None = None) -> Outgoing:
+    key = key or f"digest-{recipient}"
+    return Outgoing(key, recipient, make_message(recipient, subject=key))
+
+
+def settings_for(port: int, **overrides: Any) -> SmtpSettings:
+    values: dict[str, Any] = {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 5.0}
+    values.update(overrides)
+    return SmtpSettings(**values)
+
+
+def send(transport: SmtpTransport, batch: list[Outgoing]) -> list[SendResult]:
+    return asyncio.run(transport.send_all(batch))
+
+
+# --- Safe names -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "../../etc/passwd@x.org",
+        "a/b@c.org",
+        "a\\b@c.org",
+        "..",
+        ".hidden@x.org",
+        "x" * 5000 + "@example.org",
+        "josé.ñúñez@exämple.org",
+        "用户@例子.中国",
+        "nul\0byte@x.org",
+        "",
+    ],
+)
+def test_safe_name_holds_nothing_dangerous(address: str) -> None:
+    name = safe_name("key/../1", address)
+    assert SAFE.fullmatch(name)
+    assert ".." not in name and "/" not in name and "\\" not in name
+    assert not name.startswith((".", "-"))
+    assert len(name) < 100
+
+
+def test_safe_name_is_stable_and_distinguishes_addresses() -> None:
+    assert safe_name("k", "Ann@x.org") == safe_name("k", "Ann@x.org")
+    # Same slug, different text: the hash keeps them apart.
+    assert safe_name("k", "Ann@x.org") != safe_name("k", "ann@x.org")
+    assert safe_name("k", "a/b@c.org") != safe_name("k", "a-b@c.org")
+    long_one, long_two = "x" * 300 + "1@x.org", "x" * 300 + "2@x.org"
+    assert safe_name("k", long_one) != safe_name("k", long_two)
+
+
+def test_safe_name_keeps_a_readable_part() -> None:
+    assert safe_name("daily-2024-11-22", "josé@exämple.org").startswith(
+        "daily-2024-11-22--jose@example-org--"
+    )
+
+
+# --- FileTransport ----------------------------------------------------------------
+
+
+def test_file_transport_writes_messages_that_parse_back(tmp_path: Path) -> None:
+    transport = FileTransport(tmp_path / "outbox")
+    batch = [outgoing("ann@example.org"), outgoing("bob@example.org")]
+
+    results = transport.send(batch)
+
+    assert [r.key for r in results] == [item.key for item in batch]
+    assert all(r.accepted and not r.permanent and r.code is None for r in results)
+    for item in batch:
+        path = transport.path_for(item)
+        parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        assert parsed["To"] == item.recipient
+        assert parsed["Subject"] == item.key
+        plain = parsed.get_body(("plain",))
+        html = parsed.get_body(("html",))
+        assert plain is not None and "«graph neural networks»" in plain.get_content()
+        assert html is not None and "<p>HTML" in html.get_content()
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["../../etc/passwd@x.org", "a/b@c.org", "x" * 3000 + "@example.org", "用户@例子.中国"],
+)
+def test_file_transport_keeps_files_inside_the_outbox(tmp_path: Path, address: str) -> None:
+    outbox = tmp_path / "deep" / "outbox"
+    transport = FileTransport(outbox)
+
+    [result] = transport.send([outgoing(address, key="../key/" + address)])
+
+    assert result.accepted
+    files = list(tmp_path.rglob("*"))
+    written = [f for f in files if f.is_file()]
+    assert len(written) == 1
+    assert written[0].parent == outbox
+    assert written[0].suffix == ".eml"
+    assert len(written[0].name) < 110
+
+
+def test_file_transport_leaves_no_temporary_files(tmp_path: Path) -> None:
+    transport = FileTransport(tmp_path)
+    batch = [outgoing(f"user{i}@example.org") for i in range(5)]
+
+    transport.send(batch)
+    transport.send(batch)  # a retry replaces the same files
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        transport.path_for(item).name for item in batch
+    )
+
+
+def test_file_transport_failed_write_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transport = FileTransport(tmp_path)
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    [result] = transport.send([outgoing("ann@example.org")])
+
+    assert not result.accepted and not result.permanent
+    assert "No space left on device" in result.reply
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_file_transport_failed_rewrite_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transport = FileTransport(tmp_path)
+    item = outgoing("ann@example.org")
+    transport.send([item])
+    before = transport.path_for(item).read_bytes()
+
+    def broken_replace(self: Path, target: Path) -> Path:
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "replace", broken_replace)
+    [result] = transport.send([Outgoing(item.key, item.recipient, make_message("other"))])
+
+    assert not result.accepted
+    assert transport.path_for(item).read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [transport.path_for(item).name]
+
+
+# --- Markdown -----------------------------------------------------------------------
+
+
+def test_markdown_one_file_per_subscriber_per_day(tmp_path: Path) -> None:
+    day = date(2024, 11, 22)
+    ann = write_markdown(tmp_path, email="ann@example.org", day=day, text="# Ann, first\n")
+    bob = write_markdown(tmp_path, email="bob@example.org", day=day, text="# Bob\n")
+    ann_again = write_markdown(tmp_path, email="ann@example.org", day=day, text="# Ann, second\n")
+    next_day = write_markdown(
+        tmp_path, email="ann@example.org", day=date(2024, 11, 23), text="# Ann, next day\n"
+    )
+
+    assert ann == ann_again
+    assert len({ann, bob, next_day}) == 3
+    assert ann.read_text(encoding="utf-8") == "# Ann, second\n"
+    assert next_day.read_text(encoding="utf-8") == "# Ann, next day\n"
+    assert ann.name.startswith("2024-11-22-ann@example-org--")
+    assert ann.suffix == ".md"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (ann, bob, next_day)
+    )
+
+
+def test_markdown_safe_name_for_hostile_address(tmp_path: Path) -> None:
+    folder = tmp_path / "digests"
+    path = write_markdown(
+        folder, email="../../etc/passwd@x.org", day=date(2024, 1, 2), text="é ✓\n"
+    )
+
+    assert path.parent == folder
+    assert path.name.startswith("2024-01-02-etc-passwd@x-org--")
+    assert path.read_text(encoding="utf-8") == "é ✓\n"
+    assert not (tmp_path / "etc").exists()
+
+
+# --- SMTP ---------------------------------------------------------------------------
+
+
+def test_smtp_delivers_messages_intact(smtp_server: SmtpServer) -> None:
+    transport = SmtpTransport(settings_for(smtp_server.port))
+    batch = [outgoing(f"user{i}@example.org") for i in range(6)]
+
+    results = send(transport, batch)
+
+    assert [r.key for r in results] == [item.key for item in batch]
+    assert all(r.accepted for r in results), results
+    assert all(r.code == 250 and r.reply == "250 2.0.0 Queued as 42" for r in results)
+    received = {r.recipients[0]: r for r in smtp_server.handler.received}
+    assert sorted(received) == sorted(item.recipient for item in batch)
+    for item in batch:
+        got = received[item.recipient]
+        assert got.sender == "paperbot@example.org"
+        assert got.recipients == [item.recipient]
+        assert got.message["Subject"] == item.key
+        assert got.message["X-Paperbot-Key"] == item.key
+        assert got.message.get_content_type() == "multipart/alternative"
+        plain = got.message.get_body(("plain",))
+        html = got.message.get_body(("html",))
+        assert plain is not None and "«graph neural networks»" in plain.get_content()
+        assert html is not None and "<p>HTML" in html.get_content()
+
+
+def test_smtp_envelope_recipient_is_the_outgoing_one(smtp_server: SmtpServer) -> None:
+    # The To header names someone else: the envelope must still go to `recipient`.
+    item = Outgoing("k1", "real@example.org", make_message("header@example.org"))
+
+    [result] = send(SmtpTransport(settings_for(smtp_server.port)), [item])
+
+    assert result.accepted
+    assert [r.recipients for r in smtp_server.handler.received] == [["real@example.org"]]
+
+
+def test_smtp_451_is_temporary(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.tempfail["busy@example.org"] = 2
+    transport = SmtpTransport(settings_for(smtp_server.port))
+    batch = [outgoing("busy@example.org"), outgoing("ok@example.org")]
+
+    first = send(transport, batch)
+    second = send(transport, batch[:1])
+    third = send(transport, batch[:1])
+
+    assert not first[0].accepted and not first[0].permanent
+    assert first[0].code == 451 and first[0].reply == "451 4.3.0 Mailbox busy, try later"
+    assert first[1].accepted
+    assert not second[0].accepted and second[0].code == 451
+    # The server stops answering 451 after twice: the caller's retry succeeds.
+    assert third[0].accepted
+
+
+def test_smtp_550_is_permanent_and_others_still_delivered(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.reject.add("gone@example.org")
+    transport = SmtpTransport(settings_for(smtp_server.port), connections=1)
+    batch = [outgoing("a@example.org"), outgoing("gone@example.org"), outgoing("b@example.org")]
+
+    results = send(transport, batch)
+
+    assert [r.accepted for r in results] == [True, False, True]
+    assert results[1].permanent and results[1].code == 550
+    assert results[1].reply == "550 5.1.1 No such user here"
+    assert sorted(r.recipients[0] for r in smtp_server.handler.received) == [
+        "a@example.org",
+        "b@example.org",
+    ]
+    # All three went over one connection: the refusal did not break it.
+    assert smtp_server.handler.sessions == 1
+
+
+def test_smtp_dropped_connection_fails_one_and_reconnects(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.drop.add("c@example.org")
+    transport = SmtpTransport(settings_for(smtp_server.port), connections=1)
+    batch = [outgoing(f"{name}@example.org") for name in "abcdef"]
+
+    results = send(transport, batch)
+
+    assert [r.accepted for r in results] == [True, True, False, True, True, True]
+    dropped = results[2]
+    assert not dropped.permanent and dropped.code is None
+    assert dropped.reply.startswith("connection lost: ")
+    assert sorted(r.recipients[0] for r in smtp_server.handler.received) == [
+        f"{name}@example.org" for name in "abdef"
+    ]
+    assert smtp_server.handler.sessions == 2
+
+
+def test_smtp_concurrency_is_bounded(smtp_server: SmtpServer) -> None:
+    smtp_server.handler.data_delay = 0.05
+    transport = SmtpTransport(settings_for(smtp_server.port), connections=3)
+    batch = [outgoing(f"user{i}@example.org") for i in range(15)]
+
+    results = send(transport, batch)
+
+    assert all(r.accepted for r in results)
+    assert len(smtp_server.handler.received) == 15
+    assert smtp_server.handler.max_active == 3
+    assert smtp_server.handler.sessions == 3
+
+
+def test_smtp_reconnects_after_messages_per_connection(smtp_server: SmtpServer) -> None:
+    transport = SmtpTransport(
+        settings_for(smtp_server.port), connections=1, messages_per_connection=2
+    )
+    batch = [outgoing(f"user{i}@example.org") for i in range(5)]
+
+    results = send(transport, batch)
+
+    assert all(r.accepted for r in results)
+    assert smtp_server.handler.sessions == 3
+    assert smtp_server.handler.max_active == 1
+
+
+def test_smtp_refused_port_fails_all_temporarily_and_quickly() -> None:
+    transport = SmtpTransport(settings_for(free_port(), timeout=30.0))
+    batch = [outgoing(f"user{i}@example.org") for i in range(20)]
+
+    started = time.monotonic()
+    results = send(transport, batch)
+
+    assert time.monotonic() - started < 5
+    assert [r.key for r in results] == [item.key for item in batch]
+    assert all(not r.accepted and not r.permanent for r in results)
+    assert all(r.reply.startswith("cannot connect: ") for r in results)
+
+
+def test_smtp_silent_server_times_out_temporarily() -> None:
+    # A listening socket that never accepts: the TCP connection opens but no
+    # greeting ever comes.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        transport = SmtpTransport(settings_for(port, timeout=0.3))
+
+        started = time.monotonic()
+        results = send(transport, [outgoing("a@example.org"), outgoing("b@example.org")])
+
+    assert time.monotonic() - started < 5
+    assert all(not r.accepted and not r.permanent for r in results)
+    assert all("timed out" in r.reply for r in results)
+
+
+def test_smtp_unsendable_address_is_permanent(smtp_server: SmtpServer) -> None:
+    transport = SmtpTransport(settings_for(smtp_server.port), connections=1)
+    bad = Outgoing("k-bad", "no address here <", make_message("x@example.org"))
+
+    results = send(transport, [bad, outgoing("ok@example.org")])
+
+    assert not results[0].accepted and results[0].permanent
+    assert results[1].accepted
+
+
+def test_smtp_reply_never_shows_the_password(smtp_server: SmtpServer) -> None:
+    # aiosmtpd offers no AUTH over a clear connection, so logging in fails; the
+    # failure must be temporary (it says nothing about the recipients) and clean.
+    settings = settings_for(smtp_server.port, username="bot", password=SecretStr("hunter2-secret"))
+    results = send(SmtpTransport(settings), [outgoing("a@example.org")])
+
+    assert not results[0].accepted and not results[0].permanent
+    assert "hunter2-secret" not in repr(results)
+    assert smtp_server.handler.received == []
+
+
+def test_smtp_empty_batch() -> None:
+    assert send(SmtpTransport(settings_for(free_port())), []) == []
+
+
+# --- SMTP over TLS, with login ---------------------------------------------------------
+
+
+class Logins:
+    """An aiosmtpd authenticator accepting bot/right-password; records every attempt."""
+
+    def __init__(self) -> None:
+        self.attempts: list[tuple[str, bool]] = []
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        ok = data.login == b"bot" and data.password == b"right-password"
+        self.attempts.append((data.login.decode(), session.ssl is not None))
+        # handled=False: aiosmtpd then answers 535 itself (its default is to stay silent).
+        return AuthResult(success=ok, handled=False)
+
+
+def test_smtp_starttls_with_login(start_server: StartServer, tls_files: TlsFiles) -> None:
+    logins = Logins()
+    server = start_server(
+        tls_context=tls_files.server_context(),
+        require_starttls=True,
+        auth_required=True,
+        authenticator=logins,
+    )
+    settings = settings_for(
+        server.port, security="starttls", username="bot", password=SecretStr("right-password")
+    )
+    transport = SmtpTransport(settings, tls_context=tls_files.client_context())
+
+    results = send(transport, [outgoing("a@example.org"), outgoing("b@example.org")])
+
+    assert all(r.accepted for r in results), results
+    assert len(server.handler.received) == 2
+    assert logins.attempts and all(name == "bot" and secure for name, secure in logins.attempts)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_implicit_tls_with_login(start_server: StartServer, tls_files: TlsFiles) -> None:
+    logins = Logins()
+    # aiosmtpd does not notice implicit TLS when deciding whether to offer AUTH
+    # (its check looks for STARTTLS only), hence auth_require_tls=False.
+    server = start_server(
+        ssl_context=tls_files.server_context(),
+        auth_required=True,
+        auth_require_tls=False,
+        authenticator=logins,
+    )
+    settings = settings_for(
+        server.port, security="tls", username="bot", password=SecretStr("right-password")
+    )
+    transport = SmtpTransport(settings, tls_context=tls_files.client_context())
+
+    results = send(transport, [outgoing("a@example.org")])
+
+    assert results[0].accepted, results
+    assert [r.recipients for r in server.handler.received] == [["a@example.org"]]
+    assert [name for name, _ in logins.attempts] == ["bot"]
+
+
+def test_smtp_wrong_password_is_temporary_and_not_shown(
+    start_server: StartServer, tls_files: TlsFiles
+) -> None:
+    server = start_server(
+        tls_context=tls_files.server_context(),
+        require_starttls=True,
+        auth_required=True,
+        authenticator=Logins(),
+    )
+    settings = settings_for(
+        server.port, security="starttls", username="bot", password=SecretStr("wrong-password")
+    )
+    transport = SmtpTransport(settings, tls_context=tls_files.client_context())
+
+    results = send(transport, [outgoing("a@example.org"), outgoing("b@example.org")])
+
+    # A refused login says nothing about the recipients: temporary, even if 535.
+    assert all(not r.accepted and not r.permanent for r in results)
+    assert all(r.code == 535 and r.reply.startswith("cannot connect: 535") for r in results), (
+        results
+    )
+    assert "wrong-password" not in repr(results)
+    assert server.handler.received == []
+
+
+def test_smtp_starttls_required_but_not_offered(smtp_server: SmtpServer) -> None:
+    settings = settings_for(smtp_server.port, security="starttls")
+
+    results = send(SmtpTransport(settings), [outgoing("a@example.org")])
+
+    # Never falls back to clear text.
+    assert not results[0].accepted and not results[0].permanent
+    assert "STARTTLS" in results[0].reply
+    assert smtp_server.handler.received == []
+
+
+def test_smtp_untrusted_certificate_is_refused(
+    start_server: StartServer, tls_files: TlsFiles
+) -> None:
+    server = start_server(ssl_context=tls_files.server_context())
+    # No tls_context: the system's CAs, which do not know the self-signed certificate.
+    transport = SmtpTransport(settings_for(server.port, security="tls"))
+
+    results = send(transport, [outgoing("a@example.org")])
+
+    assert not results[0].accepted and not results[0].permanent
+    assert "CERTIFICATE_VERIFY_FAILED" in results[0].reply
+    assert server.handler.received == []

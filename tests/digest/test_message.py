@@ -1,0 +1,152 @@
+"""Digest emails: parts, charsets, headers, unsubscribe headers, header injection."""
+
+import dataclasses
+import re
+from datetime import UTC, date, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
+
+import pytest
+
+from bot.digest.message import build_message
+from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
+from bot.digest.render import DigestRenderer
+from tests.digest.test_render import SAMPLE
+
+NOW = datetime(2024, 11, 22, 9, 30, tzinfo=UTC)
+RENDERER = DigestRenderer()
+
+
+def _send(digest: Digest = SAMPLE, **kwargs: str) -> tuple[bytes, EmailMessage]:
+    """Build the message, serialise it as SMTP would, and parse it back."""
+    options: dict[str, str] = {"sender": "paperbot <bot@example.org>", "domain": "example.org"}
+    options.update(kwargs)
+    message = build_message(digest, renderer=RENDERER, now=NOW, **options)
+    raw = bytes(message)
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    return raw, parsed
+
+
+def _titled(title: str) -> Digest:
+    paper = DigestPaper(1, title, "An abstract.", arxiv_id="2411.00001")
+    reason = MatchReason("t", "kw", "abstract", "An abstract.", (3, 11), 1.0)
+    return Digest(
+        7,
+        "ana@lab.org",
+        date(2024, 11, 22),
+        (DigestSection("t", (DigestEntry(paper, reason, 1.0),)),),
+        unsubscribe_url="https://papers.example.org/u/abc",
+    )
+
+
+def _bodies(parsed: EmailMessage) -> tuple[str, str]:
+    text, html = parsed.iter_parts()
+    assert isinstance(text, EmailMessage) and isinstance(html, EmailMessage)
+    return text.get_content(), html.get_content()
+
+
+def test_parts_text_then_html_in_utf8() -> None:
+    raw, parsed = _send()
+    assert parsed.get_content_type() == "multipart/alternative"
+    parts = list(parsed.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert [p.get_content_charset() for p in parts] == ["utf-8", "utf-8"]
+    assert all(p["Content-Transfer-Encoding"] == "quoted-printable" for p in parts)
+    text, html = _bodies(parsed)
+    assert text.replace("\r\n", "\n") == RENDERER.text(SAMPLE)
+    assert html.replace("\r\n", "\n") == RENDERER.html(SAMPLE)
+    assert "Fréchet" in text and "Chloé" in html
+    # Ready for SMTP: ASCII only, CRLF line ends, no line over 998 characters.
+    assert raw.isascii()
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+def test_headers() -> None:
+    _, parsed = _send()
+    assert parsed["From"] == "paperbot <bot@example.org>"
+    assert parsed["To"] == "ana@lab.org"
+    assert parsedate_to_datetime(parsed["Date"]) == NOW
+    assert re.fullmatch(r"<[^@<>\s]+@example\.org>", parsed["Message-ID"])
+    assert parsed["Subject"] == RENDERER.subject(SAMPLE)
+    assert parsed["MIME-Version"] == "1.0"
+
+
+def test_message_ids_are_unique() -> None:
+    ids = {_send()[1]["Message-ID"] for _ in range(20)}
+    assert len(ids) == 20
+
+
+def test_html_part_escapes_titles_and_links() -> None:
+    _, parsed = _send(_titled("<script>alert(1)</script> & friends"))
+    text, html = _bodies(parsed)
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; friends" in html
+    assert 'href="https://arxiv.org/abs/2411.00001"' in html
+    assert 'href="https://papers.example.org/u/abc"' in html
+    assert "<script>alert(1)</script> & friends" in text  # plain text shows it as written
+    assert "Unsubscribe: https://papers.example.org/u/abc" in text
+
+
+def test_list_unsubscribe_one_click_for_https() -> None:
+    _, parsed = _send(unsubscribe_mailto="unsub@example.org")
+    assert parsed["List-Unsubscribe"] == (
+        "<https://papers.example.org/u/abc?t=1&s=2>, <mailto:unsub@example.org>"
+    )
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_list_unsubscribe_mailto_url_kept_as_given() -> None:
+    _, parsed = _send(unsubscribe_mailto="mailto:unsub@example.org?subject=stop")
+    assert parsed["List-Unsubscribe"].endswith(", <mailto:unsub@example.org?subject=stop>")
+
+
+def test_no_one_click_without_https() -> None:
+    plain_http = dataclasses.replace(SAMPLE, unsubscribe_url="http://papers.example.org/u/abc")
+    _, parsed = _send(plain_http)
+    assert parsed["List-Unsubscribe"] == "<http://papers.example.org/u/abc>"
+    assert parsed["List-Unsubscribe-Post"] is None
+    only_mail = dataclasses.replace(SAMPLE, unsubscribe_url=None)
+    _, parsed = _send(only_mail, unsubscribe_mailto="unsub@example.org")
+    assert parsed["List-Unsubscribe"] == "<mailto:unsub@example.org>"
+    assert parsed["List-Unsubscribe-Post"] is None
+    _, parsed = _send(only_mail)
+    assert parsed["List-Unsubscribe"] is None and parsed["List-Unsubscribe-Post"] is None
+
+
+def test_long_unsubscribe_url_stays_a_url() -> None:
+    url = "https://papers.example.org/u/" + "a1b2c3d4" * 25 + "?t=1,2"
+    raw, parsed = _send(
+        dataclasses.replace(SAMPLE, unsubscribe_url=url), unsubscribe_mailto="unsub@example.org"
+    )
+    assert parsed["List-Unsubscribe"] == f"<{url}>, <mailto:unsub@example.org>"
+    assert b"=?utf-8?" not in raw.split(b"\r\n\r\n", 1)[0].split(b"Subject:")[0]
+
+
+def test_title_cannot_add_a_header() -> None:
+    raw, parsed = _send(_titled("Great paper\r\nBcc: x@y.org\r\n\r\nbody"))
+    assert parsed["Bcc"] is None
+    assert b"\r\nBcc:" not in raw
+    assert parsed["Subject"] == "[paperbot] Great paper Bcc: x@y.org body"
+    assert len(parsed.keys()) == len(set(parsed.keys()))
+
+
+def test_long_non_ascii_subject_folds_and_round_trips() -> None:
+    title = "Über die Fréchet-Distanz: " + "sehr lange Überschrift " * 12
+    raw, parsed = _send(_titled(title))
+    subject = RENDERER.subject(_titled(title))
+    assert parsed["Subject"] == subject
+    assert len(subject) <= 200
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    subject_lines = re.search(r"Subject:.*?\r\n(?! )", head + "\r\nX", re.DOTALL)
+    assert subject_lines is not None
+    assert subject_lines[0].count("\r\n") > 1  # folded over several lines
+    assert all(len(line) <= 78 for line in subject_lines[0].split("\r\n"))
+
+
+def test_sender_with_line_break_is_refused() -> None:
+    with pytest.raises(ValueError):
+        _send(sender="bot@example.org\r\nBcc: x@y.org")

@@ -1,0 +1,400 @@
+"""Rendering digests: LaTeX clean-up, shortening, escaping, templates, overrides, golden files."""
+
+import difflib
+import os
+import re
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from bot.digest import render
+from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
+from bot.digest.render import (
+    TEMPLATE_NAMES,
+    DigestRenderer,
+    author_line,
+    make_paper_view,
+    markdown_escape,
+    readable_latex,
+    safe_url,
+    shorten,
+)
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "digest"
+REGENERATE = os.environ.get("PAPERBOT_REGENERATE_GOLDEN") == "1"
+
+LATEX_PAPER = DigestPaper(
+    paper_id=1,
+    title="Fr\\'echet <Distances> & {\\sc Graph} Kernels",
+    abstract=(
+        "We revisit the Fr\\'echet distance between \\emph{graph} embeddings and show that "
+        "{\\sc GraphFD} with $O(n \\log n)$ cost and $k < 10$ anchors matches exact "
+        "computation. Our \\method is \\textbf{robust}: on 12 benchmarks it reduces error "
+        'by 40\\% relative to G\\"odel-style baselines while running in a fraction of '
+        "the time, and it scales to graphs with millions of nodes on a single GPU without "
+        "any approximation of the underlying optimal transport problem."
+    ),
+    authors=("Ana Lima", "Bo Chen", "Chloé Martin", "Dev Patel", "Eve Park"),
+    paper_date=date(2024, 11, 20),
+    upvotes=42,
+    arxiv_id="2411.01234",
+)
+CODE_PAPER = DigestPaper(
+    paper_id=2,
+    title="LoRA Adapters at Scale",
+    abstract="Low-rank adapters (LoRA) for thousands of tasks, served from one base model.",
+    author_count=7,
+    organization="Example Lab",
+    paper_date=date(2024, 11, 21),
+    upvotes=15,
+    code_urls=("https://github.com/example/lora-scale",),
+    project_urls=("https://example.org/lora-scale",),
+    url="https://papers.example.org/lora-scale",
+)
+PLAIN_PAPER = DigestPaper(
+    paper_id=3,
+    title="Message Passing\nRevisited",
+    abstract="Graph neural networks, message passing and what they cannot count.",
+    authors=("Ana Lima", "Bo Chen"),
+    arxiv_id="2411.05678",
+    pdf_url="https://arxiv.org/pdf/2411.05678v2",
+)
+
+
+def _reason(topic: str, keyword: str, field: str, snippet: str, matched: str) -> MatchReason:
+    start = snippet.index(matched)
+    return MatchReason(topic, keyword, field, snippet, (start, start + len(matched)), 1.0)
+
+
+SAMPLE = Digest(
+    subscriber_id=7,
+    email="ana@lab.org",
+    day=date(2024, 11, 22),
+    sections=(
+        DigestSection(
+            "graphs",
+            (
+                DigestEntry(
+                    LATEX_PAPER,
+                    _reason(
+                        "graphs",
+                        "graph kernel",
+                        "title",
+                        "Fr\\'echet <Distances> & {\\sc Graph} Kernels",
+                        "{\\sc Graph} Kernels",
+                    ),
+                    2.0,
+                ),
+                DigestEntry(
+                    PLAIN_PAPER,
+                    _reason(
+                        "graphs",
+                        "graph neural network",
+                        "abstract",
+                        "Graph neural networks, message passing",
+                        "Graph neural networks",
+                    ),
+                    1.0,
+                ),
+            ),
+        ),
+        DigestSection(
+            "adapters & <b>",
+            (
+                DigestEntry(
+                    CODE_PAPER,
+                    _reason(
+                        "adapters & <b>",
+                        "LoRA",
+                        "title",
+                        "LoRA Adapters at Scale",
+                        "LoRA",
+                    ),
+                    2.0,
+                ),
+            ),
+        ),
+    ),
+    more=4,
+    unsubscribe_url="https://papers.example.org/u/abc?t=1&s=2",
+    manage_url="https://papers.example.org/m/abc",
+)
+
+
+def _one_topic(*entries: DigestEntry, more: int = 0) -> Digest:
+    return Digest(7, "ana@lab.org", date(2024, 11, 22), (DigestSection("only", entries),), more)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> DigestRenderer:
+    return DigestRenderer()
+
+
+# --- Pure helpers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("latex", "plain"),
+    [
+        ("{\\sc Name} works", "Name works"),
+        ("\\emph{x}, \\textit{y}, \\textbf{z}", "x, y, z"),
+        ("\\textbf{\\emph{both}}", "both"),
+        ("Fr\\'echet", "Fréchet"),
+        ("Fr\\'{e}chet", "Fréchet"),
+        ("{\\'E}cole", "École"),
+        ('G\\"odel and Erd\\H{o}s', "Gödel and Erdős"),
+        ("\\c{c}a, \\v{s}, \\`a, \\^o, \\~n", "ça, š, à, ô, ñ"),
+        ('na\\"{\\i}ve', "naïve"),
+        ("Gro\\ss{}", "Groß"),
+        ("our \\method achieves", "our method achieves"),
+        ("\\emph{caf\\'e} au lait", "café au lait"),
+        ("50\\% \\& more", "50% & more"),
+        ("{BERT} models", "BERT models"),
+        ("a set \\{x\\}", "a set {x}"),
+        ("pages 1--2 --- done", "pages 1\u20132 \u2014 done"),
+        ("plain text stays", "plain text stays"),
+    ],
+)
+def test_readable_latex_turns_text_commands_into_text(latex: str, plain: str) -> None:
+    assert readable_latex(latex) == plain
+
+
+@pytest.mark.parametrize(
+    "math",
+    ["$O(n \\log n)$", "$$\\sum_i x_i$$", "\\(\\alpha < \\beta\\)", "$\\emph{x}$"],
+)
+def test_readable_latex_keeps_math_as_written(math: str) -> None:
+    assert readable_latex(f"cost \\emph{{low}}: {math} ok") == f"cost low: {math} ok"
+
+
+def test_readable_latex_escaped_dollar_is_not_math() -> None:
+    assert readable_latex("costs \\$5 and \\emph{x} \\$6") == "costs $5 and x $6"
+
+
+def test_shorten_cuts_at_a_word_boundary() -> None:
+    text = "word " * 100
+    short = shorten(text.strip(), 300)
+    assert len(short) <= 300
+    assert short.endswith("word…")
+    assert shorten("short text", 300) == "short text"
+    assert shorten("x" * 400, 300) == "x" * 299 + "…"
+
+
+def test_author_line() -> None:
+    assert author_line(LATEX_PAPER) == "Ana Lima, Bo Chen, Chloé Martin et al."
+    assert author_line(PLAIN_PAPER) == "Ana Lima, Bo Chen"
+    assert author_line(CODE_PAPER) == "7 authors · Example Lab"
+    assert author_line(DigestPaper(9, "t", "a", author_count=1)) == "1 author"
+    assert author_line(DigestPaper(9, "t", "a")) == ""
+
+
+def test_safe_url_keeps_only_web_links() -> None:
+    assert safe_url(" https://x.org/a?b=1 ") == "https://x.org/a?b=1"
+    assert safe_url("javascript:alert(1)") is None
+    assert safe_url('https://x.org/"onmouseover=') is None
+    assert safe_url(None) is None
+
+
+def test_markdown_escape_keeps_math() -> None:
+    assert markdown_escape("a_b [x](y) <b> $x_i$") == "a\\_b \\[x\\](y) \\<b\\> $x_i$"
+
+
+def test_paper_view_links() -> None:
+    view = make_paper_view(LATEX_PAPER)
+    assert view.link == "https://arxiv.org/abs/2411.01234"
+    assert view.pdf_url == "https://arxiv.org/pdf/2411.01234"
+    assert make_paper_view(PLAIN_PAPER).pdf_url == "https://arxiv.org/pdf/2411.05678v2"
+    code = make_paper_view(CODE_PAPER)
+    assert code.link == "https://papers.example.org/lora-scale"
+    assert code.arxiv_url is None and code.pdf_url is None
+    assert [label for label, _ in code.links] == ["code", "project"]
+    hostile = make_paper_view(DigestPaper(9, "t", "a", url="javascript:x", code_urls=("data:x",)))
+    assert hostile.link is None and hostile.links == ()
+
+
+# --- Rendering --------------------------------------------------------------------------
+
+
+def test_subject_is_one_line_and_capped(renderer: DigestRenderer) -> None:
+    paper = DigestPaper(1, "Evil\r\nBcc: x@y.org\n\n" + "long " * 100, "abstract")
+    digest = _one_topic(DigestEntry(paper, _reason("only", "evil", "title", "Evil", "Evil"), 1.0))
+    subject = renderer.subject(digest)
+    assert "\n" not in subject and "\r" not in subject
+    assert subject.startswith("[paperbot] Evil Bcc: x@y.org long")
+    assert len(subject) <= 200 and subject.endswith("…")
+    assert renderer.subject(SAMPLE) == (
+        "[paperbot] 3 new papers: Fréchet <Distances> & Graph Kernels, and more"
+    )
+
+
+def test_html_escapes_everything_from_outside(renderer: DigestRenderer) -> None:
+    paper = DigestPaper(
+        1,
+        "<script>alert(1)</script> & Co",
+        "An abstract with <img src=x onerror=alert(1)> & more",
+        authors=("<b>Mallory</b>",),
+        code_urls=("https://github.com/x/y?a=1&b=2",),
+    )
+    reason = MatchReason("<i>topic</i>", "<kw>", "abstract", "a <img> & b", (2, 7), 1.0)
+    html = renderer.html(_one_topic(DigestEntry(paper, reason, 1.0)))
+    assert "<script" not in html and "<img" not in html and "<b>Mallory" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+    assert "&lt;b&gt;Mallory&lt;/b&gt;" in html
+    assert "<mark" in html and "&lt;img&gt;</mark>" in html
+    assert "<strong>&lt;kw&gt;</strong>" in html
+    assert 'href="https://github.com/x/y?a=1&amp;b=2"' in html
+
+
+def test_html_is_inline_styled_and_self_contained(renderer: DigestRenderer) -> None:
+    html = renderer.html(SAMPLE)
+    assert "<style" not in html and "<script" not in html and "<img" not in html
+    assert "<link" not in html and "url(" not in html
+    assert "max-width:600px" in html
+    # Every link is a web link the digest knows; nothing else is fetched.
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and all(h.startswith("https://") for h in hrefs)
+    _check_well_formed(html)
+
+
+class _TagChecker(HTMLParser):
+    VOID = frozenset({"meta", "br", "hr", "img", "link", "input"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+
+def _check_well_formed(html: str) -> None:
+    checker = _TagChecker()
+    checker.feed(html)
+    checker.close()
+    assert checker.stack == []
+
+
+def test_abstract_is_short_in_email_and_whole_in_markdown(renderer: DigestRenderer) -> None:
+    full = make_paper_view(LATEX_PAPER).abstract
+    assert len(full) > 300
+    text, html, md = renderer.text(SAMPLE), renderer.html(SAMPLE), renderer.markdown(SAMPLE)
+    assert full not in text and full[:200] in text.replace("\n   ", " ")
+    assert "…" in text and "…" in html
+    assert markdown_escape(full) in md
+
+
+def test_highlights_in_each_format(renderer: DigestRenderer) -> None:
+    assert "<mark" in renderer.html(SAMPLE)
+    assert "**Graph neural networks**" in renderer.markdown(SAMPLE)
+    assert "*Graph neural networks*" in renderer.text(SAMPLE)
+    # The snippet's LaTeX is cleaned on both sides of the highlight.
+    assert "**Graph Kernels**" in renderer.markdown(SAMPLE)
+
+
+def test_topics_get_headings_only_when_several(renderer: DigestRenderer) -> None:
+    md = renderer.markdown(SAMPLE)
+    assert "## graphs" in md and "## adapters & \\<b\\>" in md
+    assert "== graphs ==" in renderer.text(SAMPLE)
+    one = _one_topic(SAMPLE.sections[0].entries[0])
+    assert "only" not in renderer.markdown(one)
+    assert "only" not in renderer.text(one)
+    assert "only" not in renderer.html(one)
+
+
+def test_footer(renderer: DigestRenderer) -> None:
+    for body in (renderer.text(SAMPLE), renderer.html(SAMPLE), renderer.markdown(SAMPLE)):
+        assert "4 more matching papers will come in the next digest" in body
+        assert "https://papers.example.org/m/abc" in body
+    assert "Unsubscribe: https://papers.example.org/u/abc?t=1&s=2" in renderer.text(SAMPLE)
+    bare = _one_topic(SAMPLE.sections[0].entries[0])
+    for body in (renderer.text(bare), renderer.html(bare), renderer.markdown(bare)):
+        assert "more matching" not in body and "nsubscribe" not in body
+
+
+def test_each_paper_is_prepared_once_per_renderer() -> None:
+    renderer = DigestRenderer()
+    for _ in range(50):
+        renderer.html(SAMPLE)
+        renderer.text(SAMPLE)
+        renderer.markdown(SAMPLE)
+    info = renderer.paper_view.cache_info()  # type: ignore[attr-defined]
+    assert info.misses == 3
+
+
+def test_overrides_replace_templates_by_name(tmp_path: Path) -> None:
+    (tmp_path / "subject.txt").write_text("Digest {{ day }}: {{ count }} papers\n")
+    renderer = DigestRenderer(tmp_path)
+    assert renderer.subject(SAMPLE) == "Digest 2024-11-22: 3 papers"
+    # The templates not overridden are the packaged ones.
+    assert renderer.markdown(SAMPLE) == DigestRenderer().markdown(SAMPLE)
+
+
+def test_override_html_is_autoescaped_and_strict(tmp_path: Path) -> None:
+    (tmp_path / "email.html").write_text("<p>{{ entries[0].paper.title }}</p>")
+    (tmp_path / "email.txt").write_text("{{ no_such_name }}")
+    renderer = DigestRenderer(tmp_path)
+    assert renderer.html(SAMPLE) == "<p>Fréchet &lt;Distances&gt; &amp; Graph Kernels</p>"
+    with pytest.raises(UndefinedError):
+        renderer.text(SAMPLE)
+
+
+def test_empty_digest_renders(renderer: DigestRenderer) -> None:
+    empty = Digest(7, "ana@lab.org", date(2024, 11, 22), ())
+    assert renderer.subject(empty) == "[paperbot] Your paper digest for 2024-11-22"
+    assert "0 new papers" in renderer.text(empty)
+    renderer.html(empty)
+    renderer.markdown(empty)
+
+
+# --- Golden files ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "method"), [("sample.md", "markdown"), ("sample.txt", "text"), ("sample.html", "html")])  # fmt: skip
+def test_golden(renderer: DigestRenderer, name: str, method: str) -> None:
+    rendered: str = getattr(renderer, method)(SAMPLE)
+    path = GOLDEN / name
+    if REGENERATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rendered, encoding="utf-8", newline="")
+    expected = path.read_text(encoding="utf-8")
+    if rendered != expected:
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                rendered.splitlines(keepends=True),
+                f"{name} (golden)",
+                f"{name} (rendered)",
+            )
+        )
+        pytest.fail(
+            f"{name} differs from the golden file; if intended, rerun with "
+            f"PAPERBOT_REGENERATE_GOLDEN=1.\n{diff}"
+        )
+
+
+def test_packaged_templates_are_found_in_an_installed_wheel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An installed wheel holds the templates in bot/templates, beside the code.
+    installed = tmp_path / "site-packages" / "bot"
+    (installed / "templates").mkdir(parents=True)
+    (installed / "templates" / "subject.txt").write_text("from the wheel")
+    monkeypatch.setattr(render.resources, "files", lambda _package: installed)
+    assert DigestRenderer().subject(SAMPLE) == "from the wheel"
+
+
+def test_packaged_templates_are_found_in_a_source_checkout() -> None:
+    # Editable installs have no bot/templates: the repository's templates/ is used.
+    root = Path(render.__file__).resolve().parents[2]
+    assert not (root / "bot" / "templates").exists()
+    for name in TEMPLATE_NAMES:
+        assert (root / "templates" / name).is_file()
+        DigestRenderer().env.get_template(name)
