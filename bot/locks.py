@@ -7,6 +7,8 @@ across containers sharing one database, and a run that died loses its lock
 when the lease runs out.
 """
 
+import os
+import socket
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -16,11 +18,39 @@ from bot.errors import JobLockedError
 from bot.models import JobLock
 
 
+def holder_name() -> str:
+    """Name this process as a lock holder: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_is_alive(holder: str) -> bool:
+    """Whether a holder may still be running: False only for a process of this host that is gone."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's process: only its lease can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
 def acquire(engine: Engine, name: str, *, holder: str, now: datetime, lease: timedelta) -> None:
-    """Take the lock `name` for `holder`, or raise `JobLockedError` saying who holds it."""
+    """Take the lock `name` for `holder`, or raise `JobLockedError` saying who holds it.
+
+    A lock is free when its lease has run out, or when its holder was a process
+    on this machine that no longer exists (killed, crashed): no need to wait.
+    """
     with write_session(engine) as session:
         lock = session.get(JobLock, name)
-        if lock is not None and lock.expires_at > now and lock.holder != holder:
+        if (
+            lock is not None
+            and lock.holder != holder
+            and lock.expires_at > now
+            and holder_is_alive(lock.holder)
+        ):
             since = lock.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC")
             raise JobLockedError(
                 f"another {name} run ({lock.holder}, since {since}) is in progress;"

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -8,7 +10,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock
 from bot.db import create_schema, open_engine
 from bot.errors import JobLockedError
-from bot.locks import acquire, release, renew
+from bot.locks import acquire, holder_is_alive, holder_name, release, renew
 
 LEASE = timedelta(minutes=5)
 
@@ -57,3 +59,14 @@ def test_of_many_processes_racing_exactly_one_gets_the_lock(tmp_path: Path, cloc
     for thread in threads:
         thread.join()
     assert len(winners) == 1
+
+
+def test_a_lock_left_by_a_dead_process_of_this_host_is_free(engine: Engine, clock: Clock) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_holder = f"{holder_name().rpartition(':')[0]}:{gone.stdout.strip()}"
+    assert not holder_is_alive(dead_holder)
+    acquire(engine, "delivery", holder=dead_holder, now=clock(), lease=LEASE)
+    acquire(engine, "delivery", holder=holder_name(), now=clock(), lease=LEASE)
+    assert holder_is_alive(holder_name()) and holder_is_alive("other-host:1")

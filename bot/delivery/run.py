@@ -10,9 +10,7 @@ A dry run renders everything and says what it would send, and changes nothing.
 """
 
 import asyncio
-import os
 import random
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,6 +28,7 @@ from bot.delivery.cadence import due_reason
 from bot.delivery.ledger import last_sent, record_delivery, sent_papers
 from bot.delivery.transports import (
     FileTransport,
+    OnResult,
     Outgoing,
     SendResult,
     SmtpTransport,
@@ -88,7 +87,7 @@ def deliver(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeliveryReport:
     """Run delivery once; raise `JobLockedError` when another run is delivering."""
-    holder = f"{socket.gethostname()}:{os.getpid()}"
+    holder = locks.holder_name()
     if not dry_run:
         locks.acquire(engine, LOCK, holder=holder, now=clock(), lease=LEASE)
     run_id = None if dry_run else start_run(engine, "delivery", now=clock())
@@ -269,37 +268,48 @@ class _Run:
         attempt = 0
         while pending:
             attempt += 1
-            retry = []
-            for (item, outgoing), result in zip(
-                pending, self._transport([o for _, o in pending]), strict=True
-            ):
-                if result.accepted:
-                    self._record(
-                        item, "email", "sent", result.reply, outgoing=outgoing, attempts=attempt
-                    )
-                elif result.permanent or attempt > self.settings.delivery.retries:
-                    self._record(
-                        item, "email", "failed", result.reply, outgoing=outgoing, attempts=attempt
-                    )
-                else:
-                    retry.append((item, outgoing))
-            pending = retry
+            pending = self._attempt(pending, attempt)
             if pending:
                 # Exponential backoff with jitter, so retries do not hit a struggling server in step.
                 self.sleep(
                     min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
                 )
 
-    def _transport(self, batch: list[Outgoing]) -> list[SendResult]:
+    def _attempt(
+        self, batch: list[tuple[_Planned, Outgoing]], attempt: int
+    ) -> list[tuple[_Planned, Outgoing]]:
+        """Send `batch` once; record what was settled; return what to try again."""
+        retry: list[tuple[_Planned, Outgoing]] = []
+
+        def settle(index: int, result: SendResult) -> None:
+            # Called as each message is answered: recorded before the next one
+            # goes, so a run killed halfway leaves an exact ledger.
+            item, outgoing = batch[index]
+            if result.accepted:
+                self._record(
+                    item, "email", "sent", result.reply, outgoing=outgoing, attempts=attempt
+                )
+            elif result.permanent or attempt > self.settings.delivery.retries:
+                self._record(
+                    item, "email", "failed", result.reply, outgoing=outgoing, attempts=attempt
+                )
+            else:
+                retry.append((item, outgoing))
+
+        self._transport([outgoing for _, outgoing in batch], settle)
+        return retry
+
+    def _transport(self, batch: list[Outgoing], on_result: OnResult) -> None:
         if self.settings.delivery.transport == "file":
-            return FileTransport(self.settings.outbox_dir).send(batch)
+            FileTransport(self.settings.outbox_dir).send(batch, on_result)
+            return
         smtp = self.settings.smtp
         transport = SmtpTransport(
             smtp,
             connections=smtp.max_connections,
             messages_per_connection=smtp.messages_per_connection,
         )
-        return asyncio.run(transport.send_all(batch))
+        asyncio.run(transport.send_all(batch, on_result))
 
     def _record(
         self, item: _Planned, channel: str, status: str, reason: str, *,

@@ -18,6 +18,7 @@ import ssl
 import tempfile
 import unicodedata
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
@@ -139,6 +140,10 @@ def _one_line(text: str, *, secret: str = "") -> str:
     return _SPACE.sub(" ", text).strip()[:_REPLY_LENGTH]
 
 
+OnResult = Callable[[int, SendResult], None]
+"""Hears the result for the message at this index of the batch, as soon as it is known."""
+
+
 # --- Files ----------------------------------------------------------------------
 
 
@@ -153,13 +158,14 @@ class FileTransport:
         """Where `item` is written: the same path for the same key and recipient."""
         return self.outbox / f"{safe_name(item.key, item.recipient)}.eml"
 
-    def send(self, batch: list[Outgoing]) -> list[SendResult]:
+    def send(self, batch: list[Outgoing], on_result: OnResult | None = None) -> list[SendResult]:
         """Write every message atomically; one result per message, in order.
 
         A message written again (a retry) replaces its earlier file. A write
-        that fails (disk full, permissions) is a temporary failure.
+        that fails (disk full, permissions) is a temporary failure. `on_result`,
+        when given, hears each result as soon as it is known.
         """
-        results = []
+        results: list[SendResult] = []
         for item in batch:
             path = self.path_for(item)
             try:
@@ -169,6 +175,8 @@ class FileTransport:
                 results.append(SendResult(item.key, False, False, reply, None))
             else:
                 results.append(SendResult(item.key, True, False, f"written to {path.name}", None))
+            if on_result is not None:
+                on_result(len(results) - 1, results[-1])
         return results
 
 
@@ -209,14 +217,20 @@ class SmtpTransport:
         self.connections = connections
         self.messages_per_connection = messages_per_connection
         self.tls_context = tls_context
+        self._on_result: OnResult | None = None
 
-    async def send_all(self, batch: list[Outgoing]) -> list[SendResult]:
+    async def send_all(
+        self, batch: list[Outgoing], on_result: OnResult | None = None
+    ) -> list[SendResult]:
         """Send every message; one result per message, in the batch's order.
 
         Never raises for a message's failure: 4xx replies, refused, reset or
         dropped connections and timeouts are temporary results; 5xx replies and
-        unsendable addresses are permanent ones.
+        unsendable addresses are permanent ones. `on_result`, when given, hears
+        each result as soon as the server has answered, before the next message
+        goes over that connection, so a caller can record it at once.
         """
+        self._on_result = on_result
         results: list[SendResult | None] = [None] * len(batch)
         queue = deque(enumerate(batch))
         # The last failure to connect, for whatever no connection could carry.
@@ -225,12 +239,14 @@ class SmtpTransport:
         await asyncio.gather(
             *(self._worker(queue, results, connect_failures) for _ in range(workers))
         )
-        final = []
+        final: list[SendResult] = []
         for item, result in zip(batch, results, strict=True):
             if result is None:
                 # Every worker gave up connecting: the server is unreachable now.
                 failure = connect_failures[-1]
                 result = SendResult(item.key, False, False, failure.reply, failure.code)
+                if on_result is not None:
+                    on_result(len(final), result)
             final.append(result)
         return final
 
@@ -265,7 +281,9 @@ class SmtpTransport:
                         connect_failures.append(self._failure(item.key, exc, connecting=True))
                         return
                     sent = 0
-                results[index] = await self._send_one(client, item)
+                results[index] = result = await self._send_one(client, item)
+                if self._on_result is not None:
+                    self._on_result(index, result)
                 sent += 1
         finally:
             if client is not None:

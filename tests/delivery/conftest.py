@@ -33,7 +33,8 @@ class Handler:
 
     `tempfail[address] = n` answers 451 to the next n RCPTs for that address;
     `reject` gets 550; `drop` closes the connection during DATA, once per address.
-    `data_delay` makes DATA slow, so that sessions overlap.
+    `data_delay` makes DATA slow, so that sessions overlap. `on_rcpt`, when set,
+    hears every RCPT address before it is answered.
     """
 
     received: list[Received] = field(default_factory=list)
@@ -41,6 +42,7 @@ class Handler:
     reject: set[str] = field(default_factory=set)
     drop: set[str] = field(default_factory=set)
     data_delay: float = 0.0
+    on_rcpt: Callable[[str], None] | None = None
     sessions: int = 0
     max_active: int = 0
     _active: set[int] = field(default_factory=set)
@@ -76,6 +78,8 @@ class Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if self.on_rcpt is not None:
+            self.on_rcpt(address)
         if self.tempfail.get(address, 0) > 0:
             self.tempfail[address] -= 1
             return "451 4.3.0 Mailbox busy, try later"
