@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## Run the main job on the bundled sample dumps with the embedded defaults.
+## The main job on the bundled samples with the embedded defaults: ingest the dumps
+## (they are from 2025), load the demo subscriptions, deliver the digests as .eml and
+## Markdown files under paperbot-data/.
 demo: $(STAMP)
-	$(BIN)/paperbot ingest examples/dumps
+	$(BIN)/paperbot ingest --year 2025 examples/dumps
+	$(BIN)/paperbot subscriptions import examples/subscriptions.csv
+	$(BIN)/paperbot digest
+	@echo "digests: paperbot-data/outbox (.eml) and paperbot-data/digests (.md); run 'make demo' again: nothing is sent twice"
 
 ## Lint, format check, type check and the whole test suite.
 test: $(STAMP)

@@ -1,14 +1,18 @@
 """`paperbot digest`: run delivery once (or say what it would send)."""
 
+import webbrowser
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.cli.app import app, open_store, out
+from bot.cli.app import app, fail, open_store, out
 from bot.clock import utc_now
-from bot.delivery.run import deliver
+from bot.delivery.run import deliver, preview
+from bot.delivery.transports import safe_name
+from bot.digest.render import DigestRenderer
 
 
 @app.command("digest")
@@ -42,3 +46,28 @@ def digest_command(
     )
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("preview")
+def preview_command(
+    email: Annotated[str, typer.Argument(help="The subscriber.")],
+    format: Annotated[str, typer.Option("--format", help="html, text or md.")] = "html",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    open_it: Annotated[bool, typer.Option("--open", help="Open the file in a browser.")] = False,
+) -> None:
+    """Write the digest a subscriber would get now to a file; nothing is sent or recorded."""
+    suffixes = {"html": ".html", "text": ".txt", "md": ".md"}
+    if format not in suffixes:
+        fail(f"--format must be html, text or md, not {format!r}", code=2)
+    settings, engine = open_store()
+    digest = preview(engine, settings, email, clock=utc_now)
+    if digest is None:
+        out.print(f"{email.strip()} has no new matching papers: the next digest would be empty")
+        return
+    renderer = DigestRenderer(settings.delivery.templates)
+    render = {"html": renderer.html, "text": renderer.text, "md": renderer.markdown}[format]
+    path = output or Path(f"preview-{safe_name(digest.email)}{suffixes[format]}")
+    path.write_text(render(digest), encoding="utf-8")
+    out.print(f"wrote {path}: {len(digest.entries)} paper(s), {digest.more} more waiting")
+    if open_it:
+        webbrowser.open(path.resolve().as_uri())

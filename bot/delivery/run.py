@@ -110,6 +110,15 @@ def deliver(
     return DeliveryReport(run_id, tuple(outcomes))
 
 
+def preview(engine: Engine, settings: Settings, email: str, *, clock: Clock) -> Digest | None:
+    """Return the digest this subscriber would get now, whatever their cadence; None if empty.
+
+    Nothing is sent or recorded.
+    """
+    planned = _Run(engine, settings, clock, None, time.sleep)._plan(email, ignore_cadence=True)
+    return planned[0].digest if planned else None
+
+
 class _Run:
     """The steps of one run, sharing its settings, clock and renderer."""
 
@@ -154,7 +163,7 @@ class _Run:
             self._send(emails)
         return self.outcomes
 
-    def _plan(self, only: str | None) -> list[_Planned]:
+    def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> list[_Planned]:
         now = self.clock()
         with Session(self.engine) as session:
             subscribers = list_subscribers(session)
@@ -171,7 +180,11 @@ class _Run:
             created = {subscriber_id: when for subscriber_id, when in session.execute(query)}
         due = []
         for subscriber in subscribers:
-            why = due_reason(subscriber.cadence, last.get(subscriber.id), now)
+            why = (
+                None
+                if ignore_cadence
+                else due_reason(subscriber.cadence, last.get(subscriber.id), now)
+            )
             if why is None and not subscriber.topics:
                 why = "no topics"
             if why is not None:

@@ -1,0 +1,54 @@
+"""`paperbot digest` and `paperbot preview` end to end, as real processes."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+
+
+@pytest.fixture
+def ready(run_cli: RunCli, samples: Path) -> RunCli:
+    assert run_cli("ingest", "--year", "2025", str(samples / "spaced-1.txt")).returncode == 0
+    assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
+    assert (
+        run_cli("subscribe", "bo@lab.org", "backpropagation", "--format", "markdown").returncode
+        == 0
+    )
+    return run_cli
+
+
+def test_a_dry_run_then_a_real_run_then_nothing_twice(ready: RunCli, tmp_path: Path) -> None:
+    dry = ready("digest", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would send" in dry.stdout and "dry run: nothing sent or recorded" in dry.stdout
+    assert not (tmp_path / "paperbot-data" / "outbox").exists()
+    real = ready("digest")
+    assert real.returncode == 0, real.stderr
+    assert len(list((tmp_path / "paperbot-data" / "outbox").glob("*.eml"))) == 1
+    assert len(list((tmp_path / "paperbot-data" / "digests").glob("*.md"))) == 1
+    again = ready("digest")
+    assert again.returncode == 0 and "already sent" in again.stdout
+    assert len(list((tmp_path / "paperbot-data" / "outbox").glob("*.eml"))) == 1
+    [run, *_] = json.loads(ready("report", "--json", "--kind", "delivery").stdout)
+    assert run["status"] == "ok" and run["counts"]["skipped"] == 2
+
+
+def test_only_one_subscriber(ready: RunCli, tmp_path: Path) -> None:
+    result = ready("digest", "--only", "BO@lab.org")
+    assert result.returncode == 0, result.stderr
+    assert "bo@lab.org" in result.stdout and "ana@lab.org" not in result.stdout
+    missing = ready("digest", "--only", "ghost@lab.org")
+    assert missing.returncode == 1 and "no active subscriber" in missing.stderr
+
+
+def test_preview_writes_a_file_and_records_nothing(ready: RunCli, tmp_path: Path) -> None:
+    result = ready("preview", "ana@lab.org", "--format", "md", "--output", "ana.md")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "ana.md").read_text(encoding="utf-8")
+    assert "Graph Neural Networks" in text and "**" in text
+    html = ready("preview", "ana@lab.org", "--output", "ana.html")
+    assert html.returncode == 0 and "<mark" in (tmp_path / "ana.html").read_text(encoding="utf-8")
+    assert ready("digest").returncode == 0  # the preview did not count as a delivery
+    assert len(list((tmp_path / "paperbot-data" / "outbox").glob("*.eml"))) == 1
