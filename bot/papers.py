@@ -7,6 +7,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bot.digest.model import DigestPaper
 from bot.matching.engine import PaperText
 from bot.matching.ranking import PaperFacts
 from bot.models import Paper, Sighting
@@ -79,6 +80,27 @@ def papers_for_matching(engine: Engine) -> tuple[list[PaperText], dict[int, Pape
             texts.append(PaperText(paper_id, title, abstract))
             facts[paper_id] = PaperFacts(upvotes, paper_date)
     return texts, facts
+
+
+def as_digest_paper(paper: Paper) -> DigestPaper:
+    """Return what a digest shows of a stored paper; its link is the arXiv page when known."""
+    assert paper.id is not None  # rows read back always have their key
+    arxiv_url = f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None
+    return DigestPaper(
+        paper_id=paper.id,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=tuple(paper.authors),
+        author_count=paper.author_count,
+        organization=paper.organization,
+        paper_date=paper.paper_date,
+        upvotes=paper.upvotes,
+        code_urls=tuple(paper.code_urls),
+        project_urls=tuple(paper.project_urls),
+        arxiv_id=paper.arxiv_id,
+        url=arxiv_url or paper.url,
+        pdf_url=paper.pdf_url,
+    )
 
 
 def _view(paper: Paper, sightings: int) -> StoredPaper:

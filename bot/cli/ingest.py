@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from bot.cli.app import app, err, fail, jsonable, open_store, out, state
 from bot.clock import utc_now
 from bot.config import Settings
+from bot.digest.render import DigestRenderer
+from bot.digest.site import days_touched, write_site_digests
 from bot.ingest.pipeline import (
     FeedSource,
     FetchOptions,
@@ -74,14 +76,19 @@ def ingest(
         *(lambda f=f: ingest_file(engine, f, clock=utc_now, year=year) for f in files),
         *(lambda u=u: ingest_feed(engine, u, clock=utc_now, options=options) for u in urls),
     ]
-    run_id = start_run(engine, "ingest", now=utc_now())
+    started = utc_now()
+    run_id = start_run(engine, "ingest", now=started)
     results = _run_with_progress(jobs, show=not as_json)
     status, counts, details = summarise(results)
     finish_run(engine, run_id, status=status, counts=counts, details=details, now=utc_now())
+    renderer = DigestRenderer(settings.delivery.templates)
+    site = write_site_digests(engine, renderer, settings.digests_dir, days_touched(engine, started))
     if as_json:
         out.print_json(json.dumps([_result_json(r) for r in results]))
     else:
         _print_results(results)
+        if site:
+            print(f"site digest: {len(site)} day(s) written to {site[0].parent}")
     if any(r.failed for r in results):
         raise typer.Exit(1)
 

@@ -41,6 +41,7 @@ from bot.digest.select import select_digest
 from bot.errors import InputError
 from bot.matching.engine import Match, Matcher, PaperText, Rule
 from bot.models import Paper, Subscriber
+from bot.papers import as_digest_paper
 from bot.runs import finish_run, start_run
 from bot.subscriptions.spec import email_key, normalise_email
 from bot.subscriptions.store import SubscriberView, list_subscribers
@@ -231,7 +232,7 @@ class _Run:
             for paper in session.scalars(select(Paper).where(col(Paper.first_seen_at) >= since)):
                 assert paper.id is not None  # rows read back always have their key
                 texts.append(PaperText(paper.id, paper.title, paper.abstract))
-                papers[paper.id] = _digest_paper(paper)
+                papers[paper.id] = as_digest_paper(paper)
                 first_seen[paper.id] = paper.first_seen_at
         return texts, papers, first_seen
 
@@ -335,17 +336,6 @@ class _Run:
             message_id=outgoing.message["Message-ID"] if outgoing else None, ledger=ledger,
         )  # fmt: skip
         self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
-
-
-def _digest_paper(paper: Paper) -> DigestPaper:
-    assert paper.id is not None
-    arxiv_url = f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None
-    return DigestPaper(
-        paper_id=paper.id, title=paper.title, abstract=paper.abstract, authors=tuple(paper.authors),
-        author_count=paper.author_count, organization=paper.organization, paper_date=paper.paper_date,
-        upvotes=paper.upvotes, code_urls=tuple(paper.code_urls), project_urls=tuple(paper.project_urls),
-        arxiv_id=paper.arxiv_id, url=arxiv_url or paper.url, pdf_url=paper.pdf_url,
-    )  # fmt: skip
 
 
 def _counts(outcomes: list[Outcome]) -> dict[str, int]:
