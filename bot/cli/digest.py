@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from bot.cli.app import app, fail, open_store, out
+from bot.cli.app import app, err, fail, open_store, out
 from bot.clock import utc_now
 from bot.delivery.run import deliver, preview
 from bot.delivery.transports import safe_name
@@ -27,7 +28,15 @@ def digest_command(
 ) -> None:
     """Send each due subscriber the matching papers they have not had yet."""
     settings, engine = open_store()
-    report = deliver(engine, settings, clock=utc_now, only=only, dry_run=dry_run)
+    if err.is_terminal and not dry_run:
+        with RichProgress(console=err, transient=True) as bar:
+            task = bar.add_task("delivering", total=None)
+            report = deliver(
+                engine, settings, clock=utc_now, only=only,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    else:
+        report = deliver(engine, settings, clock=utc_now, only=only, dry_run=dry_run)
     table = Table("subscriber", "channel", "status", "papers", "why")
     for outcome in report.outcomes:
         table.add_row(

@@ -47,6 +47,9 @@ from bot.subscriptions.spec import email_key, normalise_email
 from bot.subscriptions.store import SubscriberView, list_subscribers
 from bot.tokens import TokenSubject, make_token, signing_secret
 
+Progress = Callable[[int, int], None]
+"""Hears (digests settled, digests planned) as a run goes."""
+
 LOCK = "delivery"
 LEASE = timedelta(minutes=30)
 _BACKOFF_BASE = 2.0
@@ -86,14 +89,20 @@ def deliver(
     only: str | None = None,
     dry_run: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Progress | None = None,
 ) -> DeliveryReport:
-    """Run delivery once; raise `JobLockedError` when another run is delivering."""
+    """Run delivery once; raise `JobLockedError` when another run is delivering.
+
+    `progress(done, total)`, when given, hears how many digests are settled.
+    """
     holder = locks.holder_name()
     if not dry_run:
         locks.acquire(engine, LOCK, holder=holder, now=clock(), lease=LEASE)
     run_id = None if dry_run else start_run(engine, "delivery", now=clock())
     try:
-        outcomes = _Run(engine, settings, clock, run_id, sleep).deliver(only=only, dry_run=dry_run)
+        outcomes = _Run(engine, settings, clock, run_id, sleep, progress).deliver(
+            only=only, dry_run=dry_run
+        )
     except Exception as exc:
         if run_id is not None:
             failure = [{"target": "", "outcome": "failed", "reason": str(exc)}]
@@ -130,19 +139,21 @@ class _Run:
         clock: Clock,
         run_id: int | None,
         sleep: Callable[[float], None],
+        progress: Progress | None = None,
     ) -> None:
-        self.engine, self.settings, self.clock, self.run_id, self.sleep = (
-            engine,
-            settings,
-            clock,
-            run_id,
-            sleep,
-        )
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.run_id = run_id
+        self.sleep = sleep
+        self.progress = progress
         self.renderer = DigestRenderer(settings.delivery.templates)
         self.outcomes: list[Outcome] = []
+        self.total = self.done = 0
 
     def deliver(self, *, only: str | None, dry_run: bool) -> list[Outcome]:
         planned = self._plan(only)
+        self.total = sum(2 if p.subscriber.format == "both" else 1 for p in planned)
         emails: list[tuple[_Planned, Outgoing]] = []
         for item in planned:
             if item.subscriber.format in ("markdown", "both"):
@@ -336,6 +347,9 @@ class _Run:
             message_id=outgoing.message["Message-ID"] if outgoing else None, ledger=ledger,
         )  # fmt: skip
         self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
 
 
 def _counts(outcomes: list[Outcome]) -> dict[str, int]:

@@ -174,3 +174,12 @@ def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
     [again] = deliver(engine, settings, clock=clock).outcomes
     assert first.outcomes[0].status == "sent"
     assert (again.status, again.reason) == ("skipped", "no new matching papers")
+
+
+def test_progress_is_reported_digest_by_digest(tmp_path: Path, clock: Clock) -> None:
+    engine, settings = _setup(tmp_path, clock)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    _subscribe(engine, clock, "bo@lab.org", "backpropagation", format="both")
+    seen: list[tuple[int, int]] = []
+    deliver(engine, settings, clock=clock, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
