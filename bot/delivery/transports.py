@@ -12,10 +12,8 @@ backoff. Nothing here retries by itself.
 import asyncio
 import contextlib
 import hashlib
-import os
 import re
 import ssl
-import tempfile
 import unicodedata
 from collections import deque
 from collections.abc import Callable
@@ -25,8 +23,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
+from aiosmtplib.email import extract_sender
 
 from bot.config import SmtpSettings
+from bot.files import write_atomic
 
 DEFAULT_CONNECTIONS = 4
 """How many SMTP connections `SmtpTransport` opens at most, by default."""
@@ -100,44 +100,17 @@ def safe_name(*parts: str) -> str:
     return "--".join([*slugs, _digest(*parts)])
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one.
-
-    The temporary file lives in the same folder (so `os.replace` is a rename on
-    one file system) and has a `.tmp` suffix, so a reader listing `*.eml` or
-    `*.md` never sees a partial file. It is removed if anything fails.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        Path(temp_name).replace(path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # The rename itself is durable only once the folder is synced; Windows
-    # cannot open a folder for that, and there it is not needed.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _one_line(text: str, *, secret: str = "") -> str:
     """`text` on one bounded line, with `secret` (when set) masked."""
     if secret:
         text = text.replace(secret, "***")
     return _SPACE.sub(" ", text).strip()[:_REPLY_LENGTH]
+
+
+def _wire(message: EmailMessage) -> bytes | None:
+    """The message's own serialised SMTP form, when it carries one (a digest does)."""
+    wire = getattr(message, "wire", None)
+    return wire if isinstance(wire, bytes) else None
 
 
 OnResult = Callable[[int, SendResult], None]
@@ -169,7 +142,7 @@ class FileTransport:
         for item in batch:
             path = self.path_for(item)
             try:
-                _write_atomic(path, item.message.as_bytes())
+                write_atomic(path, _wire(item.message) or item.message.as_bytes())
             except OSError as exc:
                 reply = _one_line(f"cannot write {path.name}: {exc.strerror or exc}")
                 results.append(SendResult(item.key, False, False, reply, None))
@@ -187,7 +160,7 @@ def write_markdown(folder: Path, *, email: str, day: date, text: str) -> Path:
     atomically; writing the same subscriber and day again replaces it.
     """
     path = folder / f"{day.isoformat()}-{safe_name(email)}.md"
-    _write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text.encode("utf-8"))
     return path
 
 
@@ -314,7 +287,16 @@ class SmtpTransport:
     async def _send_one(self, client: aiosmtplib.SMTP, item: Outgoing) -> SendResult:
         """Send `item` over `client`; any failure becomes a result."""
         try:
-            errors, reply = await client.send_message(item.message, recipients=[item.recipient])
+            wire = _wire(item.message)
+            sender = extract_sender(item.message) if wire is not None else None
+            if wire is not None and sender is not None and (sender + item.recipient).isascii():
+                # Already serialised (7-bit, CRLF, no Bcc): sent as send_message would.
+                options = ["BODY=8BITMIME"] if client.supports_extension("8BITMIME") else []
+                errors, reply = await client.sendmail(
+                    sender, [item.recipient], wire, mail_options=options
+                )
+            else:
+                errors, reply = await client.send_message(item.message, recipients=[item.recipient])
         except Exception as exc:
             result = self._failure(item.key, exc)
             if result.code == 421:

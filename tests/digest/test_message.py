@@ -130,7 +130,7 @@ def test_title_cannot_add_a_header() -> None:
     raw, parsed = _send(_titled("Great paper\r\nBcc: x@y.org\r\n\r\nbody"))
     assert parsed["Bcc"] is None
     assert b"\r\nBcc:" not in raw
-    assert parsed["Subject"] == "[paperbot] Great paper Bcc: x@y.org body"
+    assert parsed["Subject"] == "Paper digest: Great paper Bcc: x@y.org body"
     assert len(parsed.keys()) == len(set(parsed.keys()))
 
 
@@ -150,3 +150,12 @@ def test_long_non_ascii_subject_folds_and_round_trips() -> None:
 def test_sender_with_line_break_is_refused() -> None:
     with pytest.raises(ValueError):
         _send(sender="bot@example.org\r\nBcc: x@y.org")
+
+
+def test_a_long_subject_parses_back_without_a_leading_space() -> None:
+    digest = _titled(
+        "Forward Learning of Graph Neural Networks for Very Large Heterogeneous Graphs"
+    )
+    _, parsed = _send(digest)
+    assert parsed["Subject"] == RENDERER.subject(digest)
+    assert len(parsed["Subject"]) > 78 and not parsed["Subject"].startswith(" ")

@@ -223,10 +223,10 @@ def test_subject_is_one_line_and_capped(renderer: DigestRenderer) -> None:
     digest = _one_topic(DigestEntry(paper, _reason("only", "evil", "title", "Evil", "Evil"), 1.0))
     subject = renderer.subject(digest)
     assert "\n" not in subject and "\r" not in subject
-    assert subject.startswith("[paperbot] Evil Bcc: x@y.org long")
+    assert subject.startswith("Paper digest: Evil Bcc: x@y.org long")
     assert len(subject) <= 200 and subject.endswith("…")
     assert renderer.subject(SAMPLE) == (
-        "[paperbot] 3 new papers: Fréchet <Distances> & Graph Kernels, and more"
+        "Paper digest: 3 new papers: Fréchet <Distances> & Graph Kernels, and more"
     )
 
 
@@ -348,7 +348,7 @@ def test_override_html_is_autoescaped_and_strict(tmp_path: Path) -> None:
 
 def test_empty_digest_renders(renderer: DigestRenderer) -> None:
     empty = Digest(7, "ana@lab.org", date(2024, 11, 22), ())
-    assert renderer.subject(empty) == "[paperbot] Your paper digest for 2024-11-22"
+    assert renderer.subject(empty) == "Paper digest for 2024-11-22"
     assert "0 new papers" in renderer.text(empty)
     renderer.html(empty)
     renderer.markdown(empty)

@@ -1,0 +1,306 @@
+"""Delivery benchmark: 10,000 subscribers, 500 new papers, digests sent to a local SMTP sink.
+
+Each subscriber's keywords match 5 to 30 of the papers. The database is built
+with paperbot's own API in a temporary folder; the sink is an aiosmtpd server in
+its own process that accepts and discards every message. Prints, from one run:
+
+- the floor: plain aiosmtplib sending the same messages, already serialised,
+  over the same number of reused connections to the same sink;
+- the whole delivery run (match, select, render, build, send, record), its
+  messages/s, its ratio to the floor and its peak RSS (VmHWM);
+- with --profile, the run's top functions by cumulative time (cProfile).
+
+Each phase runs in a fresh process, so peak RSS figures do not mix.
+
+    python bench/delivery.py [--subscribers N] [--papers N] [--connections N] [--profile]
+"""
+
+import argparse
+import asyncio
+import multiprocessing
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+NOW = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
+GROUP_SIZE = 5
+SENDER = "paperbot <paperbot@bench.example>"
+_WORDS = tuple(
+    [
+        "learning",
+        "model",
+        "neural",
+        "network",
+        "graph",
+        "transformer",
+        "diffusion",
+        "language",
+        "policy",
+        "agent",
+        "reward",
+        "gradient",
+        "stochastic",
+        "convex",
+        "bound",
+        "representation",
+        "contrastive",
+        "embedding",
+        "retrieval",
+        "image",
+        "video",
+        "segmentation",
+        "detection",
+        "robot",
+        "control",
+        "planning",
+        "reasoning",
+        "benchmark",
+        "dataset",
+        "evaluation",
+        "attention",
+    ]
+)
+
+
+def _peak_rss_mb() -> float:
+    # VmHWM, not ru_maxrss: the latter survives exec and would report the parent's peak.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _group_word(rng: random.Random) -> str:
+    # Random 9-letter words: far apart, so no keyword matches another group's papers.
+    return "".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(9))
+
+
+# --- The sink ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+class _Discard:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        return "250 2.0.0 OK"
+
+
+def _sink(port: int, ready: Any, stop: Any) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Discard(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
+# --- Phases (each in its own process) ---------------------------------------------
+
+
+def _settings(folder: str, port: int, connections: int) -> Any:
+    from bot.config import load_settings
+
+    return load_settings(
+        environ={
+            "PAPERBOT_DATA_DIR": str(Path(folder, "data")),
+            "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+            "PAPERBOT_DELIVERY_SENDER": SENDER,
+            "PAPERBOT_DELIVERY_MAX_PAPERS": "30",
+            "PAPERBOT_SMTP_HOST": "127.0.0.1",
+            "PAPERBOT_SMTP_PORT": str(port),
+            "PAPERBOT_SMTP_SECURITY": "none",
+            "PAPERBOT_SMTP_MAX_CONNECTIONS": str(connections),
+            "PAPERBOT_WEB_BASE_URL": "https://papers.example.org",
+            "PAPERBOT_WEB_SECRET": "bench-secret-bench-secret-bench-secret",
+        },
+        cwd=Path(folder),
+    )
+
+
+def _build(folder: str, subscribers: int, papers: int, seed: int) -> dict[str, Any]:
+    from bot.db import create_schema, open_engine, write_session
+    from bot.ingest.parsed import ParsedPaper
+    from bot.ingest.store import Origin, store_papers
+    from bot.subscriptions.spec import make_spec
+    from bot.subscriptions.store import subscribe
+
+    rng = random.Random(seed)
+    settings = _settings(folder, 25, 1)
+    engine = open_engine(settings.database_url)
+    create_schema(engine)
+    groups = [_group_word(rng) for _ in range(max(1, papers // GROUP_SIZE))]
+    parsed = []
+    for n in range(papers):
+        tag = groups[n % len(groups)]
+        title_words = [rng.choice(_WORDS) for _ in range(rng.randint(5, 11))]
+        if n % 7 == 0:  # some non-ASCII and LaTeX, as real titles have
+            title_words.append("Fr\\'echet distances for na\u00efve caf\u00e9 models")
+        abstract = " ".join(
+            " ".join(rng.choice(_WORDS) for _ in range(rng.randint(12, 28))).capitalize() + "."
+            for _ in range(rng.randint(6, 10))
+        )
+        parsed.append(
+            ParsedPaper(
+                title=f"{' '.join(title_words).capitalize()} with {tag}: study {n}",
+                abstract=f"{abstract} We call it {tag}.",
+                authors=tuple(f"Author{n}-{i} Surname" for i in range(rng.randint(1, 8))),
+                organization="Bench Lab" if n % 3 else None,
+                paper_date=NOW.date() - timedelta(days=1),
+                upvotes=rng.randint(0, 200),
+                code_urls=(f"https://github.com/lab/repo{n}",) if n % 4 == 0 else (),
+                arxiv_id=f"2511.{n:05d}",
+            )
+        )
+    seen = NOW - timedelta(days=1)
+    with write_session(engine) as session:
+        store_papers(session, parsed, Origin(seen_at=seen))
+    with write_session(engine) as session:
+        for s in range(subscribers):
+            chosen = rng.sample(groups, rng.randint(1, 6))  # 5 to 30 papers
+            subscribe(session, make_spec(f"reader{s}@bench.example", chosen), now=seen)
+    engine.dispose()
+    return {"rss": _peak_rss_mb()}
+
+
+def _deliver(folder: str, port: int, connections: int, profile: bool) -> dict[str, Any]:
+    from bot.db import open_engine
+    from bot.delivery.run import deliver
+
+    settings = _settings(folder, port, connections)
+    engine = open_engine(settings.database_url)
+    clock = lambda: NOW  # noqa: E731
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    report = deliver(engine, settings, clock=clock, sleep=lambda _: None)
+    seconds = time.perf_counter() - started
+    stats = ""
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        stats = out.getvalue()
+    sent = sum(o.status == "sent" and o.channel == "email" for o in report.outcomes)
+    failed = sum(o.status == "failed" for o in report.outcomes)
+    return {
+        "seconds": seconds,
+        "sent": sent,
+        "failed": failed,
+        "rss": _peak_rss_mb(),
+        "profile": stats,
+    }
+
+
+def _messages(folder: str, connections: int) -> list[tuple[str, bytes]]:
+    """The run's own messages, built by its own code path, serialised once."""
+    from bot.db import open_engine
+    from bot.delivery.run import _Run
+
+    settings = _settings(folder, 25, connections)
+    engine = open_engine(settings.database_url)
+    run = _Run(engine, settings, lambda: NOW, None, lambda _: None)
+    messages = []
+    for item in run._plan(None):
+        outgoing = run._outgoing(item)
+        messages.append((outgoing.recipient, bytes(outgoing.message)))
+    return messages
+
+
+def _floor(folder: str, port: int, connections: int) -> dict[str, Any]:
+    import aiosmtplib
+
+    messages = _messages(folder, connections)
+
+    async def worker(queue: list[tuple[str, bytes]]) -> int:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await client.connect()
+        sent = 0
+        while queue:
+            recipient, data = queue.pop()
+            await client.sendmail("paperbot@bench.example", [recipient], data)
+            sent += 1
+        await client.quit()
+        return sent
+
+    async def send_all() -> int:
+        queue = list(reversed(messages))
+        return sum(await asyncio.gather(*(worker(queue) for _ in range(connections))))
+
+    started = time.perf_counter()
+    sent = asyncio.run(send_all())
+    seconds = time.perf_counter() - started
+    size = sum(len(data) for _, data in messages) / max(1, len(messages))
+    return {"seconds": seconds, "sent": sent, "rss": _peak_rss_mb(), "size": size}
+
+
+def _in_child(function: Any, *args: Any) -> dict[str, Any]:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(function, args)
+        return result
+
+
+def main() -> None:
+    """Build the database, start the sink, run each phase in its own process, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--papers", type=int, default=500)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    args = parser.parse_args()
+    context = multiprocessing.get_context("spawn")
+    ready, stop = context.Event(), context.Event()
+    port = _free_port()
+    sink = context.Process(target=_sink, args=(port, ready, stop), daemon=True)
+    sink.start()
+    try:
+        if not ready.wait(30):
+            raise SystemExit("the SMTP sink did not start")
+        with tempfile.TemporaryDirectory(prefix="paperbot-bench-") as tmp:
+            started = time.perf_counter()
+            _in_child(_build, tmp, args.subscribers, args.papers, args.seed)
+            print(f"database: {args.subscribers} subscribers, {args.papers} papers "
+                  f"(built in {time.perf_counter() - started:.1f} s)")  # fmt: skip
+            # The floor reads the database before any delivery is recorded.
+            pristine = Path(tmp, "pristine")
+            shutil.copytree(Path(tmp, "data"), pristine / "data")
+            floor = _in_child(_floor, str(pristine), port, args.connections)
+            run = _in_child(_deliver, tmp, port, args.connections, args.profile)
+    finally:
+        stop.set()
+        sink.join(10)
+
+    ratio = run["seconds"] / floor["seconds"]
+    print(f"plain aiosmtplib      {floor['seconds']:7.2f} s  {floor['sent'] / floor['seconds']:7.0f} msg/s"
+          f"  peak RSS {floor['rss']:5.0f} MB  ({floor['sent']} messages, {floor['size'] / 1024:.1f} KiB avg,"
+          f" {args.connections} connections)")  # fmt: skip
+    print(f"delivery run          {run['seconds']:7.2f} s  {run['sent'] / run['seconds']:7.0f} msg/s"
+          f"  peak RSS {run['rss']:5.0f} MB  ({run['sent']} sent, {run['failed']} failed)")  # fmt: skip
+    print(f"  ratio to floor      {ratio:7.2f}x    (targets: <= 2x, < 30 s, < 300 MB)")
+    if run["profile"]:
+        print(run["profile"])
+
+
+if __name__ == "__main__":
+    main()
