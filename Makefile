@@ -38,6 +38,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/delivery.py
 
 clean:
 	rm -rf $(VENV) paperbot-data .pytest_cache .mypy_cache .ruff_cache

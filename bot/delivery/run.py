@@ -53,6 +53,7 @@ Progress = Callable[[int, int], None]
 LOCK = "delivery"
 LEASE = timedelta(minutes=30)
 _BACKOFF_BASE = 2.0
+_CHUNK = 250  # messages built and sent together
 _BACKOFF_CAP = 60.0
 
 
@@ -154,25 +155,27 @@ class _Run:
     def deliver(self, *, only: str | None, dry_run: bool) -> list[Outcome]:
         planned = self._plan(only)
         self.total = sum(2 if p.subscriber.format == "both" else 1 for p in planned)
-        emails: list[tuple[_Planned, Outgoing]] = []
         for item in planned:
             if item.subscriber.format in ("markdown", "both"):
                 self._markdown(item, dry_run=dry_run)
-            if item.subscriber.format in ("email", "both"):
-                emails.append((item, self._outgoing(item)))
-        if dry_run:
-            self.outcomes += [
-                Outcome(
-                    p.subscriber.email,
-                    "email",
-                    "would send",
-                    o.message["Subject"],
-                    len(p.digest.entries),
-                )
-                for p, o in emails
-            ]
-        else:
-            self._send(emails)
+        by_email = [item for item in planned if item.subscriber.format in ("email", "both")]
+        # Messages are built a chunk at a time, sent, recorded and dropped: 10,000
+        # digests of ~50 KB each must never sit in memory together.
+        for start in range(0, len(by_email), _CHUNK):
+            emails = [(item, self._outgoing(item)) for item in by_email[start : start + _CHUNK]]
+            if dry_run:
+                self.outcomes += [
+                    Outcome(
+                        p.subscriber.email,
+                        "email",
+                        "would send",
+                        o.message["Subject"],
+                        len(p.digest.entries),
+                    )
+                    for p, o in emails
+                ]
+            else:
+                self._send(emails)
         return self.outcomes
 
     def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> list[_Planned]:
