@@ -38,9 +38,9 @@ from bot.digest.message import build_message
 from bot.digest.model import Digest, DigestPaper
 from bot.digest.render import DigestRenderer
 from bot.digest.select import select_digest
-from bot.errors import InputError
+from bot.errors import InputError, JobLockedError
 from bot.matching.engine import Match, Matcher, PaperText, Rule
-from bot.models import Paper, Subscriber
+from bot.models import Paper
 from bot.papers import as_digest_paper
 from bot.runs import finish_run, start_run
 from bot.subscriptions.spec import email_key, normalise_email
@@ -101,9 +101,9 @@ def deliver(
         locks.acquire(engine, LOCK, holder=holder, now=clock(), lease=LEASE)
     run_id = None if dry_run else start_run(engine, "delivery", now=clock())
     try:
-        outcomes = _Run(engine, settings, clock, run_id, sleep, progress).deliver(
-            only=only, dry_run=dry_run
-        )
+        outcomes = _Run(
+            engine, settings, clock, run_id, sleep, progress, None if dry_run else holder
+        ).deliver(only=only, dry_run=dry_run)
     except Exception as exc:
         if run_id is not None:
             failure = [{"target": "", "outcome": "failed", "reason": str(exc)}]
@@ -141,6 +141,7 @@ class _Run:
         run_id: int | None,
         sleep: Callable[[float], None],
         progress: Progress | None = None,
+        holder: str | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -151,6 +152,17 @@ class _Run:
         self.renderer = DigestRenderer(settings.delivery.templates)
         self.outcomes: list[Outcome] = []
         self.total = self.done = 0
+        # The lock holder (None in a dry run or a preview) and when its lease was last renewed.
+        self.holder = holder
+        self.renewed = clock()
+        self._secret: str | None = None
+        self._file_transport = FileTransport(settings.outbox_dir)
+        smtp = settings.smtp
+        self._smtp_transport = SmtpTransport(
+            smtp,
+            connections=smtp.max_connections,
+            messages_per_connection=smtp.messages_per_connection,
+        )
 
     def deliver(self, *, only: str | None, dry_run: bool) -> list[Outcome]:
         planned = self._plan(only)
@@ -189,10 +201,7 @@ class _Run:
                     raise InputError(f"no active subscriber with the address {only.strip()!r}")
             ids = [s.id for s in subscribers]
             last, sent = last_sent(session, ids), sent_papers(session, ids)
-            query = select(col(Subscriber.id), col(Subscriber.created_at)).where(
-                col(Subscriber.id).in_(ids)
-            )
-            created = {subscriber_id: when for subscriber_id, when in session.execute(query)}
+        created = {s.id: s.created_at for s in subscribers}
         due = []
         for subscriber in subscribers:
             why = (
@@ -254,7 +263,9 @@ class _Run:
         base = self.settings.web.base_url.rstrip("/")
         if not base:
             return digest
-        secret = signing_secret(self.engine, self.settings.web.secret.get_secret_value())
+        if self._secret is None:  # read (or made) once per run, not once per digest
+            self._secret = signing_secret(self.engine, self.settings.web.secret.get_secret_value())
+        secret = self._secret
         subject = TokenSubject(digest.subscriber_id, email_key(digest.email))
         return replace(
             digest,
@@ -329,15 +340,18 @@ class _Run:
 
     def _transport(self, batch: list[Outgoing], on_result: OnResult) -> None:
         if self.settings.delivery.transport == "file":
-            FileTransport(self.settings.outbox_dir).send(batch, on_result)
+            self._file_transport.send(batch, on_result)
+        else:
+            asyncio.run(self._smtp_transport.send_all(batch, on_result))
+
+    def _keep_lock(self) -> None:
+        """Renew the lease well before it runs out; stop if another run took the lock."""
+        now = self.clock()
+        if self.holder is None or now - self.renewed < LEASE / 3:
             return
-        smtp = self.settings.smtp
-        transport = SmtpTransport(
-            smtp,
-            connections=smtp.max_connections,
-            messages_per_connection=smtp.messages_per_connection,
-        )
-        asyncio.run(transport.send_all(batch, on_result))
+        if not locks.renew(self.engine, LOCK, holder=self.holder, now=now, lease=LEASE):
+            raise JobLockedError("this delivery run lost its lock to another run and stopped")
+        self.renewed = now
 
     def _record(
         self, item: _Planned, channel: str, status: str, reason: str, *,
@@ -350,6 +364,7 @@ class _Run:
             message_id=outgoing.message["Message-ID"] if outgoing else None, ledger=ledger,
         )  # fmt: skip
         self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
+        self._keep_lock()
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)

@@ -32,7 +32,12 @@ def select_digest(
     once, in the section of its best match.
     """
     fresh = [m for m in matches if m.paper_id not in already_sent and m.rule_id in topics]
-    facts = {pid: PaperFacts(p.upvotes, p.paper_date) for pid, p in papers.items()}
+    # Only the matched papers are ranked: facts for every candidate paper, built per
+    # subscriber, would cost 10,000 x 500 objects in a large run.
+    facts = {
+        m.paper_id: PaperFacts(papers[m.paper_id].upvotes, papers[m.paper_id].paper_date)
+        for m in fresh
+    }
     ranked = rank(fresh, facts)
     if not ranked:
         return None

@@ -45,6 +45,7 @@ class SubscriberView:
     format: str
     status: str
     topics: tuple[Topic, ...]
+    created_at: datetime
 
 
 def subscribe(session: Session, spec: SubscriptionSpec, *, now: datetime) -> SubscribeOutcome:
@@ -155,7 +156,9 @@ def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberVi
             Topic(row.id, row.name, tuple(row.keywords), tuple(row.exclusions))
         )
     return [
-        SubscriberView(s.id, s.email, s.cadence, s.format, s.status, tuple(topics.get(s.id, ())))
+        SubscriberView(
+            s.id, s.email, s.cadence, s.format, s.status, tuple(topics.get(s.id, ())), s.created_at
+        )
         for s in subscribers
         if s.id is not None
     ]

@@ -183,3 +183,23 @@ def test_progress_is_reported_digest_by_digest(tmp_path: Path, clock: Clock) -> 
     seen: list[tuple[int, int]] = []
     deliver(engine, settings, clock=clock, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_a_long_run_keeps_its_lock_past_the_first_lease(tmp_path: Path, clock: Clock) -> None:
+    engine, settings = _setup(tmp_path, clock)
+    for email in ("ana@lab.org", "bo@lab.org", "cy@lab.org", "di@lab.org"):
+        _subscribe(engine, clock, email, "graph neural network")
+    refused: list[bool] = []
+
+    def slow_progress(done: int, total: int) -> None:
+        clock.now += timedelta(minutes=15)  # 4 digests: an hour, twice the lease
+        try:
+            locks.acquire(engine, LOCK, holder="other-host:7", now=clock(), lease=LEASE)
+        except JobLockedError:
+            refused.append(True)
+        else:
+            refused.append(False)
+
+    report = deliver(engine, settings, clock=clock, progress=slow_progress)
+    assert refused == [True, True, True, True]
+    assert {o.status for o in report.outcomes} == {"sent"}
