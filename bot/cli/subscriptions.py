@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlmodel import Session
 
-from bot.cli.app import app, fail, open_store, out
+from bot.cli.app import app, fail, jsonable, open_store, out
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
@@ -89,7 +89,7 @@ def list_command(
     with Session(engine) as session:
         subscribers = list_subscribers(session, include_unsubscribed=everyone)
     if as_json:
-        out.print_json(json.dumps([asdict(s) for s in subscribers]))
+        out.print_json(json.dumps([jsonable(asdict(s)) for s in subscribers]))
         return
     table = Table("email", "topic", "keywords", "exclusions", "cadence", "format", "status")
     for subscriber in subscribers:
