@@ -6,7 +6,6 @@ its own short transaction, so the record survives whatever the job does.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -73,16 +72,3 @@ def _view(run: Run) -> RunView:
         dict(run.counts),
         list(run.details),
     )
-
-
-def as_json(run: RunView) -> dict[str, Any]:
-    """Return the run as JSON-ready data."""
-    return {
-        "id": run.id,
-        "kind": run.kind,
-        "status": run.status,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "counts": run.counts,
-        "details": run.details,
-    }

@@ -81,8 +81,14 @@ def ingest(
     results = _run_with_progress(jobs, show=not as_json)
     status, counts, details = summarise(results)
     finish_run(engine, run_id, status=status, counts=counts, details=details, now=utc_now())
-    renderer = DigestRenderer(settings.delivery.templates)
-    site = write_site_digests(engine, renderer, settings.digests_dir, days_touched(engine, started))
+    days = days_touched(engine, started)
+    site = (
+        write_site_digests(
+            engine, DigestRenderer(settings.delivery.templates), settings.digests_dir, days
+        )
+        if days
+        else []
+    )
     if as_json:
         out.print_json(json.dumps([_result_json(r) for r in results]))
     else:

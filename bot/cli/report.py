@@ -1,14 +1,15 @@
 """`paperbot report`: the latest runs, how they ended and why."""
 
 import json
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.cli.app import app, open_store, out
-from bot.runs import RunView, as_json, recent_runs
+from bot.cli.app import app, jsonable, open_store, out
+from bot.runs import RunView, recent_runs
 
 
 @app.command("report")
@@ -23,7 +24,7 @@ def report_command(
     _, engine = open_store()
     runs = recent_runs(engine, limit=limit, kind=kind)
     if as_json_output:
-        out.print_json(json.dumps([as_json(run) for run in runs]))
+        out.print_json(json.dumps([jsonable(asdict(run)) for run in runs]))
         return
     if not runs:
         out.print("no runs recorded yet")

@@ -41,14 +41,11 @@ def rank(matches: Iterable[Match], facts: Mapping[int, PaperFacts]) -> list[Rank
         if current is None or match.score > current.score:
             best[match.paper_id] = match
 
-    def order(paper_id: int) -> tuple[float, int, date, int]:
+    def order(paper_id: int) -> tuple[float, int, int, int]:
         known = facts.get(paper_id, PaperFacts(None, None))
-        # Negated so one ascending sort puts the best first; the id keeps ties stable.
-        return (-best[paper_id].score, -(known.upvotes or 0), _negated(known.paper_date), paper_id)
+        # Negated so one ascending sort puts the best first (an unknown date counts as
+        # the oldest); the id keeps ties stable.
+        newest = -known.paper_date.toordinal() if known.paper_date else 0
+        return (-best[paper_id].score, -(known.upvotes or 0), newest, paper_id)
 
     return [RankedPaper(pid, best[pid], tuple(rules[pid])) for pid in sorted(best, key=order)]
-
-
-def _negated(day: date | None) -> date:
-    # Newer first: map a date to one that sorts in reverse; unknown dates go last.
-    return date.max if day is None else date.fromordinal(date.max.toordinal() - day.toordinal() + 1)

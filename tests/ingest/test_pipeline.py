@@ -42,7 +42,7 @@ def test_the_samples_are_stored_once_each(engine: Engine, samples: Path, clock: 
 
 
 def test_the_order_of_ingest_does_not_change_what_is_stored(
-    engine: Engine, samples: Path, clock: Clock, tmp_path: Path
+    engine: Engine, samples: Path, clock: Clock
 ) -> None:
     for path in reversed(list(expand_paths([samples]))):
         ingest_file(engine, path, clock=clock)

@@ -10,7 +10,6 @@ fails when the matcher falls below 0.95 on either.
 import tomllib
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -126,9 +125,3 @@ def test_matching_quality_on_the_labelled_subscriptions(capsys: pytest.CaptureFi
         if found[n] != q.relevant
     }
     assert overall.precision >= BAR and overall.recall >= BAR, misses
-
-
-def test_the_labelled_set_exists_with_enough_queries() -> None:
-    path = Path(DATA / "matching" / "eval.toml")
-    assert path.exists()
-    assert len(_queries()) >= 25
