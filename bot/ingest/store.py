@@ -55,8 +55,8 @@ def store_papers(session: Session, papers: Sequence[ParsedPaper], origin: Origin
     """Insert the papers not stored yet, merge the others, and record every sighting.
 
     A paper is the stored one with the same arXiv id, else with the same
-    normalised title (unless both have different arXiv ids). Papers whose title
-    normalises to nothing are skipped by the parsers before they get here.
+    normalised title (unless both have different arXiv ids). A title with no
+    letters or digits ("???") matches nothing: such a paper is always new.
     """
     keys = [title_key(paper.title) for paper in papers]
     resolver = _Resolver(_load_existing(session, papers, keys))
@@ -92,12 +92,13 @@ class _Resolver:
     def add(self, row: dict[str, Any]) -> None:
         if row["arxiv_id"]:
             self._by_arxiv[row["arxiv_id"]] = row
-        self._by_title.setdefault(row["title_key"], []).append(row)
+        if row["title_key"]:  # a title with no letters or digits identifies nothing
+            self._by_title.setdefault(row["title_key"], []).append(row)
 
     def find(self, paper: ParsedPaper, key: str) -> dict[str, Any] | None:
         if paper.arxiv_id and paper.arxiv_id in self._by_arxiv:
             return self._by_arxiv[paper.arxiv_id]
-        for row in self._by_title.get(key, ()):
+        for row in self._by_title.get(key, ()) if key else ():
             # Two different arXiv ids under one title are two papers.
             if not (paper.arxiv_id and row["arxiv_id"]):
                 if paper.arxiv_id:
@@ -109,7 +110,7 @@ class _Resolver:
 def _load_existing(
     session: Session, papers: Sequence[ParsedPaper], title_keys: list[str]
 ) -> list[dict[str, Any]]:
-    keys = sorted(set(title_keys))
+    keys = sorted({key for key in title_keys if key})
     ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
     columns = [_paper.c.id, *(_paper.c[name] for name in MERGED_COLUMNS)]
     rows: dict[int, dict[str, Any]] = {}

@@ -108,3 +108,13 @@ def test_many_papers_in_one_batch(engine: Engine, clock: Clock) -> None:
     assert _store(engine, papers, Origin(clock(), from_feed=True)).new == 2500
     counts = _store(engine, papers, Origin(clock(), from_feed=True))
     assert (counts.new, counts.updated, counts.unchanged) == (0, 0, 2500)
+
+
+def test_titles_without_letters_or_digits_never_merge_papers(engine: Engine, clock: Clock) -> None:
+    papers = [
+        ParsedPaper("???", "first", url="https://a.org/1"),
+        ParsedPaper("!!!", "second", url="https://a.org/2"),
+    ]
+    assert _store(engine, papers, Origin(clock())).new == 2
+    assert _store(engine, [ParsedPaper("...", "third")], Origin(clock())).new == 1
+    assert [p.abstract for p in _papers(engine)] == ["first", "second", "third"]
