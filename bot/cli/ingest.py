@@ -105,7 +105,12 @@ def papers(
         str | None,
         typer.Option("--search", "-s", help="Only papers whose title or abstract has TEXT."),
     ] = None,
-    limit: Annotated[int, typer.Option(min=0, help="At most this many rows; 0 for all.")] = 50,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="At most this many rows (default: 50, all with --json); 0 for all."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON array with every stored field.")
     ] = False,
@@ -113,7 +118,7 @@ def papers(
     """List stored papers, newest first."""
     _, engine = open_store()
     rows = list_papers(
-        engine, search=search, limit=None if as_json and limit == 50 else limit or None
+        engine, search=search, limit=(None if as_json else 50) if limit is None else limit or None
     )
     if as_json:
         out.print_json(json.dumps([jsonable(asdict(row)) for row in rows]))

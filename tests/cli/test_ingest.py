@@ -203,3 +203,12 @@ def test_problem_lines_are_one_per_file_and_unwrapped(
         line for line in verbose.stderr.splitlines() if line.startswith("damaged.txt: warning: ")
     ]
     assert len(warnings) == 2
+
+
+def test_papers_limits(run_cli: RunCli, samples: Path) -> None:
+    run_cli("ingest", str(samples / "spaced-1.txt"))
+    assert len(_papers(run_cli)) == 63  # --json lists everything by default
+    assert len(_papers(run_cli, "--limit", "50")) == 50
+    assert len(_papers(run_cli, "--limit", "0")) == 63
+    table = run_cli("papers")
+    assert "50 paper(s) shown" in table.stdout
