@@ -111,13 +111,13 @@ def _sink(port: int, ready: Any, stop: Any) -> None:
 # --- Phases (each in its own process) ---------------------------------------------
 
 
-def _settings(folder: str, port: int, connections: int) -> Any:
+def _settings(folder: str, port: int, connections: int, transport: str = "smtp") -> Any:
     from bot.config import load_settings
 
     return load_settings(
         environ={
             "PAPERBOT_DATA_DIR": str(Path(folder, "data")),
-            "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+            "PAPERBOT_DELIVERY_TRANSPORT": transport,
             "PAPERBOT_DELIVERY_SENDER": SENDER,
             "PAPERBOT_DELIVERY_MAX_PAPERS": "30",
             "PAPERBOT_SMTP_HOST": "127.0.0.1",
@@ -213,17 +213,18 @@ def _deliver(folder: str, port: int, connections: int, profile: bool) -> dict[st
 
 
 def _messages(folder: str, connections: int) -> list[tuple[str, bytes]]:
-    """The run's own messages, built by its own code path, serialised once."""
-    from bot.db import open_engine
-    from bot.delivery.run import _Run
+    """The run's own messages: a real run on a copy of the database, written as .eml files."""
+    from email.parser import BytesHeaderParser
 
-    settings = _settings(folder, 25, connections)
-    engine = open_engine(settings.database_url)
-    run = _Run(engine, settings, lambda: NOW, None, lambda _: None)
+    from bot.db import open_engine
+    from bot.delivery.run import deliver
+
+    settings = _settings(folder, 25, connections, transport="file")
+    deliver(open_engine(settings.database_url), settings, clock=lambda: NOW)
     messages = []
-    for item in run._plan(None):
-        outgoing = run._outgoing(item)
-        messages.append((outgoing.recipient, bytes(outgoing.message)))
+    for path in sorted(settings.outbox_dir.glob("*.eml")):
+        data = path.read_bytes()
+        messages.append((str(BytesHeaderParser().parsebytes(data)["To"]), data))
     return messages
 
 
