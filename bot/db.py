@@ -10,11 +10,11 @@ import functools
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Table, event, func, insert, select
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
@@ -101,6 +101,19 @@ def create_schema(engine: Engine) -> None:
         raise StoreError(f"cannot open the database: {_reason(exc)}") from exc
 
 
+T = TypeVar("T")
+
+IN_CHUNK = 400
+"""Values per `IN (...)`: SQLite caps the bound values of one statement (32,766 by default)."""
+
+
+def in_chunks(values: Collection[T]) -> Iterator[list[T]]:
+    """`values` in lists of at most `IN_CHUNK`, one `IN (...)` query each."""
+    ordered = list(values)
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]
+
+
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert `rows` (dicts with the same keys); for a table with an `id` key, set each new one.
 
@@ -127,13 +140,7 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
         for offset, row in enumerate(rows):
             row["id"] = first + offset
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
-    columns = list(compiled.positiontup or ())
-    converters = [
-        (position, convert)
-        for position, name in enumerate(columns)
-        if (convert := _converter(table.c[name].type, dialect)) is not None
-    ]
+    sql, columns, converters = _sqlite_insert(table, tuple(rows[0]), dialect)
     values_of = itemgetter(*columns)
     converted = []
     for row in rows:
@@ -141,7 +148,22 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         for position, convert in converters:
             values[position] = convert(values[position])
         converted.append(tuple(values))
-    session.connection().exec_driver_sql(str(compiled), converted)
+    session.connection().exec_driver_sql(sql, converted)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_insert(
+    table: Table, keys: tuple[str, ...], dialect: Dialect
+) -> tuple[str, list[str], list[tuple[int, Callable[[Any], Any]]]]:
+    """The INSERT for `keys` of `table`, its column order and per-column converters."""
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+    columns = list(compiled.positiontup or ())
+    converters = [
+        (position, convert)
+        for position, name in enumerate(columns)
+        if (convert := _converter(table.c[name].type, dialect)) is not None
+    ]
+    return str(compiled), columns, converters
 
 
 def _converter(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -2,15 +2,19 @@
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
@@ -21,6 +25,7 @@ SAMPLES = ROOT / "examples" / "dumps"
 DATA = Path(__file__).resolve().parent / "data"
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -113,3 +118,107 @@ def feed_server() -> Iterator[StaticFeeds]:
     yield feeds
     server.shutdown()
     server.server_close()
+
+
+# --- A real browser -----------------------------------------------------------------
+
+CHROMIUM_ARGS = (
+    "--no-sandbox",  # containers and CI often run as root, where the sandbox cannot start
+    "--disable-gpu",
+    "--disable-dev-shm-usage",  # a container's small /dev/shm would crash the renderer
+    # No update checks, metrics or safe-browsing lists: the tests must not reach the network.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # And a backstop: no host name resolves, so nothing a page does can reach another host.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+)
+
+
+def find_chromium() -> str | None:
+    """Debian's `chromium` on the PATH, else at /usr/bin/chromium; None when absent."""
+    found = shutil.which("chromium")
+    if found is None and os.access("/usr/bin/chromium", os.X_OK):
+        found = "/usr/bin/chromium"
+    return found
+
+
+class BrowserThread:
+    """One headless Chromium driven by Playwright's sync API from a thread of its own.
+
+    Why a thread: for as long as it lives, sync Playwright marks its event loop as
+    running in the thread that started it. Started in pytest's thread, it would make
+    every later `asyncio.run()` there (the SMTP transport's) fail with "cannot be called
+    from a running event loop". `run(work)` calls `work(browser)` in the browser's
+    thread and returns its result here, or raises its exception (failed asserts too).
+    """
+
+    def __init__(self, executable: str) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
+        try:
+            self._playwright, self._browser = self._thread.submit(self._launch, executable).result(
+                timeout=120
+            )
+        except BaseException:
+            self._thread.shutdown()
+            raise
+
+    @staticmethod
+    def _launch(executable: str) -> tuple[Playwright, Browser]:
+        playwright = sync_playwright().start()
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=executable, args=list(CHROMIUM_ARGS), headless=True
+            )
+        except BaseException:
+            playwright.stop()
+            raise
+        return playwright, browser
+
+    def run(self, work: Callable[[Browser], T]) -> T:
+        """Return `work(browser)`, run in the browser's thread."""
+        return self._thread.submit(work, self._browser).result(timeout=120)
+
+    def close(self) -> None:
+        """Close the browser and stop Playwright (in their thread), then the thread."""
+
+        def stop() -> None:
+            try:
+                self._browser.close()
+            finally:
+                self._playwright.stop()
+
+        try:
+            self._thread.submit(stop).result(timeout=60)
+        finally:
+            self._thread.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[BrowserThread]:
+    """A headless Chromium for the whole session (Debian's `chromium`, not a downloaded one).
+
+    Without it the browser tests are skipped, except in CI (the `CI` variable set), where
+    a missing browser must fail the run instead of quietly testing less.
+    """
+    executable = find_chromium()
+    if executable is None:
+        reason = "browser tests need Debian's chromium (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so it is required", pytrace=False)
+        pytest.skip(reason)
+    chromium = BrowserThread(executable)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """The folder tests write files for people to look at (screenshots), created if needed.
+
+    `$PAPERBOT_TEST_ARTIFACTS` when set, else `test-artifacts/` at the repository root.
+    """
+    folder = Path(os.environ.get("PAPERBOT_TEST_ARTIFACTS") or ROOT / "test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -8,35 +8,51 @@ sent together with the delivery that carried it, or not at all.
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot.db import bulk_insert, write_session
-from bot.models import Delivery, SentPaper
+from bot.db import bulk_insert, in_chunks, write_session
+from bot.models import Delivery, Paper, SentPaper
+
+_DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]
+_SENT_PAPER: Table = SentPaper.__table__  # type: ignore[attr-defined]
 
 
-def sent_papers(session: Session, subscriber_ids: Collection[int]) -> dict[int, set[int]]:
-    """Return, per subscriber, the ids of the papers already delivered to them."""
+def sent_papers(
+    session: Session, subscriber_ids: Collection[int], *, since: datetime
+) -> dict[int, set[int]]:
+    """Return, per subscriber, the ids of the papers first seen `since` then and delivered to them.
+
+    Older papers cannot be in a digest any more, so the ledger's old rows are not read.
+    """
     sent: dict[int, set[int]] = {sid: set() for sid in subscriber_ids}
-    query = select(col(SentPaper.subscriber_id), col(SentPaper.paper_id)).where(
-        col(SentPaper.subscriber_id).in_(list(subscriber_ids))
-    )
-    for subscriber_id, paper_id in session.execute(query):
-        sent[subscriber_id].add(paper_id)
+    for chunk in in_chunks(subscriber_ids):
+        query = (
+            select(col(SentPaper.subscriber_id), col(SentPaper.paper_id))
+            .join(Paper, col(Paper.id) == col(SentPaper.paper_id))
+            .where(col(SentPaper.subscriber_id).in_(chunk), col(Paper.first_seen_at) >= since)
+        )
+        for subscriber_id, paper_id in session.execute(query):
+            sent[subscriber_id].add(paper_id)
     return sent
 
 
 def last_sent(session: Session, subscriber_ids: Collection[int]) -> dict[int, datetime]:
-    """Return, per subscriber, when their last digest was accepted (absent: never)."""
-    query = (
-        select(col(Delivery.subscriber_id), func.max(col(Delivery.created_at)))
-        .where(
-            col(Delivery.subscriber_id).in_(list(subscriber_ids)), col(Delivery.status) == "sent"
+    """Return, per subscriber, when their last digest was delivered (absent: never).
+
+    Read from the ledger, so only what counts as delivered counts: not the
+    Markdown copy of a subscriber whose email failed.
+    """
+    last: dict[int, datetime] = {}
+    for chunk in in_chunks(subscriber_ids):
+        query = (
+            select(col(SentPaper.subscriber_id), func.max(col(SentPaper.sent_at)))
+            .where(col(SentPaper.subscriber_id).in_(chunk))
+            .group_by(col(SentPaper.subscriber_id))
         )
-        .group_by(col(Delivery.subscriber_id))
-    )
-    return {subscriber_id: when for subscriber_id, when in session.execute(query)}
+        last.update({subscriber_id: when for subscriber_id, when in session.execute(query)})
+    return last
 
 
 def record_delivery(
@@ -55,22 +71,23 @@ def record_delivery(
 ) -> None:
     """Record one delivery; for an accepted one (`status == "sent"` and `ledger`), its papers too."""
     papers = list(paper_ids)
+    # Core statements, not ORM objects: a run records thousands of these, one
+    # transaction each, and the unit of work cost more than the writes.
     with write_session(engine) as session:
-        delivery = Delivery(
-            run_id=run_id, subscriber_id=subscriber_id, channel=channel, status=status,
-            reason=reason, message_id=message_id, attempts=attempts, papers=len(papers),
-            created_at=now,
+        connection = session.connection()
+        result = connection.execute(
+            insert(_DELIVERY),
+            {
+                "run_id": run_id, "subscriber_id": subscriber_id, "channel": channel,
+                "status": status, "reason": reason, "message_id": message_id,
+                "attempts": attempts, "papers": len(papers), "created_at": now,
+            },
         )  # fmt: skip
-        session.add(delivery)
-        session.flush()
-        if status == "sent" and ledger:
+        if status == "sent" and ledger and papers:
+            (delivery_id,) = result.inserted_primary_key or (None,)
             rows = [
-                {
-                    "subscriber_id": subscriber_id,
-                    "paper_id": pid,
-                    "delivery_id": delivery.id,
-                    "sent_at": now,
-                }
+                {"subscriber_id": subscriber_id, "paper_id": pid,
+                 "delivery_id": delivery_id, "sent_at": now}
                 for pid in papers
-            ]
-            bulk_insert(session, SentPaper.__table__, rows)  # type: ignore[attr-defined]
+            ]  # fmt: skip
+            bulk_insert(session, _SENT_PAPER, rows)

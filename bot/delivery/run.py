@@ -11,8 +11,9 @@ A dry run renders everything and says what it would send, and changes nothing.
 
 import asyncio
 import random
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -53,7 +54,6 @@ Progress = Callable[[int, int], None]
 LOCK = "delivery"
 LEASE = timedelta(minutes=30)
 _BACKOFF_BASE = 2.0
-_CHUNK = 250  # messages built and sent together
 _BACKOFF_CAP = 60.0
 
 
@@ -156,6 +156,8 @@ class _Run:
         self.holder = holder
         self.renewed = clock()
         self._secret: str | None = None
+        self._nonce = secrets.token_hex(6)
+        self._domain = parseaddr(settings.delivery.sender)[1].rpartition("@")[2] or "localhost"
         self._file_transport = FileTransport(settings.outbox_dir)
         smtp = settings.smtp
         self._smtp_transport = SmtpTransport(
@@ -171,23 +173,15 @@ class _Run:
             if item.subscriber.format in ("markdown", "both"):
                 self._markdown(item, dry_run=dry_run)
         by_email = [item for item in planned if item.subscriber.format in ("email", "both")]
-        # Messages are built a chunk at a time, sent, recorded and dropped: 10,000
-        # digests of ~50 KB each must never sit in memory together.
-        for start in range(0, len(by_email), _CHUNK):
-            emails = [(item, self._outgoing(item)) for item in by_email[start : start + _CHUNK]]
-            if dry_run:
-                self.outcomes += [
-                    Outcome(
-                        p.subscriber.email,
-                        "email",
-                        "would send",
-                        o.message["Subject"],
-                        len(p.digest.entries),
-                    )
-                    for p, o in emails
-                ]
-            else:
-                self._send(emails)
+        if dry_run:
+            for item in by_email:
+                subject = self._outgoing(item).message["Subject"]
+                count = len(item.digest.entries)
+                self.outcomes.append(
+                    Outcome(item.subscriber.email, "email", "would send", subject, count)
+                )
+            return self.outcomes
+        self._send(by_email)
         return self.outcomes
 
     def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> list[_Planned]:
@@ -199,8 +193,7 @@ class _Run:
                 subscribers = [s for s in subscribers if email_key(s.email) == wanted]
                 if not subscribers:
                     raise InputError(f"no active subscriber with the address {only.strip()!r}")
-            ids = [s.id for s in subscribers]
-            last, sent = last_sent(session, ids), sent_papers(session, ids)
+            last = last_sent(session, [s.id for s in subscribers])
         created = {s.id: s.created_at for s in subscribers}
         due = []
         for subscriber in subscribers:
@@ -218,7 +211,10 @@ class _Run:
         if not due:
             return []
         backlog = timedelta(days=self.settings.delivery.backlog_days)
-        texts, papers, first_seen = self._recent_papers(min(created[s.id] for s in due) - backlog)
+        oldest = min(created[s.id] for s in due) - backlog
+        texts, papers, first_seen = self._recent_papers(oldest)
+        with Session(self.engine) as session:
+            sent = sent_papers(session, [s.id for s in due], since=oldest)
         by_rule: dict[int, list[Match]] = {}
         rules = [Rule(t.id, t.keywords, t.exclusions) for s in due for t in s.topics]
         for match in Matcher(texts).match(rules):
@@ -290,10 +286,9 @@ class _Run:
         )
 
     def _outgoing(self, item: _Planned) -> Outgoing:
-        sender = self.settings.delivery.sender
         message = build_message(
-            item.digest, renderer=self.renderer, sender=sender, now=self.clock(),
-            domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost",
+            item.digest, renderer=self.renderer, sender=self.settings.delivery.sender,
+            now=self.clock(), domain=self._domain, message_id=self._message_id(item),
             unsubscribe_mailto=self.settings.delivery.unsubscribe_mailto or None,
         )  # fmt: skip
         return Outgoing(
@@ -302,43 +297,57 @@ class _Run:
             message=message,
         )
 
-    def _send(self, emails: list[tuple[_Planned, Outgoing]]) -> None:
-        pending = emails
+    def _message_id(self, item: _Planned) -> str:
+        # The same for every attempt of a run: a message the server took but did not
+        # confirm (the connection dropped) and that is sent again is then one
+        # message to mail clients.
+        return f"<{self.run_id or 'preview'}.{item.subscriber.id}.{self._nonce}@{self._domain}>"
+
+    def _send(self, items: list[_Planned]) -> None:
+        pending = items
         attempt = 0
         while pending:
             attempt += 1
+            if attempt > 1:
+                # Exponential backoff with jitter, so retries do not hit a struggling
+                # server in step.
+                pause = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 2))
+                self.sleep(pause * random.uniform(0.5, 1.5))
             pending = self._attempt(pending, attempt)
-            if pending:
-                # Exponential backoff with jitter, so retries do not hit a struggling server in step.
-                self.sleep(
-                    min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-                )
 
-    def _attempt(
-        self, batch: list[tuple[_Planned, Outgoing]], attempt: int
-    ) -> list[tuple[_Planned, Outgoing]]:
-        """Send `batch` once; record what was settled; return what to try again."""
-        retry: list[tuple[_Planned, Outgoing]] = []
+    def _attempt(self, items: list[_Planned], attempt: int) -> list[_Planned]:
+        """Send each of `items` once; record what was settled; return what to try again.
+
+        Messages are built lazily: the transport takes the next one when a
+        connection is free, so building one overlaps the server's work on the
+        others, and each is dropped once its result is recorded. Retries build
+        theirs again (same Message-ID), so memory stays bounded whatever fails.
+        """
+        retry: list[_Planned] = []
+        taken: dict[int, _Planned] = {}
+
+        def messages() -> Iterator[Outgoing]:
+            for index, item in enumerate(items):
+                taken[index] = item
+                yield self._outgoing(item)
 
         def settle(index: int, result: SendResult) -> None:
             # Called as each message is answered: recorded before the next one
             # goes, so a run killed halfway leaves an exact ledger.
-            item, outgoing = batch[index]
-            if result.accepted:
+            item = taken.pop(index)
+            if result.accepted or result.permanent or attempt > self.settings.delivery.retries:
+                status = "sent" if result.accepted else "failed"
                 self._record(
-                    item, "email", "sent", result.reply, outgoing=outgoing, attempts=attempt
-                )
-            elif result.permanent or attempt > self.settings.delivery.retries:
-                self._record(
-                    item, "email", "failed", result.reply, outgoing=outgoing, attempts=attempt
-                )
+                    item, "email", status, result.reply,
+                    message_id=self._message_id(item), attempts=attempt,
+                )  # fmt: skip
             else:
-                retry.append((item, outgoing))
+                retry.append(item)
 
-        self._transport([outgoing for _, outgoing in batch], settle)
+        self._transport(messages(), settle)
         return retry
 
-    def _transport(self, batch: list[Outgoing], on_result: OnResult) -> None:
+    def _transport(self, batch: Iterable[Outgoing], on_result: OnResult) -> None:
         if self.settings.delivery.transport == "file":
             self._file_transport.send(batch, on_result)
         else:
@@ -355,13 +364,13 @@ class _Run:
 
     def _record(
         self, item: _Planned, channel: str, status: str, reason: str, *,
-        ledger: bool = True, outgoing: Outgoing | None = None, attempts: int = 1,
+        ledger: bool = True, message_id: str | None = None, attempts: int = 1,
     ) -> None:  # fmt: skip
         ids = [entry.paper.paper_id for entry in item.digest.entries]
         record_delivery(
             self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id, channel=channel,
             status=status, reason=reason, paper_ids=ids, now=self.clock(), attempts=attempts,
-            message_id=outgoing.message["Message-ID"] if outgoing else None, ledger=ledger,
+            message_id=message_id, ledger=ledger,
         )  # fmt: skip
         self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
         self._keep_lock()

@@ -16,7 +16,7 @@ import re
 import ssl
 import unicodedata
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
@@ -131,7 +131,9 @@ class FileTransport:
         """Where `item` is written: the same path for the same key and recipient."""
         return self.outbox / f"{safe_name(item.key, item.recipient)}.eml"
 
-    def send(self, batch: list[Outgoing], on_result: OnResult | None = None) -> list[SendResult]:
+    def send(
+        self, batch: Iterable[Outgoing], on_result: OnResult | None = None
+    ) -> list[SendResult]:
         """Write every message atomically; one result per message, in order.
 
         A message written again (a retry) replaces its earlier file. A write
@@ -167,6 +169,29 @@ def write_markdown(folder: Path, *, email: str, day: date, text: str) -> Path:
 # --- SMTP -----------------------------------------------------------------------
 
 
+class _Source:
+    """Messages numbered as they are taken from a batch, with room to put one back."""
+
+    def __init__(self, batch: Iterable[Outgoing]) -> None:
+        self._items = enumerate(batch)
+        self._returned: deque[tuple[int, Outgoing]] = deque()
+
+    def take(self) -> tuple[int, Outgoing] | None:
+        """The next message and its index, or None when there are no more."""
+        if self._returned:
+            return self._returned.popleft()
+        return next(self._items, None)
+
+    def put_back(self, index: int, item: Outgoing) -> None:
+        """Return a message that could not be sent; it is the next one taken."""
+        self._returned.appendleft((index, item))
+
+    def rest(self) -> Iterator[tuple[int, Outgoing]]:
+        """Every message not taken yet."""
+        while (taken := self.take()) is not None:
+            yield taken
+
+
 class SmtpTransport:
     """Sends messages through an SMTP server, over a few concurrent connections.
 
@@ -190,48 +215,52 @@ class SmtpTransport:
         self.connections = connections
         self.messages_per_connection = messages_per_connection
         self.tls_context = tls_context
-        self._on_result: OnResult | None = None
 
     async def send_all(
-        self, batch: list[Outgoing], on_result: OnResult | None = None
+        self, batch: Iterable[Outgoing], on_result: OnResult | None = None
     ) -> list[SendResult]:
         """Send every message; one result per message, in the batch's order.
 
-        Never raises for a message's failure: 4xx replies, refused, reset or
-        dropped connections and timeouts are temporary results; 5xx replies and
-        unsendable addresses are permanent ones. `on_result`, when given, hears
-        each result as soon as the server has answered, before the next message
-        goes over that connection, so a caller can record it at once.
+        `batch` is read lazily, one message whenever a connection is free: a
+        generator that builds each message is building the next one while the
+        server takes the last. Never raises for a message's failure: 4xx replies,
+        refused, reset or dropped connections and timeouts are temporary results;
+        5xx replies and unsendable addresses are permanent ones. `on_result`, when
+        given, hears each result as soon as the server has answered, before the
+        next message goes over that connection, so a caller can record it at once.
         """
-        self._on_result = on_result
-        results: list[SendResult | None] = [None] * len(batch)
-        queue = deque(enumerate(batch))
+        source = _Source(batch)
+        results: dict[int, SendResult] = {}
+
+        def settle(index: int, result: SendResult) -> None:
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
+
         # The last failure to connect, for whatever no connection could carry.
         connect_failures: list[SendResult] = []
-        workers = min(self.connections, len(batch))
+        workers = self.connections
+        if isinstance(batch, Sized):
+            workers = min(workers, len(batch))
         await asyncio.gather(
-            *(self._worker(queue, results, connect_failures) for _ in range(workers))
+            *(self._worker(source, settle, connect_failures) for _ in range(workers))
         )
-        final: list[SendResult] = []
-        for item, result in zip(batch, results, strict=True):
-            if result is None:
-                # Every worker gave up connecting: the server is unreachable now.
-                failure = connect_failures[-1]
-                result = SendResult(item.key, False, False, failure.reply, failure.code)
-                if on_result is not None:
-                    on_result(len(final), result)
-            final.append(result)
-        return final
+        # Every worker gave up connecting (the server is unreachable now): what is
+        # left fails with the last connection error.
+        for index, item in source.rest():
+            failure = connect_failures[-1]
+            settle(index, SendResult(item.key, False, False, failure.reply, failure.code))
+        return [results[index] for index in range(len(results))]
 
     async def _worker(
         self,
-        queue: deque[tuple[int, Outgoing]],
-        results: list[SendResult | None],
+        source: "_Source",
+        settle: OnResult,
         connect_failures: list[SendResult],
     ) -> None:
-        """Send messages from `queue` over one connection at a time until it is empty.
+        """Send messages from `source` over one connection at a time until it is empty.
 
-        If connecting fails, the message goes back to the queue and this worker
+        If connecting fails, the message goes back to the source and this worker
         stops: the other workers may still have working connections (a server
         limiting connections per client), and whatever is left when all have
         stopped fails with the connection error.
@@ -239,8 +268,8 @@ class SmtpTransport:
         client: aiosmtplib.SMTP | None = None
         sent = 0
         try:
-            while queue:
-                index, item = queue.popleft()
+            while (taken := source.take()) is not None:
+                index, item = taken
                 if client is not None and (
                     sent >= self.messages_per_connection or not client.is_connected
                 ):
@@ -250,13 +279,11 @@ class SmtpTransport:
                     try:
                         client = await self._connect()
                     except Exception as exc:
-                        queue.appendleft((index, item))
+                        source.put_back(index, item)
                         connect_failures.append(self._failure(item.key, exc, connecting=True))
                         return
                     sent = 0
-                results[index] = result = await self._send_one(client, item)
-                if self._on_result is not None:
-                    self._on_result(index, result)
+                settle(index, await self._send_one(client, item))
                 sent += 1
         finally:
             if client is not None:

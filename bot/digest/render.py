@@ -44,7 +44,17 @@ MAX_AUTHOR_NAMES = 3
 PAPER_CACHE_SIZE = 16_384
 """Papers whose prepared text a renderer keeps; a run shows far fewer."""
 
-TEMPLATE_NAMES = ("subject.txt", "email.txt", "email.html", "digest.md")
+TEMPLATE_NAMES = (
+    "subject.txt",
+    "email.txt",
+    "email.html",
+    "digest.md",
+    "entry.txt",
+    "entry.html",
+    "entry.md",
+)
+"""Every template a digest uses; the `entry.*` ones show one paper and see only `e`
+and `show_topics`."""
 
 
 # --- LaTeX -------------------------------------------------------------------------
@@ -423,6 +433,14 @@ class DigestRenderer:
         self.reason_view: Callable[[MatchReason], ReasonView] = lru_cache(PAPER_CACHE_SIZE)(
             make_reason_view
         )
+        # Thousands of digests show the same paper matched by the same keyword: each
+        # such entry is rendered once per template and reused as text.
+        self.entry: Callable[[str, EntryView, bool], str] = lru_cache(PAPER_CACHE_SIZE)(
+            self._render_entry
+        )
+
+    def _render_entry(self, name: str, entry: EntryView, show_topics: bool) -> str:
+        return self.env.get_template(name).render(e=entry, show_topics=show_topics)
 
     def context(self, digest: Digest) -> dict[str, Any]:
         """Return the names every template sees for `digest`."""
@@ -438,32 +456,39 @@ class DigestRenderer:
             if section.entries
         )
         entries = tuple(e for s in sections for e in s.entries)
+        show_topics = len(sections) > 1
         return {
             "digest": digest,
             "day": digest.day.isoformat(),
             "sections": sections,
             "entries": entries,
             "count": len(entries),
-            "show_topics": len(sections) > 1,
+            "show_topics": show_topics,
+            "html_entry": lambda e: Markup(self.entry("entry.html", e, show_topics)),
+            "text_entry": lambda e: self.entry("entry.txt", e, show_topics),
+            "markdown_entry": lambda e: self.entry("entry.md", e, show_topics),
             "more": digest.more,
             "manage_url": safe_url(digest.manage_url),
             "unsubscribe_url": safe_url(digest.unsubscribe_url),
         }
 
-    def _render(self, name: str, digest: Digest) -> str:
-        return self.env.get_template(name).render(self.context(digest))
+    def _render(self, name: str, digest: Digest, context: dict[str, Any] | None = None) -> str:
+        return self.env.get_template(name).render(context or self.context(digest))
 
-    def subject(self, digest: Digest) -> str:
-        """Return the subject line: one line, whatever the titles hold, at most 200 characters."""
-        return shorten(one_line(self._render("subject.txt", digest)), SUBJECT_MAX)
+    def subject(self, digest: Digest, context: dict[str, Any] | None = None) -> str:
+        """Return the subject line: one line, whatever the titles hold, at most 200 characters.
 
-    def text(self, digest: Digest) -> str:
+        `context`, when given, is `self.context(digest)` made once for several parts.
+        """
+        return shorten(one_line(self._render("subject.txt", digest, context)), SUBJECT_MAX)
+
+    def text(self, digest: Digest, context: dict[str, Any] | None = None) -> str:
         """Return the plain-text part of the email."""
-        return self._render("email.txt", digest)
+        return self._render("email.txt", digest, context)
 
-    def html(self, digest: Digest) -> str:
+    def html(self, digest: Digest, context: dict[str, Any] | None = None) -> str:
         """Return the HTML part of the email (inline styles only, no images or scripts)."""
-        return self._render("email.html", digest)
+        return self._render("email.html", digest, context)
 
     def markdown(self, digest: Digest) -> str:
         """Return the digest as Markdown, abstracts whole."""

@@ -6,25 +6,22 @@ looked up a few hundred keys per query, new rows are inserted in bulk
 (`bot.db.bulk_insert`), and nothing is committed per row.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
-from bot.db import bulk_insert
+from bot.db import bulk_insert, in_chunks
 from bot.ingest.identity import title_key
 from bot.ingest.merge import MERGED_COLUMNS, merge_into, new_row
 from bot.ingest.parsed import ParsedPaper
 from bot.models import Paper, Sighting
 
-_LOOKUP_CHUNK = 400
 _paper = Paper.__table__  # type: ignore[attr-defined]
 _sighting = Sighting.__table__  # type: ignore[attr-defined]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -114,10 +111,10 @@ def _load_existing(
     ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
     columns = [_paper.c.id, *(_paper.c[name] for name in MERGED_COLUMNS)]
     rows: dict[int, dict[str, Any]] = {}
-    for key_chunk in _chunks(keys, _LOOKUP_CHUNK):
+    for key_chunk in in_chunks(keys):
         query = select(*columns).where(_paper.c.title_key.in_(key_chunk))
         rows.update((r.id, dict(r._mapping)) for r in session.execute(query))
-    for id_chunk in _chunks(ids, _LOOKUP_CHUNK):
+    for id_chunk in in_chunks(ids):
         query = select(*columns).where(_paper.c.arxiv_id.in_(id_chunk))
         rows.update((r.id, dict(r._mapping)) for r in session.execute(query) if r.id not in rows)
     return list(rows.values())
@@ -156,14 +153,9 @@ def _insert_sightings(
 
 def _sighted_by_feed(session: Session, paper_ids: list[int], feed_id: int) -> set[int]:
     known: set[int] = set()
-    for chunk in _chunks(paper_ids, _LOOKUP_CHUNK):
+    for chunk in in_chunks(paper_ids):
         query = select(_sighting.c.paper_id).where(
             _sighting.c.feed_id == feed_id, _sighting.c.paper_id.in_(chunk)
         )
         known.update(session.execute(query).scalars())
     return known
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

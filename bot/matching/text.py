@@ -180,6 +180,7 @@ def separator(gap: str) -> str:
     return _HYPHEN_RUN.sub("-", _SPACES.sub(" ", gap))
 
 
+@lru_cache(maxsize=8192)  # a digest run asks for the same paper's snippet many times
 def snippet(text: str, start: int, end: int, context: int = 60) -> tuple[str, int, int]:
     """Return the text around `text[start:end]`, ready to show, and where the match is in it.
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.db import in_chunks
 from bot.errors import InputError
 from bot.models import Subscriber, Subscription
 from bot.subscriptions.spec import SubscriptionSpec, email_key, normalise_email
@@ -145,16 +146,17 @@ def _find(session: Session, email: str) -> Subscriber | None:
 def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberView]:
     ids = [s.id for s in subscribers if s.id is not None]
     topics: dict[int, list[Topic]] = {}
-    query = (
-        select(Subscription)
-        .where(col(Subscription.subscriber_id).in_(ids))
-        .order_by(col(Subscription.name))
-    )
-    for row in session.exec(query):
-        assert row.id is not None  # rows read back always have their key
-        topics.setdefault(row.subscriber_id, []).append(
-            Topic(row.id, row.name, tuple(row.keywords), tuple(row.exclusions))
+    for chunk in in_chunks(ids):
+        query = (
+            select(Subscription)
+            .where(col(Subscription.subscriber_id).in_(chunk))
+            .order_by(col(Subscription.name))
         )
+        for row in session.exec(query):
+            assert row.id is not None  # rows read back always have their key
+            topics.setdefault(row.subscriber_id, []).append(
+                Topic(row.id, row.name, tuple(row.keywords), tuple(row.exclusions))
+            )
     return [
         SubscriberView(
             s.id, s.email, s.cadence, s.format, s.status, tuple(topics.get(s.id, ())), s.created_at

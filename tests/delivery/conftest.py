@@ -32,15 +32,19 @@ class Handler:
     """Stores accepted messages; fails on demand; counts sessions.
 
     `tempfail[address] = n` answers 451 to the next n RCPTs for that address;
-    `reject` gets 550; `drop` closes the connection during DATA, once per address.
-    `data_delay` makes DATA slow, so that sessions overlap. `on_rcpt`, when set,
-    hears every RCPT address before it is answered.
+    `reject` gets 550; `drop` closes the connection during DATA, once per address;
+    `drop_always` closes it every time. `dropped` lists the recipients of every
+    connection closed that way, in order. `data_delay` makes DATA slow, so that
+    sessions overlap. `on_rcpt`, when set, hears every RCPT address before it is
+    answered.
     """
 
     received: list[Received] = field(default_factory=list)
     tempfail: dict[str, int] = field(default_factory=dict)
     reject: set[str] = field(default_factory=set)
     drop: set[str] = field(default_factory=set)
+    drop_always: set[str] = field(default_factory=set)
+    dropped: list[str] = field(default_factory=list)
     data_delay: float = 0.0
     on_rcpt: Callable[[str], None] | None = None
     sessions: int = 0
@@ -93,9 +97,14 @@ class Handler:
     ) -> str:
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
-        dropped = [address for address in envelope.rcpt_tos if address in self.drop]
+        dropped = [
+            address
+            for address in envelope.rcpt_tos
+            if address in self.drop or address in self.drop_always
+        ]
         if dropped:
             self.drop.difference_update(dropped)
+            self.dropped += dropped
             assert isinstance(server.transport, asyncio.Transport)
             # abort(): no reply reaches the client, as when a server crashes.
             server.transport.abort()

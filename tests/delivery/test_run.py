@@ -161,6 +161,50 @@ def test_temporary_failures_are_retried_with_backoff(
     assert delivery.attempts == 3
 
 
+def test_retries_pause_once_per_attempt_for_all_failing_recipients(
+    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+) -> None:
+    # Every address failing now and then shares the same few pauses: a run with many
+    # struggling recipients waits per attempt, not per recipient.
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    emails = [f"reader{n}@lab.org" for n in range(6)]
+    for n, email in enumerate(emails):
+        smtp_server.handler.tempfail[email] = 1 + n % 2
+        _subscribe(engine, clock, email, "graph neural network")
+    pauses: list[float] = []
+    report = deliver(engine, settings, clock=clock, sleep=pauses.append)
+    assert [o.status for o in report.outcomes] == ["sent"] * 6
+    assert len(pauses) == 2
+    ids_per_address: dict[str, set[str]] = {}
+    for message in smtp_server.handler.received:
+        ids_per_address.setdefault(message.recipients[0], set()).add(message.message["Message-ID"])
+    assert sorted(ids_per_address) == sorted(emails)
+    with Session(engine) as session:
+        recorded = {d.message_id for d in session.scalars(select(Delivery))}
+    # One message each, and the run records the Message-ID each recipient got.
+    assert all(len(ids) == 1 for ids in ids_per_address.values())
+    assert recorded == {ids.pop() for ids in ids_per_address.values()}
+
+
+def test_a_markdown_copy_does_not_count_when_the_email_failed(
+    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+) -> None:
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    smtp_server.handler.reject.add("both@lab.org")
+    _subscribe(engine, clock, "both@lab.org", "graph neural network", format="both")
+    first = deliver(engine, settings, clock=clock)
+    assert sorted((o.channel, o.status) for o in first.outcomes) == [
+        ("email", "failed"),
+        ("markdown", "sent"),
+    ]
+    # The subscriber has not had their digest: the next run tries again at once.
+    smtp_server.handler.reject.clear()
+    clock.now += timedelta(minutes=5)
+    second = deliver(engine, settings, clock=clock)
+    assert ("email", "sent") in {(o.channel, o.status) for o in second.outcomes}
+    assert [m.recipients[0] for m in smtp_server.handler.received] == ["both@lab.org"]
+
+
 def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
     tmp_path: Path, clock: Clock
 ) -> None:

@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from bot.digest.message import build_message
+from bot.digest.message import POLICY, build_message
 from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
 from bot.digest.render import DigestRenderer
 from tests.digest.test_render import SAMPLE
@@ -159,3 +159,31 @@ def test_a_long_subject_parses_back_without_a_leading_space() -> None:
     _, parsed = _send(digest)
     assert parsed["Subject"] == RENDERER.subject(digest)
     assert len(parsed["Subject"]) > 78 and not parsed["Subject"].startswith(" ")
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        SAMPLE,
+        _titled("Plain title"),
+        _titled("Ünïcode title with a =?utf-8?q?marker?= and more words to make it fold " * 3),
+        dataclasses.replace(SAMPLE, email="o'brien+digest@sub.lab.org"),
+        dataclasses.replace(SAMPLE, email="\u00e9l\u00e8ve@lab.org"),
+    ],
+    ids=["sample", "plain", "long-non-ascii", "plus-address", "non-ascii-address"],
+)
+@pytest.mark.parametrize("mailto", [None, "u@lab.org", "unsubscribe-digests@example.org"])
+def test_wire_form_is_what_the_policy_serialises(digest: Digest, mailto: str | None) -> None:
+    # Transports send `wire`: byte for byte the message's own serialisation, and its
+    # headers exactly as the policy folds them when each is parsed (plain headers are
+    # written without parsing).
+    message = build_message(
+        digest, renderer=RENDERER, sender="paperbot <bot@example.org>", now=NOW,
+        domain="example.org", unsubscribe_mailto=mailto,
+    )  # fmt: skip
+    wire = getattr(message, "wire", None)
+    assert wire is not None
+    assert wire == bytes(message)
+    parsed = [POLICY.header_store_parse(name, value) for name, value in message.raw_items()]
+    folded = "".join(header.fold(policy=POLICY) for _, header in parsed)
+    assert wire.decode("ascii").split("\r\n\r\n", 1)[0] + "\r\n" == folded
