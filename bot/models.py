@@ -132,7 +132,7 @@ class Subscriber(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str
     email_key: str = Field(unique=True)  # the address case-folded: one person, one row
-    cadence: str = "daily"  # "daily" or "weekly"
+    cadence: str = "daily"  # "daily", "weekly" or "paused" (nothing is sent)
     format: str = "email"  # "email", "markdown" or "both"
     status: str = "active"  # "active" or "unsubscribed"
     created_at: datetime = _timestamp()

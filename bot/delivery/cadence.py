@@ -13,6 +13,8 @@ _PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 
 def due_reason(cadence: str, last_sent: datetime | None, now: datetime) -> str | None:
     """Return None when due, else why not (for the run record)."""
+    if cadence == "paused":
+        return "paused"
     period = _PERIODS.get(cadence)
     if period is None:
         return f"cadence {cadence!r} sends nothing"

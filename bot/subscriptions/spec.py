@@ -13,7 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from bot.errors import InputError
 from bot.matching.keywords import validate_keywords
 
-CADENCES = ("daily", "weekly")
+CADENCES = ("daily", "weekly", "paused")
 FORMATS = ("email", "markdown", "both")
 DEFAULT_TOPIC = "default"
 MAX_TOPIC_NAME = 100

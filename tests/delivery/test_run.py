@@ -102,6 +102,20 @@ def test_a_run_the_same_day_waits_for_the_cadence(tmp_path: Path, clock: Clock) 
     assert outcome.status == "skipped" and "weekly digest already sent" in outcome.reason
 
 
+def test_a_paused_subscriber_is_skipped_and_gets_the_papers_on_resuming(
+    tmp_path: Path, clock: Clock
+) -> None:
+    engine, settings = _setup(tmp_path, clock)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="paused")
+    [outcome] = deliver(engine, settings, clock=clock).outcomes
+    assert (outcome.status, outcome.reason) == ("skipped", "paused")
+    assert _count(engine, SentPaper) == 0
+    clock.now += timedelta(days=2)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="daily")
+    [outcome] = deliver(engine, settings, clock=clock).outcomes
+    assert outcome.status == "sent" and outcome.papers > 0
+
+
 def test_a_dry_run_changes_nothing(tmp_path: Path, clock: Clock) -> None:
     engine, settings = _setup(tmp_path, clock)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
