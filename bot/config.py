@@ -29,9 +29,11 @@ import tomllib
 import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import annotated_types
 from pydantic import (
@@ -182,6 +184,21 @@ DatabaseUrl = Annotated[
 ]
 """A SQLAlchemy database URL for SQLite or PostgreSQL; may hold a password."""
 
+
+def _check_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _own_error("expected a time zone name such as 'UTC' or 'Europe/Berlin'") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
+"""An IANA time zone name, such as "Europe/Berlin"."""
+
+TimeOfDay = Annotated[time, Strict(False)]
+"""A time of day: a TOML time (08:00:00) or a string "HH:MM" or "HH:MM:SS"."""
+
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 """A duration in seconds; a TOML integer is accepted too."""
 
@@ -255,10 +272,26 @@ class DeliverySettings(_Section):
 
 
 class WebSettings(_Section):
-    """The subscriber-facing links in every digest."""
+    """The subscriber-facing links in every digest, and where `paperbot serve` listens."""
 
     base_url: str = ""
     secret: SecretStr = SecretStr("")
+    host: str = "127.0.0.1"
+    port: Port = 8080
+
+
+class ScheduleSettings(_Section):
+    """When `paperbot serve` does its work."""
+
+    timezone: TimeZoneName = "UTC"
+    send_at: TimeOfDay = time(8, 0)
+    weekly_on: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = "monday"
+    inbox_every: Seconds = 300.0
+    feeds_every: Seconds = 3600.0
+    grace: Seconds = 21600.0
+    stop_timeout: Seconds = 30.0
 
 
 class LogSettings(_Section):
@@ -284,6 +317,7 @@ class Settings(_Section):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     _source: Path | None = PrivateAttr(default=None)
@@ -711,6 +745,8 @@ def _plain_value(value: object, *, secret: bool) -> object:
         return [_plain_value(item, secret=False) for item in value]
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, time):
+        return value.isoformat(timespec="seconds" if value.second else "minutes")
     return value
 
 

@@ -3,6 +3,7 @@
 import json
 import re
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -699,7 +700,16 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "unsubscribe_mailto": "",
             "templates": None,
         },
-        "web": {"base_url": "", "secret": ""},
+        "web": {"base_url": "", "secret": "", "host": "127.0.0.1", "port": 8080},
+        "schedule": {
+            "timezone": "UTC",
+            "send_at": "08:00",
+            "weekly_on": "monday",
+            "inbox_every": 300.0,
+            "feeds_every": 3600.0,
+            "grace": 21600.0,
+            "stop_timeout": 30.0,
+        },
         "log": {"level": "info", "format": "plain"},
     }
 
@@ -740,3 +750,24 @@ def test_example_file_documents_the_environment_rule() -> None:
         "PAPERBOT_DATABASE_URL",
     ):
         assert name in text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[schedule]\ntimezone = 'Mars/Olympus'", "schedule.timezone: expected a time zone name"),
+        ("[schedule]\nsend_at = '25:00'", "schedule.send_at"),
+        ("[schedule]\nweekly_on = 'mon'", "schedule.weekly_on"),
+    ],
+)
+def test_schedule_values_are_checked(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_text(tmp_path, text)
+
+
+def test_send_at_takes_a_toml_time_or_a_string(tmp_path: Path) -> None:
+    assert load_text(tmp_path, "[schedule]\nsend_at = 07:30:15").schedule.send_at == time(7, 30, 15)
+    assert load_text(tmp_path, "[schedule]\nsend_at = '06:45'").schedule.send_at == time(6, 45)
+    env = {"PAPERBOT_SCHEDULE_SEND_AT": "09:05", "PAPERBOT_SCHEDULE_TIMEZONE": "Asia/Tokyo"}
+    settings = load_settings(environ=env, cwd=tmp_path)
+    assert (settings.schedule.send_at, settings.schedule.timezone) == (time(9, 5), "Asia/Tokyo")

@@ -12,6 +12,7 @@ A dry run renders everything and says what it would send, and changes nothing.
 import asyncio
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -91,10 +92,14 @@ def deliver(
     dry_run: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> DeliveryReport:
     """Run delivery once; raise `JobLockedError` when another run is delivering.
 
     `progress(done, total)`, when given, hears how many digests are settled.
+    Once `stop` is set, no new digest is started: messages already handed to the
+    server are finished and recorded, and the rest are skipped (they are still
+    due at the next run).
     """
     holder = locks.holder_name()
     if not dry_run:
@@ -102,7 +107,7 @@ def deliver(
     run_id = None if dry_run else start_run(engine, "delivery", now=clock())
     try:
         outcomes = _Run(
-            engine, settings, clock, run_id, sleep, progress, None if dry_run else holder
+            engine, settings, clock, run_id, sleep, progress, None if dry_run else holder, stop
         ).deliver(only=only, dry_run=dry_run)
     except Exception as exc:
         if run_id is not None:
@@ -142,6 +147,7 @@ class _Run:
         sleep: Callable[[float], None],
         progress: Progress | None = None,
         holder: str | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -149,6 +155,7 @@ class _Run:
         self.run_id = run_id
         self.sleep = sleep
         self.progress = progress
+        self.stop = stop or threading.Event()
         self.renderer = DigestRenderer(settings.delivery.templates)
         self.outcomes: list[Outcome] = []
         self.total = self.done = 0
@@ -171,7 +178,10 @@ class _Run:
         self.total = sum(2 if p.subscriber.format == "both" else 1 for p in planned)
         for item in planned:
             if item.subscriber.format in ("markdown", "both"):
-                self._markdown(item, dry_run=dry_run)
+                if self.stop.is_set():
+                    self._stopped(item, "markdown")
+                else:
+                    self._markdown(item, dry_run=dry_run)
         by_email = [item for item in planned if item.subscriber.format in ("email", "both")]
         if dry_run:
             for item in by_email:
@@ -307,6 +317,10 @@ class _Run:
         pending = items
         attempt = 0
         while pending:
+            if self.stop.is_set():
+                for item in pending:
+                    self._stopped(item, "email")
+                return
             attempt += 1
             if attempt > 1:
                 # Exponential backoff with jitter, so retries do not hit a struggling
@@ -328,6 +342,9 @@ class _Run:
 
         def messages() -> Iterator[Outgoing]:
             for index, item in enumerate(items):
+                if self.stop.is_set():
+                    retry.extend(items[index:])  # not started: skipped by the caller
+                    return
                 taken[index] = item
                 yield self._outgoing(item)
 
@@ -352,6 +369,10 @@ class _Run:
             self._file_transport.send(batch, on_result)
         else:
             asyncio.run(self._smtp_transport.send_all(batch, on_result))
+
+    def _stopped(self, item: _Planned, channel: str) -> None:
+        reason = "not sent: paperbot was stopping; due again at the next run"
+        self.outcomes.append(Outcome(item.subscriber.email, channel, "skipped", reason))
 
     def _keep_lock(self) -> None:
         """Renew the lease well before it runs out; stop if another run took the lock."""

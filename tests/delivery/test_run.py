@@ -1,5 +1,6 @@
 """One delivery run against real files, a real SQLite database and a real SMTP server."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
@@ -114,6 +115,34 @@ def test_a_paused_subscriber_is_skipped_and_gets_the_papers_on_resuming(
     _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="daily")
     [outcome] = deliver(engine, settings, clock=clock).outcomes
     assert outcome.status == "sent" and outcome.papers > 0
+
+
+def test_a_stop_request_finishes_what_is_on_the_way_and_leaves_the_rest_due(
+    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+) -> None:
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    emails = [f"reader{n}@lab.org" for n in range(8)]
+    for email in emails:
+        _subscribe(engine, clock, email, "graph neural network")
+    stop = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done == 2:
+            stop.set()  # as SIGTERM does in the service
+
+    first = deliver(engine, settings, clock=clock, progress=progress, stop=stop)
+    sent = {o.email for o in first.outcomes if o.status == "sent"}
+    stopped = {o.email for o in first.outcomes if o.status == "skipped"}
+    # Messages already on their way when the stop came are finished and recorded.
+    assert 2 <= len(sent) < len(emails) and sent | stopped == set(emails)
+    assert all("stopping" in o.reason for o in first.outcomes if o.status == "skipped")
+    assert {r.recipients[0] for r in smtp_server.handler.received} == sent
+    assert _count(engine, Delivery) == len(sent)
+    # The next run sends exactly the rest.
+    second = deliver(engine, settings, clock=clock)
+    assert {o.email for o in second.outcomes if o.status == "sent"} == stopped
+    received = sorted(r.recipients[0] for r in smtp_server.handler.received)
+    assert received == sorted(emails)
 
 
 def test_a_dry_run_changes_nothing(tmp_path: Path, clock: Clock) -> None:
