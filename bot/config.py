@@ -298,7 +298,7 @@ class LogSettings(_Section):
     """What is logged, and how."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["plain", "json"] = "plain"
+    format: Literal["plain", "json"] = "json"
 
 
 class Settings(_Section):

@@ -43,3 +43,7 @@ class InputError(PaperbotError, ValueError):
 
 class JobLockedError(PaperbotError):
     """Another run of the same job holds its lock."""
+
+
+class ServiceError(PaperbotError):
+    """`paperbot serve` cannot start (its port is taken, say)."""

@@ -138,6 +138,8 @@ class Subscriber(SQLModel, table=True):
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
     unsubscribed_at: datetime | None = _timestamp(nullable=True)
+    # An IANA name such as "Europe/Berlin"; None follows the configured schedule.timezone.
+    timezone: str | None = None
 
 
 class Subscription(SQLModel, table=True):
@@ -221,3 +223,28 @@ class AppSecret(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     value: str
+
+
+class JobState(SQLModel, table=True):
+    """How the service's scheduled jobs are doing: one row per job, updated as they run.
+
+    The scheduler keeps its own table of jobs and next run times; this one is
+    what `paperbot health` and /healthz read, in plain columns.
+    """
+
+    name: str = Field(primary_key=True)
+    last_started_at: datetime | None = _timestamp(nullable=True)
+    last_finished_at: datetime | None = _timestamp(nullable=True)
+    last_success_at: datetime | None = _timestamp(nullable=True)
+    last_outcome: str | None = None  # "ok", "failed", or "running"
+    last_error: str | None = None
+    next_run_at: datetime | None = _timestamp(nullable=True)
+
+
+class Heartbeat(SQLModel, table=True):
+    """The running service's sign of life, renewed every few seconds."""
+
+    name: str = Field(primary_key=True)
+    holder: str
+    started_at: datetime = _timestamp()
+    beat_at: datetime = _timestamp()

@@ -108,7 +108,7 @@ def test_defaults_apply_when_there_is_no_file(tmp_path: Path) -> None:
     assert settings.smtp.username == ""
     assert settings.smtp.password.get_secret_value() == ""
     assert settings.smtp.timeout == 30.0
-    assert (settings.log.level, settings.log.format) == ("info", "plain")
+    assert (settings.log.level, settings.log.format) == ("info", "json")
 
 
 def test_settings_built_in_code_have_absolute_paths(
@@ -710,7 +710,7 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "grace": 21600.0,
             "stop_timeout": 30.0,
         },
-        "log": {"level": "info", "format": "plain"},
+        "log": {"level": "info", "format": "json"},
     }
 
 

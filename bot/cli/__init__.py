@@ -1,6 +1,13 @@
 """The command line. Importing the command modules registers their commands on `app`."""
 
-from bot.cli import digest, ingest, match, report, subscriptions  # noqa: F401  (registers the commands)
+from bot.cli import (  # noqa: F401  (registers the commands)
+    digest,
+    ingest,
+    match,
+    report,
+    serve,
+    subscriptions,
+)
 from bot.cli.app import app, main
 
 __all__ = ["app", "main"]

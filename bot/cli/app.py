@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except PaperbotError as exc:
         if state.verbose:
             err.print_exception()
-        err.print(f"paperbot: error: {exc}", markup=False, highlight=False)
+        err.print(f"paperbot: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
 
 
@@ -122,5 +122,6 @@ def jsonable(value: Any) -> Any:
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
     """Print one error line and leave with `code`."""
-    err.print(f"paperbot: error: {message}", markup=False, highlight=False)
+    # soft_wrap: one line whatever the width, also when stderr is not a terminal.
+    err.print(f"paperbot: error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -2,34 +2,21 @@
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from bot.cli.app import app, err, fail, jsonable, open_store, out, state
 from bot.clock import utc_now
-from bot.config import Settings
-from bot.digest.render import DigestRenderer
-from bot.digest.site import days_touched, write_site_digests
-from bot.ingest.pipeline import (
-    FeedSource,
-    FetchOptions,
-    IngestResult,
-    expand_paths,
-    ingest_feed,
-    ingest_file,
-    summarise,
-)
+from bot.ingest.pipeline import IngestResult
+from bot.ingest.run import Progress as IngestProgress
+from bot.ingest.run import ingest_sources
 from bot.papers import list_papers
-from bot.runs import finish_run, start_run
-
-T = TypeVar("T")
 
 
 @app.command()
@@ -54,48 +41,21 @@ def ingest(
 ) -> None:
     """Ingest digest dumps and RSS/Atom feeds; files already ingested are skipped."""
     settings, engine = open_store()
-    targets = list(paths or [])
-    if not (targets or inbox or feeds):
+    if not (paths or inbox or feeds):
         fail("nothing to ingest: give files, folders or URLs, or --inbox or --feeds", code=2)
-    if inbox:
-        settings.inbox_dir.mkdir(parents=True, exist_ok=True)
-        targets.append(str(settings.inbox_dir))
-    urls = [FeedSource(t) for t in targets if t.startswith(("http://", "https://"))]
-    if feeds:
-        urls += [FeedSource(f.url, f.name) for f in settings.feeds]
-    files = list(
-        expand_paths(
-            (Path(t) for t in targets if not t.startswith(("http://", "https://"))),
-            skip=_own_files(settings),
-        )
-    )
-    options = FetchOptions(
-        timeout=settings.ingest.feed_timeout, user_agent=settings.ingest.user_agent
-    )
-    jobs: list[Callable[[], IngestResult]] = [
-        *(lambda f=f: ingest_file(engine, f, clock=utc_now, year=year) for f in files),
-        *(lambda u=u: ingest_feed(engine, u, clock=utc_now, options=options) for u in urls),
-    ]
-    started = utc_now()
-    run_id = start_run(engine, "ingest", now=started)
-    results = _run_with_progress(jobs, show=not as_json)
-    status, counts, details = summarise(results)
-    finish_run(engine, run_id, status=status, counts=counts, details=details, now=utc_now())
-    days = days_touched(engine, started)
-    site = (
-        write_site_digests(
-            engine, DigestRenderer(settings.delivery.templates), settings.digests_dir, days
-        )
-        if days
-        else []
-    )
+    with _progress_bar(show=not as_json) as progress:
+        report = ingest_sources(
+            engine, settings, clock=utc_now, targets=paths or (), inbox=inbox, feeds=feeds,
+            year=year, progress=progress,
+        )  # fmt: skip
+    results, site = list(report.results), report.site_digests
     if as_json:
         out.print_json(json.dumps([_result_json(r) for r in results]))
     else:
         _print_results(results)
         if site:
             print(f"site digest: {len(site)} day(s) written to {site[0].parent}")
-    if any(r.failed for r in results):
+    if report.failed:
         raise typer.Exit(1)
 
 
@@ -138,25 +98,19 @@ def papers(
     out.print(f"{len(rows)} paper(s) shown")
 
 
-def _own_files(settings: Settings) -> list[Path]:
-    """The files and folders paperbot writes itself, never to be ingested."""
-    own = [settings.outbox_dir, settings.digests_dir]
-    database = make_url(settings.database_url).database
-    if settings.database_url.startswith("sqlite") and database:
-        own += [Path(database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
-    return own
+@contextmanager
+def _progress_bar(*, show: bool) -> Iterator[IngestProgress | None]:
+    """A progress bar on a terminal, for runs of several sources; nothing otherwise."""
+    if not (show and err.is_terminal):
+        yield None
+        return
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("ingesting", total=None)
 
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-def _run_with_progress(jobs: list[Callable[[], T]], *, show: bool) -> list[T]:
-    if not (show and err.is_terminal and len(jobs) > 1):
-        return [job() for job in jobs]
-    results = []
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("ingesting", total=len(jobs))
-        for job in jobs:
-            results.append(job())
-            progress.advance(task)
-    return results
+        yield advance
 
 
 def _print_results(results: list[IngestResult]) -> None:

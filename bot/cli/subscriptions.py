@@ -43,9 +43,22 @@ def subscribe_command(
     format: Annotated[
         str | None, typer.Option("--format", help=f"How digests come: {', '.join(FORMATS)}.")
     ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="The subscriber's time zone, such as Europe/Berlin"
+            " (default: the configured schedule.timezone)."
+        ),
+    ] = None,
 ) -> None:
-    """Create or update a subscriber and one topic; the topic's keywords are replaced."""
-    spec = make_spec(email, keywords, exclude or (), name=name, cadence=cadence, format=format)
+    """Create or update a subscriber and one topic; the topic's keywords are replaced.
+
+    Cadence, format and time zone belong to the subscriber and are kept when not given.
+    """
+    spec = make_spec(
+        email, keywords, exclude or (), name=name, cadence=cadence, format=format,
+        timezone=timezone,
+    )  # fmt: skip
     _, engine = open_store()
     with write_session(engine) as session:
         outcome = subscribe(session, spec, now=utc_now())
@@ -85,13 +98,17 @@ def list_command(
     """List subscribers and their topics."""
     if ctx.invoked_subcommand is not None:
         return
-    _, engine = open_store()
+    settings, engine = open_store()
     with Session(engine) as session:
         subscribers = list_subscribers(session, include_unsubscribed=everyone)
     if as_json:
+        # "timezone" is null for subscribers who follow the configured one.
         out.print_json(json.dumps([jsonable(asdict(s)) for s in subscribers]))
         return
-    table = Table("email", "topic", "keywords", "exclusions", "cadence", "format", "status")
+    default_zone = f"{settings.schedule.timezone} (default)"
+    table = Table(
+        "email", "topic", "keywords", "exclusions", "cadence", "format", "timezone", "status"
+    )
     for subscriber in subscribers:
         for topic in subscriber.topics or (None,):
             table.add_row(
@@ -101,6 +118,7 @@ def list_command(
                 "; ".join(topic.exclusions) if topic else "",
                 subscriber.cadence,
                 subscriber.format,
+                subscriber.timezone or default_zone,
                 subscriber.status,
             )
     out.print(table)

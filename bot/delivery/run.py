@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -26,7 +27,7 @@ from sqlmodel import Session, col
 from bot import locks
 from bot.clock import Clock
 from bot.config import Settings
-from bot.delivery.cadence import due_reason
+from bot.delivery.cadence import Slots, due_reason
 from bot.delivery.ledger import last_sent, record_delivery, sent_papers
 from bot.delivery.transports import (
     FileTransport,
@@ -56,6 +57,7 @@ LOCK = "delivery"
 LEASE = timedelta(minutes=30)
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 60.0
+_WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def deliver(
     clock: Clock,
     only: str | None = None,
     dry_run: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> DeliveryReport:
@@ -144,7 +146,7 @@ class _Run:
         settings: Settings,
         clock: Clock,
         run_id: int | None,
-        sleep: Callable[[float], None],
+        sleep: Callable[[float], object],
         progress: Progress | None = None,
         holder: str | None = None,
         stop: threading.Event | None = None,
@@ -204,13 +206,14 @@ class _Run:
                 if not subscribers:
                     raise InputError(f"no active subscriber with the address {only.strip()!r}")
             last = last_sent(session, [s.id for s in subscribers])
-        created = {s.id: s.created_at for s in subscribers}
         due = []
         for subscriber in subscribers:
             why = (
                 None
                 if ignore_cadence
-                else due_reason(subscriber.cadence, last.get(subscriber.id), now)
+                else due_reason(
+                    subscriber.cadence, last.get(subscriber.id), now, self._slots(subscriber)
+                )
             )
             if why is None and not subscriber.topics:
                 why = "no topics"
@@ -220,8 +223,8 @@ class _Run:
                 due.append(subscriber)
         if not due:
             return []
-        backlog = timedelta(days=self.settings.delivery.backlog_days)
-        oldest = min(created[s.id] for s in due) - backlog
+        window = {s.id: self._window_start(s, last.get(s.id), now) for s in due}
+        oldest = min(window.values())
         texts, papers, first_seen = self._recent_papers(oldest)
         with Session(self.engine) as session:
             sent = sent_papers(session, [s.id for s in due], since=oldest)
@@ -231,15 +234,16 @@ class _Run:
             by_rule.setdefault(match.rule_id, []).append(match)
         planned = []
         for subscriber in due:
-            since = created[subscriber.id] - backlog
             matches = [
                 m
                 for t in subscriber.topics
                 for m in by_rule.get(t.id, ())
-                if first_seen[m.paper_id] >= since
+                if first_seen[m.paper_id] >= window[subscriber.id]
             ]
+            # Dated on the subscriber's own calendar: Tokyo's 08:00 is the previous day in UTC.
+            day = now.astimezone(self._slots(subscriber).zone).date()
             digest = select_digest(
-                subscriber_id=subscriber.id, email=subscriber.email, day=now.date(),
+                subscriber_id=subscriber.id, email=subscriber.email, day=day,
                 topics={t.id: t.name for t in subscriber.topics}, matches=matches, papers=papers,
                 already_sent=sent[subscriber.id], cap=self.settings.delivery.max_papers,
             )  # fmt: skip
@@ -250,6 +254,32 @@ class _Run:
             else:
                 planned.append(_Planned(subscriber, self._with_links(digest)))
         return planned
+
+    def _slots(self, subscriber: SubscriberView) -> Slots:
+        """The subscriber's slots: the schedule's times, on their own zone's clock."""
+        schedule = self.settings.schedule
+        try:
+            zone = ZoneInfo(subscriber.timezone or schedule.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            # Names are checked when stored; one the time zone database stopped knowing
+            # falls back to the configured zone rather than stopping every digest.
+            zone = ZoneInfo(schedule.timezone)
+        return Slots(zone, schedule.send_at, schedule.weekly_on)
+
+    def _window_start(
+        self, subscriber: SubscriberView, last: datetime | None, now: datetime
+    ) -> datetime:
+        """How far back the subscriber's digest looks: papers first seen since then count.
+
+        A new subscriber gets `delivery.backlog_days` of papers from before they
+        subscribed. A weekly digest holds at least the whole week (or everything since
+        the last one), however short that backlog is.
+        """
+        start = subscriber.created_at - timedelta(days=self.settings.delivery.backlog_days)
+        if subscriber.cadence == "weekly":
+            week_ago = now - _WEEK
+            start = min(start, week_ago if last is None else min(last, week_ago))
+        return start
 
     def _recent_papers(
         self, since: datetime

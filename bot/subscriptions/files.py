@@ -1,8 +1,9 @@
 """Bulk subscription files, CSV and TOML, read and written (pure: text in, text out).
 
 CSV: a header row, then one row per topic, with the columns
-`email,name,keywords,exclusions,cadence,format`. Keywords and exclusions are
-separated by `;` inside their cell. Only `email` and `keywords` are required.
+`email,name,keywords,exclusions,cadence,format,timezone`. Keywords and
+exclusions are separated by `;` inside their cell. Only `email` and `keywords`
+are required, so files written before a column existed still read.
 
 TOML: one `[[subscription]]` table per topic with the same keys; `keywords`
 and `exclusions` are arrays of strings.
@@ -21,7 +22,7 @@ from typing import Any
 from bot.errors import InputError
 from bot.subscriptions.spec import DEFAULT_TOPIC, SubscriptionSpec, make_spec
 
-COLUMNS = ("email", "name", "keywords", "exclusions", "cadence", "format")
+COLUMNS = ("email", "name", "keywords", "exclusions", "cadence", "format", "timezone")
 _SEPARATOR = ";"
 
 
@@ -90,6 +91,7 @@ def write_csv(specs: Iterable[SubscriptionSpec]) -> str:
                 _SEPARATOR.join(spec.exclusions),
                 spec.cadence or "",
                 spec.format or "",
+                spec.timezone or "",
             ]
         )
     return buffer.getvalue()
@@ -111,6 +113,8 @@ def write_toml(specs: Iterable[SubscriptionSpec]) -> str:
             lines.append(f"cadence = {json.dumps(spec.cadence)}")
         if spec.format:
             lines.append(f"format = {json.dumps(spec.format)}")
+        if spec.timezone:
+            lines.append(f"timezone = {json.dumps(spec.timezone)}")
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 
@@ -124,6 +128,7 @@ def _spec(where: str, row: Mapping[str, Any]) -> SubscriptionSpec:
             name=_text(row, "name", where) or DEFAULT_TOPIC,
             cadence=_text(row, "cadence", where) or None,
             format=_text(row, "format", where) or None,
+            timezone=_text(row, "timezone", where) or None,
         )
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None

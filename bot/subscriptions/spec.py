@@ -1,12 +1,14 @@
-"""What a subscription request says, validated (pure: no I/O).
+"""What a subscription request says, validated (pure: no I/O but reading the time zone database).
 
 The command line, bulk imports and (later) the web pages all build a
 `SubscriptionSpec` through `make_spec`, so the same input is refused the same
 way wherever it comes from.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -23,8 +25,9 @@ MAX_TOPIC_NAME = 100
 class SubscriptionSpec:
     """One topic of one subscriber, as requested.
 
-    `cadence` and `format` belong to the subscriber; None keeps what the
-    subscriber has (daily, email for a new one).
+    `cadence`, `format` and `timezone` belong to the subscriber; None keeps
+    what the subscriber has (daily, email and the configured time zone for a
+    new one).
     """
 
     email: str
@@ -33,6 +36,7 @@ class SubscriptionSpec:
     name: str = DEFAULT_TOPIC
     cadence: str | None = None
     format: str | None = None
+    timezone: str | None = None
 
 
 def normalise_email(text: str) -> str:
@@ -60,6 +64,7 @@ def make_spec(
     name: str | None = None,
     cadence: str | None = None,
     format: str | None = None,
+    timezone: str | None = None,
 ) -> SubscriptionSpec:
     """Validate a subscription request; raise `InputError` naming the first bad value."""
     return SubscriptionSpec(
@@ -69,7 +74,33 @@ def make_spec(
         name=_topic_name(name),
         cadence=_choice(cadence, CADENCES, "cadence"),
         format=_choice(format, FORMATS, "format"),
+        timezone=None if timezone is None else normalise_time_zone(timezone),
     )
+
+
+def normalise_time_zone(text: str) -> str:
+    """Return the canonical IANA name of a time zone given in any case; raise `InputError`.
+
+    "europe/berlin" becomes "Europe/Berlin". Only names of the time zone
+    database count: no file paths, no "localtime".
+    """
+    name = text.strip()
+    canonical = _zone_names().get(name.casefold())
+    if canonical is None:
+        raise InputError(
+            f"unknown time zone {text!r}: expected an IANA name such as 'Europe/Berlin' or 'UTC'"
+        )
+    try:
+        ZoneInfo(canonical)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"time zone {text!r} cannot be loaded") from None
+    return canonical
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """Every time zone name, by its case-folded form (read once: it walks the database)."""
+    return {name.casefold(): name for name in sorted(available_timezones())}
 
 
 def _keywords(texts: Iterable[str], what: str, *, required: bool) -> tuple[str, ...]:

@@ -38,7 +38,10 @@ class Topic:
 
 @dataclass(frozen=True)
 class SubscriberView:
-    """A stored subscriber with its topics, as plain data."""
+    """A stored subscriber with its topics, as plain data.
+
+    `timezone` is None for a subscriber who follows the configured one.
+    """
 
     id: int
     email: str
@@ -47,6 +50,7 @@ class SubscriberView:
     status: str
     topics: tuple[Topic, ...]
     created_at: datetime
+    timezone: str | None = None
 
 
 def subscribe(session: Session, spec: SubscriptionSpec, *, now: datetime) -> SubscribeOutcome:
@@ -68,6 +72,7 @@ def subscribe(session: Session, spec: SubscriptionSpec, *, now: datetime) -> Sub
     subscriber.unsubscribed_at = None
     subscriber.cadence = spec.cadence or subscriber.cadence
     subscriber.format = spec.format or subscriber.format
+    subscriber.timezone = spec.timezone or subscriber.timezone
     subscriber.updated_at = now
     session.flush()
     assert subscriber.id is not None  # flushed above
@@ -130,10 +135,22 @@ def find_subscriber(session: Session, email: str) -> SubscriberView | None:
     return None if subscriber is None else _views(session, [subscriber])[0]
 
 
+def subscriber_time_zones(session: Session) -> set[str]:
+    """The time zones active subscribers set for themselves (those following the setting: none)."""
+    query = (
+        select(Subscriber.timezone)
+        .where(Subscriber.status == "active", col(Subscriber.timezone).is_not(None))
+        .distinct()
+    )
+    return {zone for zone in session.exec(query) if zone}
+
+
 def as_specs(subscribers: Iterable[SubscriberView]) -> list[SubscriptionSpec]:
     """Return one spec per topic, for export."""
     return [
-        SubscriptionSpec(s.email, t.keywords, t.exclusions, t.name, s.cadence, s.format)
+        SubscriptionSpec(
+            s.email, t.keywords, t.exclusions, t.name, s.cadence, s.format, timezone=s.timezone
+        )
         for s in subscribers
         for t in s.topics
     ]
@@ -159,7 +176,14 @@ def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberVi
             )
     return [
         SubscriberView(
-            s.id, s.email, s.cadence, s.format, s.status, tuple(topics.get(s.id, ())), s.created_at
+            s.id,
+            s.email,
+            s.cadence,
+            s.format,
+            s.status,
+            tuple(topics.get(s.id, ())),
+            s.created_at,
+            timezone=s.timezone,
         )
         for s in subscribers
         if s.id is not None

@@ -43,6 +43,7 @@ def test_bad_input_is_one_line_and_stores_nothing(run_cli: RunCli) -> None:
         (["a@lab.org", "?!"], "'?!'"),
         (["a@lab.org", *[f"topic{n}" for n in range(101)]], "too many keywords"),
         (["a@lab.org", "GAN", "--cadence", "hourly"], "cadence 'hourly'"),
+        (["a@lab.org", "GAN", "--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
     ]
     for args, message in cases:
         result = run_cli("subscribe", *args)
@@ -65,16 +66,21 @@ def test_bulk_import_and_export_round_trip(run_cli: RunCli, tmp_path: Path) -> N
         "bo@lab.org,,LoRA;MoE,,,markdown\n",
         encoding="utf-8",
     )
+    (tmp_path / "more.csv").write_text(
+        "email,keywords,timezone\ncy@lab.org,GAN,asia/kolkata\n", encoding="utf-8"
+    )
     result = run_cli("subscriptions", "import", "subs.csv")
     assert result.returncode == 0, result.stderr
     assert "imported 2 subscription(s)" in result.stdout
+    assert run_cli("subscriptions", "import", "more.csv").returncode == 0
     exported = run_cli("subscriptions", "export", "--format", "toml", "--output", "subs.toml")
     assert exported.returncode == 0, exported.stderr
     other = {"PAPERBOT_DATA_DIR": str(tmp_path / "other")}
     assert run_cli("subscriptions", "import", "subs.toml", env=other).returncode == 0
     again = run_cli("subscriptions", "export", env=other).stdout
     assert again == run_cli("subscriptions", "export").stdout
-    assert "bo@lab.org,default,LoRA;MoE,,daily,markdown" in again
+    assert "bo@lab.org,default,LoRA;MoE,,daily,markdown," in again
+    assert "cy@lab.org,default,GAN,,daily,email,Asia/Kolkata" in again
 
 
 def test_an_import_with_one_bad_row_imports_nothing(run_cli: RunCli, tmp_path: Path) -> None:
@@ -85,3 +91,15 @@ def test_an_import_with_one_bad_row_imports_nothing(run_cli: RunCli, tmp_path: P
     assert result.returncode == 1
     assert "subs.csv: row 3: invalid email address 'broken'" in result.stderr
     assert _subscribers(run_cli) == []
+
+
+def test_a_subscriber_time_zone_is_set_kept_and_listed(run_cli: RunCli) -> None:
+    made = run_cli("subscribe", "ana@lab.org", "GAN", "--timezone", "europe/berlin")
+    assert made.returncode == 0, made.stderr
+    run_cli("subscribe", "ana@lab.org", "MoE", "--name", "moe")  # no --timezone: kept
+    run_cli("subscribe", "bo@lab.org", "LoRA")
+    ana, bo = _subscribers(run_cli)
+    assert (ana["timezone"], bo["timezone"]) == ("Europe/Berlin", None)
+    table = run_cli("subscriptions", env={"PAPERBOT_SCHEDULE_TIMEZONE": "Asia/Tokyo"}).stdout
+    assert "timezone" in table and "Europe/Berlin" in table
+    assert "Asia/Tokyo (default)" in table  # bo follows the configured zone

@@ -17,7 +17,7 @@ from bot.db import create_schema, open_engine, write_session
 from bot.delivery.run import LEASE, LOCK, deliver
 from bot.errors import JobLockedError
 from bot.ingest.pipeline import ingest_file
-from bot.models import Delivery, Run, SentPaper
+from bot.models import Delivery, Run, SentPaper, Subscriber
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
 from tests.conftest import SAMPLES
@@ -97,10 +97,13 @@ def test_files_are_written_once_and_the_ledger_remembers(tmp_path: Path, clock: 
 def test_a_run_the_same_day_waits_for_the_cadence(tmp_path: Path, clock: Clock) -> None:
     engine, settings = _setup(tmp_path, clock)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="weekly")
-    deliver(engine, settings, clock=clock)
-    clock.now += timedelta(days=2)
+    deliver(engine, settings, clock=clock)  # on a Saturday: never served, so due at once
+    clock.now += timedelta(days=1, hours=23, minutes=59)  # a minute before Monday's slot
     [outcome] = deliver(engine, settings, clock=clock).outcomes
-    assert outcome.status == "skipped" and "weekly digest already sent" in outcome.reason
+    assert (outcome.status, outcome.reason) == (
+        "skipped",
+        "weekly digest already sent at 2025-11-22 08:00 UTC; next on 2025-11-24 08:00 UTC",
+    )
 
 
 def test_a_paused_subscriber_is_skipped_and_gets_the_papers_on_resuming(
@@ -290,3 +293,90 @@ def test_a_long_run_keeps_its_lock_past_the_first_lease(tmp_path: Path, clock: C
     report = deliver(engine, settings, clock=clock, progress=slow_progress)
     assert refused == [True, True, True, True]
     assert {o.status for o in report.outcomes} == {"sent"}
+
+
+def _sent_to(engine: Engine, email: str) -> set[int]:
+    with Session(engine) as session:
+        query = (
+            select(SentPaper.paper_id)
+            .join(Subscriber, Subscriber.id == SentPaper.subscriber_id)  # type: ignore[arg-type]
+            .where(Subscriber.email == email)
+        )
+        return set(session.scalars(query))
+
+
+def test_a_weekly_subscriber_gets_one_digest_a_week_with_all_papers_since_the_last(
+    tmp_path: Path, clock: Clock
+) -> None:
+    clock.now = datetime(2025, 11, 17, 8, 0, tzinfo=UTC)  # a Monday at schedule.send_at
+    engine, settings = _setup(tmp_path, clock, {"PAPERBOT_DELIVERY_BACKLOG_DAYS": "1"})
+    _subscribe(engine, clock, "weekly@lab.org", "graph neural network", cadence="weekly")
+    _subscribe(engine, clock, "daily@lab.org", "graph neural network")
+    new_dumps = {19: "compact-1.txt", 21: "compact-2.txt"}  # Wednesday and Friday
+    sent: dict[str, list[tuple[datetime, int]]] = {}
+    for day in range(17, 25):
+        if day in new_dumps:
+            clock.now = datetime(2025, 11, day, 7, 0, tzinfo=UTC)
+            ingest_file(engine, SAMPLES / new_dumps[day], clock=clock, year=2025)
+        for hour in (8, 20):  # a run at the slot, and one later the same day
+            clock.now = datetime(2025, 11, day, hour, 0, tzinfo=UTC)
+            for outcome in deliver(engine, settings, clock=clock).outcomes:
+                if outcome.status == "sent":
+                    sent.setdefault(outcome.email, []).append((clock.now, outcome.papers))
+                elif outcome.email == "weekly@lab.org" and day not in (17, 24):
+                    assert outcome.reason == (
+                        "weekly digest already sent at 2025-11-17 08:00 UTC;"
+                        " next on 2025-11-24 08:00 UTC"
+                    )
+    first, second = sent["weekly@lab.org"]
+    assert (first[0].day, second[0].day) == (17, 24) and first[0].hour == second[0].hour == 8
+    assert [when.day for when, _ in sent["daily@lab.org"]] == [17, 19, 21]
+    # The week's digest holds everything the daily subscriber got over the week.
+    assert _sent_to(engine, "weekly@lab.org") == _sent_to(engine, "daily@lab.org")
+    assert second[1] == sum(papers for when, papers in sent["daily@lab.org"] if when.day > 17) > 0
+
+
+def test_a_new_weekly_subscriber_gets_the_whole_week_whatever_the_backlog(
+    tmp_path: Path, clock: Clock
+) -> None:
+    clock.now = datetime(2025, 11, 17, 8, 0, tzinfo=UTC)
+    engine, settings = _setup(tmp_path, clock, {"PAPERBOT_DELIVERY_BACKLOG_DAYS": "1"})
+    clock.now = datetime(2025, 11, 20, 8, 0, tzinfo=UTC)  # three days after the papers came
+    _subscribe(engine, clock, "weekly@lab.org", "graph neural network", cadence="weekly")
+    _subscribe(engine, clock, "daily@lab.org", "graph neural network")
+    outcomes = {o.email: o for o in deliver(engine, settings, clock=clock).outcomes}
+    assert (outcomes["weekly@lab.org"].status, outcomes["weekly@lab.org"].papers) == ("sent", 4)
+    # A daily subscriber's first digest looks back delivery.backlog_days only.
+    assert outcomes["daily@lab.org"].reason == "no new matching papers"
+
+
+def test_subscribers_in_different_time_zones_are_due_at_their_own_send_at(
+    tmp_path: Path, clock: Clock
+) -> None:
+    clock.now = datetime(2025, 11, 22, 9, 0, tzinfo=UTC)  # 18:00 in Tokyo
+    engine, settings = _setup(tmp_path, clock)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network", timezone="Asia/Tokyo")
+    _subscribe(engine, clock, "bo@lab.org", "graph neural network")  # the configured UTC
+    first = deliver(engine, settings, clock=clock).outcomes
+    assert [(o.email, o.status) for o in first] == [("ana@lab.org", "sent"), ("bo@lab.org", "sent")]
+    ingest_file(engine, SAMPLES / "compact-1.txt", clock=clock, year=2025)
+
+    def run_at(hour: int, day: int = 22) -> dict[str, str]:
+        clock.now = datetime(2025, 11, day, hour, 0, tzinfo=UTC)
+        outcomes = deliver(engine, settings, clock=clock).outcomes
+        return {o.email: o.status if o.status == "sent" else o.reason for o in outcomes}
+
+    assert run_at(22) == {
+        "ana@lab.org": "daily digest already sent at 2025-11-22 18:00 JST;"
+        " next on 2025-11-23 08:00 JST",
+        "bo@lab.org": "daily digest already sent at 2025-11-22 09:00 UTC;"
+        " next on 2025-11-23 08:00 UTC",
+    }
+    # 23:00 UTC is 08:00 in Tokyo; bo's 08:00 comes nine hours later.
+    assert run_at(23)["ana@lab.org"] == "sent"
+    assert run_at(23)["bo@lab.org"].startswith("daily digest already sent")
+    assert run_at(8, day=23) == {
+        "ana@lab.org": "daily digest already sent at 2025-11-23 08:00 JST;"
+        " next on 2025-11-24 08:00 JST",
+        "bo@lab.org": "sent",
+    }

@@ -10,6 +10,7 @@ SPECS = [
     ),
     make_spec("a@lab.org", ['"attention"', "LoRA"], name='efficient, "fast" models'),
     make_spec("b@lab.org", ["self-supervised", "diffusion models"], format="markdown"),
+    make_spec("c@lab.org", ["MoE"], cadence="weekly", timezone="America/New_York"),
 ]
 
 
@@ -51,3 +52,28 @@ def test_a_bad_toml_table_is_named() -> None:
         read_toml('[[subscription]]\nemail="a@lab.org"\nkeywords=["x"]\nkeyword=["y"]\n')
     with pytest.raises(InputError, match="not valid TOML"):
         read_toml("[[subscription]\n")
+
+
+def test_the_time_zone_is_a_column_and_a_key() -> None:
+    assert write_csv(SPECS).splitlines()[0].endswith(",format,timezone")
+    assert "c@lab.org,default,MoE,,weekly,,America/New_York" in write_csv(SPECS)
+    assert 'timezone = "America/New_York"' in write_toml(SPECS)
+    assert "timezone" not in write_toml(SPECS[:3])  # not set: the key is left out
+    [spec] = read_csv("email,keywords,timezone\nc@lab.org,GAN,asia/tokyo\n")
+    assert spec.timezone == "Asia/Tokyo"
+
+
+def test_files_written_before_the_time_zone_column_still_read() -> None:
+    [spec] = read_csv(
+        "email,name,keywords,exclusions,cadence,format\nana@lab.org,graphs,GNN,,weekly,email\n"
+    )
+    assert (spec.cadence, spec.timezone) == ("weekly", None)
+    [spec] = read_toml('[[subscription]]\nemail = "ana@lab.org"\nkeywords = ["GNN"]\n')
+    assert spec.timezone is None
+
+
+def test_a_bad_time_zone_names_its_row() -> None:
+    with pytest.raises(InputError, match="row 2: unknown time zone 'Mars/Olympus'"):
+        read_csv("email,keywords,timezone\na@lab.org,GAN,Mars/Olympus\n")
+    with pytest.raises(InputError, match="subscription 1: timezone must be a string"):
+        read_toml('[[subscription]]\nemail = "a@lab.org"\nkeywords = ["x"]\ntimezone = 1\n')

@@ -53,3 +53,19 @@ def test_bad_choices_and_names_are_refused() -> None:
 
 def test_addresses_differing_in_case_are_one_subscriber() -> None:
     assert email_key(normalise_email("Bob@Lab.ORG")) == email_key(normalise_email("bob@lab.org"))
+
+
+def test_a_time_zone_is_optional_and_normalised_to_its_iana_name() -> None:
+    assert make_spec("a@b.org", ["x"]).timezone is None
+    assert make_spec("a@b.org", ["x"], timezone="Europe/Berlin").timezone == "Europe/Berlin"
+    assert make_spec("a@b.org", ["x"], timezone=" asia/KOLKATA ").timezone == "Asia/Kolkata"
+    assert make_spec("a@b.org", ["x"], timezone="utc").timezone == "UTC"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "CET+1", "/etc/localtime", "../UTC"])
+def test_an_unknown_time_zone_is_refused_naming_it(zone: str) -> None:
+    with pytest.raises(InputError) as error:
+        make_spec("a@b.org", ["x"], timezone=zone)
+    message = str(error.value)
+    assert message.startswith(f"unknown time zone {zone!r}: expected an IANA name")
+    assert "\n" not in message

@@ -6,7 +6,14 @@ from bot.clock import Clock
 from bot.db import write_session
 from bot.errors import InputError
 from bot.subscriptions.spec import make_spec
-from bot.subscriptions.store import find_subscriber, list_subscribers, subscribe, unsubscribe
+from bot.subscriptions.store import (
+    as_specs,
+    find_subscriber,
+    list_subscribers,
+    subscribe,
+    subscriber_time_zones,
+    unsubscribe,
+)
 
 
 def test_subscribe_creates_then_updates_one_topic(engine: Engine, clock: Clock) -> None:
@@ -70,3 +77,27 @@ def test_unsubscribing_an_unknown_address_or_topic_says_so(engine: Engine, clock
         subscribe(session, make_spec("a@lab.org", ["GAN"]), now=clock())
     with pytest.raises(InputError, match="no topic named 'x'"), write_session(engine) as session:
         unsubscribe(session, "a@lab.org", topic="x", now=clock())
+
+
+def test_the_time_zone_is_kept_when_not_given(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        subscribe(session, make_spec("a@lab.org", ["GAN"]), now=clock())
+    with Session(engine) as session:
+        assert [s.timezone for s in list_subscribers(session)] == [None]  # the configured one
+    with write_session(engine) as session:
+        subscribe(session, make_spec("a@lab.org", ["GAN"], timezone="Asia/Tokyo"), now=clock())
+        subscribe(session, make_spec("a@lab.org", ["MoE"], name="moe"), now=clock())
+    with Session(engine) as session:
+        found = find_subscriber(session, "a@lab.org")
+        assert found is not None and found.timezone == "Asia/Tokyo"
+        assert {spec.timezone for spec in as_specs([found])} == {"Asia/Tokyo"}
+
+
+def test_time_zones_in_use_are_those_of_active_subscribers(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        subscribe(session, make_spec("a@lab.org", ["x"], timezone="Asia/Tokyo"), now=clock())
+        subscribe(session, make_spec("b@lab.org", ["x"], timezone="Europe/Berlin"), now=clock())
+        subscribe(session, make_spec("c@lab.org", ["x"]), now=clock())  # follows the setting
+        unsubscribe(session, "b@lab.org", now=clock())
+    with Session(engine) as session:
+        assert subscriber_time_zones(session) == {"Asia/Tokyo"}

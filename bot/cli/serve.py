@@ -1,0 +1,57 @@
+"""Commands of the long-running service: `serve` and `health`."""
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.cli.app import app, jsonable, open_store, out
+from bot.clock import utc_now
+from bot.service import logs
+from bot.service.service import Service
+from bot.service.state import read_health
+
+
+@app.command()
+def serve() -> None:
+    """Run the service: scheduled inbox scans, feed polls and digests, and the web app.
+
+    Stops cleanly on SIGTERM or SIGINT. Logs go to stderr, one line per job run.
+    """
+    settings, engine = open_store()
+    logs.configure(fmt=settings.log.format, level=settings.log.level)
+    Service(engine, settings).run()
+
+
+@app.command()
+def health(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
+) -> None:
+    """Say whether `paperbot serve` is alive and how its jobs went; exit 1 when it is not."""
+    _, engine = open_store()
+    state = read_health(engine, now=utc_now())
+    if as_json:
+        out.print_json(json.dumps(jsonable(state.as_json())))
+    else:
+        if state.alive:
+            out.print(
+                f"alive: {state.holder}, last heartbeat {state.beat_at:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        elif state.beat_at is None:
+            out.print("not running: no heartbeat recorded")
+        else:
+            out.print(f"not running: last heartbeat {state.beat_at:%Y-%m-%d %H:%M:%S} UTC")
+        table = Table("job", "last outcome", "last success", "next run", "last error")
+        for job in state.jobs:
+            table.add_row(
+                job.name,
+                job.last_outcome or "",
+                f"{job.last_success_at:%Y-%m-%d %H:%M:%S}" if job.last_success_at else "never",
+                f"{job.next_run_at:%Y-%m-%d %H:%M:%S}" if job.next_run_at else "",
+                job.last_error or "",
+            )
+        if state.jobs:
+            out.print(table)
+    if not state.alive:
+        raise typer.Exit(1)

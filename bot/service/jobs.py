@@ -1,0 +1,165 @@
+"""The service's jobs: scan the inbox, poll the feeds, deliver the digests.
+
+The scheduler stores its jobs in the database by reference (`run_job` and the
+job's name), so a job survives restarts; the running service registers the
+engine, settings and clock the jobs work with through `use_context`. Each run is
+recorded (`JobState`) and logged as one line with its outcome; a failing job is
+logged and reported and never stops the service: the next run tries again.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery.run import deliver
+from bot.errors import JobLockedError
+from bot.ingest.run import IngestReport, ingest_sources
+from bot.service.state import job_finished, job_started
+
+log = logging.getLogger("paperbot.jobs")
+
+INBOX, FEEDS, DELIVERY = "inbox", "feeds", "delivery"
+
+
+@dataclass
+class JobContext:
+    """What jobs work with, and the service's stop request."""
+
+    engine: Engine
+    settings: Settings
+    clock: Clock
+    stop: threading.Event = field(default_factory=threading.Event)
+    _running: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def running(self) -> int:
+        """How many job runs are under way."""
+        with self._lock:
+            return self._running
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._running += 1
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._running -= 1
+
+
+_context: JobContext | None = None
+
+
+def use_context(context: JobContext | None) -> None:
+    """Make `context` the one jobs run with (None when the service stops)."""
+    global _context
+    _context = context
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one job run ended: "ok", "partial" (some part failed) or "failed"."""
+
+    outcome: str
+    summary: dict[str, object]
+    error: str | None = None
+
+
+def run_job(name: str) -> None:
+    """Run the job called `name` once: record it, log one line, never raise."""
+    context = _context
+    if context is None or context.stop.is_set():
+        return  # the service is stopping: take no new work
+    # "delivery@Asia/Tokyo" is the delivery job timed for subscribers in that zone.
+    work = _JOBS[name.partition("@")[0]]
+    context._enter()
+    started = time.monotonic()
+    try:
+        job_started(context.engine, name, now=context.clock())
+        try:
+            result = work(context)
+        except JobLockedError as exc:
+            result = Outcome("skipped", {}, str(exc))
+        except Exception as exc:  # a job's failure is reported, not fatal
+            log.exception("job failed", extra={"job": name, "outcome": "failed"})
+            result = Outcome("failed", {}, str(exc) or type(exc).__name__)
+        job_finished(
+            context.engine, name, now=context.clock(), outcome=result.outcome, error=result.error
+        )
+        level = logging.INFO if result.outcome in ("ok", "skipped") else logging.WARNING
+        extra = {"job": name, "outcome": result.outcome, **result.summary}
+        extra["seconds"] = round(time.monotonic() - started, 3)
+        if result.error:
+            extra["error"] = result.error
+        log.log(level, "job finished", extra=extra)
+    except Exception:  # recording itself failed (database gone): log, keep serving
+        log.exception("job could not be recorded", extra={"job": name})
+    finally:
+        context._leave()
+
+
+def _ingest_outcome(report: IngestReport) -> Outcome:
+    results = report.results
+    failed = [r for r in results if r.failed]
+    summary: dict[str, object] = {
+        "run": report.run_id,
+        "sources": len(results),
+        "new": sum(r.new for r in results),
+        "updated": sum(r.updated for r in results),
+        "failed": len(failed),
+    }
+    if not failed:
+        return Outcome("ok", summary)
+    error = f"{failed[0].source}: {failed[0].error}"
+    if len(failed) > 1:
+        error += f" (and {len(failed) - 1} more)"
+    return Outcome("partial" if len(failed) < len(results) else "failed", summary, error)
+
+
+def scan_inbox(context: JobContext) -> Outcome:
+    """Ingest every new file in the inbox folder."""
+    return _ingest_outcome(
+        ingest_sources(
+            context.engine, context.settings, clock=context.clock, inbox=True, stop=context.stop
+        )
+    )
+
+
+def poll_feeds(context: JobContext) -> Outcome:
+    """Fetch every configured feed (conditional GET: unchanged feeds cost one request)."""
+    return _ingest_outcome(
+        ingest_sources(
+            context.engine, context.settings, clock=context.clock, feeds=True, stop=context.stop
+        )
+    )
+
+
+def deliver_digests(context: JobContext) -> Outcome:
+    """Deliver the digests of every subscriber due now."""
+    report = deliver(
+        context.engine, context.settings, clock=context.clock,
+        sleep=context.stop.wait,  # backoff pauses end at once when the service stops
+        stop=context.stop,
+    )  # fmt: skip
+    count = {s: sum(o.status == s for o in report.outcomes) for s in ("sent", "failed", "skipped")}
+    summary: dict[str, object] = {"run": report.run_id, **count}
+    failed = [o for o in report.outcomes if o.status == "failed"]
+    if not failed:
+        return Outcome("ok", summary)
+    error = f"{failed[0].email}: {failed[0].reason}"
+    if len(failed) > 1:
+        error += f" (and {len(failed) - 1} more)"
+    return Outcome("partial" if count["sent"] else "failed", summary, error)
+
+
+_JOBS: dict[str, Callable[[JobContext], Outcome]] = {
+    INBOX: scan_inbox,
+    FEEDS: poll_feeds,
+    DELIVERY: deliver_digests,
+}

@@ -1,0 +1,68 @@
+"""Logging for the service: one JSON object per line, or plain text, on stderr.
+
+Fields given with `extra=` (`job`, `outcome`, `seconds`...) become keys of the
+JSON line, so a log shipper can filter on them; plain lines show them as
+`key=value` after the message.
+"""
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`
+# (apart from uvicorn's coloured copy of its message).
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+
+
+def _extra(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object: time, level, logger, message and the extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one line of JSON."""
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_extra(record),
+        }
+        if record.exc_info:
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class PlainFormatter(logging.Formatter):
+    """Formats a record as `time level logger: message key=value...`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one line of text (plus a traceback, if any)."""
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        extras = " ".join(f"{k}={v}" for k, v in _extra(record).items())
+        line = f"{when} {record.levelname.lower()} {record.name}: {record.getMessage()}"
+        line = f"{line} {extras}" if extras else line
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+def configure(*, fmt: str, level: str) -> None:
+    """Send every log record to stderr as JSON lines (`fmt` "json") or plain text."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # The scheduler logs every job start and end at INFO; the service logs one line per
+    # job run itself, with its outcome.
+    logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))
+    logging.getLogger("uvicorn.access").setLevel(max(root.level, logging.WARNING))

@@ -1,0 +1,264 @@
+"""`paperbot serve`: the scheduler, the web app, the heartbeat and the inbox watch, in one loop.
+
+    start ─> scheduler (jobs kept in the database) started paused ─> jobs brought
+      in line with the settings ─> resumed: a run missed while down happens once
+      ─> web app (/healthz) ─> heartbeat every few seconds ─> inbox watched
+    SIGTERM/SIGINT ─> no new job runs ─> the running ones finish or stop early
+      (a delivery finishes the messages on their way) ─> exit 0
+
+Jobs run in worker threads: the loop stays free for the web app and the heartbeat.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Generator, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot import locks
+from bot.clock import Clock, utc_now
+from bot.config import Settings
+from bot.errors import ServiceError
+from bot.service import jobs
+from bot.service.state import BEAT_EVERY, beat, set_next_runs, stopped
+from bot.subscriptions.store import subscriber_time_zones
+from bot.web.app import create_app
+
+log = logging.getLogger("paperbot.serve")
+
+WATCH_EVERY = 1.0
+"""Seconds between looks at the inbox folder for new or changed files."""
+
+RECONCILE_EVERY = 60.0
+"""Seconds between checks that the jobs match the settings and the subscribers' time zones."""
+
+_RUN_JOB = f"{jobs.__name__}:{jobs.run_job.__name__}"  # how the job store names the function
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the service owns SIGTERM and SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """Leave signals alone."""
+        yield
+
+
+def desired_triggers(settings: Settings, zones: Iterable[str] = ()) -> dict[str, BaseTrigger]:
+    """The jobs the settings ask for, by name, with their triggers.
+
+    Delivery runs at `schedule.send_at` in the configured zone and, as
+    `delivery@<zone>`, at the same time of day in each other zone in `zones`
+    (the zones subscribers chose), so everyone's digest leaves at their own hour.
+    """
+    schedule = settings.schedule
+    zone = ZoneInfo(schedule.timezone)
+    triggers: dict[str, BaseTrigger] = {
+        jobs.INBOX: IntervalTrigger(seconds=schedule.inbox_every, timezone=zone),
+        jobs.DELIVERY: _daily_at(settings, zone),
+    }
+    for other in sorted(set(zones) - {schedule.timezone}):
+        triggers[f"{jobs.DELIVERY}@{other}"] = _daily_at(settings, ZoneInfo(other))
+    if settings.feeds:
+        triggers[jobs.FEEDS] = IntervalTrigger(seconds=schedule.feeds_every, timezone=zone)
+    return triggers
+
+
+def _daily_at(settings: Settings, zone: ZoneInfo) -> CronTrigger:
+    send_at = settings.schedule.send_at
+    return CronTrigger(
+        hour=send_at.hour, minute=send_at.minute, second=send_at.second, timezone=zone
+    )
+
+
+def same_trigger(a: BaseTrigger, b: BaseTrigger) -> bool:
+    """True when `a` and `b` fire at the same times (an interval's start is not compared)."""
+    if isinstance(a, IntervalTrigger) and isinstance(b, IntervalTrigger):
+        return bool(a.interval == b.interval)
+    if isinstance(a, CronTrigger) and isinstance(b, CronTrigger):
+        return str(a) == str(b) and str(a.timezone) == str(b.timezone)
+    return False
+
+
+def inbox_snapshot(folder: Path) -> frozenset[tuple[str, int, int]]:
+    """Every file under `folder` with its size and modification time; empty if it is missing."""
+
+    def walk(path: Path) -> Iterator[tuple[str, int, int]]:
+        with contextlib.suppress(OSError), os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from walk(Path(entry.path))
+                elif entry.is_file():
+                    info = entry.stat()
+                    yield entry.path, info.st_size, info.st_mtime_ns
+
+    return frozenset(walk(folder))
+
+
+class Service:
+    """The long-running service for one database and one set of settings."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.holder = locks.holder_name()
+        self.context = jobs.JobContext(engine, settings, clock)
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+            job_defaults={
+                "coalesce": True,  # after downtime, one run, not one per missed slot
+                "max_instances": 1,
+                "misfire_grace_time": int(settings.schedule.grace),
+            },
+            timezone=ZoneInfo(settings.schedule.timezone),
+        )
+
+    def run(self) -> None:
+        """Serve until SIGTERM or SIGINT; return once stopped (within `schedule.stop_timeout`)."""
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_stop, stopping, sig)
+        web, listening = self._web_server()
+        jobs.use_context(self.context)
+        started = self.clock()
+        self.scheduler.start(paused=True)
+        self._reconcile()
+        self.scheduler.resume()
+        tasks = [
+            asyncio.create_task(web.serve(sockets=[listening])),
+            asyncio.create_task(self._heartbeat(started)),
+            asyncio.create_task(self._watch_inbox()),
+        ]
+        log.info(
+            "started",
+            extra={"holder": self.holder, "listen": f"{web.config.host}:{web.config.port}"},
+        )
+        await stopping.wait()
+        await self._stop(web, tasks)
+
+    def _request_stop(self, stopping: asyncio.Event, sig: signal.Signals) -> None:
+        if not stopping.is_set():
+            log.info("stopping", extra={"signal": sig.name, "running_jobs": self.context.running})
+        self.context.stop.set()
+        stopping.set()
+
+    async def _stop(self, web: _Server, tasks: list[asyncio.Task[None]]) -> None:
+        self.scheduler.shutdown(wait=False)  # no new job runs
+        web.should_exit = True
+        deadline = time.monotonic() + self.settings.schedule.stop_timeout
+        while self.context.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for task in tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        jobs.use_context(None)
+        with contextlib.suppress(Exception):
+            stopped(self.engine, holder=self.holder)
+        if self.context.running:
+            # A job did not finish in time. Only what a server confirmed is in the
+            # ledger, so leaving now loses nothing; waiting longer breaks the promise
+            # of a bounded stop.
+            log.warning("stopped with a job still running", extra={"jobs": self.context.running})
+            logging.shutdown()
+            os._exit(0)
+        log.info("stopped")
+
+    def _reconcile(self) -> None:
+        """Bring the stored jobs in line with the settings, keeping their next run times.
+
+        A job whose trigger is unchanged keeps its stored next run time, so a run
+        missed while the service was down is still due (and runs once, if within
+        `schedule.grace`). Re-adding it would schedule it afresh and lose that run.
+        """
+        with Session(self.engine) as session:
+            zones = subscriber_time_zones(session)
+        wanted = desired_triggers(self.settings, zones)
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+        for name, trigger in wanted.items():
+            job = self.scheduler.get_job(name)
+            if job is None:
+                self.scheduler.add_job(_RUN_JOB, trigger, args=[name], id=name, name=name)
+            elif not same_trigger(job.trigger, trigger):
+                self.scheduler.reschedule_job(name, trigger=trigger)
+
+    def _next_runs(self) -> dict[str, datetime | None]:
+        return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
+
+    def _web_server(self) -> tuple[_Server, socket.socket]:
+        web = self.settings.web
+        try:
+            # Bound here, not by uvicorn, so a port in use is one clear error.
+            listening = socket.create_server((web.host, web.port), reuse_port=False)
+        except OSError as exc:
+            raise ServiceError(
+                f"cannot listen on {web.host}:{web.port} (web.host, web.port): "
+                f"{exc.strerror or exc}"
+            ) from exc
+        config = uvicorn.Config(
+            create_app(self.engine, clock=self.clock),
+            host=web.host,
+            port=web.port,
+            log_config=None,  # our handlers, our format
+            lifespan="off",
+        )
+        return _Server(config), listening
+
+    async def _heartbeat(self, started: datetime) -> None:
+        reconciled = time.monotonic()
+        while True:
+            try:
+                if time.monotonic() - reconciled >= RECONCILE_EVERY:
+                    # Subscribers may have chosen new time zones meanwhile.
+                    self._reconcile()
+                    reconciled = time.monotonic()
+                next_runs = self._next_runs()
+                await asyncio.to_thread(
+                    beat, self.engine, holder=self.holder, started_at=started, now=self.clock()
+                )
+                await asyncio.to_thread(set_next_runs, self.engine, next_runs)
+            except Exception:  # the database is busy or gone: say so, try again
+                log.exception("heartbeat failed")
+            await asyncio.sleep(BEAT_EVERY.total_seconds())
+
+    async def _watch_inbox(self) -> None:
+        """Run the inbox job soon after files appear or change (once they stop changing)."""
+        folder = self.settings.inbox_dir
+        handled: frozenset[tuple[str, int, int]] = frozenset()
+        previous: frozenset[tuple[str, int, int]] | None = None
+        while True:
+            current = await asyncio.to_thread(inbox_snapshot, folder)
+            # Unchanged since the last look: a file still being written is left alone.
+            if current == previous and current != handled and current - handled:
+                self.scheduler.modify_job(jobs.INBOX, next_run_time=datetime.now(self.zone))
+                handled = current
+            elif current == previous:
+                handled = current  # files removed only: nothing to scan
+            previous = current
+            await asyncio.sleep(WATCH_EVERY)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.settings.schedule.timezone)

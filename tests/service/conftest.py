@@ -1,0 +1,120 @@
+"""`paperbot serve` as a real process: start it, watch its logs and /healthz, stop it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The real SMTP server fixtures, shared with the delivery tests.
+from tests.delivery.conftest import free_port, smtp_server, start_server  # noqa: F401
+
+
+@dataclass
+class Served:
+    """One running `paperbot serve` process and where to reach it."""
+
+    process: subprocess.Popen[str]
+    port: int
+    folder: Path
+    env: dict[str, str]
+    log_path: Path
+    _returncode: int | None = field(default=None)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far."""
+        lines = []
+        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("{"):
+                lines.append(json.loads(line))
+        return lines
+
+    def job_runs(self, job: str) -> list[dict[str, Any]]:
+        """The "job finished" log lines of `job`."""
+        return [
+            line
+            for line in self.log_lines()
+            if line.get("message") == "job finished" and line.get("job") == job
+        ]
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """GET /healthz: the status code and the JSON body."""
+        url = f"http://127.0.0.1:{self.port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def wait_for(self, what: Callable[[], Any], timeout: float = 30, message: str = "") -> Any:
+        """Poll `what` until it returns something true; fail after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"paperbot serve exited ({self.process.returncode}):\n{self.logs()}")
+            try:
+                result = what()
+            except (OSError, urllib.error.URLError):
+                result = None
+            if result:
+                return result
+            time.sleep(0.1)
+        pytest.fail(f"timed out waiting for {message or what}:\n{self.logs()}")
+
+    def stop(self, timeout: float = 30) -> tuple[int, float]:
+        """Send SIGTERM; return the exit status and the seconds it took to exit."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=timeout)
+        return code, time.monotonic() - started
+
+    def logs(self) -> str:
+        """Everything the process logged."""
+        return self.log_path.read_text(encoding="utf-8")
+
+
+StartServe = Callable[..., Served]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[StartServe]:
+    """Start `paperbot serve` in `tmp_path` with the given PAPERBOT_* settings; killed after."""
+    started: list[Served] = []
+
+    def start(env: dict[str, str] | None = None, port: int | None = None) -> Served:
+        port = port or free_port()
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+        settings = {
+            "PAPERBOT_WEB_PORT": str(port),
+            "PAPERBOT_LOG_FORMAT": "json",
+            **(env or {}),
+        }
+        log_path = tmp_path / f"serve-{len(started)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=tmp_path,
+                env={**clean, **settings},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        served = Served(process, port, tmp_path, settings, log_path)
+        started.append(served)
+        served.wait_for(lambda: served.health()[0] == 200, message="/healthz to answer 200")
+        return served
+
+    yield start
+    for served in started:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.wait()

@@ -1,0 +1,187 @@
+"""`paperbot serve` end to end: a real process, a real SMTP server, schedules of seconds."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from bot.db import open_engine
+from bot.models import Delivery, SentPaper
+from tests.conftest import SAMPLES, RunCli
+from tests.delivery.conftest import SmtpServer
+from tests.service.conftest import StartServe
+
+KEYWORDS = {
+    "ana@lab.org": "graph neural network",
+    "bo@lab.org": "diffusion",
+}
+
+
+def _send_at(seconds: float) -> str:
+    """The time of day `seconds` from now, as schedule.send_at in UTC."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S")
+
+
+def _env(smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
+    return {
+        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+        "PAPERBOT_SMTP_HOST": smtp.host,
+        "PAPERBOT_SMTP_PORT": str(smtp.port),
+        "PAPERBOT_SMTP_SECURITY": "none",
+        "PAPERBOT_SCHEDULE_SEND_AT": send_at,
+        "PAPERBOT_SCHEDULE_TIMEZONE": "UTC",
+        **more,
+    }
+
+
+def _subscribe(run_cli: RunCli, env: dict[str, str], *emails: str) -> None:
+    for email in emails:
+        done = run_cli("subscribe", email, KEYWORDS[email], env=env)
+        assert done.returncode == 0, done.stderr
+
+
+def _recipients(smtp: SmtpServer) -> list[str]:
+    return sorted(r for message in smtp.handler.received for r in message.recipients)
+
+
+def _count(folder: Path, table: type, *where: object) -> int:
+    engine = open_engine(f"sqlite:///{folder / 'paperbot-data' / 'paperbot.db'}")
+    try:
+        with Session(engine) as session:
+            query = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
+            return int(session.scalar(query) or 0)
+    finally:
+        engine.dispose()
+
+
+def test_a_dump_dropped_in_the_inbox_reaches_each_subscriber_once_at_send_time(
+    serve: StartServe, run_cli: RunCli, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    env = _env(smtp_server, _send_at(8), PAPERBOT_SCHEDULE_INBOX_EVERY="300")
+    _subscribe(run_cli, env, "ana@lab.org", "bo@lab.org")
+    served = serve(env)
+    inbox = tmp_path / "paperbot-data" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SAMPLES / "spaced-1.txt", inbox / "today.txt")
+    # The inbox is watched: the file is ingested long before the 300 s scan.
+    [scan] = served.wait_for(
+        lambda: [r for r in served.job_runs("inbox") if r["new"] > 0], 10, "the inbox scan"
+    )
+    assert scan["outcome"] == "ok" and scan["sources"] == 1
+    assert not smtp_server.handler.received  # nothing before the send time
+    served.wait_for(lambda: served.job_runs("delivery"), 30, "the delivery run")
+    assert _recipients(smtp_server) == ["ana@lab.org", "bo@lab.org"]
+    # Health says when each job last succeeded, over HTTP and on the command line.
+    status, health = served.health()
+    jobs = {job["name"]: job for job in health["jobs"]}
+    assert status == 200 and health["alive"]
+    assert jobs["delivery"]["last_outcome"] == "ok" and jobs["delivery"]["last_success_at"]
+    assert jobs["inbox"]["next_run_at"]
+    checked = run_cli("health", env=env)
+    assert checked.returncode == 0 and "alive" in checked.stdout
+    # Later scans of the inbox send nothing again.
+    (inbox / "today.txt").touch()
+    served.wait_for(lambda: len(served.job_runs("inbox")) >= 2, 10, "a second scan")
+    code, seconds = served.stop()
+    assert code == 0 and seconds < 10
+    assert _recipients(smtp_server) == ["ana@lab.org", "bo@lab.org"]
+    assert run_cli("health", env=env).returncode == 1  # stopped: not alive
+
+
+def test_a_send_time_missed_while_stopped_is_made_up_once_on_start(
+    serve: StartServe, run_cli: RunCli, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    env = _env(smtp_server, _send_at(5), PAPERBOT_SCHEDULE_INBOX_EVERY="2")
+    _subscribe(run_cli, env, "ana@lab.org")
+    assert (
+        run_cli("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt"), env=env).returncode == 0
+    )
+    first = serve(env)
+    code, _ = first.stop()
+    assert code == 0 and not first.job_runs("delivery")
+    # Down over the send time and over several inbox scans.
+    time.sleep(8)
+    second = serve(env)
+    second.wait_for(lambda: second.job_runs("delivery"), 15, "the catch-up delivery")
+    assert _recipients(smtp_server) == ["ana@lab.org"]
+    # Missed runs are coalesced: one inbox scan at start, not one per missed interval.
+    started = second.job_runs("inbox")
+    assert len(started) <= 2  # the catch-up scan, and at most the next regular one
+    code, _ = second.stop()
+    assert code == 0
+    assert len(second.job_runs("delivery")) == 1
+
+
+def test_sigterm_during_delivery_finishes_the_messages_on_their_way(
+    serve: StartServe, run_cli: RunCli, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    emails = [f"reader{n}@lab.org" for n in range(12)]
+    table = tmp_path / "subscribers.csv"
+    table.write_text("email,keywords\n" + "".join(f"{e},graph neural network\n" for e in emails))
+    setup = _env(smtp_server, "08:00")
+    assert run_cli("subscriptions", "import", str(table), env=setup).returncode == 0
+    assert (
+        run_cli("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt"), env=setup).returncode
+        == 0
+    )
+    env = _env(smtp_server, _send_at(3), PAPERBOT_SCHEDULE_STOP_TIMEOUT="15")
+    smtp_server.handler.data_delay = 0.5  # each message takes a while
+    served = serve(env)
+    served.wait_for(lambda: smtp_server.handler.received, 20, "the first message")
+    code, seconds = served.stop()
+    assert code == 0 and seconds < 10
+    received = _recipients(smtp_server)
+    assert 0 < len(received) < len(emails)
+    # Exactly what the server accepted is recorded as sent, each with its papers.
+    assert _count(tmp_path, Delivery, Delivery.status == "sent") == len(received)  # type: ignore[arg-type]
+    assert len(set(received)) == len(received)
+    papers_each = _count(tmp_path, SentPaper) // len(received)
+    assert papers_each > 0 and _count(tmp_path, SentPaper) == papers_each * len(received)
+    # The rest are still due: the next run sends them, and nobody twice.
+    smtp_server.handler.data_delay = 0
+    done = run_cli("digest", env=env)
+    assert done.returncode == 0, done.stderr
+    assert _recipients(smtp_server) == sorted(emails)
+
+
+def test_a_bad_file_fails_its_scan_and_the_service_keeps_running(
+    serve: StartServe, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    served = serve(_env(smtp_server, _send_at(3600)))
+    inbox = tmp_path / "paperbot-data" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "broken.txt").write_bytes(b"\x00\x01\x02 not a dump \xff" * 100)
+    [failed] = served.wait_for(
+        lambda: [r for r in served.job_runs("inbox") if r["outcome"] != "ok"], 10, "the bad scan"
+    )
+    assert failed["outcome"] == "failed" and "broken.txt" in failed["error"]
+    status, health = served.health()
+    assert status == 200 and health["alive"]
+    shutil.copy(SAMPLES / "spaced-1.txt", inbox / "good.txt")
+    served.wait_for(
+        lambda: [r for r in served.job_runs("inbox") if r["new"] > 0], 10, "the good scan"
+    )
+    assert served.stop()[0] == 0
+
+
+def test_a_port_in_use_is_one_clear_error(
+    serve: StartServe, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    served = serve(_env(smtp_server, _send_at(3600)))
+    other = tmp_path / "other"
+    other.mkdir()
+    env = {**served.env, "PAPERBOT_DATA_DIR": str(other / "data")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=other, env={**clean, **env}, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{served.port}" in done.stderr
+    assert served.stop()[0] == 0

@@ -1,0 +1,58 @@
+"""The service's heartbeat and job states, in a real SQLite file, with a controlled clock."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from bot.service.state import (
+    STALE_AFTER,
+    beat,
+    job_finished,
+    job_started,
+    read_health,
+    set_next_runs,
+    stopped,
+)
+
+T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
+
+
+def test_no_heartbeat_means_not_running(engine: Engine) -> None:
+    health = read_health(engine, now=T0)
+    assert not health.alive and health.beat_at is None and health.jobs == ()
+
+
+def test_a_fresh_heartbeat_is_alive_and_a_stale_one_is_not(engine: Engine) -> None:
+    beat(engine, holder="host:1", started_at=T0, now=T0)
+    assert read_health(engine, now=T0 + STALE_AFTER).alive
+    assert not read_health(engine, now=T0 + STALE_AFTER + timedelta(seconds=1)).alive
+    beat(engine, holder="host:1", started_at=T0, now=T0 + timedelta(minutes=5))
+    assert read_health(engine, now=T0 + timedelta(minutes=5)).alive
+
+
+def test_a_clean_stop_forgets_only_its_own_heartbeat(engine: Engine) -> None:
+    beat(engine, holder="host:2", started_at=T0, now=T0)
+    stopped(engine, holder="host:1")  # an older process stopping late
+    assert read_health(engine, now=T0).holder == "host:2"
+    stopped(engine, holder="host:2")
+    assert read_health(engine, now=T0).beat_at is None
+
+
+def test_job_states_keep_the_last_success_through_failures(engine: Engine) -> None:
+    job_started(engine, "inbox", now=T0)
+    assert read_health(engine, now=T0).jobs[0].last_outcome == "running"
+    job_finished(engine, "inbox", now=T0 + timedelta(seconds=1), outcome="ok")
+    job_started(engine, "inbox", now=T0 + timedelta(minutes=5))
+    job_finished(
+        engine, "inbox", now=T0 + timedelta(minutes=5, seconds=1), outcome="failed", error="bad.txt"
+    )
+    [job] = read_health(engine, now=T0).jobs
+    assert (job.last_outcome, job.last_error) == ("failed", "bad.txt")
+    assert job.last_success_at == T0 + timedelta(seconds=1)
+
+
+def test_next_runs_are_recorded_and_unscheduled_jobs_dropped(engine: Engine) -> None:
+    set_next_runs(engine, {"inbox": T0, "feeds": T0 + timedelta(hours=1)})
+    set_next_runs(engine, {"inbox": T0 + timedelta(minutes=5)})
+    [job] = read_health(engine, now=T0).jobs
+    assert (job.name, job.next_run_at) == ("inbox", T0 + timedelta(minutes=5))

