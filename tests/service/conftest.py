@@ -70,10 +70,10 @@ class Served:
             time.sleep(0.1)
         pytest.fail(f"timed out waiting for {message or what}:\n{self.logs()}")
 
-    def stop(self, timeout: float = 30) -> tuple[int, float]:
-        """Send SIGTERM; return the exit status and the seconds it took to exit."""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, float]:
+        """Send `sig`; return the exit status and the seconds it took to exit."""
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(sig)
         code = self.process.wait(timeout=timeout)
         return code, time.monotonic() - started
 

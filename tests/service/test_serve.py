@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -13,9 +14,11 @@ from sqlmodel import Session
 
 from bot.db import open_engine
 from bot.models import Delivery, SentPaper
-from tests.conftest import SAMPLES, RunCli
+from tests.conftest import SAMPLES, RunCli, StaticFeeds
 from tests.delivery.conftest import SmtpServer
-from tests.service.conftest import StartServe
+from tests.service.conftest import StartServe, free_port
+
+FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
 
 KEYWORDS = {
     "ana@lab.org": "graph neural network",
@@ -48,6 +51,10 @@ def _subscribe(run_cli: RunCli, env: dict[str, str], *emails: str) -> None:
 
 def _recipients(smtp: SmtpServer) -> list[str]:
     return sorted(r for message in smtp.handler.received for r in message.recipients)
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
 
 
 def _count(folder: Path, table: type, *where: object) -> int:
@@ -177,11 +184,47 @@ def test_a_port_in_use_is_one_clear_error(
     other = tmp_path / "other"
     other.mkdir()
     env = {**served.env, "PAPERBOT_DATA_DIR": str(other / "data")}
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
     done = subprocess.run(
         [sys.executable, "-m", "bot", "serve"],
-        cwd=other, env={**clean, **env}, capture_output=True, text=True, timeout=30,
+        cwd=other, env={**_clean_env(), **env}, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{served.port}" in done.stderr
     assert served.stop()[0] == 0
+
+
+def test_feeds_are_polled_and_a_mail_server_down_is_reported_not_fatal(
+    serve: StartServe, feed_server: StaticFeeds, tmp_path: Path
+) -> None:
+    feed_server.documents["/rss/cs.LG"] = (FEEDS / "arxiv_cs_LG.rss.xml").read_bytes()
+    (tmp_path / "paperbot.toml").write_text(
+        f"[[feeds]]\nname = 'cs-lg'\nurl = '{feed_server.url('/rss/cs.LG')}'\n"
+    )
+    down = free_port()  # nothing listens there
+    env = {
+        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+        "PAPERBOT_SMTP_HOST": "127.0.0.1",
+        "PAPERBOT_SMTP_PORT": str(down),
+        "PAPERBOT_SMTP_SECURITY": "none",
+        "PAPERBOT_DELIVERY_RETRIES": "0",
+        "PAPERBOT_SCHEDULE_FEEDS_EVERY": "2",
+    }
+    setup = subprocess.run(
+        [sys.executable, "-m", "bot", "subscribe", "ana@lab.org", "learning"],
+        cwd=tmp_path, env={**_clean_env(), **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    served = serve({**env, "PAPERBOT_SCHEDULE_SEND_AT": _send_at(4)})
+    [polled] = served.wait_for(
+        lambda: [r for r in served.job_runs("feeds") if r["new"] > 0], 10, "the feed poll"
+    )
+    assert polled["outcome"] == "ok"
+    served.wait_for(lambda: len(served.job_runs("feeds")) >= 2, 10, "a second poll")
+    [failed] = served.wait_for(lambda: served.job_runs("delivery"), 20, "the delivery run")
+    assert failed["outcome"] == "failed" and "cannot connect" in failed["error"]
+    status, health = served.health()
+    jobs = {job["name"]: job for job in health["jobs"]}
+    assert status == 200 and jobs["delivery"]["last_success_at"] is None
+    assert "cannot connect" in jobs["delivery"]["last_error"]
+    code, _ = served.stop(signal.SIGINT)
+    assert code == 0
