@@ -248,3 +248,19 @@ class Heartbeat(SQLModel, table=True):
     holder: str
     started_at: datetime = _timestamp()
     beat_at: datetime = _timestamp()
+
+
+class PendingSubscription(SQLModel, table=True):
+    """A subscription asked for on the web, waiting for its address to be confirmed.
+
+    `request` holds what was asked (keywords, exclusions, cadence, format, time
+    zone), applied only when the link sent to the address is followed: nobody can
+    subscribe, or change, someone else's address.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str
+    email_key: str = Field(index=True)
+    request: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp()
+    confirmed_at: datetime | None = _timestamp(nullable=True)

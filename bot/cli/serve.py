@@ -1,9 +1,10 @@
-"""Commands of the long-running service: `serve` and `health`."""
+"""Commands of the long-running service: `serve`, `web` and `health`."""
 
 import json
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.table import Table
 
 from bot.cli.app import app, jsonable, open_store, out
@@ -11,6 +12,7 @@ from bot.clock import utc_now
 from bot.service import logs
 from bot.service.service import Service
 from bot.service.state import read_health
+from bot.web.app import create_app
 
 
 @app.command()
@@ -55,3 +57,17 @@ def health(
             out.print(table)
     if not state.alive:
         raise typer.Exit(1)
+
+
+@app.command()
+def web() -> None:
+    """Serve only the web pages (subscribe, manage, unsubscribe), without the scheduler."""
+    settings, engine = open_store()
+    logs.configure(fmt=settings.log.format, level=settings.log.level)
+    uvicorn.run(
+        create_app(engine, settings, clock=utc_now),
+        host=settings.web.host,
+        port=settings.web.port,
+        log_config=None,
+        lifespan="off",
+    )

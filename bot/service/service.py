@@ -217,7 +217,7 @@ class Service:
                 f"{exc.strerror or exc}"
             ) from exc
         config = uvicorn.Config(
-            create_app(self.engine, clock=self.clock),
+            create_app(self.engine, self.settings, clock=self.clock),
             host=web.host,
             port=web.port,
             log_config=None,  # our handlers, our format

@@ -1,19 +1,24 @@
 """The web app's /healthz over HTTP, against a real SQLite file."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
+from bot.config import load_settings
 from bot.service.state import STALE_AFTER, beat, job_finished
 from bot.web.app import create_app
 
 T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
 
 
-def test_healthz_is_200_while_the_heartbeat_is_fresh_and_503_after(engine: Engine) -> None:
+def test_healthz_is_200_while_the_heartbeat_is_fresh_and_503_after(
+    engine: Engine, tmp_path: Path
+) -> None:
     now = [T0]
-    client = TestClient(create_app(engine, clock=lambda: now[0]))
+    settings = load_settings(environ={}, cwd=tmp_path)
+    client = TestClient(create_app(engine, settings, clock=lambda: now[0]))
     assert client.get("/healthz").status_code == 503  # never started
     beat(engine, holder="host:1", started_at=T0, now=T0)
     job_finished(engine, "delivery", now=T0, outcome="ok")
