@@ -35,7 +35,7 @@ def write_site_digests(
     """Write (or rewrite) the site digest of each day; return the files written."""
     written = []
     for day in sorted(days):
-        papers = _papers_of(engine, day)
+        papers = papers_of(engine, day)
         views = [renderer.paper_view(paper) for paper in papers]
         text = renderer.env.get_template("site.md").render(day=day.isoformat(), papers=views)
         path = folder / "site" / f"{day.isoformat()}.md"
@@ -44,7 +44,8 @@ def write_site_digests(
     return written
 
 
-def _papers_of(engine: Engine, day: date) -> list[DigestPaper]:
+def papers_of(engine: Engine, day: date) -> list[DigestPaper]:
+    """Return the papers listed for `day` (page date, else fetch day), most upvoted first."""
     start = datetime.combine(day, time.min, tzinfo=UTC)
     on_page = col(Sighting.page_date) == day
     fetched = and_(
@@ -57,3 +58,13 @@ def _papers_of(engine: Engine, day: date) -> list[DigestPaper]:
         papers = list(session.scalars(select(Paper).where(col(Paper.id).in_(ids))))
     papers.sort(key=lambda p: (-(p.upvotes or 0), p.title.casefold()))
     return [as_digest_paper(p) for p in papers]
+
+
+def site_days(engine: Engine) -> list[tuple[date, int]]:
+    """Return every day with papers and how many, newest first (the archive's index)."""
+    query = select(col(Sighting.page_date), col(Sighting.seen_at), col(Sighting.paper_id))
+    papers: dict[date, set[int]] = {}
+    with Session(engine) as session:
+        for page_date, seen_at, paper_id in session.execute(query):
+            papers.setdefault(page_date or seen_at.date(), set()).add(paper_id)
+    return sorted(((day, len(ids)) for day, ids in papers.items()), reverse=True)

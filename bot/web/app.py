@@ -1,4 +1,4 @@
-"""The ASGI app: /healthz, the subscribe, confirm, manage and unsubscribe pages.
+"""The ASGI app: /healthz, the subscribe, confirm, manage and unsubscribe pages, the archive.
 
 Built by `create_app` around an engine, the settings and a clock, so tests run
 it against a real database with a controlled clock. Handlers find these in
@@ -15,7 +15,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.service.state import read_health
 from bot.tokens import signing_secret
-from bot.web import manage_pages, subscribe_pages
+from bot.web import archive_pages, manage_pages, subscribe_pages
 from bot.web.context import WebContext, web_context
 
 
@@ -33,6 +33,7 @@ def create_app(engine: Engine, settings: Settings, *, clock: Clock) -> Starlette
             Route("/healthz", healthz, methods=["GET"]),
             *subscribe_pages.routes,
             *manage_pages.routes,
+            *archive_pages.routes,
         ]
     )
     secret = signing_secret(engine, settings.web.secret.get_secret_value())

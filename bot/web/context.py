@@ -7,6 +7,7 @@ from starlette.requests import Request
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.digest.render import DigestRenderer
 from bot.web.security import RateLimiter
 
 
@@ -19,6 +20,8 @@ class WebContext:
     clock: Clock
     secret: str
     subscribe_limit: RateLimiter = field(default_factory=lambda: RateLimiter(10, 600.0))
+    # Shared for the app's life: it prepares each paper's text once.
+    renderer: DigestRenderer = field(default_factory=DigestRenderer)
 
     def base_url(self, request: Request) -> str:
         """The public base URL for links in emails: `web.base_url`, else this request's."""
