@@ -132,7 +132,7 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
     # And a backstop: no host name resolves, so nothing a page does can reach another host.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 )
 
 

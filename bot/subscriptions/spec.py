@@ -6,6 +6,7 @@ way wherever it comes from.
 """
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -136,3 +137,15 @@ def _choice(value: str | None, choices: tuple[str, ...], what: str) -> str | Non
     if word not in choices:
         raise InputError(f"{what} {value!r} is not one of {', '.join(choices)}")
     return word
+
+
+_LIST_SEPARATORS = re.compile(r"[,\r\n]+")
+
+
+def split_keywords(text: str) -> tuple[str, ...]:
+    """The keywords of a text box: one per line or separated by commas, blanks dropped.
+
+    A comma ends a phrase when matching (see the README, "How keywords match"), so no
+    useful keyword holds one.
+    """
+    return tuple(part.strip() for part in _LIST_SEPARATORS.split(text) if part.strip())

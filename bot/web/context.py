@@ -23,10 +23,20 @@ class WebContext:
     # Shared for the app's life: it prepares each paper's text once.
     renderer: DigestRenderer = field(default_factory=DigestRenderer)
 
-    def base_url(self, request: Request) -> str:
-        """The public base URL for links in emails: `web.base_url`, else this request's."""
+    def base_url(self) -> str:
+        """The public base URL of the pages, for links in emails: `web.base_url`.
+
+        Never the request's Host header: anyone can send any Host, and a confirmation
+        email linking to their site would hand them the token. Without `web.base_url`,
+        the address paperbot listens on (localhost when it listens on all interfaces).
+        """
         configured = self.settings.web.base_url.rstrip("/")
-        return configured or str(request.base_url).rstrip("/")
+        if configured:
+            return configured
+        host = self.settings.web.host
+        host = "localhost" if host in ("", "0.0.0.0", "::") else host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.settings.web.port}"
 
 
 def web_context(request: Request) -> WebContext:

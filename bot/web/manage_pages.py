@@ -1,5 +1,484 @@
-"""A subscriber's own pages, reached by signed links: manage (with a live preview), unsubscribe."""
+"""A subscriber's own pages, reached by signed links: manage (with a live preview), unsubscribe.
 
-from starlette.routing import BaseRoute
+Every digest carries `<base>/manage/<token>` and `<base>/unsubscribe/<token>`
+(`bot.delivery.run`). The tokens never expire, so links in old digests keep
+working; a link is honoured only when its signature holds for its purpose and
+the subscriber it names still exists with the same address.
 
-routes: list[BaseRoute] = []
+    GET  /manage/<token>       the form (topics, cadence, format, time zone) and a preview
+    POST /manage/<token>       action=preview: the preview of the form as submitted, nothing saved
+                               action=save: validated like the CLI (make_spec), saved, 303 back
+    GET  /unsubscribe/<token>  one button; a GET never changes anything (link scanners follow links)
+    POST /unsubscribe/<token>  List-Unsubscribe=One-Click (the button, or an RFC 8058 mail client)
+
+The manage form is protected by the CSRF cookie and field of `bot.web.security`;
+the one-click POST is not (mail providers send it without cookies), its signed
+URL is the authority. Database work and matching run in a worker thread, never
+on the event loop.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.db import write_session
+from bot.errors import InputError
+from bot.models import Paper, Subscriber
+from bot.subscriptions.spec import (
+    CADENCES,
+    DEFAULT_TOPIC,
+    FORMATS,
+    SubscriptionSpec,
+    make_spec,
+    split_keywords,
+)
+from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
+from bot.tokens import Purpose, TokenSubject, make_token, read_token
+from bot.web.context import WebContext, web_context
+from bot.web.pages import error_page, page
+from bot.web.preview import (
+    FormTopic,
+    Preview,
+    RecentPaper,
+    build_preview,
+    window_days,
+    window_start,
+)
+from bot.web.security import CSRF_FIELD, csrf_ok, csrf_token, set_csrf_cookie
+
+ONE_CLICK_FIELD = "List-Unsubscribe"
+ONE_CLICK_VALUE = "One-Click"
+
+MAX_FORM_BYTES = 1024 * 1024
+"""The largest manage form read: ten topics of 100 keywords of 200 characters fit."""
+
+MAX_ONE_CLICK_BYTES = 4096
+"""The largest one-click body read: it is 26 bytes."""
+
+MAX_PREVIEW_PAPERS = 5_000
+"""The newest recent papers the preview indexes at most, so a page stays fast on any store.
+
+Indexing is the preview's cost (about 0.3 s per 1,000 papers; matching the
+form's keywords then takes milliseconds): a week of daily-papers listings is a
+few hundred.
+"""
+
+# A topic's fields are numbered (topic-0-keywords...): an unticked checkbox sends
+# nothing, so repeated names could not be paired up. Four digits is plenty and keeps
+# int() away from absurd numbers.
+_TOPIC_FIELD = re.compile(r"topic-(\d{1,4})-name")
+
+_CADENCE_LABELS = {"daily": "Daily", "weekly": "Weekly", "paused": "Paused (no digests for now)"}
+_FORMAT_LABELS = {"email": "Email", "markdown": "Markdown file", "both": "Email and Markdown file"}
+
+# Pages holding a signed link must not hand it to the sites they link to (arXiv),
+# nor be kept by shared caches.
+_PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+# --- The form ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopicFields:
+    """One stored topic as its form fields hold it: keywords and exclusions one per line."""
+
+    name: str
+    keywords: str
+    exclusions: str
+    remove: bool = False
+
+
+@dataclass(frozen=True)
+class ManageForm:
+    """Everything the manage form holds, as text: what is shown back, escaped, on errors."""
+
+    topics: tuple[TopicFields, ...]
+    new_name: str = ""
+    new_keywords: str = ""
+    new_exclusions: str = ""
+    cadence: str = "daily"
+    format: str = "email"
+    timezone: str = ""
+
+    @classmethod
+    def from_view(cls, view: SubscriberView) -> "ManageForm":
+        """The form filled with what is stored."""
+        topics = tuple(
+            TopicFields(t.name, "\n".join(t.keywords), "\n".join(t.exclusions)) for t in view.topics
+        )
+        return cls(topics, cadence=view.cadence, format=view.format, timezone=view.timezone or "")
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> "ManageForm":
+        """The form as submitted."""
+        numbers = sorted(
+            {int(found.group(1)) for key in fields if (found := _TOPIC_FIELD.fullmatch(key))}
+        )
+        topics = tuple(
+            TopicFields(
+                fields[f"topic-{n}-name"],
+                fields.get(f"topic-{n}-keywords", ""),
+                fields.get(f"topic-{n}-exclusions", ""),
+                remove=bool(fields.get(f"topic-{n}-remove")),
+            )
+            for n in numbers
+        )
+        return cls(
+            topics,
+            new_name=fields.get("new-name", ""),
+            new_keywords=fields.get("new-keywords", ""),
+            new_exclusions=fields.get("new-exclusions", ""),
+            cadence=fields.get("cadence", ""),
+            format=fields.get("format", ""),
+            timezone=fields.get("timezone", ""),
+        )
+
+    def wanted_topics(self) -> list[FormTopic]:
+        """The topics the form keeps or adds, as keyword lists (the new one if it has keywords)."""
+        wanted = [
+            FormTopic(t.name, split_keywords(t.keywords), split_keywords(t.exclusions))
+            for t in self.topics
+            if not t.remove
+        ]
+        if split_keywords(self.new_keywords):
+            wanted.append(
+                FormTopic(
+                    self.new_name.strip() or DEFAULT_TOPIC,
+                    split_keywords(self.new_keywords),
+                    split_keywords(self.new_exclusions),
+                )
+            )
+        return wanted
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The subscriber-wide choices, validated; `timezone` None follows the site's."""
+
+    cadence: str | None
+    format: str | None
+    timezone: str | None
+
+
+def validate(email: str, form: ManageForm) -> tuple[list[SubscriptionSpec], list[str]]:
+    """The specs the form asks for (one per topic) and every error, with make_spec's rules.
+
+    Nothing is saved unless the error list is empty.
+    """
+    errors: list[str] = []
+    settings = _validate_settings(email, form, errors)
+    specs: list[SubscriptionSpec] = []
+    if form.new_name.strip() and not split_keywords(form.new_keywords):
+        errors.append(f"The new topic {form.new_name.strip()!r} needs at least one keyword.")
+    for topic in form.wanted_topics():
+        try:
+            spec = make_spec(
+                email, topic.keywords, topic.exclusions, name=topic.name,
+                cadence=settings.cadence, format=settings.format, timezone=settings.timezone,
+            )  # fmt: skip
+        except InputError as exc:
+            errors.append(f"Topic {topic.name!r}: {exc}.")
+            continue
+        if spec.name in (s.name for s in specs):  # the store's rule: names differ as typed
+            errors.append(f"There is already a topic named {spec.name!r}: choose another name.")
+            continue
+        specs.append(spec)
+    if not specs and not errors:
+        errors.append(
+            "Keep or add at least one topic. To stop the digests for a while, choose the"
+            " cadence 'paused'; to stop them for good, unsubscribe."
+        )
+    return specs, errors
+
+
+def _validate_settings(email: str, form: ManageForm, errors: list[str]) -> _Settings:
+    try:
+        # make_spec is the one validation of every input; a known-good placeholder
+        # keyword lets it judge the subscriber-wide choices on their own, so their
+        # errors are reported once rather than under every topic.
+        checked = make_spec(
+            email, ("placeholder",), cadence=form.cadence.strip() or None,
+            format=form.format.strip() or None, timezone=form.timezone.strip() or None,
+        )  # fmt: skip
+    except InputError as exc:
+        message = str(exc)
+        errors.append(message[:1].upper() + message[1:] + ".")
+        return _Settings(None, None, None)
+    return _Settings(checked.cadence, checked.format, checked.timezone)
+
+
+# --- Links and owners ----------------------------------------------------------------
+
+
+def _subject(context: WebContext, purpose: Purpose, token: str) -> TokenSubject | None:
+    """Whom a link is for, or None when it was tampered with or made for another purpose."""
+    try:
+        return read_token(context.secret, purpose, token)  # no max_age: old digests' links work
+    except InputError:
+        return None
+
+
+def _owner(session: Session, subject: TokenSubject) -> Subscriber | None:
+    """The subscriber a token names, only if it still has the address the token was made for."""
+    row = session.get(Subscriber, subject.subscriber_id)
+    return row if row is not None and row.email_key == subject.email_key else None
+
+
+def _load_view(engine: Engine, subject: TokenSubject) -> SubscriberView | None:
+    with Session(engine) as session:
+        owner = _owner(session, subject)
+        return None if owner is None else find_subscriber(session, owner.email)
+
+
+def _bad_link(request: Request) -> Response:
+    return error_page(
+        request,
+        "This link is not valid",
+        "It may have been cut short when it was copied. Use the link in your latest digest.",
+    )
+
+
+def _link(context: WebContext, request: Request, purpose: Purpose, subject: TokenSubject) -> str:
+    """The signed link for `purpose`, on the same base URL digests use."""
+    token = make_token(context.secret, purpose, subject)
+    return f"{context.base_url()}/{purpose}/{token}"
+
+
+# --- Manage --------------------------------------------------------------------------
+
+
+async def manage(request: Request) -> Response:
+    """GET: the stored settings and their preview. POST: preview or save the submitted form."""
+    context = web_context(request)
+    # The signature is checked before anything else, so a forged link costs no body
+    # parsing and no database work.
+    subject = _subject(context, "manage", request.path_params["token"])
+    if subject is None:
+        return _bad_link(request)
+    if request.method != "POST":
+        return await run_in_threadpool(_show_stored, request, subject)
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+        return error_page(
+            request, "The form is too large", "Send fewer or shorter keywords.", status=413
+        )
+    async with request.form(max_files=0) as form:
+        fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    return await run_in_threadpool(_submit, request, subject, fields)
+
+
+def _show_stored(request: Request, subject: TokenSubject) -> Response:
+    context = web_context(request)
+    view = _load_view(context.engine, subject)
+    if view is None:
+        return _bad_link(request)
+    saved = request.query_params.get("saved") == "1"
+    return _render(request, context, subject, view, ManageForm.from_view(view), saved=saved)
+
+
+def _submit(request: Request, subject: TokenSubject, fields: dict[str, str]) -> Response:
+    context = web_context(request)
+    view = _load_view(context.engine, subject)
+    if view is None:
+        return _bad_link(request)
+    if not csrf_ok(request, fields.get(CSRF_FIELD)):
+        return error_page(
+            request,
+            "This form has expired",
+            "Nothing was changed. Open the link from your digest again and resubmit the form.",
+        )
+    form = ManageForm.from_fields(fields)
+    if fields.get("action") != "save":  # "preview", or Enter pressed somewhere: never a save
+        return _render(request, context, subject, view, form)
+    specs, errors = validate(view.email, form)
+    if errors:
+        return _render(request, context, subject, view, form, errors=errors, status=400)
+    if not _save(context.engine, subject, specs, now=context.clock()):
+        return _bad_link(request)  # the subscriber went away meanwhile
+    # Relative: back to this very page, whatever address the visitor used to reach it.
+    return RedirectResponse(
+        f"{request.url.path}?saved=1", status_code=303, headers=_PRIVATE_HEADERS
+    )
+
+
+def _save(
+    engine: Engine, subject: TokenSubject, specs: list[SubscriptionSpec], *, now: datetime
+) -> bool:
+    """Store the form's topics and settings in one transaction; False if the owner is gone.
+
+    The form is the whole wish: stored topics it does not hold are removed
+    (after the others are stored, so the subscriber never passes through
+    "no topics", which would unsubscribe them).
+    """
+    with write_session(engine) as session:
+        owner = _owner(session, subject)
+        if owner is None:
+            return False
+        for spec in specs:
+            subscribe(session, spec, now=now)
+        view = find_subscriber(session, owner.email)
+        assert view is not None  # just stored
+        wanted = {spec.name for spec in specs}
+        for topic in view.topics:
+            if topic.name not in wanted:
+                unsubscribe(session, owner.email, now=now, topic=topic.name)
+        if not any(spec.timezone for spec in specs):
+            # `subscribe` keeps the stored zone when given none (the CLI's "not given");
+            # an emptied field here means "follow the site's zone", which the store has
+            # no call for.
+            owner.timezone = None
+    return True
+
+
+def _render(
+    request: Request,
+    context: WebContext,
+    subject: TokenSubject,
+    view: SubscriberView,
+    form: ManageForm,
+    *,
+    saved: bool = False,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> Response:
+    csrf = csrf_token(request)
+    backlog = context.settings.delivery.backlog_days
+    response = page(
+        request,
+        "manage.html",
+        {
+            "email": view.email,
+            "unsubscribed": view.status != "active",
+            "form": form,
+            "cadences": [(name, _CADENCE_LABELS.get(name, name)) for name in CADENCES],
+            "formats": [(name, _FORMAT_LABELS.get(name, name)) for name in FORMATS],
+            "site_zone": context.settings.schedule.timezone,
+            "csrf": csrf,
+            "csrf_field": CSRF_FIELD,
+            "saved": saved,
+            "errors": errors or [],
+            "preview": _preview(context, form),
+            "window_days": window_days(backlog),
+            "unsubscribe_url": _link(context, request, "unsubscribe", subject),
+        },
+        status=status,
+    )
+    response.headers.update(_PRIVATE_HEADERS)
+    set_csrf_cookie(response, csrf, secure=context.base_url().startswith("https://"))
+    return response
+
+
+def _preview(context: WebContext, form: ManageForm) -> Preview:
+    since = window_start(context.clock(), context.settings.delivery.backlog_days)
+    return build_preview(recent_papers(context.engine, since), form.wanted_topics())
+
+
+def recent_papers(engine: Engine, since: datetime) -> list[RecentPaper]:
+    """The papers first seen since `since`, newest first (at most `MAX_PREVIEW_PAPERS`)."""
+    columns = (
+        col(Paper.id), col(Paper.title), col(Paper.abstract), col(Paper.paper_date),
+        col(Paper.upvotes), col(Paper.arxiv_id), col(Paper.url), col(Paper.first_seen_at),
+    )  # fmt: skip
+    query = (
+        select(*columns)
+        .where(col(Paper.first_seen_at) >= since)
+        .order_by(col(Paper.first_seen_at).desc(), col(Paper.id).desc())
+        .limit(MAX_PREVIEW_PAPERS)
+    )
+    with Session(engine) as session:
+        return [
+            RecentPaper(pid, title, abstract, day, upvotes, arxiv_id, url, seen.date())
+            for pid, title, abstract, day, upvotes, arxiv_id, url, seen in session.execute(query)
+        ]
+
+
+# --- Unsubscribe ---------------------------------------------------------------------
+
+
+async def unsubscribe_page(request: Request) -> Response:
+    """GET: a page with one button. POST List-Unsubscribe=One-Click: unsubscribe at once."""
+    context = web_context(request)
+    subject = _subject(context, "unsubscribe", request.path_params["token"])
+    if subject is None:
+        return _bad_link(request)
+    if request.method != "POST":
+        return await run_in_threadpool(_confirm_unsubscribe, request, subject)
+    # No Content-Length is tolerated (a mail provider may send the body chunked);
+    # the signature was checked above, so only a real link's holder gets this far.
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_ONE_CLICK_BYTES:
+        return error_page(request, "Nothing was changed", "The request is too large.", status=413)
+    async with request.form(max_files=0, max_fields=20) as form:
+        one_click = form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
+    if not one_click:
+        return error_page(
+            request,
+            "Nothing was changed",
+            "To unsubscribe, open the link from your digest and press the button.",
+        )
+    return await run_in_threadpool(_unsubscribe, request, subject)
+
+
+def _confirm_unsubscribe(request: Request, subject: TokenSubject) -> Response:
+    context = web_context(request)
+    view = _load_view(context.engine, subject)
+    if view is None:
+        return _bad_link(request)
+    response = page(
+        request,
+        "unsubscribe.html",
+        {
+            "email": view.email,
+            "unsubscribed": view.status != "active",
+            "field": ONE_CLICK_FIELD,
+            "value": ONE_CLICK_VALUE,
+            "manage_url": _link(context, request, "manage", subject),
+        },
+    )
+    response.headers.update(_PRIVATE_HEADERS)
+    return response
+
+
+def _unsubscribe(request: Request, subject: TokenSubject) -> Response:
+    context = web_context(request)
+    email = _unsubscribe_owner(context.engine, subject, now=context.clock())
+    if email is None:
+        return _bad_link(request)
+    response = page(
+        request,
+        "unsubscribed.html",
+        {"email": email, "manage_url": _link(context, request, "manage", subject)},
+    )
+    response.headers.update(_PRIVATE_HEADERS)
+    return response
+
+
+def _unsubscribe_owner(engine: Engine, subject: TokenSubject, *, now: datetime) -> str | None:
+    """Unsubscribe the token's subscriber (the sent history stays); their address, or None.
+
+    Already unsubscribed: nothing changes, not even the date they left, so a
+    repeated POST (mail clients retry) answers the same.
+    """
+    with write_session(engine) as session:
+        owner = _owner(session, subject)
+        if owner is None:
+            return None
+        if owner.status == "active":
+            unsubscribe(session, owner.email, now=now)
+        return owner.email
+
+
+routes: list[BaseRoute] = [
+    Route("/manage/{token}", manage, methods=["GET", "POST"], name="manage"),
+    Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "POST"], name="unsubscribe"),
+]

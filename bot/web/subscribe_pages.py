@@ -1,5 +1,307 @@
-"""Subscribing on the web: the form, the confirmation email, the confirm link."""
+"""Subscribing on the web: the form, the confirmation email, the confirm link.
 
-from starlette.routing import BaseRoute
+GET /subscribe shows the form. POST /subscribe checks it (CSRF, then the
+client's rate limit, then `make_spec`), stores a pending request and mails a
+signed link to the address; GET /confirm/{token} applies the request
+(`bot.web.confirmation`).
 
-routes: list[BaseRoute] = []
+What a visitor can learn: after a valid form the page is the same, byte for
+byte, whether the address is new, already waiting for a confirmation (then no
+second email goes out within `RESEND_AFTER`), or already subscribed, so the form
+cannot tell anyone who is subscribed. Only a failure to hand the email to the
+transport (the mail server is down) shows something else: a 503 asking to try
+again later, which says something about the server, nothing about the address.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.delivery.transports import Outgoing
+from bot.errors import InputError
+from bot.subscriptions.spec import FORMATS, SubscriptionSpec, make_spec, split_keywords
+from bot.tokens import TokenSubject, make_token
+from bot.web.confirmation import (
+    CONFIRM_MAX_AGE,
+    RESEND_AFTER,
+    Confirmed,
+    ExpiredLinkError,
+    InvalidLinkError,
+    PendingRequest,
+    confirm_link,
+    confirm_request,
+    confirmation_message,
+    forget_request,
+    read_confirm_token,
+    record_request,
+    send,
+)
+from bot.web.context import web_context
+from bot.web.pages import error_page, page
+from bot.web.security import CSRF_FIELD, client_key, csrf_ok, csrf_token, set_csrf_cookie
+
+log = logging.getLogger("paperbot.web")
+
+WEB_CADENCES = ("daily", "weekly")
+"""The cadences the form offers: asking for a paused subscription makes no sense."""
+
+MAX_FORM_BYTES = 64 * 1024
+"""The largest form body read: 100 keywords of 200 characters fit, with room to spare."""
+
+# Keywords are typed one per line or separated by commas. A comma ends a phrase when
+# matching (README, "How keywords match"), so no useful keyword holds one.
+# Known-good values for checking one field alone through make_spec.
+_NEUTRAL: dict[str, Any] = {"email": "someone@example.org", "keywords": ["papers"]}
+# How each format is offered on the form, and said on the confirmed page.
+_FORMAT_CHOICES = {"email": "Email", "markdown": "Markdown file on this server", "both": "Both"}
+_FORMAT_LABELS = {
+    "email": "by email",
+    "markdown": "as a Markdown file on this server",
+    "both": "by email and as a Markdown file",
+}
+
+
+@dataclass(frozen=True)
+class SubscribeForm:
+    """The subscribe form's values as typed: shown back as they are when one is refused."""
+
+    email: str = ""
+    keywords: str = ""
+    exclusions: str = ""
+    cadence: str = "daily"
+    format: str = "email"
+    timezone: str = ""
+
+    @classmethod
+    def from_form(cls, data: FormData) -> "SubscribeForm":
+        """The values of a submitted form; a missing field is empty."""
+        return cls(**{name: _field(data, name) for name in cls.__dataclass_fields__})
+
+    def spec_arguments(self) -> dict[str, Any]:
+        """The arguments of `make_spec` for these values (an empty choice: keep the default)."""
+        return {
+            "email": self.email,
+            "keywords": split_keywords(self.keywords),
+            "exclusions": split_keywords(self.exclusions),
+            "cadence": self.cadence.strip() or None,
+            "format": self.format.strip() or None,
+            "timezone": self.timezone.strip() or None,
+        }
+
+
+def validate(form: SubscribeForm) -> SubscriptionSpec | list[str]:
+    """The spec `form` asks for, or one message per field that is wrong."""
+    arguments = form.spec_arguments()
+    problems: list[str] = []
+    cadence = arguments["cadence"]
+    if cadence is not None and cadence.lower() not in WEB_CADENCES:
+        problems.append(f"cadence {cadence!r} is not one of {', '.join(WEB_CADENCES)}")
+        arguments["cadence"] = None  # reported once, here, not again by make_spec
+    try:
+        spec = make_spec(**arguments)
+    except InputError as first:
+        problems += _field_problems(arguments) or [str(first)]
+    return [_sentence(problem) for problem in problems] if problems else spec
+
+
+def _field_problems(arguments: dict[str, Any]) -> list[str]:
+    # make_spec stops at the first bad value. To show every problem at once, each
+    # field goes through make_spec alone, the others set to known-good values: the
+    # rules stay in make_spec, the one place they live.
+    problems = []
+    for name, value in arguments.items():
+        try:
+            make_spec(**{**_NEUTRAL, name: value})
+        except InputError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
+
+
+def _field(data: FormData, name: str) -> str:
+    value = data.get(name)
+    return value if isinstance(value, str) else ""
+
+
+# --- The form ---------------------------------------------------------------------------
+
+
+async def subscribe_form(request: Request) -> Response:
+    """GET /subscribe: the empty form."""
+    return _form_page(request, SubscribeForm(), [])
+
+
+async def subscribe_submit(request: Request) -> Response:
+    """POST /subscribe: check the form, store the request, mail the confirmation link."""
+    context = web_context(request)
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+        return error_page(
+            request, "The form is too large", "Send fewer or shorter keywords.", status=413
+        )
+    async with request.form(max_files=0, max_fields=20) as data:
+        form = SubscribeForm.from_form(data)
+        csrf = _field(data, CSRF_FIELD)
+    if not csrf_ok(request, csrf):
+        return error_page(
+            request,
+            "This form has expired",
+            "Open the subscribe page again, fill in the form and send it from there.",
+        )
+    if not context.subscribe_limit.allow(client_key(request)):
+        response = error_page(
+            request,
+            "Too many requests",
+            "Too many subscription requests came from your network. "
+            "Wait ten minutes, then try again.",
+            status=429,
+        )
+        response.headers["Retry-After"] = str(int(context.subscribe_limit.window))
+        return response
+    checked = validate(form)
+    if isinstance(checked, list):
+        return _form_page(request, form, checked, status=400)
+    return await _request_confirmation(request, checked)
+
+
+def _form_page(
+    request: Request, form: SubscribeForm, problems: list[str], *, status: int = 200
+) -> Response:
+    token = csrf_token(request)
+    settings = web_context(request).settings
+    response = page(
+        request,
+        "subscribe.html",
+        {
+            "form": form,
+            "problems": problems,
+            "csrf_field": CSRF_FIELD,
+            "csrf": token,
+            "cadences": WEB_CADENCES,
+            "formats": [(name, _FORMAT_CHOICES[name]) for name in FORMATS],
+            "site_timezone": settings.schedule.timezone,
+        },
+        status=status,
+    )
+    set_csrf_cookie(response, token, secure=request.url.scheme == "https")
+    return response
+
+
+async def _request_confirmation(request: Request, spec: SubscriptionSpec) -> Response:
+    """Store the request and mail its link, unless one went out too recently; the same page."""
+    context = web_context(request)
+    now = context.clock()
+    pending = await run_in_threadpool(record_request, context.engine, spec, now=now)
+    if pending is not None and not await _send_confirmation(request, pending):
+        # Forgotten, so that trying again sends an email instead of being taken for a resend.
+        await run_in_threadpool(forget_request, context.engine, pending.id)
+        return error_page(
+            request,
+            "The confirmation email could not be sent",
+            "We could not send the confirmation email just now. Try again later.",
+            status=503,
+        )
+    return page(
+        request,
+        "subscribe_sent.html",
+        {
+            "email": spec.email,
+            "days": CONFIRM_MAX_AGE.days,
+            "resend_minutes": int(RESEND_AFTER.total_seconds() // 60),
+        },
+    )
+
+
+async def _send_confirmation(request: Request, pending: PendingRequest) -> bool:
+    """Mail `pending`'s confirmation link; False (logged) when the transport refused it."""
+    context = web_context(request)
+    settings = context.settings
+    link = confirm_link(context.base_url(), context.secret, pending)
+    try:
+        message = confirmation_message(
+            pending, link=link, sender=settings.delivery.sender, now=context.clock()
+        )
+    except ValueError as exc:  # a sender the email policy refuses: a settings problem
+        log.error("confirmation email not built", extra={"pending": pending.id, "error": str(exc)})
+        return False
+    result = await send(settings, Outgoing(f"confirm-{pending.id}", pending.spec.email, message))
+    if not result.accepted:
+        # The reply is the server's or the error's text, with the SMTP password masked;
+        # neither the address nor the link is logged.
+        log.warning(
+            "confirmation email not sent", extra={"pending": pending.id, "reply": result.reply}
+        )
+    return result.accepted
+
+
+# --- The link ---------------------------------------------------------------------------
+
+
+async def confirm(request: Request) -> Response:
+    """GET /confirm/{token}: apply the pending request the token names, once.
+
+    A GET that changes state, on purpose: the token is single-purpose, signed,
+    unguessable and only ever sent to the address it confirms, and following it
+    twice (a link scanner, then the person) applies it once. A scanner confirming
+    an opt-in the address's owner asked for does no harm.
+    """
+    context = web_context(request)
+    try:
+        subject = read_confirm_token(context.secret, request.path_params["token"])
+        confirmed = await run_in_threadpool(
+            confirm_request, context.engine, subject, now=context.clock()
+        )
+    except ExpiredLinkError:
+        return error_page(
+            request,
+            "This link has expired",
+            f"Confirmation links work for {CONFIRM_MAX_AGE.days} days: subscribe again"
+            " to get a new one.",
+        )
+    except InvalidLinkError:
+        return error_page(
+            request,
+            "This link is not valid",
+            "Copy the whole link from the confirmation email, or subscribe again.",
+        )
+    response = page(request, "confirmed.html", _confirmed_view(request, confirmed))
+    # The page holds the manage link: keep it out of caches and of any Referer header.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _confirmed_view(request: Request, confirmed: Confirmed) -> dict[str, Any]:
+    context = web_context(request)
+    schedule = context.settings.schedule
+    at = schedule.send_at.strftime("%H:%M")
+    when = {
+        "daily": f"Daily, at {at}",
+        "weekly": f"Weekly, on {schedule.weekly_on.capitalize()}s at {at}",
+    }.get(confirmed.cadence, "Paused: no digests until you resume them")
+    token = make_token(
+        context.secret, "manage", TokenSubject(confirmed.subscriber_id, confirmed.email_key)
+    )
+    return {
+        "confirmed": confirmed,
+        "when": when,
+        "timezone": confirmed.timezone or f"{schedule.timezone} (the site's)",
+        "format": _FORMAT_LABELS.get(confirmed.format, confirmed.format),
+        "manage_url": f"{context.base_url()}/manage/{token}",
+    }
+
+
+routes: list[BaseRoute] = [
+    Route("/subscribe", subscribe_form, methods=["GET"]),
+    Route("/subscribe", subscribe_submit, methods=["POST"]),
+    Route("/confirm/{token}", confirm, methods=["GET"]),
+]

@@ -1,0 +1,246 @@
+"""Double opt-in: pending requests, the confirmation email, and applying a confirmed request.
+
+Nothing a visitor asks for on the web reaches the subscribers' tables until the
+address's owner follows the link mailed to it. Until then the request waits as a
+`PendingSubscription`; the link names that row and its address, signed, and
+works for `CONFIRM_MAX_AGE`.
+
+Functions here take the engine, settings and time they need, and return plain
+data: the page handlers (`bot.web.subscribe_pages`) do the HTTP.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
+
+from bot.config import Settings
+from bot.db import write_session
+from bot.delivery.transports import FileTransport, Outgoing, SendResult, SmtpTransport
+from bot.digest.message import POLICY
+from bot.errors import InputError
+from bot.models import PendingSubscription, Subscriber
+from bot.subscriptions.spec import SubscriptionSpec, email_key, make_spec
+from bot.subscriptions.store import subscribe
+from bot.tokens import TokenSubject, make_token, read_token
+from bot.web.pages import environment
+
+CONFIRM_MAX_AGE = timedelta(days=2)
+"""How long a confirmation link works."""
+
+RESEND_AFTER = timedelta(minutes=5)
+"""A new request for an address is dropped (no email) this soon after the last pending one."""
+
+SUBJECT = "Confirm your paper digest subscription"
+
+
+class InvalidLinkError(InputError):
+    """A confirmation link that was tampered with, or names no request for its address."""
+
+
+class ExpiredLinkError(InputError):
+    """A confirmation link older than `CONFIRM_MAX_AGE`."""
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A stored request waiting for its confirmation: what the email needs."""
+
+    id: int
+    spec: SubscriptionSpec
+
+    @property
+    def subject(self) -> TokenSubject:
+        """Whom its confirmation token is for: this row and this address."""
+        return TokenSubject(self.id, email_key(self.spec.email))
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A confirmed request: what it asked for and the subscriber it now belongs to.
+
+    `cadence`, `format` and `timezone` are the subscriber's own after confirming
+    (None time zone: the site's). `already` is true when the link had been
+    followed before and nothing was applied this time.
+    """
+
+    subscriber_id: int
+    email: str
+    email_key: str
+    keywords: tuple[str, ...]
+    exclusions: tuple[str, ...]
+    cadence: str
+    format: str
+    timezone: str | None
+    already: bool
+
+
+# --- Requests -------------------------------------------------------------------------
+
+
+def request_fields(spec: SubscriptionSpec) -> dict[str, Any]:
+    """The spec as the JSON stored in `PendingSubscription.request` (`make_spec`'s arguments)."""
+    return {
+        "email": spec.email,
+        "keywords": list(spec.keywords),
+        "exclusions": list(spec.exclusions),
+        "name": spec.name,
+        "cadence": spec.cadence,
+        "format": spec.format,
+        "timezone": spec.timezone,
+    }
+
+
+def record_request(
+    engine: Engine, spec: SubscriptionSpec, *, now: datetime
+) -> PendingRequest | None:
+    """Store a pending request for `spec`; None when one is too recent (see `RESEND_AFTER`).
+
+    A dropped request stores nothing: the email already on its way confirms the
+    earlier one. The check and the insert share one write transaction, so two
+    submissions at once cannot both pass it.
+    """
+    key = email_key(spec.email)
+    with write_session(engine) as session:
+        recent = session.exec(
+            select(PendingSubscription.id).where(
+                PendingSubscription.email_key == key,
+                col(PendingSubscription.confirmed_at).is_(None),
+                PendingSubscription.created_at > now - RESEND_AFTER,
+            )
+        ).first()
+        if recent is not None:
+            return None
+        row = PendingSubscription(
+            email=spec.email, email_key=key, request=request_fields(spec), created_at=now
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None  # flushed above
+        return PendingRequest(row.id, spec)
+
+
+def forget_request(engine: Engine, pending_id: int) -> None:
+    """Delete a pending request whose email could not be sent, so asking again sends one."""
+    with write_session(engine) as session:
+        row = session.get(PendingSubscription, pending_id)
+        if row is not None and row.confirmed_at is None:
+            session.delete(row)
+
+
+# --- The email ------------------------------------------------------------------------
+
+
+def confirm_link(base_url: str, secret: str, pending: PendingRequest) -> str:
+    """The link that confirms `pending`: `<base>/confirm/<signed token>`."""
+    return f"{base_url}/confirm/{make_token(secret, 'confirm', pending.subject)}"
+
+
+def confirmation_message(
+    pending: PendingRequest, *, link: str, sender: str, now: datetime
+) -> EmailMessage:
+    """The confirmation email for `pending`: plain text and HTML, from `sender`.
+
+    It names no keyword: whoever filled in the form chose them, and it may not be
+    the address's owner, so none of their text is mailed to someone else. It says
+    how many there are and how often digests would come; the page after the click
+    shows them all. Raises ValueError for a sender holding a line break.
+    """
+    spec = pending.spec
+    context = {
+        "email": spec.email,
+        "link": link,
+        "keywords": len(spec.keywords),
+        "exclusions": len(spec.exclusions),
+        "cadence": spec.cadence or "daily",
+        "days": CONFIRM_MAX_AGE.days,
+    }
+    message = EmailMessage(policy=POLICY)
+    message["From"] = sender
+    message["To"] = spec.email
+    message["Date"] = format_datetime(now)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["Subject"] = SUBJECT
+    templates = environment()
+    message.set_content(templates.get_template("web/confirm_email.txt").render(context))
+    message.add_alternative(
+        templates.get_template("web/confirm_email.html").render(context), subtype="html"
+    )
+    return message
+
+
+async def send(settings: Settings, outgoing: Outgoing) -> SendResult:
+    """Send one message through the configured transport; never raises for its failure."""
+    if settings.delivery.transport == "smtp":
+        # One message: one connection, awaited here (the handler's loop is asyncio's).
+        transport = SmtpTransport(settings.smtp, connections=1, messages_per_connection=1)
+        results = await transport.send_all([outgoing])
+    else:
+        results = await run_in_threadpool(FileTransport(settings.outbox_dir).send, [outgoing])
+    return results[0]
+
+
+# --- Confirming -----------------------------------------------------------------------
+
+
+def read_confirm_token(secret: str, token: str) -> TokenSubject:
+    """Whom a confirmation token is for; raise `InvalidLinkError` or `ExpiredLinkError`.
+
+    The signature is checked first without an age, so an expired link is told
+    apart from a forged one without reading error messages.
+    """
+    try:
+        read_token(secret, "confirm", token)
+    except InputError:
+        raise InvalidLinkError("this link is not valid") from None
+    try:
+        return read_token(secret, "confirm", token, max_age=int(CONFIRM_MAX_AGE.total_seconds()))
+    except InputError:
+        raise ExpiredLinkError("this link has expired") from None
+
+
+def confirm_request(engine: Engine, subject: TokenSubject, *, now: datetime) -> Confirmed:
+    """Apply the pending request `subject` names, once; raise `InvalidLinkError` or `ExpiredLinkError`.
+
+    The subscriber is created or updated (active) and the request marked
+    confirmed in one transaction. A request confirmed before is not applied
+    again: what it asked for is returned with `already` set.
+    """
+    with write_session(engine) as session:
+        pending = session.get(PendingSubscription, subject.subscriber_id)
+        # The email key must match too: a token is for one request *and* one address.
+        if pending is None or pending.email_key != subject.email_key:
+            raise InvalidLinkError("this link is not valid")
+        # The token's own age is measured by the real clock (itsdangerous); the row's
+        # by the app's, so both a stale token and a stale request are refused.
+        if pending.confirmed_at is None and pending.created_at + CONFIRM_MAX_AGE <= now:
+            raise ExpiredLinkError("this link has expired")
+        # Through make_spec again: stored JSON obeys the same rules as typed input.
+        spec = make_spec(**pending.request)
+        already = pending.confirmed_at is not None
+        if not already:
+            subscribe(session, spec, now=now)
+            pending.confirmed_at = now
+            session.add(pending)
+            session.flush()
+        subscriber = session.exec(
+            select(Subscriber).where(Subscriber.email_key == pending.email_key)
+        ).one()
+        assert subscriber.id is not None  # rows read back always have their key
+        return Confirmed(
+            subscriber_id=subscriber.id,
+            email=subscriber.email,
+            email_key=subscriber.email_key,
+            keywords=spec.keywords,
+            exclusions=spec.exclusions,
+            cadence=subscriber.cadence,
+            format=subscriber.format,
+            timezone=subscriber.timezone,
+            already=already,
+        )

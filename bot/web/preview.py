@@ -1,0 +1,173 @@
+"""The manage page's live preview: which recent papers a form's topics would match (pure: no I/O).
+
+The page hands over the recent papers and the topics as they stand in the form
+(saved or not); this applies the same matcher and ranking as the digests, and
+returns the best few entries with their explanations, ready for a template.
+Keywords the matcher cannot use are left out, with a note, instead of failing
+the whole preview: the user is still typing, and saving reports them properly.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
+
+from bot.errors import InputError
+from bot.matching.engine import Matcher, PaperText, Rule
+from bot.matching.keywords import MAX_KEYWORDS, parse_keyword
+from bot.matching.ranking import PaperFacts, RankedPaper, rank
+
+PREVIEW_LIMIT = 10
+"""At most this many papers are shown."""
+
+MIN_WINDOW_DAYS = 7
+"""The preview looks back at least a week, even when `delivery.backlog_days` is shorter."""
+
+MAX_TOPICS = 50
+"""Topics previewed at most: a form is free text, and each topic costs matching time."""
+
+
+@dataclass(frozen=True)
+class RecentPaper:
+    """What the preview needs of one recently seen paper."""
+
+    id: int
+    title: str
+    abstract: str
+    paper_date: date | None = None
+    upvotes: int | None = None
+    arxiv_id: str | None = None
+    url: str | None = None
+    first_seen: date | None = None
+
+
+@dataclass(frozen=True)
+class FormTopic:
+    """One topic as the form states it: its name and its keyword lists."""
+
+    name: str
+    keywords: tuple[str, ...]
+    exclusions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreviewEntry:
+    """One matched paper and why, split so a template can highlight the matched text."""
+
+    paper_id: int
+    title: str
+    link: str | None
+    day: date | None
+    topics: tuple[str, ...]  # the best match's topic first
+    keyword: str
+    field: str  # "title" or "abstract"
+    before: str
+    matched: str
+    after: str
+    close: bool  # True when the keyword was corrected for a typo
+
+    @property
+    def topic(self) -> str:
+        """The topic whose keyword explains the match."""
+        return self.topics[0]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The best entries, how many papers matched in all, and what was left out and why."""
+
+    entries: tuple[PreviewEntry, ...]
+    matched: int
+    searched: int
+    notes: tuple[str, ...] = ()
+
+
+def window_start(now: datetime, backlog_days: int) -> datetime:
+    """The earliest first sighting of a paper the preview considers."""
+    return now - timedelta(days=max(backlog_days, MIN_WINDOW_DAYS))
+
+
+def window_days(backlog_days: int) -> int:
+    """How many days back the preview looks, for the page to say so."""
+    return max(backlog_days, MIN_WINDOW_DAYS)
+
+
+def build_preview(
+    papers: Sequence[RecentPaper], topics: Iterable[FormTopic], *, limit: int = PREVIEW_LIMIT
+) -> Preview:
+    """Return the papers the topics would match, best first (at most `limit`), with notes."""
+    rules, names, notes = _rules(topics)
+    if not rules or not papers:
+        return Preview((), 0, len(papers), tuple(notes))
+    matcher = Matcher(PaperText(p.id, p.title, p.abstract) for p in papers)
+    facts = {p.id: PaperFacts(p.upvotes, p.paper_date) for p in papers}
+    ranked = rank(matcher.match(rules), facts)
+    by_id = {p.id: p for p in papers}
+    entries = tuple(_entry(item, by_id[item.paper_id], names) for item in ranked[:limit])
+    return Preview(entries, len(ranked), len(papers), tuple(notes))
+
+
+def _entry(item: RankedPaper, paper: RecentPaper, names: dict[int, str]) -> PreviewEntry:
+    match = item.best
+    start, end = match.snippet_span
+    text = match.snippet
+    # The best match's topic first, then any other topic that matched the paper too.
+    others = tuple(names[rule_id] for rule_id in item.rule_ids if rule_id != match.rule_id)
+    return PreviewEntry(
+        paper_id=paper.id,
+        title=paper.title,
+        link=paper_link(paper),
+        day=paper.paper_date or paper.first_seen,
+        topics=(names[match.rule_id], *others),
+        keyword=match.keyword,
+        field=match.field,
+        before=text[:start],
+        matched=text[start:end],
+        after=text[end:],
+        close=match.similarity < 1.0,
+    )
+
+
+def paper_link(paper: RecentPaper) -> str | None:
+    """The paper's arXiv page when known, else its own web link; never a non-web URL.
+
+    Feed links are third-party text: a `javascript:` URL in an href would run
+    on this page, so only http and https links are kept.
+    """
+    if paper.arxiv_id:
+        return f"https://arxiv.org/abs/{paper.arxiv_id}"
+    if paper.url and urlsplit(paper.url.strip()).scheme.lower() in ("http", "https"):
+        return paper.url.strip()
+    return None
+
+
+def _rules(topics: Iterable[FormTopic]) -> tuple[list[Rule], dict[int, str], list[str]]:
+    """The matcher's rules for the usable part of each topic, their names, and notes."""
+    rules: list[Rule] = []
+    names: dict[int, str] = {}
+    notes: list[str] = []
+    for number, topic in enumerate(topics):
+        if number == MAX_TOPICS:
+            notes.append(f"only the first {MAX_TOPICS} topics are previewed")
+            break
+        keywords = _usable(topic.keywords, "keyword", topic.name, notes)
+        exclusions = _usable(topic.exclusions, "exclusion", topic.name, notes)
+        if keywords:
+            rules.append(Rule(number, keywords, exclusions))
+            names[number] = topic.name
+    return rules, names, notes
+
+
+def _usable(texts: Sequence[str], what: str, topic: str, notes: list[str]) -> tuple[str, ...]:
+    """The keywords the matcher accepts (the first 100); a note for each one left out."""
+    if len(texts) > MAX_KEYWORDS:
+        notes.append(f"topic {topic!r}: only the first {MAX_KEYWORDS} {what}s are previewed")
+    kept = []
+    for text in texts[:MAX_KEYWORDS]:
+        try:
+            parse_keyword(text, what=what)
+        except InputError as exc:
+            notes.append(f"topic {topic!r}: {exc}; left out of the preview")
+            continue
+        kept.append(text)
+    return tuple(kept)

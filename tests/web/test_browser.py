@@ -1,0 +1,194 @@
+"""The subscriber's whole path in a real headless Chromium, against `paperbot web` as a process.
+
+Subscribe, receive the confirmation at a real local SMTP server, follow its link,
+change the keywords and see the preview change, save, get a digest, unsubscribe
+with one click. JavaScript is off: every page must work without it. Screenshots
+of each page (desktop and phone) go to the test artifacts folder.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Route
+
+from tests.conftest import SAMPLES, BrowserThread, RunCli
+from tests.delivery.conftest import SmtpServer, free_port
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 740}
+
+
+@dataclass(frozen=True)
+class Site:
+    """A running `paperbot web` and the settings shared with the CLI."""
+
+    base: str
+    env: dict[str, str]
+
+
+@pytest.fixture
+def site(tmp_path: Path, smtp_server: SmtpServer, run_cli: RunCli) -> Iterator[Site]:
+    """`paperbot web` on a free port, sending through the test's SMTP server; papers ingested."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "PAPERBOT_WEB_PORT": str(port),
+        "PAPERBOT_WEB_BASE_URL": base,
+        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+        "PAPERBOT_SMTP_HOST": smtp_server.host,
+        "PAPERBOT_SMTP_PORT": str(smtp_server.port),
+        "PAPERBOT_SMTP_SECURITY": "none",
+    }
+    ingested = run_cli("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt"), env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web"],
+        cwd=tmp_path,
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_until_up(f"{base}/subscribe", process)
+        yield Site(base, env)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"paperbot web exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    pytest.fail("paperbot web did not answer")
+
+
+def _guarded_page(browser: Browser, base: str, blocked: list[str], *, phone: bool = False) -> Page:
+    """A page with JavaScript off, where any request outside the site is blocked and recorded."""
+    context = browser.new_context(
+        viewport=PHONE if phone else DESKTOP,  # type: ignore[arg-type]
+        is_mobile=phone,
+        java_script_enabled=False,
+    )
+
+    def guard(route: Route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort("blockedbyclient")
+
+    context.route("**/*", guard)
+    return context.new_page()
+
+
+def _fits(page: Page) -> bool:
+    width: int = page.evaluate("document.scrollingElement.scrollWidth")
+    return width <= page.viewport_size["width"]  # type: ignore[index]
+
+
+def _preview_titles(page: Page) -> list[str]:
+    return [t.strip() for t in page.locator("#preview .paper h3").all_inner_texts()]
+
+
+def _link(text: str, path: str) -> str:
+    found = re.search(rf"https?://\S+/{path}/\S+", text)
+    assert found, f"no /{path}/ link in:\n{text}"
+    return found[0]
+
+
+def test_subscribe_confirm_edit_preview_and_unsubscribe_in_a_browser(
+    site: Site,
+    browser: BrowserThread,
+    smtp_server: SmtpServer,
+    run_cli: RunCli,
+    artifacts: Path,
+) -> None:
+    blocked: list[str] = []
+
+    def subscribe(b: Browser) -> tuple[str, bool]:
+        page = _guarded_page(b, site.base, blocked)
+        page.goto(f"{site.base}/subscribe")
+        page.fill("#email", "reader@lab.org")
+        page.fill("#keywords", "graph neural network")
+        page.screenshot(path=artifacts / "web-subscribe.png", full_page=True)
+        page.click("button[type=submit]")
+        text = page.inner_text("main")
+        page.screenshot(path=artifacts / "web-subscribe-sent.png", full_page=True)
+        phone = _guarded_page(b, site.base, blocked, phone=True)
+        phone.goto(f"{site.base}/subscribe")
+        phone.screenshot(path=artifacts / "web-subscribe-phone.png", full_page=True)
+        return text, _fits(phone)
+
+    sent_text, fits_phone = browser.run(subscribe)
+    assert "confirmation link" in sent_text and fits_phone
+    # Nothing is active before the link is followed.
+    listed = run_cli("subscriptions", "--json", env=site.env)
+    assert "reader@lab.org" not in listed.stdout
+    [confirmation] = smtp_server.handler.received
+    assert confirmation.recipients == ["reader@lab.org"]
+    body = confirmation.message.get_body(("plain",))
+    assert body is not None
+    confirm_url = _link(body.get_content(), "confirm")
+
+    def confirm_and_manage(b: Browser) -> tuple[list[str], list[str], str, bool]:
+        page = _guarded_page(b, site.base, blocked)
+        page.goto(confirm_url)
+        page.screenshot(path=artifacts / "web-confirmed.png", full_page=True)
+        page.click("a[href*='/manage/']")
+        before = _preview_titles(page)
+        page.fill("textarea[name$='-keywords']", "diffusion")
+        page.click("button[value=preview]")
+        after = _preview_titles(page)
+        page.screenshot(path=artifacts / "web-manage-preview.png", full_page=True)
+        page.click("button[value=save]")
+        saved = page.inner_text("main")
+        phone = _guarded_page(b, site.base, blocked, phone=True)
+        phone.goto(page.url)
+        phone.screenshot(path=artifacts / "web-manage-phone.png", full_page=True)
+        return before, after, saved, _fits(phone)
+
+    before, after, saved, fits_phone = browser.run(confirm_and_manage)
+    assert before and after and set(before).isdisjoint(after)
+    assert any("graph" in title.lower() for title in before)
+    assert "Saved" in saved and fits_phone
+    listed = run_cli("subscriptions", "--json", env=site.env)
+    assert "reader@lab.org" in listed.stdout and "diffusion" in listed.stdout
+    assert "graph neural network" not in listed.stdout
+
+    # A digest carries the one-click unsubscribe link; the page's button unsubscribes.
+    assert run_cli("digest", env=site.env).returncode == 0
+    digest = smtp_server.handler.received[-1].message
+    unsubscribe_url = str(digest["List-Unsubscribe"]).split("<")[1].split(">")[0]
+
+    def unsubscribe(b: Browser) -> tuple[str, str]:
+        page = _guarded_page(b, site.base, blocked)
+        page.goto(unsubscribe_url)
+        shown = page.inner_text("main")
+        page.screenshot(path=artifacts / "web-unsubscribe.png", full_page=True)
+        page.click("button[type=submit]")
+        done = page.inner_text("main")
+        page.screenshot(path=artifacts / "web-unsubscribed.png", full_page=True)
+        return shown, done
+
+    shown, done = browser.run(unsubscribe)
+    assert "Unsubscribe" in shown and "unsubscribed" in done.lower()
+    assert "reader@lab.org" not in run_cli("subscriptions", "--json", env=site.env).stdout
+    assert blocked == []  # no page fetched anything from elsewhere

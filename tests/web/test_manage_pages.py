@@ -1,0 +1,510 @@
+"""The manage and unsubscribe pages over HTTP, against a real SQLite file.
+
+Papers come from a sample dump ingested a day before the app's clock, so they
+are "recent"; forms are read back from the served HTML and submitted as a
+browser would, so the tests see what a visitor sees.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.testclient import TestClient
+
+from bot.config import load_settings
+from bot.db import write_session
+from bot.delivery.ledger import record_delivery
+from bot.ingest.pipeline import ingest_file
+from bot.models import Delivery, Paper, SentPaper, Subscriber
+from bot.subscriptions.spec import email_key, make_spec
+from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
+from bot.tokens import Purpose, TokenSubject, make_token
+from bot.web.app import create_app
+from bot.web.security import CSRF_COOKIE
+from tests.conftest import DATA, SAMPLES
+
+INGESTED_AT = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
+SECRET = "test-link-secret"
+ANA = "ana@lab.org"
+BO = "bo@lab.org"
+GNN_TITLE = "Forward Learning of Graph Neural Networks"
+DIFFUSION_TITLE = "Stable Video Diffusion: Scaling Latent Video Diffusion Models to Large Datasets"
+
+
+@dataclass
+class Site:
+    """The app over a database holding the sample papers and two subscribers."""
+
+    engine: Engine
+    client: TestClient
+    now: list[datetime]
+
+    def token(self, purpose: Purpose, email: str = ANA) -> str:
+        with Session(self.engine) as session:
+            view = find_subscriber(session, email)
+        assert view is not None
+        return make_token(SECRET, purpose, TokenSubject(view.id, email_key(view.email)))
+
+    def view(self, email: str = ANA) -> SubscriberView:
+        with Session(self.engine) as session:
+            view = find_subscriber(session, email)
+        assert view is not None
+        return view
+
+
+def _make_site(engine: Engine, tmp_path: Path, **env: str) -> Site:
+    settings = load_settings(
+        environ={"PAPERBOT_DATA_DIR": str(tmp_path / "data"), "PAPERBOT_WEB_SECRET": SECRET, **env},
+        cwd=tmp_path,
+    )
+    ingest_file(engine, SAMPLES / "spaced-1.txt", clock=lambda: INGESTED_AT, year=2025)
+    with write_session(engine) as session:
+        for spec in (
+            make_spec(ANA, ["graph neural network"], name="graphs", cadence="weekly",
+                      format="email", timezone="Europe/Berlin"),
+            make_spec(ANA, ["Kolmogorov-Arnold network"], ["survey"], name="kan"),
+            make_spec(BO, ["backpropagation"]),
+        ):  # fmt: skip
+            subscribe(session, spec, now=INGESTED_AT)
+    now = [INGESTED_AT + timedelta(days=1)]
+    client = TestClient(create_app(engine, settings, clock=lambda: now[0]))
+    return Site(engine, client, now)
+
+
+@pytest.fixture
+def site(engine: Engine, tmp_path: Path) -> Site:
+    return _make_site(engine, tmp_path)
+
+
+class _Form(HTMLParser):
+    """The fields the first form of a page submits, as a browser would (no buttons)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.fields: dict[str, str] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+        self._forms = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self._forms += 1
+        if self._forms != 1:
+            return
+        if tag == "input" and (a.get("type") != "checkbox" or "checked" in a):
+            self.fields[a["name"]] = a.get("value", "")
+        if tag == "textarea":
+            self._textarea = a["name"]
+            self.fields[a["name"]] = ""
+        if tag == "select":
+            self._select = a["name"]
+        if tag == "option" and self._select and "selected" in a:
+            self.fields[self._select] = a["value"]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        if tag == "select":
+            self._select = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self.fields[self._textarea] += data
+
+
+def _form(html: str) -> dict[str, str]:
+    parser = _Form()
+    parser.feed(html)
+    return parser.fields
+
+
+def _topic_fields(form: dict[str, str], name: str) -> str:
+    """The prefix of the form's fields for the topic called `name` ("topic-1")."""
+    [prefix] = [k[: -len("-name")] for k, v in form.items() if k.endswith("-name") and v == name]
+    return prefix
+
+
+def _count(engine: Engine, table: type) -> int:
+    with Session(engine) as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+
+
+def _manage_form(site: Site) -> tuple[str, dict[str, str]]:
+    url = f"/manage/{site.token('manage')}"
+    response = site.client.get(url)
+    assert response.status_code == 200
+    return url, _form(response.text)
+
+
+# --- Links that are not valid ----------------------------------------------------------
+
+
+def _bad_token(site: Site, case: str) -> tuple[str, str]:
+    """The path prefix and token of one kind of link that must be refused."""
+    manage, unsub = site.token("manage"), site.token("unsubscribe")
+    ana, bo = site.view(ANA), site.view(BO)
+    # The last characters are the signature's: changed, it no longer holds.
+    tampered = {"/manage/": manage, "/unsubscribe/": unsub}
+    kinds: dict[str, tuple[str, str]] = {
+        f"tampered {where}": (where, token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB"))
+        for where, token in tampered.items()
+    }
+    kinds |= {
+        "garbage": ("/manage/", "not-a-token"),
+        "signed with another secret": (
+            "/manage/",
+            make_token("another-secret", "manage", TokenSubject(ana.id, ANA)),
+        ),
+        "unsubscribe token on manage": ("/manage/", unsub),
+        "manage token on unsubscribe": ("/unsubscribe/", manage),
+        # Ana's id with Bo's address (and the reverse): a link for one address never
+        # works for another.
+        "other address, manage": (
+            "/manage/",
+            make_token(SECRET, "manage", TokenSubject(ana.id, email_key(bo.email))),
+        ),
+        "other address, unsubscribe": (
+            "/unsubscribe/",
+            make_token(SECRET, "unsubscribe", TokenSubject(bo.id, email_key(ana.email))),
+        ),
+        "deleted subscriber, manage": (
+            "/manage/",
+            make_token(SECRET, "manage", TokenSubject(999, ANA)),
+        ),
+        "deleted subscriber, unsubscribe": (
+            "/unsubscribe/",
+            make_token(SECRET, "unsubscribe", TokenSubject(999, ANA)),
+        ),
+    }
+    return kinds[case]
+
+
+BAD_LINKS = [
+    "tampered /manage/", "tampered /unsubscribe/", "garbage", "signed with another secret",
+    "unsubscribe token on manage", "manage token on unsubscribe", "other address, manage",
+    "other address, unsubscribe", "deleted subscriber, manage", "deleted subscriber, unsubscribe",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_LINKS)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_every_bad_link_is_refused_with_a_400_page_and_changes_nothing(
+    site: Site, case: str, method: str
+) -> None:
+    prefix, token = _bad_token(site, case)
+    before = (site.view(ANA), site.view(BO))
+    # A valid CSRF pair and one-click field: only the link can be the reason for a refusal.
+    _, form = _manage_form(site)
+    form.update({"action": "save", "cadence": "paused", "List-Unsubscribe": "One-Click"})
+    response = site.client.request(method, prefix + token, data=form if method == "POST" else None)
+    assert response.status_code == 400
+    assert "This link is not valid" in response.text
+    assert ANA not in response.text and BO not in response.text
+    assert (site.view(ANA), site.view(BO)) == before
+
+
+# --- The manage page -----------------------------------------------------------------
+
+
+def test_the_manage_page_shows_the_current_settings_and_no_one_else(site: Site) -> None:
+    response = site.client.get(f"/manage/{site.token('manage')}")
+    assert response.status_code == 200
+    assert ANA in response.text and BO not in response.text
+    assert response.headers["referrer-policy"] == "no-referrer"
+    form = _form(response.text)
+    graphs, kan = _topic_fields(form, "graphs"), _topic_fields(form, "kan")
+    assert form[f"{graphs}-keywords"] == "graph neural network"
+    assert form[f"{kan}-keywords"] == "Kolmogorov-Arnold network"
+    assert form[f"{kan}-exclusions"] == "survey"
+    assert f"{graphs}-remove" not in form
+    assert (form["cadence"], form["format"], form["timezone"]) == (
+        "weekly",
+        "email",
+        "Europe/Berlin",
+    )
+    # The CSRF field repeats the cookie set with the page.
+    assert form["csrf"] == site.client.cookies[CSRF_COOKIE]
+    # The preview: the stored keywords' papers, with the matched text marked.
+    assert GNN_TITLE in response.text and DIFFUSION_TITLE not in response.text
+    assert "<mark>Graph Neural Networks</mark>" in response.text
+    assert "last 7 days" in response.text
+    # The unsubscribe link is Ana's own.
+    assert f"/unsubscribe/{site.token('unsubscribe')}" in response.text
+
+
+def test_the_preview_follows_the_keywords_in_the_form_and_saves_nothing(site: Site) -> None:
+    url, form = _manage_form(site)
+    before = site.view()
+    form[f"{_topic_fields(form, 'graphs')}-keywords"] = "diffusion"
+    form["cadence"] = "paused"
+    response = site.client.post(url, data={**form, "action": "preview"})
+    assert response.status_code == 200
+    assert DIFFUSION_TITLE in response.text and GNN_TITLE not in response.text
+    assert "<mark>Diffusion</mark>" in response.text
+    assert "topic graphs" in response.text
+    # The values as submitted are shown back, not the stored ones.
+    shown = _form(response.text)
+    assert shown[f"{_topic_fields(shown, 'graphs')}-keywords"] == "diffusion"
+    assert shown["cadence"] == "paused"
+    assert site.view() == before
+
+
+def test_the_preview_leaves_out_removed_topics_and_includes_the_new_one(site: Site) -> None:
+    url, form = _manage_form(site)
+    form[f"{_topic_fields(form, 'graphs')}-remove"] = "1"
+    form["new-name"] = "gen"
+    form["new-keywords"] = "video diffusion"
+    text = site.client.post(url, data={**form, "action": "preview"}).text
+    assert DIFFUSION_TITLE in text and GNN_TITLE not in text
+    assert "topic gen" in text
+
+
+def test_the_preview_holds_only_recent_papers(engine: Engine, tmp_path: Path) -> None:
+    site = _make_site(engine, tmp_path, PAPERBOT_DELIVERY_BACKLOG_DAYS="14")
+    url = f"/manage/{site.token('manage')}"
+    assert "last 14 days" in site.client.get(url).text
+    assert GNN_TITLE in site.client.get(url).text
+    site.now[0] = INGESTED_AT + timedelta(days=15)  # every paper is older than the window
+    text = site.client.get(url).text
+    assert GNN_TITLE not in text
+    assert "No recent paper matches" in text and "among 0 recent papers" in text
+
+
+def test_the_preview_links_titles_to_arxiv_when_known(site: Site) -> None:
+    ingest_file(site.engine, DATA / "feeds" / "arxiv_cs_LG.rss.xml", clock=lambda: INGESTED_AT)
+    title = "Sparse Expert Routing for Long-Context Transformers"
+    with Session(site.engine) as session:
+        arxiv_id = session.scalar(select(Paper.arxiv_id).where(Paper.title == title))  # type: ignore[call-overload]
+    assert arxiv_id
+    url, form = _manage_form(site)
+    form[f"{_topic_fields(form, 'graphs')}-keywords"] = "sparse expert routing"
+    text = site.client.post(url, data={**form, "action": "preview"}).text
+    assert (
+        f'<a href="https://arxiv.org/abs/{arxiv_id}" rel="noopener noreferrer">{title}</a>' in text
+    )
+    assert "<h3>Forward Learning" not in text  # dump papers have no link
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("keywords", "<script>" + "x" * 200, "&lt;script&gt;"),
+        ("keywords", "<b>&&&</b>, <>", "&lt;&gt;"),
+        ("exclusions", "?!", "exclusion"),
+        ("timezone", "Mars/<b>Olympus</b>", "Mars/&lt;b&gt;Olympus&lt;/b&gt;"),
+        ("cadence", "hourly<i>", "hourly&lt;i&gt;"),
+    ],
+)
+def test_a_bad_value_is_refused_escaped_and_nothing_is_saved(
+    site: Site, field: str, value: str, shown: str
+) -> None:
+    url, form = _manage_form(site)
+    before = site.view()
+    graphs = _topic_fields(form, "graphs")
+    key = f"{graphs}-{field}" if field in ("keywords", "exclusions") else field
+    form[key] = value
+    form["format"] = "both"  # a valid change, which must not be saved either
+    response = site.client.post(url, data={**form, "action": "save"})
+    assert response.status_code == 400
+    assert "Nothing was saved" in response.text
+    assert shown in response.text
+    assert "<script>" not in response.text and "<b>" not in response.text
+    assert "<i>" not in response.text
+    # What was typed is shown back, to be corrected (a select can only show its choices).
+    if key != "cadence":
+        assert _form(response.text)[key] == value
+    assert site.view() == before
+
+
+def test_saving_updates_every_setting_removes_and_adds_topics(site: Site) -> None:
+    url, form = _manage_form(site)
+    graphs, kan = _topic_fields(form, "graphs"), _topic_fields(form, "kan")
+    form[f"{graphs}-keywords"] = "diffusion\nvideo generation, GNN"
+    form[f"{graphs}-exclusions"] = "survey"
+    form[f"{kan}-remove"] = "1"
+    form.update({"new-name": "rl", "new-keywords": "reinforcement learning\n\n"})
+    form.update({"cadence": "paused", "format": "markdown", "timezone": "asia/tokyo"})
+    response = site.client.post(url, data={**form, "action": "save"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{urlsplit(url).path}?saved=1"
+    view = site.view()
+    topics = {t.name: (t.keywords, t.exclusions) for t in view.topics}
+    assert topics == {
+        "graphs": (("diffusion", "video generation", "GNN"), ("survey",)),
+        "rl": (("reinforcement learning",), ()),
+    }
+    assert (view.cadence, view.format, view.timezone, view.status) == (
+        "paused", "markdown", "Asia/Tokyo", "active",
+    )  # fmt: skip
+    page = site.client.get(response.headers["location"])
+    assert "Saved." in page.text
+    assert "Saved." not in site.client.get(url).text
+    assert site.view(BO).topics[0].keywords == ("backpropagation",)  # Bo untouched
+
+
+def test_an_emptied_time_zone_follows_the_site_again(site: Site) -> None:
+    url, form = _manage_form(site)
+    assert form["timezone"] == "Europe/Berlin"
+    form["timezone"] = " "
+    assert site.client.post(url, data={**form, "action": "save"}).status_code == 200
+    assert site.view().timezone is None
+    assert 'placeholder="UTC"' in site.client.get(url).text
+
+
+def test_removing_every_topic_is_refused(site: Site) -> None:
+    url, form = _manage_form(site)
+    before = site.view()
+    for name in ("graphs", "kan"):
+        form[f"{_topic_fields(form, name)}-remove"] = "1"
+    response = site.client.post(url, data={**form, "action": "save"})
+    assert response.status_code == 400
+    assert "at least one topic" in response.text
+    assert site.view() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "keywords", "message"),
+    [
+        ("kan", "diffusion", "already a topic named"),
+        ("later", "", "needs at least one keyword"),
+        ("x" * 101, "diffusion", "topic name too long"),
+    ],
+)
+def test_a_bad_new_topic_is_refused(site: Site, name: str, keywords: str, message: str) -> None:
+    url, form = _manage_form(site)
+    before = site.view()
+    form.update({"new-name": name, "new-keywords": keywords})
+    response = site.client.post(url, data={**form, "action": "save"})
+    assert response.status_code == 400
+    assert message in response.text
+    assert site.view() == before
+
+
+@pytest.mark.parametrize("csrf", ["missing", "wrong", "no cookie"])
+@pytest.mark.parametrize("action", ["save", "preview"])
+def test_a_post_without_the_matching_csrf_value_is_refused(
+    site: Site, csrf: str, action: str
+) -> None:
+    url, form = _manage_form(site)
+    before = site.view()
+    form["cadence"] = "paused"
+    if csrf == "missing":
+        del form["csrf"]
+    elif csrf == "wrong":
+        form["csrf"] = "x" * 43
+    else:
+        site.client.cookies.clear()
+    response = site.client.post(url, data={**form, "action": action})
+    assert response.status_code == 400
+    assert "This form has expired" in response.text
+    assert DIFFUSION_TITLE not in response.text and GNN_TITLE not in response.text
+    assert site.view() == before
+
+
+def test_an_unsubscribed_subscriber_sees_a_notice_and_can_subscribe_again(site: Site) -> None:
+    with write_session(site.engine) as session:
+        unsubscribe(session, ANA, now=INGESTED_AT)
+    url, form = _manage_form(site)
+    assert "You are unsubscribed" in site.client.get(url).text
+    assert not any(key.startswith("topic-") for key in form)
+    form.update({"new-name": "", "new-keywords": "diffusion"})
+    response = site.client.post(url, data={**form, "action": "save"}, follow_redirects=False)
+    assert response.status_code == 303
+    view = site.view()
+    assert view.status == "active"
+    assert [(t.name, t.keywords) for t in view.topics] == [("default", ("diffusion",))]
+    assert "You are unsubscribed" not in site.client.get(url).text
+
+
+def test_an_oversized_form_is_refused(site: Site) -> None:
+    url, form = _manage_form(site)
+    form["new-keywords"] = "x" * (1024 * 1024)
+    before = site.view()
+    response = site.client.post(url, data={**form, "action": "save"})
+    assert response.status_code == 413
+    assert site.view() == before
+
+
+# --- Unsubscribing ---------------------------------------------------------------------
+
+
+def test_following_the_unsubscribe_link_changes_nothing(site: Site) -> None:
+    before = site.view()
+    response = site.client.get(f"/unsubscribe/{site.token('unsubscribe')}")
+    assert response.status_code == 200
+    assert ANA in response.text and BO not in response.text
+    # One button whose form posts exactly the RFC 8058 body.
+    assert _form(response.text) == {"List-Unsubscribe": "One-Click"}
+    assert f"/manage/{site.token('manage')}" in response.text
+    assert site.view() == before
+
+
+def _record_sent_paper(site: Site) -> None:
+    with Session(site.engine) as session:
+        paper_id = session.scalar(select(Paper.id).limit(1))  # type: ignore[call-overload]
+    record_delivery(
+        site.engine, run_id=None, subscriber_id=site.view().id, channel="email", status="sent",
+        reason="250 OK", paper_ids=[paper_id], now=INGESTED_AT,
+    )  # fmt: skip
+
+
+def test_one_click_unsubscribes_keeps_the_history_and_answers_the_same_again(
+    site: Site,
+) -> None:
+    _record_sent_paper(site)
+    url = f"/unsubscribe/{site.token('unsubscribe')}"
+    response = site.client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert "You are unsubscribed" in response.text
+    assert f"/manage/{site.token('manage')}" in response.text
+    view = site.view()
+    assert (view.status, view.topics) == ("unsubscribed", ())
+    assert (_count(site.engine, Delivery), _count(site.engine, SentPaper)) == (1, 1)
+    with Session(site.engine) as session:
+        left_at = session.scalar(select(Subscriber.unsubscribed_at).where(Subscriber.id == view.id))  # type: ignore[call-overload]
+    assert left_at == site.now[0]
+    site.now[0] += timedelta(hours=1)
+    again = site.client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert again.status_code == 200 and "You are unsubscribed" in again.text
+    with Session(site.engine) as session:
+        assert (
+            session.scalar(select(Subscriber.unsubscribed_at).where(Subscriber.id == view.id))
+            == left_at
+        )  # type: ignore[call-overload]
+    assert site.view(BO).status == "active"
+    assert "already unsubscribed" in site.client.get(url).text
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_a_mail_provider_posting_without_cookies_unsubscribes(site: Site, encoding: str) -> None:
+    url = f"/unsubscribe/{site.token('unsubscribe')}"
+    provider = TestClient(site.client.app)  # a fresh client: no cookie, no CSRF field
+    if encoding == "urlencoded":
+        response = provider.post(url, content=b"List-Unsubscribe=One-Click", headers={
+            "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    else:
+        body = (
+            b'--b0undary\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+            b"One-Click\r\n--b0undary--\r\n"
+        )
+        response = provider.post(url, content=body, headers={
+            "Content-Type": "multipart/form-data; boundary=b0undary"})  # fmt: skip
+    assert response.status_code == 200
+    assert site.view().status == "unsubscribed"
+
+
+@pytest.mark.parametrize(
+    "data", [{}, {"List-Unsubscribe": "one-click"}, {"List-Unsubscribe": ""}, {"other": "x"}]
+)
+def test_a_post_without_the_one_click_field_is_refused(site: Site, data: dict[str, str]) -> None:
+    before = site.view()
+    response = site.client.post(f"/unsubscribe/{site.token('unsubscribe')}", data=data)
+    assert response.status_code == 400
+    assert site.view() == before

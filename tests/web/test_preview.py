@@ -1,0 +1,138 @@
+"""The manage page's preview, as a pure function of papers and the form's topics."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from bot.subscriptions.spec import split_keywords
+from bot.web.preview import (
+    MAX_TOPICS,
+    FormTopic,
+    RecentPaper,
+    build_preview,
+    paper_link,
+    window_days,
+    window_start,
+)
+
+FILLER = "We evaluate on standard benchmarks and release our code."
+
+PAPERS = [
+    RecentPaper(1, "Diffusion models for video", f"A method. {FILLER}", date(2025, 11, 20), 3),
+    RecentPaper(2, "A study of sampling", f"We sample from diffusion models fast. {FILLER}"),
+    RecentPaper(3, "Graph neural networks at scale", f"Message passing. {FILLER}", upvotes=50),
+    RecentPaper(4, "Protein folding", f"We fold proteins with graph neural networks. {FILLER}"),
+    RecentPaper(5, "Reinforcement learning for robots", f"Policies. {FILLER}"),
+]
+
+
+def _titles(*topics: FormTopic, papers: list[RecentPaper] = PAPERS) -> list[str]:
+    return [entry.title for entry in build_preview(papers, topics).entries]
+
+
+def test_the_papers_are_those_the_keywords_match_best_first() -> None:
+    # A title match ranks above an abstract match, whatever the upvotes.
+    assert _titles(FormTopic("t", ("diffusion models",))) == [
+        "Diffusion models for video",
+        "A study of sampling",
+    ]
+    assert _titles(FormTopic("t", ("graph neural network",))) == [
+        "Graph neural networks at scale",
+        "Protein folding",
+    ]
+
+
+def test_exclusions_veto_papers() -> None:
+    topic = FormTopic("t", ("graph neural network",), ("protein",))
+    assert _titles(topic) == ["Graph neural networks at scale"]
+
+
+def test_each_entry_explains_itself_with_the_matched_text_apart() -> None:
+    [entry] = build_preview(PAPERS, [FormTopic("proteins", ("folding",))]).entries
+    assert (entry.topic, entry.keyword, entry.field) == ("proteins", "folding", "title")
+    assert (entry.before, entry.matched, entry.after) == ("Protein ", "folding", "")
+    assert not entry.close
+    [abstract] = build_preview(PAPERS, [FormTopic("t", ("message passing",))]).entries
+    assert abstract.field == "abstract"
+    assert abstract.matched == "Message passing"
+    assert abstract.before == "" and abstract.after.startswith(". We evaluate")
+
+
+def test_a_paper_matched_by_two_topics_appears_once_naming_both() -> None:
+    topics = [FormTopic("video", ("video",)), FormTopic("gen", ("diffusion models",))]
+    preview = build_preview(PAPERS, topics)
+    assert [e.title for e in preview.entries].count("Diffusion models for video") == 1
+    first = preview.entries[0]
+    assert first.title == "Diffusion models for video"
+    assert set(first.topics) == {"video", "gen"}
+    assert first.topic == first.topics[0]
+
+
+def test_a_typo_is_forgiven_and_said_to_be_a_close_match() -> None:
+    [entry] = build_preview(PAPERS, [FormTopic("t", ("reinforcment learning",))]).entries
+    assert entry.title == "Reinforcement learning for robots"
+    assert entry.close
+
+
+def test_at_most_the_limit_is_shown_and_the_total_is_counted() -> None:
+    papers = [RecentPaper(n, f"Paper {n} on diffusion", FILLER) for n in range(1, 26)]
+    preview = build_preview(papers, [FormTopic("t", ("diffusion",))])
+    assert len(preview.entries) == 10
+    assert (preview.matched, preview.searched) == (25, 25)
+    assert len(build_preview(papers, [FormTopic("t", ("diffusion",))], limit=3).entries) == 3
+
+
+def test_unusable_keywords_are_left_out_with_a_note_and_the_rest_still_previewed() -> None:
+    preview = build_preview(PAPERS, [FormTopic("t", ("!!!", "folding"), ("???",))])
+    assert [e.title for e in preview.entries] == ["Protein folding"]
+    assert len(preview.notes) == 2
+    assert "'!!!'" in preview.notes[0] and "left out" in preview.notes[0]
+    assert "exclusion" in preview.notes[1]
+
+
+def test_no_usable_topic_or_no_paper_gives_an_empty_preview() -> None:
+    empty = build_preview(PAPERS, [])
+    assert (empty.entries, empty.matched, empty.searched) == ((), 0, 5)
+    assert build_preview(PAPERS, [FormTopic("t", ("%%%",))]).entries == ()
+    assert build_preview([], [FormTopic("t", ("diffusion",))]).searched == 0
+
+
+def test_topics_beyond_the_cap_are_not_previewed() -> None:
+    topics = [FormTopic(f"t{n}", ("nothing here",)) for n in range(MAX_TOPICS)]
+    topics.append(FormTopic("late", ("folding",)))
+    preview = build_preview(PAPERS, topics)
+    assert preview.entries == ()
+    assert any(str(MAX_TOPICS) in note for note in preview.notes)
+
+
+def test_links_go_to_arxiv_when_known_and_never_to_a_non_web_url() -> None:
+    assert paper_link(RecentPaper(1, "t", "a", arxiv_id="2411.01234")) == (
+        "https://arxiv.org/abs/2411.01234"
+    )
+    assert paper_link(RecentPaper(1, "t", "a", url="https://lab.org/p")) == "https://lab.org/p"
+    assert paper_link(RecentPaper(1, "t", "a", url="javascript:alert(1)")) is None
+    assert paper_link(RecentPaper(1, "t", "a", url=" JavaScript:alert(1)")) is None
+    assert paper_link(RecentPaper(1, "t", "a")) is None
+
+
+def test_the_day_shown_is_the_paper_date_else_the_day_it_was_first_seen() -> None:
+    papers = [
+        RecentPaper(1, "Folding A", FILLER, paper_date=date(2025, 1, 2)),
+        RecentPaper(2, "Folding B", FILLER, first_seen=date(2025, 11, 21)),
+    ]
+    days = {e.title: e.day for e in build_preview(papers, [FormTopic("t", ("folding",))]).entries}
+    assert days == {"Folding A": date(2025, 1, 2), "Folding B": date(2025, 11, 21)}
+
+
+def test_keywords_are_one_per_line_or_comma_separated() -> None:
+    assert split_keywords("graph neural network\r\n\n  GNN ,LoRA,\n") == (
+        "graph neural network",
+        "GNN",
+        "LoRA",
+    )
+    assert split_keywords("  \n , ") == ()
+
+
+def test_the_window_is_the_backlog_but_at_least_a_week() -> None:
+    now = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
+    assert window_start(now, 3) == now - timedelta(days=7)
+    assert window_start(now, 30) == now - timedelta(days=30)
+    assert (window_days(0), window_days(14)) == (7, 14)

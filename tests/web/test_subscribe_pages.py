@@ -1,0 +1,455 @@
+"""The subscribe flow over HTTP: the form, the confirmation email, the confirm link.
+
+Against a real SQLite file, with a controlled clock, and a real SMTP server on
+127.0.0.1 (or the file transport's outbox) receiving the confirmation emails.
+"""
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from itsdangerous.encoding import base64_decode, base64_encode
+from itsdangerous.timed import TimestampSigner
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from bot.config import Settings, load_settings
+from bot.db import write_session
+from bot.models import PendingSubscription
+from bot.subscriptions.spec import make_spec
+from bot.subscriptions.store import SubscriberView, list_subscribers, subscribe
+from bot.tokens import TokenSubject, make_token, read_token
+from bot.web.app import create_app
+from bot.web.security import CSRF_COOKIE
+
+# The real SMTP server fixtures, shared with the delivery tests.
+from tests.delivery.conftest import SmtpServer, free_port, smtp_server, start_server  # noqa: F401
+
+T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
+SECRET = "test-signing-secret"
+SENT = "If this address can receive mail, a confirmation link is on its way; it expires in 2 days"
+LINK = re.compile(r"http://testserver/confirm/[A-Za-z0-9_.-]+")
+
+
+@dataclass
+class Site:
+    """The web app on a real database, its clock, and where its emails land."""
+
+    app: Starlette
+    engine: Engine
+    settings: Settings
+    now: list[datetime]
+    inbox: Callable[[], list[EmailMessage]]
+    client: TestClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = self.new_client()
+
+    def new_client(self, host: str = "testclient") -> TestClient:
+        """A browser of its own (cookies), coming from `host`."""
+        return TestClient(self.app, client=(host, 50000))
+
+    def subscribe(self, client: TestClient | None = None, **fields: str) -> str:
+        """Fill in the form as a browser does (GET, then POST with its CSRF); the response text."""
+        return self.post(client, **fields).text
+
+    def post(self, client: TestClient | None = None, **fields: str) -> httpx.Response:
+        """The POST /subscribe response for `fields` over the defaults, with a valid CSRF."""
+        client = client or self.client
+        data = {"email": "ana@lab.org", "keywords": "diffusion models", "cadence": "daily"}
+        data["format"] = "email"
+        return client.post("/subscribe", data={**data, "csrf": csrf_of(client), **fields})
+
+    def subscribers(self) -> list[SubscriberView]:
+        """The active subscribers, as the CLI lists them."""
+        with Session(self.engine) as session:
+            return list_subscribers(session)
+
+    def pending(self) -> list[PendingSubscription]:
+        """Every pending request stored."""
+        with Session(self.engine) as session:
+            return list(session.exec(select(PendingSubscription)))
+
+
+def csrf_of(client: TestClient) -> str:
+    """Open the form and return its CSRF field (the cookie is set on `client` too)."""
+    response = client.get("/subscribe")
+    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
+    assert found, response.text
+    return found.group(1)
+
+
+def with_id(token: str, new_id: int) -> str:
+    """`token` with another request id written into its payload, the signature kept."""
+    payload, timestamp, signature = token.split(".")
+    subject = json.loads(base64_decode(payload))
+    subject[0] = new_id
+    payload = base64_encode(json.dumps(subject, separators=(",", ":"))).decode()
+    return f"{payload}.{timestamp}.{signature}"
+
+
+def link_in(message: EmailMessage) -> str:
+    """The confirmation link of the email's plain-text part."""
+    body = message.get_body(("plain",))
+    assert body is not None
+    found: list[str] = LINK.findall(body.get_content())
+    assert len(found) == 1, body.get_content()
+    return found[0]
+
+
+MakeSite = Callable[..., Site]
+
+
+@pytest.fixture
+def make_site(engine: Engine, tmp_path: Path) -> Iterator[MakeSite]:
+    """Build the app with the given PAPERBOT_* settings (file transport unless told)."""
+
+    def make(env: dict[str, str] | None = None, smtp: SmtpServer | None = None) -> Site:
+        environ = {
+            "PAPERBOT_DATA_DIR": str(tmp_path / "data"),
+            "PAPERBOT_WEB_SECRET": SECRET,
+            "PAPERBOT_WEB_BASE_URL": "http://testserver",  # links in emails use it
+        }
+        if smtp is not None:
+            environ |= {
+                "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+                "PAPERBOT_SMTP_HOST": smtp.host,
+                "PAPERBOT_SMTP_PORT": str(smtp.port),
+                "PAPERBOT_SMTP_SECURITY": "none",
+                "PAPERBOT_SMTP_TIMEOUT": "5",
+            }
+        settings = load_settings(environ={**environ, **(env or {})}, cwd=tmp_path)
+        now = [T0]
+        app = create_app(engine, settings, clock=lambda: now[0])
+        if smtp is not None:
+            handler = smtp.handler
+
+            def inbox() -> list[EmailMessage]:
+                return [received.message for received in handler.received]
+        else:
+
+            def inbox() -> list[EmailMessage]:
+                return [read_eml(path) for path in sorted(settings.outbox_dir.glob("*.eml"))]
+
+        return Site(app, engine, settings, now, inbox)
+
+    yield make
+
+
+def read_eml(path: Path) -> EmailMessage:
+    """An .eml file of the outbox, parsed."""
+    parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+@pytest.fixture
+def site(make_site: MakeSite, smtp_server: SmtpServer) -> Site:  # noqa: F811
+    """The app sending through a real SMTP server on 127.0.0.1."""
+    return make_site(smtp=smtp_server)
+
+
+# --- The form -------------------------------------------------------------------------
+
+
+def test_the_form_renders_with_a_csrf_field_matching_its_cookie(site: Site) -> None:
+    response = site.client.get("/subscribe")
+    assert response.status_code == 200
+    field_value = csrf_of(site.client)
+    assert site.client.cookies[CSRF_COOKIE] == field_value and len(field_value) >= 32
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+    html = response.text
+    for name in ("email", "keywords", "exclusions", "cadence", "format", "timezone"):
+        assert f'name="{name}"' in html
+    assert "One per line, or separated by commas" in html
+    assert "e.g. Europe/Berlin; empty: the site's (UTC)" in html
+    options = re.findall(r'<option value="(\w+)"', html)
+    assert options == ["daily", "weekly", "email", "markdown", "both"]  # no "paused"
+    assert "<script" not in html  # works without JavaScript
+
+
+def test_the_csrf_cookie_is_secure_over_https(site: Site) -> None:
+    client = TestClient(site.app, base_url="https://testserver")
+    assert "secure" in client.get("/subscribe").headers["set-cookie"].lower()
+
+
+def test_a_post_without_or_with_a_wrong_csrf_is_refused(site: Site) -> None:
+    form = {"email": "ana@lab.org", "keywords": "GAN", "cadence": "daily", "format": "email"}
+    fresh = site.new_client()
+    refused = [
+        fresh.post("/subscribe", data=form),  # no cookie, no field
+        fresh.post("/subscribe", data={**form, "csrf": "x" * 43}),  # a field, no cookie
+    ]
+    csrf_of(site.client)
+    refused.append(site.client.post("/subscribe", data=form))  # a cookie, no field
+    refused.append(site.client.post("/subscribe", data={**form, "csrf": "y" * 43}))  # not equal
+    for response in refused:
+        assert response.status_code == 400
+        assert "This form has expired" in response.text
+    assert site.pending() == [] and site.inbox() == []
+    assert site.post().status_code == 200  # the same form with its CSRF passes
+
+
+def test_refused_values_are_shown_back_escaped_with_one_message_each(site: Site) -> None:
+    response = site.post(
+        email="not an address",
+        keywords="<script>alert(1)</script>\n???",
+        timezone="<b>Mars</b>",
+        cadence="paused",
+    )
+    assert response.status_code == 400
+    html = response.text
+    assert "<script>" not in html and "<b>Mars" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown back as text
+    assert 'value="&lt;b&gt;Mars&lt;/b&gt;"' in html
+    problems = re.findall(r"<li>(.*?)</li>", html)
+    assert len(problems) == 4, problems
+    assert problems[0].startswith("Cadence &#39;paused&#39; is not one of daily, weekly")
+    assert problems[1].startswith("Invalid email address &#39;not an address&#39;")
+    assert problems[2] == "Keyword &#39;???&#39; has no letters or digits"
+    assert problems[3].startswith("Unknown time zone &#39;&lt;b&gt;Mars&lt;/b&gt;&#39;")
+    assert html.count("Invalid email address") == 1
+    assert site.pending() == [] and site.inbox() == []
+    # The form is shown again, with a CSRF field that still works.
+    assert site.post(email="ana@lab.org", keywords="GAN").status_code == 200
+
+
+def test_a_form_with_one_bad_email_gets_exactly_that_message(site: Site) -> None:
+    response = site.post(email="ana@")
+    assert response.status_code == 400
+    problems = re.findall(r"<li>(.*?)</li>", response.text)
+    assert len(problems) == 1 and problems[0].startswith("Invalid email address &#39;ana@&#39;")
+
+
+def test_empty_keywords_are_refused(site: Site) -> None:
+    response = site.post(keywords=" ,\n , ")
+    assert response.status_code == 400
+    assert re.findall(r"<li>(.*?)</li>", response.text) == ["At least one keyword is needed"]
+
+
+def test_a_form_too_large_is_refused_unread(site: Site) -> None:
+    response = site.post(keywords="a" * 70_000)
+    assert response.status_code == 413 and site.pending() == []
+
+
+# --- Requesting and confirming ----------------------------------------------------------
+
+
+def test_a_request_sends_one_email_whose_link_confirms(site: Site) -> None:
+    text = site.subscribe(
+        email="Ana@Lab.org",
+        keywords="diffusion models, graph neural network\nLoRA",
+        exclusions="medical",
+        cadence="weekly",
+        timezone="europe/berlin",
+    )
+    assert SENT in text
+    assert site.subscribers() == []  # nothing before the click
+    (message,) = site.inbox()
+    assert message["To"] == "Ana@lab.org" and message["From"] == "paperbot <paperbot@localhost>"
+    assert message["Subject"] == "Confirm your paper digest subscription"
+    assert message["Date"] and message["Message-ID"]
+    assert "<script" not in str(message) and "LoRA" not in str(message)  # no visitor text
+    html_part = message.get_body(("html",))
+    assert html_part is not None and f'href="{link_in(message)}"' in html_part.get_content()
+    response = site.client.get(link_in(message))
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    html = response.text
+    assert "You are subscribed" in html
+    for keyword in ("diffusion models", "graph neural network", "LoRA", "medical"):
+        assert f"<li>{keyword}</li>" in html
+    assert "Weekly, on Mondays at 08:00" in html and "Europe/Berlin" in html
+    (subscriber,) = site.subscribers()
+    assert subscriber.email == "Ana@lab.org" and subscriber.cadence == "weekly"
+    assert subscriber.timezone == "Europe/Berlin" and subscriber.status == "active"
+    (topic,) = subscriber.topics
+    assert topic.keywords == ("diffusion models", "graph neural network", "LoRA")
+    assert topic.exclusions == ("medical",)
+    manage = re.search(r'href="http://testserver/manage/([^"]+)"', html)
+    assert manage is not None
+    assert read_token(SECRET, "manage", manage.group(1)) == TokenSubject(
+        subscriber.id, "ana@lab.org"
+    )
+
+
+def test_the_file_transport_writes_the_confirmation_to_the_outbox(make_site: MakeSite) -> None:
+    site = make_site()
+    assert SENT in site.subscribe(email="bo@lab.org", keywords="GAN")
+    (eml,) = site.settings.outbox_dir.glob("*.eml")
+    message = read_eml(eml)
+    assert message["To"] == "bo@lab.org"
+    assert site.client.get(link_in(message)).status_code == 200
+    assert [s.email for s in site.subscribers()] == ["bo@lab.org"]
+
+
+def test_the_page_is_the_same_for_new_pending_and_subscribed_addresses(site: Site) -> None:
+    def answer() -> tuple[int, str, list[str]]:
+        response = site.post(email="ana@lab.org", keywords="GAN")
+        return response.status_code, response.text, sorted(response.headers.keys())
+
+    new = answer()
+    pending = answer()  # a request less than 5 minutes old: no second email
+    assert len(site.inbox()) == 1
+    site.client.get(link_in(site.inbox()[0]))
+    site.now[0] += timedelta(minutes=10)
+    subscribed = answer()
+    subscribed_and_pending = answer()
+    assert len(site.inbox()) == 2
+    assert new == pending == subscribed == subscribed_and_pending
+    assert new[0] == 200 and SENT in new[1] and "set-cookie" not in new[2]
+
+
+def test_a_resend_is_suppressed_for_five_minutes_then_allowed(site: Site) -> None:
+    site.subscribe()
+    site.now[0] = T0 + timedelta(minutes=4, seconds=59)
+    assert SENT in site.subscribe()
+    assert len(site.inbox()) == 1 and len(site.pending()) == 1
+    site.now[0] = T0 + timedelta(minutes=5)
+    assert SENT in site.subscribe()
+    assert len(site.inbox()) == 2 and len(site.pending()) == 2
+    # Another spelling of the same address is the same address.
+    site.now[0] += timedelta(minutes=1)
+    site.subscribe(email="ANA@lab.org")
+    assert len(site.inbox()) == 2
+
+
+def test_the_rate_limit_is_per_client(site: Site) -> None:
+    alice = site.new_client("192.0.2.1")
+    for n in range(10):
+        assert site.post(alice, email=f"a{n}@lab.org").status_code == 200
+    over = site.post(alice, email="a10@lab.org")
+    assert over.status_code == 429
+    assert "Too many subscription requests" in over.text and over.headers["retry-after"]
+    assert len(site.inbox()) == 10
+    bob = site.new_client("192.0.2.2")
+    assert site.post(bob, email="b@lab.org").status_code == 200
+
+
+def test_a_transport_failure_is_a_503_and_asking_again_sends(
+    site: Site,
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    smtp_server.handler.reject.add("ana@lab.org")
+    response = site.post()
+    assert response.status_code == 503
+    assert "could not send the confirmation email" in response.text
+    assert site.pending() == []  # forgotten, so the next try is no "resend"
+    smtp_server.handler.reject.clear()
+    assert SENT in site.subscribe()
+    assert len(site.inbox()) == 1
+
+
+def test_an_unreachable_mail_server_is_a_503(make_site: MakeSite) -> None:
+    nobody = SmtpServer("127.0.0.1", free_port(), handler=None)  # type: ignore[arg-type]
+    site = make_site(smtp=nobody)
+    assert site.post().status_code == 503 and site.pending() == []
+
+
+def test_a_tampered_link_is_refused(site: Site) -> None:
+    site.subscribe()
+    link = link_in(site.inbox()[0])
+    # A character inside the signature: the last one of base64 has bits no decoder reads.
+    tampered = link[:-5] + ("A" if link[-5] != "A" else "B") + link[-4:]
+    for url in (tampered, "/confirm/garbage", "/confirm/" + "x" * 200):
+        response = site.client.get(url)
+        assert response.status_code == 400 and "This link is not valid" in response.text
+    assert site.subscribers() == []
+
+
+def test_a_link_expires_after_two_days_on_the_app_clock(site: Site) -> None:
+    site.subscribe()
+    link = link_in(site.inbox()[0])
+    site.now[0] = T0 + timedelta(days=2, seconds=1)
+    response = site.client.get(link)
+    assert response.status_code == 400 and "This link has expired" in response.text
+    assert "subscribe again" in response.text and site.subscribers() == []
+    site.now[0] = T0 + timedelta(days=2) - timedelta(minutes=1)
+    assert site.client.get(link).status_code == 200
+
+
+def test_a_token_signed_more_than_two_days_ago_has_expired(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # itsdangerous measures a token's age with time.time(), not the app's clock: the
+    # token is signed as if two days and a second ago, and read now.
+    site.subscribe()
+    (pending,) = site.pending()
+    assert pending.id is not None
+    signed_at = int(datetime.now(UTC).timestamp()) - 2 * 86_400 - 1
+    with monkeypatch.context() as patch:
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at)
+        old = make_token(SECRET, "confirm", TokenSubject(pending.id, "ana@lab.org"))
+    response = site.client.get(f"/confirm/{old}")
+    assert response.status_code == 400 and "This link has expired" in response.text
+    assert site.subscribers() == []
+
+
+def test_a_link_never_confirms_another_address_request(site: Site) -> None:
+    site.subscribe(email="ana@lab.org")
+    site.subscribe(email="bo@lab.org", keywords="robotics")
+    ana, bo = sorted(site.pending(), key=lambda row: row.email)
+    assert ana.id is not None and bo.id is not None
+    # Properly signed (as if the secret leaked), but the address is not that request's.
+    crossed = make_token(SECRET, "confirm", TokenSubject(bo.id, "ana@lab.org"))
+    # Ana's own token with Bo's request id put in: the signature breaks.
+    ana_link = next(link_in(m) for m in site.inbox() if m["To"] == "ana@lab.org")
+    swapped = with_id(ana_link.rsplit("/", 1)[1], bo.id)
+    for token in (crossed, swapped):
+        response = site.client.get(f"/confirm/{token}")
+        assert response.status_code == 400 and "This link is not valid" in response.text
+    assert site.subscribers() == []
+
+
+def test_confirming_twice_is_idempotent(site: Site) -> None:
+    site.subscribe(keywords="GAN")
+    link = link_in(site.inbox()[0])
+    first = site.client.get(link)
+    assert first.status_code == 200 and "You are subscribed" in first.text
+    # Changed since (say on the manage page): a second click must not undo that.
+    with write_session(site.engine) as session:
+        subscribe(session, make_spec("ana@lab.org", ["robotics"], cadence="weekly"), now=T0)
+    site.now[0] += timedelta(hours=1)
+    again = site.client.get(link)
+    assert again.status_code == 200 and "Already confirmed" in again.text
+    assert "<li>GAN</li>" in again.text  # what the link confirmed
+    (subscriber,) = site.subscribers()
+    assert subscriber.topics[0].keywords == ("robotics",) and subscriber.cadence == "weekly"
+    (pending,) = site.pending()
+    assert pending.confirmed_at == T0
+
+
+def test_unconfirmed_requests_change_no_subscriber(site: Site) -> None:
+    with write_session(site.engine) as session:
+        subscribe(session, make_spec("ana@lab.org", ["GAN"]), now=T0)
+    before = site.subscribers()
+    site.subscribe(email="ana@lab.org", keywords="robotics", cadence="weekly")
+    for n in range(3):
+        site.subscribe(email=f"new{n}@lab.org")
+    assert len(site.inbox()) == 4 and len(site.pending()) == 4
+    assert site.subscribers() == before
+
+
+def test_links_in_emails_never_come_from_the_host_header(make_site: MakeSite) -> None:
+    # A forged Host must not turn the confirmation link into a link to another site:
+    # without web.base_url, links use the address paperbot listens on.
+    site = make_site({"PAPERBOT_WEB_BASE_URL": ""})
+    client = TestClient(site.app, base_url="http://evil.example")
+    page = client.get("/subscribe")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    client.post("/subscribe", data={"csrf": csrf[1], "email": "ana@lab.org", "keywords": "graphs"})
+    [message] = site.inbox()
+    body = message.get_body(("plain",))
+    assert body is not None and "evil.example" not in body.get_content()
+    assert "http://127.0.0.1:8080/confirm/" in body.get_content()
