@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
@@ -116,6 +117,14 @@ def record_request(
         ).first()
         if recent is not None:
             return None
+        # Requests nobody confirmed in time can never be confirmed: drop them here,
+        # so the table holds only live ones without a job of its own.
+        session.execute(
+            delete(PendingSubscription).where(
+                col(PendingSubscription.confirmed_at).is_(None),
+                col(PendingSubscription.created_at) < now - CONFIRM_MAX_AGE,
+            )
+        )
         row = PendingSubscription(
             email=spec.email, email_key=key, request=request_fields(spec), created_at=now
         )

@@ -29,3 +29,14 @@ def test_healthz_is_200_while_the_heartbeat_is_fresh_and_503_after(
     assert body["jobs"][0]["last_success_at"] == T0.isoformat()
     now[0] = T0 + STALE_AFTER + timedelta(seconds=1)
     assert client.get("/healthz").status_code == 503
+
+
+def test_every_page_carries_the_security_headers(engine: Engine, tmp_path: Path) -> None:
+    settings = load_settings(environ={}, cwd=tmp_path)
+    client = TestClient(create_app(engine, settings, clock=lambda: T0))
+    for path in ("/healthz", "/subscribe", "/archive", "/manage/not-a-token", "/nowhere"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert "script-src" not in headers["content-security-policy"]  # default-src 'none'
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"

@@ -29,6 +29,7 @@ from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import SubscriberView, list_subscribers, subscribe
 from bot.tokens import TokenSubject, make_token, read_token
 from bot.web.app import create_app
+from bot.web.confirmation import record_request
 from bot.web.security import CSRF_COOKIE
 
 # The real SMTP server fixtures, shared with the delivery tests.
@@ -453,3 +454,17 @@ def test_links_in_emails_never_come_from_the_host_header(make_site: MakeSite) ->
     body = message.get_body(("plain",))
     assert body is not None and "evil.example" not in body.get_content()
     assert "http://127.0.0.1:8080/confirm/" in body.get_content()
+
+
+def test_requests_nobody_confirmed_in_time_are_dropped(engine: Engine) -> None:
+    old = record_request(engine, make_spec("old@lab.org", ["graphs"]), now=T0)
+    fresh = record_request(
+        engine, make_spec("fresh@lab.org", ["graphs"]), now=T0 + timedelta(days=1)
+    )
+    assert old is not None and fresh is not None
+    record_request(
+        engine, make_spec("new@lab.org", ["graphs"]), now=T0 + timedelta(days=2, hours=1)
+    )
+    with Session(engine) as session:
+        left = {row.email for row in session.exec(select(PendingSubscription))}
+    assert left == {"fresh@lab.org", "new@lab.org"}
