@@ -5,10 +5,16 @@ with the site's secret, so it cannot be forged, cannot be turned into a token
 for another address, and cannot be used for another purpose. Tokens for
 confirming an address expire; unsubscribe links must keep working in old
 emails, so they do not.
+
+A token holds the subscriber's id and a keyed fingerprint of their address, not
+the address: links end up in logs and browser histories, and signing is not
+encryption.
 """
 
+import hashlib
+import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
@@ -20,32 +26,58 @@ from bot.models import AppSecret
 
 Purpose = Literal["unsubscribe", "manage", "confirm"]
 _SECRET_NAME = "link-signing"
+_FINGERPRINT_LENGTH = 24  # 96 bits: no address can be made to collide with another
 
 
 @dataclass(frozen=True)
 class TokenSubject:
-    """Whom a valid token is for."""
+    """Whom a token is made for: a subscriber (or a pending request) and its address key."""
 
     subscriber_id: int
     email_key: str
 
 
-def make_token(secret: str, purpose: Purpose, subject: TokenSubject) -> str:
-    """Return a URL-safe token for `subject`, valid only for `purpose`."""
-    return _serializer(secret, purpose).dumps([subject.subscriber_id, subject.email_key])
+@dataclass(frozen=True)
+class LinkSubject:
+    """Whom a valid token is for: the id, and a fingerprint of the address it was made for."""
+
+    subscriber_id: int
+    fingerprint: str
+    secret: str = field(repr=False, compare=False)
+
+    def is_for(self, email_key: str) -> bool:
+        """True when the token was made for this address key."""
+        return hmac.compare_digest(self.fingerprint, _fingerprint(self.secret, email_key))
+
+
+def make_token(secret: str, purpose: Purpose, subject: TokenSubject | LinkSubject) -> str:
+    """Return a URL-safe token for `subject`, valid only for `purpose`.
+
+    A `LinkSubject` read from another token gives a token for the same address.
+    """
+    if isinstance(subject, LinkSubject):
+        fingerprint = subject.fingerprint
+    else:
+        fingerprint = _fingerprint(secret, subject.email_key)
+    return _serializer(secret, purpose).dumps([subject.subscriber_id, fingerprint])
 
 
 def read_token(
     secret: str, purpose: Purpose, token: str, *, max_age: int | None = None
-) -> TokenSubject:
+) -> LinkSubject:
     """Return whom the token is for; raise `InputError` if it was tampered with, or expired."""
     try:
-        subscriber_id, email_key = _serializer(secret, purpose).loads(token, max_age=max_age)
+        subscriber_id, fingerprint = _serializer(secret, purpose).loads(token, max_age=max_age)
     except SignatureExpired:
         raise InputError("this link has expired") from None
     except (BadData, ValueError, TypeError):
         raise InputError("this link is not valid") from None
-    return TokenSubject(int(subscriber_id), str(email_key))
+    return LinkSubject(int(subscriber_id), str(fingerprint), secret)
+
+
+def _fingerprint(secret: str, email_key: str) -> str:
+    digest = hmac.new(secret.encode(), b"address:" + email_key.encode(), hashlib.sha256)
+    return digest.hexdigest()[:_FINGERPRINT_LENGTH]
 
 
 def signing_secret(engine: Engine, configured: str) -> str:

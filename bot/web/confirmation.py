@@ -28,7 +28,7 @@ from bot.errors import InputError
 from bot.models import PendingSubscription, Subscriber
 from bot.subscriptions.spec import SubscriptionSpec, email_key, make_spec
 from bot.subscriptions.store import subscribe
-from bot.tokens import TokenSubject, make_token, read_token
+from bot.tokens import LinkSubject, TokenSubject, make_token, read_token
 from bot.web.pages import environment
 
 CONFIRM_MAX_AGE = timedelta(days=2)
@@ -198,7 +198,7 @@ async def send(settings: Settings, outgoing: Outgoing) -> SendResult:
 # --- Confirming -----------------------------------------------------------------------
 
 
-def read_confirm_token(secret: str, token: str) -> TokenSubject:
+def read_confirm_token(secret: str, token: str) -> LinkSubject:
     """Whom a confirmation token is for; raise `InvalidLinkError` or `ExpiredLinkError`.
 
     The signature is checked first without an age, so an expired link is told
@@ -214,7 +214,7 @@ def read_confirm_token(secret: str, token: str) -> TokenSubject:
         raise ExpiredLinkError("this link has expired") from None
 
 
-def confirm_request(engine: Engine, subject: TokenSubject, *, now: datetime) -> Confirmed:
+def confirm_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Confirmed:
     """Apply the pending request `subject` names, once; raise `InvalidLinkError` or `ExpiredLinkError`.
 
     The subscriber is created or updated (active) and the request marked
@@ -224,7 +224,7 @@ def confirm_request(engine: Engine, subject: TokenSubject, *, now: datetime) -> 
     with write_session(engine) as session:
         pending = session.get(PendingSubscription, subject.subscriber_id)
         # The email key must match too: a token is for one request *and* one address.
-        if pending is None or pending.email_key != subject.email_key:
+        if pending is None or not subject.is_for(pending.email_key):
             raise InvalidLinkError("this link is not valid")
         # The token's own age is measured by the real clock (itsdangerous); the row's
         # by the app's, so both a stale token and a stale request are refused.

@@ -42,7 +42,7 @@ from bot.subscriptions.spec import (
     split_keywords,
 )
 from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
-from bot.tokens import Purpose, TokenSubject, make_token, read_token
+from bot.tokens import LinkSubject, Purpose, make_token, read_token
 from bot.web.context import WebContext, web_context
 from bot.web.pages import error_page, page
 from bot.web.preview import (
@@ -220,7 +220,7 @@ def _validate_settings(email: str, form: ManageForm, errors: list[str]) -> _Sett
 # --- Links and owners ----------------------------------------------------------------
 
 
-def _subject(context: WebContext, purpose: Purpose, token: str) -> TokenSubject | None:
+def _subject(context: WebContext, purpose: Purpose, token: str) -> LinkSubject | None:
     """Whom a link is for, or None when it was tampered with or made for another purpose."""
     try:
         return read_token(context.secret, purpose, token)  # no max_age: old digests' links work
@@ -228,13 +228,13 @@ def _subject(context: WebContext, purpose: Purpose, token: str) -> TokenSubject 
         return None
 
 
-def _owner(session: Session, subject: TokenSubject) -> Subscriber | None:
+def _owner(session: Session, subject: LinkSubject) -> Subscriber | None:
     """The subscriber a token names, only if it still has the address the token was made for."""
     row = session.get(Subscriber, subject.subscriber_id)
-    return row if row is not None and row.email_key == subject.email_key else None
+    return row if row is not None and subject.is_for(row.email_key) else None
 
 
-def _load_view(engine: Engine, subject: TokenSubject) -> SubscriberView | None:
+def _load_view(engine: Engine, subject: LinkSubject) -> SubscriberView | None:
     with Session(engine) as session:
         owner = _owner(session, subject)
         return None if owner is None else find_subscriber(session, owner.email)
@@ -248,7 +248,7 @@ def _bad_link(request: Request) -> Response:
     )
 
 
-def _link(context: WebContext, request: Request, purpose: Purpose, subject: TokenSubject) -> str:
+def _link(context: WebContext, request: Request, purpose: Purpose, subject: LinkSubject) -> str:
     """The signed link for `purpose`, on the same base URL digests use."""
     token = make_token(context.secret, purpose, subject)
     return f"{context.base_url()}/{purpose}/{token}"
@@ -277,7 +277,7 @@ async def manage(request: Request) -> Response:
     return await run_in_threadpool(_submit, request, subject, fields)
 
 
-def _show_stored(request: Request, subject: TokenSubject) -> Response:
+def _show_stored(request: Request, subject: LinkSubject) -> Response:
     context = web_context(request)
     view = _load_view(context.engine, subject)
     if view is None:
@@ -286,7 +286,7 @@ def _show_stored(request: Request, subject: TokenSubject) -> Response:
     return _render(request, context, subject, view, ManageForm.from_view(view), saved=saved)
 
 
-def _submit(request: Request, subject: TokenSubject, fields: dict[str, str]) -> Response:
+def _submit(request: Request, subject: LinkSubject, fields: dict[str, str]) -> Response:
     context = web_context(request)
     view = _load_view(context.engine, subject)
     if view is None:
@@ -312,7 +312,7 @@ def _submit(request: Request, subject: TokenSubject, fields: dict[str, str]) -> 
 
 
 def _save(
-    engine: Engine, subject: TokenSubject, specs: list[SubscriptionSpec], *, now: datetime
+    engine: Engine, subject: LinkSubject, specs: list[SubscriptionSpec], *, now: datetime
 ) -> bool:
     """Store the form's topics and settings in one transaction; False if the owner is gone.
 
@@ -343,7 +343,7 @@ def _save(
 def _render(
     request: Request,
     context: WebContext,
-    subject: TokenSubject,
+    subject: LinkSubject,
     view: SubscriberView,
     form: ManageForm,
     *,
@@ -429,7 +429,7 @@ async def unsubscribe_page(request: Request) -> Response:
     return await run_in_threadpool(_unsubscribe, request, subject)
 
 
-def _confirm_unsubscribe(request: Request, subject: TokenSubject) -> Response:
+def _confirm_unsubscribe(request: Request, subject: LinkSubject) -> Response:
     context = web_context(request)
     view = _load_view(context.engine, subject)
     if view is None:
@@ -449,7 +449,7 @@ def _confirm_unsubscribe(request: Request, subject: TokenSubject) -> Response:
     return response
 
 
-def _unsubscribe(request: Request, subject: TokenSubject) -> Response:
+def _unsubscribe(request: Request, subject: LinkSubject) -> Response:
     context = web_context(request)
     email = _unsubscribe_owner(context.engine, subject, now=context.clock())
     if email is None:
@@ -463,7 +463,7 @@ def _unsubscribe(request: Request, subject: TokenSubject) -> Response:
     return response
 
 
-def _unsubscribe_owner(engine: Engine, subject: TokenSubject, *, now: datetime) -> str | None:
+def _unsubscribe_owner(engine: Engine, subject: LinkSubject, *, now: datetime) -> str | None:
     """Unsubscribe the token's subscriber (the sent history stays); their address, or None.
 
     Already unsubscribed: nothing changes, not even the date they left, so a
