@@ -54,8 +54,6 @@ WEB_CADENCES = ("daily", "weekly")
 MAX_FORM_BYTES = 64 * 1024
 """The largest form body read: 100 keywords of 200 characters fit, with room to spare."""
 
-# Keywords are typed one per line or separated by commas. A comma ends a phrase when
-# matching (README, "How keywords match"), so no useful keyword holds one.
 # Known-good values for checking one field alone through make_spec.
 _NEUTRAL: dict[str, Any] = {"email": "someone@example.org", "keywords": ["papers"]}
 # How each format is offered on the form, and said on the confirmed page.
