@@ -53,7 +53,7 @@ from bot.web.preview import (
     window_days,
     window_start,
 )
-from bot.web.security import CSRF_FIELD, csrf_ok, csrf_token, set_csrf_cookie
+from bot.web.security import CSRF_FIELD, csrf_ok, csrf_token, set_csrf_cookie, too_large
 
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
@@ -267,8 +267,7 @@ async def manage(request: Request) -> Response:
         return _bad_link(request)
     if request.method != "POST":
         return await run_in_threadpool(_show_stored, request, subject)
-    length = request.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    if too_large(request, MAX_FORM_BYTES):
         return error_page(
             request, "The form is too large", "Send fewer or shorter keywords.", status=413
         )
@@ -415,8 +414,7 @@ async def unsubscribe_page(request: Request) -> Response:
         return await run_in_threadpool(_confirm_unsubscribe, request, subject)
     # No Content-Length is tolerated (a mail provider may send the body chunked);
     # the signature was checked above, so only a real link's holder gets this far.
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_ONE_CLICK_BYTES:
+    if too_large(request, MAX_ONE_CLICK_BYTES, length_required=False):
         return error_page(request, "Nothing was changed", "The request is too large.", status=413)
     async with request.form(max_files=0, max_fields=20) as form:
         one_click = form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE

@@ -39,6 +39,18 @@ def csrf_ok(request: Request, submitted: str | None) -> bool:
     return bool(cookie and submitted) and hmac.compare_digest(cookie, submitted or "")
 
 
+def too_large(request: Request, limit: int, *, length_required: bool = True) -> bool:
+    """True when the body is over `limit` bytes by its Content-Length, or has none (if required).
+
+    Starlette reads a urlencoded form whole, with no limit of its own, so the
+    length is checked before the form is read.
+    """
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        return length_required
+    return int(length) > limit
+
+
 def client_key(request: Request) -> str:
     """Who is asking, for rate limits: the client's address."""
     return request.client.host if request.client else "unknown"

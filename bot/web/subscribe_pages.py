@@ -44,7 +44,14 @@ from bot.web.confirmation import (
 )
 from bot.web.context import web_context
 from bot.web.pages import error_page, page
-from bot.web.security import CSRF_FIELD, client_key, csrf_ok, csrf_token, set_csrf_cookie
+from bot.web.security import (
+    CSRF_FIELD,
+    client_key,
+    csrf_ok,
+    csrf_token,
+    set_csrf_cookie,
+    too_large,
+)
 
 log = logging.getLogger("paperbot.web")
 
@@ -141,8 +148,7 @@ async def subscribe_form(request: Request) -> Response:
 async def subscribe_submit(request: Request) -> Response:
     """POST /subscribe: check the form, store the request, mail the confirmation link."""
     context = web_context(request)
-    length = request.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    if too_large(request, MAX_FORM_BYTES):
         return error_page(
             request, "The form is too large", "Send fewer or shorter keywords.", status=413
         )
