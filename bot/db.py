@@ -4,6 +4,10 @@ SQLite is the embedded default: WAL so readers never wait on a writer,
 foreign keys on, and a busy timeout so a second process waits instead of
 failing. Writes that read before they write take SQLite's write lock at BEGIN
 (`write_session`), so two concurrent ingests cannot both decide a paper is new.
+
+PostgreSQL (psycopg 3) runs the same code. There `write_session` takes one
+transaction-scoped advisory lock first: writers take turns exactly as on SQLite,
+while readers, as in WAL, never wait.
 """
 
 import functools
@@ -41,16 +45,30 @@ from bot.errors import StoreError
 
 _WRITE = "paperbot_write"
 
+_WRITE_LOCK_KEY = 0x7061706572626F74  # "paperbot": the advisory lock of PostgreSQL writers
+"""Any fixed bigint works; this one is unlikely to collide with another application's."""
+
 
 def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
-    """Create an engine for `url`, creating a SQLite file's folder when needed."""
+    """Create an engine for `url`, creating a SQLite file's folder when needed.
+
+    A plain `postgresql://` URL would make SQLAlchemy load psycopg2, which paperbot
+    does not install: it is read as `postgresql+psycopg://` (psycopg 3, the
+    `postgres` extra). An explicit driver (`postgresql+psycopg2://`) is kept.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
         # The URL may hold a password: keep it out of the message and the traceback.
         raise StoreError("database.url is not a valid database URL") from None
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = create_engine(parsed, pool_pre_ping=True, json_serializer=_to_json)
+        _configure_postgresql(engine, busy_timeout)
+        return engine
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, json_serializer=_to_json)
+        return create_engine(parsed, pool_pre_ping=True, json_serializer=_to_json)
     if parsed.database and parsed.database != ":memory:":
         folder = Path(parsed.database).parent
         try:
@@ -87,6 +105,23 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _configure_postgresql(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if not connection.get_execution_options().get(_WRITE, False):
+            return
+        # PostgreSQL's equivalent of BEGIN IMMEDIATE. Under READ COMMITTED two writers
+        # could both read "no such paper" (or "lock free") and both insert; SERIALIZABLE
+        # would instead fail one of them at commit, and these blocks cannot be replayed.
+        # So each write transaction first takes one advisory lock, held until it ends:
+        # writers run one at a time, and as every statement of READ COMMITTED reads the
+        # latest commits, each sees all that the writers before it stored. Readers never
+        # wait. lock_timeout plays the busy timeout: wait that long, then fail.
+        # (Executed while SQLAlchemy begins: psycopg opens the transaction with it.)
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(busy_timeout * 1000)}")
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
 
 
 def _enable_wal(cursor: Any, busy_timeout: float) -> None:

@@ -8,7 +8,7 @@ PostgreSQL): JSON columns, no dialect-specific upserts.
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -39,6 +39,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _json_list() -> Any:
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _big_int() -> Any:
+    # PostgreSQL's INTEGER is 32 bits: too small for nanosecond times and file sizes.
+    return Field(sa_column=Column(BigInteger, nullable=False))
 
 
 def _timestamp(*, nullable: bool = False) -> Any:
@@ -80,8 +85,8 @@ class ImportedFile(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     path: str = Field(index=True)
     content_hash: str = Field(index=True)
-    size: int
-    mtime_ns: int
+    size: int = _big_int()
+    mtime_ns: int = _big_int()
     kind: str | None = None
     status: str  # "ok", "partial" (some papers dropped) or "failed"
     error: str | None = None
