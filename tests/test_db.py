@@ -60,9 +60,8 @@ def test_timestamps_come_back_aware_in_utc(engine: Engine) -> None:
     assert paper.first_seen_at == NOW and paper.first_seen_at.tzinfo is not None
 
 
-def test_writers_take_turns_instead_of_failing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x.db'}"
-    first, second = open_engine(url), open_engine(url)
+def test_writers_take_turns_instead_of_failing(database_url: str) -> None:
+    first, second = open_engine(database_url), open_engine(database_url)
     create_schema(first)
     holding = threading.Event()
 
@@ -81,6 +80,18 @@ def test_writers_take_turns_instead_of_failing(tmp_path: Path) -> None:
         session.add(_paper("second"))
     thread.join()
     assert count == 1  # it saw the first writer's row: the two did not overlap
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgresql://paperbot@db.example/paperbot", "psycopg"),  # psycopg 3, not psycopg2
+        ("postgresql+psycopg://paperbot@db.example/paperbot", "psycopg"),
+    ],
+)
+def test_a_plain_postgresql_url_uses_psycopg_3(url: str, driver: str) -> None:
+    engine = open_engine(url)  # connects on first use only: nothing is reached here
+    assert engine.dialect.driver == driver
 
 
 def test_a_bad_database_url_is_one_clear_error() -> None:
@@ -107,8 +118,10 @@ def _old_schema(engine: Engine, table_name: str, *dropped: str) -> None:
             connection.exec_driver_sql(ddl)
 
 
-def test_columns_missing_from_an_older_database_are_added_and_rows_kept(tmp_path: Path) -> None:
-    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+def test_columns_missing_from_an_older_database_are_added_and_rows_kept(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
     _old_schema(engine, "subscriber", "timezone", "cadence")
     with engine.begin() as connection:
         columns = [c["name"] for c in inspect(connection).get_columns("subscriber")]
@@ -144,12 +157,19 @@ def test_columns_missing_from_an_older_database_are_added_and_rows_kept(tmp_path
     ],
 )
 def test_a_column_that_cannot_be_added_in_place_is_one_clear_error(
-    tmp_path: Path, column: Column[object]
+    database_url: str, column: Column[object]
 ) -> None:
-    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = open_engine(database_url)
     old, new = MetaData(), MetaData()
     Table("thing", old, Column("id", Integer, primary_key=True))
-    Table("thing", new, Column("id", Integer, primary_key=True), Column("note", String), column)
+    # A copy: the parameter's column is shared by the runs on each database.
+    Table(
+        "thing",
+        new,
+        Column("id", Integer, primary_key=True),
+        Column("note", String),
+        column._copy(),
+    )
     create_schema(engine, old)
     with pytest.raises(StoreError, match="table thing lacks the column size"):
         create_schema(engine, new)
@@ -157,8 +177,8 @@ def test_a_column_that_cannot_be_added_in_place_is_one_clear_error(
         assert [c["name"] for c in inspect(connection).get_columns("thing")] == ["id"]
 
 
-def test_added_columns_get_their_indexes_and_defaults_of_every_kind(tmp_path: Path) -> None:
-    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+def test_added_columns_get_their_indexes_and_defaults_of_every_kind(database_url: str) -> None:
+    engine = open_engine(database_url)
     old, new = MetaData(), MetaData()
     Table("thing", old, Column("id", Integer, primary_key=True))
     Table(

@@ -2,7 +2,6 @@ import subprocess
 import sys
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -38,8 +37,10 @@ def test_an_expired_lock_is_taken_over_and_its_old_holder_loses_it(
         acquire(engine, "delivery", holder="third:3", now=later, lease=LEASE)
 
 
-def test_of_many_processes_racing_exactly_one_gets_the_lock(tmp_path: Path, clock: Clock) -> None:
-    url = f"sqlite:///{tmp_path / 'paperbot.db'}"
+def test_of_many_processes_racing_exactly_one_gets_the_lock(
+    database_url: str, clock: Clock
+) -> None:
+    url = database_url
     create_schema(open_engine(url))
     winners: list[str] = []
     start = threading.Barrier(8)

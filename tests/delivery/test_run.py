@@ -1,4 +1,4 @@
-"""One delivery run against real files, a real SQLite database and a real SMTP server."""
+"""One delivery run against real files, a real database (SQLite and PostgreSQL) and a real SMTP server."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -40,11 +40,21 @@ def clock() -> Clock:
 
 
 def _setup(
-    tmp_path: Path, clock: Clock, env: dict[str, str] | None = None
+    tmp_path: Path,
+    clock: Clock,
+    env: dict[str, str] | None = None,
+    *,
+    database_url: str | None = None,
 ) -> tuple[Engine, Settings]:
-    settings = load_settings(
-        environ={"PAPERBOT_DATA_DIR": str(tmp_path / "data"), **(env or {})}, cwd=tmp_path
-    )
+    """Settings, and a database holding the papers of one sample dump.
+
+    The database is the settings' own: by default a SQLite file in the data folder;
+    any other `database_url` (PostgreSQL) is given as PAPERBOT_DATABASE_URL.
+    """
+    environ = {"PAPERBOT_DATA_DIR": str(tmp_path / "data"), **(env or {})}
+    if database_url is not None and not database_url.startswith("sqlite"):
+        environ["PAPERBOT_DATABASE_URL"] = database_url
+    settings = load_settings(environ=environ, cwd=tmp_path)
     engine = open_engine(settings.database_url)
     create_schema(engine)
     ingest_file(engine, SAMPLES / "spaced-1.txt", clock=clock, year=2025)
@@ -70,8 +80,10 @@ def _smtp_env(server: SmtpServer) -> dict[str, str]:
     }
 
 
-def test_files_are_written_once_and_the_ledger_remembers(tmp_path: Path, clock: Clock) -> None:
-    engine, settings = _setup(tmp_path, clock)
+def test_files_are_written_once_and_the_ledger_remembers(
+    tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
     _subscribe(engine, clock, "bo@lab.org", "backpropagation", format="markdown")
     report = deliver(engine, settings, clock=clock)
@@ -94,8 +106,10 @@ def test_files_are_written_once_and_the_ledger_remembers(tmp_path: Path, clock: 
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
 
 
-def test_a_run_the_same_day_waits_for_the_cadence(tmp_path: Path, clock: Clock) -> None:
-    engine, settings = _setup(tmp_path, clock)
+def test_a_run_the_same_day_waits_for_the_cadence(
+    tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="weekly")
     deliver(engine, settings, clock=clock)  # on a Saturday: never served, so due at once
     clock.now += timedelta(days=1, hours=23, minutes=59)  # a minute before Monday's slot
@@ -107,9 +121,9 @@ def test_a_run_the_same_day_waits_for_the_cadence(tmp_path: Path, clock: Clock) 
 
 
 def test_a_paused_subscriber_is_skipped_and_gets_the_papers_on_resuming(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, database_url: str, clock: Clock
 ) -> None:
-    engine, settings = _setup(tmp_path, clock)
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="paused")
     [outcome] = deliver(engine, settings, clock=clock).outcomes
     assert (outcome.status, outcome.reason) == ("skipped", "paused")
@@ -121,9 +135,9 @@ def test_a_paused_subscriber_is_skipped_and_gets_the_papers_on_resuming(
 
 
 def test_a_stop_request_finishes_what_is_on_the_way_and_leaves_the_rest_due(
-    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
 ) -> None:
-    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     emails = [f"reader{n}@lab.org" for n in range(8)]
     for email in emails:
         _subscribe(engine, clock, email, "graph neural network")
@@ -148,8 +162,8 @@ def test_a_stop_request_finishes_what_is_on_the_way_and_leaves_the_rest_due(
     assert received == sorted(emails)
 
 
-def test_a_dry_run_changes_nothing(tmp_path: Path, clock: Clock) -> None:
-    engine, settings = _setup(tmp_path, clock)
+def test_a_dry_run_changes_nothing(tmp_path: Path, database_url: str, clock: Clock) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
     report = deliver(engine, settings, clock=clock, dry_run=True)
     assert [o.status for o in report.outcomes] == ["would send"] and report.run_id is None
@@ -162,8 +176,10 @@ def test_a_dry_run_changes_nothing(tmp_path: Path, clock: Clock) -> None:
     )
 
 
-def test_a_second_run_at_once_is_refused_and_says_so(tmp_path: Path, clock: Clock) -> None:
-    engine, settings = _setup(tmp_path, clock)
+def test_a_second_run_at_once_is_refused_and_says_so(
+    tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
     locks.acquire(engine, LOCK, holder="other-host:42", now=clock(), lease=LEASE)
     with pytest.raises(JobLockedError, match="other-host:42"):
@@ -172,9 +188,9 @@ def test_a_second_run_at_once_is_refused_and_says_so(tmp_path: Path, clock: Cloc
 
 
 def test_one_rejected_recipient_does_not_stop_the_others(
-    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
 ) -> None:
-    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     smtp_server.handler.reject.add("bad@lab.org")
     for email in ("ana@lab.org", "bad@lab.org", "cy@lab.org"):
         _subscribe(engine, clock, email, "graph neural network")
@@ -192,9 +208,9 @@ def test_one_rejected_recipient_does_not_stop_the_others(
 
 
 def test_temporary_failures_are_retried_with_backoff(
-    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
 ) -> None:
-    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     smtp_server.handler.tempfail["ana@lab.org"] = 2
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
     pauses: list[float] = []
@@ -208,11 +224,11 @@ def test_temporary_failures_are_retried_with_backoff(
 
 
 def test_retries_pause_once_per_attempt_for_all_failing_recipients(
-    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
 ) -> None:
     # Every address failing now and then shares the same few pauses: a run with many
     # struggling recipients waits per attempt, not per recipient.
-    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     emails = [f"reader{n}@lab.org" for n in range(6)]
     for n, email in enumerate(emails):
         smtp_server.handler.tempfail[email] = 1 + n % 2
@@ -233,9 +249,9 @@ def test_retries_pause_once_per_attempt_for_all_failing_recipients(
 
 
 def test_a_markdown_copy_does_not_count_when_the_email_failed(
-    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
 ) -> None:
-    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     smtp_server.handler.reject.add("both@lab.org")
     _subscribe(engine, clock, "both@lab.org", "graph neural network", format="both")
     first = deliver(engine, settings, clock=clock)
@@ -252,9 +268,9 @@ def test_a_markdown_copy_does_not_count_when_the_email_failed(
 
 
 def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, database_url: str, clock: Clock
 ) -> None:
-    engine, settings = _setup(tmp_path, clock)
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
     first = deliver(engine, settings, clock=clock)
     with write_session(engine) as session:
@@ -266,8 +282,10 @@ def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
     assert (again.status, again.reason) == ("skipped", "no new matching papers")
 
 
-def test_progress_is_reported_digest_by_digest(tmp_path: Path, clock: Clock) -> None:
-    engine, settings = _setup(tmp_path, clock)
+def test_progress_is_reported_digest_by_digest(
+    tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
     _subscribe(engine, clock, "bo@lab.org", "backpropagation", format="both")
     seen: list[tuple[int, int]] = []
@@ -275,8 +293,10 @@ def test_progress_is_reported_digest_by_digest(tmp_path: Path, clock: Clock) -> 
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
 
-def test_a_long_run_keeps_its_lock_past_the_first_lease(tmp_path: Path, clock: Clock) -> None:
-    engine, settings = _setup(tmp_path, clock)
+def test_a_long_run_keeps_its_lock_past_the_first_lease(
+    tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     for email in ("ana@lab.org", "bo@lab.org", "cy@lab.org", "di@lab.org"):
         _subscribe(engine, clock, email, "graph neural network")
     refused: list[bool] = []
@@ -306,10 +326,12 @@ def _sent_to(engine: Engine, email: str) -> set[int]:
 
 
 def test_a_weekly_subscriber_gets_one_digest_a_week_with_all_papers_since_the_last(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, database_url: str, clock: Clock
 ) -> None:
     clock.now = datetime(2025, 11, 17, 8, 0, tzinfo=UTC)  # a Monday at schedule.send_at
-    engine, settings = _setup(tmp_path, clock, {"PAPERBOT_DELIVERY_BACKLOG_DAYS": "1"})
+    engine, settings = _setup(
+        tmp_path, clock, {"PAPERBOT_DELIVERY_BACKLOG_DAYS": "1"}, database_url=database_url
+    )
     _subscribe(engine, clock, "weekly@lab.org", "graph neural network", cadence="weekly")
     _subscribe(engine, clock, "daily@lab.org", "graph neural network")
     new_dumps = {19: "compact-1.txt", 21: "compact-2.txt"}  # Wednesday and Friday
@@ -337,10 +359,12 @@ def test_a_weekly_subscriber_gets_one_digest_a_week_with_all_papers_since_the_la
 
 
 def test_a_new_weekly_subscriber_gets_the_whole_week_whatever_the_backlog(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, database_url: str, clock: Clock
 ) -> None:
     clock.now = datetime(2025, 11, 17, 8, 0, tzinfo=UTC)
-    engine, settings = _setup(tmp_path, clock, {"PAPERBOT_DELIVERY_BACKLOG_DAYS": "1"})
+    engine, settings = _setup(
+        tmp_path, clock, {"PAPERBOT_DELIVERY_BACKLOG_DAYS": "1"}, database_url=database_url
+    )
     clock.now = datetime(2025, 11, 20, 8, 0, tzinfo=UTC)  # three days after the papers came
     _subscribe(engine, clock, "weekly@lab.org", "graph neural network", cadence="weekly")
     _subscribe(engine, clock, "daily@lab.org", "graph neural network")
@@ -351,10 +375,10 @@ def test_a_new_weekly_subscriber_gets_the_whole_week_whatever_the_backlog(
 
 
 def test_subscribers_in_different_time_zones_are_due_at_their_own_send_at(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, database_url: str, clock: Clock
 ) -> None:
     clock.now = datetime(2025, 11, 22, 9, 0, tzinfo=UTC)  # 18:00 in Tokyo
-    engine, settings = _setup(tmp_path, clock)
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network", timezone="Asia/Tokyo")
     _subscribe(engine, clock, "bo@lab.org", "graph neural network")  # the configured UTC
     first = deliver(engine, settings, clock=clock).outcomes

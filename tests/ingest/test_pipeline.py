@@ -121,10 +121,12 @@ def test_expand_paths_passes_over_hidden_files(tmp_path: Path) -> None:
 
 
 def test_two_processes_ingesting_at_once_store_each_paper_once(
-    samples: Path, tmp_path: Path
+    samples: Path, tmp_path: Path, database_url: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
     env["PAPERBOT_DATA_DIR"] = str(tmp_path / "data")
+    if not database_url.startswith("sqlite"):  # SQLite: the settings' own file
+        env["PAPERBOT_DATABASE_URL"] = database_url
     command = [sys.executable, "-m", "bot", "ingest", "--json", str(samples)]
     runs = [
         subprocess.Popen(
