@@ -45,12 +45,11 @@ DATABASES = ("sqlite", "postgresql")
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every test that uses a database (`engine` or `database_url`) on each of them.
 
-    A test about SQLite itself is marked `sqlite_only` and runs on SQLite alone.
+    A test about SQLite itself (WAL, busy timeout, its file) opens a `sqlite:///` URL of
+    its own instead, and so runs on SQLite alone.
     """
     if "database_url" in metafunc.fixturenames:
-        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
-        kinds = DATABASES[:1] if only_sqlite else DATABASES
-        metafunc.parametrize("database_url", kinds, indirect=True)
+        metafunc.parametrize("database_url", DATABASES, indirect=True)
 
 
 def find_postgres_bin() -> Path | None:

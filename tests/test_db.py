@@ -33,6 +33,7 @@ def _paper(title: str) -> Paper:
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    # SQLite only: its pragmas, and the folder of its file created on demand.
     engine = open_engine(f"sqlite:///{tmp_path / 'sub' / 'x.db'}", busy_timeout=7)
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -100,6 +101,7 @@ def test_a_bad_database_url_is_one_clear_error() -> None:
 
 
 def test_an_unwritable_database_is_a_store_error(tmp_path: Path) -> None:
+    # SQLite only: a file that cannot be created.
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the database"):

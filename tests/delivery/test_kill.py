@@ -17,10 +17,12 @@ RECIPIENTS = [f"reader{n}@lab.org" for n in range(8)]
 
 
 def test_a_killed_run_is_finished_by_the_next_without_duplicates(
-    tmp_path: Path, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, smtp_server: SmtpServer
 ) -> None:
     clock = Clock()
     env = {**_smtp_env(smtp_server), "PAPERBOT_SMTP_MAX_CONNECTIONS": "1"}
+    if not database_url.startswith("sqlite"):  # SQLite: the settings' own file
+        env["PAPERBOT_DATABASE_URL"] = database_url
     engine, _ = _setup(tmp_path, clock, env)
     for email in RECIPIENTS:
         _subscribe(engine, clock, email, "graph neural network")

@@ -41,13 +41,13 @@ def clock() -> Clock:
 
 @pytest.fixture
 def subscribed(
-    tmp_path: Path, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
 ) -> tuple[Engine, Settings, list[str]]:
     """The sample dump ingested, the subscribers above, delivery by SMTP to `smtp_server`.
 
     The third item collects every RCPT address the server hears, in order.
     """
-    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server))
+    engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     for email, keyword in SUBSCRIBERS.items():
         _subscribe(engine, clock, email, keyword)
     rcpts: list[str] = []
