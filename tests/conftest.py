@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
-from bot.db import create_schema, open_engine
+from bot.db import open_engine, upgrade_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "examples" / "dumps"
@@ -38,7 +38,7 @@ def samples() -> Path:
 def engine(tmp_path: Path) -> Iterator[Engine]:
     """A fresh SQLite database file with the schema created."""
     engine = open_engine(f"sqlite:///{tmp_path / 'paperbot.db'}")
-    create_schema(engine)
+    upgrade_schema(engine)
     yield engine
     engine.dispose()
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
-from bot.db import create_schema, open_engine
+from bot.db import open_engine, upgrade_schema
 from bot.errors import JobLockedError
 from bot.locks import acquire, holder_is_alive, holder_name, release, renew
 
@@ -40,7 +40,7 @@ def test_an_expired_lock_is_taken_over_and_its_old_holder_loses_it(
 
 def test_of_many_processes_racing_exactly_one_gets_the_lock(tmp_path: Path, clock: Clock) -> None:
     url = f"sqlite:///{tmp_path / 'paperbot.db'}"
-    create_schema(open_engine(url))
+    upgrade_schema(open_engine(url))
     winners: list[str] = []
     start = threading.Barrier(8)
 

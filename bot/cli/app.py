@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from bot import __version__
 from bot.config import Settings, describe, load_settings
-from bot.db import create_schema, open_engine
+from bot.db import open_engine, upgrade_schema
 from bot.errors import PaperbotError
 
 app = typer.Typer(
@@ -100,10 +100,10 @@ def load_config() -> Settings:
 
 
 def open_store() -> tuple[Settings, Engine]:
-    """Load the settings and open the database, creating missing tables."""
+    """Load the settings and open the database, its schema upgraded to this version's."""
     settings = load_config()
     engine = open_engine(settings.database_url, busy_timeout=settings.database.busy_timeout)
-    create_schema(engine)
+    upgrade_schema(engine)
     return settings, engine
 
 
