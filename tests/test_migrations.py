@@ -1,4 +1,4 @@
-"""Schema migrations on real SQLite files: new databases, old ones with data, races.
+"""Schema migrations on real SQLite files: new databases, old ones with data, races, the CLI.
 
 Old databases are made from `tests/data/schemas/`: the tables `create_schema` made
 at the commits before migrations, captured from those commits' models.
@@ -32,7 +32,7 @@ from bot.models import (
     Subscriber,
     Subscription,
 )
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
@@ -268,3 +268,83 @@ def test_two_processes_upgrading_at_once_both_succeed_and_one_migrates(tmp_path:
     assert _recorded(engine) == [HEAD]
     assert _differences(engine) == []
     _assert_baseline_rows_kept(engine)
+
+
+def test_without_auto_upgrade_an_old_schema_is_refused_until_db_upgrade(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    path = tmp_path / "paperbot-data" / "paperbot.db"
+    path.parent.mkdir()
+    _old_database(path, BASELINE)
+    _fill_baseline(path)
+    manual = {"PAPERBOT_DATABASE_AUTO_UPGRADE": "false"}
+
+    refused = run_cli("papers", env=manual)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "paperbot: error: the database schema is at 0001, paperbot needs 0003:"
+        " run `paperbot db upgrade`\n"
+    )
+    assert _recorded(open_engine(f"sqlite:///{path}")) == []  # nothing was changed
+
+    current = run_cli("db", "current", env=manual)
+    assert current.returncode == 0, current.stderr
+    assert current.stdout == (
+        "0001 (from its tables: no revision recorded yet); paperbot needs 0003:"
+        " run `paperbot db upgrade`\n"
+    )
+    upgraded = run_cli("db", "upgrade", env=manual)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == (
+        "recorded the database schema as 0001 (it had no revision yet), then upgraded it to 0003\n"
+    )
+    assert run_cli("db", "current").stdout == "0003: up to date\n"
+    assert run_cli("db", "upgrade").stdout == (
+        "the database schema is already at 0003: nothing to do\n"
+    )
+    listed = run_cli("papers", "--json", env=manual)
+    assert listed.returncode == 0, listed.stderr
+    assert "Graph Nets" in listed.stdout
+
+
+def test_db_upgrade_says_from_which_revision_to_which(tmp_path: Path, run_cli: RunCli) -> None:
+    path = tmp_path / "paperbot-data" / "paperbot.db"
+    path.parent.mkdir()
+    engine = open_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002")
+    assert (
+        run_cli("db", "current").stdout == "0002; paperbot needs 0003: run `paperbot db upgrade`\n"
+    )
+    upgraded = run_cli("db", "upgrade")
+    assert (upgraded.returncode, upgraded.stdout) == (
+        0,
+        "upgraded the database schema from 0002 to 0003\n",
+    )
+    assert _recorded(engine) == [HEAD]
+
+
+def test_with_auto_upgrade_any_command_upgrades_an_old_schema(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    path = tmp_path / "paperbot-data" / "paperbot.db"
+    path.parent.mkdir()
+    _old_database(path, BASELINE)
+    _fill_baseline(path)
+    listed = run_cli("subscriptions", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "ana@lab.org" in listed.stdout.lower()
+    assert _recorded(open_engine(f"sqlite:///{path}")) == [HEAD]
+
+
+def test_a_new_database_without_auto_upgrade_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
+    refused = run_cli("papers", env={"PAPERBOT_DATABASE_AUTO_UPGRADE": "false"})
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "paperbot: error: the database schema is at nothing (an empty database),"
+        " paperbot needs 0003: run `paperbot db upgrade`\n"
+    )
+    assert run_cli("db", "current").stdout == (
+        "no schema yet (an empty database); paperbot needs 0003\n"
+    )
+    assert run_cli("db", "upgrade").stdout == "created the database schema at 0003\n"
