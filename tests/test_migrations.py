@@ -214,6 +214,16 @@ def test_tables_no_paperbot_version_made_are_refused_and_left_alone(tmp_path: Pa
     assert "heartbeat" not in inspect(engine).get_table_names()
 
 
+def test_a_revision_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade_schema(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(StoreError, match="at 0099, a revision this paperbot does not know"):
+        upgrade_schema(engine)
+    assert _recorded(engine) == ["0099"]
+
+
 def test_the_scheduler_table_is_not_part_of_the_schema(tmp_path: Path) -> None:
     engine = open_engine(f"sqlite:///{tmp_path / 'x.db'}")
     upgrade_schema(engine)

@@ -112,9 +112,13 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head() -> str:
     """The newest revision: the schema of `bot.models`."""
-    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    revision = _scripts().get_current_head()
     if revision is None:  # pragma: no cover - the package always ships its revisions
         raise StoreError("paperbot's migrations are missing from the installation")
     return revision
@@ -124,6 +128,12 @@ def state(connection: Connection) -> SchemaState:
     """Read where the schema of the database behind `connection` stands; change nothing."""
     recorded = MigrationContext.configure(connection).get_current_revision()
     if recorded is not None:
+        known = {script.revision for script in _scripts().walk_revisions()}
+        if recorded not in known:
+            raise StoreError(
+                f"the database schema is at {recorded}, a revision this paperbot does not know:"
+                " it was upgraded by a newer version, so use that one"
+            )
         return SchemaState(recorded, head(), recorded=True)
     return SchemaState(detect_revision(connection), head(), recorded=False)
 
