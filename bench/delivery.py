@@ -132,7 +132,7 @@ def _settings(folder: str, port: int, connections: int, transport: str = "smtp")
 
 
 def _build(folder: str, subscribers: int, papers: int, seed: int) -> dict[str, Any]:
-    from bot.db import create_schema, open_engine, write_session
+    from bot.db import open_engine, upgrade_schema, write_session
     from bot.ingest.parsed import ParsedPaper
     from bot.ingest.store import Origin, store_papers
     from bot.subscriptions.spec import make_spec
@@ -141,7 +141,7 @@ def _build(folder: str, subscribers: int, papers: int, seed: int) -> dict[str, A
     rng = random.Random(seed)
     settings = _settings(folder, 25, 1)
     engine = open_engine(settings.database_url)
-    create_schema(engine)
+    upgrade_schema(engine)
     groups = [_group_word(rng) for _ in range(max(1, papers // GROUP_SIZE))]
     parsed = []
     for n in range(papers):

@@ -45,11 +45,11 @@ def _feedparser_only(path: str) -> dict[str, Any]:
 
 def _ingest(path: str, db: str) -> dict[str, Any]:
     from bot.clock import utc_now
-    from bot.db import create_schema, open_engine
+    from bot.db import open_engine, upgrade_schema
     from bot.ingest.pipeline import ingest_file
 
     engine = open_engine(f"sqlite:///{db}")
-    create_schema(engine)
+    upgrade_schema(engine)
     started = time.perf_counter()
     result = ingest_file(engine, Path(path), clock=utc_now)
     seconds = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""The database edge: engine, schema creation, sessions, write transactions.
+"""The database edge: engine, schema upgrades, sessions, write transactions.
 
 SQLite is the embedded default: WAL so readers never wait on a writer,
 foreign keys on, and a busy timeout so a second process waits instead of
@@ -20,27 +20,13 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    ColumnDefault,
-    MetaData,
-    Table,
-    UniqueConstraint,
-    event,
-    func,
-    insert,
-    inspect,
-    literal,
-    select,
-)
+from sqlalchemy import JSON, Table, event, func, insert, select
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.schema import CreateColumn
 from sqlalchemy.types import TypeEngine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from bot import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot import migrations, models  # noqa: F401  (models registers the tables on SQLModel.metadata)
 from bot.errors import StoreError
 
 _WRITE = "paperbot_write"
@@ -140,76 +126,29 @@ def _enable_wal(cursor: Any, busy_timeout: float) -> None:
         time.sleep(0.01)
 
 
-def create_schema(engine: Engine, metadata: MetaData = SQLModel.metadata) -> None:
-    """Create any missing table, and add to existing tables the columns they lack.
+def upgrade_schema(engine: Engine) -> migrations.Upgrade:
+    """Bring the database's schema to the newest revision (`alembic upgrade head`).
 
-    Rows already stored are kept: in them an added column is NULL, or holds the
-    column's default. A missing column that can be neither (required with no
-    default, or unique) raises `StoreError`: that upgrade needs a new database.
+    A new database gets every table; one made before migrations is first
+    recorded as the revision its tables match. Rows already stored are kept.
     """
     try:
-        # Under the write lock: two processes starting at once must not both create
-        # tables, or both add the same column.
+        # Under the write lock (BEGIN IMMEDIATE on SQLite, the writers' advisory lock on
+        # PostgreSQL): two processes starting at once must not both migrate. The second
+        # waits, then finds the schema at head and does nothing.
         with engine.connect().execution_options(**{_WRITE: True}) as connection, connection.begin():
-            metadata.create_all(connection)
-            _add_missing_columns(connection, metadata)
+            return migrations.upgrade(connection)
     except OperationalError as exc:
         raise StoreError(f"cannot open the database: {_reason(exc)}") from exc
 
 
-def _add_missing_columns(connection: Connection, metadata: MetaData) -> None:
-    """ALTER TABLE ... ADD COLUMN for each column of `metadata` that its stored table lacks."""
-    inspector = inspect(connection)
-    for table in metadata.sorted_tables:
-        stored = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
-        added = {column.name for column in table.columns if column.name not in stored}
-        for name in sorted(added, key=list(table.columns.keys()).index):
-            _add_column(connection, table, table.columns[name])
-        for index in table.indexes:
-            if added & {column.name for column in index.columns}:
-                index.create(connection, checkfirst=True)
-
-
-def _add_column(connection: Connection, table: Table, column: Column[Any]) -> None:
-    default = _stored_default(column)
-    if _unique(column) or (not column.nullable and default is None):
-        raise StoreError(
-            f"the database's table {table.name} lacks the column {column.name}, which cannot"
-            " be added to the rows already there (it is required with no default, or unique):"
-            " this version needs a new database"
-        )
-    # A copy of the column whose default, if SQLAlchemy applies it on insert, becomes
-    # one the database gives the rows already there.
-    addable = Column(column.name, column.type, nullable=column.nullable, server_default=default)
-    dialect = connection.dialect
-    definition = CreateColumn(addable).compile(dialect=dialect)
-    table_name = dialect.identifier_preparer.format_table(table)
-    # exec_driver_sql: a default's text such as '08:00' must not be read as a bound parameter.
-    connection.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {definition}")
-
-
-def _stored_default(column: Column[Any]) -> Any:
-    """The column's default as a database default: its own, else its plain Python value."""
-    if column.server_default is not None:
-        return getattr(column.server_default, "arg", None)
-    default = column.default
-    if isinstance(default, ColumnDefault) and default.is_scalar:
-        value = default.arg
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool | int | float):
-            return literal(value)
-    return None  # none, or computed by Python on insert: nothing to give old rows
-
-
-def _unique(column: Column[Any]) -> bool:
-    # Old rows would all get the same value: a unique column cannot be added to them.
-    table = column.table
-    groups = [index for index in table.indexes if index.unique] + [
-        constraint for constraint in table.constraints if isinstance(constraint, UniqueConstraint)
-    ]
-    in_a_group = any(column.name in {c.name for c in group.columns} for group in groups)
-    return bool(column.primary_key or column.unique or in_a_group)
+def schema_state(engine: Engine) -> migrations.SchemaState:
+    """Where the database's schema stands against the newest revision; changes nothing."""
+    try:
+        with engine.connect() as connection:
+            return migrations.state(connection)
+    except OperationalError as exc:
+        raise StoreError(f"cannot open the database: {_reason(exc)}") from exc
 
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
-from bot.db import create_schema, open_engine
+from bot.db import open_engine, upgrade_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "examples" / "dumps"
@@ -189,7 +189,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def engine(database_url: str) -> Iterator[Engine]:
     """A fresh database with the schema created, on each database (see `database_url`)."""
     engine = open_engine(database_url)
-    create_schema(engine)
+    upgrade_schema(engine)
     yield engine
     engine.dispose()
 

@@ -97,6 +97,7 @@ def test_defaults_apply_when_there_is_no_file(tmp_path: Path) -> None:
     assert settings.digests_dir == data / "digests"
     assert settings.database_url == f"sqlite:///{data / 'paperbot.db'}"
     assert settings.database.busy_timeout == 30.0
+    assert settings.database.auto_upgrade is True
     assert settings.ingest.feed_timeout == 30.0
     assert settings.ingest.user_agent == f"paperbot/{__version__}"
     assert settings.feeds == ()
@@ -662,7 +663,7 @@ def test_describe_masks_set_secrets(tmp_path: Path) -> None:
         "max_connections": 4,
         "messages_per_connection": 100,
     }
-    assert data["database"] == {"url": "***", "busy_timeout": 30.0}
+    assert data["database"] == {"url": "***", "busy_timeout": 30.0, "auto_upgrade": True}
 
 
 def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
@@ -678,7 +679,11 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "outbox": str(data_dir / "outbox"),
             "digests": str(data_dir / "digests"),
         },
-        "database": {"url": f"sqlite:///{data_dir / 'paperbot.db'}", "busy_timeout": 30.0},
+        "database": {
+            "url": f"sqlite:///{data_dir / 'paperbot.db'}",
+            "busy_timeout": 30.0,
+            "auto_upgrade": True,
+        },
         "ingest": {"feed_timeout": 30.0, "user_agent": f"paperbot/{__version__}"},
         "feeds": [{"name": "a", "url": "https://a.example/rss"}],
         "smtp": {

@@ -1,4 +1,3 @@
-import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -6,24 +5,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import (
-    Boolean,
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
     func,
-    inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.schema import CreateTable
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
-from bot.db import create_schema, open_engine, write_session
+from bot.db import open_engine, upgrade_schema, write_session
 from bot.errors import StoreError
-from bot.models import Paper, Subscriber
+from bot.models import Paper
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -63,7 +54,7 @@ def test_timestamps_come_back_aware_in_utc(engine: Engine) -> None:
 
 def test_writers_take_turns_instead_of_failing(database_url: str) -> None:
     first, second = open_engine(database_url), open_engine(database_url)
-    create_schema(first)
+    upgrade_schema(first)
     holding = threading.Event()
 
     def slow_writer() -> None:
@@ -105,99 +96,4 @@ def test_an_unwritable_database_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the database"):
-        create_schema(open_engine(f"sqlite:///{blocker / 'x.db'}"))
-
-
-def _old_schema(engine: Engine, table_name: str, *dropped: str) -> None:
-    """Create every table as an earlier version did: `table_name` without the `dropped` columns."""
-    with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            ddl = str(CreateTable(table).compile(dialect=engine.dialect))
-            if table.name == table_name:
-                for column in dropped:
-                    ddl, found = re.subn(rf"\n\t{column} [^\n]*,", "", ddl)
-                    assert found == 1, ddl
-            connection.exec_driver_sql(ddl)
-
-
-def test_columns_missing_from_an_older_database_are_added_and_rows_kept(
-    database_url: str,
-) -> None:
-    engine = open_engine(database_url)
-    _old_schema(engine, "subscriber", "timezone", "cadence")
-    with engine.begin() as connection:
-        columns = [c["name"] for c in inspect(connection).get_columns("subscriber")]
-        assert "timezone" not in columns and "cadence" not in columns
-        connection.exec_driver_sql(
-            "INSERT INTO subscriber (email, email_key, format, status, created_at, updated_at)"
-            " VALUES ('Ana@lab.org', 'ana@lab.org', 'email', 'active',"
-            " '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
-        )
-    create_schema(engine)
-    create_schema(engine)  # again: nothing left to add, nothing changes
-    with Session(engine) as session:
-        [subscriber] = session.scalars(select(Subscriber)).all()
-        assert (subscriber.email, subscriber.timezone, subscriber.cadence) == (
-            "Ana@lab.org",
-            None,  # nullable: NULL in the rows already there
-            "daily",  # required with a default: the default
-        )
-    with write_session(engine) as session:
-        subscriber.timezone = "Asia/Tokyo"
-        session.add(subscriber)
-    with Session(engine) as session:
-        assert session.scalars(select(Subscriber.timezone)).one() == "Asia/Tokyo"
-
-
-@pytest.mark.parametrize(
-    "column",
-    [
-        Column("size", Integer, nullable=False),  # required, and no default for old rows
-        Column("size", Integer, nullable=False, default=lambda: 1),  # only Python knows it
-        Column("size", String, nullable=True, unique=True),
-        Column("size", String, nullable=True, index=True, unique=True),
-    ],
-)
-def test_a_column_that_cannot_be_added_in_place_is_one_clear_error(
-    database_url: str, column: Column[object]
-) -> None:
-    engine = open_engine(database_url)
-    old, new = MetaData(), MetaData()
-    Table("thing", old, Column("id", Integer, primary_key=True))
-    # A copy: the parameter's column is shared by the runs on each database.
-    Table(
-        "thing",
-        new,
-        Column("id", Integer, primary_key=True),
-        Column("note", String),
-        column._copy(),
-    )
-    create_schema(engine, old)
-    with pytest.raises(StoreError, match="table thing lacks the column size"):
-        create_schema(engine, new)
-    with engine.connect() as connection:  # all or nothing: "note" was not added either
-        assert [c["name"] for c in inspect(connection).get_columns("thing")] == ["id"]
-
-
-def test_added_columns_get_their_indexes_and_defaults_of_every_kind(database_url: str) -> None:
-    engine = open_engine(database_url)
-    old, new = MetaData(), MetaData()
-    Table("thing", old, Column("id", Integer, primary_key=True))
-    Table(
-        "thing",
-        new,
-        Column("id", Integer, primary_key=True),
-        Column("at", String, nullable=False, default="08:00", index=True),
-        Column("count", Integer, nullable=False, default=3),
-        Column("on", Boolean, nullable=False, default=True),
-        Column("note", String, nullable=False, server_default="it's"),
-    )
-    create_schema(engine, old)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("INSERT INTO thing (id) VALUES (1)")
-    create_schema(engine, new)
-    with engine.connect() as connection:
-        row = connection.exec_driver_sql('SELECT at, count, "on", note FROM thing').one()
-        indexes = inspect(connection).get_indexes("thing")
-    assert tuple(row) == ("08:00", 3, 1, "it's")
-    assert [i["column_names"] for i in indexes] == [["at"]]
+        upgrade_schema(open_engine(f"sqlite:///{blocker / 'x.db'}"))

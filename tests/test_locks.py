@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
-from bot.db import create_schema, open_engine
+from bot.db import open_engine, upgrade_schema
 from bot.errors import JobLockedError
 from bot.locks import acquire, holder_is_alive, holder_name, release, renew
 
@@ -41,7 +41,7 @@ def test_of_many_processes_racing_exactly_one_gets_the_lock(
     database_url: str, clock: Clock
 ) -> None:
     url = database_url
-    create_schema(open_engine(url))
+    upgrade_schema(open_engine(url))
     winners: list[str] = []
     start = threading.Barrier(8)
 

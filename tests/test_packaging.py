@@ -1,4 +1,5 @@
-"""The built wheel carries the templates: digests render from an installed paperbot."""
+"""The built wheel carries the templates and the migrations: an installed paperbot renders
+digests and creates its database schema."""
 
 import subprocess
 import sys
@@ -6,6 +7,7 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+from bot.migrations import head
 from tests.conftest import ROOT
 
 RENDER = """
@@ -19,6 +21,8 @@ reason = MatchReason("t", "title", "title", "A <b>bold</b> title", (0, 1), 1.0)
 digest = Digest(1, "a@lab.org", date(2025, 1, 1), (DigestSection("t", (DigestEntry(paper, reason, 2.0),)),))
 renderer = DigestRenderer()
 print(renderer.subject(digest)); print(renderer.html(digest)[:4000]); print(renderer.markdown(digest))
+from bot.db import open_engine, upgrade_schema
+print("schema", upgrade_schema(open_engine("sqlite:///" + sys.argv[1] + "/paperbot.db")).after)
 """
 
 
@@ -42,6 +46,12 @@ def test_the_wheel_renders_digests_from_its_own_templates(tmp_path: Path) -> Non
     names = zipfile.ZipFile(wheel).namelist()
     for template in ("subject.txt", "email.txt", "email.html", "digest.md", "site.md"):
         assert f"bot/templates/{template}" in names
+    for script in (
+        "env.py",
+        "versions/v0001_baseline.py",
+        "versions/v0003_pending_subscriptions.py",
+    ):
+        assert f"bot/migrations/{script}" in names
     target = tmp_path / "installed"
     subprocess.run(
         [
@@ -76,3 +86,4 @@ def test_the_wheel_renders_digests_from_its_own_templates(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert "A &lt;b&gt;bold&lt;/b&gt; title" in result.stdout
     assert "Paper digest:" in result.stdout
+    assert f"schema {head()}" in result.stdout  # the migrations ran from the installed copy

@@ -1,6 +1,7 @@
 """The command line. Importing the command modules registers their commands on `app`."""
 
 from bot.cli import (  # noqa: F401  (registers the commands)
+    db,
     digest,
     ingest,
     match,

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 
 from bot import __version__
 from bot.config import Settings, describe, load_settings
-from bot.db import create_schema, open_engine
-from bot.errors import PaperbotError
+from bot.db import open_engine, schema_state, upgrade_schema
+from bot.errors import PaperbotError, StoreError
 
 app = typer.Typer(
     name="paperbot",
@@ -100,11 +100,28 @@ def load_config() -> Settings:
 
 
 def open_store() -> tuple[Settings, Engine]:
-    """Load the settings and open the database, creating missing tables."""
+    """Load the settings and open the database with its schema up to date.
+
+    With `database.auto_upgrade` (the default) the schema is upgraded here; without
+    it, a schema that is behind is one error line pointing at `paperbot db upgrade`.
+    """
     settings = load_config()
-    engine = open_engine(settings.database_url, busy_timeout=settings.database.busy_timeout)
-    create_schema(engine)
+    engine = open_database(settings)
+    if settings.database.auto_upgrade:
+        upgrade_schema(engine)
+        return settings, engine
+    schema = schema_state(engine)
+    if schema.behind:
+        raise StoreError(
+            f"the database schema is at {schema.current or 'nothing (an empty database)'},"
+            f" paperbot needs {schema.head}: run `paperbot db upgrade`"
+        )
     return settings, engine
+
+
+def open_database(settings: Settings) -> Engine:
+    """Open the database the settings name, schema as it is."""
+    return open_engine(settings.database_url, busy_timeout=settings.database.busy_timeout)
 
 
 def jsonable(value: Any) -> Any:

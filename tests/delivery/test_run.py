@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from bot import locks
 from bot.config import Settings, load_settings
-from bot.db import create_schema, open_engine, write_session
+from bot.db import open_engine, upgrade_schema, write_session
 from bot.delivery.run import LEASE, LOCK, deliver
 from bot.errors import JobLockedError
 from bot.ingest.pipeline import ingest_file
@@ -56,7 +56,7 @@ def _setup(
         environ["PAPERBOT_DATABASE_URL"] = database_url
     settings = load_settings(environ=environ, cwd=tmp_path)
     engine = open_engine(settings.database_url)
-    create_schema(engine)
+    upgrade_schema(engine)
     ingest_file(engine, SAMPLES / "spaced-1.txt", clock=clock, year=2025)
     return engine, settings
 

@@ -1,0 +1,361 @@
+"""Schema migrations on real SQLite files: new databases, old ones with data, races, the CLI.
+
+Old databases are made from `tests/data/schemas/`: the tables `create_schema` made
+at the commits before migrations, captured from those commits' models.
+"""
+
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, inspect, select, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from bot.db import open_engine, schema_state, upgrade_schema, write_session
+from bot.errors import StoreError
+from bot.migrations import alembic_config, compare_type, head, include_object
+from bot.models import (
+    Delivery,
+    JobState,
+    Paper,
+    PendingSubscription,
+    SentPaper,
+    Sighting,
+    Subscriber,
+    Subscription,
+)
+from tests.conftest import DATA, ROOT, RunCli
+
+SCHEMAS = DATA / "schemas"
+BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
+HEAD = "0004"
+NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def _old_database(path: Path, commit: str) -> None:
+    """A database file with the tables `create_schema` made at `commit`, and no alembic_version."""
+    with sqlite3.connect(path) as connection:
+        connection.executescript((SCHEMAS / f"{commit}.sql").read_text())
+
+
+def _differences(engine: Engine, metadata: MetaData = SQLModel.metadata) -> list[object]:
+    """What Alembic's autogenerate finds between the database and `metadata` (as `alembic check`)."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={"include_object": include_object, "compare_type": compare_type},
+        )
+        return list(compare_metadata(context, metadata))
+
+
+def _recorded(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return []
+        return list(connection.scalars(text("SELECT version_num FROM alembic_version")))
+
+
+def _fill_baseline(path: Path) -> None:
+    """Rows in every kind of table a baseline database held, written as the old code did."""
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            """
+            INSERT INTO paper (id, title, title_key, abstract, authors, code_urls, project_urls,
+                arxiv_id, categories, first_seen_at, updated_at)
+              VALUES (1, 'Graph Nets', 'graph nets', 'An abstract.', '["Ana"]', '[]', '[]',
+                '2401.00001', '["cs.LG"]', '2024-01-01 00:00:00', '2024-01-01 00:00:00'),
+                     (2, 'Diffusion', 'diffusion', '', '[]', '[]', '[]',
+                NULL, '[]', '2024-01-01 00:00:00', '2024-01-01 00:00:00');
+            INSERT INTO importedfile (id, path, content_hash, size, mtime_ns, status, warnings,
+                papers_parsed, papers_new, papers_updated, imported_at)
+              VALUES (1, '/in/dump.txt', 'abc', 10, 1, 'ok', '[]', 2, 2, 0, '2024-01-01 00:00:00');
+            INSERT INTO sighting (paper_id, imported_file_id, page_date, seen_at)
+              VALUES (1, 1, '2024-01-01', '2024-01-01 00:00:00');
+            INSERT INTO subscriber (id, email, email_key, cadence, format, status,
+                created_at, updated_at)
+              VALUES (1, 'Ana@lab.org', 'ana@lab.org', 'weekly', 'email', 'active',
+                '2024-01-01 00:00:00', '2024-01-01 00:00:00');
+            INSERT INTO subscription (subscriber_id, name, keywords, exclusions, created_at,
+                updated_at)
+              VALUES (1, 'default', '["graph"]', '[]', '2024-01-01 00:00:00',
+                '2024-01-01 00:00:00');
+            INSERT INTO run (id, kind, started_at, status, counts, details)
+              VALUES (1, 'delivery', '2024-01-01 00:00:00', 'ok', '{"sent": 1}', '[]');
+            INSERT INTO delivery (id, run_id, subscriber_id, channel, status, attempts, papers,
+                created_at)
+              VALUES (1, 1, 1, 'email', 'sent', 1, 1, '2024-01-01 00:00:00');
+            INSERT INTO sentpaper (subscriber_id, paper_id, delivery_id, sent_at)
+              VALUES (1, 1, 1, '2024-01-01 00:00:00');
+            """
+        )
+
+
+def _assert_baseline_rows_kept(engine: Engine) -> None:
+    with Session(engine) as session:
+        papers = session.scalars(select(Paper).order_by(Paper.id)).all()
+        assert [(p.title, p.authors, p.arxiv_id) for p in papers] == [
+            ("Graph Nets", ["Ana"], "2401.00001"),
+            ("Diffusion", [], None),
+        ]
+        [subscriber] = session.scalars(select(Subscriber)).all()
+        assert (subscriber.email, subscriber.cadence, subscriber.timezone) == (
+            "Ana@lab.org",
+            "weekly",
+            None,  # the new column: NULL in the rows already there
+        )
+        assert session.scalars(select(Subscription.keywords)).one() == ["graph"]
+        assert session.scalars(select(Sighting.paper_id)).one() == 1
+        assert session.scalars(select(Delivery.status)).one() == "sent"
+        ledger = session.scalars(select(SentPaper)).one()
+        assert (ledger.subscriber_id, ledger.paper_id, ledger.delivery_id) == (1, 1, 1)
+        assert ledger.sent_at == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_an_empty_database_upgraded_to_head_is_exactly_the_models(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    done = upgrade_schema(engine)
+    assert (done.before.current, done.after) == (None, HEAD)
+    assert _differences(engine) == []
+    assert _recorded(engine) == [HEAD] and head() == HEAD
+    with engine.begin() as connection:  # and the comparison does see what is missing
+        connection.exec_driver_sql("DROP INDEX ix_paper_title_key")
+    assert _differences(engine) != []
+
+
+@pytest.mark.parametrize(("commit", "revision"), [(BASELINE, "0001"), (SERVICE, "0002")])
+def test_each_revision_makes_the_tables_create_schema_made_at_its_commit(
+    tmp_path: Path, commit: str, revision: str
+) -> None:
+    old = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    _old_database(tmp_path / "old.db", commit)
+    made_then = MetaData()
+    with old.connect() as connection:
+        made_then.reflect(connection)
+    migrated = open_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    with migrated.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+    assert _differences(migrated, made_then) == []
+
+
+@pytest.mark.parametrize("made_by", ["create_schema", "the baseline migration"])
+def test_a_baseline_database_with_data_upgrades_in_place(tmp_path: Path, made_by: str) -> None:
+    path = tmp_path / "paperbot.db"
+    engine = open_engine(f"sqlite:///{path}")
+    if made_by == "create_schema":
+        _old_database(path, BASELINE)
+    else:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+    _fill_baseline(path)
+    done = upgrade_schema(engine)
+    assert (done.before.current, done.before.recorded, done.after) == (
+        "0001",
+        made_by != "create_schema",
+        HEAD,
+    )
+    assert _recorded(engine) == [HEAD]
+    assert _differences(engine) == []
+    _assert_baseline_rows_kept(engine)
+    with write_session(engine) as session:  # the new tables and column take rows
+        session.add(JobState(name="inbox", last_outcome="ok", last_finished_at=NOW))
+        session.add(PendingSubscription(email="b@lab.org", email_key="b@lab.org", created_at=NOW))
+        subscriber = session.scalars(select(Subscriber)).one()
+        subscriber.timezone = "Asia/Tokyo"
+    with Session(engine) as session:
+        assert session.scalars(select(Subscriber.timezone)).one() == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize(
+    ("commit", "revision"), [(BASELINE, "0001"), (SERVICE, "0002"), (NEWEST, "0003")]
+)
+def test_a_database_made_before_migrations_is_recorded_then_upgraded(
+    tmp_path: Path, commit: str, revision: str
+) -> None:
+    _old_database(tmp_path / "old.db", commit)
+    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    state = schema_state(engine)
+    assert (state.current, state.recorded, state.behind) == (revision, False, revision != HEAD)
+    done = upgrade_schema(engine)
+    assert (done.before.current, done.after) == (revision, HEAD)
+    assert _recorded(engine) == [HEAD]
+    assert _differences(engine) == []
+
+
+def test_upgrading_twice_changes_nothing_the_second_time(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _old_database(path, BASELINE)
+    engine = open_engine(f"sqlite:///{path}")
+    upgrade_schema(engine)
+    with sqlite3.connect(path) as connection:
+        schema = connection.execute("SELECT * FROM sqlite_master ORDER BY name").fetchall()
+    again = upgrade_schema(engine)
+    assert (again.before.current, again.before.recorded, again.after) == (HEAD, True, HEAD)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT * FROM sqlite_master ORDER BY name").fetchall() == schema
+
+
+def test_tables_no_paperbot_version_made_are_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "odd.db"
+    _old_database(path, BASELINE)
+    with sqlite3.connect(path) as connection:  # half of revision 0002: the service's tables only
+        connection.execute("CREATE TABLE jobstate (name VARCHAR NOT NULL PRIMARY KEY)")
+    engine = open_engine(f"sqlite:///{path}")
+    with pytest.raises(StoreError, match="match no schema paperbot ever made"):
+        upgrade_schema(engine)
+    assert _recorded(engine) == []
+    assert "heartbeat" not in inspect(engine).get_table_names()
+
+
+def test_a_revision_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade_schema(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(StoreError, match="at 0099, a revision this paperbot does not know"):
+        upgrade_schema(engine)
+    assert _recorded(engine) == ["0099"]
+
+
+def test_the_scheduler_table_is_not_part_of_the_schema(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade_schema(engine)
+    with engine.begin() as connection:  # as APScheduler's SQLAlchemyJobStore makes it
+        connection.exec_driver_sql(
+            "CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY, job_state BLOB)"
+        )
+    assert _differences(engine) == []
+
+
+UPGRADER = """
+import sys, time
+from pathlib import Path
+from bot.db import open_engine, upgrade_schema
+engine = open_engine(sys.argv[1])
+Path(sys.argv[2]).touch()
+while not Path(sys.argv[3]).exists():  # start together: both ready, then both go
+    time.sleep(0.001)
+done = upgrade_schema(engine)
+print(done.before.current, done.before.recorded, done.after)
+"""
+
+
+def test_two_processes_upgrading_at_once_both_succeed_and_one_migrates(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _old_database(path, BASELINE)
+    _fill_baseline(path)
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", UPGRADER, f"sqlite:///{path}", str(tmp_path / f"ready{n}"), go],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready{n}").exists() for n in range(2)):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in processes)
+        time.sleep(0.01)
+    go.touch()
+    outputs = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+        outputs.append(stdout.strip())
+    # One found the old schema and migrated it; the other waited, then found it at head.
+    assert sorted(outputs) == [f"0001 False {HEAD}", f"{HEAD} True {HEAD}"]
+    engine = open_engine(f"sqlite:///{path}")
+    assert _recorded(engine) == [HEAD]
+    assert _differences(engine) == []
+    _assert_baseline_rows_kept(engine)
+
+
+def test_without_auto_upgrade_an_old_schema_is_refused_until_db_upgrade(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    path = tmp_path / "paperbot-data" / "paperbot.db"
+    path.parent.mkdir()
+    _old_database(path, BASELINE)
+    _fill_baseline(path)
+    manual = {"PAPERBOT_DATABASE_AUTO_UPGRADE": "false"}
+
+    refused = run_cli("papers", env=manual)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"paperbot: error: the database schema is at 0001, paperbot needs {HEAD}:"
+        " run `paperbot db upgrade`\n"
+    )
+    assert _recorded(open_engine(f"sqlite:///{path}")) == []  # nothing was changed
+
+    current = run_cli("db", "current", env=manual)
+    assert current.returncode == 0, current.stderr
+    assert current.stdout == (
+        f"0001 (from its tables: no revision recorded yet); paperbot needs {HEAD}:"
+        " run `paperbot db upgrade`\n"
+    )
+    upgraded = run_cli("db", "upgrade", env=manual)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == (
+        f"recorded the database schema as 0001 (it had no revision yet), then upgraded it to {HEAD}\n"
+    )
+    assert run_cli("db", "current").stdout == f"{HEAD}: up to date\n"
+    assert run_cli("db", "upgrade").stdout == (
+        f"the database schema is already at {HEAD}: nothing to do\n"
+    )
+    listed = run_cli("papers", "--json", env=manual)
+    assert listed.returncode == 0, listed.stderr
+    assert "Graph Nets" in listed.stdout
+
+
+def test_db_upgrade_says_from_which_revision_to_which(tmp_path: Path, run_cli: RunCli) -> None:
+    path = tmp_path / "paperbot-data" / "paperbot.db"
+    path.parent.mkdir()
+    engine = open_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002")
+    assert (
+        run_cli("db", "current").stdout
+        == f"0002; paperbot needs {HEAD}: run `paperbot db upgrade`\n"
+    )
+    upgraded = run_cli("db", "upgrade")
+    assert (upgraded.returncode, upgraded.stdout) == (
+        0,
+        f"upgraded the database schema from 0002 to {HEAD}\n",
+    )
+    assert _recorded(engine) == [HEAD]
+
+
+def test_with_auto_upgrade_any_command_upgrades_an_old_schema(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    path = tmp_path / "paperbot-data" / "paperbot.db"
+    path.parent.mkdir()
+    _old_database(path, BASELINE)
+    _fill_baseline(path)
+    listed = run_cli("subscriptions", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "ana@lab.org" in listed.stdout.lower()
+    assert _recorded(open_engine(f"sqlite:///{path}")) == [HEAD]
+
+
+def test_a_new_database_without_auto_upgrade_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
+    refused = run_cli("papers", env={"PAPERBOT_DATABASE_AUTO_UPGRADE": "false"})
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "paperbot: error: the database schema is at nothing (an empty database),"
+        f" paperbot needs {HEAD}: run `paperbot db upgrade`\n"
+    )
+    assert run_cli("db", "current").stdout == (
+        f"no schema yet (an empty database); paperbot needs {HEAD}\n"
+    )
+    assert run_cli("db", "upgrade").stdout == f"created the database schema at {HEAD}\n"
