@@ -42,14 +42,31 @@ def samples() -> Path:
 DATABASES = ("sqlite", "postgresql")
 
 
+# The storage and delivery tests run on both databases; the layers above them (matching,
+# rendering, the web pages) read and write through the same code, so SQLite suffices there.
+ON_EVERY_DATABASE = (
+    "tests/test_db.py",
+    "tests/test_locks.py",
+    "tests/test_runs.py",
+    "tests/test_tokens.py",
+    "tests/ingest/",
+    "tests/subscriptions/",
+    "tests/delivery/",
+    "tests/service/test_state.py",
+)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that uses a database (`engine` or `database_url`) on each of them.
+    """Run the storage and delivery tests that use a database on each of them.
 
     A test about SQLite itself (WAL, busy timeout, its file) opens a `sqlite:///` URL of
     its own instead, and so runs on SQLite alone.
     """
-    if "database_url" in metafunc.fixturenames:
-        metafunc.parametrize("database_url", DATABASES, indirect=True)
+    if "database_url" not in metafunc.fixturenames:
+        return
+    path = Path(metafunc.definition.fspath).relative_to(ROOT).as_posix()
+    on_both = path.startswith(ON_EVERY_DATABASE)
+    metafunc.parametrize("database_url", DATABASES if on_both else ("sqlite",), indirect=True)
 
 
 def find_postgres_bin() -> Path | None:
