@@ -21,10 +21,12 @@ RUN useradd --no-log-init --create-home --uid 10001 --user-group paperbot \
     && python3 -m venv /opt/paperbot \
     && mkdir -p /config /data/inbox /data/outbox /data/digests \
     && chown -R paperbot:paperbot /data
-# The dependencies first, read from pyproject.toml: a change to the code alone reuses this layer.
+# The dependencies first, read from pyproject.toml: a change to the code alone reuses this
+# layer. The `postgres` extra (psycopg 3) too, so the image works with PostgreSQL as well.
 COPY pyproject.toml /tmp/pyproject.toml
 RUN /opt/paperbot/bin/python -c "import tomllib; f = open('/tmp/pyproject.toml', 'rb'); \
-print('\n'.join(tomllib.load(f)['project']['dependencies']))" >/tmp/requirements.txt \
+p = tomllib.load(f)['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" >/tmp/requirements.txt \
     && /opt/paperbot/bin/pip install --no-cache-dir -r /tmp/requirements.txt \
     && rm /tmp/pyproject.toml /tmp/requirements.txt
 COPY --from=build /dist/ /tmp/dist/
