@@ -62,6 +62,13 @@ def make_token(secret: str, purpose: Purpose, subject: TokenSubject | LinkSubjec
     return _serializer(secret, purpose).dumps([subject.subscriber_id, fingerprint])
 
 
+def signed_link(
+    base_url: str, secret: str, purpose: Purpose, subject: TokenSubject | LinkSubject
+) -> str:
+    """The page link for `purpose`: `<base_url>/<purpose>/<token>` (the web app's routes)."""
+    return f"{base_url.rstrip('/')}/{purpose}/{make_token(secret, purpose, subject)}"
+
+
 def read_token(
     secret: str, purpose: Purpose, token: str, *, max_age: int | None = None
 ) -> LinkSubject:

@@ -48,7 +48,7 @@ from bot.papers import as_digest_paper
 from bot.runs import finish_run, start_run
 from bot.subscriptions.spec import email_key, normalise_email
 from bot.subscriptions.store import SubscriberView, list_subscribers
-from bot.tokens import TokenSubject, make_token, signing_secret
+from bot.tokens import TokenSubject, signed_link, signing_secret
 
 Progress = Callable[[int, int], None]
 """Hears (digests settled, digests planned) as a run goes."""
@@ -305,8 +305,8 @@ class _Run:
         subject = TokenSubject(digest.subscriber_id, email_key(digest.email))
         return replace(
             digest,
-            unsubscribe_url=f"{base}/unsubscribe/{make_token(secret, 'unsubscribe', subject)}",
-            manage_url=f"{base}/manage/{make_token(secret, 'manage', subject)}",
+            unsubscribe_url=signed_link(base, secret, "unsubscribe", subject),
+            manage_url=signed_link(base, secret, "manage", subject),
         )
 
     def _markdown(self, item: _Planned, *, dry_run: bool) -> None:

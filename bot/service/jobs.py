@@ -124,20 +124,20 @@ def _ingest_outcome(report: IngestReport) -> Outcome:
 
 def scan_inbox(context: JobContext) -> Outcome:
     """Ingest every new file in the inbox folder."""
-    return _ingest_outcome(
-        ingest_sources(
-            context.engine, context.settings, clock=context.clock, inbox=True, stop=context.stop
-        )
-    )
+    return _ingest(context, inbox=True)
 
 
 def poll_feeds(context: JobContext) -> Outcome:
     """Fetch every configured feed (conditional GET: unchanged feeds cost one request)."""
-    return _ingest_outcome(
-        ingest_sources(
-            context.engine, context.settings, clock=context.clock, feeds=True, stop=context.stop
-        )
-    )
+    return _ingest(context, feeds=True)
+
+
+def _ingest(context: JobContext, *, inbox: bool = False, feeds: bool = False) -> Outcome:
+    report = ingest_sources(
+        context.engine, context.settings, clock=context.clock,
+        inbox=inbox, feeds=feeds, stop=context.stop,
+    )  # fmt: skip
+    return _ingest_outcome(report)
 
 
 def deliver_digests(context: JobContext) -> Outcome:

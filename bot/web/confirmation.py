@@ -28,7 +28,7 @@ from bot.errors import InputError
 from bot.models import PendingSubscription, Subscriber
 from bot.subscriptions.spec import SubscriptionSpec, email_key, make_spec
 from bot.subscriptions.store import subscribe
-from bot.tokens import LinkSubject, TokenSubject, make_token, read_token
+from bot.tokens import LinkSubject, TokenSubject, read_token, signed_link
 from bot.web.pages import environment
 
 CONFIRM_MAX_AGE = timedelta(days=2)
@@ -147,7 +147,7 @@ def forget_request(engine: Engine, pending_id: int) -> None:
 
 def confirm_link(base_url: str, secret: str, pending: PendingRequest) -> str:
     """The link that confirms `pending`: `<base>/confirm/<signed token>`."""
-    return f"{base_url}/confirm/{make_token(secret, 'confirm', pending.subject)}"
+    return signed_link(base_url, secret, "confirm", pending.subject)
 
 
 def confirmation_message(

@@ -42,7 +42,7 @@ from bot.subscriptions.spec import (
     split_keywords,
 )
 from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
-from bot.tokens import LinkSubject, Purpose, make_token, read_token
+from bot.tokens import LinkSubject, Purpose, read_token, signed_link
 from bot.web.context import WebContext, web_context
 from bot.web.pages import error_page, page
 from bot.web.preview import (
@@ -248,10 +248,9 @@ def _bad_link(request: Request) -> Response:
     )
 
 
-def _link(context: WebContext, request: Request, purpose: Purpose, subject: LinkSubject) -> str:
+def _link(context: WebContext, purpose: Purpose, subject: LinkSubject) -> str:
     """The signed link for `purpose`, on the same base URL digests use."""
-    token = make_token(context.secret, purpose, subject)
-    return f"{context.base_url()}/{purpose}/{token}"
+    return signed_link(context.base_url(), context.secret, purpose, subject)
 
 
 # --- Manage --------------------------------------------------------------------------
@@ -368,7 +367,7 @@ def _render(
             "errors": errors or [],
             "preview": _preview(context, form),
             "window_days": window_days(backlog),
-            "unsubscribe_url": _link(context, request, "unsubscribe", subject),
+            "unsubscribe_url": _link(context, "unsubscribe", subject),
         },
         status=status,
     )
@@ -440,7 +439,7 @@ def _confirm_unsubscribe(request: Request, subject: LinkSubject) -> Response:
             "unsubscribed": view.status != "active",
             "field": ONE_CLICK_FIELD,
             "value": ONE_CLICK_VALUE,
-            "manage_url": _link(context, request, "manage", subject),
+            "manage_url": _link(context, "manage", subject),
         },
     )
     response.headers.update(_PRIVATE_HEADERS)
@@ -455,7 +454,7 @@ def _unsubscribe(request: Request, subject: LinkSubject) -> Response:
     response = page(
         request,
         "unsubscribed.html",
-        {"email": email, "manage_url": _link(context, request, "manage", subject)},
+        {"email": email, "manage_url": _link(context, "manage", subject)},
     )
     response.headers.update(_PRIVATE_HEADERS)
     return response

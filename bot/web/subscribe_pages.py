@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from bot.delivery.transports import Outgoing
 from bot.errors import InputError
 from bot.subscriptions.spec import FORMATS, SubscriptionSpec, make_spec, split_keywords
-from bot.tokens import TokenSubject, make_token
+from bot.tokens import TokenSubject, signed_link
 from bot.web.confirmation import (
     CONFIRM_MAX_AGE,
     RESEND_AFTER,
@@ -292,15 +292,13 @@ def _confirmed_view(request: Request, confirmed: Confirmed) -> dict[str, Any]:
         "daily": f"Daily, at {at}",
         "weekly": f"Weekly, on {schedule.weekly_on.capitalize()}s at {at}",
     }.get(confirmed.cadence, "Paused: no digests until you resume them")
-    token = make_token(
-        context.secret, "manage", TokenSubject(confirmed.subscriber_id, confirmed.email_key)
-    )
+    subject = TokenSubject(confirmed.subscriber_id, confirmed.email_key)
     return {
         "confirmed": confirmed,
         "when": when,
         "timezone": confirmed.timezone or f"{schedule.timezone} (the site's)",
         "format": _FORMAT_LABELS.get(confirmed.format, confirmed.format),
-        "manage_url": f"{context.base_url()}/manage/{token}",
+        "manage_url": signed_link(context.base_url(), context.secret, "manage", subject),
     }
 
 

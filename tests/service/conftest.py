@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ class Served:
     folder: Path
     env: dict[str, str]
     log_path: Path
-    _returncode: int | None = field(default=None)
 
     def log_lines(self) -> list[dict[str, Any]]:
         """The JSON log lines written so far."""
