@@ -268,6 +268,7 @@ class DeliverySettings(_Section):
     max_papers: Annotated[int, Field(ge=1, le=500)] = 25
     backlog_days: Annotated[int, Field(ge=0, le=3650)] = 7
     retries: Annotated[int, Field(ge=0, le=10)] = 3
+    claim_lease: Annotated[float, Field(ge=1, le=86400, allow_inf_nan=False)] = 600.0
     unsubscribe_mailto: str = ""
     templates: OptionalConfigPath = None
 

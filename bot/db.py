@@ -96,7 +96,8 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
 def _configure_postgresql(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if not connection.get_execution_options().get(_WRITE, False):
+        write = connection.get_execution_options().get(_WRITE, False)
+        if not write:
             return
         # PostgreSQL's equivalent of BEGIN IMMEDIATE. Under READ COMMITTED two writers
         # could both read "no such paper" (or "lock free") and both insert; SERIALIZABLE
@@ -107,7 +108,8 @@ def _configure_postgresql(engine: Engine, busy_timeout: float) -> None:
         # wait. lock_timeout plays the busy timeout: wait that long, then fail.
         # (Executed while SQLAlchemy begins: psycopg opens the transaction with it.)
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(busy_timeout * 1000)}")
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
+        if write == "exclusive":
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
 
 
 def _enable_wal(cursor: Any, busy_timeout: float) -> None:
@@ -136,7 +138,8 @@ def upgrade_schema(engine: Engine) -> migrations.Upgrade:
         # Under the write lock (BEGIN IMMEDIATE on SQLite, the writers' advisory lock on
         # PostgreSQL): two processes starting at once must not both migrate. The second
         # waits, then finds the schema at head and does nothing.
-        with engine.connect().execution_options(**{_WRITE: True}) as connection, connection.begin():
+        options = {_WRITE: "exclusive"}
+        with engine.connect().execution_options(**options) as connection, connection.begin():
             return migrations.upgrade(connection)
     except OperationalError as exc:
         raise StoreError(f"cannot open the database: {_reason(exc)}") from exc
@@ -227,13 +230,20 @@ def _converter(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any]
 
 
 @contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
+def write_session(engine: Engine, *, exclusive: bool = True) -> Iterator[Session]:
     """Yield a session whose transaction holds the write lock from its first statement.
 
     Commits when the block ends normally and rolls back on any error, so a
     failed write leaves the database as it was.
+
+    `exclusive=False` is for writes that decide nothing from what they read, such
+    as recording a delivery to a subscriber this worker has claimed: on
+    PostgreSQL they skip the writers' lock, so several workers record at once.
+    (SQLite has one writer at a time whatever is asked.)
     """
-    connection = engine.connect().execution_options(**{_WRITE: True})
+    connection = engine.connect().execution_options(
+        **{_WRITE: "exclusive" if exclusive else "append"}
+    )
     try:
         with connection.begin(), Session(bind=connection) as session:
             yield session

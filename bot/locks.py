@@ -24,8 +24,13 @@ def holder_name() -> str:
 
 
 def holder_is_alive(holder: str) -> bool:
-    """Whether a holder may still be running: False only for a process of this host that is gone."""
-    host, _, pid = holder.rpartition(":")
+    """Whether a holder may still be running: False only for a process of this host that is gone.
+
+    A holder is named "host:pid", optionally followed by "/" and a part of that
+    process (one delivery run among several).
+    """
+    host, _, rest = holder.rpartition(":")
+    pid = rest.partition("/")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return True  # another machine's process: only its lease can tell
     try:

@@ -210,6 +210,38 @@ class SentPaper(SQLModel, table=True):
     sent_at: datetime = _timestamp()
 
 
+class DeliveryRound(SQLModel, table=True):
+    """One delivery at one time, shared by every worker that joins it.
+
+    Started by a scheduled or command-line delivery; other `paperbot serve`
+    workers on the same database join open rounds and take subscribers from the
+    same list, so the work is shared. `only`, when set, limits the round to one
+    address. A round is finished when a worker finds nothing left in it.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_by: str
+    started_at: datetime = _timestamp()
+    only: str | None = None
+    finished_at: datetime | None = _timestamp(nullable=True)
+
+
+class DeliveryClaim(SQLModel, table=True):
+    """Which worker is delivering to a subscriber now: at most one at a time.
+
+    A worker claims a subscriber before planning their digest and marks the
+    claim `settled` in the transaction that records the delivery, so no other
+    worker of the same round touches that subscriber again. A claim whose
+    `expires_at` has passed belongs to a worker that died: another may take it.
+    """
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE", primary_key=True)
+    round_id: int = Field(foreign_key="deliveryround.id", ondelete="CASCADE", index=True)
+    holder: str
+    expires_at: datetime = _timestamp()
+    settled: bool = False
+
+
 class JobLock(SQLModel, table=True):
     """A lock held in the database so two runs of one job never overlap.
 

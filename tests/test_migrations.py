@@ -24,6 +24,8 @@ from bot.errors import StoreError
 from bot.migrations import alembic_config, compare_type, head, include_object
 from bot.models import (
     Delivery,
+    DeliveryClaim,
+    DeliveryRound,
     JobState,
     Paper,
     PendingSubscription,
@@ -36,7 +38,7 @@ from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0004"
+HEAD = "0005"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -119,6 +121,14 @@ def _assert_baseline_rows_kept(engine: Engine) -> None:
         assert ledger.sent_at == datetime(2024, 1, 1, tzinfo=UTC)
 
 
+def test_head_is_exactly_the_models_on_each_database(database_url: str) -> None:
+    engine = open_engine(database_url)
+    done = upgrade_schema(engine)
+    assert (done.before.current, done.after) == (None, HEAD)
+    assert _differences(engine) == []
+    engine.dispose()
+
+
 def test_an_empty_database_upgraded_to_head_is_exactly_the_models(tmp_path: Path) -> None:
     engine = open_engine(f"sqlite:///{tmp_path / 'new.db'}")
     done = upgrade_schema(engine)
@@ -169,8 +179,19 @@ def test_a_baseline_database_with_data_upgrades_in_place(tmp_path: Path, made_by
         session.add(PendingSubscription(email="b@lab.org", email_key="b@lab.org", created_at=NOW))
         subscriber = session.scalars(select(Subscriber)).one()
         subscriber.timezone = "Asia/Tokyo"
+        delivery_round = DeliveryRound(started_by="host:1", started_at=NOW)
+        session.add(delivery_round)
+        session.flush()
+        assert subscriber.id is not None and delivery_round.id is not None
+        session.add(
+            DeliveryClaim(
+                subscriber_id=subscriber.id, round_id=delivery_round.id, holder="host:1",
+                expires_at=NOW,
+            )
+        )  # fmt: skip
     with Session(engine) as session:
         assert session.scalars(select(Subscriber.timezone)).one() == "Asia/Tokyo"
+        assert session.scalars(select(DeliveryClaim.holder)).one() == "host:1"
 
 
 @pytest.mark.parametrize(

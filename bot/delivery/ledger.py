@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.db import bulk_insert, in_chunks, write_session
+from bot.delivery.claims import Holding, settle
 from bot.models import Delivery, Paper, SentPaper
 
 _DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]
@@ -68,12 +69,20 @@ def record_delivery(
     message_id: str | None = None,
     attempts: int = 0,
     ledger: bool = True,
+    settles: Holding | None = None,
 ) -> None:
-    """Record one delivery; for an accepted one (`status == "sent"` and `ledger`), its papers too."""
+    """Record one delivery; for an accepted one (`status == "sent"` and `ledger`), its papers too.
+
+    `settles`, when given, is the claim on the subscriber this delivery settles,
+    marked in the same transaction: the other workers then see the ledger rows
+    and the settled claim together, or neither.
+    """
     papers = list(paper_ids)
     # Core statements, not ORM objects: a run records thousands of these, one
-    # transaction each, and the unit of work cost more than the writes.
-    with write_session(engine) as session:
+    # transaction each, and the unit of work cost more than the writes. Not
+    # exclusive: the writes depend on no read, and the subscriber's claim keeps
+    # other workers away, so on PostgreSQL workers record side by side.
+    with write_session(engine, exclusive=False) as session:
         connection = session.connection()
         result = connection.execute(
             insert(_DELIVERY),
@@ -91,3 +100,5 @@ def record_delivery(
                 for pid in papers
             ]  # fmt: skip
             bulk_insert(session, _SENT_PAPER, rows)
+        if settles is not None:
+            settle(session, settles, [subscriber_id])

@@ -1,17 +1,19 @@
 """One delivery run: every due subscriber gets the matched papers they have not had yet.
 
-    lock ─> run record ─> due subscribers ─> match recent papers (one Matcher for all)
-      ─> per subscriber: unsent matches, ranked and capped ─> render
-      ─> send (.eml files or SMTP); temporary failures retried with backoff
-      ─> per message: delivery + ledger rows in one transaction
-      ─> run record completed ─> unlock
+    round (started, or joined) ─> run record ─> due subscribers ─> recent papers
+      indexed once ─> claim a few subscribers (nobody else is on them) ─> their
+      unsent matches, ranked and capped ─> render ─> send (.eml files or SMTP);
+      temporary failures retried with backoff ─> per message: delivery + ledger
+      rows + settled claim in one transaction ─> next few ─> wait for subscribers
+      other workers hold ─> round finished ─> run record completed
 
+Several processes on one database share a round (see `bot.delivery.claims`).
 A dry run renders everything and says what it would send, and changes nothing.
 """
 
 import asyncio
+import hashlib
 import random
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +29,10 @@ from sqlmodel import Session, col
 from bot import locks
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db import write_session
+from bot.delivery import claims
 from bot.delivery.cadence import Slots, due_reason
+from bot.delivery.claims import Holding
 from bot.delivery.ledger import last_sent, record_delivery, sent_papers
 from bot.delivery.transports import (
     FileTransport,
@@ -41,7 +46,7 @@ from bot.digest.message import build_message
 from bot.digest.model import Digest, DigestPaper
 from bot.digest.render import DigestRenderer
 from bot.digest.select import select_digest
-from bot.errors import InputError, JobLockedError
+from bot.errors import InputError
 from bot.matching.engine import Match, Matcher, PaperText, Rule
 from bot.models import Paper
 from bot.papers import as_digest_paper
@@ -51,10 +56,11 @@ from bot.subscriptions.store import SubscriberView, list_subscribers
 from bot.tokens import TokenSubject, signed_link, signing_secret
 
 Progress = Callable[[int, int], None]
-"""Hears (digests settled, digests planned) as a run goes."""
+"""Hears (subscribers settled, subscribers due) as a run goes."""
 
-LOCK = "delivery"
-LEASE = timedelta(minutes=30)
+CLAIM_BATCH = 25
+"""Subscribers claimed at a time: few, so workers share a round evenly and a dead one strands few."""
+
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 60.0
 _WEEK = timedelta(days=7)
@@ -73,16 +79,27 @@ class Outcome:
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """Everything one run did; `run_id` is None for a dry run."""
+    """Everything one run did; `run_id` and `round_id` are None for a dry run."""
 
     run_id: int | None
     outcomes: tuple[Outcome, ...]
+    round_id: int | None = None
 
 
 @dataclass(frozen=True)
 class _Planned:
     subscriber: SubscriberView
     digest: Digest
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The papers recent enough for any due subscriber's digest, indexed once per run."""
+
+    since: datetime
+    matcher: Matcher
+    papers: dict[int, DigestPaper]
+    first_seen: dict[int, datetime]
 
 
 def deliver(
@@ -95,37 +112,49 @@ def deliver(
     sleep: Callable[[float], object] = time.sleep,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    join: claims.Round | None = None,
 ) -> DeliveryReport:
-    """Run delivery once; raise `JobLockedError` when another run is delivering.
+    """Deliver the digest of every subscriber due now (or only `only`'s), once.
 
-    `progress(done, total)`, when given, hears how many digests are settled.
+    Starts a delivery round, or takes part in `join`, a round another worker
+    started: subscribers are claimed a few at a time, so several processes on
+    one database share the work and nobody gets a digest twice. A run ends when
+    every due subscriber is settled, by it or by others (it waits for those
+    others hold, and takes them over if their holder dies).
+
+    `progress(done, total)`, when given, hears how many subscribers are settled.
     Once `stop` is set, no new digest is started: messages already handed to the
     server are finished and recorded, and the rest are skipped (they are still
     due at the next run).
     """
-    holder = locks.holder_name()
-    if not dry_run:
-        locks.acquire(engine, LOCK, holder=holder, now=clock(), lease=LEASE)
-    run_id = None if dry_run else start_run(engine, "delivery", now=clock())
+    if dry_run:
+        planned = _Run(engine, settings, clock, None, sleep)
+        return DeliveryReport(None, tuple(planned.dry_run(only)))
+    run_id = start_run(engine, "delivery", now=clock())
+    # Named by process and run: two runs of one process may share a round too.
+    holder = f"{locks.holder_name()}/{run_id}"
+    if join is None:
+        round_id = claims.start_round(engine, holder=holder, now=clock(), only=only)
+    else:
+        round_id, only = join.id, join.only
+    holding = Holding(round_id, holder)
+    run = _Run(engine, settings, clock, run_id, sleep, progress, holding, stop)
     try:
-        outcomes = _Run(
-            engine, settings, clock, run_id, sleep, progress, None if dry_run else holder, stop
-        ).deliver(only=only, dry_run=dry_run)
+        outcomes = run.deliver(only=only)
     except Exception as exc:
-        if run_id is not None:
-            failure = [{"target": "", "outcome": "failed", "reason": str(exc)}]
-            finish_run(engine, run_id, status="failed", counts={}, details=failure, now=clock())
+        failure = [{"target": "", "outcome": "failed", "reason": str(exc)}]
+        finish_run(engine, run_id, status="failed", counts={}, details=failure, now=clock())
         raise
     finally:
-        if not dry_run:
-            locks.release(engine, LOCK, holder=holder)
-    if run_id is not None:
-        finish_run(
-            engine, run_id, status=_status(outcomes), counts=_counts(outcomes),
-            details=[{"target": o.email, "outcome": o.status, "reason": o.reason} for o in outcomes],
-            now=clock(),
-        )  # fmt: skip
-    return DeliveryReport(run_id, tuple(outcomes))
+        claims.release(engine, holding)
+    if not run.stop.is_set():
+        claims.finish_round(engine, round_id, now=clock())
+    finish_run(
+        engine, run_id, status=_status(outcomes), counts=_counts(outcomes),
+        details=[{"target": o.email, "outcome": o.status, "reason": o.reason} for o in outcomes],
+        now=clock(),
+    )  # fmt: skip
+    return DeliveryReport(run_id, tuple(outcomes), round_id)
 
 
 def preview(engine: Engine, settings: Settings, email: str, *, clock: Clock) -> Digest | None:
@@ -148,7 +177,7 @@ class _Run:
         run_id: int | None,
         sleep: Callable[[float], object],
         progress: Progress | None = None,
-        holder: str | None = None,
+        holding: Holding | None = None,
         stop: threading.Event | None = None,
     ) -> None:
         self.engine = engine
@@ -161,11 +190,12 @@ class _Run:
         self.renderer = DigestRenderer(settings.delivery.templates)
         self.outcomes: list[Outcome] = []
         self.total = self.done = 0
-        # The lock holder (None in a dry run or a preview) and when its lease was last renewed.
-        self.holder = holder
+        # This run's part in its round (None in a dry run or a preview), and when
+        # the lease of its claims was last renewed.
+        self.holding = holding
+        self.lease = timedelta(seconds=settings.delivery.claim_lease)
         self.renewed = clock()
         self._secret: str | None = None
-        self._nonce = secrets.token_hex(6)
         self._domain = parseaddr(settings.delivery.sender)[1].rpartition("@")[2] or "localhost"
         self._file_transport = FileTransport(settings.outbox_dir)
         smtp = settings.smtp
@@ -175,28 +205,87 @@ class _Run:
             messages_per_connection=smtp.messages_per_connection,
         )
 
-    def deliver(self, *, only: str | None, dry_run: bool) -> list[Outcome]:
-        planned = self._plan(only)
-        self.total = sum(2 if p.subscriber.format == "both" else 1 for p in planned)
-        for item in planned:
-            if item.subscriber.format in ("markdown", "both"):
-                if self.stop.is_set():
-                    self._stopped(item, "markdown")
-                else:
-                    self._markdown(item, dry_run=dry_run)
-        by_email = [item for item in planned if item.subscriber.format in ("email", "both")]
-        if dry_run:
-            for item in by_email:
-                subject = self._outgoing(item).message["Subject"]
-                count = len(item.digest.entries)
+    def dry_run(self, only: str | None) -> list[Outcome]:
+        """Say what a run would send now, changing nothing."""
+        for item in self._plan(only):
+            subscriber, count = item.subscriber, len(item.digest.entries)
+            if subscriber.format in ("markdown", "both"):
                 self.outcomes.append(
-                    Outcome(item.subscriber.email, "email", "would send", subject, count)
+                    Outcome(subscriber.email, "markdown", "would send", "Markdown digest", count)
                 )
-            return self.outcomes
-        self._send(by_email)
+            if subscriber.format in ("email", "both"):
+                subject = self._outgoing(item).message["Subject"]
+                self.outcomes.append(
+                    Outcome(subscriber.email, "email", "would send", subject, count)
+                )
         return self.outcomes
 
+    def deliver(self, *, only: str | None) -> list[Outcome]:
+        """Claim, plan and send until every due subscriber is settled (or the run is stopped)."""
+        due, last = self._due(only)
+        if not due:
+            return self.outcomes
+        self.total = len(due)
+        index = self._index(due, last)
+        waiting = due
+        while waiting:
+            held_by_others: list[SubscriberView] = []
+            self._send(self._claimed(waiting, index, held_by_others))
+            if not held_by_others or self.stop.is_set():
+                break
+            # Other workers are delivering to these: wait for them to settle, or for
+            # their claims to run out (a worker that died), then look again.
+            self.sleep(min(5.0, self.lease.total_seconds() / 4))
+            waiting = held_by_others
+        return self.outcomes
+
+    def _claimed(
+        self, waiting: list[SubscriberView], index: _Index, held_by_others: list[SubscriberView]
+    ) -> Iterator[_Planned]:
+        """Claim `waiting` a few at a time; write Markdown digests; yield those to email.
+
+        Subscribers another worker is on go to `held_by_others`.
+        """
+        assert self.holding is not None  # only real runs claim
+        for start in range(0, len(waiting), CLAIM_BATCH):
+            batch = waiting[start : start + CLAIM_BATCH]
+            if self.stop.is_set():
+                for subscriber in waiting[start:]:
+                    self._stopped(subscriber)
+                return
+            claimed = claims.claim(
+                self.engine, self.holding, [s.id for s in batch], now=self.clock(), lease=self.lease
+            )
+            held_by_others.extend(s for s in batch if s.id in claimed.busy)
+            mine = [s for s in batch if s.id in claimed.mine]
+            # Settled in this round by another worker: theirs to report.
+            self._settled(len(batch) - len(mine) - len(claimed.busy))
+            planned = self._digests(mine, index)
+            nothing_to_send = {s.id for s in mine} - {p.subscriber.id for p in planned}
+            if nothing_to_send:
+                with write_session(self.engine, exclusive=False) as session:
+                    claims.settle(session, self.holding, sorted(nothing_to_send))
+                self._settled(len(nothing_to_send))
+            for item in planned:
+                if self.stop.is_set():
+                    self._stopped(item.subscriber)
+                    continue
+                if item.subscriber.format in ("markdown", "both"):
+                    self._markdown(item)
+                if item.subscriber.format in ("email", "both"):
+                    yield item
+
     def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> list[_Planned]:
+        """Every due subscriber's digest, without claiming anyone (a dry run, a preview)."""
+        due, last = self._due(only, ignore_cadence=ignore_cadence)
+        if not due:
+            return []
+        return self._digests(due, self._index(due, last), ignore_cadence=ignore_cadence)
+
+    def _due(
+        self, only: str | None, *, ignore_cadence: bool = False
+    ) -> tuple[list[SubscriberView], dict[int, datetime]]:
+        """The subscribers due now, and when each was last delivered; the others are reported."""
         now = self.clock()
         with Session(self.engine) as session:
             subscribers = list_subscribers(session)
@@ -209,11 +298,7 @@ class _Run:
         due = []
         for subscriber in subscribers:
             why = (
-                None
-                if ignore_cadence
-                else due_reason(
-                    subscriber.cadence, last.get(subscriber.id), now, self._slots(subscriber)
-                )
+                None if ignore_cadence else self._not_due(subscriber, last.get(subscriber.id), now)
             )
             if why is None and not subscriber.topics:
                 why = "no topics"
@@ -221,31 +306,70 @@ class _Run:
                 self.outcomes.append(Outcome(subscriber.email, "", "skipped", why))
             else:
                 due.append(subscriber)
-        if not due:
-            return []
-        window = {s.id: self._window_start(s, last.get(s.id), now) for s in due}
-        oldest = min(window.values())
-        texts, papers, first_seen = self._recent_papers(oldest)
+        return due, last
+
+    def _not_due(
+        self, subscriber: SubscriberView, last: datetime | None, now: datetime
+    ) -> str | None:
+        return due_reason(subscriber.cadence, last, now, self._slots(subscriber))
+
+    def _index(self, due: list[SubscriberView], last: dict[int, datetime]) -> _Index:
+        """Index the papers first seen early enough to be in any of `due`'s digests."""
+        now = self.clock()
+        since = min(self._window_start(s, last.get(s.id), now) for s in due)
+        texts: list[PaperText] = []
+        papers: dict[int, DigestPaper] = {}
+        first_seen: dict[int, datetime] = {}
         with Session(self.engine) as session:
-            sent = sent_papers(session, [s.id for s in due], since=oldest)
+            for paper in session.scalars(select(Paper).where(col(Paper.first_seen_at) >= since)):
+                assert paper.id is not None  # rows read back always have their key
+                texts.append(PaperText(paper.id, paper.title, paper.abstract))
+                papers[paper.id] = as_digest_paper(paper)
+                first_seen[paper.id] = paper.first_seen_at
+        return _Index(since, Matcher(texts), papers, first_seen)
+
+    def _digests(
+        self, subscribers: list[SubscriberView], index: _Index, *, ignore_cadence: bool = False
+    ) -> list[_Planned]:
+        """The digests of `subscribers`, from the ledger as it is now; the others are reported.
+
+        Read afresh, not from the start of the run: another worker may have
+        delivered to one of them since.
+        """
+        now = self.clock()
+        ids = [s.id for s in subscribers]
+        with Session(self.engine) as session:
+            last = last_sent(session, ids)
+            sent = sent_papers(session, ids, since=index.since)
+        due = []
+        for subscriber in subscribers:
+            why = (
+                None if ignore_cadence else self._not_due(subscriber, last.get(subscriber.id), now)
+            )
+            if why is None:
+                due.append(subscriber)
+            else:
+                self.outcomes.append(Outcome(subscriber.email, "", "skipped", why))
         by_rule: dict[int, list[Match]] = {}
         rules = [Rule(t.id, t.keywords, t.exclusions) for s in due for t in s.topics]
-        for match in Matcher(texts).match(rules):
+        for match in index.matcher.match(rules):
             by_rule.setdefault(match.rule_id, []).append(match)
         planned = []
         for subscriber in due:
+            window = self._window_start(subscriber, last.get(subscriber.id), now)
             matches = [
                 m
                 for t in subscriber.topics
                 for m in by_rule.get(t.id, ())
-                if first_seen[m.paper_id] >= window[subscriber.id]
+                if index.first_seen[m.paper_id] >= window
             ]
             # Dated on the subscriber's own calendar: Tokyo's 08:00 is the previous day in UTC.
             day = now.astimezone(self._slots(subscriber).zone).date()
             digest = select_digest(
                 subscriber_id=subscriber.id, email=subscriber.email, day=day,
-                topics={t.id: t.name for t in subscriber.topics}, matches=matches, papers=papers,
-                already_sent=sent[subscriber.id], cap=self.settings.delivery.max_papers,
+                topics={t.id: t.name for t in subscriber.topics}, matches=matches,
+                papers=index.papers, already_sent=sent[subscriber.id],
+                cap=self.settings.delivery.max_papers,
             )  # fmt: skip
             if digest is None:
                 self.outcomes.append(
@@ -281,20 +405,6 @@ class _Run:
             start = min(start, week_ago if last is None else min(last, week_ago))
         return start
 
-    def _recent_papers(
-        self, since: datetime
-    ) -> tuple[list[PaperText], dict[int, DigestPaper], dict[int, datetime]]:
-        texts: list[PaperText] = []
-        papers: dict[int, DigestPaper] = {}
-        first_seen: dict[int, datetime] = {}
-        with Session(self.engine) as session:
-            for paper in session.scalars(select(Paper).where(col(Paper.first_seen_at) >= since)):
-                assert paper.id is not None  # rows read back always have their key
-                texts.append(PaperText(paper.id, paper.title, paper.abstract))
-                papers[paper.id] = as_digest_paper(paper)
-                first_seen[paper.id] = paper.first_seen_at
-        return texts, papers, first_seen
-
     def _with_links(self, digest: Digest) -> Digest:
         base = self.settings.web.base_url.rstrip("/")
         if not base:
@@ -309,20 +419,16 @@ class _Run:
             manage_url=signed_link(base, secret, "manage", subject),
         )
 
-    def _markdown(self, item: _Planned, *, dry_run: bool) -> None:
+    def _markdown(self, item: _Planned) -> None:
         text = self.renderer.markdown(item.digest)
-        count = len(item.digest.entries)
-        if dry_run:
-            self.outcomes.append(
-                Outcome(item.subscriber.email, "markdown", "would send", "Markdown digest", count)
-            )
-            return
         path = write_markdown(
             self.settings.digests_dir, email=item.subscriber.email, day=item.digest.day, text=text
         )
-        # With "both", the email is what counts as delivered; the file is a copy.
+        # With "both", the email is what counts as delivered (and settles the claim);
+        # the file is a copy.
+        markdown_only = item.subscriber.format == "markdown"
         self._record(
-            item, "markdown", "sent", str(path), ledger=item.subscriber.format == "markdown"
+            item, "markdown", "sent", str(path), ledger=markdown_only, settles=markdown_only
         )
 
     def _outgoing(self, item: _Planned) -> Outgoing:
@@ -338,28 +444,32 @@ class _Run:
         )
 
     def _message_id(self, item: _Planned) -> str:
-        # The same for every attempt of a run: a message the server took but did not
-        # confirm (the connection dropped) and that is sent again is then one
-        # message to mail clients.
-        return f"<{self.run_id or 'preview'}.{item.subscriber.id}.{self._nonce}@{self._domain}>"
+        # The same for every attempt, every run and every worker sending this digest:
+        # a message the server took but did not confirm (the connection dropped, the
+        # worker died) and that is sent again is then one message to mail clients.
+        digest = item.digest
+        papers = ",".join(str(e.paper.paper_id) for e in digest.entries)
+        tag = hashlib.sha256(papers.encode()).hexdigest()[:16]
+        return f"<{digest.day:%Y%m%d}.{item.subscriber.id}.{tag}@{self._domain}>"
 
-    def _send(self, items: list[_Planned]) -> None:
-        pending = items
-        attempt = 0
+    def _send(self, items: Iterable[_Planned]) -> None:
+        """Send `items` (read lazily); retry temporary failures with backoff."""
+        pending = self._attempt(items, 1)
+        attempt = 1
         while pending:
             if self.stop.is_set():
                 for item in pending:
-                    self._stopped(item, "email")
+                    self._stopped(item.subscriber, channels=("email",))
                 return
             attempt += 1
-            if attempt > 1:
-                # Exponential backoff with jitter, so retries do not hit a struggling
-                # server in step.
-                pause = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 2))
-                self.sleep(pause * random.uniform(0.5, 1.5))
+            # Exponential backoff with jitter, so retries do not hit a struggling
+            # server in step.
+            pause = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 2))
+            self.sleep(pause * random.uniform(0.5, 1.5))
+            self._keep_claims(force=True)
             pending = self._attempt(pending, attempt)
 
-    def _attempt(self, items: list[_Planned], attempt: int) -> list[_Planned]:
+    def _attempt(self, items: Iterable[_Planned], attempt: int) -> list[_Planned]:
         """Send each of `items` once; record what was settled; return what to try again.
 
         Messages are built lazily: the transport takes the next one when a
@@ -371,9 +481,13 @@ class _Run:
         taken: dict[int, _Planned] = {}
 
         def messages() -> Iterator[Outgoing]:
-            for index, item in enumerate(items):
+            remaining = iter(items)
+            for index, item in enumerate(remaining):
                 if self.stop.is_set():
-                    retry.extend(items[index:])  # not started: skipped by the caller
+                    # Not started: skipped by the caller. (Reading the rest lets a
+                    # lazy source report what it holds as skipped too.)
+                    retry.append(item)
+                    retry.extend(remaining)
                     return
                 taken[index] = item
                 yield self._outgoing(item)
@@ -386,7 +500,7 @@ class _Run:
                 status = "sent" if result.accepted else "failed"
                 self._record(
                     item, "email", status, result.reply,
-                    message_id=self._message_id(item), attempts=attempt,
+                    message_id=self._message_id(item), attempts=attempt, settles=True,
                 )  # fmt: skip
             else:
                 retry.append(item)
@@ -400,32 +514,45 @@ class _Run:
         else:
             asyncio.run(self._smtp_transport.send_all(batch, on_result))
 
-    def _stopped(self, item: _Planned, channel: str) -> None:
+    def _stopped(self, subscriber: SubscriberView, channels: tuple[str, ...] | None = None) -> None:
+        """Report the channels of `subscriber` this stopping run did not reach."""
+        if channels is None:
+            channels = (
+                ("markdown", "email") if subscriber.format == "both" else (subscriber.format,)
+            )
         reason = "not sent: paperbot was stopping; due again at the next run"
-        self.outcomes.append(Outcome(item.subscriber.email, channel, "skipped", reason))
+        for channel in channels:
+            self.outcomes.append(Outcome(subscriber.email, channel, "skipped", reason))
 
-    def _keep_lock(self) -> None:
-        """Renew the lease well before it runs out; stop if another run took the lock."""
+    def _keep_claims(self, *, force: bool = False) -> None:
+        """Renew the lease of this run's claims well before it runs out."""
         now = self.clock()
-        if self.holder is None or now - self.renewed < LEASE / 3:
+        if self.holding is None or (not force and now - self.renewed < self.lease / 3):
             return
-        if not locks.renew(self.engine, LOCK, holder=self.holder, now=now, lease=LEASE):
-            raise JobLockedError("this delivery run lost its lock to another run and stopped")
+        claims.renew(self.engine, self.holding, now=now, lease=self.lease)
         self.renewed = now
 
     def _record(
         self, item: _Planned, channel: str, status: str, reason: str, *,
         ledger: bool = True, message_id: str | None = None, attempts: int = 1,
+        settles: bool = False,
     ) -> None:  # fmt: skip
         ids = [entry.paper.paper_id for entry in item.digest.entries]
         record_delivery(
             self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id, channel=channel,
             status=status, reason=reason, paper_ids=ids, now=self.clock(), attempts=attempts,
-            message_id=message_id, ledger=ledger,
+            message_id=message_id, ledger=ledger, settles=self.holding if settles else None,
         )  # fmt: skip
         self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
-        self._keep_lock()
-        self.done += 1
+        self._keep_claims()
+        if settles:
+            self._settled(1)
+
+    def _settled(self, count: int) -> None:
+        """Count `count` more subscribers as settled, and say so."""
+        if count <= 0:
+            return
+        self.done += count
         if self.progress is not None:
             self.progress(self.done, self.total)
 

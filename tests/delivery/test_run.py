@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot import locks
 from bot.config import Settings, load_settings
 from bot.db import open_engine, upgrade_schema, write_session
-from bot.delivery.run import LEASE, LOCK, deliver
-from bot.errors import JobLockedError
+from bot.delivery import claims
+from bot.delivery.claims import Holding
+from bot.delivery.run import deliver
 from bot.ingest.pipeline import ingest_file
 from bot.models import Delivery, Run, SentPaper, Subscriber
 from bot.subscriptions.spec import make_spec
@@ -176,17 +176,6 @@ def test_a_dry_run_changes_nothing(tmp_path: Path, database_url: str, clock: Clo
     )
 
 
-def test_a_second_run_at_once_is_refused_and_says_so(
-    tmp_path: Path, database_url: str, clock: Clock
-) -> None:
-    engine, settings = _setup(tmp_path, clock, database_url=database_url)
-    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
-    locks.acquire(engine, LOCK, holder="other-host:42", now=clock(), lease=LEASE)
-    with pytest.raises(JobLockedError, match="other-host:42"):
-        deliver(engine, settings, clock=clock)
-    assert _count(engine, SentPaper) == 0
-
-
 def test_one_rejected_recipient_does_not_stop_the_others(
     tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
 ) -> None:
@@ -282,7 +271,7 @@ def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
     assert (again.status, again.reason) == ("skipped", "no new matching papers")
 
 
-def test_progress_is_reported_digest_by_digest(
+def test_progress_is_reported_subscriber_by_subscriber(
     tmp_path: Path, database_url: str, clock: Clock
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
@@ -290,28 +279,31 @@ def test_progress_is_reported_digest_by_digest(
     _subscribe(engine, clock, "bo@lab.org", "backpropagation", format="both")
     seen: list[tuple[int, int]] = []
     deliver(engine, settings, clock=clock, progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(1, 3), (2, 3), (3, 3)]
+    # bo gets an email and a Markdown file: settled once both are done.
+    assert seen == [(1, 2), (2, 2)]
 
 
-def test_a_long_run_keeps_its_lock_past_the_first_lease(
+def test_a_long_run_keeps_its_claims_past_the_first_lease(
     tmp_path: Path, database_url: str, clock: Clock
 ) -> None:
-    engine, settings = _setup(tmp_path, clock, database_url=database_url)
+    env = {"PAPERBOT_DELIVERY_CLAIM_LEASE": "1800"}
+    engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
     for email in ("ana@lab.org", "bo@lab.org", "cy@lab.org", "di@lab.org"):
         _subscribe(engine, clock, email, "graph neural network")
-    refused: list[bool] = []
+    other = Holding(claims.start_round(engine, holder="other-host:7", now=clock()), "other-host:7")
+    taken: list[frozenset[int]] = []
 
     def slow_progress(done: int, total: int) -> None:
         clock.now += timedelta(minutes=15)  # 4 digests: an hour, twice the lease
-        try:
-            locks.acquire(engine, LOCK, holder="other-host:7", now=clock(), lease=LEASE)
-        except JobLockedError:
-            refused.append(True)
-        else:
-            refused.append(False)
+        with Session(engine) as session:
+            waiting = session.scalars(
+                select(Subscriber.id).where(~Subscriber.id.in_(select(Delivery.subscriber_id)))  # type: ignore[union-attr]
+            ).all()
+        got = claims.claim(engine, other, list(waiting), now=clock(), lease=timedelta(hours=1))
+        taken.append(got.mine)
 
     report = deliver(engine, settings, clock=clock, progress=slow_progress)
-    assert refused == [True, True, True, True]
+    assert taken == [frozenset()] * 4  # another worker never got one still on its way
     assert {o.status for o in report.outcomes} == {"sent"}
 
 

@@ -1,0 +1,162 @@
+"""Delivery rounds and claims: how several workers share one delivery, nobody served twice.
+
+    a round starts (the scheduled job, or `paperbot digest`) ─> other workers join
+      open rounds ─> each claims a few due subscribers at a time ─> plans, sends,
+      and settles each claim in the transaction that records the delivery
+      ─> waits for the claims of others to settle (or expire) ─> round finished
+
+A claim is one row per subscriber: at most one worker delivers to a subscriber
+at any moment, whatever round it works in. A settled claim tells the other
+workers of the same round that the subscriber is done (sent, failed or had
+nothing new); a later round may claim them again and, as the ledger says they
+were served, finds them not due. Taking claims is a write under the writers'
+lock, so two workers cannot both take one; a worker that dies keeps its claims
+until their lease runs out (or at once, when it was a process of this machine
+that is gone), and then another worker takes them over.
+
+Leases are compared with each worker's own clock: hosts sharing a database
+should keep their clocks in step (NTP); a lease lasts minutes, skew is seconds.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.db import in_chunks, write_session
+from bot.locks import holder_is_alive
+from bot.models import DeliveryClaim, DeliveryRound
+
+
+@dataclass(frozen=True)
+class Round:
+    """An open delivery round: its id, and the one address it is limited to (None: everyone)."""
+
+    id: int
+    only: str | None
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One worker's part in one round: the claims it takes are marked with both."""
+
+    round_id: int
+    holder: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What one `claim` call got.
+
+    `mine`: claimed now by this worker. `busy`: another worker is delivering to
+    them; ask again later. The rest were settled in this round already.
+    """
+
+    mine: frozenset[int]
+    busy: frozenset[int]
+
+
+def start_round(engine: Engine, *, holder: str, now: datetime, only: str | None = None) -> int:
+    """Open a delivery round that other workers can join; return its id."""
+    with write_session(engine) as session:
+        row = DeliveryRound(started_by=holder, started_at=now, only=only)
+        session.add(row)
+        session.flush()
+        assert row.id is not None  # flushed above
+        return row.id
+
+
+def open_rounds(engine: Engine, *, since: datetime) -> list[Round]:
+    """Rounds started since `since` that nobody has finished yet, oldest first."""
+    query = (
+        select(DeliveryRound)
+        .where(col(DeliveryRound.finished_at).is_(None), col(DeliveryRound.started_at) >= since)
+        .order_by(col(DeliveryRound.id))
+    )
+    with Session(engine) as session:
+        return [Round(r.id, r.only) for r in session.exec(query) if r.id is not None]
+
+
+def finish_round(engine: Engine, round_id: int, *, now: datetime) -> None:
+    """Mark the round finished: every subscriber in it is settled; nobody joins it any more."""
+    with write_session(engine) as session:
+        row = session.get(DeliveryRound, round_id)
+        if row is not None and row.finished_at is None:
+            row.finished_at = now
+
+
+def claim(
+    engine: Engine, holding: Holding, subscriber_ids: list[int], *, now: datetime, lease: timedelta
+) -> Claimed:
+    """Claim for `holding` those of `subscriber_ids` nobody else is delivering to now.
+
+    A subscriber is free when unclaimed, settled in an earlier round, or held by
+    a worker whose lease ran out or that was a process of this machine and is gone.
+    """
+    round_id, holder = holding.round_id, holding.holder
+    mine: set[int] = set()
+    busy: set[int] = set()
+    with write_session(engine) as session:
+        held: dict[int, DeliveryClaim] = {}
+        for chunk in in_chunks(subscriber_ids):
+            query = select(DeliveryClaim).where(col(DeliveryClaim.subscriber_id).in_(chunk))
+            held.update({c.subscriber_id: c for c in session.exec(query)})
+        for subscriber_id in subscriber_ids:
+            row = held.get(subscriber_id)
+            if row is None:
+                row = DeliveryClaim(subscriber_id=subscriber_id, round_id=round_id, holder=holder)
+            elif row.settled and row.round_id == round_id:
+                continue  # done in this round, by whoever
+            elif not row.settled and _taken(row, holding, now):
+                busy.add(subscriber_id)
+                continue
+            row.round_id, row.holder, row.expires_at, row.settled = (
+                round_id,
+                holder,
+                now + lease,
+                False,
+            )
+            session.add(row)
+            mine.add(subscriber_id)
+    return Claimed(frozenset(mine), frozenset(busy))
+
+
+def _taken(row: DeliveryClaim, holding: Holding, now: datetime) -> bool:
+    """Whether an unsettled claim stops `holding` from taking the subscriber."""
+    if row.holder == holding.holder and row.round_id == holding.round_id:
+        return False  # already this worker's, in this round
+    return row.expires_at > now and holder_is_alive(row.holder)
+
+
+def renew(engine: Engine, holding: Holding, *, now: datetime, lease: timedelta) -> None:
+    """Extend the lease of every claim of `holding` not settled yet."""
+    with write_session(engine) as session:
+        session.execute(
+            update(DeliveryClaim).where(*_unsettled(holding)).values(expires_at=now + lease)
+        )
+
+
+def settle(session: Session, holding: Holding, subscriber_ids: list[int]) -> None:
+    """Mark the claims of `holding` on `subscriber_ids` settled, in the caller's write transaction."""
+    for chunk in in_chunks(subscriber_ids):
+        session.execute(
+            update(DeliveryClaim)
+            .where(*_unsettled(holding), col(DeliveryClaim.subscriber_id).in_(chunk))
+            .values(settled=True)
+        )
+
+
+def release(engine: Engine, holding: Holding) -> None:
+    """Give back the unsettled claims of `holding` (a run stopped before reaching them)."""
+    with write_session(engine) as session:
+        session.execute(delete(DeliveryClaim).where(*_unsettled(holding)))
+
+
+def _unsettled(holding: Holding) -> list[ColumnElement[bool]]:
+    return [
+        col(DeliveryClaim.round_id) == holding.round_id,
+        col(DeliveryClaim.holder) == holding.holder,
+        col(DeliveryClaim.settled).is_(False),
+    ]
