@@ -702,6 +702,7 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "max_papers": 25,
             "backlog_days": 7,
             "retries": 3,
+            "claim_lease": 600.0,
             "unsubscribe_mailto": "",
             "templates": None,
         },

@@ -36,6 +36,8 @@ class Round:
 
     id: int
     only: str | None
+    started_by: str = ""
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,11 @@ def open_rounds(engine: Engine, *, since: datetime) -> list[Round]:
         .order_by(col(DeliveryRound.id))
     )
     with Session(engine) as session:
-        return [Round(r.id, r.only) for r in session.exec(query) if r.id is not None]
+        return [
+            Round(r.id, r.only, r.started_by, r.started_at)
+            for r in session.exec(query)
+            if r.id is not None
+        ]
 
 
 def finish_round(engine: Engine, round_id: int, *, now: datetime) -> None:

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.delivery.claims import Round
 from bot.delivery.run import deliver
-from bot.errors import JobLockedError
 from bot.ingest.run import IngestReport, ingest_sources
 from bot.service.state import job_finished, job_started
 
@@ -35,22 +35,26 @@ class JobContext:
     settings: Settings
     clock: Clock
     stop: threading.Event = field(default_factory=threading.Event)
-    _running: int = 0
+    _running: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def running(self) -> int:
         """How many job runs are under way."""
         with self._lock:
-            return self._running
+            return len(self._running)
 
-    def _enter(self) -> None:
+    def _enter(self, name: str) -> bool:
+        """Mark `name` as running; False when it already is (in this process)."""
         with self._lock:
-            self._running += 1
+            if name in self._running:
+                return False
+            self._running.add(name)
+            return True
 
-    def _leave(self) -> None:
+    def _leave(self, name: str) -> None:
         with self._lock:
-            self._running -= 1
+            self._running.discard(name)
 
 
 _context: JobContext | None = None
@@ -72,26 +76,45 @@ class Outcome:
 
 
 def run_job(name: str) -> None:
-    """Run the job called `name` once: record it, log one line, never raise."""
+    """Run the job called `name` once: record it, log one line, never raise.
+
+    Does nothing when the same job is already running in this process (a scan
+    the inbox watch asked for while the scheduled one runs, say).
+    """
+    # "delivery@Asia/Tokyo" is the delivery job timed for subscribers in that zone.
+    work = _JOBS[name.partition("@")[0]]
+    _run(name, work, record=True)
+
+
+def join_round(delivery_round: Round) -> None:
+    """Take part in a delivery round another worker started: log one line, never raise."""
+    _run(
+        f"{DELIVERY}#{delivery_round.id}",
+        lambda context: deliver_digests(context, join=delivery_round),
+        record=False,
+    )
+
+
+def _run(name: str, work: Callable[[JobContext], Outcome], *, record: bool) -> None:
     context = _context
     if context is None or context.stop.is_set():
         return  # the service is stopping: take no new work
-    # "delivery@Asia/Tokyo" is the delivery job timed for subscribers in that zone.
-    work = _JOBS[name.partition("@")[0]]
-    context._enter()
+    if not context._enter(name):
+        return
     started = time.monotonic()
     try:
-        job_started(context.engine, name, now=context.clock())
+        if record:
+            job_started(context.engine, name, now=context.clock())
         try:
             result = work(context)
-        except JobLockedError as exc:
-            result = Outcome("skipped", {}, str(exc))
         except Exception as exc:  # a job's failure is reported, not fatal
             log.exception("job failed", extra={"job": name, "outcome": "failed"})
             result = Outcome("failed", {}, str(exc) or type(exc).__name__)
-        job_finished(
-            context.engine, name, now=context.clock(), outcome=result.outcome, error=result.error
-        )
+        if record:
+            job_finished(
+                context.engine, name, now=context.clock(), outcome=result.outcome,
+                error=result.error,
+            )  # fmt: skip
         level = logging.INFO if result.outcome in ("ok", "skipped") else logging.WARNING
         extra = {"job": name, "outcome": result.outcome, **result.summary}
         extra["seconds"] = round(time.monotonic() - started, 3)
@@ -101,7 +124,7 @@ def run_job(name: str) -> None:
     except Exception:  # recording itself failed (database gone): log, keep serving
         log.exception("job could not be recorded", extra={"job": name})
     finally:
-        context._leave()
+        context._leave(name)
 
 
 def _ingest_outcome(report: IngestReport) -> Outcome:
@@ -140,15 +163,15 @@ def _ingest(context: JobContext, *, inbox: bool = False, feeds: bool = False) ->
     return _ingest_outcome(report)
 
 
-def deliver_digests(context: JobContext) -> Outcome:
-    """Deliver the digests of every subscriber due now."""
+def deliver_digests(context: JobContext, *, join: Round | None = None) -> Outcome:
+    """Deliver the digests of every subscriber due now, in a new round or in `join`."""
     report = deliver(
         context.engine, context.settings, clock=context.clock,
         sleep=context.stop.wait,  # backoff pauses end at once when the service stops
-        stop=context.stop,
+        stop=context.stop, join=join,
     )  # fmt: skip
     count = {s: sum(o.status == s for o in report.outcomes) for s in ("sent", "failed", "skipped")}
-    summary: dict[str, object] = {"run": report.run_id, **count}
+    summary: dict[str, object] = {"run": report.run_id, "round": report.round_id, **count}
     failed = [o for o in report.outcomes if o.status == "failed"]
     if not failed:
         return Outcome("ok", summary)

@@ -1,10 +1,18 @@
 """`paperbot serve`: the scheduler, the web app, the heartbeat and the inbox watch, in one loop.
 
-    start ─> scheduler (jobs kept in the database) started paused ─> jobs brought
-      in line with the settings ─> resumed: a run missed while down happens once
-      ─> web app (/healthz) ─> heartbeat every few seconds ─> inbox watched
+    start ─> scheduler (jobs kept in the database) started paused ─> if this
+      worker leads: jobs brought in line with the settings ─> resumed: a run
+      missed while down happens once ─> web app (/healthz) ─> heartbeat every
+      few seconds (leadership renewed or taken over; delivery rounds others
+      started joined) ─> inbox watched
     SIGTERM/SIGINT ─> no new job runs ─> the running ones finish or stop early
       (a delivery finishes the messages on their way) ─> exit 0
+
+Several workers may share one database (PostgreSQL): one of them, the holder of
+the "schedule" lock, runs the scheduled jobs, so each runs once; when it stops
+or dies, another takes the lock over within `STALE_AFTER`. Every worker joins
+the delivery rounds the leader (or `paperbot digest`) starts, so they share the
+sending, and each scans its own inbox folder when files appear.
 
 Jobs run in worker threads: the loop stays free for the web app and the heartbeat.
 """
@@ -16,8 +24,8 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Generator, Iterable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Generator, Iterable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,9 +41,17 @@ from sqlmodel import Session
 from bot import locks
 from bot.clock import Clock, utc_now
 from bot.config import Settings
-from bot.errors import ServiceError
+from bot.delivery import claims
+from bot.errors import JobLockedError, ServiceError
 from bot.service import jobs
-from bot.service.state import BEAT_EVERY, beat, set_next_runs, stopped
+from bot.service.state import (
+    BEAT_EVERY,
+    SCHEDULE_LOCK,
+    STALE_AFTER,
+    beat,
+    set_next_runs,
+    stopped,
+)
 from bot.subscriptions.store import subscriber_time_zones
 from bot.web.app import create_app
 
@@ -46,6 +62,9 @@ WATCH_EVERY = 1.0
 
 RECONCILE_EVERY = 60.0
 """Seconds between checks that the jobs match the settings and the subscribers' time zones."""
+
+JOIN_WITHIN = timedelta(days=1)
+"""Open delivery rounds started this recently are joined; older ones belong to an earlier day."""
 
 _RUN_JOB = f"{jobs.__name__}:{jobs.run_job.__name__}"  # how the job store names the function
 
@@ -118,6 +137,10 @@ class Service:
         self.settings = settings
         self.clock = clock
         self.holder = locks.holder_name()
+        self.leading = False
+        self.started_at = clock()
+        self.joined: set[int] = set()
+        self.background: set[asyncio.Task[None]] = set()
         self.context = jobs.JobContext(engine, settings, clock)
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=engine)},
@@ -140,10 +163,9 @@ class Service:
             loop.add_signal_handler(sig, self._request_stop, stopping, sig)
         web, listening = self._web_server()
         jobs.use_context(self.context)
-        started = self.clock()
+        started = self.started_at = self.clock()
         self.scheduler.start(paused=True)
-        self._reconcile()
-        self.scheduler.resume()
+        self._lead()
         tasks = [
             asyncio.create_task(web.serve(sockets=[listening])),
             asyncio.create_task(self._heartbeat(started)),
@@ -151,7 +173,11 @@ class Service:
         ]
         log.info(
             "started",
-            extra={"holder": self.holder, "listen": f"{web.config.host}:{web.config.port}"},
+            extra={
+                "holder": self.holder,
+                "leading": self.leading,
+                "listen": f"{web.config.host}:{web.config.port}",
+            },
         )
         await stopping.wait()
         await self._stop(web, tasks)
@@ -174,6 +200,9 @@ class Service:
         jobs.use_context(None)
         with contextlib.suppress(Exception):
             stopped(self.engine, holder=self.holder)
+        with contextlib.suppress(Exception):
+            # Another worker takes the schedule over at its next heartbeat.
+            locks.release(self.engine, SCHEDULE_LOCK, holder=self.holder)
         if self.context.running:
             # A job did not finish in time. Only what a server confirmed is in the
             # ledger, so leaving now loses nothing; waiting longer breaks the promise
@@ -182,6 +211,55 @@ class Service:
             logging.shutdown()
             os._exit(0)
         log.info("stopped")
+
+    def _lead(self) -> None:
+        """Take or keep the schedule lock; run the scheduler while it is held, and only then.
+
+        Waiting workers try again at every heartbeat: one takes over once the
+        leader's lease runs out, or at once when the leader was a process of this
+        machine that is gone.
+        """
+        now = self.clock()
+        try:
+            locks.acquire(
+                self.engine, SCHEDULE_LOCK, holder=self.holder, now=now, lease=STALE_AFTER
+            )
+        except JobLockedError:
+            if self.leading:
+                self.scheduler.pause()
+                self.leading = False
+                log.warning("no longer leading the schedule: another worker took it over")
+            return
+        if not self.leading:
+            self._reconcile()
+            self.scheduler.resume()
+            self.leading = True
+            log.info("leading the schedule", extra={"holder": self.holder})
+
+    def _join_rounds(self) -> None:
+        """Take part in the delivery rounds other workers started and have not finished."""
+        since = self.clock() - JOIN_WITHIN
+        for delivery_round in claims.open_rounds(self.engine, since=since):
+            if delivery_round.id in self.joined or self._started_here(delivery_round):
+                continue
+            self.joined.add(delivery_round.id)
+            self._in_background(jobs.join_round, delivery_round)
+
+    def _started_here(self, delivery_round: claims.Round) -> bool:
+        """Whether this process started the round (its own delivery job is working on it).
+
+        A round an earlier process of the same name left open (a restarted
+        container is "host:1" again) started before this one and is joined.
+        """
+        process = delivery_round.started_by.partition("/")[0]
+        started_at = delivery_round.started_at
+        return process == self.holder and started_at is not None and started_at >= self.started_at
+
+    def _in_background(self, job: Callable[..., None], *args: object) -> None:
+        """Run `job` in a worker thread without waiting for it (kept until it ends)."""
+        task = asyncio.create_task(asyncio.to_thread(job, *args))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     def _reconcile(self) -> None:
         """Bring the stored jobs in line with the settings, keeping their next run times.
@@ -217,7 +295,7 @@ class Service:
                 f"{exc.strerror or exc}"
             ) from exc
         config = uvicorn.Config(
-            create_app(self.engine, self.settings, clock=self.clock),
+            create_app(self.engine, self.settings, clock=self.clock, worker=self.holder),
             host=web.host,
             port=web.port,
             log_config=None,  # our handlers, our format
@@ -229,15 +307,18 @@ class Service:
         reconciled = time.monotonic()
         while True:
             try:
-                if time.monotonic() - reconciled >= RECONCILE_EVERY:
-                    # Subscribers may have chosen new time zones meanwhile.
-                    self._reconcile()
-                    reconciled = time.monotonic()
-                next_runs = self._next_runs()
                 await asyncio.to_thread(
                     beat, self.engine, holder=self.holder, started_at=started, now=self.clock()
                 )
-                await asyncio.to_thread(set_next_runs, self.engine, next_runs)
+                self._lead()
+                if self.leading:
+                    if time.monotonic() - reconciled >= RECONCILE_EVERY:
+                        # Subscribers may have chosen new time zones meanwhile.
+                        self._reconcile()
+                        reconciled = time.monotonic()
+                    await asyncio.to_thread(set_next_runs, self.engine, self._next_runs())
+                if not self.context.stop.is_set():
+                    self._join_rounds()
             except Exception:  # the database is busy or gone: say so, try again
                 log.exception("heartbeat failed")
             await asyncio.sleep(BEAT_EVERY.total_seconds())
@@ -251,14 +332,10 @@ class Service:
             current = await asyncio.to_thread(inbox_snapshot, folder)
             # Unchanged since the last look: a file still being written is left alone.
             if current == previous and current != handled and current - handled:
-                self.scheduler.modify_job(jobs.INBOX, next_run_time=datetime.now(self.zone))
+                # Run here, not through the scheduler: every worker scans its own inbox.
+                self._in_background(jobs.run_job, jobs.INBOX)
                 handled = current
             elif current == previous:
                 handled = current  # files removed only: nothing to scan
             previous = current
             await asyncio.sleep(WATCH_EVERY)
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The configured time zone."""
-        return ZoneInfo(self.settings.schedule.timezone)

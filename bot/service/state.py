@@ -1,28 +1,44 @@
-"""The service's state in the database: its heartbeat and how each job is doing.
+"""The service's state in the database: its workers' heartbeats and how each job is doing.
 
-Written by `paperbot serve`; read by `paperbot health` and /healthz, which may run
-in another process (a container's HEALTHCHECK), so everything goes through the
-database rather than memory.
+Written by `paperbot serve` (one heartbeat row per worker: several may share a
+database); read by `paperbot health` and /healthz, which may run in another
+process (a container's HEALTHCHECK), so everything goes through the database
+rather than memory.
 """
 
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.db import write_session
-from bot.models import Heartbeat, JobState
+from bot.models import Heartbeat, JobLock, JobState
 
-SERVICE = "serve"
-"""The heartbeat row of `paperbot serve`."""
+SCHEDULE_LOCK = "schedule"
+"""The lock whose holder runs the scheduled jobs for every worker on the database."""
 
 BEAT_EVERY = timedelta(seconds=5)
 """How often the running service renews its heartbeat."""
 
 STALE_AFTER = BEAT_EVERY * 6
 """A heartbeat older than this means the service is not running (or is stuck)."""
+
+FORGET_AFTER = timedelta(days=1)
+"""Heartbeats of workers gone this long are dropped."""
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """One `paperbot serve` process, as its heartbeat shows it."""
+
+    holder: str
+    started_at: datetime
+    beat_at: datetime
+    alive: bool
 
 
 @dataclass(frozen=True)
@@ -40,13 +56,20 @@ class JobView:
 
 @dataclass(frozen=True)
 class Health:
-    """Whether the service is alive, and its jobs."""
+    """Whether the service is alive, its workers, and its jobs.
+
+    `alive`, `holder`, `started_at` and `beat_at` describe the newest worker of
+    this machine, or of any machine when none ever ran here: a container's
+    health check judges its own worker. `leader` runs the scheduled jobs.
+    """
 
     alive: bool
     holder: str | None
     started_at: datetime | None
     beat_at: datetime | None
     jobs: tuple[JobView, ...]
+    workers: tuple[WorkerView, ...] = ()
+    leader: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """The health as JSON-ready data (times as ISO 8601 strings)."""
@@ -59,6 +82,16 @@ class Health:
             "holder": self.holder,
             "started_at": iso(self.started_at),
             "beat_at": iso(self.beat_at),
+            "leader": self.leader,
+            "workers": [
+                {
+                    "holder": worker.holder,
+                    "started_at": iso(worker.started_at),
+                    "beat_at": iso(worker.beat_at),
+                    "alive": worker.alive,
+                }
+                for worker in self.workers
+            ],
             "jobs": [
                 {
                     "name": job.name,
@@ -75,21 +108,18 @@ class Health:
 
 
 def beat(engine: Engine, *, holder: str, started_at: datetime, now: datetime) -> None:
-    """Renew the service's heartbeat."""
+    """Renew the heartbeat of the worker `holder`; forget workers gone for a day."""
     with write_session(engine) as session:
-        row = session.get(Heartbeat, SERVICE)
-        if row is None:
-            row = Heartbeat(name=SERVICE, holder=holder, started_at=started_at, beat_at=now)
-        row.holder, row.started_at, row.beat_at = holder, started_at, now
+        row = session.get(Heartbeat, holder) or Heartbeat(name=holder, holder=holder)
+        row.started_at, row.beat_at = started_at, now
         session.add(row)
+        session.execute(delete(Heartbeat).where(col(Heartbeat.beat_at) < now - FORGET_AFTER))
 
 
 def stopped(engine: Engine, *, holder: str) -> None:
-    """Forget the heartbeat of a service that stopped cleanly (if it is still this one's)."""
+    """Forget the heartbeat of a worker that stopped cleanly."""
     with write_session(engine) as session:
-        row = session.get(Heartbeat, SERVICE)
-        if row is not None and row.holder == holder:
-            session.delete(row)
+        session.execute(delete(Heartbeat).where(col(Heartbeat.holder) == holder))
 
 
 def job_started(engine: Engine, name: str, *, now: datetime) -> None:
@@ -124,24 +154,43 @@ def set_next_runs(engine: Engine, next_runs: Mapping[str, datetime | None]) -> N
             session.add(row)
 
 
-def read_health(engine: Engine, *, now: datetime) -> Health:
-    """Return whether the service's heartbeat is fresh at `now`, and every job's state."""
+def read_health(
+    engine: Engine, *, now: datetime, host: str | None = None, worker: str | None = None
+) -> Health:
+    """Return whether a worker's heartbeat is fresh at `now`, every worker, and every job's state.
+
+    The worker judged is `worker` when given (a worker answering for itself),
+    else the newest of `host` (this machine by default), or of any machine when
+    none ever ran on `host`.
+    """
     with Session(engine) as session:
-        heartbeat = session.get(Heartbeat, SERVICE)
+        heartbeats = session.exec(select(Heartbeat).order_by(col(Heartbeat.beat_at).desc())).all()
         rows = session.exec(select(JobState).order_by(JobState.name)).all()
-        jobs = tuple(
-            JobView(
-                r.name,
-                r.last_started_at,
-                r.last_finished_at,
-                r.last_success_at,
-                r.last_outcome,
-                r.last_error,
-                r.next_run_at,
-            )
-            for r in rows
+        lock = session.get(JobLock, SCHEDULE_LOCK)
+        leader = lock.holder if lock is not None and lock.expires_at > now else None
+    jobs = tuple(
+        JobView(
+            r.name,
+            r.last_started_at,
+            r.last_finished_at,
+            r.last_success_at,
+            r.last_outcome,
+            r.last_error,
+            r.next_run_at,
         )
-    if heartbeat is None:
-        return Health(False, None, None, None, jobs)
-    alive = now - heartbeat.beat_at <= STALE_AFTER
-    return Health(alive, heartbeat.holder, heartbeat.started_at, heartbeat.beat_at, jobs)
+        for r in rows
+    )
+    workers = tuple(
+        WorkerView(h.holder, h.started_at, h.beat_at, now - h.beat_at <= STALE_AFTER)
+        for h in heartbeats
+    )
+    if worker is not None:
+        judged = [w for w in workers if w.holder == worker]
+    else:
+        host = socket.gethostname() if host is None else host
+        here = [w for w in workers if w.holder.rpartition(":")[0] == host]
+        judged = (here or list(workers))[:1]
+    if not judged:
+        return Health(False, None, None, None, jobs, workers, leader)
+    (it,) = judged
+    return Health(it.alive, it.holder, it.started_at, it.beat_at, jobs, workers, leader)

@@ -23,9 +23,12 @@ from bot.web.context import WebContext, web_context
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """200 with the jobs' state when the service is alive, 503 when it is not."""
+    """200 with the jobs' state when the service is alive, 503 when it is not.
+
+    Served by a worker, "alive" is that worker's own heartbeat.
+    """
     context = web_context(request)
-    health = read_health(context.engine, now=context.clock())
+    health = read_health(context.engine, now=context.clock(), worker=context.worker)
     return JSONResponse(health.as_json(), status_code=200 if health.alive else 503)
 
 
@@ -64,8 +67,10 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(engine: Engine, settings: Settings, *, clock: Clock) -> Starlette:
-    """Return the web app reading and writing `engine`."""
+def create_app(
+    engine: Engine, settings: Settings, *, clock: Clock, worker: str | None = None
+) -> Starlette:
+    """Return the web app reading and writing `engine`; `worker` names the service serving it."""
     app = Starlette(
         middleware=[Middleware(SecurityHeaders)],
         routes=[
@@ -76,5 +81,5 @@ def create_app(engine: Engine, settings: Settings, *, clock: Clock) -> Starlette
         ],
     )
     secret = signing_secret(engine, settings.web.secret.get_secret_value())
-    app.state.web = WebContext(engine, settings, clock, secret)
+    app.state.web = WebContext(engine, settings, clock, secret, worker=worker)
     return app

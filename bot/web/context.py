@@ -19,6 +19,7 @@ class WebContext:
     settings: Settings
     clock: Clock
     secret: str
+    worker: str | None = None  # the `paperbot serve` worker serving the app, if any
     subscribe_limit: RateLimiter = field(default_factory=lambda: RateLimiter(10, 600.0))
     # Shared for the app's life: it prepares each paper's text once.
     renderer: DigestRenderer = field(default_factory=DigestRenderer)

@@ -4,7 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from bot.locks import acquire
 from bot.service.state import (
+    FORGET_AFTER,
+    SCHEDULE_LOCK,
     STALE_AFTER,
     beat,
     job_finished,
@@ -56,3 +59,23 @@ def test_next_runs_are_recorded_and_unscheduled_jobs_dropped(engine: Engine) -> 
     set_next_runs(engine, {"inbox": T0 + timedelta(minutes=5)})
     [job] = read_health(engine, now=T0).jobs
     assert (job.name, job.next_run_at) == ("inbox", T0 + timedelta(minutes=5))
+
+
+def test_each_worker_has_its_own_heartbeat_and_a_machine_judges_its_own(engine: Engine) -> None:
+    beat(engine, holder="box-a:10", started_at=T0, now=T0)
+    beat(engine, holder="box-b:20", started_at=T0, now=T0 + STALE_AFTER * 2)
+    later = T0 + STALE_AFTER * 2
+    on_a = read_health(engine, now=later, host="box-a")
+    # box-a's worker is stuck, though box-b's is fine: box-a's health check says so.
+    assert (on_a.alive, on_a.holder) == (False, "box-a:10")
+    assert [(w.holder, w.alive) for w in on_a.workers] == [("box-b:20", True), ("box-a:10", False)]
+    elsewhere = read_health(engine, now=later, host="admin-laptop")  # no worker ever ran there
+    assert (elsewhere.alive, elsewhere.holder) == (True, "box-b:20")
+    beat(engine, holder="box-b:20", started_at=T0, now=T0 + FORGET_AFTER + timedelta(seconds=1))
+    assert [w.holder for w in read_health(engine, now=later).workers] == ["box-b:20"]
+
+
+def test_the_schedule_leader_is_shown_while_its_lease_lasts(engine: Engine) -> None:
+    acquire(engine, SCHEDULE_LOCK, holder="box-a:10", now=T0, lease=STALE_AFTER)
+    assert read_health(engine, now=T0 + STALE_AFTER - timedelta(seconds=1)).leader == "box-a:10"
+    assert read_health(engine, now=T0 + STALE_AFTER).leader is None

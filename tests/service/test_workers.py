@@ -1,0 +1,172 @@
+"""Several `paperbot serve` workers on one PostgreSQL database: the schedule runs once,
+the delivery is shared, and nobody gets a digest twice, even when a worker is killed."""
+
+import os
+import signal
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from bot.db import open_engine
+from bot.models import DeliveryClaim, SentPaper, Subscriber
+from tests.conftest import SAMPLES, PostgresCluster, RunCli
+from tests.delivery.conftest import SmtpServer
+from tests.service.conftest import Served, StartServe
+
+# Each matches papers of the sample dump, so every subscriber has a digest.
+KEYWORDS = ("graph neural network", "diffusion", "backpropagation", "language model")
+
+
+def _send_at(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S")
+
+
+def _database(postgres: PostgresCluster, run_cli: RunCli, tmp_path: Path, readers: int) -> str:
+    """A PostgreSQL database with the sample papers and `readers` subscribers."""
+    url = postgres.url(postgres.create_database())
+    env = {"PAPERBOT_DATABASE_URL": url}
+    done = run_cli("ingest", str(SAMPLES / "spaced-1.txt"), "--year", "2025", env=env)
+    assert done.returncode == 0, done.stderr
+    rows = [f"reader{n}@lab.org,,{KEYWORDS[n % len(KEYWORDS)]}" for n in range(readers)]
+    table = tmp_path / "readers.csv"
+    table.write_text("email,name,keywords\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    done = run_cli("subscriptions", "import", str(table), env=env)
+    assert done.returncode == 0, done.stderr
+    return url
+
+
+def _worker_env(url: str, smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
+    return {
+        "PAPERBOT_DATABASE_URL": url,
+        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+        "PAPERBOT_SMTP_HOST": smtp.host,
+        "PAPERBOT_SMTP_PORT": str(smtp.port),
+        "PAPERBOT_SMTP_SECURITY": "none",
+        "PAPERBOT_SCHEDULE_SEND_AT": send_at,
+        "PAPERBOT_SCHEDULE_TIMEZONE": "UTC",
+        "PAPERBOT_SCHEDULE_INBOX_EVERY": "3600",
+        **more,
+    }
+
+
+def _sent_by(worker: Served) -> int:
+    """Emails this worker's delivery runs (scheduled or joined) say they sent."""
+    lines = worker.log_lines()
+    return sum(
+        line.get("sent", 0)
+        for line in lines
+        if line.get("message") == "job finished" and str(line.get("job")).startswith("delivery")
+    )
+
+
+def _ledger(url: str) -> tuple[int, int]:
+    """(subscribers in the ledger, subscribers still claimed and unsettled)."""
+    engine = open_engine(url)
+    try:
+        with Session(engine) as session:
+            ledger = session.scalar(select(func.count(func.distinct(SentPaper.subscriber_id))))
+            unsettled = session.scalar(
+                select(func.count()).select_from(DeliveryClaim).where(~DeliveryClaim.settled)  # type: ignore[arg-type]
+            )
+        return int(ledger or 0), int(unsettled or 0)
+    finally:
+        engine.dispose()
+
+
+def _assert_each_reader_got_one_digest(smtp: SmtpServer, readers: int) -> None:
+    received = Counter(r for message in smtp.handler.received for r in message.recipients)
+    expected = {f"reader{n}@lab.org" for n in range(readers)}
+    assert set(received) == expected
+    assert [a for a, n in received.items() if n > 1] == []  # nobody twice
+    ids = [message.message["Message-ID"] for message in smtp.handler.received]
+    assert len(set(ids)) == len(ids) == readers
+
+
+def test_three_workers_share_one_delivery_and_send_every_digest_once(
+    serve: StartServe,
+    run_cli: RunCli,
+    smtp_server: SmtpServer,
+    postgres: PostgresCluster,
+    tmp_path: Path,
+) -> None:
+    readers = 2000
+    url = _database(postgres, run_cli, tmp_path, readers)
+    # Slow enough that one worker alone would need ~10 s: the others join within 5.
+    smtp_server.handler.data_delay = 0.02
+    env = _worker_env(url, smtp_server, _send_at(12))
+    workers = [serve(env) for _ in range(3)]
+    leader = workers[0].wait_for(
+        lambda: workers[0].health()[1].get("leader"), message="a schedule leader"
+    )
+    assert leader in {w.health()[1]["holder"] for w in workers}
+
+    workers[0].wait_for(
+        lambda: _ledger(url)[0] == readers, timeout=150, message="every reader in the ledger"
+    )
+    for worker in workers:  # every run ends (waiting for the others' claims)
+        worker.wait_for(lambda w=worker: _sent_by(w) > 0, timeout=60, message="its run to end")
+    _assert_each_reader_got_one_digest(smtp_server, readers)
+    # The scheduled job ran once, on the leader; the others joined its round.
+    scheduled = [line for w in workers for line in w.job_runs("delivery")]
+    assert len(scheduled) == 1
+    shares = [_sent_by(w) for w in workers]
+    assert sum(shares) == readers and min(shares) > 0, shares
+    assert _ledger(url) == (readers, 0)
+
+
+def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
+    serve: StartServe,
+    run_cli: RunCli,
+    smtp_server: SmtpServer,
+    postgres: PostgresCluster,
+    tmp_path: Path,
+) -> None:
+    readers = 300
+    url = _database(postgres, run_cli, tmp_path, readers)
+    smtp_server.handler.data_delay = 0.02
+    # One connection each: when a worker is killed at a recipient, every message it
+    # sent before was answered and recorded, so the test can ask for exactly once.
+    env = _worker_env(url, smtp_server, _send_at(12), PAPERBOT_SMTP_MAX_CONNECTIONS="1")
+    workers = [serve(env) for _ in range(3)]
+    engine = open_engine(url)
+    seen: list[str] = []
+    killed: list[int] = []
+
+    def kill_the_sender_of_the_hundredth(address: str) -> None:
+        seen.append(address)
+        if len(seen) != 100:
+            return
+        # The worker delivering to this reader holds the reader's claim.
+        with Session(engine) as session:
+            holder = session.scalars(
+                select(DeliveryClaim.holder)
+                .join(Subscriber, Subscriber.id == DeliveryClaim.subscriber_id)  # type: ignore[arg-type]
+                .where(Subscriber.email == address)
+            ).one()
+        pid = int(holder.rpartition(":")[2].partition("/")[0])
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    smtp_server.handler.on_rcpt = kill_the_sender_of_the_hundredth
+    deadline = time.monotonic() + 60
+    while not killed and time.monotonic() < deadline:
+        time.sleep(0.1)
+    engine.dispose()
+    (victim,) = [w for w in workers if w.process.pid in killed]
+    assert victim.process.wait(timeout=10) == -signal.SIGKILL
+    survivors = [w for w in workers if w is not victim]
+    survivors[0].wait_for(
+        lambda: _ledger(url) == (readers, 0), timeout=120, message="every reader settled"
+    )
+    _assert_each_reader_got_one_digest(smtp_server, readers)
+    # One of the survivors leads the schedule now (if the killed worker did before).
+    holders = {w.health()[1]["holder"] for w in survivors}
+    survivors[0].wait_for(
+        lambda: survivors[0].health()[1].get("leader") in holders,
+        timeout=45,
+        message="a surviving leader",
+    )
