@@ -30,7 +30,11 @@ def serve() -> None:
 def health(
     as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
 ) -> None:
-    """Say whether `paperbot serve` is alive and how its jobs went; exit 1 when it is not."""
+    """Say whether `paperbot serve` is alive and how its jobs went; exit 1 when it is not.
+
+    With several workers on one database, the one judged is the newest on this
+    machine (any machine's when none ran here); all are listed.
+    """
     _, engine = open_store()
     state = read_health(engine, now=utc_now())
     if as_json:
@@ -44,6 +48,17 @@ def health(
             out.print("not running: no heartbeat recorded")
         else:
             out.print(f"not running: last heartbeat {state.beat_at:%Y-%m-%d %H:%M:%S} UTC")
+        if len(state.workers) > 1 or state.leader is not None:
+            out.print(f"leading the schedule: {state.leader or 'nobody'}")
+            workers = Table("worker", "state", "started", "last heartbeat")
+            for worker in state.workers:
+                workers.add_row(
+                    worker.holder,
+                    "alive" if worker.alive else "gone",
+                    f"{worker.started_at:%Y-%m-%d %H:%M:%S}",
+                    f"{worker.beat_at:%Y-%m-%d %H:%M:%S}",
+                )
+            out.print(workers)
         table = Table("job", "last outcome", "last success", "next run", "last error")
         for job in state.jobs:
             table.add_row(

@@ -128,11 +128,11 @@ def test_rounds_are_open_until_finished(tmp_path: Path, database_url: str, clock
     one = claims.start_round(engine, holder="a:1", now=clock(), only="ana@lab.org")
     since = clock() - timedelta(days=1)
     assert claims.open_rounds(engine, since=since) == [
-        Round(everyone, None),
-        Round(one, "ana@lab.org"),
+        Round(everyone, None, "a:1", clock()),
+        Round(one, "ana@lab.org", "a:1", clock()),
     ]
     claims.finish_round(engine, everyone, now=clock())
-    assert claims.open_rounds(engine, since=since) == [Round(one, "ana@lab.org")]
+    assert [r.id for r in claims.open_rounds(engine, since=since)] == [one]
     assert [r.id for r in claims.open_rounds(engine, since=since - timedelta(days=2))] == [old, one]
 
 

@@ -102,7 +102,13 @@ def test_three_workers_share_one_delivery_and_send_every_digest_once(
     leader = workers[0].wait_for(
         lambda: workers[0].health()[1].get("leader"), message="a schedule leader"
     )
-    assert leader in {w.health()[1]["holder"] for w in workers}
+    # Each worker answers for itself; all are listed, one leads the schedule.
+    holders = [w.health()[1]["holder"] for w in workers]
+    assert len(set(holders)) == 3 and leader in holders
+    listed = workers[1].health()[1]["workers"]
+    assert sorted(w["holder"] for w in listed if w["alive"]) == sorted(holders)
+    checked = run_cli("health", env={"PAPERBOT_DATABASE_URL": url})
+    assert checked.returncode == 0 and f"leading the schedule: {leader}" in checked.stdout
 
     workers[0].wait_for(
         lambda: _ledger(url)[0] == readers, timeout=150, message="every reader in the ledger"
@@ -170,3 +176,22 @@ def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
         timeout=45,
         message="a surviving leader",
     )
+
+
+def test_a_stopping_leader_hands_the_schedule_to_another_worker(
+    serve: StartServe, smtp_server: SmtpServer, postgres: PostgresCluster
+) -> None:
+    url = postgres.url(postgres.create_database())
+    env = _worker_env(url, smtp_server, "08:00:00")
+    first = serve(env)
+    first.wait_for(lambda: first.health()[1].get("leader"), message="a schedule leader")
+    second = serve(env)
+    assert first.health()[1]["leader"] == first.health()[1]["holder"]  # the first one keeps it
+    assert first.stop()[0] == 0
+    # Released on the way out: the other takes it at its next heartbeat, not after the lease.
+    second.wait_for(
+        lambda: second.health()[1].get("leader") == second.health()[1]["holder"],
+        timeout=8,
+        message="the second worker to lead",
+    )
+    assert any(line.get("message") == "leading the schedule" for line in second.log_lines())
