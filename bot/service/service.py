@@ -41,6 +41,7 @@ from sqlmodel import Session
 from bot import locks
 from bot.clock import Clock, utc_now
 from bot.config import Settings
+from bot.db import write_session
 from bot.delivery import claims
 from bot.errors import JobLockedError, ServiceError
 from bot.service import jobs
@@ -142,8 +143,9 @@ class Service:
         self.joined: set[int] = set()
         self.background: set[asyncio.Task[None]] = set()
         self.context = jobs.JobContext(engine, settings, clock)
+        self.store = SQLAlchemyJobStore(engine=engine)
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+            jobstores={"default": self.store},
             job_defaults={
                 "coalesce": True,  # after downtime, one run, not one per missed slot
                 "max_instances": 1,
@@ -164,6 +166,11 @@ class Service:
         web, listening = self._web_server()
         jobs.use_context(self.context)
         started = self.started_at = self.clock()
+        with write_session(self.engine) as session:
+            # The scheduler creates its table when missing, unguarded: workers starting
+            # together on a new database would race, and all but one fail. Created
+            # here, under the writers' lock, the scheduler then finds it.
+            self.store.jobs_t.create(session.connection(), checkfirst=True)
         self.scheduler.start(paused=True)
         self._lead()
         tasks = [

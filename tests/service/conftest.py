@@ -1,5 +1,6 @@
 """`paperbot serve` as a real process: start it, watch its logs and /healthz, stop it."""
 
+import itertools
 import json
 import os
 import signal
@@ -88,6 +89,7 @@ StartServe = Callable[..., Served]
 def serve(tmp_path: Path) -> Iterator[StartServe]:
     """Start `paperbot serve` in `tmp_path` with the given PAPERBOT_* settings; killed after."""
     started: list[Served] = []
+    numbers = itertools.count()  # each its own log, even when started from several threads
 
     def start(env: dict[str, str] | None = None, port: int | None = None) -> Served:
         port = port or free_port()
@@ -97,7 +99,7 @@ def serve(tmp_path: Path) -> Iterator[StartServe]:
             "PAPERBOT_LOG_FORMAT": "json",
             **(env or {}),
         }
-        log_path = tmp_path / f"serve-{len(started)}.log"
+        log_path = tmp_path / f"serve-{next(numbers)}.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "serve"],

@@ -5,6 +5,7 @@ import os
 import signal
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -178,15 +179,17 @@ def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
     )
 
 
-def test_a_stopping_leader_hands_the_schedule_to_another_worker(
+def test_workers_started_together_on_a_new_database_elect_one_leader_and_hand_it_over(
     serve: StartServe, smtp_server: SmtpServer, postgres: PostgresCluster
 ) -> None:
-    url = postgres.url(postgres.create_database())
+    url = postgres.url(postgres.create_database())  # no tables yet: both create the schema
     env = _worker_env(url, smtp_server, "08:00:00")
-    first = serve(env)
-    first.wait_for(lambda: first.health()[1].get("leader"), message="a schedule leader")
-    second = serve(env)
-    assert first.health()[1]["leader"] == first.health()[1]["holder"]  # the first one keeps it
+    with ThreadPoolExecutor(2) as pool:
+        workers = list(pool.map(lambda _: serve(env), range(2)))
+    workers[0].wait_for(lambda: workers[0].health()[1].get("leader"), message="a schedule leader")
+    leader = workers[0].health()[1]["leader"]
+    (first,) = [w for w in workers if w.health()[1]["holder"] == leader]
+    (second,) = [w for w in workers if w is not first]
     assert first.stop()[0] == 0
     # Released on the way out: the other takes it at its next heartbeat, not after the lease.
     second.wait_for(
