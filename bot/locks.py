@@ -10,6 +10,7 @@ when the lease runs out.
 import os
 import socket
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -18,20 +19,34 @@ from bot.errors import JobLockedError
 from bot.models import JobLock
 
 
+def machine_name() -> str:
+    """Name the machine this process runs on, as far as process ids go.
+
+    The host name, and on Linux the process-id namespace: containers that share a
+    host name (host networking) still number their processes separately, so a
+    pid seen in one means nothing in the other.
+    """
+    try:
+        namespace = str(Path("/proc/self/ns/pid").readlink())  # "pid:[4026531836]"
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}#{namespace.strip('pid:[]')}"
+
+
 def holder_name() -> str:
-    """Name this process as a lock holder: host and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Name this process as a lock holder: its machine and process id ("host#ns:pid")."""
+    return f"{machine_name()}:{os.getpid()}"
 
 
 def holder_is_alive(holder: str) -> bool:
-    """Whether a holder may still be running: False only for a process of this host that is gone.
+    """Whether a holder may still be running: False only for a process of this machine that is gone.
 
-    A holder is named "host:pid", optionally followed by "/" and a part of that
-    process (one delivery run among several).
+    A holder is named by `holder_name`, optionally followed by "/" and a part of
+    that process (one delivery run among several).
     """
-    host, _, rest = holder.rpartition(":")
+    machine, _, rest = holder.rpartition(":")
     pid = rest.partition("/")[0]
-    if host != socket.gethostname() or not pid.isdigit():
+    if machine != machine_name() or not pid.isdigit():
         return True  # another machine's process: only its lease can tell
     try:
         os.kill(int(pid), 0)

@@ -1,3 +1,4 @@
+import socket
 import subprocess
 import sys
 import threading
@@ -9,7 +10,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock
 from bot.db import open_engine, upgrade_schema
 from bot.errors import JobLockedError
-from bot.locks import acquire, holder_is_alive, holder_name, release, renew
+from bot.locks import acquire, holder_is_alive, holder_name, machine_name, release, renew
 
 LEASE = timedelta(minutes=5)
 
@@ -71,3 +72,16 @@ def test_a_lock_left_by_a_dead_process_of_this_host_is_free(engine: Engine, cloc
     acquire(engine, "delivery", holder=dead_holder, now=clock(), lease=LEASE)
     acquire(engine, "delivery", holder=holder_name(), now=clock(), lease=LEASE)
     assert holder_is_alive(holder_name()) and holder_is_alive("other-host:1")
+
+
+def test_a_process_of_another_pid_namespace_with_the_same_host_name_is_judged_by_its_lease() -> (
+    None
+):
+    # Containers sharing the host's name (host networking) number their processes
+    # separately: a pid that is free here may be a live worker there.
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = gone.stdout.strip()
+    assert not holder_is_alive(f"{machine_name()}:{pid}")
+    assert holder_is_alive(f"{socket.gethostname()}#1:{pid}")

@@ -6,7 +6,6 @@ process (a container's HEALTHCHECK), so everything goes through the database
 rather than memory.
 """
 
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.db import write_session
+from bot.locks import machine_name
 from bot.models import Heartbeat, JobLock, JobState
 
 SCHEDULE_LOCK = "schedule"
@@ -160,8 +160,8 @@ def read_health(
     """Return whether a worker's heartbeat is fresh at `now`, every worker, and every job's state.
 
     The worker judged is `worker` when given (a worker answering for itself),
-    else the newest of `host` (this machine by default), or of any machine when
-    none ever ran on `host`.
+    else the newest of `host` (this machine, `machine_name()`, by default), or of
+    any machine when none ever ran on `host`.
     """
     with Session(engine) as session:
         heartbeats = session.exec(select(Heartbeat).order_by(col(Heartbeat.beat_at).desc())).all()
@@ -187,7 +187,7 @@ def read_health(
     if worker is not None:
         judged = [w for w in workers if w.holder == worker]
     else:
-        host = socket.gethostname() if host is None else host
+        host = machine_name() if host is None else host
         here = [w for w in workers if w.holder.rpartition(":")[0] == host]
         judged = (here or list(workers))[:1]
     if not judged:

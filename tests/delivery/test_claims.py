@@ -1,6 +1,5 @@
 """Delivery rounds and claims: several runs share one delivery, nobody is served twice."""
 
-import socket
 import threading
 import time
 from datetime import timedelta
@@ -16,6 +15,7 @@ from bot.delivery import claims
 from bot.delivery.claims import Holding, Round
 from bot.delivery.ledger import record_delivery
 from bot.delivery.run import deliver
+from bot.locks import machine_name
 from bot.models import DeliveryClaim, DeliveryRound, SentPaper, Subscriber
 from tests.delivery.conftest import SmtpServer
 from tests.delivery.test_run import Clock, _setup, _smtp_env, _subscribe
@@ -88,7 +88,7 @@ def test_a_claim_is_taken_over_when_its_lease_runs_out_or_its_local_holder_is_go
     claims.claim(
         engine, _holding(engine, clock, "other-host:42"), [remote], now=clock(), lease=LEASE
     )
-    dead = _holding(engine, clock, f"{socket.gethostname()}:{DEAD_PID}/7")  # process:run
+    dead = _holding(engine, clock, f"{machine_name()}:{DEAD_PID}/7")  # process:run
     claims.claim(engine, dead, [local], now=clock(), lease=LEASE)
     me = _holding(engine, clock, "host-b:2")
     # The process on this machine is gone: its claim is free at once. The other
