@@ -1,13 +1,15 @@
 """The container's files, and the image's steps without a container.
 
 The Dockerfile passes hadolint; compose.yaml runs paperbot against Mailpit with settings
-paperbot accepts; and the steps the image takes (build the wheel, install it alone into a
+paperbot accepts, and its `postgres` profile adds PostgreSQL and two workers on it without
+changing the default services; and the steps the image takes (build the wheel, install it alone into a
 fresh virtual environment, run `paperbot serve` from there) work. Building and running the
 image itself needs root and podman: that is `scripts/container-test.sh`.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -19,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT, RunCli, required_tool
@@ -92,6 +95,11 @@ def load_compose() -> dict[str, Any]:
     return compose
 
 
+def interpolated(value: object) -> str:
+    """`value` as compose passes it on when no variable is set: `${NAME:-default}` is default."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+
+
 def test_compose_sends_paperbots_email_to_mailpit() -> None:
     services = load_compose()["services"]
     mailpit, paperbot, demo = services["mailpit"], services["paperbot"], services["demo"]
@@ -120,13 +128,94 @@ def test_compose_keeps_data_in_a_named_volume_and_mounts_an_inbox() -> None:
         assert (ROOT / source).exists(), source
 
 
-def test_compose_settings_are_accepted(run_cli: RunCli) -> None:
-    env = load_compose()["services"]["paperbot"]["environment"]
-    result = run_cli("config", env={k: str(v) for k, v in env.items()})
+@pytest.mark.parametrize("service", ["paperbot", "paperbot-pg"])
+def test_compose_settings_are_accepted(run_cli: RunCli, service: str) -> None:
+    env = load_compose()["services"][service]["environment"]
+    # `config` only shows the settings: it opens no database.
+    result = run_cli("config", env={k: interpolated(v) for k, v in env.items()})
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout.partition("\n")[2])
     assert shown["smtp"]["host"] == "mailpit"
     assert shown["delivery"]["transport"] == "smtp"
+    assert shown["web"]["base_url"] == env["PAPERBOT_WEB_BASE_URL"]
+
+
+# --- The `postgres` profile --------------------------------------------------------------
+
+DEFAULT_SERVICES = {"demo", "paperbot", "mailpit"}
+POSTGRES_SERVICES = {"postgres", "demo-pg", "paperbot-pg"}
+
+
+def test_compose_without_a_profile_runs_the_default_services_only() -> None:
+    services = load_compose()["services"]
+    assert set(services) == DEFAULT_SERVICES | POSTGRES_SERVICES
+    for name in DEFAULT_SERVICES:  # `docker compose up` starts these, as before
+        assert "profiles" not in services[name], name
+        env = services[name].get("environment", {})
+        assert not any("postgres" in str(value) for value in env.values()), name
+    for name in POSTGRES_SERVICES:  # and these only with `--profile postgres`
+        assert services[name]["profiles"] == ["postgres"], name
+    for name in DEFAULT_SERVICES - {"mailpit"}:
+        assert "paperbot-data:/data" in services[name]["volumes"]
+        assert not set(services[name]["depends_on"]) & POSTGRES_SERVICES, name
+
+
+def test_compose_postgres_profile_keeps_the_database_in_a_volume_and_checks_it() -> None:
+    compose = load_compose()
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"] == "postgres:16"
+    assert "postgres-data:/var/lib/postgresql/data" in postgres["volumes"]
+    assert "postgres-data" in compose["volumes"]
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    assert "ports" not in postgres  # reached by the workers only, on the compose network
+    env = postgres["environment"]
+    assert (env["POSTGRES_USER"], env["POSTGRES_DB"]) == ("paperbot", "paperbot")
+    # From the environment, with a default for local trials.
+    assert env["POSTGRES_PASSWORD"] == "${PAPERBOT_POSTGRES_PASSWORD:-paperbot}"
+
+
+def test_compose_postgres_workers_share_the_database_not_the_sqlite_volume() -> None:
+    compose = load_compose()
+    services = compose["services"]
+    workers, demo = services["paperbot-pg"], services["demo-pg"]
+    password = services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    for service in (workers, demo):
+        assert service["build"] == "."
+        env = service["environment"]
+        assert env["PAPERBOT_DATABASE_URL"] == f"postgresql://paperbot:{password}@postgres/paperbot"
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert "mailpit" in service["depends_on"]
+        # The database is in PostgreSQL; outbox and digests in a volume of their own.
+        assert "paperbot-data:/data" not in service["volumes"]
+        assert "paperbot-pg-data:/data" in service["volumes"]
+        assert "./examples/dumps:/data/inbox:ro" in service["volumes"]
+    assert "paperbot-pg-data" in compose["volumes"]
+    assert demo["command"] == services["demo"]["command"]
+    assert workers["depends_on"]["demo-pg"]["condition"] == "service_completed_successfully"
+    assert "command" not in workers  # the image's own: paperbot serve
+    assert "hostname" not in workers and "container_name" not in workers  # one per replica
+
+
+def test_compose_postgres_workers_publish_one_port_each_and_no_clash() -> None:
+    services = load_compose()["services"]
+    workers = services["paperbot-pg"]
+    replicas = workers["deploy"]["replicas"]
+    assert replicas >= 2
+    [published] = workers["ports"]
+    address, ports, container = published.split(":")
+    first, _, last = ports.partition("-")
+    host_ports = set(range(int(first), int(last or first) + 1))
+    assert (address, container) == ("127.0.0.1", "8080")
+    assert len(host_ports) >= replicas  # a port of the range for each worker
+    taken = {
+        int(port.split(":")[1])
+        for name in DEFAULT_SERVICES
+        for port in services[name].get("ports", [])
+    }
+    assert not host_ports & taken
+    base_url = workers["environment"]["PAPERBOT_WEB_BASE_URL"]
+    assert int(base_url.rpartition(":")[2]) in host_ports
+    assert float(workers["stop_grace_period"].removesuffix("s")) > 30
 
 
 # --- The image's steps without a container -----------------------------------------------
