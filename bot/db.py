@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Table, event, func, insert, select
-from sqlalchemy.engine import Connection, Dialect, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, StatementError
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, create_engine
 
@@ -35,26 +35,28 @@ _WRITE_LOCK_KEY = 0x7061706572626F74  # "paperbot": the advisory lock of Postgre
 """Any fixed bigint works; this one is unlikely to collide with another application's."""
 
 
-def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+def open_engine(url: str, *, busy_timeout: float = 30.0, name: str = "database.url") -> Engine:
     """Create an engine for `url`, creating a SQLite file's folder when needed.
 
     A plain `postgresql://` URL would make SQLAlchemy load psycopg2, which paperbot
     does not install: it is read as `postgresql+psycopg://` (psycopg 3, the
     `postgres` extra). An explicit driver (`postgresql+psycopg2://`) is kept.
+    `name` is what error messages call the URL, which they never show: it may
+    hold a password.
     """
     try:
         parsed = make_url(url)
     except ArgumentError:
         # The URL may hold a password: keep it out of the message and the traceback.
-        raise StoreError("database.url is not a valid database URL") from None
+        raise StoreError(f"{name} is not a valid database URL") from None
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, pool_pre_ping=True, json_serializer=_to_json)
+        engine = _create_engine(parsed, name, pool_pre_ping=True)
         _configure_postgresql(engine, busy_timeout)
         return engine
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, json_serializer=_to_json)
+        return _create_engine(parsed, name, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         folder = Path(parsed.database).parent
         try:
@@ -63,9 +65,25 @@ def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
             raise StoreError(
                 f"cannot open the database: cannot create folder {folder}: {exc.strerror}"
             ) from exc
-    engine = create_engine(url, connect_args={"timeout": busy_timeout}, json_serializer=_to_json)
+    engine = _create_engine(parsed, name, connect_args={"timeout": busy_timeout})
     _configure_sqlite(engine, busy_timeout)
     return engine
+
+
+def _create_engine(url: URL, name: str, **options: Any) -> Engine:
+    try:
+        return create_engine(url, json_serializer=_to_json, **options)
+    except NoSuchModuleError:
+        raise StoreError(
+            f"{name} names a database paperbot cannot use ({url.drivername}):"
+            " use a sqlite:/// or postgresql:// URL"
+        ) from None
+    except ImportError as exc:
+        postgresql = url.get_backend_name() == "postgresql"
+        hint = "; install paperbot's `postgres` extra" if postgresql else ""
+        raise StoreError(
+            f"the driver for {name} ({url.drivername}) is not installed: {exc}{hint}"
+        ) from None
 
 
 def _to_json(value: Any) -> str:
@@ -138,11 +156,10 @@ def upgrade_schema(engine: Engine) -> migrations.Upgrade:
         # Under the write lock (BEGIN IMMEDIATE on SQLite, the writers' advisory lock on
         # PostgreSQL): two processes starting at once must not both migrate. The second
         # waits, then finds the schema at head and does nothing.
-        options = {_WRITE: "exclusive"}
-        with engine.connect().execution_options(**options) as connection, connection.begin():
+        with engine.connect() as connection, write_transaction(connection):
             return migrations.upgrade(connection)
     except OperationalError as exc:
-        raise StoreError(f"cannot open the database: {_reason(exc)}") from exc
+        raise StoreError(f"cannot open the database: {error_message(exc)}") from exc
 
 
 def schema_state(engine: Engine) -> migrations.SchemaState:
@@ -151,7 +168,20 @@ def schema_state(engine: Engine) -> migrations.SchemaState:
         with engine.connect() as connection:
             return migrations.state(connection)
     except OperationalError as exc:
-        raise StoreError(f"cannot open the database: {_reason(exc)}") from exc
+        raise StoreError(f"cannot open the database: {error_message(exc)}") from exc
+
+
+@contextmanager
+def write_transaction(connection: Connection) -> Iterator[Connection]:
+    """Run the block in one transaction on `connection` that holds the write lock from its start.
+
+    The lock is `write_session`'s (BEGIN IMMEDIATE on SQLite, the writers'
+    advisory lock on PostgreSQL). Commits when the block ends normally and rolls
+    back on any error.
+    """
+    connection.execution_options(**{_WRITE: "exclusive"})
+    with connection.begin():
+        yield connection
 
 
 T = TypeVar("T")
@@ -252,6 +282,7 @@ def write_session(engine: Engine, *, exclusive: bool = True) -> Iterator[Session
         connection.close()
 
 
-def _reason(exc: OperationalError) -> str:
-    # The driver's own message, without the SQL and parameters SQLAlchemy appends.
-    return str(exc.orig) if exc.orig is not None else str(exc).splitlines()[0]
+def error_message(exc: StatementError) -> str:
+    """The driver's own message on one line, without the SQL and parameters SQLAlchemy appends."""
+    message = str(exc.orig) if exc.orig is not None else str(exc).splitlines()[0]
+    return " ".join(message.split())

@@ -46,6 +46,7 @@ DATABASES = ("sqlite", "postgresql")
 # rendering, the web pages) read and write through the same code, so SQLite suffices there.
 ON_EVERY_DATABASE = (
     "tests/test_db.py",
+    "tests/test_db_copy.py",
     "tests/test_locks.py",
     "tests/test_migrations.py",
     "tests/test_runs.py",

@@ -1,16 +1,24 @@
-"""`paperbot db`: the database's schema, shown and upgraded.
+"""`paperbot db`: the database's schema, shown and upgraded; the database copied to another.
 
 These commands open the database as it is, whatever `database.auto_upgrade`
-says: `current` must show the schema before anything changes it.
+says: `current` must show the schema before anything changes it, and `copy`
+reads a database without changing it.
 """
 
+from typing import Annotated
+
 import typer
+from sqlalchemy.engine import Engine
 
 from bot.cli.app import app, load_config, open_database, out
-from bot.db import schema_state, upgrade_schema
-from bot.migrations import SchemaState
+from bot.clock import utc_now
+from bot.db import open_engine, schema_state, upgrade_schema
+from bot.db_copy import copy_database
+from bot.migrations import SchemaState, head
 
-db_app = typer.Typer(help="The database's schema: show its revision, upgrade it.")
+db_app = typer.Typer(
+    help="The database's schema: show its revision, upgrade it; copy the database to another."
+)
 app.add_typer(db_app, name="db")
 
 
@@ -47,3 +55,40 @@ def describe(schema: SchemaState) -> str:
     if schema.current == schema.head:
         return f"{schema.current}{unrecorded}: up to date"
     return f"{schema.current}{unrecorded}; paperbot needs {schema.head}: run `paperbot db upgrade`"
+
+
+@db_app.command("copy")
+def copy(
+    target_url: Annotated[
+        str,
+        typer.Argument(
+            help="The empty database to copy into, e.g. postgresql://user:password@host/paperbot.",
+        ),
+    ],
+) -> None:
+    """Copy every row of the configured database into TARGET_URL, an empty database.
+
+    Stop `paperbot serve` first, copy, then point `database.url` at the target.
+    The configured database is only read; the target gets the newest schema and
+    every row, in one transaction: if anything fails, it is left as it was.
+    """
+    settings = load_config()
+    source = open_database(settings)
+    timeout = settings.database.busy_timeout
+    target = open_engine(target_url, busy_timeout=timeout, name="TARGET_URL")
+    counts = copy_database(source, target, clock=utc_now)
+    width = max(len(name) for name in counts)
+    for name, rows in counts.items():
+        out.print(f"{name:<{width}} {rows:>9}", highlight=False)
+    out.print(
+        f"copied {sum(counts.values())} rows in {len(counts)} tables"
+        f" from {_shown(source)} to {_shown(target)}, schema {head()}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _shown(engine: Engine) -> str:
+    """The engine's URL with its password masked."""
+    return engine.url.render_as_string(hide_password=True)
