@@ -255,8 +255,9 @@ class Service:
     def _started_here(self, delivery_round: claims.Round) -> bool:
         """Whether this process started the round (its own delivery job is working on it).
 
-        A round an earlier process of the same name left open (a restarted
-        container is "host:1" again) started before this one and is joined.
+        A round left open by an earlier process of the same name (a restarted
+        container's worker has its old name again) started before this one and
+        is joined.
         """
         process = delivery_round.started_by.partition("/")[0]
         started_at = delivery_round.started_at
