@@ -86,7 +86,7 @@ def _group_word(rng: random.Random) -> str:
 # --- The sink ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -111,11 +111,23 @@ def _sink(port: int, ready: Any, stop: Any) -> None:
 # --- Phases (each in its own process) ---------------------------------------------
 
 
-def _settings(folder: str, port: int, connections: int, transport: str = "smtp") -> Any:
+def bench_settings(
+    folder: str,
+    port: int,
+    connections: int,
+    transport: str = "smtp",
+    database_url: str | None = None,
+) -> Any:
+    """The run's settings: data in `folder`, SMTP to the sink on `port`.
+
+    The database is a SQLite file in `folder` unless `database_url` names another.
+    """
     from bot.config import load_settings
 
+    database = {} if database_url is None else {"PAPERBOT_DATABASE_URL": database_url}
     return load_settings(
         environ={
+            **database,
             "PAPERBOT_DATA_DIR": str(Path(folder, "data")),
             "PAPERBOT_DELIVERY_TRANSPORT": transport,
             "PAPERBOT_DELIVERY_SENDER": SENDER,
@@ -131,7 +143,10 @@ def _settings(folder: str, port: int, connections: int, transport: str = "smtp")
     )
 
 
-def _build(folder: str, subscribers: int, papers: int, seed: int) -> dict[str, Any]:
+def build_database(
+    folder: str, subscribers: int, papers: int, seed: int, database_url: str | None = None
+) -> dict[str, Any]:
+    """Store the papers and subscribers (in `folder`'s SQLite file, or at `database_url`)."""
     from bot.db import open_engine, upgrade_schema, write_session
     from bot.ingest.parsed import ParsedPaper
     from bot.ingest.store import Origin, store_papers
@@ -139,7 +154,7 @@ def _build(folder: str, subscribers: int, papers: int, seed: int) -> dict[str, A
     from bot.subscriptions.store import subscribe
 
     rng = random.Random(seed)
-    settings = _settings(folder, 25, 1)
+    settings = bench_settings(folder, 25, 1, database_url=database_url)
     engine = open_engine(settings.database_url)
     upgrade_schema(engine)
     groups = [_group_word(rng) for _ in range(max(1, papers // GROUP_SIZE))]
@@ -180,7 +195,7 @@ def _deliver(folder: str, port: int, connections: int, profile: bool) -> dict[st
     from bot.db import open_engine
     from bot.delivery.run import deliver
 
-    settings = _settings(folder, port, connections)
+    settings = bench_settings(folder, port, connections)
     engine = open_engine(settings.database_url)
     clock = lambda: NOW  # noqa: E731
     profiler = None
@@ -219,7 +234,7 @@ def _messages(folder: str, connections: int) -> list[tuple[str, bytes]]:
     from bot.db import open_engine
     from bot.delivery.run import deliver
 
-    settings = _settings(folder, 25, connections, transport="file")
+    settings = bench_settings(folder, 25, connections, transport="file")
     deliver(open_engine(settings.database_url), settings, clock=lambda: NOW)
     messages = []
     for path in sorted(settings.outbox_dir.glob("*.eml")):
@@ -272,7 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Event(), context.Event()
-    port = _free_port()
+    port = free_port()
     sink = context.Process(target=_sink, args=(port, ready, stop), daemon=True)
     sink.start()
     try:
@@ -280,7 +295,7 @@ def main() -> None:
             raise SystemExit("the SMTP sink did not start")
         with tempfile.TemporaryDirectory(prefix="paperbot-bench-") as tmp:
             started = time.perf_counter()
-            _in_child(_build, tmp, args.subscribers, args.papers, args.seed)
+            _in_child(build_database, tmp, args.subscribers, args.papers, args.seed)
             print(f"database: {args.subscribers} subscribers, {args.papers} papers "
                   f"(built in {time.perf_counter() - started:.1f} s)")  # fmt: skip
             # The floor reads the database before any delivery is recorded.
