@@ -61,6 +61,9 @@ Progress = Callable[[int, int], None]
 CLAIM_BATCH = 25
 """Subscribers claimed at a time: few, so workers share a round evenly and a dead one strands few."""
 
+_WAIT_FOR_OTHERS = 1.0
+"""Seconds between looks at subscribers other workers hold, once nothing else is left."""
+
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 60.0
 _WEEK = timedelta(days=7)
@@ -140,7 +143,9 @@ def deliver(
     holding = Holding(round_id, holder)
     run = _Run(engine, settings, clock, run_id, sleep, progress, holding, stop)
     try:
-        outcomes = run.deliver(only=only)
+        # A worker joining a round starts at a random place in the list: workers that
+        # all began at the top would try to claim the same subscribers all the way down.
+        outcomes = run.deliver(only=only, spread=join is not None)
     except Exception as exc:
         failure = [{"target": "", "outcome": "failed", "reason": str(exc)}]
         finish_run(engine, run_id, status="failed", counts={}, details=failure, now=clock())
@@ -220,22 +225,28 @@ class _Run:
                 )
         return self.outcomes
 
-    def deliver(self, *, only: str | None) -> list[Outcome]:
-        """Claim, plan and send until every due subscriber is settled (or the run is stopped)."""
+    def deliver(self, *, only: str | None, spread: bool = False) -> list[Outcome]:
+        """Claim, plan and send until every due subscriber is settled (or the run is stopped).
+
+        With `spread`, the run starts at a random batch of the due list.
+        """
         due, last = self._due(only)
         if not due:
             return self.outcomes
         self.total = len(due)
         index = self._index(due, last)
-        waiting = due
+        start = random.randrange(0, len(due), CLAIM_BATCH) if spread else 0
+        waiting = due[start:] + due[:start]
         while waiting:
             held_by_others: list[SubscriberView] = []
             self._send(self._claimed(waiting, index, held_by_others))
             if not held_by_others or self.stop.is_set():
                 break
-            # Other workers are delivering to these: wait for them to settle, or for
-            # their claims to run out (a worker that died), then look again.
-            self.sleep(min(5.0, self.lease.total_seconds() / 4))
+            if len(held_by_others) == len(waiting):
+                # Other workers are still delivering to all of these: wait for them to
+                # settle, or for their claims to run out (a worker that died). When some
+                # moved meanwhile, the rest may have too: look again at once.
+                self.sleep(min(_WAIT_FOR_OTHERS, self.lease.total_seconds() / 4))
             waiting = held_by_others
         return self.outcomes
 
