@@ -228,6 +228,8 @@ class SmtpTransport:
         5xx replies and unsendable addresses are permanent ones. `on_result`, when
         given, hears each result as soon as the server has answered, before the
         next message goes over that connection, so a caller can record it at once.
+        It is called in a worker thread, so that recording (a database write) does
+        not hold up the other connections: several calls may run at once.
         """
         source = _Source(batch)
         results: dict[int, SendResult] = {}
@@ -283,7 +285,8 @@ class SmtpTransport:
                         connect_failures.append(self._failure(item.key, exc, connecting=True))
                         return
                     sent = 0
-                settle(index, await self._send_one(client, item))
+                result = await self._send_one(client, item)
+                await asyncio.to_thread(settle, index, result)
                 sent += 1
         finally:
             if client is not None:
