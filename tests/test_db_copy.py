@@ -9,7 +9,7 @@ what it cannot copy safely, changing nothing.
 
 import re
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -36,19 +36,10 @@ from bot.subscriptions.store import subscribe, unsubscribe
 from bot.tokens import read_token, signing_secret
 from bot.web.confirmation import record_request
 from tests.conftest import DATA, SAMPLES, StaticFeeds
+from tests.delivery.test_run import Clock
 
 BASE_URL = "https://papers.example.org"
 TABLES = SQLModel.metadata.sorted_tables
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

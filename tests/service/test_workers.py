@@ -6,7 +6,6 @@ import signal
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -17,13 +16,10 @@ from bot.models import DeliveryClaim, SentPaper, Subscriber
 from tests.conftest import SAMPLES, PostgresCluster, RunCli
 from tests.delivery.conftest import SmtpServer
 from tests.service.conftest import Served, StartServe
+from tests.service.test_serve import _env, _send_at
 
 # Each matches papers of the sample dump, so every subscriber has a digest.
 KEYWORDS = ("graph neural network", "diffusion", "backpropagation", "language model")
-
-
-def _send_at(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S")
 
 
 def _database(postgres: PostgresCluster, run_cli: RunCli, tmp_path: Path, readers: int) -> str:
@@ -41,17 +37,9 @@ def _database(postgres: PostgresCluster, run_cli: RunCli, tmp_path: Path, reader
 
 
 def _worker_env(url: str, smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
-    return {
-        "PAPERBOT_DATABASE_URL": url,
-        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
-        "PAPERBOT_SMTP_HOST": smtp.host,
-        "PAPERBOT_SMTP_PORT": str(smtp.port),
-        "PAPERBOT_SMTP_SECURITY": "none",
-        "PAPERBOT_SCHEDULE_SEND_AT": send_at,
-        "PAPERBOT_SCHEDULE_TIMEZONE": "UTC",
-        "PAPERBOT_SCHEDULE_INBOX_EVERY": "3600",
-        **more,
-    }
+    return _env(
+        smtp, send_at, PAPERBOT_DATABASE_URL=url, PAPERBOT_SCHEDULE_INBOX_EVERY="3600", **more
+    )
 
 
 def _sent_by(worker: Served) -> int:
