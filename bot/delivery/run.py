@@ -195,7 +195,6 @@ class _Run:
         self.renderer = DigestRenderer(settings.delivery.templates)
         self.outcomes: list[Outcome] = []
         self.total = self.done = 0
-        self._counting = threading.Lock()
         # This run's part in its round (None in a dry run or a preview), and when
         # the lease of its claims was last renewed.
         self.holding = holding
@@ -564,10 +563,9 @@ class _Run:
         """Count `count` more subscribers as settled, and say so."""
         if count <= 0:
             return
-        with self._counting:  # results are recorded in several threads at once
-            self.done += count
-            if self.progress is not None:
-                self.progress(self.done, self.total)
+        self.done += count
+        if self.progress is not None:
+            self.progress(self.done, self.total)
 
 
 def _counts(outcomes: list[Outcome]) -> dict[str, int]:

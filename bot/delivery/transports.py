@@ -228,8 +228,6 @@ class SmtpTransport:
         5xx replies and unsendable addresses are permanent ones. `on_result`, when
         given, hears each result as soon as the server has answered, before the
         next message goes over that connection, so a caller can record it at once.
-        It is called in a worker thread, so that recording (a database write) does
-        not hold up the other connections: several calls may run at once.
         """
         source = _Source(batch)
         results: dict[int, SendResult] = {}
@@ -285,8 +283,7 @@ class SmtpTransport:
                         connect_failures.append(self._failure(item.key, exc, connecting=True))
                         return
                     sent = 0
-                result = await self._send_one(client, item)
-                await asyncio.to_thread(settle, index, result)
+                settle(index, await self._send_one(client, item))
                 sent += 1
         finally:
             if client is not None:
