@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -42,14 +43,34 @@ def _worker_env(url: str, smtp: SmtpServer, send_at: str, **more: str) -> dict[s
     )
 
 
-def _sent_by(worker: Served) -> int:
-    """Emails this worker's delivery runs (scheduled or joined) say they sent."""
-    lines = worker.log_lines()
-    return sum(
-        line.get("sent", 0)
-        for line in lines
+def _three_workers(
+    serve: StartServe,
+    run_cli: RunCli,
+    smtp: SmtpServer,
+    postgres: PostgresCluster,
+    folder: Path,
+    readers: int,
+    **more: str,
+) -> tuple[str, list[Served]]:
+    """A database with `readers`, three workers on it sending at a time 12 s from now."""
+    url = _database(postgres, run_cli, folder, readers)
+    smtp.handler.data_delay = 0.02
+    env = _worker_env(url, smtp, _send_at(12), **more)
+    return url, [serve(env) for _ in range(3)]
+
+
+def _delivery_runs(worker: Served) -> list[dict[str, Any]]:
+    """The "job finished" lines of this worker's delivery runs, scheduled or joined."""
+    return [
+        line
+        for line in worker.log_lines()
         if line.get("message") == "job finished" and str(line.get("job")).startswith("delivery")
-    )
+    ]
+
+
+def _sent_by(worker: Served) -> int:
+    """Emails this worker's delivery runs say they sent."""
+    return sum(line.get("sent", 0) for line in _delivery_runs(worker))
 
 
 def _ledger(url: str) -> tuple[int, int]:
@@ -83,11 +104,8 @@ def test_three_workers_share_one_delivery_and_send_every_digest_once(
     tmp_path: Path,
 ) -> None:
     readers = 2000
-    url = _database(postgres, run_cli, tmp_path, readers)
     # Slow enough that one worker alone would need ~10 s: the others join within 5.
-    smtp_server.handler.data_delay = 0.02
-    env = _worker_env(url, smtp_server, _send_at(12))
-    workers = [serve(env) for _ in range(3)]
+    url, workers = _three_workers(serve, run_cli, smtp_server, postgres, tmp_path, readers)
     leader = workers[0].wait_for(
         lambda: workers[0].health()[1].get("leader"), message="a schedule leader"
     )
@@ -103,7 +121,7 @@ def test_three_workers_share_one_delivery_and_send_every_digest_once(
         lambda: _ledger(url)[0] == readers, timeout=150, message="every reader in the ledger"
     )
     for worker in workers:  # every run ends (waiting for the others' claims)
-        worker.wait_for(lambda w=worker: _sent_by(w) > 0, timeout=60, message="its run to end")
+        worker.wait_for(lambda w=worker: _delivery_runs(w), timeout=60, message="its run to end")
     _assert_each_reader_got_one_digest(smtp_server, readers)
     # The scheduled job ran once, on the leader; the others joined its round.
     scheduled = [line for w in workers for line in w.job_runs("delivery")]
@@ -121,12 +139,12 @@ def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
     tmp_path: Path,
 ) -> None:
     readers = 300
-    url = _database(postgres, run_cli, tmp_path, readers)
-    smtp_server.handler.data_delay = 0.02
     # One connection each: when a worker is killed at a recipient, every message it
     # sent before was answered and recorded, so the test can ask for exactly once.
-    env = _worker_env(url, smtp_server, _send_at(12), PAPERBOT_SMTP_MAX_CONNECTIONS="1")
-    workers = [serve(env) for _ in range(3)]
+    url, workers = _three_workers(
+        serve, run_cli, smtp_server, postgres, tmp_path, readers,
+        PAPERBOT_SMTP_MAX_CONNECTIONS="1",
+    )  # fmt: skip
     engine = open_engine(url)
     seen: list[str] = []
     killed: list[int] = []
