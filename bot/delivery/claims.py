@@ -20,8 +20,9 @@ should keep their clocks in step (NTP); a lease lasts minutes, skew is seconds.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -93,6 +94,25 @@ def finish_round(engine: Engine, round_id: int, *, now: datetime) -> None:
             row.finished_at = now
 
 
+_CLAIMS: Table = DeliveryClaim.__table__  # type: ignore[attr-defined]
+
+_TAKE_OVER = (
+    update(_CLAIMS)
+    .where(_CLAIMS.c.subscriber_id == bindparam("b_subscriber"))
+    .values(round_id=bindparam("round_id"), holder=bindparam("holder"),
+            expires_at=bindparam("expires_at"), settled=False)
+)  # fmt: skip
+
+
+class _Held(NamedTuple):
+    """A claim as read back: who holds the subscriber, in which round, until when."""
+
+    round_id: int
+    holder: str
+    expires_at: datetime
+    settled: bool
+
+
 def claim(
     engine: Engine, holding: Holding, subscriber_ids: list[int], *, now: datetime, lease: timedelta
 ) -> Claimed:
@@ -102,34 +122,36 @@ def claim(
     a worker whose lease ran out or that was a process of this machine and is gone.
     """
     round_id, holder = holding.round_id, holding.holder
-    mine: set[int] = set()
+    mine: list[int] = []
     busy: set[int] = set()
     with write_session(engine) as session:
-        held: dict[int, DeliveryClaim] = {}
+        connection = session.connection()
+        held: dict[int, _Held] = {}
         for chunk in in_chunks(subscriber_ids):
-            query = select(DeliveryClaim).where(col(DeliveryClaim.subscriber_id).in_(chunk))
-            held.update({c.subscriber_id: c for c in session.exec(query)})
+            query = _CLAIMS.select().where(_CLAIMS.c.subscriber_id.in_(chunk))
+            for found in connection.execute(query):
+                held[found.subscriber_id] = _Held(
+                    found.round_id, found.holder, found.expires_at, found.settled
+                )
+        taken_over: list[int] = []
         for subscriber_id in subscriber_ids:
             row = held.get(subscriber_id)
-            if row is None:
-                row = DeliveryClaim(subscriber_id=subscriber_id, round_id=round_id, holder=holder)
-            elif row.settled and row.round_id == round_id:
+            if row is not None and row.settled and row.round_id == round_id:
                 continue  # done in this round, by whoever
-            elif not row.settled and _taken(row, holding, now):
+            if row is not None and not row.settled and _taken(row, holding, now):
                 busy.add(subscriber_id)
                 continue
-            row.round_id, row.holder, row.expires_at, row.settled = (
-                round_id,
-                holder,
-                now + lease,
-                False,
-            )
-            session.add(row)
-            mine.add(subscriber_id)
-    return Claimed(frozenset(mine), frozenset(busy))
+            (taken_over if row is not None else mine).append(subscriber_id)
+        claimed = {"round_id": round_id, "holder": holder, "expires_at": now + lease}
+        new = [{"subscriber_id": i, **claimed, "settled": False} for i in mine]
+        if new:
+            connection.execute(insert(_CLAIMS), new)
+        if taken_over:
+            connection.execute(_TAKE_OVER, [{"b_subscriber": i, **claimed} for i in taken_over])
+    return Claimed(frozenset(mine + taken_over), frozenset(busy))
 
 
-def _taken(row: DeliveryClaim, holding: Holding, now: datetime) -> bool:
+def _taken(row: _Held, holding: Holding, now: datetime) -> bool:
     """Whether an unsettled claim stops `holding` from taking the subscriber."""
     if row.holder == holding.holder and row.round_id == holding.round_id:
         return False  # already this worker's, in this round
@@ -143,8 +165,6 @@ def renew(engine: Engine, holding: Holding, *, now: datetime, lease: timedelta) 
             update(DeliveryClaim).where(*_unsettled(holding)).values(expires_at=now + lease)
         )
 
-
-_CLAIMS: Table = DeliveryClaim.__table__  # type: ignore[attr-defined]
 
 _SETTLE = (
     update(_CLAIMS)

@@ -147,12 +147,18 @@ _Hits = dict[int, tuple[float, int, int, float, Explanation]]
 
 
 class Matcher:
-    """Matches rules and keywords against a fixed set of papers, through an index built once."""
+    """Matches rules and keywords against a fixed set of papers, through an index built once.
+
+    Each distinct keyword is searched once per `Matcher`, however many `match`
+    calls ask for it: a delivery matches its subscribers a few at a time, and
+    most keywords recur from one batch to the next.
+    """
 
     def __init__(self, papers: Iterable[PaperText]) -> None:
-        self._papers = list(papers)
+        papers = list(papers)
         with collector_paused():
-            self._index = PaperIndex([Fields(p.title, p.abstract) for p in self._papers])
+            index = PaperIndex([Fields(p.title, p.abstract) for p in papers])
+        self._search = _Search(index, index, papers)
 
     def match(self, rules: Iterable[Rule]) -> list[Match]:
         """Return the best match of each rule in each paper it matches.
@@ -161,7 +167,7 @@ class Matcher:
         `InputError` for a keyword or exclusion that is not usable.
         """
         with collector_paused():
-            return _Search(self._index, self._index, self._papers).match(rules)
+            return self._search.match(rules)
 
     def match_keyword(self, keyword: str) -> list[Match]:
         """Return the best match of one keyword in each paper, best first (rule id 0)."""

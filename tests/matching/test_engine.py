@@ -418,8 +418,9 @@ def _keyword(rng: random.Random, corpus: list[PaperText]) -> str:
     return keyword if any(char.isalnum() for char in keyword) else "graph"
 
 
-def test_the_index_finds_the_same_matches_as_reading_every_word() -> None:
-    rng = random.Random(5)
+def _random_rules(seed: int) -> tuple[list[PaperText], list[Rule]]:
+    """40 generated papers and 250 rules on them: phrases, typos, quotes, exclusions."""
+    rng = random.Random(seed)
     corpus = [
         PaperText(n, _text(rng, rng.randint(3, 8)), _text(rng, rng.randint(20, 45)))
         for n in range(1, 41)
@@ -432,9 +433,27 @@ def test_the_index_finds_the_same_matches_as_reading_every_word() -> None:
         )
         for n in range(250)
     ]
+    return corpus, rules
+
+
+def test_the_index_finds_the_same_matches_as_reading_every_word() -> None:
+    corpus, rules = _random_rules(5)
     indexed = Matcher(corpus).match(rules)
     assert indexed == match_exhaustive(corpus, rules)
     # The comparison means something: many rules match, some through typos.
     assert len({m.rule_id for m in indexed}) > 150
     assert any(m.similarity < 1.0 for m in indexed)
     assert any(m.matched.count(" ") + m.matched.count("-") >= 2 for m in indexed)
+
+
+def test_matching_a_few_rules_at_a_time_finds_what_one_call_finds() -> None:
+    # One Matcher keeps what it found for each keyword across calls: a keyword seen
+    # in an earlier batch, as a keyword or as an exclusion, must answer the same later.
+    corpus, rules = _random_rules(11)
+    whole = Matcher(corpus).match(rules)
+    batched = Matcher(corpus)
+    in_batches = [m for start in range(0, 250, 7) for m in batched.match(rules[start : start + 7])]
+    assert in_batches == whole
+    again = batched.match(list(reversed(rules)))
+    assert again == whole
+    assert len({m.rule_id for m in whole}) > 150
