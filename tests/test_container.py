@@ -236,6 +236,7 @@ def get_healthz(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+@pytest.mark.serial
 def test_the_wheel_alone_in_a_fresh_venv_runs_the_service(tmp_path: Path) -> None:
     """What the Dockerfile does: `pip wheel`, a new venv, the wheel and its dependencies only."""
     subprocess.run(

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -17,6 +18,9 @@ from bot.models import Delivery, SentPaper
 from tests.conftest import SAMPLES, RunCli, StaticFeeds
 from tests.delivery.conftest import SmtpServer
 from tests.service.conftest import StartServe, free_port
+
+# Real services waiting on real clocks: `make test` runs them alone, after the rest.
+pytestmark = pytest.mark.serial
 
 FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
 

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -18,6 +19,9 @@ from tests.conftest import SAMPLES, PostgresCluster, RunCli
 from tests.delivery.conftest import SmtpServer
 from tests.service.conftest import Served, StartServe
 from tests.service.test_serve import _env, _send_at
+
+# Real services waiting on real clocks: `make test` runs them alone, after the rest.
+pytestmark = pytest.mark.serial
 
 # Each matches papers of the sample dump, so every subscriber has a digest.
 KEYWORDS = ("graph neural network", "diffusion", "backpropagation", "language model")
