@@ -122,7 +122,8 @@ def claim(
     a worker whose lease ran out or that was a process of this machine and is gone.
     """
     round_id, holder = holding.round_id, holding.holder
-    mine: list[int] = []
+    unclaimed: list[int] = []
+    taken_over: list[int] = []
     busy: set[int] = set()
     with write_session(engine) as session:
         connection = session.connection()
@@ -133,7 +134,6 @@ def claim(
                 held[found.subscriber_id] = _Held(
                     found.round_id, found.holder, found.expires_at, found.settled
                 )
-        taken_over: list[int] = []
         for subscriber_id in subscriber_ids:
             row = held.get(subscriber_id)
             if row is not None and row.settled and row.round_id == round_id:
@@ -141,14 +141,14 @@ def claim(
             if row is not None and not row.settled and _taken(row, holding, now):
                 busy.add(subscriber_id)
                 continue
-            (taken_over if row is not None else mine).append(subscriber_id)
+            (unclaimed if row is None else taken_over).append(subscriber_id)
         claimed = {"round_id": round_id, "holder": holder, "expires_at": now + lease}
-        new = [{"subscriber_id": i, **claimed, "settled": False} for i in mine]
-        if new:
-            connection.execute(insert(_CLAIMS), new)
+        if unclaimed:
+            rows = [{"subscriber_id": i, **claimed, "settled": False} for i in unclaimed]
+            connection.execute(insert(_CLAIMS), rows)
         if taken_over:
             connection.execute(_TAKE_OVER, [{"b_subscriber": i, **claimed} for i in taken_over])
-    return Claimed(frozenset(mine + taken_over), frozenset(busy))
+    return Claimed(frozenset(unclaimed + taken_over), frozenset(busy))
 
 
 def _taken(row: _Held, holding: Holding, now: datetime) -> bool:

@@ -215,7 +215,7 @@ class _Scan:
 
 
 class _Search:
-    """One matching run: each distinct keyword is compiled and searched once."""
+    """The searches behind one `Matcher`: each distinct keyword compiled and searched once, kept."""
 
     def __init__(self, table: TokenTable, finder: _Finder, papers: Sequence[PaperText]) -> None:
         self._table = table
