@@ -158,12 +158,18 @@ def _taken(row: _Held, holding: Holding, now: datetime) -> bool:
     return row.expires_at > now and holder_is_alive(row.holder)
 
 
-def renew(engine: Engine, holding: Holding, *, now: datetime, lease: timedelta) -> None:
-    """Extend the lease of every claim of `holding` not settled yet."""
+def renew(engine: Engine, holding: Holding, *, now: datetime, lease: timedelta) -> frozenset[int]:
+    """Extend the lease of every claim of `holding` not settled yet; return their subscribers.
+
+    A subscriber `holding` claimed that is missing from the answer was taken over
+    by another worker (this one let the lease run out): not `holding`'s to serve.
+    """
     with write_session(engine) as session:
         session.execute(
             update(DeliveryClaim).where(*_unsettled(holding)).values(expires_at=now + lease)
         )
+        held = session.scalars(select(DeliveryClaim.subscriber_id).where(*_unsettled(holding)))
+        return frozenset(held)
 
 
 _SETTLE = (

@@ -64,6 +64,11 @@ CLAIM_BATCH = 25
 _WAIT_FOR_OTHERS = 1.0
 """Seconds between looks at subscribers other workers hold, once nothing else is left."""
 
+_STOPPING = "not sent: paperbot was stopping; due again at the next run"
+_TAKEN_OVER = (
+    "not sent: another worker took it over while this run was stalled past its claim's lease"
+)
+
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 60.0
 _WEEK = timedelta(days=7)
@@ -200,6 +205,8 @@ class _Run:
         self.holding = holding
         self.lease = timedelta(seconds=settings.delivery.claim_lease)
         self.renewed = clock()
+        # The subscribers this run holds claims on, as of the last claim or renewal.
+        self.held: set[int] = set()
         self._secret: str | None = None
         self._domain = parseaddr(settings.delivery.sender)[1].rpartition("@")[2] or "localhost"
         self._file_transport = FileTransport(settings.outbox_dir)
@@ -262,11 +269,12 @@ class _Run:
             batch = waiting[start : start + CLAIM_BATCH]
             if self.stop.is_set():
                 for subscriber in waiting[start:]:
-                    self._stopped(subscriber)
+                    self._skipped(subscriber, _STOPPING)
                 return
             claimed = claims.claim(
                 self.engine, self.holding, [s.id for s in batch], now=self.clock(), lease=self.lease
             )
+            self.held |= claimed.mine
             held_by_others.extend(s for s in batch if s.id in claimed.busy)
             mine = [s for s in batch if s.id in claimed.mine]
             # Settled in this round by another worker: theirs to report.
@@ -279,7 +287,9 @@ class _Run:
                 self._settled(len(nothing_to_send))
             for item in planned:
                 if self.stop.is_set():
-                    self._stopped(item.subscriber)
+                    self._skipped(item.subscriber, _STOPPING)
+                    continue
+                if not self._still_held(item.subscriber):
                     continue
                 if item.subscriber.format in ("markdown", "both"):
                     self._markdown(item)
@@ -470,7 +480,7 @@ class _Run:
         while pending:
             if self.stop.is_set():
                 for item in pending:
-                    self._stopped(item.subscriber, channels=("email",))
+                    self._skipped(item.subscriber, _STOPPING, channels=("email",))
                 return
             attempt += 1
             # Exponential backoff with jitter, so retries do not hit a struggling
@@ -478,6 +488,7 @@ class _Run:
             pause = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 2))
             self.sleep(pause * random.uniform(0.5, 1.5))
             self._keep_claims(force=True)
+            pending = [i for i in pending if self._still_held(i.subscriber, channels=("email",))]
             pending = self._attempt(pending, attempt)
 
     def _attempt(self, items: Iterable[_Planned], attempt: int) -> list[_Planned]:
@@ -525,22 +536,40 @@ class _Run:
         else:
             asyncio.run(self._smtp_transport.send_all(batch, on_result))
 
-    def _stopped(self, subscriber: SubscriberView, channels: tuple[str, ...] | None = None) -> None:
-        """Report the channels of `subscriber` this stopping run did not reach."""
+    def _skipped(
+        self, subscriber: SubscriberView, reason: str, channels: tuple[str, ...] | None = None
+    ) -> None:
+        """Report the channels of `subscriber` this run did not reach (all by default), and why."""
         if channels is None:
             channels = (
                 ("markdown", "email") if subscriber.format == "both" else (subscriber.format,)
             )
-        reason = "not sent: paperbot was stopping; due again at the next run"
         for channel in channels:
             self.outcomes.append(Outcome(subscriber.email, channel, "skipped", reason))
 
+    def _still_held(
+        self, subscriber: SubscriberView, channels: tuple[str, ...] | None = None
+    ) -> bool:
+        """Whether this run still holds its claim on `subscriber`, checked just before sending.
+
+        A run that stalled (a paused machine, a hung disk) past its lease may have
+        lost claims to another worker, which then serves those subscribers: they are
+        reported and left to it. A message already on its way when the run stalled
+        cannot be called back.
+        """
+        self._keep_claims()
+        if self.holding is None or subscriber.id in self.held:
+            return True
+        self._skipped(subscriber, _TAKEN_OVER, channels)
+        self._settled(1)
+        return False
+
     def _keep_claims(self, *, force: bool = False) -> None:
-        """Renew the lease of this run's claims well before it runs out."""
+        """Renew the lease of this run's claims well before it runs out; learn which it still holds."""
         now = self.clock()
         if self.holding is None or (not force and now - self.renewed < self.lease / 3):
             return
-        claims.renew(self.engine, self.holding, now=now, lease=self.lease)
+        self.held = set(claims.renew(self.engine, self.holding, now=now, lease=self.lease))
         self.renewed = now
 
     def _record(
@@ -555,7 +584,6 @@ class _Run:
             message_id=message_id, ledger=ledger, settles=self.holding if settles else None,
         )  # fmt: skip
         self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
-        self._keep_claims()
         if settles:
             self._settled(1)
 

@@ -216,3 +216,40 @@ def test_two_runs_at_once_share_the_work_and_send_nothing_twice(
         assert session.scalar(select(func.count(func.distinct(SentPaper.subscriber_id)))) == 80
         finished = session.get_one(DeliveryRound, started).finished_at
     assert finished is not None
+
+
+def test_a_run_that_stalled_past_its_lease_sends_nothing_another_worker_took_over(
+    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+) -> None:
+    env = {
+        **_smtp_env(smtp_server),
+        "PAPERBOT_SMTP_MAX_CONNECTIONS": "1",
+        "PAPERBOT_DELIVERY_CLAIM_LEASE": "60",
+    }
+    engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
+    ids = _subscribers(engine, 6, clock)
+    taken_over: list[claims.Claimed] = []
+
+    def stall_at_the_second_reader(address: str) -> None:
+        if address != "reader1@lab.org":
+            return
+        # This run hangs (a paused machine, say) for two leases; meanwhile a worker
+        # elsewhere joins the round and takes over every claim that ran out.
+        clock.now += timedelta(seconds=120)
+        with Session(engine) as session:
+            round_id = session.scalars(select(func.max(DeliveryRound.id))).one()
+        other = Holding(round_id, "other-host:42")
+        taken_over.append(claims.claim(engine, other, ids, now=clock(), lease=LEASE))
+
+    smtp_server.handler.on_rcpt = stall_at_the_second_reader
+    report = deliver(engine, settings, clock=clock, sleep=lambda _: None)
+    # reader0 was settled before the stall; reader1's message was already on its way.
+    assert taken_over[0].mine == frozenset(ids[1:])
+    received = [r.recipients[0] for r in smtp_server.handler.received]
+    assert received == ["reader0@lab.org", "reader1@lab.org"]
+    skipped = {o.email: o.reason for o in report.outcomes if o.status == "skipped"}
+    assert sorted(skipped) == [f"reader{n}@lab.org" for n in range(2, 6)]
+    assert all("another worker" in reason for reason in skipped.values())
+    # The other worker's claims are left alone: it delivers to those readers itself.
+    rows = _claim_rows(engine)
+    assert {rows[i] for i in ids[2:]} == {("other-host:42", False)}
