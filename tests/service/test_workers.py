@@ -1,5 +1,5 @@
 """Several `paperbot serve` workers on one PostgreSQL database: the schedule runs once,
-the delivery is shared, and nobody gets a digest twice, even when a worker is killed."""
+the delivery is shared, and nobody gets a digest twice, even when a worker is killed or hangs."""
 
 import os
 import signal
@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.db import open_engine
 from bot.models import DeliveryClaim, SentPaper, Subscriber
 from tests.conftest import SAMPLES, PostgresCluster, RunCli
-from tests.delivery.conftest import SmtpServer
+from tests.delivery.conftest import SmtpServer, StartServer
 from tests.service.conftest import Served, StartServe
 from tests.service.test_serve import _env, _send_at
 
@@ -91,6 +92,17 @@ def _ledger(url: str) -> tuple[int, int]:
         engine.dispose()
 
 
+def _holder_pid(engine: Engine, address: str) -> int:
+    """The process of the worker delivering to `address`: it holds the reader's claim."""
+    with Session(engine) as session:
+        holder = session.scalars(
+            select(DeliveryClaim.holder)
+            .join(Subscriber, Subscriber.id == DeliveryClaim.subscriber_id)  # type: ignore[arg-type]
+            .where(Subscriber.email == address)
+        ).one()
+    return int(holder.rpartition(":")[2].partition("/")[0])
+
+
 def _assert_each_reader_got_one_digest(smtp: SmtpServer, readers: int) -> None:
     received = Counter(r for message in smtp.handler.received for r in message.recipients)
     expected = {f"reader{n}@lab.org" for n in range(readers)}
@@ -157,14 +169,7 @@ def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
         seen.append(address)
         if len(seen) != 100:
             return
-        # The worker delivering to this reader holds the reader's claim.
-        with Session(engine) as session:
-            holder = session.scalars(
-                select(DeliveryClaim.holder)
-                .join(Subscriber, Subscriber.id == DeliveryClaim.subscriber_id)  # type: ignore[arg-type]
-                .where(Subscriber.email == address)
-            ).one()
-        pid = int(holder.rpartition(":")[2].partition("/")[0])
+        pid = _holder_pid(engine, address)
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
 
@@ -187,6 +192,51 @@ def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
         timeout=45,
         message="a surviving leader",
     )
+
+
+def test_a_worker_hung_past_its_lease_sends_nothing_the_others_took_over(
+    serve: StartServe,
+    run_cli: RunCli,
+    start_server: StartServer,
+    postgres: PostgresCluster,
+    tmp_path: Path,
+) -> None:
+    readers = 150
+    # The server drops a client silent for 3 s, as real servers drop idle ones (after
+    # minutes): the hung worker's message in flight is not delivered when it wakes up.
+    smtp = start_server(timeout=3)
+    url, workers = _three_workers(
+        serve, run_cli, smtp, postgres, tmp_path, readers,
+        PAPERBOT_SMTP_MAX_CONNECTIONS="1", PAPERBOT_DELIVERY_CLAIM_LEASE="4",
+    )  # fmt: skip
+    engine = open_engine(url)
+    seen: list[str] = []
+    hung: list[int] = []
+
+    def hang_the_sender_of_the_sixtieth(address: str) -> None:
+        seen.append(address)
+        if len(seen) == 60:
+            pid = _holder_pid(engine, address)
+            os.kill(pid, signal.SIGSTOP)
+            hung.append(pid)
+
+    smtp.handler.on_rcpt = hang_the_sender_of_the_sixtieth
+    try:
+        workers[0].wait_for(lambda: hung, timeout=60, message="a worker hung")
+        (victim,) = [w for w in workers if w.process.pid in hung]
+        others = [w for w in workers if w is not victim]
+        # Its claims run out and the others deliver to its readers.
+        others[0].wait_for(
+            lambda: _ledger(url) == (readers, 0), timeout=120, message="every reader settled"
+        )
+    finally:
+        for pid in hung:
+            os.kill(pid, signal.SIGCONT)
+        engine.dispose()
+    # Woken up, it finds its claims taken over and sends none of them.
+    victim.wait_for(lambda: _delivery_runs(victim), timeout=60, message="its run to end")
+    _assert_each_reader_got_one_digest(smtp, readers)
+    assert _delivery_runs(victim)[0].get("skipped", 0) > 0
 
 
 def test_workers_started_together_on_a_new_database_elect_one_leader_and_hand_it_over(
