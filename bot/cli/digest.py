@@ -11,9 +11,6 @@ from rich.table import Table
 
 from bot.cli.app import app, err, fail, open_store, out
 from bot.clock import utc_now
-from bot.delivery.run import deliver, preview
-from bot.delivery.transports import safe_name
-from bot.digest.render import DigestRenderer
 
 
 @app.command("digest")
@@ -27,6 +24,8 @@ def digest_command(
     only: Annotated[str | None, typer.Option(help="Deliver to this subscriber only.")] = None,
 ) -> None:
     """Send each due subscriber the matching papers they have not had yet."""
+    from bot.delivery.run import deliver  # templates and SMTP: see bot.cli
+
     settings, engine = open_store()
     if err.is_terminal and not dry_run:
         with RichProgress(console=err, transient=True) as bar:
@@ -65,6 +64,10 @@ def preview_command(
     open_it: Annotated[bool, typer.Option("--open", help="Open the file in a browser.")] = False,
 ) -> None:
     """Write the digest a subscriber would get now to a file; nothing is sent or recorded."""
+    from bot.delivery.run import preview  # templates and SMTP: see bot.cli
+    from bot.delivery.transports import safe_name
+    from bot.digest.render import DigestRenderer
+
     suffixes = {"html": ".html", "text": ".txt", "md": ".md"}
     if format not in suffixes:
         fail(f"--format must be html, text or md, not {format!r}", code=2)

@@ -5,7 +5,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress
@@ -13,10 +13,11 @@ from rich.table import Table
 
 from bot.cli.app import app, err, fail, jsonable, open_store, out, state
 from bot.clock import utc_now
-from bot.ingest.pipeline import IngestResult
-from bot.ingest.run import Progress as IngestProgress
-from bot.ingest.run import ingest_sources
 from bot.papers import list_papers
+
+if TYPE_CHECKING:
+    from bot.ingest.pipeline import IngestResult
+    from bot.ingest.run import Progress as IngestProgress
 
 
 @app.command()
@@ -40,6 +41,8 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest digest dumps and RSS/Atom feeds; files already ingested are skipped."""
+    from bot.ingest.run import ingest_sources  # parsers and HTTP: see bot.cli
+
     settings, engine = open_store()
     if not (paths or inbox or feeds):
         fail("nothing to ingest: give files, folders or URLs, or --inbox or --feeds", code=2)
@@ -99,7 +102,7 @@ def papers(
 
 
 @contextmanager
-def _progress_bar(*, show: bool) -> Iterator[IngestProgress | None]:
+def _progress_bar(*, show: bool) -> "Iterator[IngestProgress | None]":
     """A progress bar on a terminal, for runs of several sources; nothing otherwise."""
     if not (show and err.is_terminal):
         yield None
@@ -113,7 +116,7 @@ def _progress_bar(*, show: bool) -> Iterator[IngestProgress | None]:
         yield advance
 
 
-def _print_results(results: list[IngestResult]) -> None:
+def _print_results(results: "list[IngestResult]") -> None:
     if not results:
         out.print("nothing to ingest: no files found")
         return
@@ -145,7 +148,7 @@ def _print_results(results: list[IngestResult]) -> None:
     )
 
 
-def _problem_lines(result: IngestResult, *, every_warning: bool) -> list[str]:
+def _problem_lines(result: "IngestResult", *, every_warning: bool) -> list[str]:
     """One line for a source that failed, lost papers or was repaired; every warning if asked."""
     if result.error:
         return [f"{result.source}: {result.error}"]
@@ -163,7 +166,7 @@ def _problem_lines(result: IngestResult, *, every_warning: bool) -> list[str]:
     return [f"{result.source}: warning: {result.warnings[0]}{rest}"]
 
 
-def _result_json(result: IngestResult) -> dict[str, Any]:
+def _result_json(result: "IngestResult") -> dict[str, Any]:
     data = asdict(result)
     data["path"] = data.pop("source")
     data["skipped"] = result.reason if result.status == "skipped" else None

@@ -4,15 +4,12 @@ import json
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.table import Table
 
 from bot.cli.app import app, jsonable, open_store, out
 from bot.clock import utc_now
 from bot.service import logs
-from bot.service.service import Service
 from bot.service.state import read_health
-from bot.web.app import create_app
 
 
 @app.command()
@@ -21,6 +18,8 @@ def serve() -> None:
 
     Stops cleanly on SIGTERM or SIGINT. Logs go to stderr, one line per job run.
     """
+    from bot.service.service import Service  # the scheduler and the web app: see bot.cli
+
     settings, engine = open_store()
     logs.configure(fmt=settings.log.format, level=settings.log.level)
     Service(engine, settings).run()
@@ -77,6 +76,10 @@ def health(
 @app.command()
 def web() -> None:
     """Serve only the web pages (subscribe, manage, unsubscribe), without the scheduler."""
+    import uvicorn  # the web app's parts: see bot.cli
+
+    from bot.web.app import create_app
+
     settings, engine = open_store()
     logs.configure(fmt=settings.log.format, level=settings.log.level)
     uvicorn.run(
