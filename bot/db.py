@@ -164,6 +164,10 @@ def upgrade_schema(engine: Engine) -> migrations.Upgrade:
     recorded as the revision its tables match. Rows already stored are kept.
     """
     try:
+        with engine.connect() as connection:
+            before = migrations.state(connection)
+        if not before.behind:  # the usual case: nothing to do, and no write lock taken
+            return migrations.Upgrade(before, before.head)
         # Under the write lock (BEGIN IMMEDIATE on SQLite, the writers' advisory lock on
         # PostgreSQL): two processes starting at once must not both migrate. The second
         # waits, then finds the schema at head and does nothing.

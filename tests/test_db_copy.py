@@ -28,7 +28,7 @@ from bot.delivery.run import deliver
 from bot.errors import StoreError
 from bot.ingest.pipeline import FeedSource, FetchOptions, ingest_feed, ingest_file
 from bot.locks import acquire
-from bot.migrations import alembic_config, head
+from bot.migrations import HEAD, alembic_config
 from bot.models import Subscriber
 from bot.service.state import STALE_AFTER, beat, job_finished, job_started, set_next_runs
 from bot.subscriptions.spec import make_spec
@@ -123,7 +123,7 @@ def test_every_row_is_copied_and_the_copy_carries_on(
     assert counts == {name: len(rows) for name, rows in before.items()}
     assert _everything(target) == before
     assert _everything(source) == before  # the source was only read
-    assert schema_state(target).current == head()
+    assert schema_state(target).current == HEAD
     back = open_engine(f"sqlite:///{tmp_path / 'back.db'}")  # and back, read from the target
     assert copy_database(target, back, clock=clock) == counts
     assert _everything(back) == before
@@ -231,7 +231,7 @@ def test_a_source_behind_the_newest_schema_is_refused(
         copy_database(source, target, clock=clock)
 
     assert str(refused.value) == (
-        f"the database schema is at 0004, paperbot needs {head()}:"
+        f"the database schema is at 0004, paperbot needs {HEAD}:"
         " run `paperbot db upgrade` first, then copy"
     )
     assert inspect(target).get_table_names() == []

@@ -7,7 +7,7 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-from bot.migrations import head
+from bot.migrations import HEAD
 from tests.conftest import ROOT
 
 RENDER = """
@@ -86,4 +86,4 @@ def test_the_wheel_renders_digests_from_its_own_templates(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert "A &lt;b&gt;bold&lt;/b&gt; title" in result.stdout
     assert "Paper digest:" in result.stdout
-    assert f"schema {head()}" in result.stdout  # the migrations ran from the installed copy
+    assert f"schema {HEAD}" in result.stdout  # the migrations ran from the installed copy

@@ -14,7 +14,7 @@ from bot.cli.app import app, load_config, open_database, out
 from bot.clock import utc_now
 from bot.db import open_engine, schema_state, upgrade_schema
 from bot.db_copy import copy_database
-from bot.migrations import SchemaState, head
+from bot.migrations import HEAD, SchemaState
 
 db_app = typer.Typer(
     help="The database's schema: show its revision, upgrade it; copy the database to another."
@@ -82,7 +82,7 @@ def copy(
         out.print(f"{name:<{width}} {rows:>9}", highlight=False)
     out.print(
         f"copied {sum(counts.values())} rows in {len(counts)} tables"
-        f" from {_shown(source)} to {_shown(target)}, schema {head()}",
+        f" from {_shown(source)} to {_shown(target)}, schema {HEAD}",
         markup=False,
         highlight=False,
         soft_wrap=True,

@@ -9,24 +9,41 @@ Databases made before migrations existed (by `create_schema`, which created
 missing tables and added missing columns) have no `alembic_version` table:
 `detect_revision` recognises which revision their tables match, and `upgrade`
 records it before upgrading from there.
+
+Alembic is loaded only when the schema is not at `HEAD`: every command checks
+the schema first, and finding it up to date needs one query, not Alembic's
+scripts.
 """
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Integer, inspect
+from sqlalchemy import Integer, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
 from bot.errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
 FOLDER = Path(__file__).resolve().parent
 """The migration scripts' folder (`env.py` and `versions/`), inside the installed package."""
+
+HEAD = "0005"
+"""The newest revision: the schema of `bot.models`.
+
+Also written in `versions/`, the newest script's `revision`: here so that finding
+a database up to date needs no Alembic. A new revision updates both; a test
+checks that they agree.
+"""
+
+VERSION_TABLE = "alembic_version"
+"""Where Alembic records a database's revision."""
 
 APSCHEDULER_TABLE = "apscheduler_jobs"
 """The scheduler's job table: APScheduler creates and changes it itself, not the migrations."""
@@ -105,7 +122,7 @@ def include_object(
 
 
 def compare_type(
-    context: MigrationContext,
+    context: "MigrationContext",
     inspected_column: object,
     metadata_column: object,
     inspected_type: TypeEngine[object],
@@ -120,8 +137,10 @@ def compare_type(
     return False if context.dialect.name == "sqlite" and integers else None
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None) -> "Config":
     """Alembic's configuration, built in code: the packaged scripts, and `connection` to run on."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(FOLDER))
     if connection is not None:
@@ -129,30 +148,35 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _scripts() -> ScriptDirectory:
+def scripts() -> "ScriptDirectory":
+    """The packaged revisions, as Alembic reads them."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
-def head() -> str:
-    """The newest revision: the schema of `bot.models`."""
-    revision = _scripts().get_current_head()
-    if revision is None:  # pragma: no cover - the package always ships its revisions
-        raise StoreError("paperbot's migrations are missing from the installation")
-    return revision
+def recorded_revision(connection: Connection) -> str | None:
+    """The revision recorded in the database behind `connection`; None when there is none."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    revision = connection.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+    return None if revision is None else str(revision)
 
 
 def state(connection: Connection) -> SchemaState:
     """Read where the schema of the database behind `connection` stands; change nothing."""
-    recorded = MigrationContext.configure(connection).get_current_revision()
+    recorded = recorded_revision(connection)
+    if recorded == HEAD:
+        return SchemaState(HEAD, HEAD, recorded=True)
     if recorded is not None:
-        known = {script.revision for script in _scripts().walk_revisions()}
+        known = {script.revision for script in scripts().walk_revisions()}
         if recorded not in known:
             raise StoreError(
                 f"the database schema is at {recorded}, a revision this paperbot does not know:"
                 " it was upgraded by a newer version, so use that one"
             )
-        return SchemaState(recorded, head(), recorded=True)
-    return SchemaState(detect_revision(connection), head(), recorded=False)
+        return SchemaState(recorded, HEAD, recorded=True)
+    return SchemaState(detect_revision(connection), HEAD, recorded=False)
 
 
 def detect_revision(connection: Connection) -> str | None:
@@ -193,6 +217,8 @@ def upgrade(connection: Connection) -> Upgrade:
     An unversioned database is first stamped with the revision its tables match.
     The caller holds the write lock and commits.
     """
+    from alembic import command
+
     before = state(connection)
     config = alembic_config(connection)
     if not before.recorded and before.current is not None:

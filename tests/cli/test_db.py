@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from bot.db import open_engine, upgrade_schema
-from bot.migrations import head
+from bot.migrations import HEAD
 from tests.conftest import PostgresCluster, RunCli
 
 PASSWORD = "s3cret-pw"
@@ -44,7 +44,7 @@ def test_copy_into_postgresql_then_carry_on_there(
     shown = f"postgresql+psycopg://postgres:***@/{name}?host={quote(str(postgres.root), safe='')}"
     assert summary == (
         f"copied {sum(counts.values())} rows in {len(counts)} tables"
-        f" from sqlite:///{source} to {shown}, schema {head()}"
+        f" from sqlite:///{source} to {shown}, schema {HEAD}"
     )
 
     on_target = {"PAPERBOT_DATABASE_URL": postgres.url(name)}
@@ -104,7 +104,7 @@ def test_a_source_behind_the_newest_schema_is_refused(run_cli: RunCli, tmp_path:
     target = tmp_path / "target.db"
     assert run_cli("db", "copy", f"sqlite:///{target}").stderr == (
         "paperbot: error: the database schema is at nothing (an empty database),"
-        f" paperbot needs {head()}: run `paperbot db upgrade` first, then copy\n"
+        f" paperbot needs {HEAD}: run `paperbot db upgrade` first, then copy\n"
     )
     assert not target.exists()
 
@@ -113,7 +113,7 @@ def test_copy_into_a_new_sqlite_file(ready: RunCli, tmp_path: Path) -> None:
     copied = ready("db", "copy", "sqlite:///moved/paperbot.db")
     assert copied.returncode == 0, copied.stderr
     assert copied.stdout.splitlines()[-1].endswith(
-        f" to sqlite:///moved/paperbot.db, schema {head()}"
+        f" to sqlite:///moved/paperbot.db, schema {HEAD}"
     )
     moved = open_engine(f"sqlite:///{tmp_path / 'moved' / 'paperbot.db'}")
     upgrade_schema(moved)  # already at head: nothing to do

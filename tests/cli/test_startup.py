@@ -3,8 +3,10 @@
 import subprocess
 import sys
 
-# The scheduler, the web app, templates and SMTP, feed parsing and HTTP.
+# The scheduler, the web app, templates and SMTP, feed parsing and HTTP; migrations,
+# needed only when a database's schema is behind.
 HEAVY = (
+    "alembic",
     "apscheduler",
     "uvicorn",
     "fastapi",
