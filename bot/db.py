@@ -121,24 +121,25 @@ def _configure_postgresql(engine: Engine, busy_timeout: float) -> None:
         # 10,000). Planning each run anew costs little for paperbot's small statements.
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET plan_cache_mode = force_custom_plan")
+            # lock_timeout plays SQLite's busy timeout: wait that long for a lock (the
+            # writers' lock below, a row another worker is writing), then fail. Set once
+            # per connection, not per transaction: a delivery records each message in a
+            # transaction of its own, and a statement more each was a round trip more.
+            cursor.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
         dbapi_connection.commit()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get(_WRITE, False)
-        if not write:
-            return
+        if connection.get_execution_options().get(_WRITE) != "exclusive":
+            return  # a read, or an append (see `write_session`): no writers' lock
         # PostgreSQL's equivalent of BEGIN IMMEDIATE. Under READ COMMITTED two writers
         # could both read "no such paper" (or "lock free") and both insert; SERIALIZABLE
         # would instead fail one of them at commit, and these blocks cannot be replayed.
         # So each write transaction first takes one advisory lock, held until it ends:
         # writers run one at a time, and as every statement of READ COMMITTED reads the
         # latest commits, each sees all that the writers before it stored. Readers never
-        # wait. lock_timeout plays the busy timeout: wait that long, then fail.
-        # (Executed while SQLAlchemy begins: psycopg opens the transaction with it.)
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(busy_timeout * 1000)}")
-        if write == "exclusive":
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
+        # wait. (Executed while SQLAlchemy begins: psycopg opens the transaction with it.)
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
 
 
 def _enable_wal(cursor: Any, busy_timeout: float) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.db import open_engine, upgrade_schema, write_session
@@ -72,6 +73,32 @@ def test_writers_take_turns_instead_of_failing(database_url: str) -> None:
         session.add(_paper("second"))
     thread.join()
     assert count == 1  # it saw the first writer's row: the two did not overlap
+
+
+def test_a_writer_gives_up_after_the_busy_timeout(database_url: str) -> None:
+    holder = open_engine(database_url)
+    upgrade_schema(holder)
+    waiter = open_engine(database_url, busy_timeout=0.3)
+    outcome: list[BaseException | None] = []
+
+    def write() -> None:
+        try:
+            with write_session(waiter) as session:
+                session.add(_paper("second"))
+            outcome.append(None)
+        except Exception as exc:
+            outcome.append(exc)
+
+    with write_session(holder) as session:
+        session.add(_paper("first"))
+        session.flush()
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join(timeout=20)  # still waiting then: the timeout was not applied
+        assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
+    with Session(holder) as session:  # the holder's write stands, the waiter's never was
+        assert session.scalars(select(Paper.title)).all() == ["first"]
 
 
 @pytest.mark.parametrize(
