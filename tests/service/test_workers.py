@@ -3,7 +3,6 @@ the delivery is shared, and nobody gets a digest twice, even when a worker is ki
 
 import os
 import signal
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -92,6 +91,27 @@ def _ledger(url: str) -> tuple[int, int]:
         engine.dispose()
 
 
+def _signal_the_sender(
+    smtp: SmtpServer, engine: Engine, nth: int, signum: signal.Signals
+) -> list[int]:
+    """Send `signum` to the worker delivering to the `nth` recipient the server hears of.
+
+    Returns the list that then holds the worker's pid.
+    """
+    seen: list[str] = []
+    signalled: list[int] = []
+
+    def on_rcpt(address: str) -> None:
+        seen.append(address)
+        if len(seen) == nth:
+            pid = _holder_pid(engine, address)
+            os.kill(pid, signum)
+            signalled.append(pid)
+
+    smtp.handler.on_rcpt = on_rcpt
+    return signalled
+
+
 def _holder_pid(engine: Engine, address: str) -> int:
     """The process of the worker delivering to `address`: it holds the reader's claim."""
     with Session(engine) as session:
@@ -162,21 +182,8 @@ def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
         PAPERBOT_SMTP_MAX_CONNECTIONS="1",
     )  # fmt: skip
     engine = open_engine(url)
-    seen: list[str] = []
-    killed: list[int] = []
-
-    def kill_the_sender_of_the_hundredth(address: str) -> None:
-        seen.append(address)
-        if len(seen) != 100:
-            return
-        pid = _holder_pid(engine, address)
-        os.kill(pid, signal.SIGKILL)
-        killed.append(pid)
-
-    smtp_server.handler.on_rcpt = kill_the_sender_of_the_hundredth
-    deadline = time.monotonic() + 60
-    while not killed and time.monotonic() < deadline:
-        time.sleep(0.1)
+    killed = _signal_the_sender(smtp_server, engine, 100, signal.SIGKILL)
+    workers[0].wait_for(lambda: killed, timeout=60, message="a worker killed")
     engine.dispose()
     (victim,) = [w for w in workers if w.process.pid in killed]
     assert victim.process.wait(timeout=10) == -signal.SIGKILL
@@ -210,17 +217,7 @@ def test_a_worker_hung_past_its_lease_sends_nothing_the_others_took_over(
         PAPERBOT_SMTP_MAX_CONNECTIONS="1", PAPERBOT_DELIVERY_CLAIM_LEASE="4",
     )  # fmt: skip
     engine = open_engine(url)
-    seen: list[str] = []
-    hung: list[int] = []
-
-    def hang_the_sender_of_the_sixtieth(address: str) -> None:
-        seen.append(address)
-        if len(seen) == 60:
-            pid = _holder_pid(engine, address)
-            os.kill(pid, signal.SIGSTOP)
-            hung.append(pid)
-
-    smtp.handler.on_rcpt = hang_the_sender_of_the_sixtieth
+    hung = _signal_the_sender(smtp, engine, 60, signal.SIGSTOP)
     try:
         workers[0].wait_for(lambda: hung, timeout=60, message="a worker hung")
         (victim,) = [w for w in workers if w.process.pid in hung]
