@@ -136,12 +136,14 @@ def claim(
                 )
         for subscriber_id in subscriber_ids:
             row = held.get(subscriber_id)
-            if row is not None and row.settled and row.round_id == round_id:
+            if row is None:
+                unclaimed.append(subscriber_id)
+            elif row.settled and row.round_id == round_id:
                 continue  # done in this round, by whoever
-            if row is not None and not row.settled and _taken(row, holding, now):
+            elif not row.settled and _taken(row, holding, now):
                 busy.add(subscriber_id)
-                continue
-            (unclaimed if row is None else taken_over).append(subscriber_id)
+            else:
+                taken_over.append(subscriber_id)
         claimed = {"round_id": round_id, "holder": holder, "expires_at": now + lease}
         if unclaimed:
             rows = [{"subscriber_id": i, **claimed, "settled": False} for i in unclaimed]

@@ -558,7 +558,7 @@ class _Run:
         cannot be called back.
         """
         self._keep_claims()
-        if self.holding is None or subscriber.id in self.held:
+        if subscriber.id in self.held:
             return True
         self._skipped(subscriber, _TAKEN_OVER, channels)
         self._settled(1)
