@@ -2,6 +2,7 @@
 the delivery is shared, and nobody gets a digest twice, even when a worker is killed or hangs."""
 
 import os
+import queue
 import signal
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -93,20 +94,20 @@ def _ledger(url: str) -> tuple[int, int]:
 
 def _signal_the_sender(
     smtp: SmtpServer, engine: Engine, nth: int, signum: signal.Signals
-) -> list[int]:
+) -> "queue.Queue[int]":
     """Send `signum` to the worker delivering to the `nth` recipient the server hears of.
 
-    Returns the list that then holds the worker's pid.
+    Returns the queue that then gets the worker's pid.
     """
     seen: list[str] = []
-    signalled: list[int] = []
+    signalled: queue.Queue[int] = queue.Queue()
 
     def on_rcpt(address: str) -> None:
         seen.append(address)
         if len(seen) == nth:
             pid = _holder_pid(engine, address)
             os.kill(pid, signum)
-            signalled.append(pid)
+            signalled.put(pid)
 
     smtp.handler.on_rcpt = on_rcpt
     return signalled
@@ -182,10 +183,9 @@ def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
         PAPERBOT_SMTP_MAX_CONNECTIONS="1",
     )  # fmt: skip
     engine = open_engine(url)
-    killed = _signal_the_sender(smtp_server, engine, 100, signal.SIGKILL)
-    workers[0].wait_for(lambda: killed, timeout=60, message="a worker killed")
+    killed = _signal_the_sender(smtp_server, engine, 100, signal.SIGKILL).get(timeout=60)
     engine.dispose()
-    (victim,) = [w for w in workers if w.process.pid in killed]
+    (victim,) = [w for w in workers if w.process.pid == killed]
     assert victim.process.wait(timeout=10) == -signal.SIGKILL
     survivors = [w for w in workers if w is not victim]
     survivors[0].wait_for(
@@ -217,18 +217,16 @@ def test_a_worker_hung_past_its_lease_sends_nothing_the_others_took_over(
         PAPERBOT_SMTP_MAX_CONNECTIONS="1", PAPERBOT_DELIVERY_CLAIM_LEASE="4",
     )  # fmt: skip
     engine = open_engine(url)
-    hung = _signal_the_sender(smtp, engine, 60, signal.SIGSTOP)
+    hung = _signal_the_sender(smtp, engine, 60, signal.SIGSTOP).get(timeout=60)
     try:
-        workers[0].wait_for(lambda: hung, timeout=60, message="a worker hung")
-        (victim,) = [w for w in workers if w.process.pid in hung]
+        (victim,) = [w for w in workers if w.process.pid == hung]
         others = [w for w in workers if w is not victim]
         # Its claims run out and the others deliver to its readers.
         others[0].wait_for(
             lambda: _ledger(url) == (readers, 0), timeout=120, message="every reader settled"
         )
     finally:
-        for pid in hung:
-            os.kill(pid, signal.SIGCONT)
+        os.kill(hung, signal.SIGCONT)
         engine.dispose()
     # Woken up, it finds its claims taken over and sends none of them.
     victim.wait_for(lambda: _delivery_runs(victim), timeout=60, message="its run to end")
