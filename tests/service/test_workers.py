@@ -246,10 +246,11 @@ def test_workers_started_together_on_a_new_database_elect_one_leader_and_hand_it
     (first,) = [w for w in workers if w.health()[1]["holder"] == leader]
     (second,) = [w for w in workers if w is not first]
     assert first.stop()[0] == 0
-    # Released on the way out: the other takes it at its next heartbeat, not after the lease.
+    # Released on the way out: the other takes it at its next heartbeat (5 s), well
+    # before the 30 s lease would have run out.
     second.wait_for(
         lambda: second.health()[1].get("leader") == second.health()[1]["holder"],
-        timeout=8,
+        timeout=15,
         message="the second worker to lead",
     )
     assert any(line.get("message") == "leading the schedule" for line in second.log_lines())
