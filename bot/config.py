@@ -230,6 +230,7 @@ class DatabaseSettings(_Section):
     # masks every field declared this way.
     url: DatabaseUrl = Field(default=None, repr=False)
     busy_timeout: Seconds = 30.0
+    idle_transaction_timeout: Seconds = 60.0
     auto_upgrade: bool = True
 
 

@@ -35,8 +35,18 @@ _WRITE_LOCK_KEY = 0x7061706572626F74  # "paperbot": the advisory lock of Postgre
 """Any fixed bigint works; this one is unlikely to collide with another application's."""
 
 
-def open_engine(url: str, *, busy_timeout: float = 30.0, name: str = "database.url") -> Engine:
+def open_engine(
+    url: str,
+    *,
+    busy_timeout: float = 30.0,
+    idle_transaction_timeout: float = 60.0,
+    name: str = "database.url",
+) -> Engine:
     """Create an engine for `url`, creating a SQLite file's folder when needed.
+
+    `busy_timeout`: seconds a write waits for a lock before failing.
+    `idle_transaction_timeout` (PostgreSQL): seconds a transaction may send nothing
+    before the server ends it and releases its locks.
 
     A plain `postgresql://` URL would make SQLAlchemy load psycopg2, which paperbot
     does not install: it is read as `postgresql+psycopg://` (psycopg 3, the
@@ -53,7 +63,7 @@ def open_engine(url: str, *, busy_timeout: float = 30.0, name: str = "database.u
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         engine = _create_engine(parsed, name, pool_pre_ping=True)
-        _configure_postgresql(engine, busy_timeout)
+        _configure_postgresql(engine, busy_timeout, idle_transaction_timeout)
         return engine
     if parsed.get_backend_name() != "sqlite":
         return _create_engine(parsed, name, pool_pre_ping=True)
@@ -111,7 +121,9 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _configure_postgresql(engine: Engine, busy_timeout: float) -> None:
+def _configure_postgresql(
+    engine: Engine, busy_timeout: float, idle_transaction_timeout: float
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # A statement run many times on one connection (each ledger row's foreign-key
@@ -125,7 +137,15 @@ def _configure_postgresql(engine: Engine, busy_timeout: float) -> None:
             # writers' lock below, a row another worker is writing), then fail. Set once
             # per connection, not per transaction: a delivery records each message in a
             # transaction of its own, and a statement more each was a round trip more.
-            cursor.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute(f"SET lock_timeout = {_milliseconds(busy_timeout)}")
+            # A worker frozen (a paused VM) or cut off (a lost host) inside a write
+            # transaction would keep the writers' lock until it wakes or TCP gives up
+            # on it, hours later, and every other worker's writes would fail meanwhile.
+            # Between its statements a paperbot transaction only waits for its own
+            # computing (seconds for the largest dump), so a silent one is a stuck one.
+            cursor.execute(
+                f"SET idle_in_transaction_session_timeout = {_milliseconds(idle_transaction_timeout)}"
+            )
         dbapi_connection.commit()
 
     @event.listens_for(engine, "begin")
@@ -140,6 +160,11 @@ def _configure_postgresql(engine: Engine, busy_timeout: float) -> None:
         # latest commits, each sees all that the writers before it stored. Readers never
         # wait. (Executed while SQLAlchemy begins: psycopg opens the transaction with it.)
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_KEY,))
+
+
+def _milliseconds(seconds: float) -> int:
+    # PostgreSQL reads 0 as "no timeout": a positive setting stays at least 1 ms.
+    return max(1, round(seconds * 1000))
 
 
 def _enable_wal(cursor: Any, busy_timeout: float) -> None:

@@ -663,7 +663,12 @@ def test_describe_masks_set_secrets(tmp_path: Path) -> None:
         "max_connections": 4,
         "messages_per_connection": 100,
     }
-    assert data["database"] == {"url": "***", "busy_timeout": 30.0, "auto_upgrade": True}
+    assert data["database"] == {
+        "url": "***",
+        "busy_timeout": 30.0,
+        "idle_transaction_timeout": 60.0,
+        "auto_upgrade": True,
+    }
 
 
 def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
@@ -682,6 +687,7 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
         "database": {
             "url": f"sqlite:///{data_dir / 'paperbot.db'}",
             "busy_timeout": 30.0,
+            "idle_transaction_timeout": 60.0,
             "auto_upgrade": True,
         },
         "ingest": {"feed_timeout": 30.0, "user_agent": f"paperbot/{__version__}"},

@@ -10,12 +10,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from bot.db import open_engine, upgrade_schema, write_session
 from bot.errors import StoreError
 from bot.models import Paper
+from tests.postgres import PostgresCluster
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -99,6 +100,26 @@ def test_a_writer_gives_up_after_the_busy_timeout(database_url: str) -> None:
     assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
     with Session(holder) as session:  # the holder's write stands, the waiter's never was
         assert session.scalars(select(Paper.title)).all() == ["first"]
+
+
+def test_postgresql_ends_a_writer_frozen_in_its_transaction(postgres: PostgresCluster) -> None:
+    # PostgreSQL only: SQLite has no server to end a stuck writer's transaction.
+    url = postgres.url(postgres.create_database())
+    frozen = open_engine(url, idle_transaction_timeout=0.5)
+    other = open_engine(url, busy_timeout=20)
+    upgrade_schema(other)
+    ended = pytest.raises(DBAPIError, match="idle-in-transaction timeout")
+    with ended, write_session(frozen) as session:
+        session.add(_paper("first"))
+        session.flush()
+        # The frozen writer sends nothing while it holds the writers' lock; the other
+        # takes the lock once the server has ended that transaction, instead of
+        # failing after its busy timeout.
+        with write_session(other) as session_of_other:
+            session_of_other.add(_paper("second"))
+        session.add(_paper("third"))  # woken up: its connection is gone
+    with Session(other) as session:  # the frozen writer's rows were rolled back
+        assert session.scalars(select(Paper.title)).all() == ["second"]
 
 
 @pytest.mark.parametrize(

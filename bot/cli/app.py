@@ -121,7 +121,12 @@ def open_store() -> tuple[Settings, Engine]:
 
 def open_database(settings: Settings) -> Engine:
     """Open the database the settings name, schema as it is."""
-    return open_engine(settings.database_url, busy_timeout=settings.database.busy_timeout)
+    database = settings.database
+    return open_engine(
+        settings.database_url,
+        busy_timeout=database.busy_timeout,
+        idle_transaction_timeout=database.idle_transaction_timeout,
+    )
 
 
 def jsonable(value: Any) -> Any:

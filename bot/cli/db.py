@@ -74,8 +74,12 @@ def copy(
     """
     settings = load_config()
     source = open_database(settings)
-    timeout = settings.database.busy_timeout
-    target = open_engine(target_url, busy_timeout=timeout, name="TARGET_URL")
+    target = open_engine(
+        target_url,
+        busy_timeout=settings.database.busy_timeout,
+        idle_transaction_timeout=settings.database.idle_transaction_timeout,
+        name="TARGET_URL",
+    )
     counts = copy_database(source, target, clock=utc_now)
     width = max(len(name) for name in counts)
     for name, rows in counts.items():
