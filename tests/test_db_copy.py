@@ -36,15 +36,15 @@ from bot.subscriptions.store import subscribe, unsubscribe
 from bot.tokens import read_token, signing_secret
 from bot.web.confirmation import record_request
 from tests.conftest import DATA, SAMPLES, StaticFeeds
-from tests.delivery.test_run import Clock
+from tests.delivery.conftest import ManualClock
 
 BASE_URL = "https://papers.example.org"
 TABLES = SQLModel.metadata.sorted_tables
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 def _settings(tmp_path: Path, database_url: str | None = None) -> Settings:
@@ -55,12 +55,16 @@ def _settings(tmp_path: Path, database_url: str | None = None) -> Settings:
     return load_settings(environ=environ, cwd=tmp_path)
 
 
-def _subscribe(engine: Engine, clock: Clock, email: str, *keywords: str, **options: Any) -> None:
+def _subscribe(
+    engine: Engine, clock: ManualClock, email: str, *keywords: str, **options: Any
+) -> None:
     with write_session(engine) as session:
         subscribe(session, make_spec(email, keywords, **options), now=clock())
 
 
-def _populated(tmp_path: Path, clock: Clock, feed_server: StaticFeeds) -> tuple[Engine, Settings]:
+def _populated(
+    tmp_path: Path, clock: ManualClock, feed_server: StaticFeeds
+) -> tuple[Engine, Settings]:
     """A SQLite database with rows in every table, written by paperbot's own code."""
     settings = _settings(tmp_path)
     engine = open_engine(settings.database_url)
@@ -110,7 +114,7 @@ def _table(name: str) -> Table:
 
 
 def test_every_row_is_copied_and_the_copy_carries_on(
-    tmp_path: Path, database_url: str, clock: Clock, feed_server: StaticFeeds
+    tmp_path: Path, database_url: str, clock: ManualClock, feed_server: StaticFeeds
 ) -> None:
     source, source_settings = _populated(tmp_path, clock, feed_server)
     before = _everything(source)
@@ -177,7 +181,7 @@ def test_every_row_is_copied_and_the_copy_carries_on(
 
 
 def test_a_target_with_rows_is_refused_and_left_as_it_was(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     source = open_engine(f"sqlite:///{tmp_path / 'source.db'}")
     upgrade_schema(source)
@@ -198,7 +202,7 @@ def test_a_target_with_rows_is_refused_and_left_as_it_was(
 
 
 def test_a_target_with_rows_at_an_old_revision_keeps_its_schema(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     # The target's upgrade is part of the copy's transaction: refused, it is undone too.
     source = open_engine(f"sqlite:///{tmp_path / 'source.db'}")
@@ -220,7 +224,7 @@ def test_a_target_with_rows_at_an_old_revision_keeps_its_schema(
 
 
 def test_a_source_behind_the_newest_schema_is_refused(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     source = open_engine(f"sqlite:///{tmp_path / 'source.db'}")
     with source.begin() as connection:
@@ -239,7 +243,7 @@ def test_a_source_behind_the_newest_schema_is_refused(
 
 
 def test_a_source_where_the_service_runs_is_refused(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     source = open_engine(f"sqlite:///{tmp_path / 'source.db'}")
     upgrade_schema(source)
@@ -257,7 +261,7 @@ def test_a_source_where_the_service_runs_is_refused(
 
 
 def test_a_copy_that_fails_midway_leaves_the_target_empty(
-    tmp_path: Path, database_url: str, clock: Clock, feed_server: StaticFeeds
+    tmp_path: Path, database_url: str, clock: ManualClock, feed_server: StaticFeeds
 ) -> None:
     source, _ = _populated(tmp_path, clock, feed_server)
     # A ledger row naming a delivery that does not exist, written with foreign keys off:

@@ -1,4 +1,5 @@
-"""A real SMTP server on 127.0.0.1 (aiosmtpd) that can be told to misbehave."""
+"""Fixtures of the delivery tests: a real SMTP server on 127.0.0.1 (aiosmtpd) that can be told
+to misbehave, and a clock the test moves by hand."""
 
 import asyncio
 import shutil
@@ -8,6 +9,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,6 +18,22 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class ManualClock:
+    """A clock the test moves by hand (`clock.now += timedelta(...)`)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A `ManualClock` for the delivery runs of this folder's tests."""
+    return ManualClock()
 
 
 @dataclass

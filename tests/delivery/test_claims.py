@@ -5,7 +5,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -17,26 +16,21 @@ from bot.delivery.ledger import record_delivery
 from bot.delivery.run import deliver
 from bot.locks import machine_name
 from bot.models import DeliveryClaim, DeliveryRound, SentPaper, Subscriber
-from tests.delivery.conftest import SmtpServer
-from tests.delivery.test_run import Clock, _setup, _smtp_env, _subscribe
+from tests.delivery.conftest import ManualClock, SmtpServer
+from tests.delivery.test_run import _setup, _smtp_env, _subscribe
 
 LEASE = timedelta(minutes=10)
 DEAD_PID = 2**22 + 1  # above Linux's largest pid: no such process
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-def _subscribers(engine: Engine, count: int, clock: Clock) -> list[int]:
+def _subscribers(engine: Engine, count: int, clock: ManualClock) -> list[int]:
     for n in range(count):
         _subscribe(engine, clock, f"reader{n}@lab.org", "graph neural network")
     with Session(engine) as session:
         return list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))  # type: ignore[arg-type]
 
 
-def _holding(engine: Engine, clock: Clock, holder: str) -> Holding:
+def _holding(engine: Engine, clock: ManualClock, holder: str) -> Holding:
     return Holding(claims.start_round(engine, holder=holder, now=clock()), holder)
 
 
@@ -48,7 +42,7 @@ def _claim_rows(engine: Engine) -> dict[int, tuple[str, bool]]:
 
 
 def test_a_claimed_subscriber_is_busy_for_everyone_else(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, _ = _setup(tmp_path, clock, database_url=database_url)
     ids = _subscribers(engine, 3, clock)
@@ -62,7 +56,7 @@ def test_a_claimed_subscriber_is_busy_for_everyone_else(
 
 
 def test_a_settled_subscriber_is_done_for_its_round_and_free_for_the_next(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, _ = _setup(tmp_path, clock, database_url=database_url)
     (subscriber,) = _subscribers(engine, 1, clock)
@@ -81,7 +75,7 @@ def test_a_settled_subscriber_is_done_for_its_round_and_free_for_the_next(
 
 
 def test_a_claim_is_taken_over_when_its_lease_runs_out_or_its_local_holder_is_gone(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, _ = _setup(tmp_path, clock, database_url=database_url)
     remote, local = _subscribers(engine, 2, clock)
@@ -101,7 +95,7 @@ def test_a_claim_is_taken_over_when_its_lease_runs_out_or_its_local_holder_is_go
 
 
 def test_renewing_keeps_claims_and_release_gives_back_only_unsettled_ones(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, _ = _setup(tmp_path, clock, database_url=database_url)
     done, waiting = _subscribers(engine, 2, clock)
@@ -121,7 +115,9 @@ def test_renewing_keeps_claims_and_release_gives_back_only_unsettled_ones(
     assert _claim_rows(engine) == {done: ("other-host:1", True)}
 
 
-def test_rounds_are_open_until_finished(tmp_path: Path, database_url: str, clock: Clock) -> None:
+def test_rounds_are_open_until_finished(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
     engine, _ = _setup(tmp_path, clock, database_url=database_url)
     old = claims.start_round(engine, holder="a:1", now=clock() - timedelta(days=2))
     everyone = claims.start_round(engine, holder="a:1", now=clock())
@@ -137,7 +133,7 @@ def test_rounds_are_open_until_finished(tmp_path: Path, database_url: str, clock
 
 
 def test_a_run_waits_for_a_subscriber_another_worker_holds_and_does_not_send_it_again(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     ana, bo = _subscribers(engine, 2, clock)
@@ -162,7 +158,7 @@ def test_a_run_waits_for_a_subscriber_another_worker_holds_and_does_not_send_it_
 
 
 def test_a_joined_round_whose_starter_died_is_finished_once_its_claims_expire(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     env = {**_smtp_env(smtp_server), "PAPERBOT_DELIVERY_CLAIM_LEASE": "60"}
     engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
@@ -191,7 +187,7 @@ def _short(seconds: float) -> None:
 
 
 def test_two_runs_at_once_share_the_work_and_send_nothing_twice(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     env = {**_smtp_env(smtp_server), "PAPERBOT_SMTP_MAX_CONNECTIONS": "2"}
     engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
@@ -219,7 +215,7 @@ def test_two_runs_at_once_share_the_work_and_send_nothing_twice(
 
 
 def test_a_run_that_stalled_past_its_lease_sends_nothing_another_worker_took_over(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     env = {
         **_smtp_env(smtp_server),

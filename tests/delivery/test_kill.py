@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot.models import SentPaper
-from tests.delivery.conftest import SmtpServer
-from tests.delivery.test_run import Clock, _setup, _smtp_env, _subscribe
+from tests.delivery.conftest import ManualClock, SmtpServer
+from tests.delivery.test_run import _setup, _smtp_env, _subscribe
 
 RECIPIENTS = [f"reader{n}@lab.org" for n in range(8)]
 
@@ -19,7 +19,7 @@ RECIPIENTS = [f"reader{n}@lab.org" for n in range(8)]
 def test_a_killed_run_is_finished_by_the_next_without_duplicates(
     tmp_path: Path, database_url: str, smtp_server: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     env = {**_smtp_env(smtp_server), "PAPERBOT_SMTP_MAX_CONNECTIONS": "1"}
     if not database_url.startswith("sqlite"):  # SQLite: the settings' own file
         env["PAPERBOT_DATABASE_URL"] = database_url

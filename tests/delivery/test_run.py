@@ -6,7 +6,6 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -21,27 +20,12 @@ from bot.models import Delivery, Run, SentPaper, Subscriber
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
 from tests.conftest import SAMPLES
-from tests.delivery.conftest import SmtpServer
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.delivery.conftest import ManualClock, SmtpServer
 
 
 def _setup(
     tmp_path: Path,
-    clock: Clock,
+    clock: ManualClock,
     env: dict[str, str] | None = None,
     *,
     database_url: str | None = None,
@@ -61,7 +45,9 @@ def _setup(
     return engine, settings
 
 
-def _subscribe(engine: Engine, clock: Clock, email: str, *keywords: str, **options: str) -> None:
+def _subscribe(
+    engine: Engine, clock: ManualClock, email: str, *keywords: str, **options: str
+) -> None:
     with write_session(engine) as session:
         subscribe(session, make_spec(email, keywords, **options), now=clock())  # type: ignore[arg-type]
 
@@ -81,7 +67,7 @@ def _smtp_env(server: SmtpServer) -> dict[str, str]:
 
 
 def test_files_are_written_once_and_the_ledger_remembers(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
@@ -107,7 +93,7 @@ def test_files_are_written_once_and_the_ledger_remembers(
 
 
 def test_a_run_the_same_day_waits_for_the_cadence(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="weekly")
@@ -121,7 +107,7 @@ def test_a_run_the_same_day_waits_for_the_cadence(
 
 
 def test_a_paused_subscriber_is_skipped_and_gets_the_papers_on_resuming(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network", cadence="paused")
@@ -135,7 +121,7 @@ def test_a_paused_subscriber_is_skipped_and_gets_the_papers_on_resuming(
 
 
 def test_a_stop_request_finishes_what_is_on_the_way_and_leaves_the_rest_due(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     emails = [f"reader{n}@lab.org" for n in range(8)]
@@ -162,7 +148,7 @@ def test_a_stop_request_finishes_what_is_on_the_way_and_leaves_the_rest_due(
     assert received == sorted(emails)
 
 
-def test_a_dry_run_changes_nothing(tmp_path: Path, database_url: str, clock: Clock) -> None:
+def test_a_dry_run_changes_nothing(tmp_path: Path, database_url: str, clock: ManualClock) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
     report = deliver(engine, settings, clock=clock, dry_run=True)
@@ -177,7 +163,7 @@ def test_a_dry_run_changes_nothing(tmp_path: Path, database_url: str, clock: Clo
 
 
 def test_one_rejected_recipient_does_not_stop_the_others(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     smtp_server.handler.reject.add("bad@lab.org")
@@ -197,7 +183,7 @@ def test_one_rejected_recipient_does_not_stop_the_others(
 
 
 def test_temporary_failures_are_retried_with_backoff(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     smtp_server.handler.tempfail["ana@lab.org"] = 2
@@ -213,7 +199,7 @@ def test_temporary_failures_are_retried_with_backoff(
 
 
 def test_retries_pause_once_per_attempt_for_all_failing_recipients(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     # Every address failing now and then shares the same few pauses: a run with many
     # struggling recipients waits per attempt, not per recipient.
@@ -238,7 +224,7 @@ def test_retries_pause_once_per_attempt_for_all_failing_recipients(
 
 
 def test_a_markdown_copy_does_not_count_when_the_email_failed(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     smtp_server.handler.reject.add("both@lab.org")
@@ -257,7 +243,7 @@ def test_a_markdown_copy_does_not_count_when_the_email_failed(
 
 
 def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
@@ -272,7 +258,7 @@ def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
 
 
 def test_progress_is_reported_subscriber_by_subscriber(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
@@ -284,7 +270,7 @@ def test_progress_is_reported_subscriber_by_subscriber(
 
 
 def test_a_long_run_keeps_its_claims_past_the_first_lease(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     env = {"PAPERBOT_DELIVERY_CLAIM_LEASE": "1800"}
     engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
@@ -318,7 +304,7 @@ def _sent_to(engine: Engine, email: str) -> set[int]:
 
 
 def test_a_weekly_subscriber_gets_one_digest_a_week_with_all_papers_since_the_last(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     clock.now = datetime(2025, 11, 17, 8, 0, tzinfo=UTC)  # a Monday at schedule.send_at
     engine, settings = _setup(
@@ -351,7 +337,7 @@ def test_a_weekly_subscriber_gets_one_digest_a_week_with_all_papers_since_the_la
 
 
 def test_a_new_weekly_subscriber_gets_the_whole_week_whatever_the_backlog(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     clock.now = datetime(2025, 11, 17, 8, 0, tzinfo=UTC)
     engine, settings = _setup(
@@ -367,7 +353,7 @@ def test_a_new_weekly_subscriber_gets_the_whole_week_whatever_the_backlog(
 
 
 def test_subscribers_in_different_time_zones_are_due_at_their_own_send_at(
-    tmp_path: Path, database_url: str, clock: Clock
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     clock.now = datetime(2025, 11, 22, 9, 0, tzinfo=UTC)  # 18:00 in Tokyo
     engine, settings = _setup(tmp_path, clock, database_url=database_url)

@@ -20,8 +20,8 @@ from sqlmodel import Session, col
 from bot.config import Settings
 from bot.delivery.run import DeliveryReport, deliver
 from bot.models import Delivery, Paper, Run, SentPaper, Subscriber
-from tests.delivery.conftest import Received, SmtpServer
-from tests.delivery.test_run import Clock, _setup, _smtp_env, _subscribe
+from tests.delivery.conftest import ManualClock, Received, SmtpServer
+from tests.delivery.test_run import _setup, _smtp_env, _subscribe
 
 # One keyword each, so that every subscriber's digest holds different papers of the sample
 # dump and a message that reached the wrong person, or twice, shows.
@@ -35,13 +35,8 @@ SUBSCRIBERS = {
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def subscribed(
-    tmp_path: Path, database_url: str, clock: Clock, smtp_server: SmtpServer
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> tuple[Engine, Settings, list[str]]:
     """The sample dump ingested, the subscribers above, delivery by SMTP to `smtp_server`.
 
@@ -113,7 +108,7 @@ def _run(engine: Engine, report: DeliveryReport) -> Run:
 
 
 def test_a_connection_dropped_once_is_retried_and_the_digest_arrives_once(
-    subscribed: tuple[Engine, Settings, list[str]], clock: Clock, smtp_server: SmtpServer
+    subscribed: tuple[Engine, Settings, list[str]], clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     """Two recipients' connections drop mid-DATA once; one run still delivers all five, once each.
 
@@ -159,7 +154,7 @@ def test_a_connection_dropped_once_is_retried_and_the_digest_arrives_once(
 
 
 def test_a_connection_dropped_every_time_fails_that_one_only(
-    subscribed: tuple[Engine, Settings, list[str]], clock: Clock, smtp_server: SmtpServer
+    subscribed: tuple[Engine, Settings, list[str]], clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     """A recipient whose connection drops on every try is failed once retries run out.
 
