@@ -11,13 +11,32 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 # The real SMTP server fixtures, shared with the delivery tests.
-from tests.delivery.conftest import free_port, smtp_server, start_server  # noqa: F401
+from tests.delivery.conftest import SmtpServer, free_port, smtp_server, start_server  # noqa: F401
+
+
+def send_at_in(seconds: float) -> str:
+    """The time of day `seconds` from now, as `schedule.send_at` in UTC."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S")
+
+
+def smtp_env(smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
+    """Settings for a service delivering over SMTP to `smtp` at `send_at` (UTC)."""
+    return {
+        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+        "PAPERBOT_SMTP_HOST": smtp.host,
+        "PAPERBOT_SMTP_PORT": str(smtp.port),
+        "PAPERBOT_SMTP_SECURITY": "none",
+        "PAPERBOT_SCHEDULE_SEND_AT": send_at,
+        "PAPERBOT_SCHEDULE_TIMEZONE": "UTC",
+        **more,
+    }
 
 
 @dataclass

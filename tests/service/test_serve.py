@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from bot.db import open_engine
 from bot.models import Delivery, SentPaper
 from tests.conftest import SAMPLES, RunCli, StaticFeeds
 from tests.delivery.conftest import SmtpServer
-from tests.service.conftest import StartServe, free_port
+from tests.service.conftest import StartServe, free_port, send_at_in, smtp_env
 
 # Real services waiting on real clocks: `make test` runs them alone, after the rest.
 pytestmark = pytest.mark.serial
@@ -28,23 +27,6 @@ KEYWORDS = {
     "ana@lab.org": "graph neural network",
     "bo@lab.org": "diffusion",
 }
-
-
-def _send_at(seconds: float) -> str:
-    """The time of day `seconds` from now, as schedule.send_at in UTC."""
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S")
-
-
-def _env(smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
-    return {
-        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
-        "PAPERBOT_SMTP_HOST": smtp.host,
-        "PAPERBOT_SMTP_PORT": str(smtp.port),
-        "PAPERBOT_SMTP_SECURITY": "none",
-        "PAPERBOT_SCHEDULE_SEND_AT": send_at,
-        "PAPERBOT_SCHEDULE_TIMEZONE": "UTC",
-        **more,
-    }
 
 
 def _subscribe(run_cli: RunCli, env: dict[str, str], *emails: str) -> None:
@@ -74,7 +56,7 @@ def _count(folder: Path, table: type, *where: object) -> int:
 def test_a_dump_dropped_in_the_inbox_reaches_each_subscriber_once_at_send_time(
     serve: StartServe, run_cli: RunCli, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
-    env = _env(smtp_server, _send_at(8), PAPERBOT_SCHEDULE_INBOX_EVERY="300")
+    env = smtp_env(smtp_server, send_at_in(8), PAPERBOT_SCHEDULE_INBOX_EVERY="300")
     _subscribe(run_cli, env, "ana@lab.org", "bo@lab.org")
     served = serve(env)
     inbox = tmp_path / "paperbot-data" / "inbox"
@@ -108,7 +90,7 @@ def test_a_dump_dropped_in_the_inbox_reaches_each_subscriber_once_at_send_time(
 def test_a_send_time_missed_while_stopped_is_made_up_once_on_start(
     serve: StartServe, run_cli: RunCli, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
-    env = _env(smtp_server, _send_at(5), PAPERBOT_SCHEDULE_INBOX_EVERY="2")
+    env = smtp_env(smtp_server, send_at_in(5), PAPERBOT_SCHEDULE_INBOX_EVERY="2")
     _subscribe(run_cli, env, "ana@lab.org")
     assert (
         run_cli("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt"), env=env).returncode == 0
@@ -135,13 +117,13 @@ def test_sigterm_during_delivery_finishes_the_messages_on_their_way(
     emails = [f"reader{n}@lab.org" for n in range(12)]
     table = tmp_path / "subscribers.csv"
     table.write_text("email,keywords\n" + "".join(f"{e},graph neural network\n" for e in emails))
-    setup = _env(smtp_server, "08:00")
+    setup = smtp_env(smtp_server, "08:00")
     assert run_cli("subscriptions", "import", str(table), env=setup).returncode == 0
     assert (
         run_cli("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt"), env=setup).returncode
         == 0
     )
-    env = _env(smtp_server, _send_at(3), PAPERBOT_SCHEDULE_STOP_TIMEOUT="15")
+    env = smtp_env(smtp_server, send_at_in(3), PAPERBOT_SCHEDULE_STOP_TIMEOUT="15")
     smtp_server.handler.data_delay = 0.5  # each message takes a while
     served = serve(env)
     served.wait_for(lambda: smtp_server.handler.received, 20, "the first message")
@@ -164,7 +146,7 @@ def test_sigterm_during_delivery_finishes_the_messages_on_their_way(
 def test_a_bad_file_fails_its_scan_and_the_service_keeps_running(
     serve: StartServe, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
-    served = serve(_env(smtp_server, _send_at(3600)))
+    served = serve(smtp_env(smtp_server, send_at_in(3600)))
     inbox = tmp_path / "paperbot-data" / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / "broken.txt").write_bytes(b"\x00\x01\x02 not a dump \xff" * 100)
@@ -184,7 +166,7 @@ def test_a_bad_file_fails_its_scan_and_the_service_keeps_running(
 def test_a_port_in_use_is_one_clear_error(
     serve: StartServe, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
-    served = serve(_env(smtp_server, _send_at(3600)))
+    served = serve(smtp_env(smtp_server, send_at_in(3600)))
     other = tmp_path / "other"
     other.mkdir()
     env = {**served.env, "PAPERBOT_DATA_DIR": str(other / "data")}
@@ -218,7 +200,7 @@ def test_feeds_are_polled_and_a_mail_server_down_is_reported_not_fatal(
         cwd=tmp_path, env={**_clean_env(), **env}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert setup.returncode == 0, setup.stderr
-    served = serve({**env, "PAPERBOT_SCHEDULE_SEND_AT": _send_at(4)})
+    served = serve({**env, "PAPERBOT_SCHEDULE_SEND_AT": send_at_in(4)})
     [polled] = served.wait_for(
         lambda: [r for r in served.job_runs("feeds") if r["new"] > 0], 10, "the feed poll"
     )

@@ -18,8 +18,7 @@ from bot.db import open_engine
 from bot.models import DeliveryClaim, SentPaper, Subscriber
 from tests.conftest import SAMPLES, PostgresCluster, RunCli
 from tests.delivery.conftest import SmtpServer, StartServer
-from tests.service.conftest import Served, StartServe
-from tests.service.test_serve import _env, _send_at
+from tests.service.conftest import Served, StartServe, send_at_in, smtp_env
 
 # Real services waiting on real clocks: `make test` runs them alone, after the rest.
 pytestmark = pytest.mark.serial
@@ -43,7 +42,7 @@ def _database(postgres: PostgresCluster, run_cli: RunCli, tmp_path: Path, reader
 
 
 def _worker_env(url: str, smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
-    return _env(
+    return smtp_env(
         smtp, send_at, PAPERBOT_DATABASE_URL=url, PAPERBOT_SCHEDULE_INBOX_EVERY="3600", **more
     )
 
@@ -60,7 +59,7 @@ def _three_workers(
     """A database with `readers`, three workers on it sending at a time 12 s from now."""
     url = _database(postgres, run_cli, folder, readers)
     smtp.handler.data_delay = 0.02
-    env = _worker_env(url, smtp, _send_at(12), **more)
+    env = _worker_env(url, smtp, send_at_in(12), **more)
     return url, [serve(env) for _ in range(3)]
 
 
