@@ -12,8 +12,10 @@ Functions here take the engine, settings and time they need, and return plain
 data: the page handlers (`bot.web.subscribe_pages`) do the HTTP.
 """
 
+import hashlib
+import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any, Literal
@@ -28,7 +30,7 @@ from bot.db import write_session
 from bot.delivery.transports import FileTransport, Outgoing, SendResult, SmtpTransport
 from bot.digest.message import POLICY
 from bot.errors import InputError
-from bot.models import PendingSubscription, Subscriber
+from bot.models import ConfirmationCount, PendingSubscription, Subscriber
 from bot.subscriptions.spec import SubscriptionSpec, email_key, make_spec
 from bot.subscriptions.store import OptIn, SubscriberView, find_subscriber, opt_in, plan_opt_in
 from bot.tokens import LinkSubject, TokenSubject, read_token, signed_link
@@ -131,15 +133,20 @@ def request_fields(spec: SubscriptionSpec) -> dict[str, Any]:
 
 
 def record_request(
-    engine: Engine, spec: SubscriptionSpec, *, now: datetime
+    engine: Engine, spec: SubscriptionSpec, *, now: datetime, secret: str, per_day: int
 ) -> PendingRequest | None:
-    """Store a pending request for `spec`; None when one is too recent (see `RESEND_AFTER`).
+    """Store a pending request for `spec`; None when no email may go out for it.
 
-    A dropped request stores nothing: the email already on its way confirms the
-    earlier one. The check and the insert share one write transaction, so two
-    submissions at once cannot both pass it.
+    None when a request for the address is too recent (see `RESEND_AFTER`): the
+    email already on its way confirms the earlier one; or when `per_day`
+    confirmation emails already went to the address this UTC day, so the form
+    cannot be used to flood someone's inbox. A dropped request stores nothing.
+    The checks, the count and the insert share one write transaction (the
+    writers' lock), so two submissions at once, to any worker, cannot both pass
+    them.
     """
     key = email_key(spec.email)
+    address, day = address_hash(secret, key), now.astimezone(UTC).date()
     with write_session(engine) as session:
         recent = session.exec(
             select(PendingSubscription.id).where(
@@ -150,14 +157,22 @@ def record_request(
         ).first()
         if recent is not None:
             return None
-        # Requests nobody confirmed in time can never be confirmed: drop them here,
-        # so the table holds only live ones without a job of its own.
+        count = session.get(ConfirmationCount, (address, day))
+        if count is not None and count.sent >= per_day:
+            return None
+        # Requests nobody confirmed in time can never be confirmed, and counts of
+        # earlier days cap nothing: drop them here, without a job of their own.
         session.execute(
             delete(PendingSubscription).where(
                 col(PendingSubscription.confirmed_at).is_(None),
                 col(PendingSubscription.created_at) < now - CONFIRM_MAX_AGE,
             )
         )
+        session.execute(delete(ConfirmationCount).where(col(ConfirmationCount.day) < day))
+        if count is None:
+            count = ConfirmationCount(address=address, day=day, sent=0)
+        count.sent += 1
+        session.add(count)
         row = PendingSubscription(
             email=spec.email, email_key=key, request=request_fields(spec), created_at=now
         )
@@ -167,12 +182,31 @@ def record_request(
         return PendingRequest(row.id, spec)
 
 
-def forget_request(engine: Engine, pending_id: int) -> None:
-    """Delete a pending request whose email could not be sent, so asking again sends one."""
+def forget_request(engine: Engine, pending_id: int, *, secret: str) -> None:
+    """Delete a pending request whose email could not be sent, so asking again sends one.
+
+    Its email is taken off the address's count for the day: it never went out.
+    """
     with write_session(engine) as session:
         row = session.get(PendingSubscription, pending_id)
-        if row is not None and row.confirmed_at is None:
-            session.delete(row)
+        if row is None or row.confirmed_at is not None:
+            return
+        key = (address_hash(secret, row.email_key), row.created_at.astimezone(UTC).date())
+        count = session.get(ConfirmationCount, key)
+        if count is not None and count.sent > 0:
+            count.sent -= 1
+            session.add(count)
+        session.delete(row)
+
+
+def address_hash(secret: str, key: str) -> str:
+    """The keyed hash an address's confirmations are counted under (see `ConfirmationCount`).
+
+    Keyed with the site's secret: a plain hash of an address is undone by
+    hashing guesses.
+    """
+    digest = hmac.new(secret.encode(), b"confirmations:" + key.encode(), hashlib.sha256)
+    return digest.hexdigest()
 
 
 # --- The email ------------------------------------------------------------------------

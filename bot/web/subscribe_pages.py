@@ -10,8 +10,9 @@ time zone are never replaced, the keywords are added as one more topic.
 
 What a visitor can learn: after a valid form the page is the same, byte for
 byte, whether the address is new, already waiting for a confirmation (then no
-second email goes out within `RESEND_AFTER`), or already subscribed, so the form
-cannot tell anyone who is subscribed. Only a failure to hand the email to the
+second email goes out within `RESEND_AFTER`), already subscribed, or at its cap
+of confirmation emails for the day (`web.confirmations_per_day`: then none goes
+out either), so the form cannot tell anyone who is subscribed. Only a failure to hand the email to the
 transport (the mail server is down) shows something else: a 503 asking to try
 again later, which says something about the server, nothing about the address.
 """
@@ -221,10 +222,17 @@ async def _request_confirmation(request: Request, spec: SubscriptionSpec) -> Res
     """Store the request and mail its link, unless one went out too recently; the same page."""
     context = web_context(request)
     now = context.clock()
-    pending = await run_in_threadpool(record_request, context.engine, spec, now=now)
+    pending = await run_in_threadpool(
+        record_request,
+        context.engine,
+        spec,
+        now=now,
+        secret=context.secret,
+        per_day=context.settings.web.confirmations_per_day,
+    )
     if pending is not None and not await _send_confirmation(request, pending):
         # Forgotten, so that trying again sends an email instead of being taken for a resend.
-        await run_in_threadpool(forget_request, context.engine, pending.id)
+        await run_in_threadpool(forget_request, context.engine, pending.id, secret=context.secret)
         return error_page(
             request,
             "The confirmation email could not be sent",

@@ -3,7 +3,8 @@
 Through the real app: whoever fills in the form may not be the address's owner,
 and a mail provider's link scanner opens every link it finds. Opening a
 confirmation link changes nothing; pressing its button adds the keywords without
-replacing anything the subscriber set.
+replacing anything the subscriber set. Nor can the form flood an address: its
+confirmation emails are capped per UTC day, in the database, for every worker.
 """
 
 import re
@@ -14,9 +15,11 @@ from sqlalchemy import select
 from sqlmodel import Session, SQLModel
 
 from bot.db import write_session
+from bot.models import ConfirmationCount
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
-from tests.web.conftest import T0, Site, link_in
+from tests.delivery.conftest import SmtpServer
+from tests.web.conftest import SENT, T0, MakeSite, Site, link_in
 
 
 def _everything(site: Site) -> dict[str, list[Any]]:
@@ -162,3 +165,74 @@ def test_the_email_and_the_page_name_the_keywords_escaped(site: Site) -> None:
     assert "<b>GAN" not in page and "<img src=x>" not in page
     assert "<li>&lt;b&gt;GAN&lt;/b&gt;</li>" in page and "Asia/Tokyo" in page
     assert re.search(r"Weekly, on Mondays at 08:00</strong>, by email and as a Markdown", page)
+
+
+# --- At most so many confirmation emails per address and day ---------------------------
+
+
+def _answer(site: Site, client_host: str, **fields: str) -> tuple[int, str, list[tuple[str, str]]]:
+    """Everything a visitor sees of a form's answer: status, page and headers (no date)."""
+    response = site.post(site.new_client(client_host), **fields)
+    headers = sorted((k, v) for k, v in response.headers.items() if k != "date")
+    return response.status_code, response.text, headers
+
+
+def test_an_address_gets_three_confirmations_a_day_whoever_asks(make_site: MakeSite) -> None:
+    workers = [make_site(), make_site()]  # two workers on one database, clocks in step
+    answers = []
+    for n in range(6):  # from six clients, spaced past the resend delay, alternating workers
+        site = workers[n % 2]
+        site.now[0] = T0 + timedelta(minutes=10 * n)
+        answers.append(_answer(site, f"192.0.2.{n}", email="Victim@lab.org"))
+    assert len(workers[0].inbox()) == 3  # one outbox, shared by both
+    # The answers to the capped requests are the very same as to the sent ones.
+    assert answers[0][0] == 200 and SENT in answers[0][1]
+    assert all(answer == answers[0] for answer in answers)
+    # A restart forgets nothing; another address is not affected.
+    restarted = make_site()
+    restarted.now[0] = T0 + timedelta(hours=3)
+    assert _answer(restarted, "192.0.2.99", email="Victim@lab.org") == answers[0]
+    restarted.now[0] += timedelta(minutes=10)
+    _answer(restarted, "192.0.2.98", email="VICTIM@LAB.ORG")  # one address, any spelling
+    assert len(restarted.inbox()) == 3
+    _answer(restarted, "192.0.2.99", email="other@lab.org")
+    assert len(restarted.inbox()) == 4
+    # The next UTC day, three more may go out; the counts of earlier days are dropped.
+    restarted.now[0] = T0.replace(hour=0) + timedelta(days=1)
+    _answer(restarted, "192.0.2.99", email="victim@lab.org")
+    assert len(restarted.inbox()) == 5
+    with Session(restarted.engine) as session:
+        counts = list(session.exec(select(ConfirmationCount)))
+    assert [(row[0].day, row[0].sent) for row in counts] == [(restarted.now[0].date(), 1)]
+
+
+def test_the_counts_hold_no_address(site: Site) -> None:
+    site.subscribe(email="Ana@lab.org")
+    with Session(site.engine) as session:
+        [(count,)] = list(session.exec(select(ConfirmationCount)))
+    assert count.sent == 1 and len(count.address) == 64
+    assert "ana" not in count.address.lower() and "lab.org" not in count.address
+
+
+def test_an_email_that_could_not_be_sent_is_not_counted(
+    make_site: MakeSite,
+    smtp_server: SmtpServer,
+) -> None:
+    site = make_site(smtp=smtp_server)
+    smtp_server.handler.reject.add("ana@lab.org")
+    for n in range(4):
+        site.now[0] = T0 + timedelta(minutes=10 * n)
+        assert site.post(email="ana@lab.org").status_code == 503
+    smtp_server.handler.reject.clear()
+    for n in range(4, 8):
+        site.now[0] = T0 + timedelta(minutes=10 * n)
+        assert SENT in site.subscribe(email="ana@lab.org")
+    assert len(site.inbox()) == 3
+
+
+def test_the_daily_cap_is_a_setting(make_site: MakeSite) -> None:
+    site = make_site({"PAPERBOT_WEB_CONFIRMATIONS_PER_DAY": "1"})
+    for n in range(3):
+        site.now[0] = T0 + timedelta(minutes=10 * n)
+        assert SENT in site.subscribe(email="ana@lab.org")
+    assert len(site.inbox()) == 1

@@ -20,7 +20,7 @@ from bot.models import PendingSubscription
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe
 from bot.tokens import TokenSubject, make_token, read_token
-from bot.web.confirmation import record_request
+from bot.web.confirmation import PendingRequest, record_request
 from bot.web.security import CSRF_COOKIE
 from tests.delivery.conftest import SmtpServer, free_port
 from tests.web.conftest import SECRET, SENT, T0, MakeSite, Site, csrf_of, link_in, read_eml
@@ -340,14 +340,12 @@ def test_links_in_emails_never_come_from_the_host_header(make_site: MakeSite) ->
 
 
 def test_requests_nobody_confirmed_in_time_are_dropped(engine: Engine) -> None:
-    old = record_request(engine, make_spec("old@lab.org", ["graphs"]), now=T0)
-    fresh = record_request(
-        engine, make_spec("fresh@lab.org", ["graphs"]), now=T0 + timedelta(days=1)
-    )
-    assert old is not None and fresh is not None
-    record_request(
-        engine, make_spec("new@lab.org", ["graphs"]), now=T0 + timedelta(days=2, hours=1)
-    )
+    def record(email: str, now: datetime) -> PendingRequest | None:
+        return record_request(engine, make_spec(email, ["graphs"]), now=now, secret="s", per_day=3)
+
+    assert record("old@lab.org", T0) is not None
+    assert record("fresh@lab.org", T0 + timedelta(days=1)) is not None
+    record("new@lab.org", T0 + timedelta(days=2, hours=1))
     with Session(engine) as session:
         left = {row.email for row in session.exec(select(PendingSubscription))}
     assert left == {"fresh@lab.org", "new@lab.org"}
