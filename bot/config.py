@@ -23,6 +23,7 @@ and what is expected. Messages never repeat a value that was read, so a secret
 """
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -193,6 +194,19 @@ def _check_time_zone(value: str) -> str:
     return value
 
 
+def _check_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise _own_error(
+            "expected an IP address or network, such as '127.0.0.1' or '10.0.0.0/8'"
+        ) from None
+    return value.strip()
+
+
+NetworkAddress = Annotated[str, AfterValidator(_check_network)]
+"""An IP address or network (CIDR), IPv4 or IPv6."""
+
 TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
 """An IANA time zone name, such as "Europe/Berlin"."""
 
@@ -281,6 +295,9 @@ class WebSettings(_Section):
     secret: SecretStr = SecretStr("")
     host: str = "127.0.0.1"
     port: Port = 8080
+    confirmations_per_day: Annotated[int, Field(ge=1, le=100)] = 3
+    # A tuple keeps the frozen settings read-only; lax only to accept TOML's list.
+    trusted_proxies: tuple[NetworkAddress, ...] = Field(default=(), strict=False)
 
 
 class ScheduleSettings(_Section):
@@ -552,6 +569,8 @@ def _env_value(setting: _EnvSetting, text: str) -> object:
             return float(text)
     except ValueError:
         raise ConfigError(f"{setting.variable}: expected {_expected(setting.field)}") from None
+    if get_origin(kind) in (list, tuple):  # a list of strings: separated by commas
+        return [part.strip() for part in text.split(",") if part.strip()]
     # Strings, secrets, paths and choices are validated as given.
     return text
 
@@ -578,6 +597,8 @@ def _error_line(
     variable = variables.get(loc)
     if variable is not None:
         return f"{variable}: {reason}"
+    if loc and isinstance(loc[-1], int) and loc[:-1] in variables:  # one item of a list
+        return f"{variables[loc[:-1]]}, item {loc[-1] + 1}: {reason}"
     return _in_file(config_file, f"{_dotted(loc)}: {reason}")
 
 
@@ -652,6 +673,8 @@ def _expected(field: FieldInfo) -> str:
         return "one of " + ", ".join(repr(choice) for choice in get_args(kind))
     if _item_model(kind) is not None:
         return "a list of tables"
+    if get_origin(kind) in (list, tuple):
+        return "a list of strings"
     if _section_model(kind) is not None:
         return "a table"
     if kind is bool:

@@ -301,3 +301,17 @@ class PendingSubscription(SQLModel, table=True):
     request: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _timestamp()
     confirmed_at: datetime | None = _timestamp(nullable=True)
+
+
+class ConfirmationCount(SQLModel, table=True):
+    """How many confirmation emails went to one address on one UTC day, so they can be capped.
+
+    `address` is a keyed hash of the address's `email_key`, not the address: most
+    rows may be for people who never asked for anything (someone else typed
+    their address), and a count needs no more than to tell addresses apart.
+    Rows of earlier days are deleted as new ones are written.
+    """
+
+    address: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    sent: int = 0

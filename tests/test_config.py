@@ -54,11 +54,15 @@ def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
         kind = field.annotation
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             keys += leaf_keys(kind, f"{prefix}{name}.")
-        elif get_origin(kind) is tuple:
+        elif get_origin(kind) is tuple and _is_model(get_args(kind)[0]):
             keys += leaf_keys(get_args(kind)[0], f"{prefix}{name}[].")
         else:
             keys.append(f"{prefix}{name}")
     return keys
+
+
+def _is_model(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BaseModel)
 
 
 def lookup(data: dict[str, Any], dotted: str) -> bool:
@@ -712,7 +716,14 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "unsubscribe_mailto": "",
             "templates": None,
         },
-        "web": {"base_url": "", "secret": "", "host": "127.0.0.1", "port": 8080},
+        "web": {
+            "base_url": "",
+            "secret": "",
+            "host": "127.0.0.1",
+            "port": 8080,
+            "confirmations_per_day": 3,
+            "trusted_proxies": [],
+        },
         "schedule": {
             "timezone": "UTC",
             "send_at": "08:00",
@@ -783,3 +794,42 @@ def test_send_at_takes_a_toml_time_or_a_string(tmp_path: Path) -> None:
     env = {"PAPERBOT_SCHEDULE_SEND_AT": "09:05", "PAPERBOT_SCHEDULE_TIMEZONE": "Asia/Tokyo"}
     settings = load_settings(environ=env, cwd=tmp_path)
     assert (settings.schedule.send_at, settings.schedule.timezone) == (time(9, 5), "Asia/Tokyo")
+
+
+def test_trusted_proxies_from_a_file_or_the_environment(tmp_path: Path) -> None:
+    from_file = load_text(tmp_path, "[web]\ntrusted_proxies = ['127.0.0.1', '10.0.0.0/8', '::1']\n")
+    from_env = load_text(tmp_path, "", {"PAPERBOT_WEB_TRUSTED_PROXIES": " 127.0.0.1 ,10.0.0.0/8,"})
+
+    assert from_file.web.trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    assert from_env.web.trusted_proxies == ("127.0.0.1", "10.0.0.0/8")
+    assert load_text(tmp_path, "").web.trusted_proxies == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "expected"),
+    [
+        (
+            "[web]\ntrusted_proxies = ['127.0.0.1', 'proxy.lan']\n",
+            {},
+            "c.toml: web.trusted_proxies[1]: expected an IP address or network,"
+            " such as '127.0.0.1' or '10.0.0.0/8'",
+        ),
+        ("[web]\ntrusted_proxies = '127.0.0.1'\n", {}, "expected a list of strings"),
+        (
+            "",
+            {"PAPERBOT_WEB_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/33"},
+            "PAPERBOT_WEB_TRUSTED_PROXIES, item 2: expected an IP address or network",
+        ),
+        (
+            "[web]\nconfirmations_per_day = 0\n",
+            {},
+            "web.confirmations_per_day: expected an integer from 1 to 100",
+        ),
+    ],
+)
+def test_bad_web_limits_are_one_clear_line(
+    tmp_path: Path, text: str, environ: dict[str, str], expected: str
+) -> None:
+    message = config_error(tmp_path, text, environ)
+
+    assert expected in message and "\n" not in message

@@ -89,7 +89,8 @@ def _populated(
     job_started(engine, "digest", now=earlier)
     job_finished(engine, "digest", now=earlier, outcome="ok")
     set_next_runs(engine, {"digest": clock() + timedelta(hours=23), "inbox": None})
-    assert record_request(engine, make_spec("eve@lab.org", ["graphs"]), now=earlier) is not None
+    eve = make_spec("eve@lab.org", ["graphs"])
+    assert record_request(engine, eve, now=earlier, secret="s", per_day=3) is not None
     return engine, settings
 
 

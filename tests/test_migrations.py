@@ -24,6 +24,7 @@ from bot.db import open_engine, schema_state, upgrade_schema, write_session
 from bot.errors import StoreError
 from bot.migrations import alembic_config, compare_type, include_object, scripts
 from bot.models import (
+    ConfirmationCount,
     Delivery,
     DeliveryClaim,
     DeliveryRound,
@@ -39,7 +40,7 @@ from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0005"
+HEAD = "0006"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -199,6 +200,7 @@ def test_a_baseline_database_with_data_upgrades_in_place(tmp_path: Path, made_by
     with write_session(engine) as session:  # the new tables and column take rows
         session.add(JobState(name="inbox", last_outcome="ok", last_finished_at=NOW))
         session.add(PendingSubscription(email="b@lab.org", email_key="b@lab.org", created_at=NOW))
+        session.add(ConfirmationCount(address="0" * 64, day=NOW.date(), sent=1))
         subscriber = session.scalars(select(Subscriber)).one()
         subscriber.timezone = "Asia/Tokyo"
         delivery_round = DeliveryRound(started_by="host:1", started_at=NOW)
@@ -214,6 +216,7 @@ def test_a_baseline_database_with_data_upgrades_in_place(tmp_path: Path, made_by
     with Session(engine) as session:
         assert session.scalars(select(Subscriber.timezone)).one() == "Asia/Tokyo"
         assert session.scalars(select(DeliveryClaim.holder)).one() == "host:1"
+        assert session.scalars(select(ConfirmationCount.sent)).one() == 1
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,7 @@ def web() -> None:
     import uvicorn  # the web app's parts: see bot.cli
 
     from bot.web.app import create_app
+    from bot.web.serving import proxy_options
 
     settings, engine = open_store()
     logs.configure(fmt=settings.log.format, level=settings.log.level)
@@ -88,4 +89,5 @@ def web() -> None:
         port=settings.web.port,
         log_config=None,
         lifespan="off",
+        **proxy_options(settings.web),
     )

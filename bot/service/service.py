@@ -55,6 +55,7 @@ from bot.service.state import (
 )
 from bot.subscriptions.store import subscriber_time_zones
 from bot.web.app import create_app
+from bot.web.serving import proxy_options
 
 log = logging.getLogger("paperbot.serve")
 
@@ -308,6 +309,7 @@ class Service:
             port=web.port,
             log_config=None,  # our handlers, our format
             lifespan="off",
+            **proxy_options(web),
         )
         return _Server(config), listening
 

@@ -8,13 +8,14 @@ re-subscription. Callers own the transaction (`bot.db.write_session`).
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import Session, col, select
 
 from bot.db import in_chunks
 from bot.errors import InputError
 from bot.models import Subscriber, Subscription
-from bot.subscriptions.spec import SubscriptionSpec, email_key, normalise_email
+from bot.subscriptions.spec import MAX_TOPIC_NAME, SubscriptionSpec, email_key, normalise_email
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,87 @@ def subscribe(session: Session, spec: SubscriptionSpec, *, now: datetime) -> Sub
     topic.updated_at = now
     session.flush()
     return SubscribeOutcome(new_subscriber, new_topic, resubscribed)
+
+
+OptInAction = Literal["new", "returned", "added", "kept"]
+
+
+@dataclass(frozen=True)
+class OptIn:
+    """What confirming a subscription does (or did) to its address.
+
+    `action`: "new" (a new subscriber), "returned" (one who had unsubscribed is
+    active again), "added" (an active subscriber gets the keywords as one more
+    topic) or "kept" (an active subscriber already has a topic with exactly these
+    keywords and exclusions: nothing changes). `topic` is the topic the keywords
+    are under.
+    """
+
+    action: OptInAction
+    topic: str
+
+
+def plan_opt_in(current: SubscriberView | None, spec: SubscriptionSpec) -> OptIn:
+    """What `opt_in` would do for `spec`, given the subscriber now at its address (pure).
+
+    An active subscriber's topics are never replaced: whoever asked may not be
+    the address's owner, and the owner confirming one more topic does not mean
+    they want the ones they have rewritten. A topic name already taken gets the
+    first free "<name> 2", "<name> 3"...
+    """
+    if current is None:
+        return OptIn("new", spec.name)
+    if current.status != "active":
+        return OptIn("returned", spec.name)
+    wanted = (_folded(spec.keywords), _folded(spec.exclusions))
+    for topic in current.topics:
+        if (_folded(topic.keywords), _folded(topic.exclusions)) == wanted:
+            return OptIn("kept", topic.name)
+    taken = {topic.name for topic in current.topics}
+    name, number = spec.name, 2
+    while name in taken:
+        suffix = f" {number}"
+        name = spec.name[: MAX_TOPIC_NAME - len(suffix)] + suffix
+        number += 1
+    return OptIn("added", name)
+
+
+def opt_in(session: Session, spec: SubscriptionSpec, *, now: datetime) -> OptIn:
+    """Apply a subscription its address's owner confirmed; never undo what they set.
+
+    New or returning (unsubscribed) subscribers get the spec's topic and settings,
+    the defaults (daily, email, the site's time zone) for those it leaves out: a
+    returning subscriber starts afresh, as the confirmation page said. An active
+    subscriber keeps their topics, cadence, format and time zone; the spec's
+    keywords are added as a topic of their own (see `plan_opt_in`).
+    """
+    plan = plan_opt_in(find_subscriber(session, spec.email), spec)
+    if plan.action == "kept":
+        return plan
+    if plan.action == "added":
+        subscriber = _find(session, spec.email)
+        assert subscriber is not None and subscriber.id is not None  # planned from it
+        session.add(
+            Subscription(
+                subscriber_id=subscriber.id, name=plan.topic, keywords=list(spec.keywords),
+                exclusions=list(spec.exclusions), created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+        subscriber.updated_at = now
+        session.flush()
+        return plan
+    subscribe(session, spec, now=now)
+    subscriber = _find(session, spec.email)
+    assert subscriber is not None  # just stored
+    subscriber.cadence = spec.cadence or "daily"
+    subscriber.format = spec.format or "email"
+    subscriber.timezone = spec.timezone
+    session.flush()
+    return plan
+
+
+def _folded(keywords: Iterable[str]) -> frozenset[str]:
+    return frozenset(keyword.casefold() for keyword in keywords)
 
 
 def unsubscribe(session: Session, email: str, *, now: datetime, topic: str | None = None) -> int:

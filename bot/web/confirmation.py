@@ -1,23 +1,28 @@
 """Double opt-in: pending requests, the confirmation email, and applying a confirmed request.
 
 Nothing a visitor asks for on the web reaches the subscribers' tables until the
-address's owner follows the link mailed to it. Until then the request waits as a
-`PendingSubscription`; the link names that row and its address, signed, and
-works for `CONFIRM_MAX_AGE`.
+address's owner follows the link mailed to it and presses the button on the page
+it opens. Until then the request waits as a `PendingSubscription`; the link names
+that row and its address, signed, and works for `CONFIRM_MAX_AGE`.
+
+Confirming never rewrites what an active subscriber set: the request's keywords
+are added as one more topic (`bot.subscriptions.store.opt_in`).
 
 Functions here take the engine, settings and time they need, and return plain
 data: the page handlers (`bot.web.subscribe_pages`) do the HTTP.
 """
 
+import hashlib
+import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.config import Settings
@@ -25,9 +30,9 @@ from bot.db import write_session
 from bot.delivery.transports import FileTransport, Outgoing, SendResult, SmtpTransport
 from bot.digest.message import POLICY
 from bot.errors import InputError
-from bot.models import PendingSubscription, Subscriber
+from bot.models import ConfirmationCount, PendingSubscription, Subscriber
 from bot.subscriptions.spec import SubscriptionSpec, email_key, make_spec
-from bot.subscriptions.store import subscribe
+from bot.subscriptions.store import OptIn, SubscriberView, find_subscriber, opt_in, plan_opt_in
 from bot.tokens import LinkSubject, TokenSubject, read_token, signed_link
 from bot.web.pages import environment
 
@@ -38,6 +43,13 @@ RESEND_AFTER = timedelta(minutes=5)
 """A new request for an address is dropped (no email) this soon after the last pending one."""
 
 SUBJECT = "Confirm your paper digest subscription"
+
+FORMAT_LABELS = {
+    "email": "by email",
+    "markdown": "as a Markdown file on this server",
+    "both": "by email and as a Markdown file",
+}
+"""How each format is said in the confirmation email and pages."""
 
 
 class InvalidLinkError(InputError):
@@ -62,12 +74,29 @@ class PendingRequest:
 
 
 @dataclass(frozen=True)
+class Unconfirmed:
+    """What a confirmation link asks for, and what pressing its button would do.
+
+    `current` is the subscriber at the address now (None: nobody yet);
+    `plan` what confirming would do to them. `confirmed` is true when the link
+    was used before: then nothing more happens.
+    """
+
+    spec: SubscriptionSpec
+    current: SubscriberView | None
+    plan: OptIn
+    confirmed: bool
+
+
+@dataclass(frozen=True)
 class Confirmed:
     """A confirmed request: what it asked for and the subscriber it now belongs to.
 
     `cadence`, `format` and `timezone` are the subscriber's own after confirming
-    (None time zone: the site's). `already` is true when the link had been
-    followed before and nothing was applied this time.
+    (None time zone: the site's). `action` says what confirming did (see
+    `bot.subscriptions.store.OptIn`), or "already" when the link had been used
+    before and nothing was applied this time; `topic` names the topic holding
+    the keywords.
     """
 
     subscriber_id: int
@@ -78,7 +107,13 @@ class Confirmed:
     cadence: str
     format: str
     timezone: str | None
-    already: bool
+    action: Literal["new", "returned", "added", "kept", "already"]
+    topic: str
+
+    @property
+    def already(self) -> bool:
+        """True when the link had been used before: nothing was applied this time."""
+        return self.action == "already"
 
 
 # --- Requests -------------------------------------------------------------------------
@@ -98,15 +133,20 @@ def request_fields(spec: SubscriptionSpec) -> dict[str, Any]:
 
 
 def record_request(
-    engine: Engine, spec: SubscriptionSpec, *, now: datetime
+    engine: Engine, spec: SubscriptionSpec, *, now: datetime, secret: str, per_day: int
 ) -> PendingRequest | None:
-    """Store a pending request for `spec`; None when one is too recent (see `RESEND_AFTER`).
+    """Store a pending request for `spec`; None when no email may go out for it.
 
-    A dropped request stores nothing: the email already on its way confirms the
-    earlier one. The check and the insert share one write transaction, so two
-    submissions at once cannot both pass it.
+    None when a request for the address is too recent (see `RESEND_AFTER`): the
+    email already on its way confirms the earlier one; or when `per_day`
+    confirmation emails already went to the address this UTC day, so the form
+    cannot be used to flood someone's inbox. A dropped request stores nothing.
+    The checks, the count and the insert share one write transaction (the
+    writers' lock), so two submissions at once, to any worker, cannot both pass
+    them.
     """
     key = email_key(spec.email)
+    address, day = address_hash(secret, key), now.astimezone(UTC).date()
     with write_session(engine) as session:
         recent = session.exec(
             select(PendingSubscription.id).where(
@@ -117,14 +157,22 @@ def record_request(
         ).first()
         if recent is not None:
             return None
-        # Requests nobody confirmed in time can never be confirmed: drop them here,
-        # so the table holds only live ones without a job of its own.
+        count = session.get(ConfirmationCount, (address, day))
+        if count is not None and count.sent >= per_day:
+            return None
+        # Requests nobody confirmed in time can never be confirmed, and counts of
+        # earlier days cap nothing: drop them here, without a job of their own.
         session.execute(
             delete(PendingSubscription).where(
                 col(PendingSubscription.confirmed_at).is_(None),
                 col(PendingSubscription.created_at) < now - CONFIRM_MAX_AGE,
             )
         )
+        session.execute(delete(ConfirmationCount).where(col(ConfirmationCount.day) < day))
+        if count is None:
+            count = ConfirmationCount(address=address, day=day, sent=0)
+        count.sent += 1
+        session.add(count)
         row = PendingSubscription(
             email=spec.email, email_key=key, request=request_fields(spec), created_at=now
         )
@@ -134,12 +182,31 @@ def record_request(
         return PendingRequest(row.id, spec)
 
 
-def forget_request(engine: Engine, pending_id: int) -> None:
-    """Delete a pending request whose email could not be sent, so asking again sends one."""
+def forget_request(engine: Engine, pending_id: int, *, secret: str) -> None:
+    """Delete a pending request whose email could not be sent, so asking again sends one.
+
+    Its email is taken off the address's count for the day: it never went out.
+    """
     with write_session(engine) as session:
         row = session.get(PendingSubscription, pending_id)
-        if row is not None and row.confirmed_at is None:
-            session.delete(row)
+        if row is None or row.confirmed_at is not None:
+            return
+        key = (address_hash(secret, row.email_key), row.created_at.astimezone(UTC).date())
+        count = session.get(ConfirmationCount, key)
+        if count is not None and count.sent > 0:
+            count.sent -= 1
+            session.add(count)
+        session.delete(row)
+
+
+def address_hash(secret: str, key: str) -> str:
+    """The keyed hash an address's confirmations are counted under (see `ConfirmationCount`).
+
+    Keyed with the site's secret: a plain hash of an address is undone by
+    hashing guesses.
+    """
+    digest = hmac.new(secret.encode(), b"confirmations:" + key.encode(), hashlib.sha256)
+    return digest.hexdigest()
 
 
 # --- The email ------------------------------------------------------------------------
@@ -151,22 +218,25 @@ def confirm_link(base_url: str, secret: str, pending: PendingRequest) -> str:
 
 
 def confirmation_message(
-    pending: PendingRequest, *, link: str, sender: str, now: datetime
+    pending: PendingRequest, *, link: str, sender: str, site_timezone: str, now: datetime
 ) -> EmailMessage:
     """The confirmation email for `pending`: plain text and HTML, from `sender`.
 
-    It names no keyword: whoever filled in the form chose them, and it may not be
-    the address's owner, so none of their text is mailed to someone else. It says
-    how many there are and how often digests would come; the page after the click
-    shows them all. Raises ValueError for a sender holding a line break.
+    It names what would be confirmed, keywords and exclusions included, so the
+    address's owner knows what the button does before opening the link; the
+    HTML part escapes them. Its text is the same whatever the address's state
+    (new, subscribed, left), like the page the form answers with. Raises
+    ValueError for a sender holding a line break.
     """
     spec = pending.spec
     context = {
         "email": spec.email,
         "link": link,
-        "keywords": len(spec.keywords),
-        "exclusions": len(spec.exclusions),
+        "keywords": spec.keywords,
+        "exclusions": spec.exclusions,
         "cadence": spec.cadence or "daily",
+        "format": FORMAT_LABELS.get(spec.format or "email", spec.format),
+        "timezone": spec.timezone or f"{site_timezone} (the site's)",
         "days": CONFIRM_MAX_AGE.days,
     }
     message = EmailMessage(policy=POLICY)
@@ -214,33 +284,61 @@ def read_confirm_token(secret: str, token: str) -> LinkSubject:
         raise ExpiredLinkError("this link has expired") from None
 
 
+def _pending(session: Session, subject: LinkSubject, now: datetime) -> PendingSubscription:
+    """The request `subject` names, still confirmable or confirmed; raise the link's error."""
+    pending = session.get(PendingSubscription, subject.subscriber_id)
+    # The email key must match too: a token is for one request *and* one address.
+    if pending is None or not subject.is_for(pending.email_key):
+        raise InvalidLinkError("this link is not valid")
+    # The token's own age is measured by the real clock (itsdangerous); the row's
+    # by the app's, so both a stale token and a stale request are refused.
+    if pending.confirmed_at is None and pending.created_at + CONFIRM_MAX_AGE <= now:
+        raise ExpiredLinkError("this link has expired")
+    return pending
+
+
+def read_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Unconfirmed:
+    """What the request `subject` names asks for and would do; changes nothing.
+
+    Raises `InvalidLinkError` or `ExpiredLinkError`. This is all a GET of the
+    link does: mail providers' link scanners open links, and an opened link must
+    not subscribe anyone or change anything.
+    """
+    with Session(engine) as session:
+        pending = _pending(session, subject, now)
+        # Through make_spec again: stored JSON obeys the same rules as typed input.
+        spec = make_spec(**pending.request)
+        current = find_subscriber(session, pending.email)
+        return Unconfirmed(
+            spec, current, plan_opt_in(current, spec), confirmed=pending.confirmed_at is not None
+        )
+
+
 def confirm_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Confirmed:
     """Apply the pending request `subject` names, once; raise `InvalidLinkError` or `ExpiredLinkError`.
 
-    The subscriber is created or updated (active) and the request marked
-    confirmed in one transaction. A request confirmed before is not applied
-    again: what it asked for is returned with `already` set.
+    The subscriber is created, made active again, or given one more topic
+    (`opt_in`: an active subscriber's topics and settings are never replaced),
+    and the request marked confirmed, in one transaction. A request confirmed
+    before is not applied again: what it asked for is returned as "already".
     """
     with write_session(engine) as session:
-        pending = session.get(PendingSubscription, subject.subscriber_id)
-        # The email key must match too: a token is for one request *and* one address.
-        if pending is None or not subject.is_for(pending.email_key):
-            raise InvalidLinkError("this link is not valid")
-        # The token's own age is measured by the real clock (itsdangerous); the row's
-        # by the app's, so both a stale token and a stale request are refused.
-        if pending.confirmed_at is None and pending.created_at + CONFIRM_MAX_AGE <= now:
-            raise ExpiredLinkError("this link has expired")
-        # Through make_spec again: stored JSON obeys the same rules as typed input.
+        pending = _pending(session, subject, now)
         spec = make_spec(**pending.request)
-        already = pending.confirmed_at is not None
-        if not already:
-            subscribe(session, spec, now=now)
+        if pending.confirmed_at is None:
+            done = opt_in(session, spec, now=now)
+            action: Literal["new", "returned", "added", "kept", "already"] = done.action
+            topic = done.topic
             pending.confirmed_at = now
             session.add(pending)
             session.flush()
+        else:
+            action, topic = "already", spec.name
         subscriber = session.exec(
             select(Subscriber).where(Subscriber.email_key == pending.email_key)
-        ).one()
+        ).first()
+        if subscriber is None:  # confirmed once, and the subscriber deleted since
+            raise InvalidLinkError("this link is not valid")
         assert subscriber.id is not None  # rows read back always have their key
         return Confirmed(
             subscriber_id=subscriber.id,
@@ -251,5 +349,6 @@ def confirm_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> C
             cadence=subscriber.cadence,
             format=subscriber.format,
             timezone=subscriber.timezone,
-            already=already,
+            action=action,
+            topic=topic,
         )

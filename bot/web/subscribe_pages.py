@@ -2,13 +2,17 @@
 
 GET /subscribe shows the form. POST /subscribe checks it (CSRF, then the
 client's rate limit, then `make_spec`), stores a pending request and mails a
-signed link to the address; GET /confirm/{token} applies the request
-(`bot.web.confirmation`).
+signed link to the address. GET /confirm/{token} shows what the request asks
+for and what confirming it would do, with one button; changes nothing (link
+scanners open links). POST /confirm/{token} (the button) applies it
+(`bot.web.confirmation`): an active subscriber's topics, cadence, format and
+time zone are never replaced, the keywords are added as one more topic.
 
 What a visitor can learn: after a valid form the page is the same, byte for
 byte, whether the address is new, already waiting for a confirmation (then no
-second email goes out within `RESEND_AFTER`), or already subscribed, so the form
-cannot tell anyone who is subscribed. Only a failure to hand the email to the
+second email goes out within `RESEND_AFTER`), already subscribed, or at its cap
+of confirmation emails for the day (`web.confirmations_per_day`: then none goes
+out either), so the form cannot tell anyone who is subscribed. Only a failure to hand the email to the
 transport (the mail server is down) shows something else: a 503 asking to try
 again later, which says something about the server, nothing about the address.
 """
@@ -25,20 +29,29 @@ from starlette.routing import BaseRoute, Route
 
 from bot.delivery.transports import Outgoing
 from bot.errors import InputError
-from bot.subscriptions.spec import FORMATS, SubscriptionSpec, make_spec, split_keywords
+from bot.subscriptions.spec import (
+    FORMATS,
+    SubscriptionSpec,
+    email_key,
+    make_spec,
+    split_keywords,
+)
 from bot.tokens import TokenSubject, signed_link
 from bot.web.confirmation import (
     CONFIRM_MAX_AGE,
+    FORMAT_LABELS,
     RESEND_AFTER,
     Confirmed,
     ExpiredLinkError,
     InvalidLinkError,
     PendingRequest,
+    Unconfirmed,
     confirm_link,
     confirm_request,
     confirmation_message,
     forget_request,
     read_confirm_token,
+    read_request,
     record_request,
     send,
 )
@@ -63,13 +76,18 @@ MAX_FORM_BYTES = 64 * 1024
 
 # Known-good values for checking one field alone through make_spec.
 _NEUTRAL: dict[str, Any] = {"email": "someone@example.org", "keywords": ["papers"]}
-# How each format is offered on the form, and said on the confirmed page.
+# How each format is offered on the form.
 _FORMAT_CHOICES = {"email": "Email", "markdown": "Markdown file on this server", "both": "Both"}
-_FORMAT_LABELS = {
-    "email": "by email",
-    "markdown": "as a Markdown file on this server",
-    "both": "by email and as a Markdown file",
-}
+
+CONFIRM_FIELD = "confirm"
+CONFIRM_VALUE = "yes"
+"""What the confirm page's button posts: a POST without it (a stray request) confirms nothing."""
+
+MAX_CONFIRM_BYTES = 4096
+"""The largest confirm body read: it is 11 bytes."""
+
+# Pages holding a signed link must not hand it on, nor be kept by shared caches.
+_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 @dataclass(frozen=True)
@@ -204,10 +222,17 @@ async def _request_confirmation(request: Request, spec: SubscriptionSpec) -> Res
     """Store the request and mail its link, unless one went out too recently; the same page."""
     context = web_context(request)
     now = context.clock()
-    pending = await run_in_threadpool(record_request, context.engine, spec, now=now)
+    pending = await run_in_threadpool(
+        record_request,
+        context.engine,
+        spec,
+        now=now,
+        secret=context.secret,
+        per_day=context.settings.web.confirmations_per_day,
+    )
     if pending is not None and not await _send_confirmation(request, pending):
         # Forgotten, so that trying again sends an email instead of being taken for a resend.
-        await run_in_threadpool(forget_request, context.engine, pending.id)
+        await run_in_threadpool(forget_request, context.engine, pending.id, secret=context.secret)
         return error_page(
             request,
             "The confirmation email could not be sent",
@@ -232,7 +257,11 @@ async def _send_confirmation(request: Request, pending: PendingRequest) -> bool:
     link = confirm_link(context.base_url(), context.secret, pending)
     try:
         message = confirmation_message(
-            pending, link=link, sender=settings.delivery.sender, now=context.clock()
+            pending,
+            link=link,
+            sender=settings.delivery.sender,
+            site_timezone=settings.schedule.timezone,
+            now=context.clock(),
         )
     except ValueError as exc:  # a sender the email policy refuses: a settings problem
         log.error("confirmation email not built", extra={"pending": pending.id, "error": str(exc)})
@@ -251,16 +280,35 @@ async def _send_confirmation(request: Request, pending: PendingRequest) -> bool:
 
 
 async def confirm(request: Request) -> Response:
-    """GET /confirm/{token}: apply the pending request the token names, once.
+    """GET /confirm/{token}: what confirming does, and a button. POST (the button): confirm.
 
-    A GET that changes state, on purpose: the token is single-purpose, signed,
-    unguessable and only ever sent to the address it confirms, and following it
-    twice (a link scanner, then the person) applies it once. A scanner confirming
-    an opt-in the address's owner asked for does no harm.
+    A GET changes nothing: mail providers' scanners open every link, and a link
+    opened by a machine is no opt-in. The POST needs no CSRF cookie: the signed,
+    single-purpose token in its URL, only ever mailed to the address it
+    confirms, is the authorisation (as for one-click unsubscribe), and another
+    site cannot post to a URL it does not know. The person pressing the button
+    may have opened the link in a browser that never saw this site before.
     """
     context = web_context(request)
     try:
         subject = read_confirm_token(context.secret, request.path_params["token"])
+        if request.method != "POST":
+            unconfirmed = await run_in_threadpool(
+                read_request, context.engine, subject, now=context.clock()
+            )
+            return _private(_confirm_page(request, unconfirmed))
+        if too_large(request, MAX_CONFIRM_BYTES):
+            return error_page(
+                request, "Nothing was changed", "The request is too large.", status=413
+            )
+        async with request.form(max_files=0, max_fields=20) as form:
+            pressed = form.get(CONFIRM_FIELD) == CONFIRM_VALUE
+        if not pressed:
+            return error_page(
+                request,
+                "Nothing was changed",
+                "To confirm, open the link from the confirmation email and press the button.",
+            )
         confirmed = await run_in_threadpool(
             confirm_request, context.engine, subject, now=context.clock()
         )
@@ -277,27 +325,77 @@ async def confirm(request: Request) -> Response:
             "This link is not valid",
             "Copy the whole link from the confirmation email, or subscribe again.",
         )
-    response = page(request, "confirmed.html", _confirmed_view(request, confirmed))
     # The page holds the manage link: keep it out of caches and of any Referer header.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    return _private(page(request, "confirmed.html", _confirmed_view(request, confirmed)))
+
+
+def _private(response: Response) -> Response:
+    response.headers.update(_PRIVATE_HEADERS)
     return response
+
+
+def _confirm_page(request: Request, unconfirmed: Unconfirmed) -> Response:
+    """The page a confirmation link opens: what confirming would do, and its button."""
+    if unconfirmed.confirmed:
+        # Used before: the same page as after pressing the button again.
+        current = unconfirmed.current
+        if current is None:  # confirmed once, and the subscriber deleted since
+            raise InvalidLinkError("this link is not valid")
+        spec = unconfirmed.spec
+        confirmed = Confirmed(
+            current.id, current.email, email_key(current.email), spec.keywords,
+            spec.exclusions, current.cadence, current.format, current.timezone,
+            action="already", topic=spec.name,
+        )  # fmt: skip
+        return page(request, "confirmed.html", _confirmed_view(request, confirmed))
+    spec = unconfirmed.spec
+    current = unconfirmed.current
+    active = current is not None and current.status == "active"
+    if active:
+        assert current is not None  # for the type checker
+        settings = (current.cadence, current.format, current.timezone)
+    else:  # a new or returning subscriber gets what the request says, defaults for the rest
+        settings = (spec.cadence or "daily", spec.format or "email", spec.timezone)
+    cadence, format, timezone = settings
+    return page(
+        request,
+        "confirm.html",
+        {
+            "email": spec.email,
+            "keywords": spec.keywords,
+            "exclusions": spec.exclusions,
+            "plan": unconfirmed.plan,
+            "topics": len(current.topics) if active and current is not None else 0,
+            "when": _when(request, cadence),
+            "format": FORMAT_LABELS.get(format, format),
+            "timezone": _zone(request, timezone),
+            "field": CONFIRM_FIELD,
+            "value": CONFIRM_VALUE,
+        },
+    )
+
+
+def _when(request: Request, cadence: str) -> str:
+    schedule = web_context(request).settings.schedule
+    at = schedule.send_at.strftime("%H:%M")
+    return {
+        "daily": f"Daily, at {at}",
+        "weekly": f"Weekly, on {schedule.weekly_on.capitalize()}s at {at}",
+    }.get(cadence, "Paused: no digests until you resume them")
+
+
+def _zone(request: Request, timezone: str | None) -> str:
+    return timezone or f"{web_context(request).settings.schedule.timezone} (the site's)"
 
 
 def _confirmed_view(request: Request, confirmed: Confirmed) -> dict[str, Any]:
     context = web_context(request)
-    schedule = context.settings.schedule
-    at = schedule.send_at.strftime("%H:%M")
-    when = {
-        "daily": f"Daily, at {at}",
-        "weekly": f"Weekly, on {schedule.weekly_on.capitalize()}s at {at}",
-    }.get(confirmed.cadence, "Paused: no digests until you resume them")
     subject = TokenSubject(confirmed.subscriber_id, confirmed.email_key)
     return {
         "confirmed": confirmed,
-        "when": when,
-        "timezone": confirmed.timezone or f"{schedule.timezone} (the site's)",
-        "format": _FORMAT_LABELS.get(confirmed.format, confirmed.format),
+        "when": _when(request, confirmed.cadence),
+        "timezone": _zone(request, confirmed.timezone),
+        "format": FORMAT_LABELS.get(confirmed.format, confirmed.format),
         "manage_url": signed_link(context.base_url(), context.secret, "manage", subject),
     }
 
@@ -305,5 +403,5 @@ def _confirmed_view(request: Request, confirmed: Confirmed) -> dict[str, Any]:
 routes: list[BaseRoute] = [
     Route("/subscribe", subscribe_form, methods=["GET"]),
     Route("/subscribe", subscribe_submit, methods=["POST"]),
-    Route("/confirm/{token}", confirm, methods=["GET"]),
+    Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
 ]

@@ -10,6 +10,7 @@ from bot.subscriptions.store import (
     as_specs,
     find_subscriber,
     list_subscribers,
+    opt_in,
     subscribe,
     subscriber_time_zones,
     unsubscribe,
@@ -101,3 +102,43 @@ def test_time_zones_in_use_are_those_of_active_subscribers(engine: Engine, clock
         unsubscribe(session, "b@lab.org", now=clock())
     with Session(engine) as session:
         assert subscriber_time_zones(session) == {"Asia/Tokyo"}
+
+
+def test_opt_in_adds_a_topic_under_a_free_name_and_keeps_the_settings(
+    engine: Engine, clock: Clock
+) -> None:
+    long_name = "t" * 100  # the longest topic name: the number still fits
+    with write_session(engine) as session:
+        subscribe(
+            session, make_spec("a@lab.org", ["GAN"], name=long_name, cadence="weekly"), now=clock()
+        )
+        subscribe(session, make_spec("a@lab.org", ["MoE"], name="t" * 98 + " 2"), now=clock())
+        added = opt_in(
+            session, make_spec("a@lab.org", ["LoRA"], name=long_name, cadence="daily"), now=clock()
+        )
+        kept = opt_in(session, make_spec("A@lab.org", ["moe"], name="other"), now=clock())
+    assert (added.action, added.topic) == ("added", "t" * 98 + " 3")
+    assert (kept.action, kept.topic) == ("kept", "t" * 98 + " 2")
+    with Session(engine) as session:
+        found = find_subscriber(session, "a@lab.org")
+    assert found is not None and found.cadence == "weekly"
+    assert sorted(t.keywords for t in found.topics) == [("GAN",), ("LoRA",), ("MoE",)]
+
+
+def test_opt_in_for_an_address_that_left_starts_afresh(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        subscribe(
+            session,
+            make_spec("a@lab.org", ["GAN"], cadence="paused", format="both", timezone="Asia/Tokyo"),
+            now=clock(),
+        )
+        unsubscribe(session, "a@lab.org", now=clock())
+        done = opt_in(session, make_spec("a@lab.org", ["LoRA"]), now=clock())
+    assert done.action == "returned"
+    with Session(engine) as session:
+        found = find_subscriber(session, "a@lab.org")
+    assert found is not None
+    assert (found.status, found.cadence, found.format, found.timezone) == (
+        "active", "daily", "email", None,
+    )  # fmt: skip
+    assert [t.keywords for t in found.topics] == [("LoRA",)]

@@ -6,87 +6,24 @@ Against a real SQLite file, with a controlled clock, and a real SMTP server on
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from pathlib import Path
 
-import httpx
 import pytest
 from itsdangerous.encoding import base64_decode, base64_encode
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from bot.config import Settings, load_settings
 from bot.db import write_session
 from bot.models import PendingSubscription
 from bot.subscriptions.spec import make_spec
-from bot.subscriptions.store import SubscriberView, list_subscribers, subscribe
+from bot.subscriptions.store import subscribe
 from bot.tokens import TokenSubject, make_token, read_token
-from bot.web.app import create_app
-from bot.web.confirmation import record_request
+from bot.web.confirmation import PendingRequest, record_request
 from bot.web.security import CSRF_COOKIE
-
-# The real SMTP server fixtures, shared with the delivery tests.
-from tests.delivery.conftest import SmtpServer, free_port, smtp_server, start_server  # noqa: F401
-
-T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
-SECRET = "test-signing-secret"
-SENT = "If this address can receive mail, a confirmation link is on its way; it expires in 2 days"
-LINK = re.compile(r"http://testserver/confirm/[A-Za-z0-9_.-]+")
-
-
-@dataclass
-class Site:
-    """The web app on a real database, its clock, and where its emails land."""
-
-    app: Starlette
-    engine: Engine
-    settings: Settings
-    now: list[datetime]
-    inbox: Callable[[], list[EmailMessage]]
-    client: TestClient = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.client = self.new_client()
-
-    def new_client(self, host: str = "testclient") -> TestClient:
-        """A browser of its own (cookies), coming from `host`."""
-        return TestClient(self.app, client=(host, 50000))
-
-    def subscribe(self, client: TestClient | None = None, **fields: str) -> str:
-        """Fill in the form as a browser does (GET, then POST with its CSRF); the response text."""
-        return self.post(client, **fields).text
-
-    def post(self, client: TestClient | None = None, **fields: str) -> httpx.Response:
-        """The POST /subscribe response for `fields` over the defaults, with a valid CSRF."""
-        client = client or self.client
-        data = {"email": "ana@lab.org", "keywords": "diffusion models", "cadence": "daily"}
-        data["format"] = "email"
-        return client.post("/subscribe", data={**data, "csrf": csrf_of(client), **fields})
-
-    def subscribers(self) -> list[SubscriberView]:
-        """The active subscribers, as the CLI lists them."""
-        with Session(self.engine) as session:
-            return list_subscribers(session)
-
-    def pending(self) -> list[PendingSubscription]:
-        """Every pending request stored."""
-        with Session(self.engine) as session:
-            return list(session.exec(select(PendingSubscription)))
-
-
-def csrf_of(client: TestClient) -> str:
-    """Open the form and return its CSRF field (the cookie is set on `client` too)."""
-    response = client.get("/subscribe")
-    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
-    assert found, response.text
-    return found.group(1)
+from tests.delivery.conftest import SmtpServer, free_port
+from tests.web.conftest import SECRET, SENT, T0, MakeSite, Site, csrf_of, link_in, read_eml
 
 
 def with_id(token: str, new_id: int) -> str:
@@ -96,67 +33,6 @@ def with_id(token: str, new_id: int) -> str:
     subject[0] = new_id
     payload = base64_encode(json.dumps(subject, separators=(",", ":"))).decode()
     return f"{payload}.{timestamp}.{signature}"
-
-
-def link_in(message: EmailMessage) -> str:
-    """The confirmation link of the email's plain-text part."""
-    body = message.get_body(("plain",))
-    assert body is not None
-    found: list[str] = LINK.findall(body.get_content())
-    assert len(found) == 1, body.get_content()
-    return found[0]
-
-
-MakeSite = Callable[..., Site]
-
-
-@pytest.fixture
-def make_site(engine: Engine, tmp_path: Path) -> Iterator[MakeSite]:
-    """Build the app with the given PAPERBOT_* settings (file transport unless told)."""
-
-    def make(env: dict[str, str] | None = None, smtp: SmtpServer | None = None) -> Site:
-        environ = {
-            "PAPERBOT_DATA_DIR": str(tmp_path / "data"),
-            "PAPERBOT_WEB_SECRET": SECRET,
-            "PAPERBOT_WEB_BASE_URL": "http://testserver",  # links in emails use it
-        }
-        if smtp is not None:
-            environ |= {
-                "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
-                "PAPERBOT_SMTP_HOST": smtp.host,
-                "PAPERBOT_SMTP_PORT": str(smtp.port),
-                "PAPERBOT_SMTP_SECURITY": "none",
-                "PAPERBOT_SMTP_TIMEOUT": "5",
-            }
-        settings = load_settings(environ={**environ, **(env or {})}, cwd=tmp_path)
-        now = [T0]
-        app = create_app(engine, settings, clock=lambda: now[0])
-        if smtp is not None:
-            handler = smtp.handler
-
-            def inbox() -> list[EmailMessage]:
-                return [received.message for received in handler.received]
-        else:
-
-            def inbox() -> list[EmailMessage]:
-                return [read_eml(path) for path in sorted(settings.outbox_dir.glob("*.eml"))]
-
-        return Site(app, engine, settings, now, inbox)
-
-    yield make
-
-
-def read_eml(path: Path) -> EmailMessage:
-    """An .eml file of the outbox, parsed."""
-    parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
-    return parsed
-
-
-@pytest.fixture
-def site(make_site: MakeSite, smtp_server: SmtpServer) -> Site:  # noqa: F811
-    """The app sending through a real SMTP server on 127.0.0.1."""
-    return make_site(smtp=smtp_server)
 
 
 # --- The form -------------------------------------------------------------------------
@@ -260,10 +136,12 @@ def test_a_request_sends_one_email_whose_link_confirms(site: Site) -> None:
     assert message["To"] == "Ana@lab.org" and message["From"] == "paperbot <paperbot@localhost>"
     assert message["Subject"] == "Confirm your paper digest subscription"
     assert message["Date"] and message["Message-ID"]
-    assert "<script" not in str(message) and "LoRA" not in str(message)  # no visitor text
     html_part = message.get_body(("html",))
     assert html_part is not None and f'href="{link_in(message)}"' in html_part.get_content()
-    response = site.client.get(link_in(message))
+    shown = site.client.get(link_in(message))
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    assert "Confirm my subscription" in shown.text and site.subscribers() == []
+    response = site.confirm(link_in(message))
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     html = response.text
@@ -289,7 +167,7 @@ def test_the_file_transport_writes_the_confirmation_to_the_outbox(make_site: Mak
     (eml,) = site.settings.outbox_dir.glob("*.eml")
     message = read_eml(eml)
     assert message["To"] == "bo@lab.org"
-    assert site.client.get(link_in(message)).status_code == 200
+    assert site.confirm(link_in(message)).status_code == 200
     assert [s.email for s in site.subscribers()] == ["bo@lab.org"]
 
 
@@ -301,7 +179,7 @@ def test_the_page_is_the_same_for_new_pending_and_subscribed_addresses(site: Sit
     new = answer()
     pending = answer()  # a request less than 5 minutes old: no second email
     assert len(site.inbox()) == 1
-    site.client.get(link_in(site.inbox()[0]))
+    site.confirm(link_in(site.inbox()[0]))
     site.now[0] += timedelta(minutes=10)
     subscribed = answer()
     subscribed_and_pending = answer()
@@ -338,7 +216,7 @@ def test_the_rate_limit_is_per_client(site: Site) -> None:
 
 def test_a_transport_failure_is_a_503_and_asking_again_sends(
     site: Site,
-    smtp_server: SmtpServer,  # noqa: F811
+    smtp_server: SmtpServer,
 ) -> None:
     smtp_server.handler.reject.add("ana@lab.org")
     response = site.post()
@@ -362,8 +240,8 @@ def test_a_tampered_link_is_refused(site: Site) -> None:
     # A character inside the signature: the last one of base64 has bits no decoder reads.
     tampered = link[:-5] + ("A" if link[-5] != "A" else "B") + link[-4:]
     for url in (tampered, "/confirm/garbage", "/confirm/" + "x" * 200):
-        response = site.client.get(url)
-        assert response.status_code == 400 and "This link is not valid" in response.text
+        for response in (site.client.get(url), site.client.post(url, data={"confirm": "yes"})):
+            assert response.status_code == 400 and "This link is not valid" in response.text
     assert site.subscribers() == []
 
 
@@ -371,11 +249,12 @@ def test_a_link_expires_after_two_days_on_the_app_clock(site: Site) -> None:
     site.subscribe()
     link = link_in(site.inbox()[0])
     site.now[0] = T0 + timedelta(days=2, seconds=1)
-    response = site.client.get(link)
-    assert response.status_code == 400 and "This link has expired" in response.text
-    assert "subscribe again" in response.text and site.subscribers() == []
+    for response in (site.client.get(link), site.client.post(link, data={"confirm": "yes"})):
+        assert response.status_code == 400 and "This link has expired" in response.text
+        assert "subscribe again" in response.text
+    assert site.subscribers() == []
     site.now[0] = T0 + timedelta(days=2) - timedelta(minutes=1)
-    assert site.client.get(link).status_code == 200
+    assert site.confirm(link).status_code == 200 and len(site.subscribers()) == 1
 
 
 def test_a_token_signed_more_than_two_days_ago_has_expired(
@@ -390,8 +269,11 @@ def test_a_token_signed_more_than_two_days_ago_has_expired(
     with monkeypatch.context() as patch:
         patch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at)
         old = make_token(SECRET, "confirm", TokenSubject(pending.id, "ana@lab.org"))
-    response = site.client.get(f"/confirm/{old}")
-    assert response.status_code == 400 and "This link has expired" in response.text
+    for response in (
+        site.client.get(f"/confirm/{old}"),
+        site.client.post(f"/confirm/{old}", data={"confirm": "yes"}),
+    ):
+        assert response.status_code == 400 and "This link has expired" in response.text
     assert site.subscribers() == []
 
 
@@ -406,23 +288,25 @@ def test_a_link_never_confirms_another_address_request(site: Site) -> None:
     ana_link = next(link_in(m) for m in site.inbox() if m["To"] == "ana@lab.org")
     swapped = with_id(ana_link.rsplit("/", 1)[1], bo.id)
     for token in (crossed, swapped):
-        response = site.client.get(f"/confirm/{token}")
-        assert response.status_code == 400 and "This link is not valid" in response.text
+        url = f"/confirm/{token}"
+        for response in (site.client.get(url), site.client.post(url, data={"confirm": "yes"})):
+            assert response.status_code == 400 and "This link is not valid" in response.text
     assert site.subscribers() == []
 
 
 def test_confirming_twice_is_idempotent(site: Site) -> None:
     site.subscribe(keywords="GAN")
     link = link_in(site.inbox()[0])
-    first = site.client.get(link)
+    first = site.confirm(link)
     assert first.status_code == 200 and "You are subscribed" in first.text
     # Changed since (say on the manage page): a second click must not undo that.
     with write_session(site.engine) as session:
         subscribe(session, make_spec("ana@lab.org", ["robotics"], cadence="weekly"), now=T0)
     site.now[0] += timedelta(hours=1)
-    again = site.client.get(link)
-    assert again.status_code == 200 and "Already confirmed" in again.text
-    assert "<li>GAN</li>" in again.text  # what the link confirmed
+    for again in (site.client.get(link), site.client.post(link, data={"confirm": "yes"})):
+        assert again.status_code == 200 and "Already confirmed" in again.text
+        assert "<li>GAN</li>" in again.text  # what the link confirmed
+        assert "/manage/" in again.text
     (subscriber,) = site.subscribers()
     assert subscriber.topics[0].keywords == ("robotics",) and subscriber.cadence == "weekly"
     (pending,) = site.pending()
@@ -456,14 +340,12 @@ def test_links_in_emails_never_come_from_the_host_header(make_site: MakeSite) ->
 
 
 def test_requests_nobody_confirmed_in_time_are_dropped(engine: Engine) -> None:
-    old = record_request(engine, make_spec("old@lab.org", ["graphs"]), now=T0)
-    fresh = record_request(
-        engine, make_spec("fresh@lab.org", ["graphs"]), now=T0 + timedelta(days=1)
-    )
-    assert old is not None and fresh is not None
-    record_request(
-        engine, make_spec("new@lab.org", ["graphs"]), now=T0 + timedelta(days=2, hours=1)
-    )
+    def record(email: str, now: datetime) -> PendingRequest | None:
+        return record_request(engine, make_spec(email, ["graphs"]), now=now, secret="s", per_day=3)
+
+    assert record("old@lab.org", T0) is not None
+    assert record("fresh@lab.org", T0 + timedelta(days=1)) is not None
+    record("new@lab.org", T0 + timedelta(days=2, hours=1))
     with Session(engine) as session:
         left = {row.email for row in session.exec(select(PendingSubscription))}
     assert left == {"fresh@lab.org", "new@lab.org"}
