@@ -20,6 +20,7 @@ from bot.service.state import read_health
 from bot.tokens import signing_secret
 from bot.web import archive_pages, manage_pages, subscribe_pages
 from bot.web.context import WebContext, web_context
+from bot.web.security import BodyLimit
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -72,7 +73,12 @@ def create_app(
 ) -> Starlette:
     """Return the web app reading and writing `engine`; `worker` names the service serving it."""
     app = Starlette(
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            # No page reads a larger body than the manage form; routes reading
+            # smaller ones lower the limit on their own.
+            Middleware(BodyLimit, limit=manage_pages.MAX_FORM_BYTES),
+        ],
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             *subscribe_pages.routes,

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -53,13 +54,16 @@ from bot.web.preview import (
     window_days,
     window_start,
 )
-from bot.web.security import CSRF_FIELD, csrf_ok, csrf_token, set_csrf_cookie, too_large
+from bot.web.security import CSRF_FIELD, BodyLimit, csrf_ok, csrf_token, set_csrf_cookie
 
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
 
 MAX_FORM_BYTES = 1024 * 1024
-"""The largest manage form read: ten topics of 100 keywords of 200 characters fit."""
+"""The largest manage form read: ten topics of 100 keywords of 200 characters fit.
+
+The web app's limit for every route (`bot.web.app`), so no other is needed here.
+"""
 
 MAX_ONE_CLICK_BYTES = 4096
 """The largest one-click body read: it is 26 bytes."""
@@ -266,10 +270,6 @@ async def manage(request: Request) -> Response:
         return _bad_link(request)
     if request.method != "POST":
         return await run_in_threadpool(_show_stored, request, subject)
-    if too_large(request, MAX_FORM_BYTES):
-        return error_page(
-            request, "The form is too large", "Send fewer or shorter keywords.", status=413
-        )
     async with request.form(max_files=0) as form:
         fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
     return await run_in_threadpool(_submit, request, subject, fields)
@@ -411,10 +411,8 @@ async def unsubscribe_page(request: Request) -> Response:
         return _bad_link(request)
     if request.method != "POST":
         return await run_in_threadpool(_confirm_unsubscribe, request, subject)
-    # No Content-Length is tolerated (a mail provider may send the body chunked);
-    # the signature was checked above, so only a real link's holder gets this far.
-    if too_large(request, MAX_ONE_CLICK_BYTES, length_required=False):
-        return error_page(request, "Nothing was changed", "The request is too large.", status=413)
+    # A body without Content-Length is fine (a mail provider may send it chunked): the
+    # route's BodyLimit stops reading at MAX_ONE_CLICK_BYTES.
     async with request.form(max_files=0, max_fields=20) as form:
         one_click = form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
     if not one_click:
@@ -477,5 +475,11 @@ def _unsubscribe_owner(engine: Engine, subject: LinkSubject, *, now: datetime) -
 
 routes: list[BaseRoute] = [
     Route("/manage/{token}", manage, methods=["GET", "POST"], name="manage"),
-    Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "POST"], name="unsubscribe"),
+    Route(
+        "/unsubscribe/{token}",
+        unsubscribe_page,
+        methods=["GET", "POST"],
+        name="unsubscribe",
+        middleware=[Middleware(BodyLimit, limit=MAX_ONE_CLICK_BYTES)],
+    ),
 ]

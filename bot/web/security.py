@@ -1,4 +1,7 @@
-"""Protections every form shares: CSRF tokens and rate limits (pure, apart from the clock).
+"""Protections every form shares: body limits, CSRF tokens and rate limits.
+
+Body limits: `BodyLimit` counts the bytes of a request body as the app reads
+them, chunked or not, and answers 413 as soon as they pass the limit.
 
 CSRF: a form page sets a random value in a cookie (SameSite=Strict, HttpOnly) and
 repeats it in a hidden field; a POST is accepted only when both are present and
@@ -13,8 +16,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.errors import PaperbotError
+from bot.web.pages import error_page
 
 CSRF_COOKIE = "paperbot_csrf"
 CSRF_FIELD = "csrf"
@@ -39,16 +47,69 @@ def csrf_ok(request: Request, submitted: str | None) -> bool:
     return bool(cookie and submitted) and hmac.compare_digest(cookie, submitted or "")
 
 
-def too_large(request: Request, limit: int, *, length_required: bool = True) -> bool:
-    """True when the body is over `limit` bytes by its Content-Length, or has none (if required).
+class _BodyTooLargeError(PaperbotError):
+    """Raised into the app by `BodyLimit` when a body passes its limit, to stop the reading."""
 
-    Starlette reads a urlencoded form whole, with no limit of its own, so the
-    length is checked before the form is read.
+
+class BodyLimit:
+    """ASGI middleware: a request body of more than `limit` bytes gets a 413 page.
+
+    A declared Content-Length over the limit is refused before anything is read.
+    Otherwise the body's bytes are counted as the app reads them, so a body sent
+    without a length (chunked) is cut off as soon as it passes the limit: Starlette
+    reads a urlencoded form whole, with no limit of its own. Nested, the lowest
+    limit wins: the app has one for every route, and routes reading less set their own.
     """
-    length = request.headers.get("content-length", "")
-    if not length.isdigit():
-        return length_required
-    return int(length) > limit
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with a counting `receive`; answer 413 when it passes the limit."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.limit:
+            await _too_large(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLargeError
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except _BodyTooLargeError:
+            if started:  # no page reads its body after answering; if one did, it is a bug
+                raise
+            await _too_large(scope, receive, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_page(
+        Request(scope),
+        "The request is too large",
+        "Nothing was changed. Send fewer or shorter keywords.",
+        status=413,
+    )
+    # The rest of the body is not wanted: closing the connection stops a client that
+    # would go on sending it.
+    response.headers["Connection"] = "close"
+    await response(scope, receive, send)
 
 
 def client_key(request: Request) -> str:
