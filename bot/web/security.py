@@ -3,11 +3,13 @@
 Body limits: `BodyLimit` counts the bytes of a request body as the app reads
 them, chunked or not, and answers 413 as soon as they pass the limit.
 
-CSRF: a form page sets a random value in a cookie (SameSite=Strict, HttpOnly) and
-repeats it in a hidden field; a POST is accepted only when both are present and
-equal. Another site can make a browser send the cookie, but cannot read it to
-fill in the field. The one-click unsubscribe POST (RFC 8058) is exempt: mail
-providers send it without cookies, and its signed URL is the authorisation.
+CSRF: a form page sets a random value, signed with the site's secret, in a cookie
+(SameSite=Strict, HttpOnly) and repeats it in a hidden field; a POST is accepted
+only when both are present, equal, and the value is one this site signed within
+`CSRF_MAX_AGE`. Another site can make a browser send the cookie, but cannot read
+it to fill in the field, nor make up a value of its own that the server takes.
+The one-click unsubscribe POST (RFC 8058) is exempt: mail providers send it
+without cookies, and its signed URL is the authorisation.
 """
 
 import hmac
@@ -16,35 +18,70 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from itsdangerous import TimestampSigner
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.clock import Clock
 from bot.errors import PaperbotError
 from bot.web.pages import error_page
 
 CSRF_COOKIE = "paperbot_csrf"
 CSRF_FIELD = "csrf"
+CSRF_MAX_AGE = 86_400
+"""Seconds a CSRF value is accepted after it was signed: the cookie's life too."""
+
+
+class _CsrfSigner(TimestampSigner):
+    """Signs CSRF values with the site's secret, dated by the app's clock, not the system's."""
+
+    def __init__(self, secret: str, clock: Clock) -> None:
+        # The salt keeps these signatures apart from the links' (`bot.tokens`).
+        super().__init__(secret, salt="paperbot-csrf")
+        self.clock = clock
+
+    def get_timestamp(self) -> int:
+        """Now, by the app's clock, in whole seconds."""
+        return int(self.clock().timestamp())
+
+
+def _signer(request: Request) -> _CsrfSigner:
+    # The app's WebContext (bot.web.context imports this module, so it is not named here).
+    web = request.app.state.web
+    return _CsrfSigner(web.secret, web.clock)
 
 
 def csrf_token(request: Request) -> str:
-    """The CSRF value for a form on this page: the visitor's cookie, or a new one."""
+    """The CSRF value for a form on this page: the visitor's cookie if recent, or a new one.
+
+    A cookie signed less than half `CSRF_MAX_AGE` ago is kept, so forms open in
+    other tabs stay valid, and a form shown now has at least half a day to be sent.
+    """
+    signer = _signer(request)
     existing = request.cookies.get(CSRF_COOKIE, "")
-    return existing if len(existing) >= 32 else secrets.token_urlsafe(32)
+    if signer.validate(existing, max_age=CSRF_MAX_AGE // 2):
+        return existing
+    return signer.sign(secrets.token_urlsafe(32)).decode()
 
 
 def set_csrf_cookie(response: Response, token: str, *, secure: bool) -> None:
     """Remember `token` in the visitor's browser for the form's POST."""
     response.set_cookie(
-        CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=86_400
+        CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=CSRF_MAX_AGE
     )
 
 
 def csrf_ok(request: Request, submitted: str | None) -> bool:
-    """True when the form's CSRF field matches the visitor's cookie."""
+    """True when the form's CSRF field matches the visitor's cookie, and this site signed it."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    return bool(cookie and submitted) and hmac.compare_digest(cookie, submitted or "")
+    if not (cookie and submitted):
+        return False
+    # As bytes: compare_digest refuses str with characters beyond ASCII, which a form may hold.
+    if not hmac.compare_digest(cookie.encode(), submitted.encode()):
+        return False
+    return _signer(request).validate(cookie, max_age=CSRF_MAX_AGE)
 
 
 class _BodyTooLargeError(PaperbotError):

@@ -1,11 +1,13 @@
-"""Body limits, CSRF tokens and error pages: against `paperbot web` as a real process, or the app.
+"""Body limits and CSRF tokens.
 
-The body limits are tested over raw sockets, so a body can be sent chunked,
-without a Content-Length, and without an end: the server must answer before it
-has read it all.
+The body limits are tested against `paperbot web` as a real process over raw
+sockets, so a body can be sent chunked, without a Content-Length, and without an
+end: the server must answer before it has read it all. CSRF tokens through the
+app on a real database, with a controlled clock.
 """
 
 import os
+import re
 import select
 import socket
 import subprocess
@@ -15,18 +17,26 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from itsdangerous import TimestampSigner
+from sqlalchemy.engine import Engine
+from starlette.testclient import TestClient
 
+from bot.config import load_settings
 from bot.subscriptions.spec import email_key
 from bot.tokens import Purpose, TokenSubject, make_token
+from bot.web.app import create_app
 from bot.web.manage_pages import MAX_FORM_BYTES, MAX_ONE_CLICK_BYTES
+from bot.web.security import CSRF_COOKIE, CSRF_MAX_AGE
 from tests.conftest import RunCli
 from tests.delivery.conftest import free_port
 
 SECRET = "test-web-secret"
 ANA = "ana@lab.org"
+T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -162,3 +172,79 @@ def test_a_declared_length_over_the_limit_is_refused_unread(web: Web) -> None:
     )
     assert _status(answer) == 413
     assert b"x-frame-options: deny" in answer.lower()
+
+
+# --- CSRF --------------------------------------------------------------------------------
+
+
+@dataclass
+class Forms:
+    """The app (file transport) on a real database, a clock to move, and a browser."""
+
+    client: TestClient
+    now: list[datetime]
+
+    def issued(self) -> str:
+        """Open the subscribe form; the CSRF value it carries (also set as the cookie)."""
+        html = self.client.get("/subscribe").text
+        found = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert found, html
+        return found.group(1)
+
+    def submit(self, csrf: str, cookie: str | None = None) -> int:
+        """POST a valid subscribe form with `csrf` in the field (and `cookie`, if given)."""
+        if cookie is not None:
+            self.client.cookies.set(CSRF_COOKIE, cookie)
+        data = {"email": ANA, "keywords": "diffusion", "cadence": "daily", "format": "email"}
+        return self.client.post("/subscribe", data={**data, "csrf": csrf}).status_code
+
+
+@pytest.fixture
+def forms(engine: Engine, tmp_path: Path) -> Forms:
+    environ = {"PAPERBOT_DATA_DIR": str(tmp_path / "data"), "PAPERBOT_WEB_SECRET": SECRET}
+    settings = load_settings(environ=environ, cwd=tmp_path)
+    now = [T0]
+    return Forms(TestClient(create_app(engine, settings, clock=lambda: now[0])), now)
+
+
+def _signed(secret: str, value: str, at: datetime) -> str:
+    """`value` signed as the site signs CSRF values, with `secret`, at `at`."""
+
+    class Signer(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(at.timestamp())
+
+    return Signer(secret, salt="paperbot-csrf").sign(value).decode()
+
+
+def test_the_issued_csrf_value_is_accepted_and_kept_for_other_tabs(forms: Forms) -> None:
+    issued = forms.issued()
+    assert forms.issued() == issued  # a second tab: the same value, the first form still works
+    assert forms.submit(issued) == 200
+
+
+@pytest.mark.parametrize(
+    "made_up",
+    [
+        "x",  # one character
+        "A" * 43,  # the length of a random value, not signed
+        "A" * 43 + ".aGVsbG8.c2lnbmF0dXJl",  # the format of a signed one, a made-up signature
+        "signed-elsewhere",  # a real signature, with another secret
+    ],
+)
+def test_a_csrf_value_the_site_did_not_sign_is_refused_even_when_cookie_and_field_agree(
+    forms: Forms, made_up: str
+) -> None:
+    if made_up == "signed-elsewhere":
+        made_up = _signed("another-secret", "A" * 43, T0)
+    assert forms.submit(made_up, cookie=made_up) == 400
+
+
+def test_a_csrf_value_older_than_its_max_age_is_refused_and_a_new_one_issued(
+    forms: Forms,
+) -> None:
+    issued = forms.issued()
+    forms.now[0] = T0 + timedelta(seconds=CSRF_MAX_AGE + 1)
+    assert forms.submit(issued) == 400
+    fresh = forms.issued()
+    assert fresh != issued and forms.submit(fresh) == 200
