@@ -14,6 +14,7 @@ without cookies, and its signed URL is the authorisation.
 
 import hmac
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -155,7 +156,13 @@ def client_key(request: Request) -> str:
 
 
 class RateLimiter:
-    """At most `limit` events per key within `window` seconds (in memory, per process)."""
+    """At most `limit` events per key within `window` seconds (in memory, per process).
+
+    Safe to share between threads: the manage page counts previews in worker threads.
+    """
+
+    MAX_KEYS = 10_000
+    """Keys remembered before those with no event within the window are forgotten."""
 
     def __init__(
         self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic
@@ -164,16 +171,24 @@ class RateLimiter:
         self.window = window
         self.clock = clock
         self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """How many keys are remembered."""
+        return len(self._events)
 
     def allow(self, key: str) -> bool:
         """Count one event for `key`; False when it is over the limit (then not counted)."""
-        now = self.clock()
-        events = self._events.setdefault(key, deque())
-        while events and now - events[0] >= self.window:
-            events.popleft()
-        if len(events) >= self.limit:
-            return False
-        events.append(now)
-        if len(self._events) > 10_000:  # forget idle keys, so memory stays bounded
-            self._events = {k: v for k, v in self._events.items() if v}
-        return True
+        with self._lock:
+            now = self.clock()
+            events = self._events.setdefault(key, deque())
+            while events and now - events[0] >= self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False
+            events.append(now)
+            if len(self._events) > self.MAX_KEYS:
+                # A key's old events are dropped only when it comes back: forget the keys
+                # whose last event is out of the window, so memory stays bounded.
+                self._events = {k: v for k, v in self._events.items() if now - v[-1] < self.window}
+            return True

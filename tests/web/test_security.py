@@ -30,7 +30,7 @@ from bot.subscriptions.spec import email_key
 from bot.tokens import Purpose, TokenSubject, make_token
 from bot.web.app import create_app
 from bot.web.manage_pages import MAX_FORM_BYTES, MAX_ONE_CLICK_BYTES
-from bot.web.security import CSRF_COOKIE, CSRF_MAX_AGE
+from bot.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter
 from tests.conftest import RunCli
 from tests.delivery.conftest import free_port
 
@@ -248,3 +248,17 @@ def test_a_csrf_value_older_than_its_max_age_is_refused_and_a_new_one_issued(
     assert forms.submit(issued) == 400
     fresh = forms.issued()
     assert fresh != issued and forms.submit(fresh) == 200
+
+
+# --- Rate limits -------------------------------------------------------------------------
+
+
+def test_a_rate_limiter_forgets_clients_idle_for_its_window() -> None:
+    now = [0.0]
+    limiter = RateLimiter(2, 60.0, clock=lambda: now[0])
+    for number in range(RateLimiter.MAX_KEYS):
+        assert limiter.allow(f"10.0.{number // 256}.{number % 256}")
+    now[0] = 61.0
+    assert limiter.allow("192.0.2.1")
+    assert len(limiter) == 1
+    assert limiter.allow("192.0.2.1") and not limiter.allow("192.0.2.1")
