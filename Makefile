@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/manage_page.py
 
 clean:
 	rm -rf $(VENV) paperbot-data .pytest_cache .mypy_cache .ruff_cache

@@ -158,6 +158,8 @@ class Matcher:
         papers = list(papers)
         with collector_paused():
             index = PaperIndex([Fields(p.title, p.abstract) for p in papers])
+        self._index = index
+        self._papers = papers
         self._search = _Search(index, index, papers)
 
     def match(self, rules: Iterable[Rule]) -> list[Match]:
@@ -168,6 +170,16 @@ class Matcher:
         """
         with collector_paused():
             return self._search.match(rules)
+
+    def match_apart(self, rules: Iterable[Rule]) -> list[Match]:
+        """Like `match`, but nothing of this call's keywords is kept for later calls.
+
+        For a matcher shared by many callers whose keywords are not worth keeping
+        (the web preview's, typed by anyone): memory stays that of the index, and
+        concurrent calls share nothing but the index, which they only read.
+        """
+        with collector_paused():
+            return _Search(self._index, self._index, self._papers).match(rules)
 
     def match_keyword(self, keyword: str) -> list[Match]:
         """Return the best match of one keyword in each paper, best first (rule id 0)."""

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +20,8 @@ from bot.service.state import read_health
 from bot.tokens import signing_secret
 from bot.web import archive_pages, manage_pages, subscribe_pages
 from bot.web.context import WebContext, web_context
+from bot.web.pages import error_page
+from bot.web.security import BodyLimit
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -67,12 +69,36 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    """The page of an unexpected error (500): nothing about the error, the security headers.
+
+    Starlette answers such errors outside every middleware (the error itself is
+    logged with its traceback by the server), so `SecurityHeaders` never sees
+    this response: the headers are set here.
+    """
+    response = error_page(
+        request,
+        "Something went wrong",
+        "The server could not answer this request. Try again in a few minutes.",
+        status=500,
+    )
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def create_app(
     engine: Engine, settings: Settings, *, clock: Clock, worker: str | None = None
 ) -> Starlette:
     """Return the web app reading and writing `engine`; `worker` names the service serving it."""
     app = Starlette(
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            # No page reads a larger body than the manage form; routes reading
+            # smaller ones lower the limit on their own.
+            Middleware(BodyLimit, limit=manage_pages.MAX_FORM_BYTES),
+        ],
+        exception_handlers={Exception: server_error},
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             *subscribe_pages.routes,

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digest.render import DigestRenderer
+from bot.web.preview import PreviewIndexCache
 from bot.web.security import RateLimiter
 
 
@@ -21,6 +22,10 @@ class WebContext:
     secret: str
     worker: str | None = None  # the `paperbot serve` worker serving the app, if any
     subscribe_limit: RateLimiter = field(default_factory=lambda: RateLimiter(10, 600.0))
+    # Previews per client: each costs some matching, and the page works without one.
+    preview_limit: RateLimiter = field(default_factory=lambda: RateLimiter(30, 300.0))
+    # The manage preview's index of the recent papers, built once per change of them.
+    preview_index: PreviewIndexCache = field(default_factory=PreviewIndexCache)
     # Shared for the app's life: it prepares each paper's text once.
     renderer: DigestRenderer = field(default_factory=DigestRenderer)
 

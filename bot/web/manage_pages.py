@@ -22,10 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -47,28 +48,39 @@ from bot.web.context import WebContext, web_context
 from bot.web.pages import error_page, page
 from bot.web.preview import (
     FormTopic,
+    PaperSetVersion,
     Preview,
     RecentPaper,
-    build_preview,
     window_days,
     window_start,
 )
-from bot.web.security import CSRF_FIELD, csrf_ok, csrf_token, set_csrf_cookie, too_large
+from bot.web.security import (
+    CSRF_FIELD,
+    BodyLimit,
+    client_key,
+    csrf_ok,
+    csrf_token,
+    set_csrf_cookie,
+)
 
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
 
 MAX_FORM_BYTES = 1024 * 1024
-"""The largest manage form read: ten topics of 100 keywords of 200 characters fit."""
+"""The largest manage form read: ten topics of 100 keywords of 200 characters fit.
+
+The web app's limit for every route (`bot.web.app`), so no other is needed here.
+"""
 
 MAX_ONE_CLICK_BYTES = 4096
 """The largest one-click body read: it is 26 bytes."""
 
 MAX_PREVIEW_PAPERS = 5_000
-"""The newest recent papers the preview indexes at most, so a page stays fast on any store.
+"""The newest recent papers the preview indexes at most, so an index stays quick to build.
 
-Indexing is the preview's cost (about 0.3 s per 1,000 papers; matching the
-form's keywords then takes milliseconds): a week of daily-papers listings is a
+Indexing is the preview's cost (about 0.3 s per 1,000 papers), paid once per
+change of the recent papers, by the first page shown after it; matching the
+form's keywords then takes milliseconds. A week of daily-papers listings is a
 few hundred.
 """
 
@@ -266,10 +278,6 @@ async def manage(request: Request) -> Response:
         return _bad_link(request)
     if request.method != "POST":
         return await run_in_threadpool(_show_stored, request, subject)
-    if too_large(request, MAX_FORM_BYTES):
-        return error_page(
-            request, "The form is too large", "Send fewer or shorter keywords.", status=413
-        )
     async with request.form(max_files=0) as form:
         fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
     return await run_in_threadpool(_submit, request, subject, fields)
@@ -365,7 +373,7 @@ def _render(
             "csrf_field": CSRF_FIELD,
             "saved": saved,
             "errors": errors or [],
-            "preview": _preview(context, form),
+            "preview": _preview(request, context, form),
             "window_days": window_days(backlog),
             "unsubscribe_url": _link(context, "unsubscribe", subject),
         },
@@ -376,9 +384,24 @@ def _render(
     return response
 
 
-def _preview(context: WebContext, form: ManageForm) -> Preview:
+def _preview(request: Request, context: WebContext, form: ManageForm) -> Preview | None:
+    """The form's preview, or None when this client asked for too many lately."""
+    if not context.preview_limit.allow(client_key(request)):
+        return None
     since = window_start(context.clock(), context.settings.delivery.backlog_days)
-    return build_preview(recent_papers(context.engine, since), form.wanted_topics())
+    version = paper_set_version(context.engine, since)
+    index = context.preview_index.get(version, lambda: recent_papers(context.engine, since))
+    return index.preview(form.wanted_topics())
+
+
+def paper_set_version(engine: Engine, since: datetime) -> PaperSetVersion:
+    """The version of the papers first seen since `since`: one query, no paper read whole."""
+    query = select(func.count(), func.max(col(Paper.id)), func.max(col(Paper.updated_at))).where(
+        col(Paper.first_seen_at) >= since
+    )
+    with Session(engine) as session:
+        count, last_id, last_update = session.execute(query).one()
+    return PaperSetVersion(int(count), last_id, last_update)
 
 
 def recent_papers(engine: Engine, since: datetime) -> list[RecentPaper]:
@@ -411,10 +434,8 @@ async def unsubscribe_page(request: Request) -> Response:
         return _bad_link(request)
     if request.method != "POST":
         return await run_in_threadpool(_confirm_unsubscribe, request, subject)
-    # No Content-Length is tolerated (a mail provider may send the body chunked);
-    # the signature was checked above, so only a real link's holder gets this far.
-    if too_large(request, MAX_ONE_CLICK_BYTES, length_required=False):
-        return error_page(request, "Nothing was changed", "The request is too large.", status=413)
+    # A body without Content-Length is fine (a mail provider may send it chunked): the
+    # route's BodyLimit stops reading at MAX_ONE_CLICK_BYTES.
     async with request.form(max_files=0, max_fields=20) as form:
         one_click = form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
     if not one_click:
@@ -477,5 +498,11 @@ def _unsubscribe_owner(engine: Engine, subject: LinkSubject, *, now: datetime) -
 
 routes: list[BaseRoute] = [
     Route("/manage/{token}", manage, methods=["GET", "POST"], name="manage"),
-    Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "POST"], name="unsubscribe"),
+    Route(
+        "/unsubscribe/{token}",
+        unsubscribe_page,
+        methods=["GET", "POST"],
+        name="unsubscribe",
+        middleware=[Middleware(BodyLimit, limit=MAX_ONE_CLICK_BYTES)],
+    ),
 ]

@@ -23,6 +23,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -59,11 +60,11 @@ from bot.web.context import web_context
 from bot.web.pages import error_page, page
 from bot.web.security import (
     CSRF_FIELD,
+    BodyLimit,
     client_key,
     csrf_ok,
     csrf_token,
     set_csrf_cookie,
-    too_large,
 )
 
 log = logging.getLogger("paperbot.web")
@@ -166,10 +167,6 @@ async def subscribe_form(request: Request) -> Response:
 async def subscribe_submit(request: Request) -> Response:
     """POST /subscribe: check the form, store the request, mail the confirmation link."""
     context = web_context(request)
-    if too_large(request, MAX_FORM_BYTES):
-        return error_page(
-            request, "The form is too large", "Send fewer or shorter keywords.", status=413
-        )
     async with request.form(max_files=0, max_fields=20) as data:
         form = SubscribeForm.from_form(data)
         csrf = _field(data, CSRF_FIELD)
@@ -297,10 +294,6 @@ async def confirm(request: Request) -> Response:
                 read_request, context.engine, subject, now=context.clock()
             )
             return _private(_confirm_page(request, unconfirmed))
-        if too_large(request, MAX_CONFIRM_BYTES):
-            return error_page(
-                request, "Nothing was changed", "The request is too large.", status=413
-            )
         async with request.form(max_files=0, max_fields=20) as form:
             pressed = form.get(CONFIRM_FIELD) == CONFIRM_VALUE
         if not pressed:
@@ -402,6 +395,16 @@ def _confirmed_view(request: Request, confirmed: Confirmed) -> dict[str, Any]:
 
 routes: list[BaseRoute] = [
     Route("/subscribe", subscribe_form, methods=["GET"]),
-    Route("/subscribe", subscribe_submit, methods=["POST"]),
-    Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
+    Route(
+        "/subscribe",
+        subscribe_submit,
+        methods=["POST"],
+        middleware=[Middleware(BodyLimit, limit=MAX_FORM_BYTES)],
+    ),
+    Route(
+        "/confirm/{token}",
+        confirm,
+        methods=["GET", "POST"],
+        middleware=[Middleware(BodyLimit, limit=MAX_CONFIRM_BYTES)],
+    ),
 ]

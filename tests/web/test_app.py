@@ -1,14 +1,16 @@
-"""The web app's /healthz over HTTP, against a real SQLite file."""
+"""The web app's /healthz, security headers and error page over HTTP, against a real database."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.testclient import TestClient
 
 from bot.config import load_settings
 from bot.service.state import STALE_AFTER, beat, job_finished
-from bot.web.app import create_app
+from bot.web.app import SECURITY_HEADERS, create_app
 
 T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -40,3 +42,24 @@ def test_every_page_carries_the_security_headers(engine: Engine, tmp_path: Path)
         assert "script-src" not in headers["content-security-policy"]  # default-src 'none'
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_an_unexpected_error_is_a_500_page_with_the_headers_and_no_detail(
+    engine: Engine, tmp_path: Path
+) -> None:
+    secret = "s3cret-in-the-error"
+    settings = load_settings(environ={"PAPERBOT_WEB_SECRET": secret}, cwd=tmp_path)
+    app = create_app(engine, settings, clock=lambda: T0)
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError(f"database password {secret} rejected")
+
+    app.add_route("/broken", broken)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/broken")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.text
+    assert secret not in response.text and "Traceback" not in response.text
+    assert "RuntimeError" not in response.text and "rejected" not in response.text
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value, name

@@ -305,6 +305,36 @@ def test_the_preview_links_titles_to_arxiv_when_known(site: Site) -> None:
     assert "<h3>Forward Learning" not in text  # dump papers have no link
 
 
+def test_the_preview_index_is_built_once_until_an_ingest_changes_the_papers(
+    site: Site,
+) -> None:
+    url, form = _manage_form(site)
+    cache = site.client.app.state.web.preview_index  # type: ignore[attr-defined]
+    form[f"{_topic_fields(form, 'graphs')}-keywords"] = "sparse expert routing"
+    for _ in range(3):
+        assert site.client.get(url).status_code == 200
+        assert site.client.post(url, data={**form, "action": "preview"}).status_code == 200
+    assert cache.builds == 1
+    ingest_file(site.engine, DATA / "feeds" / "arxiv_cs_LG.rss.xml", clock=lambda: INGESTED_AT)
+    text = site.client.post(url, data={**form, "action": "preview"}).text
+    assert "Sparse Expert Routing for Long-Context Transformers" in text
+    assert site.client.get(url).status_code == 200
+    assert cache.builds == 2
+
+
+def test_previews_are_limited_per_client_and_the_page_still_works(site: Site) -> None:
+    url = f"/manage/{site.token('manage')}"
+    limit = site.client.app.state.web.preview_limit.limit  # type: ignore[attr-defined]
+    for _ in range(limit):
+        assert GNN_TITLE in site.client.get(url).text
+    response = site.client.get(url)
+    assert response.status_code == 200
+    assert "The preview is skipped" in response.text and GNN_TITLE not in response.text
+    assert _form(response.text)["cadence"] == "weekly"  # the form is all there
+    other = TestClient(site.client.app, client=("192.0.2.7", 50000))
+    assert GNN_TITLE in other.get(url).text
+
+
 @pytest.mark.parametrize(
     ("field", "value", "shown"),
     [

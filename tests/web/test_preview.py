@@ -1,11 +1,14 @@
-"""The manage page's preview, as a pure function of papers and the form's topics."""
+"""The manage page's preview, as a pure function of papers and the form's topics; its index cache."""
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 from bot.subscriptions.spec import split_keywords
 from bot.web.preview import (
     MAX_TOPICS,
     FormTopic,
+    PaperSetVersion,
+    PreviewIndexCache,
     RecentPaper,
     build_preview,
     paper_link,
@@ -136,3 +139,43 @@ def test_the_window_is_the_backlog_but_at_least_a_week() -> None:
     assert window_start(now, 3) == now - timedelta(days=7)
     assert window_start(now, 30) == now - timedelta(days=30)
     assert (window_days(0), window_days(14)) == (7, 14)
+
+
+def test_the_index_is_built_once_per_version_however_many_ask_at_once() -> None:
+    cache = PreviewIndexCache()
+    version = PaperSetVersion(5, 5, datetime(2025, 11, 22, tzinfo=UTC))
+    loading, release = threading.Event(), threading.Event()
+    loads: list[int] = []
+
+    def slow_load() -> list[RecentPaper]:
+        loads.append(1)
+        loading.set()
+        release.wait(30)
+        return PAPERS
+
+    got = []
+    first = threading.Thread(target=lambda: got.append(cache.get(version, slow_load)))
+    first.start()
+    assert loading.wait(30)  # the first request is building; the others arrive now
+    others = [
+        threading.Thread(target=lambda: got.append(cache.get(version, slow_load))) for _ in range(4)
+    ]
+    for thread in others:
+        thread.start()
+    release.set()
+    for thread in (first, *others):
+        thread.join(30)
+    assert len(got) == 5 and all(index is got[0] for index in got)
+    assert (cache.builds, len(loads)) == (1, 1)
+    topic = FormTopic("t", ("diffusion",))
+    assert [e.title for e in got[0].preview([topic]).entries] == _titles(topic)
+
+
+def test_a_new_version_builds_a_new_index_from_the_papers_then() -> None:
+    cache = PreviewIndexCache()
+    before = PaperSetVersion(4, 4, None)
+    cache.get(before, lambda: PAPERS[:4])
+    after = PaperSetVersion(5, 5, None)
+    index = cache.get(after, lambda: PAPERS)
+    assert cache.builds == 2 and len(index.papers) == 5
+    assert cache.get(after, lambda: []) is index and cache.builds == 2
