@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from bot.errors import InputError
@@ -77,3 +79,43 @@ def test_a_bad_time_zone_names_its_row() -> None:
         read_csv("email,keywords,timezone\na@lab.org,GAN,Mars/Olympus\n")
     with pytest.raises(InputError, match="subscription 1: timezone must be a string"):
         read_toml('[[subscription]]\nemail = "a@lab.org"\nkeywords = ["x"]\ntimezone = 1\n')
+
+
+def test_an_oversized_csv_cell_is_one_error_naming_its_row() -> None:
+    text = "email,keywords\na@lab.org,GAN\nb@lab.org," + "x" * 140_000 + "\n"
+    with pytest.raises(InputError) as refused:
+        read_csv(text)
+    assert str(refused.value) == "row 3: not valid CSV: field larger than field limit (131072)"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("email,keywords\na@lab.org,GAN\nb@lab.org,G\x00AN\n", "row 3: a cell contains"),
+        (
+            "email,keywords\na@lab.org,GAN\nb@lab.org,G\x07AN\n",
+            "row 3: keyword 'G\\x07AN' contains",
+        ),
+        ('email,keywords\na@lab.org,"G\nAN"\n', "row 3: keyword 'G\\nAN' contains"),
+        ("email,name,keywords\na@lab.org,x\u202ey,GAN\n", "row 2: topic name contains"),
+    ],
+    ids=["NUL", "BEL", "newline in a quoted cell", "right-to-left override"],
+)
+def test_a_control_character_in_a_csv_cell_is_refused_naming_its_row(
+    text: str, message: str
+) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_csv(text)
+
+
+def test_a_control_character_in_toml_is_refused_naming_its_table() -> None:
+    text = '[[subscription]]\nemail="a@lab.org"\nkeywords=["x"]\n'
+    escaped = text + '[[subscription]]\nemail="b@lab.org"\nkeywords=["G\\u0000AN"]\n'
+    with pytest.raises(InputError) as refused:
+        read_toml(escaped)
+    assert str(refused.value) == (
+        "subscription 2: keyword 'G\\x00AN' contains a control character (U+0000)"
+    )
+    raw = text + '[[subscription]]\nemail="b@lab.org"\nkeywords=["G\x00AN"]\n'
+    with pytest.raises(InputError, match=r"not valid TOML: .*line 6"):
+        read_toml(raw)
