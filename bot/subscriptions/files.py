@@ -10,6 +10,13 @@ and `exclusions` are arrays of strings.
 
 Reading validates every row with `make_spec` and names the row of the first
 bad one, so a file is imported whole or not at all.
+
+A CSV cell that a spreadsheet would take for a formula (it starts with `=`, `+`,
+`-`, `@`, a tab or a carriage return) is written with a single quote before it,
+so opening an export cannot run a formula a subscriber typed as a topic name.
+To keep the quoting reversible, a cell that starts with a quote gets one more;
+reading removes exactly one leading quote when what follows it starts with one
+of those characters or with a quote. TOML has no formulas: it is written as is.
 """
 
 import csv
@@ -24,6 +31,9 @@ from bot.subscriptions.spec import DEFAULT_TOPIC, SubscriptionSpec, check_text, 
 
 COLUMNS = ("email", "name", "keywords", "exclusions", "cadence", "format", "timezone")
 _SEPARATOR = ";"
+# What starts a formula in Excel, LibreOffice and Google Sheets (OWASP's list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTE = "'"
 
 
 def read_csv(text: str) -> list[SubscriptionSpec]:
@@ -56,7 +66,7 @@ def _read_rows(reader: "csv.DictReader[str]") -> list[SubscriptionSpec]:
     specs = []
     for cells in reader:
         where = f"row {reader.line_num}"
-        row = {key: value for key, value in cells.items() if isinstance(value, str)}
+        row = {key: unquote_cell(value) for key, value in cells.items() if isinstance(value, str)}
         specs.append(
             _spec(
                 where,
@@ -111,8 +121,20 @@ def write_csv(specs: Iterable[SubscriptionSpec]) -> str:
             spec.format or "",
             spec.timezone or "",
         ]
-        writer.writerow(cells)
+        writer.writerow([quote_cell(cell) for cell in cells])
     return buffer.getvalue()
+
+
+def quote_cell(cell: str) -> str:
+    """A CSV cell as written: a quote before one a spreadsheet would run, or one starting with a quote."""
+    return _QUOTE + cell if cell.startswith((*_FORMULA_STARTS, _QUOTE)) else cell
+
+
+def unquote_cell(cell: str) -> str:
+    """A CSV cell as read: the inverse of `quote_cell`, so a round trip is exact."""
+    if cell.startswith(_QUOTE) and cell[1:].startswith((*_FORMULA_STARTS, _QUOTE)):
+        return cell[1:]
+    return cell
 
 
 def write_toml(specs: Iterable[SubscriptionSpec]) -> str:

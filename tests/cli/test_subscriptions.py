@@ -1,7 +1,10 @@
 """Subscription commands end to end, run as a real process."""
 
+import csv
+import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +158,39 @@ def test_a_bad_import_file_is_one_line_naming_file_and_row_and_changes_nothing(
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"paperbot: error: {message}"]
     assert _subscribers(run_cli, "--all") == before
+
+
+def test_a_csv_export_neutralises_formulas_and_round_trips_exactly(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    made = run_cli(
+        "subscribe", "--name", '=HYPERLINK("http://x","y")', "-x", "@work",
+        "ana@lab.org", "--", "+1", "-x", "@home",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert run_cli("subscribe", "'bo@lab.org", "'tis", "--name", "'quoted").returncode == 0
+    first = run_cli("subscriptions", "export", "--output", "subs.csv")
+    assert first.returncode == 0, first.stderr
+    text = (tmp_path / "subs.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[2] == [
+        "ana@lab.org", "'=HYPERLINK(\"http://x\",\"y\")", "'+1;-x;@home", "'@work", "daily", "email", "",
+    ]  # fmt: skip
+    assert rows[1][:4] == ["''bo@lab.org", "''quoted", "''tis", ""]
+    other = {"PAPERBOT_DATA_DIR": str(tmp_path / "other")}
+    imported = run_cli("subscriptions", "import", "subs.csv", env=other)
+    assert imported.returncode == 0, imported.stderr
+    assert run_cli("subscriptions", "export", env=other).stdout == text
+    assert _stored(run_cli, env=other) == _stored(run_cli)
+
+
+def _stored(run_cli: RunCli, env: dict[str, str] | None = None) -> list[dict[str, object]]:
+    """The stored subscriptions without what differs between two databases (ids, dates)."""
+    result = run_cli("subscriptions", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    subscribers: list[dict[str, Any]] = json.loads(result.stdout)
+    for subscriber in subscribers:
+        del subscriber["id"], subscriber["created_at"]
+        for topic in subscriber["topics"]:
+            del topic["id"]
+    return subscribers
