@@ -52,6 +52,8 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot import __version__
 from bot.errors import ConfigError
@@ -141,6 +143,17 @@ def _check_database_url(value: str | None, info: ValidationInfo) -> str | None:
         return None
     if not (value.startswith(_SQLITE_PREFIX) or _POSTGRESQL.match(value)):
         raise _own_error("expected a URL starting with sqlite:/// or postgresql://")
+    # Parsed now, as the engine will parse it, so a malformed URL is this one line
+    # rather than a traceback at the first command. Nothing of the URL is quoted:
+    # it may hold a password.
+    try:
+        port = make_url(value).port
+    except ValueError:  # the port is not a number
+        raise _own_error("not a valid database URL: its port is not a number") from None
+    except ArgumentError:
+        raise _own_error("not a valid database URL") from None
+    if port is not None and not 1 <= port <= 65535:
+        raise _own_error("not a valid database URL: its port is not from 1 to 65535")
     return _anchor_sqlite_url(value, _working_dir(info))
 
 

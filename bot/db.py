@@ -59,6 +59,8 @@ def open_engine(
     except ArgumentError:
         # The URL may hold a password: keep it out of the message and the traceback.
         raise StoreError(f"{name} is not a valid database URL") from None
+    except ValueError:  # from int() of the port
+        raise StoreError(f"{name} is not a valid database URL: its port is not a number") from None
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")

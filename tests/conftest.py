@@ -61,9 +61,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run the storage and delivery tests that use a database on each of them.
 
     A test about SQLite itself (WAL, busy timeout, its file) opens a `sqlite:///` URL of
-    its own instead, and so runs on SQLite alone.
+    its own instead, and so runs on SQLite alone. A test elsewhere that must run on both
+    says so itself: `@pytest.mark.parametrize("database_url", DATABASES, indirect=True)`.
     """
     if "database_url" not in metafunc.fixturenames:
+        return
+    if any(
+        "database_url" in marker.args[0]
+        for marker in metafunc.definition.iter_markers("parametrize")
+    ):
         return
     path = Path(metafunc.definition.fspath).relative_to(ROOT).as_posix()
     on_both = path.startswith(ON_EVERY_DATABASE)

@@ -425,6 +425,27 @@ def test_other_database_urls_are_refused(tmp_path: Path, url: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (f"postgresql://u:{PASSWORD}@127.0.0.1:notaport/db", "its port is not a number"),
+        (f"postgresql://u:{PASSWORD}@[::1/db", "its port is not a number"),
+        (f"postgresql://u:{PASSWORD}@db:0/papers", "its port is not from 1 to 65535"),
+        (f"postgresql+psycopg://u:{PASSWORD}@db:65536/papers", "its port is not from 1 to 65535"),
+    ],
+)
+def test_a_database_url_that_does_not_parse_is_refused_without_quoting_it(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    message = config_error(tmp_path, f"[database]\nurl = '{url}'")
+
+    assert message == f"{tmp_path / 'c.toml'}: database.url: not a valid database URL: {reason}"
+    with pytest.raises(ConfigError) as caught:
+        load_text(tmp_path, "", {"PAPERBOT_DATABASE_URL": url})
+    assert str(caught.value) == f"PAPERBOT_DATABASE_URL: not a valid database URL: {reason}"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
 # --- Relative paths ------------------------------------------------------------------
 
 

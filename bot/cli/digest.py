@@ -11,6 +11,7 @@ from rich.table import Table
 
 from bot.cli.app import app, err, fail, open_store, out
 from bot.clock import utc_now
+from bot.subscriptions.spec import normalise_email
 
 
 @app.command("digest")
@@ -26,6 +27,8 @@ def digest_command(
     """Send each due subscriber the matching papers they have not had yet."""
     from bot.delivery.run import deliver  # templates and SMTP: see bot.cli
 
+    if only is not None:
+        only = normalise_email(only)  # checked before it is recorded with the run
     settings, engine = open_store()
     if err.is_terminal and not dry_run:
         with RichProgress(console=err, transient=True) as bar:

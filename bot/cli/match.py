@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from bot.cli.app import app, fail, open_store, out
 from bot.matching.engine import Matcher, Rule
-from bot.matching.keywords import validate_keywords
 from bot.matching.ranking import RankedPaper, rank
 from bot.papers import papers_for_matching
+from bot.subscriptions.spec import check_keywords
 from bot.subscriptions.store import find_subscriber
 
 
@@ -51,9 +51,9 @@ def _rules(
 ) -> dict[str, Rule]:
     if email is None:
         # The same checks as subscribing, so a keyword that works here works there.
-        validate_keywords(keywords)
-        validate_keywords(exclusions, what="exclusion")
-        return {"(trial)": Rule(0, tuple(keywords), tuple(exclusions))}
+        return {
+            "(trial)": Rule(0, check_keywords(keywords), check_keywords(exclusions, "exclusion"))
+        }
     with Session(engine) as session:
         subscriber = find_subscriber(session, email)
     if subscriber is None or not subscriber.topics:

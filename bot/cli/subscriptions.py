@@ -14,7 +14,13 @@ from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
 from bot.subscriptions import files
-from bot.subscriptions.spec import CADENCES, FORMATS, SubscriptionSpec, make_spec
+from bot.subscriptions.spec import (
+    CADENCES,
+    FORMATS,
+    SubscriptionSpec,
+    make_spec,
+    normalise_topic_name,
+)
 from bot.subscriptions.store import as_specs, list_subscribers, subscribe, unsubscribe
 
 subscriptions_app = typer.Typer(
@@ -80,6 +86,8 @@ def unsubscribe_command(
     ] = None,
 ) -> None:
     """Remove a subscriber's topics (or one of them); what was already sent stays recorded."""
+    if name is not None:
+        name = normalise_topic_name(name)
     _, engine = open_store()
     with write_session(engine) as session:
         removed = unsubscribe(session, email, now=utc_now(), topic=name)

@@ -10,6 +10,13 @@ and `exclusions` are arrays of strings.
 
 Reading validates every row with `make_spec` and names the row of the first
 bad one, so a file is imported whole or not at all.
+
+A CSV cell that a spreadsheet would take for a formula (it starts with `=`, `+`,
+`-`, `@`, a tab or a carriage return) is written with a single quote before it,
+so opening an export cannot run a formula a subscriber typed as a topic name.
+To keep the quoting reversible, a cell that starts with a quote gets one more;
+reading removes exactly one leading quote when what follows it starts with one
+of those characters or with a quote. TOML has no formulas: it is written as is.
 """
 
 import csv
@@ -20,15 +27,36 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.errors import InputError
-from bot.subscriptions.spec import DEFAULT_TOPIC, SubscriptionSpec, make_spec
+from bot.subscriptions.spec import DEFAULT_TOPIC, SubscriptionSpec, check_text, make_spec
 
 COLUMNS = ("email", "name", "keywords", "exclusions", "cadence", "format", "timezone")
 _SEPARATOR = ";"
+# What starts a formula in Excel, LibreOffice and Google Sheets (OWASP's list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTE = "'"
 
 
 def read_csv(text: str) -> list[SubscriptionSpec]:
     """Parse a CSV subscriptions file; raise `InputError` naming the first bad row."""
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    text = text.removeprefix("\ufeff")
+    nul = text.find("\x00")
+    if nul >= 0:
+        # Python's csv module before 3.13 stops at a NUL with an error naming no row:
+        # name it here, with the one message for control characters.
+        line = text.count("\n", 0, nul) + 1
+        check_text("\x00", f"row {line}: a cell")
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _read_rows(reader)
+    except csv.Error as exc:
+        # A cell over csv.field_size_limit() (131,072 characters), far beyond the
+        # longest valid one (100 keywords of 200 characters), is one such error. The
+        # DictReader's own line_num is the last good row's: the inner reader's counts
+        # the line that failed.
+        raise InputError(f"row {reader.reader.line_num}: not valid CSV: {exc}") from None
+
+
+def _read_rows(reader: "csv.DictReader[str]") -> list[SubscriptionSpec]:
     missing = {"email", "keywords"} - set(reader.fieldnames or ())
     if missing:
         raise InputError(f"CSV header lacks the column(s) {', '.join(sorted(missing))}")
@@ -36,8 +64,9 @@ def read_csv(text: str) -> list[SubscriptionSpec]:
     if unknown:
         raise InputError(f"CSV header has unknown column(s) {', '.join(sorted(unknown))}")
     specs = []
-    for row in reader:
+    for cells in reader:
         where = f"row {reader.line_num}"
+        row = {key: unquote_cell(value) for key, value in cells.items() if isinstance(value, str)}
         specs.append(
             _spec(
                 where,
@@ -83,18 +112,29 @@ def write_csv(specs: Iterable[SubscriptionSpec]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for spec in specs:
-        writer.writerow(
-            [
-                spec.email,
-                spec.name,
-                _SEPARATOR.join(spec.keywords),
-                _SEPARATOR.join(spec.exclusions),
-                spec.cadence or "",
-                spec.format or "",
-                spec.timezone or "",
-            ]
-        )
+        cells = [
+            spec.email,
+            spec.name,
+            _SEPARATOR.join(spec.keywords),
+            _SEPARATOR.join(spec.exclusions),
+            spec.cadence or "",
+            spec.format or "",
+            spec.timezone or "",
+        ]
+        writer.writerow([quote_cell(cell) for cell in cells])
     return buffer.getvalue()
+
+
+def quote_cell(cell: str) -> str:
+    """A CSV cell as written: a quote before one a spreadsheet would run, or one starting with a quote."""
+    return _QUOTE + cell if cell.startswith((*_FORMULA_STARTS, _QUOTE)) else cell
+
+
+def unquote_cell(cell: str) -> str:
+    """A CSV cell as read: the inverse of `quote_cell`, so a round trip is exact."""
+    if cell.startswith(_QUOTE) and cell[1:].startswith((*_FORMULA_STARTS, _QUOTE)):
+        return cell[1:]
+    return cell
 
 
 def write_toml(specs: Iterable[SubscriptionSpec]) -> str:

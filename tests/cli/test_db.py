@@ -87,6 +87,10 @@ def test_an_unreachable_target_is_one_line_without_the_password(ready: RunCli) -
             f"mysql://paperbot:{PASSWORD}@db/paperbot",
             "the driver for TARGET_URL (mysql) is not installed: No module named 'MySQLdb'",
         ),
+        (
+            f"postgresql://paperbot:{PASSWORD}@127.0.0.1:notaport/paperbot",
+            "TARGET_URL is not a valid database URL: its port is not a number",
+        ),
     ],
 )
 def test_a_bad_target_url_is_one_line_without_the_password(
@@ -120,3 +124,22 @@ def test_copy_into_a_new_sqlite_file(ready: RunCli, tmp_path: Path) -> None:
     assert "subscriber" in inspect(moved).get_table_names()
     again = ready("digest", env={"PAPERBOT_DATABASE_URL": "sqlite:///moved/paperbot.db"})
     assert again.returncode == 0 and "0 delivered" in again.stdout, again.stdout
+
+
+@pytest.mark.parametrize(
+    ("port", "reason"),
+    [("notaport", "its port is not a number"), ("99999", "its port is not from 1 to 65535")],
+)
+def test_a_configured_url_that_cannot_be_parsed_is_one_line_without_the_password(
+    run_cli: RunCli, tmp_path: Path, port: str, reason: str
+) -> None:
+    url = f"postgresql://paperbot:{PASSWORD}@127.0.0.1:{port}/paperbot"
+    from_env = run_cli("subscriptions", env={"PAPERBOT_DATABASE_URL": url})
+    (tmp_path / "paperbot.toml").write_text(f"[database]\nurl = '{url}'\n", encoding="utf-8")
+    from_file = run_cli("subscriptions")
+    for result, where in [
+        (from_env, "PAPERBOT_DATABASE_URL"),
+        (from_file, "paperbot.toml: database.url"),
+    ]:
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr == f"paperbot: error: {where}: not a valid database URL: {reason}\n"

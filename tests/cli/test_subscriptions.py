@@ -1,7 +1,12 @@
 """Subscription commands end to end, run as a real process."""
 
+import csv
+import io
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import RunCli
 
@@ -103,3 +108,89 @@ def test_a_subscriber_time_zone_is_set_kept_and_listed(run_cli: RunCli) -> None:
     table = run_cli("subscriptions", env={"PAPERBOT_SCHEDULE_TIMEZONE": "Asia/Tokyo"}).stdout
     assert "timezone" in table and "Europe/Berlin" in table
     assert "Asia/Tokyo (default)" in table  # bo follows the configured zone
+
+
+def test_a_control_character_is_one_line_and_changes_nothing(run_cli: RunCli) -> None:
+    assert run_cli("subscribe", "ana@lab.org", "GAN", "--name", "graphs").returncode == 0
+    before = _subscribers(run_cli, "--all")
+    # An argument cannot hold a NUL; BEL is as much a control character, and an
+    # argument that is not valid UTF-8 arrives as lone surrogates.
+    cases = [
+        (["subscribe", "ana@lab.org", "G\aAN"], "keyword 'G\\x07AN' contains a control character (U+0007)"),
+        (["subscribe", "ana@lab.org", "GAN", "-x", "sur\tvey"], "exclusion 'sur\\tvey' contains a control character (U+0009)"),
+        (["subscribe", "ana@lab.org", "GAN", "-n", "gra\aphs"], "topic name contains a control character (U+0007)"),
+        (["subscribe", "ana\a@lab.org", "GAN"], "email address contains a control character (U+0007)"),
+        (["subscribe", "ana@lab.org", "GAN", "--timezone", "UTC\u202e"], "time zone contains an invisible formatting character (U+202E)"),
+        (["subscribe", "ana@lab.org", "G\udcffAN"], "keyword 'G\\udcffAN' contains an undecodable byte (U+DCFF)"),
+        (["unsubscribe", "ana@lab.org", "--name", "gra\aphs"], "topic name contains a control character (U+0007)"),
+        (["unsubscribe", "ana\udcff@lab.org"], "email address contains an undecodable byte (U+DCFF)"),
+        (["digest", "--only", "ana\udcff@lab.org"], "email address contains an undecodable byte (U+DCFF)"),
+        (["papers", "--search", "G\udcffAN"], "search text contains an undecodable byte (U+DCFF)"),
+    ]  # fmt: skip
+    for args, message in cases:
+        result = run_cli(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.splitlines() == [f"paperbot: error: {message}"], args
+    assert _subscribers(run_cli, "--all") == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("subs.csv", "email,keywords\nbo@lab.org,LoRA\ncy@lab.org,G\x00AN\n",
+         "subs.csv: row 3: a cell contains a control character (U+0000)"),
+        ("subs.csv", "email,name,keywords\nbo@lab.org,\x1b[31mred,LoRA\n",
+         "subs.csv: row 2: topic name contains a control character (U+001B)"),
+        ("subs.csv", "email,keywords\nbo@lab.org,LoRA\ncy@lab.org," + "x" * 140_000 + "\n",
+         "subs.csv: row 3: not valid CSV: field larger than field limit (131072)"),
+        ("subs.toml", '[[subscription]]\nemail = "bo@lab.org"\nkeywords = ["Lo\\u0000RA"]\n',
+         "subs.toml: subscription 1: keyword 'Lo\\x00RA' contains a control character (U+0000)"),
+    ],
+    ids=["NUL in a CSV cell", "escape in a CSV cell", "oversized CSV cell", "NUL in TOML"],
+)  # fmt: skip
+def test_a_bad_import_file_is_one_line_naming_file_and_row_and_changes_nothing(
+    run_cli: RunCli, tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    assert run_cli("subscribe", "ana@lab.org", "GAN").returncode == 0
+    before = _subscribers(run_cli, "--all")
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    result = run_cli("subscriptions", "import", name)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"paperbot: error: {message}"]
+    assert _subscribers(run_cli, "--all") == before
+
+
+def test_a_csv_export_neutralises_formulas_and_round_trips_exactly(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    made = run_cli(
+        "subscribe", "--name", '=HYPERLINK("http://x","y")', "-x", "@work",
+        "ana@lab.org", "--", "+1", "-x", "@home",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert run_cli("subscribe", "'bo@lab.org", "'tis", "--name", "'quoted").returncode == 0
+    first = run_cli("subscriptions", "export", "--output", "subs.csv")
+    assert first.returncode == 0, first.stderr
+    text = (tmp_path / "subs.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[2] == [
+        "ana@lab.org", "'=HYPERLINK(\"http://x\",\"y\")", "'+1;-x;@home", "'@work", "daily", "email", "",
+    ]  # fmt: skip
+    assert rows[1][:4] == ["''bo@lab.org", "''quoted", "''tis", ""]
+    other = {"PAPERBOT_DATA_DIR": str(tmp_path / "other")}
+    imported = run_cli("subscriptions", "import", "subs.csv", env=other)
+    assert imported.returncode == 0, imported.stderr
+    assert run_cli("subscriptions", "export", env=other).stdout == text
+    assert _stored(run_cli, env=other) == _stored(run_cli)
+
+
+def _stored(run_cli: RunCli, env: dict[str, str] | None = None) -> list[dict[str, object]]:
+    """The stored subscriptions without what differs between two databases (ids, dates)."""
+    result = run_cli("subscriptions", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    subscribers: list[dict[str, Any]] = json.loads(result.stdout)
+    for subscriber in subscribers:
+        del subscriber["id"], subscriber["created_at"]
+        for topic in subscriber["topics"]:
+            del topic["id"]
+    return subscribers

@@ -1,8 +1,12 @@
+import csv
+import io
+import re
+
 import pytest
 
 from bot.errors import InputError
 from bot.subscriptions.files import read_csv, read_toml, write_csv, write_toml
-from bot.subscriptions.spec import make_spec
+from bot.subscriptions.spec import SubscriptionSpec, make_spec
 
 SPECS = [
     make_spec(
@@ -77,3 +81,95 @@ def test_a_bad_time_zone_names_its_row() -> None:
         read_csv("email,keywords,timezone\na@lab.org,GAN,Mars/Olympus\n")
     with pytest.raises(InputError, match="subscription 1: timezone must be a string"):
         read_toml('[[subscription]]\nemail = "a@lab.org"\nkeywords = ["x"]\ntimezone = 1\n')
+
+
+# Values a spreadsheet would run as formulas, and values that look like the quoting
+# that stops it: each must come back from a CSV round trip exactly as it went in.
+AWKWARD_NAMES = [
+    '=HYPERLINK("http://x","y")', "=1+1", "+1", "-x", "@home", "=", "-", "+-@=", "'", "''",
+    "'=x", "''=x", "'tis", "'-x", "@'", "a'b", "a=b", '"=x"', ", =x", "ä=ö", "=" + "x" * 99,
+]  # fmt: skip
+AWKWARD_KEYWORDS = [
+    '=HYPERLINK("http://x","y")', "=1+1", "+1", "-x", "@home", "'tis", "'=x", "''=x",
+    "'-x", "a'b", '"=x"', "ä=ö", "-", "'",
+]  # fmt: skip
+AWKWARD_EMAILS = ["+x@lab.org", "-x@lab.org", "=x@lab.org", "'x@lab.org", "''=x@lab.org"]
+
+
+def _awkward_specs() -> list[SubscriptionSpec]:
+    specs = [make_spec("a@lab.org", ["GAN"], name=name) for name in AWKWARD_NAMES]
+    for keyword in AWKWARD_KEYWORDS:
+        for rest in ([], ["GAN"]):
+            try:
+                specs.append(make_spec("b@lab.org", [keyword, *rest], [keyword, *rest]))
+            except InputError:
+                continue  # no letter or digit: not a keyword, nothing to write
+    specs += [make_spec(email, ["GAN"]) for email in AWKWARD_EMAILS]
+    return specs
+
+
+def test_awkward_values_round_trip_exactly_through_csv() -> None:
+    specs = _awkward_specs()
+    assert len(specs) > len(AWKWARD_NAMES) + len(AWKWARD_KEYWORDS)
+    text = write_csv(specs)
+    assert read_csv(text) == specs
+    assert write_csv(read_csv(text)) == text
+
+
+def test_no_exported_cell_starts_a_formula() -> None:
+    rows = list(csv.reader(io.StringIO(write_csv(_awkward_specs()))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert cells and not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
+
+
+def test_formula_cells_are_written_behind_one_quote() -> None:
+    spec = make_spec(
+        "ana@lab.org", ["+1", "-x", "@home"], ["'tis"], name='=HYPERLINK("http://x","y")'
+    )
+    [_, row] = list(csv.reader(io.StringIO(write_csv([spec]))))
+    assert row[:4] == ["ana@lab.org", '\'=HYPERLINK("http://x","y")', "'+1;-x;@home", "''tis"]
+
+
+def test_a_hand_written_leading_quote_is_kept_unless_it_quotes() -> None:
+    [spec] = read_csv("email,name,keywords\na@lab.org,'graphs,'=x;'tis\n")
+    assert (spec.name, spec.keywords) == ("'graphs", ("=x", "'tis"))
+
+
+def test_an_oversized_csv_cell_is_one_error_naming_its_row() -> None:
+    text = "email,keywords\na@lab.org,GAN\nb@lab.org," + "x" * 140_000 + "\n"
+    with pytest.raises(InputError) as refused:
+        read_csv(text)
+    assert str(refused.value) == "row 3: not valid CSV: field larger than field limit (131072)"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("email,keywords\na@lab.org,GAN\nb@lab.org,G\x00AN\n", "row 3: a cell contains"),
+        (
+            "email,keywords\na@lab.org,GAN\nb@lab.org,G\x07AN\n",
+            "row 3: keyword 'G\\x07AN' contains",
+        ),
+        ('email,keywords\na@lab.org,"G\nAN"\n', "row 3: keyword 'G\\nAN' contains"),
+        ("email,name,keywords\na@lab.org,x\u202ey,GAN\n", "row 2: topic name contains"),
+    ],
+    ids=["NUL", "BEL", "newline in a quoted cell", "right-to-left override"],
+)
+def test_a_control_character_in_a_csv_cell_is_refused_naming_its_row(
+    text: str, message: str
+) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_csv(text)
+
+
+def test_a_control_character_in_toml_is_refused_naming_its_table() -> None:
+    text = '[[subscription]]\nemail="a@lab.org"\nkeywords=["x"]\n'
+    escaped = text + '[[subscription]]\nemail="b@lab.org"\nkeywords=["G\\u0000AN"]\n'
+    with pytest.raises(InputError) as refused:
+        read_toml(escaped)
+    assert str(refused.value) == (
+        "subscription 2: keyword 'G\\x00AN' contains a control character (U+0000)"
+    )
+    raw = text + '[[subscription]]\nemail="b@lab.org"\nkeywords=["G\x00AN"]\n'
+    with pytest.raises(InputError, match=r"not valid TOML: .*line 6"):
+        read_toml(raw)

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from bot.errors import InputError
@@ -69,3 +71,75 @@ def test_an_unknown_time_zone_is_refused_naming_it(zone: str) -> None:
     message = str(error.value)
     assert message.startswith(f"unknown time zone {zone!r}: expected an IANA name")
     assert "\n" not in message
+
+
+REFUSED = {
+    "\x00": "a control character (U+0000)",
+    "\x07": "a control character (U+0007)",
+    "\t": "a control character (U+0009)",
+    "\n": "a control character (U+000A)",
+    "\x1b": "a control character (U+001B)",
+    "\x7f": "a control character (U+007F)",
+    "\x85": "a control character (U+0085)",
+    "\u2028": "a control character (U+2028)",
+    "\u202e": "an invisible formatting character (U+202E)",
+    "\u2066": "an invisible formatting character (U+2066)",
+    "\u200b": "an invisible formatting character (U+200B)",
+    "\ufeff": "an invisible formatting character (U+FEFF)",
+    "\udcff": "an undecodable byte (U+DCFF)",
+}
+
+
+@pytest.mark.parametrize("char", REFUSED, ids=[f"U+{ord(c):04X}" for c in REFUSED])
+@pytest.mark.parametrize(
+    ("field", "named"),
+    [
+        ("email", "email address"),
+        ("keywords", "keyword 'ab{}cd'"),
+        ("exclusions", "exclusion 'ab{}cd'"),
+        ("name", "topic name"),
+        ("cadence", "cadence"),
+        ("format", "format"),
+        ("timezone", "time zone"),
+    ],
+)
+def test_a_control_character_in_any_field_is_refused_naming_the_field(
+    char: str, field: str, named: str
+) -> None:
+    arguments: dict[str, Any] = {"email": "a@b.org", "keywords": ["x"]}
+    values = {
+        "email": f"a{char}b@c.org",
+        "keywords": [f"ab{char}cd"],
+        "exclusions": [f"ab{char}cd"],
+    }
+    arguments[field] = values.get(field, f"ab{char}cd")
+    expected = f"{named.format(repr(char)[1:-1])} contains {REFUSED[char]}"
+    with pytest.raises(InputError) as refused:
+        make_spec(**arguments)
+    assert str(refused.value) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        "👩\u200d🔬",
+        "co\u00adoperation",
+        "naïve Bayes",
+        "Schrödinger",
+    ],
+    ids=["zero-width non-joiner", "zero-width joiner", "soft hyphen", "accents", "umlaut"],
+)
+def test_characters_real_text_needs_are_kept(text: str) -> None:
+    spec = make_spec("a@b.org", [f"{text} models"], name=text)
+    assert (spec.keywords, spec.name) == ((f"{text} models",), text)
+
+
+def test_surrounding_white_space_is_trimmed_not_refused() -> None:
+    spec = make_spec(" a@b.org\n", ["\tGAN\n"], name=" graphs\t", timezone="UTC\n")
+    assert (spec.email, spec.keywords, spec.name, spec.timezone) == (
+        "a@b.org",
+        ("GAN",),
+        "graphs",
+        "UTC",
+    )

@@ -28,7 +28,7 @@ from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, 
 from bot.tokens import Purpose, TokenSubject, make_token, read_token
 from bot.web.app import create_app
 from bot.web.security import CSRF_COOKIE
-from tests.conftest import DATA, SAMPLES
+from tests.conftest import DATA, DATABASES, SAMPLES
 
 INGESTED_AT = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
 SECRET = "test-link-secret"
@@ -363,6 +363,36 @@ def test_a_bad_value_is_refused_escaped_and_nothing_is_saved(
     # What was typed is shown back, to be corrected (a select can only show its choices).
     if key != "cadence":
         assert _form(response.text)[key] == value
+    assert site.view() == before
+
+
+@pytest.mark.parametrize("database_url", DATABASES, indirect=True)
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("name", "topic name contains a control character (U+0000)"),
+        ("keywords", "keyword &#39;graph\\x00network&#39; contains a control character (U+0000)"),
+        ("exclusions", "exclusion &#39;graph\\x00network&#39; contains a control character"),
+        ("new-name", "topic name contains a control character (U+0000)"),
+        ("new-keywords", "keyword &#39;graph\\x00network&#39; contains a control character"),
+        ("timezone", "Time zone contains a control character (U+0000)"),
+    ],
+    ids=["name", "keywords", "exclusions", "new-name", "new-keywords", "timezone"],
+)
+def test_a_nul_byte_in_any_field_is_refused_with_one_line_on_every_database(
+    site: Site, field: str, message: str
+) -> None:
+    url, form = _manage_form(site)
+    before = site.view()
+    graphs = _topic_fields(form, "graphs")
+    key = f"{graphs}-{field}" if field in ("name", "keywords", "exclusions") else field
+    form[key] = "graph\x00network"
+    if field == "new-name":
+        form["new-keywords"] = "diffusion"
+    response = site.client.post(url, data={**form, "action": "save"})
+    assert response.status_code == 400
+    assert "Nothing was saved" in response.text
+    assert message in response.text
     assert site.view() == before
 
 

@@ -22,6 +22,7 @@ from bot.subscriptions.store import subscribe
 from bot.tokens import TokenSubject, make_token, read_token
 from bot.web.confirmation import PendingRequest, record_request
 from bot.web.security import CSRF_COOKIE
+from tests.conftest import DATABASES
 from tests.delivery.conftest import SmtpServer, free_port
 from tests.web.conftest import SECRET, SENT, T0, MakeSite, Site, csrf_of, link_in, read_eml
 
@@ -112,6 +113,35 @@ def test_empty_keywords_are_refused(site: Site) -> None:
     response = site.post(keywords=" ,\n , ")
     assert response.status_code == 400
     assert re.findall(r"<li>(.*?)</li>", response.text) == ["At least one keyword is needed"]
+
+
+@pytest.mark.parametrize("database_url", DATABASES, indirect=True)
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "ana\x00@lab.org", "Email address contains a control character (U+0000)"),
+        (
+            "keywords",
+            "graph\x00network",
+            "Keyword &#39;graph\\x00network&#39; contains a control character (U+0000)",
+        ),
+        (
+            "exclusions",
+            "sur\tvey",
+            "Exclusion &#39;sur\\tvey&#39; contains a control character (U+0009)",
+        ),
+        ("timezone", "UTC\u202e", "Time zone contains an invisible formatting character (U+202E)"),
+    ],
+    ids=["email", "keywords", "exclusions", "timezone"],
+)
+def test_a_control_character_is_refused_with_one_line_on_every_database(
+    make_site: MakeSite, field: str, value: str, message: str
+) -> None:
+    site = make_site()
+    response = site.post(**{field: value})
+    assert response.status_code == 400
+    assert re.findall(r"<li>(.*?)</li>", response.text) == [message]
+    assert site.pending() == [] and site.inbox() == []
 
 
 def test_a_form_too_large_is_refused_unread(site: Site) -> None:
