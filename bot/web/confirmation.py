@@ -60,6 +60,10 @@ class ExpiredLinkError(InputError):
     """A confirmation link older than `CONFIRM_MAX_AGE`."""
 
 
+class StaleRequestError(InputError):
+    """A stored request that today's input rules refuse (it was made under older ones)."""
+
+
 @dataclass(frozen=True)
 class PendingRequest:
     """A stored request waiting for its confirmation: what the email needs."""
@@ -297,6 +301,14 @@ def _pending(session: Session, subject: LinkSubject, now: datetime) -> PendingSu
     return pending
 
 
+def _stored_spec(pending: PendingSubscription) -> SubscriptionSpec:
+    """The request as a spec, through `make_spec` again: stored JSON obeys today's rules."""
+    try:
+        return make_spec(**pending.request)
+    except InputError as error:
+        raise StaleRequestError(str(error)) from error
+
+
 def read_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Unconfirmed:
     """What the request `subject` names asks for and would do; changes nothing.
 
@@ -306,8 +318,7 @@ def read_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Unco
     """
     with Session(engine) as session:
         pending = _pending(session, subject, now)
-        # Through make_spec again: stored JSON obeys the same rules as typed input.
-        spec = make_spec(**pending.request)
+        spec = _stored_spec(pending)
         current = find_subscriber(session, pending.email)
         return Unconfirmed(
             spec, current, plan_opt_in(current, spec), confirmed=pending.confirmed_at is not None
@@ -324,7 +335,7 @@ def confirm_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> C
     """
     with write_session(engine) as session:
         pending = _pending(session, subject, now)
-        spec = make_spec(**pending.request)
+        spec = _stored_spec(pending)
         if pending.confirmed_at is None:
             done = opt_in(session, spec, now=now)
             action: Literal["new", "returned", "added", "kept", "already"] = done.action

@@ -46,6 +46,7 @@ from bot.web.confirmation import (
     ExpiredLinkError,
     InvalidLinkError,
     PendingRequest,
+    StaleRequestError,
     Unconfirmed,
     confirm_link,
     confirm_request,
@@ -311,6 +312,13 @@ async def confirm(request: Request) -> Response:
             "This link has expired",
             f"Confirmation links work for {CONFIRM_MAX_AGE.days} days: subscribe again"
             " to get a new one.",
+        )
+    except StaleRequestError as error:
+        return error_page(
+            request,
+            "This request cannot be confirmed",
+            f"What it asks for is refused today: {error}. Nothing was changed: subscribe"
+            " again with the form.",
         )
     except InvalidLinkError:
         return error_page(

@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, SQLModel
+from sqlmodel import select as sqlmodel_select
 
 from bot.db import write_session
-from bot.models import ConfirmationCount
+from bot.models import ConfirmationCount, PendingSubscription
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
 from tests.delivery.conftest import SmtpServer
@@ -236,3 +237,19 @@ def test_the_daily_cap_is_a_setting(make_site: MakeSite) -> None:
         site.now[0] = T0 + timedelta(minutes=10 * n)
         assert SENT in site.subscribe(email="ana@lab.org")
     assert len(site.inbox()) == 1
+
+
+def test_a_stored_request_todays_rules_refuse_is_a_page_not_a_500(site: Site) -> None:
+    # Stored under older rules: a control character the form refuses today.
+    site.subscribe(email="eve@lab.org", keywords="robotics")
+    link = link_in(site.inbox()[-1])
+    with write_session(site.engine) as session:
+        pending = session.exec(sqlmodel_select(PendingSubscription)).one()
+        pending.request = {**pending.request, "keywords": ["robo\x00tics"]}
+        session.add(pending)
+    before = _everything(site)
+    for response in (site.client.get(link), site.client.post(link, data={"confirm": "yes"})):
+        assert response.status_code == 400
+        assert "This request cannot be confirmed" in response.text
+        assert "contains a control character (U+0000)" in response.text
+    assert _everything(site) == before
