@@ -66,7 +66,12 @@ def ingest(
 def papers(
     search: Annotated[
         str | None,
-        typer.Option("--search", "-s", help="Only papers whose title or abstract has TEXT."),
+        typer.Option(
+            "--search",
+            "-s",
+            help="Only papers that TEXT matches, as a keyword: the rules of subscriptions"
+            " and `paperbot match --keyword` (case, hyphens, plurals, typos, whole words).",
+        ),
     ] = None,
     limit: Annotated[
         int | None,

@@ -63,6 +63,33 @@ def test_papers_lists_every_stored_field_and_searches(run_cli: RunCli, samples: 
     assert "Activation Space Selectable Kolmogorov-Arnold Networks" in table.stdout
 
 
+def test_papers_search_finds_what_match_finds_by_the_keyword_rules(
+    run_cli: RunCli, samples: Path
+) -> None:
+    assert run_cli("ingest", str(samples)).returncode == 0
+    # Hyphens ("in-context"), whole words ("GAN" is not in "organ"), a typo in a plural.
+    for keyword in ("in context learning", "GAN", "diffusion modles"):
+        found = [p["id"] for p in _papers(run_cli, "--search", keyword)]
+        trial = run_cli("match", "--keyword", keyword, "--json")
+        assert trial.returncode == 0, trial.stderr
+        assert sorted(found) == sorted(m["paper_id"] for m in json.loads(trial.stdout)), keyword
+        assert found, keyword
+    newest = [p["id"] for p in _papers(run_cli, "--search", "in context learning")]
+    assert len(newest) >= 20
+    assert [
+        p["id"] for p in _papers(run_cli, "--search", "in-context learning", "--limit", "5")
+    ] == (newest[:5])
+    assert "paperbot match" in run_cli("papers", "--help").stdout
+
+
+def test_papers_search_with_an_unusable_keyword_is_one_line(run_cli: RunCli) -> None:
+    result = run_cli("papers", "--search", "!!!")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "paperbot: error: search '!!!' has no letters or digits"
+    ]
+
+
 def test_a_bad_file_gets_one_line_and_a_failing_exit(
     run_cli: RunCli, samples: Path, tmp_path: Path
 ) -> None:
