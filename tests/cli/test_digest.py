@@ -1,6 +1,7 @@
 """`paperbot digest` and `paperbot preview` end to end, as real processes."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,20 @@ def test_only_one_subscriber(ready: RunCli, tmp_path: Path) -> None:
     assert "bo@lab.org" in result.stdout and "ana@lab.org" not in result.stdout
     missing = ready("digest", "--only", "ghost@lab.org")
     assert missing.returncode == 1 and "no active subscriber" in missing.stderr
+
+
+def test_only_an_address_not_subscribed_records_no_run_and_no_round(
+    ready: RunCli, tmp_path: Path
+) -> None:
+    before = json.loads(ready("report", "--json").stdout)
+    refused = ready("digest", "--only", "nobody@x.org")
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "paperbot: error: no active subscriber with the address 'nobody@x.org'"
+    ]
+    assert json.loads(ready("report", "--json").stdout) == before
+    with sqlite3.connect(tmp_path / "paperbot-data" / "paperbot.db") as db:
+        assert db.execute("SELECT count(*) FROM deliveryround").fetchone() == (0,)
 
 
 def test_preview_writes_a_file_and_records_nothing(ready: RunCli, tmp_path: Path) -> None:
