@@ -141,6 +141,10 @@ def _print_results(results: "list[IngestResult]") -> None:
     for r in results:
         for line in _problem_lines(r, every_warning=state.verbose):
             print(line, file=sys.stderr)
+        if r.year_from_file is not None:
+            print(
+                f"{r.source}: year {r.year_from_file} from the file's date; use --year to state it"
+            )
     new = sum(r.new for r in results)
     updated = sum(r.updated for r in results)
     counts = {

@@ -1,7 +1,9 @@
 """The `paperbot` command end to end, run as a real process on real files."""
 
 import json
+import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 from tests.conftest import DATA, RunCli, StaticFeeds
@@ -88,6 +90,30 @@ def test_papers_search_with_an_unusable_keyword_is_one_line(run_cli: RunCli) -> 
     assert result.stderr.strip().splitlines() == [
         "paperbot: error: search '!!!' has no letters or digits"
     ]
+
+
+def test_ingest_says_when_a_year_came_from_the_file_date(
+    run_cli: RunCli, samples: Path, tmp_path: Path
+) -> None:
+    text = (samples / "spaced-1.txt").read_text(encoding="utf-8")  # its page reads "Nov 21"
+    dumps = {}
+    for year in (2025, 2090, 2091):
+        dumps[year] = tmp_path / f"dump-{year}.txt"
+        dumps[year].write_text(text + "\n" * (year - 2024), encoding="utf-8")
+        taken = datetime(year, 11, 22, 12, 0).timestamp()  # noon, local time
+        os.utime(dumps[year], (taken, taken))
+    told = run_cli("ingest", str(dumps[2025]))
+    assert told.returncode == 0, told.stderr
+    note = f"{dumps[2025]}: year 2025 from the file's date; use --year to state it"
+    assert note in told.stdout.splitlines()
+    future = run_cli("ingest", "--json", str(dumps[2090]))
+    assert future.returncode == 0, future.stderr
+    [result] = json.loads(future.stdout)
+    assert result["year_from_file"] == 2090
+    assert result["warnings"][0].startswith("page date 2090-11-21 is in the future: its year 2090")
+    stated = run_cli("ingest", "--year", "2025", str(dumps[2091]))
+    assert stated.returncode == 0, stated.stderr
+    assert "from the file's date" not in stated.stdout + stated.stderr
 
 
 def test_a_bad_file_gets_one_line_and_a_failing_exit(
