@@ -132,6 +132,29 @@ def test_a_bad_file_gets_one_line_and_a_failing_exit(
     assert len(_papers(run_cli)) == 214
 
 
+def test_a_truncated_feed_file_or_url_and_a_truncated_dump_fail_the_command(
+    run_cli: RunCli, samples: Path, tmp_path: Path, feed_server: StaticFeeds
+) -> None:
+    whole = _arxiv_rss(
+        *((f"2411.0000{n}", "new", f"Cut paper {n}", f"Abstract number {n}.") for n in (1, 2, 3))
+    )
+    cut = whole[: whole.index(b"Abstract number 3")]  # inside the third item
+    (tmp_path / "cut.xml").write_bytes(cut)
+    feed_server.documents["/rss/cut"] = cut
+    lines = (samples / "compact-1.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "cut.txt").write_text("".join(lines[:101]), encoding="utf-8")  # ends on a title
+    for source, lost in (
+        (str(tmp_path / "cut.xml"), "feed cut short"),
+        (feed_server.url("/rss/cut"), "feed cut short"),
+        (str(tmp_path / "cut.txt"), "no abstract"),
+    ):
+        result = run_cli("ingest", source)
+        assert result.returncode == 1, (source, result.stdout, result.stderr)
+        [problem] = [line for line in result.stderr.splitlines() if line.startswith(source)]
+        assert "dropped 1" in problem and lost in problem, problem
+    assert len(_papers(run_cli)) == 2 + 49
+
+
 def test_nothing_to_ingest_is_a_usage_error(run_cli: RunCli) -> None:
     result = run_cli("ingest")
     assert result.returncode == 2
