@@ -3,12 +3,14 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bot.db import in_chunks
 from bot.digest.model import DigestPaper
-from bot.matching.engine import PaperText
+from bot.matching.engine import Matcher, PaperText
+from bot.matching.keywords import parse_keyword
 from bot.matching.ranking import PaperFacts
 from bot.models import Paper, Sighting
 
@@ -39,9 +41,11 @@ class StoredPaper:
 def list_papers(
     engine: Engine, *, search: str | None = None, limit: int | None = None
 ) -> list[StoredPaper]:
-    """Return stored papers, most recently first seen first, optionally filtered by text.
+    """Return stored papers, most recently first seen first, optionally only those `search` matches.
 
-    `search` is a case-insensitive substring of the title or the abstract.
+    `search` is a keyword under the matching rules, as `paperbot match --keyword`
+    and subscriptions read it (case, accents, hyphens, plurals, typos, whole
+    words, quotes); a keyword that is not usable raises `InputError`.
     """
     seen = (
         select(Sighting.paper_id, func.count().label("n"))  # type: ignore[call-overload]
@@ -53,15 +57,35 @@ def list_papers(
         .outerjoin(seen, seen.c.paper_id == Paper.id)
         .order_by(Paper.first_seen_at.desc(), Paper.id.desc())  # type: ignore[attr-defined, union-attr]
     )
-    if search:
-        pattern = f"%{_escape_like(search)}%"
-        query = query.where(
-            or_(Paper.title.ilike(pattern, escape="\\"), Paper.abstract.ilike(pattern, escape="\\"))  # type: ignore[attr-defined]
-        )
-    if limit:
-        query = query.limit(limit)
+    if not search:
+        if limit:
+            query = query.limit(limit)
+        with Session(engine) as session:
+            return [_view(paper, count) for paper, count in session.execute(query)]
+    wanted = _matching_ids(engine, search)[: limit or None]
+    rows: dict[int, StoredPaper] = {}
     with Session(engine) as session:
-        return [_view(paper, count) for paper, count in session.execute(query)]
+        for chunk in in_chunks(wanted):
+            for paper, count in session.execute(query.where(col(Paper.id).in_(chunk))):
+                row = _view(paper, count)
+                rows[row.id] = row
+    return [rows[paper_id] for paper_id in wanted if paper_id in rows]
+
+
+def _matching_ids(engine: Engine, search: str) -> list[int]:
+    """The ids of the papers `search` matches, most recently first seen first."""
+    parse_keyword(search, what="search")  # one line naming it, before any reading
+    query = select(col(Paper.id), col(Paper.title), col(Paper.abstract), col(Paper.first_seen_at))
+    with Session(engine) as session:
+        stored = session.execute(query).all()
+    matched = {
+        match.paper_id
+        for match in Matcher(
+            PaperText(i, title, abstract) for i, title, abstract, _ in stored
+        ).match_keyword(search)
+    }
+    found = [(first_seen, i) for i, _, _, first_seen in stored if i in matched]
+    return [i for _, i in sorted(found, reverse=True)]
 
 
 def papers_for_matching(engine: Engine) -> tuple[list[PaperText], dict[int, PaperFacts]]:
@@ -124,7 +148,3 @@ def _view(paper: Paper, sightings: int) -> StoredPaper:
         updated_at=paper.updated_at,
         sightings=sightings,
     )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

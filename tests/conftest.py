@@ -47,6 +47,7 @@ ON_EVERY_DATABASE = (
     "tests/test_db_copy.py",
     "tests/test_locks.py",
     "tests/test_migrations.py",
+    "tests/test_papers.py",
     "tests/test_runs.py",
     "tests/test_tokens.py",
     "tests/ingest/",

@@ -67,7 +67,12 @@ def ingest(
 def papers(
     search: Annotated[
         str | None,
-        typer.Option("--search", "-s", help="Only papers whose title or abstract has TEXT."),
+        typer.Option(
+            "--search",
+            "-s",
+            help="Only papers that TEXT matches, as a keyword: the rules of subscriptions"
+            " and `paperbot match --keyword` (case, hyphens, plurals, typos, whole words).",
+        ),
     ] = None,
     limit: Annotated[
         int | None,
@@ -139,6 +144,10 @@ def _print_results(results: "list[IngestResult]") -> None:
     for r in results:
         for line in _problem_lines(r, every_warning=state.verbose):
             print(line, file=sys.stderr)
+        if r.year_from_file is not None:
+            print(
+                f"{r.source}: year {r.year_from_file} from the file's date; use --year to state it"
+            )
     new = sum(r.new for r in results)
     updated = sum(r.updated for r in results)
     counts = {

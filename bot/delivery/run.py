@@ -52,7 +52,7 @@ from bot.models import Paper
 from bot.papers import as_digest_paper
 from bot.runs import finish_run, start_run
 from bot.subscriptions.spec import email_key, normalise_email
-from bot.subscriptions.store import SubscriberView, list_subscribers
+from bot.subscriptions.store import SubscriberView, find_subscriber, list_subscribers
 from bot.tokens import TokenSubject, signed_link, signing_secret
 
 Progress = Callable[[int, int], None]
@@ -68,6 +68,8 @@ _STOPPING = "not sent: paperbot was stopping; due again at the next run"
 _TAKEN_OVER = (
     "not sent: another worker took it over while this run was stalled past its claim's lease"
 )
+
+_NO_SUBSCRIBER = "no active subscriber with the address {!r}"
 
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 60.0
@@ -138,6 +140,10 @@ def deliver(
     if dry_run:
         planned = _Run(engine, settings, clock, None, sleep)
         return DeliveryReport(None, tuple(planned.dry_run(only)))
+    if only is not None and join is None:
+        # A mistyped address is bad input, not a failed delivery: refused before a run
+        # or a round (which other workers would join) is recorded.
+        _check_active(engine, only)
     run_id = start_run(engine, "delivery", now=clock())
     # Named by process and run: two runs of one process may share a round too.
     holder = f"{locks.holder_name()}/{run_id}"
@@ -165,6 +171,14 @@ def deliver(
         now=clock(),
     )  # fmt: skip
     return DeliveryReport(run_id, tuple(outcomes), round_id)
+
+
+def _check_active(engine: Engine, email: str) -> None:
+    """Raise `InputError` unless `email` is an active subscriber's address."""
+    with Session(engine) as session:
+        subscriber = find_subscriber(session, email)
+    if subscriber is None or subscriber.status != "active":
+        raise InputError(_NO_SUBSCRIBER.format(email.strip()))
 
 
 def preview(engine: Engine, settings: Settings, email: str, *, clock: Clock) -> Digest | None:
@@ -314,7 +328,7 @@ class _Run:
                 wanted = email_key(normalise_email(only))
                 subscribers = [s for s in subscribers if email_key(s.email) == wanted]
                 if not subscribers:
-                    raise InputError(f"no active subscriber with the address {only.strip()!r}")
+                    raise InputError(_NO_SUBSCRIBER.format(only.strip()))
             last = last_sent(session, [s.id for s in subscribers])
         due = []
         for subscriber in subscribers:

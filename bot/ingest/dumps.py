@@ -148,6 +148,7 @@ def _parse_lines(
         page_date=parser.page_date,
         warnings=tuple(parser.warnings),
         dropped=parser.dropped,
+        year_from_file=parser.year_from_file,
     )
 
 
@@ -295,6 +296,8 @@ class _DumpParser:
         self.warnings: list[str] = []
         self.dropped = 0
         self.page_date: date | None = None
+        # The year taken from `taken` for dates shown without one, if any was.
+        self.year_from_file: int | None = None
         self.header_seen = False
         self.metadata_seen = False
         # The reference day for yearless paper dates: the page date once known.
@@ -374,6 +377,7 @@ class _DumpParser:
             # A page dated later in the year than the day it was taken is last year's.
             later = (month, day) > (self.taken.month, self.taken.day)
             page_year = self.taken.year - 1 if later else self.taken.year
+            self.year_from_file = page_year
         page_date = self._make_date(i, page_year, month, day, "page date")
         if page_date is not None:
             self.page_date = self.reference = page_date
@@ -520,6 +524,8 @@ class _DumpParser:
             # A yearless date later than the page's is from the year before.
             ref = self.reference
             year = ref.year - 1 if (month, day) > (ref.month, ref.day) else ref.year
+            if self.year is None and self.page_date is None and self.year_from_file is None:
+                self.year_from_file = self.taken.year  # no page date to go by: the file's day
         return self._make_date(i, year, month, day, "paper date"), upvotes
 
     # The end of the file

@@ -71,6 +71,15 @@ _MONTHS = {
 
 _PLAIN_TYPES = frozenset({"text/plain", ""})
 
+# The end of a complete document: its root's end tag, then only spaces and comments.
+_ROOT_END = re.compile(
+    rb"</(?:[\w.-]+:)?(?:rss|feed|RDF)\s*>(?:\s|<!--.*?-->)*\Z", re.DOTALL | re.IGNORECASE
+)
+_TAIL_BYTES = 4096
+# Whole start and end tags of items and entries (not self-closing), any prefix.
+_ITEM_OPEN = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)(?:\s[^<>]*)?(?<!/)>", re.IGNORECASE)
+_ITEM_CLOSE = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
+
 # feedparser's records are dict subclasses whose own `get` maps key aliases on
 # every call; the keys read here are the canonical ones, so a plain dict lookup
 # gives the same answer several times faster.
@@ -100,6 +109,10 @@ def parse_feed(data: bytes, *, source: str) -> ParsedSource:
     malformed feed whose items could still be read is kept with a warning; a
     document that is not a feed, or a broken one with nothing readable, raises
     `FeedError`. A valid feed with no items yields no papers and no error.
+
+    A feed cut short (the document ends before its root element is closed) has
+    lost what came after the cut: the item it ends in is dropped, and the
+    source counts one item dropped at least, as how many followed cannot be known.
     """
     # A file object, not bytes: given bytes, feedparser first tries them as a
     # path on the local disk.
@@ -114,7 +127,18 @@ def parse_feed(data: bytes, *, source: str) -> ParsedSource:
 
     kind = _feed_kind(version, parsed)
     warnings: list[str] = []
-    if bozo_reason:
+    lost = 0
+    if bozo_reason and _cut_short(data):
+        lost = 1
+        if _ends_inside_an_item(data):
+            entries = entries[:-1]  # what was read of it may be cut too
+            where = "it ends inside an item, which was dropped"
+        else:
+            where = "it ends after an item, before the feed is closed"
+        warnings.append(
+            f"feed cut short: {where}; any items after it are lost (XML error: {bozo_reason})"
+        )
+    elif bozo_reason:
         warnings.append(f"malformed feed ({bozo_reason}); kept the items that could be read")
     papers, untitled, duplicates = _papers_from_entries(entries, is_arxiv="arxiv" in kind)
     if untitled:
@@ -127,8 +151,8 @@ def parse_feed(data: bytes, *, source: str) -> ParsedSource:
         papers=tuple(papers),
         page_date=_entry_date(channel),
         warnings=tuple(warnings),
-        # Repeats lose nothing, so only untitled items count as dropped.
-        dropped=untitled,
+        # Repeats lose nothing, so only untitled items and a cut count as dropped.
+        dropped=untitled + lost,
     )
 
 
@@ -399,6 +423,18 @@ def _bozo_reason(parsed: _Record) -> str:
         return f"{message()} at line {line()}, column {column()}"
     text = " ".join(str(problem).split())
     return text or type(problem).__name__
+
+
+def _cut_short(data: bytes) -> bool:
+    """Tell whether a document ends before its root element is closed."""
+    return _ROOT_END.search(data[-_TAIL_BYTES:]) is None
+
+
+def _ends_inside_an_item(data: bytes) -> bool:
+    """Tell whether the last item or entry of a document is opened and never closed."""
+    opened = [found.start() for found in _ITEM_OPEN.finditer(data)]
+    closed = [found.start() for found in _ITEM_CLOSE.finditer(data)]
+    return bool(opened) and (not closed or opened[-1] > closed[-1])
 
 
 def _not_a_feed_reason(data: bytes, bozo_reason: str) -> str:

@@ -38,6 +38,10 @@ class ParsedSource:
     `warnings` are one-line, human-readable notes about what was dropped or
     repaired; they never stop the rest of the source from being stored.
     `dropped` counts the papers or items the parser had to leave out.
+    `year_from_file` is the year a dump's dates shown without one were given from
+    the day the file was taken (its page date's year, or that day's year when
+    the page shows no date); None when the page showed its year, the user
+    stated one, or no date lacked a year.
     """
 
     kind: str
@@ -45,3 +49,4 @@ class ParsedSource:
     page_date: date | None = None
     warnings: tuple[str, ...] = field(default=())
     dropped: int = 0
+    year_from_file: int | None = None

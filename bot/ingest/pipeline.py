@@ -14,7 +14,7 @@ transaction, and any error inside it rolls the whole source back.
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -45,7 +45,9 @@ class IngestResult:
 
     `status` is "ok", "partial" (stored, but some papers were dropped),
     "skipped" (unchanged since a good import or fetch; `reason` says why) or
-    "failed" (nothing stored; `error` says why).
+    "failed" (nothing stored; `error` says why). `year_from_file` is the year
+    a dump's dates shown without one took from the file's date (see
+    `ParsedSource.year_from_file`).
     """
 
     source: str
@@ -59,6 +61,7 @@ class IngestResult:
     reason: str | None = None
     error: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    year_from_file: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -139,6 +142,8 @@ def ingest_file(
             parsed = _parse_file(data, source=source, taken=_taken_on(stat.st_mtime), year=year)
         except SourceError as exc:
             return _record_failure(engine, record, exc.reason)
+        # Local days on both sides: the file's day is read on this machine's calendar.
+        parsed = dated_in_future(parsed, today=clock().astimezone().date())
         del data  # a large dump's bytes are not needed to store its papers: free them first
         return _store_file(engine, record, parsed)
 
@@ -173,8 +178,24 @@ def _store_file(engine: Engine, record: ImportedFile, parsed: ParsedSource) -> I
     return IngestResult(
         source, record.status, kind=parsed.kind, parsed=len(parsed.papers), new=counts.new,
         updated=counts.updated, unchanged=counts.unchanged, dropped=parsed.dropped,
-        warnings=parsed.warnings,
+        warnings=parsed.warnings, year_from_file=parsed.year_from_file,
     )  # fmt: skip
+
+
+def dated_in_future(parsed: ParsedSource, *, today: date) -> ParsedSource:
+    """Return `parsed` with a warning first when the file's date put its page date after `today`.
+
+    A file copied with a wrong date, or saved on a machine whose clock was off,
+    dates a page shown without a year in the future: the year is then wrong.
+    """
+    page_date = parsed.page_date
+    if parsed.year_from_file is None or page_date is None or page_date <= today:
+        return parsed
+    warning = (
+        f"page date {page_date} is in the future: its year {parsed.year_from_file} came from"
+        " the file's date; give the year with --year"
+    )
+    return replace(parsed, warnings=(warning, *parsed.warnings))
 
 
 def ingest_feed(

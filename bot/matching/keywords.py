@@ -20,8 +20,8 @@ class Word:
     """One word of a keyword: as typed, its forms (see `bot.matching.text`) and whether it is exact.
 
     An exact word is never corrected for typos: it is quoted, short (under 6
-    letters once singular), holds a digit, or has a capital after its first
-    letter (an acronym or a name: "GAN", "LoRA", "BERT").
+    letters as typed), holds a digit, or has a capital after its first letter
+    (an acronym or a name: "GAN", "LoRA", "BERT").
     """
 
     text: str
@@ -89,18 +89,20 @@ def validate_keywords(texts: Iterable[str], *, what: str = "keyword") -> list[Ke
 def typo_bound(word: Word) -> int:
     """How many edits (insertions, deletions, substitutions, swaps of neighbours) `word` may have.
 
-    0 for exact words (short ones included), 1 for words of 6 to 8 letters, 2 beyond.
+    0 for exact words (short ones included), 1 for words of 6 to 8 letters, 2 beyond,
+    counted as typed: a plural ending is part of what the user typed, so "modles"
+    (6 letters, whose key "modle" has 5) may have its one slip.
     """
     if word.exact:
         return 0
-    return 1 if len(word.key) <= 8 else 2
+    return 1 if len(word.fold) <= 8 else 2
 
 
 def _word(text: str, quoted: bool) -> Word:
     found = forms(text)
     exact = (
         quoted
-        or len(found.key) < FUZZY_MIN_LENGTH
+        or len(found.fold) < FUZZY_MIN_LENGTH
         or any(char.isdigit() for char in text)
         or any(char.isupper() for char in text[1:])
     )

@@ -1,6 +1,9 @@
 """`paperbot digest` and `paperbot preview` end to end, as real processes."""
 
 import json
+import os
+import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,46 @@ def test_only_one_subscriber(ready: RunCli, tmp_path: Path) -> None:
     assert "bo@lab.org" in result.stdout and "ana@lab.org" not in result.stdout
     missing = ready("digest", "--only", "ghost@lab.org")
     assert missing.returncode == 1 and "no active subscriber" in missing.stderr
+
+
+def test_only_an_address_not_subscribed_records_no_run_and_no_round(
+    ready: RunCli, tmp_path: Path
+) -> None:
+    before = json.loads(ready("report", "--json").stdout)
+    refused = ready("digest", "--only", "nobody@x.org")
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "paperbot: error: no active subscriber with the address 'nobody@x.org'"
+    ]
+    assert json.loads(ready("report", "--json").stdout) == before
+    with sqlite3.connect(tmp_path / "paperbot-data" / "paperbot.db") as db:
+        assert db.execute("SELECT count(*) FROM deliveryround").fetchone() == (0,)
+
+
+def test_output_files_take_the_permissions_the_umask_gives(
+    run_cli: RunCli, samples: Path, tmp_path: Path
+) -> None:
+    # The commands inherit this process's umask; 027 is neither the usual 022 nor private.
+    umask = os.umask(0o027)
+    try:
+        assert run_cli("ingest", "--year", "2025", str(samples / "spaced-1.txt")).returncode == 0
+        subscribed = run_cli("subscribe", "ana@lab.org", "graph neural network", "--format", "both")
+        assert subscribed.returncode == 0
+        assert run_cli("digest").returncode == 0
+    finally:
+        os.umask(umask)
+    data = tmp_path / "paperbot-data"
+    written = {
+        kind: list(folder.glob(pattern))
+        for kind, folder, pattern in (
+            ("email", data / "outbox", "*.eml"),
+            ("markdown", data / "digests", "*.md"),
+            ("site", data / "digests" / "site", "*.md"),
+        )
+    }
+    assert all(len(paths) == 1 for paths in written.values()), written
+    modes = {kind: oct(stat.S_IMODE(paths[0].stat().st_mode)) for kind, paths in written.items()}
+    assert modes == {"email": "0o640", "markdown": "0o640", "site": "0o640"}
 
 
 def test_preview_writes_a_file_and_records_nothing(ready: RunCli, tmp_path: Path) -> None:

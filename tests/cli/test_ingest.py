@@ -1,7 +1,9 @@
 """The `paperbot` command end to end, run as a real process on real files."""
 
 import json
+import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 from tests.conftest import DATA, RunCli, StaticFeeds
@@ -63,6 +65,57 @@ def test_papers_lists_every_stored_field_and_searches(run_cli: RunCli, samples: 
     assert "Activation Space Selectable Kolmogorov-Arnold Networks" in table.stdout
 
 
+def test_papers_search_finds_what_match_finds_by_the_keyword_rules(
+    run_cli: RunCli, samples: Path
+) -> None:
+    assert run_cli("ingest", str(samples)).returncode == 0
+    # Hyphens ("in-context"), whole words ("GAN" is not in "organ"), a typo in a plural.
+    for keyword in ("in context learning", "GAN", "diffusion modles"):
+        found = [p["id"] for p in _papers(run_cli, "--search", keyword)]
+        trial = run_cli("match", "--keyword", keyword, "--json")
+        assert trial.returncode == 0, trial.stderr
+        assert sorted(found) == sorted(m["paper_id"] for m in json.loads(trial.stdout)), keyword
+        assert found, keyword
+    newest = [p["id"] for p in _papers(run_cli, "--search", "in context learning")]
+    assert len(newest) >= 20
+    assert [
+        p["id"] for p in _papers(run_cli, "--search", "in-context learning", "--limit", "5")
+    ] == (newest[:5])
+    assert "paperbot match" in run_cli("papers", "--help").stdout
+
+
+def test_papers_search_with_an_unusable_keyword_is_one_line(run_cli: RunCli) -> None:
+    result = run_cli("papers", "--search", "!!!")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "paperbot: error: search '!!!' has no letters or digits"
+    ]
+
+
+def test_ingest_says_when_a_year_came_from_the_file_date(
+    run_cli: RunCli, samples: Path, tmp_path: Path
+) -> None:
+    text = (samples / "spaced-1.txt").read_text(encoding="utf-8")  # its page reads "Nov 21"
+    dumps = {}
+    for year in (2025, 2090, 2091):
+        dumps[year] = tmp_path / f"dump-{year}.txt"
+        dumps[year].write_text(text + "\n" * (year - 2024), encoding="utf-8")
+        taken = datetime(year, 11, 22, 12, 0).timestamp()  # noon, local time
+        os.utime(dumps[year], (taken, taken))
+    told = run_cli("ingest", str(dumps[2025]))
+    assert told.returncode == 0, told.stderr
+    note = f"{dumps[2025]}: year 2025 from the file's date; use --year to state it"
+    assert note in told.stdout.splitlines()
+    future = run_cli("ingest", "--json", str(dumps[2090]))
+    assert future.returncode == 0, future.stderr
+    [result] = json.loads(future.stdout)
+    assert result["year_from_file"] == 2090
+    assert result["warnings"][0].startswith("page date 2090-11-21 is in the future: its year 2090")
+    stated = run_cli("ingest", "--year", "2025", str(dumps[2091]))
+    assert stated.returncode == 0, stated.stderr
+    assert "from the file's date" not in stated.stdout + stated.stderr
+
+
 def test_a_bad_file_gets_one_line_and_a_failing_exit(
     run_cli: RunCli, samples: Path, tmp_path: Path
 ) -> None:
@@ -77,6 +130,29 @@ def test_a_bad_file_gets_one_line_and_a_failing_exit(
     problems = [line for line in result.stderr.splitlines() if "page.html" in line]
     assert len(problems) == 1 and "HTML" in problems[0]
     assert len(_papers(run_cli)) == 214
+
+
+def test_a_truncated_feed_file_or_url_and_a_truncated_dump_fail_the_command(
+    run_cli: RunCli, samples: Path, tmp_path: Path, feed_server: StaticFeeds
+) -> None:
+    whole = _arxiv_rss(
+        *((f"2411.0000{n}", "new", f"Cut paper {n}", f"Abstract number {n}.") for n in (1, 2, 3))
+    )
+    cut = whole[: whole.index(b"Abstract number 3")]  # inside the third item
+    (tmp_path / "cut.xml").write_bytes(cut)
+    feed_server.documents["/rss/cut"] = cut
+    lines = (samples / "compact-1.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "cut.txt").write_text("".join(lines[:101]), encoding="utf-8")  # ends on a title
+    for source, lost in (
+        (str(tmp_path / "cut.xml"), "feed cut short"),
+        (feed_server.url("/rss/cut"), "feed cut short"),
+        (str(tmp_path / "cut.txt"), "no abstract"),
+    ):
+        result = run_cli("ingest", source)
+        assert result.returncode == 1, (source, result.stdout, result.stderr)
+        [problem] = [line for line in result.stderr.splitlines() if line.startswith(source)]
+        assert "dropped 1" in problem and lost in problem, problem
+    assert len(_papers(run_cli)) == 2 + 49
 
 
 def test_nothing_to_ingest_is_a_usage_error(run_cli: RunCli) -> None:

@@ -6,6 +6,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -15,8 +16,9 @@ from bot.db import open_engine, upgrade_schema, write_session
 from bot.delivery import claims
 from bot.delivery.claims import Holding
 from bot.delivery.run import deliver
+from bot.errors import InputError
 from bot.ingest.pipeline import ingest_file
-from bot.models import Delivery, Run, SentPaper, Subscriber
+from bot.models import Delivery, DeliveryRound, Run, SentPaper, Subscriber
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
 from tests.conftest import SAMPLES
@@ -160,6 +162,23 @@ def test_a_dry_run_changes_nothing(tmp_path: Path, database_url: str, clock: Man
         == _count(engine, Run, Run.kind == "delivery")
         == 0
     )
+
+
+def test_only_an_address_not_subscribed_is_refused_before_anything_is_recorded(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    _subscribe(engine, clock, "gone@lab.org", "graph neural network")
+    with write_session(engine) as session:
+        unsubscribe(session, "gone@lab.org", now=clock())
+    for address in ("nobody@x.org", "GONE@lab.org"):
+        with pytest.raises(InputError, match=f"no active subscriber with the address '{address}'"):
+            deliver(engine, settings, clock=clock, only=address)
+    assert _count(engine, Run, Run.kind == "delivery") == _count(engine, DeliveryRound) == 0
+    assert [
+        o.status for o in deliver(engine, settings, clock=clock, only="ANA@lab.org").outcomes
+    ] == ["sent"]
 
 
 def test_one_rejected_recipient_does_not_stop_the_others(

@@ -455,6 +455,20 @@ def test_explicit_year_without_a_page_date() -> None:
     assert by_title(parsed, "Fréchet").paper_date == date(2024, 2, 21)
 
 
+def test_the_year_taken_from_the_file_date_is_told() -> None:
+    # The page's "Nov 21" had no year: 2025 came from the day the dump was taken.
+    assert parse(sample("spaced-1.txt")).year_from_file == 2025
+    assert parse(sample("spaced-1.txt"), taken=date(2026, 1, 10)).year_from_file == 2025
+    # No page date, yearless paper dates: the taken day's year dates them.
+    undated = replace_once(sample("spaced-1.txt"), "\nNov 21\n", "\n")
+    assert parse(undated, taken=date(2030, 6, 1)).year_from_file == 2030
+    # A year stated by the user or shown on the page; a dump with no yearless date.
+    assert parse(sample("spaced-1.txt"), year=2025).year_from_file is None
+    dated = replace_once(sample("spaced-1.txt"), "\nNov 21\n", "\nNovember 21, 2024\n")
+    assert parse(dated).year_from_file is None
+    assert parse(sample("compact-1.txt")).year_from_file is None
+
+
 def test_page_date_with_full_month_and_year() -> None:
     text = replace_once(sample("spaced-1.txt"), "\nNov 21\n", "\nNovember 21, 2024\n")
     parsed = parse(text)

@@ -425,6 +425,36 @@ def test_malformed_feed_keeps_what_could_be_read() -> None:
     assert source.papers[2].code_urls == ("https://github.com/lab-example/causal",)
 
 
+def test_a_feed_cut_inside_an_item_drops_it_and_counts_the_loss() -> None:
+    whole = arxiv_rss(arxiv_item(1), arxiv_item(2), arxiv_item(3))
+    cut = whole[: whole.index(b"Abstract of paper 3") + 11]  # inside the third description
+    source = parse_feed(cut, source="cut.xml")
+    assert [paper.title for paper in source.papers] == ["Paper 1", "Paper 2"]
+    assert source.dropped == 1
+    (warning,) = source.warnings
+    assert warning.startswith(
+        "feed cut short: it ends inside an item, which was dropped; any items after it are lost"
+        " (XML error: no element found at line"
+    )
+
+
+def test_a_feed_cut_between_items_counts_a_loss() -> None:
+    whole = arxiv_rss(arxiv_item(1), arxiv_item(2), arxiv_item(3))
+    cut = whole[: whole.index(b"</item>", whole.index(b"Paper 2")) + len(b"</item>\n")]
+    source = parse_feed(cut, source="cut.xml")
+    assert [paper.title for paper in source.papers] == ["Paper 1", "Paper 2"]
+    assert source.dropped == 1
+    (warning,) = source.warnings
+    assert warning.startswith("feed cut short: it ends after an item, before the feed is closed")
+
+
+def test_a_whole_feed_followed_by_a_comment_is_not_cut_short() -> None:
+    malformed = (FEEDS / "malformed_recoverable.rss.xml").read_bytes() + b"<!-- 0.2 s -->\n"
+    source = parse_feed(malformed, source="lab.xml")
+    assert len(source.papers) == 3 and source.dropped == 0
+    assert source.warnings[0].startswith("malformed feed (")
+
+
 def test_broken_feed_with_nothing_readable_raises() -> None:
     with pytest.raises(FeedError) as caught:
         parse_fixture("broken.rss.xml")

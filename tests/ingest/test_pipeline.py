@@ -3,6 +3,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -103,6 +104,30 @@ def test_a_truncated_dump_keeps_what_it_could_and_says_what_it_dropped(
     assert result.status == "partial" and result.failed
     assert (result.parsed, result.dropped) == (49, 1)
     assert _count(engine, Paper) == 49
+
+
+def test_a_page_date_put_in_the_future_by_the_file_date_is_warned_about(
+    engine: Engine, samples: Path, clock: Clock, tmp_path: Path
+) -> None:
+    # The clock reads 2024-11-22; the dumps' pages read "Nov 21", with no year.
+    text = (samples / "spaced-1.txt").read_text(encoding="utf-8")
+    for year, future in ((2024, False), (2025, True)):
+        dump = tmp_path / f"taken-{year}.txt"
+        dump.write_text(text + "\n" * (year - 2023), encoding="utf-8")  # not the same content
+        taken = datetime(year, 11, 22, 12, 0).timestamp()  # noon, local time
+        os.utime(dump, (taken, taken))
+        result = ingest_file(engine, dump, clock=clock)
+        assert result.year_from_file == year
+        warned = result.warnings[:1] == (
+            f"page date {year}-11-21 is in the future: its year {year} came from the file's"
+            " date; give the year with --year",
+        )
+        assert warned == future, result.warnings
+    stated = tmp_path / "stated.txt"
+    shutil.copy(samples / "spaced-1.txt", stated)
+    os.utime(stated, (taken, taken))
+    result = ingest_file(engine, stated, clock=clock, year=2025)
+    assert result.year_from_file is None and not result.warnings
 
 
 def test_a_missing_path_is_a_failure_not_a_crash(

@@ -139,6 +139,25 @@ def test_typos_in_longer_words_are_tolerated(keyword: str, text: str) -> None:
     assert 0.8 < found[0].similarity < 1.0
 
 
+@pytest.mark.parametrize(
+    ("keyword", "text", "matched"),
+    [
+        ("diffusion modles", "Latent diffusion models for images.", "diffusion models"),
+        ("mdoels", "Language models as planners.", "models"),
+        ("layres", "Stacking attention layers.", "layers"),
+        ("agnets", "Cooperative agents in a grid world.", "agents"),
+        ("grpahs", "Message passing on graphs.", "graphs"),
+        ("netwroks", "Graph neural networks on molecules.", "networks"),
+    ],
+)
+def test_a_plural_keyword_with_a_typo_is_judged_by_its_length_as_typed(
+    keyword: str, text: str, matched: str
+) -> None:
+    found = _matches(keyword, text)
+    assert [m.matched for m in found] == [matched]
+    assert found[0].similarity < 1.0
+
+
 def test_a_typo_is_corrected_to_the_most_frequent_close_word() -> None:
     abstracts = [
         "Deep learning for vision. Learning rates matter for learning.",

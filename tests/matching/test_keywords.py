@@ -35,7 +35,9 @@ def test_acronyms_words_with_digits_and_short_words_are_exact(text: str) -> None
     assert parse_keyword(text).exact
 
 
-@pytest.mark.parametrize("text", ["learning", "Transformer", "reinforcment", "Knowledge"])
+@pytest.mark.parametrize(
+    "text", ["learning", "Transformer", "reinforcment", "Knowledge", "modles", "agnets"]
+)
 def test_longer_lower_case_words_may_be_corrected(text: str) -> None:
     assert not parse_keyword(text).exact
 
@@ -48,10 +50,20 @@ def test_exactness_is_decided_word_by_word() -> None:
 
 @pytest.mark.parametrize(
     ("text", "bound"),
-    [("modal", 0), ("graphs", 0), ("tensor", 1), ("lerning", 1), ("knowlege", 1),
+    [("modal", 0), ("graph", 0), ("tensor", 1), ("lerning", 1), ("knowlege", 1),
      ("attention", 2), ("reinforcment", 2), ("GPT-4o", 0), ("Transformers", 2)],
 )  # fmt: skip
 def test_the_typo_bound_grows_with_word_length(text: str, bound: int) -> None:
+    assert typo_bound(parse_keyword(text).words[-1]) == bound
+
+
+@pytest.mark.parametrize(
+    ("text", "bound"),
+    [("graphs", 1), ("modles", 1), ("layres", 1), ("netwroks", 1), ("reasoners", 2)],
+)
+def test_the_typo_bound_counts_the_letters_as_typed_plural_ending_included(
+    text: str, bound: int
+) -> None:
     assert typo_bound(parse_keyword(text).words[-1]) == bound
 
 
