@@ -54,6 +54,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot import __version__
 from bot.errors import ConfigError
+from bot.redaction import redact_url
 
 CONFIG_ENV = "PAPERBOT_CONFIG"
 """The environment variable naming the config file."""
@@ -234,11 +235,23 @@ class DatabaseSettings(_Section):
     auto_upgrade: bool = True
 
 
+def _names_from_text(value: object) -> object:
+    # An environment variable holds one string: names separated by commas.
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return value
+
+
+NameList = Annotated[tuple[str, ...], Strict(False), BeforeValidator(_names_from_text)]
+"""A list of names: a TOML array of strings, or one string of names separated by commas."""
+
+
 class IngestSettings(_Section):
     """How feeds are fetched."""
 
     feed_timeout: Seconds = 30.0
     user_agent: str = f"paperbot/{__version__}"
+    secret_params: NameList = ()
 
 
 class FeedSettings(_Section):
@@ -652,6 +665,8 @@ def _expected(field: FieldInfo) -> str:
         return "one of " + ", ".join(repr(choice) for choice in get_args(kind))
     if _item_model(kind) is not None:
         return "a list of tables"
+    if get_origin(kind) in (list, tuple):
+        return "a list of strings"
     if _section_model(kind) is not None:
         return "a table"
     if kind is bool:
@@ -718,7 +733,7 @@ def describe(settings: Settings) -> dict[str, object]:
 
     Derived defaults are filled in, paths are strings, and a secret shows as
     `"***"` when set and `""` when not. The database URL is shown only when it
-    is the derived default, which holds no password.
+    is the derived default, which holds no password; feed URLs are redacted.
     """
     data = _plain(settings)
     data["paths"] = {
@@ -728,6 +743,10 @@ def describe(settings: Settings) -> dict[str, object]:
     }
     if settings.database.url is None:
         data["database"] = {**_plain(settings.database), "url": settings.database_url}
+    data["feeds"] = [
+        {"name": feed.name, "url": redact_url(feed.url, settings.ingest.secret_params)}
+        for feed in settings.feeds
+    ]
     return data
 
 

@@ -54,7 +54,7 @@ def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
         kind = field.annotation
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             keys += leaf_keys(kind, f"{prefix}{name}.")
-        elif get_origin(kind) is tuple:
+        elif get_origin(kind) is tuple and issubclass(get_args(kind)[0], BaseModel):
             keys += leaf_keys(get_args(kind)[0], f"{prefix}{name}[].")
         else:
             keys.append(f"{prefix}{name}")
@@ -671,6 +671,28 @@ def test_describe_masks_set_secrets(tmp_path: Path) -> None:
     }
 
 
+def test_describe_redacts_feed_urls(tmp_path: Path) -> None:
+    url = f"https://reader:{PASSWORD}@feeds.example/rss?api_key=K3Y-1&sid=S1D-2&lang=en"
+    settings = load_text(
+        tmp_path, f"[ingest]\nsecret_params = ['sid']\n[[feeds]]\nname = 'a'\nurl = '{url}'\n"
+    )
+
+    assert settings.feeds[0].url == url
+    assert describe(settings)["feeds"] == [
+        {"name": "a", "url": "https://***@feeds.example/rss?api_key=***&sid=***&lang=en"}
+    ]
+
+
+def test_secret_params_come_as_a_list_or_as_names_separated_by_commas(tmp_path: Path) -> None:
+    from_file = load_text(tmp_path, "[ingest]\nsecret_params = ['sid', 'session']\n")
+    from_env = load_text(tmp_path, "", {"PAPERBOT_INGEST_SECRET_PARAMS": "sid, session,"})
+
+    assert from_file.ingest.secret_params == from_env.ingest.secret_params == ("sid", "session")
+    assert config_error(tmp_path, "[ingest]\nsecret_params = 5\n").endswith(
+        "c.toml: ingest.secret_params: expected a list of strings"
+    )
+
+
 def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
     settings = load_text(
         tmp_path, "[paths]\ninbox = 'drop'\n[[feeds]]\nname = 'a'\nurl = 'https://a.example/rss'\n"
@@ -690,7 +712,11 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "idle_transaction_timeout": 60.0,
             "auto_upgrade": True,
         },
-        "ingest": {"feed_timeout": 30.0, "user_agent": f"paperbot/{__version__}"},
+        "ingest": {
+            "feed_timeout": 30.0,
+            "user_agent": f"paperbot/{__version__}",
+            "secret_params": [],
+        },
         "feeds": [{"name": "a", "url": "https://a.example/rss"}],
         "smtp": {
             "host": "localhost",

@@ -37,7 +37,7 @@ def health(
     _, engine = open_store()
     state = read_health(engine, now=utc_now())
     if as_json:
-        out.print_json(json.dumps(jsonable(state.as_json())))
+        out.print_json(json.dumps(jsonable(state.as_json(errors=True))))
     else:
         if state.alive:
             out.print(

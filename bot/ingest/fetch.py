@@ -6,13 +6,15 @@ returns is `bot.ingest.feeds`' job.
 
 import dataclasses
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from bot.errors import FeedError
+from bot.redaction import redact_text, redact_url
 
 MAX_FEED_BYTES = 50 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -48,16 +50,18 @@ def fetch_feed(
     user_agent: str,
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
+    secret_params: Sequence[str] = (),
 ) -> FetchedFeed:
     """GET the feed at `url`, conditionally when validators from a previous fetch are given.
 
     Redirects are followed (at most `MAX_REDIRECTS` with the default client),
     `timeout` bounds the connection and each wait for data, and the body may
     not exceed `max_bytes`. Failures of every kind raise
-    `FeedError` with a one-line reason; the URL in it never carries the
-    user name or password the URL may hold.
+    `FeedError` with a one-line reason; the URL in it, and any URL in the
+    reason, is redacted (`bot.redaction`: credentials, and the values of
+    `secret_params` and other secret-looking query parameters).
     """
-    shown = redact_url(url)
+    shown = redact_url(url, secret_params)
     _check_url(url, shown)
     headers = {"User-Agent": user_agent, "Accept": ACCEPT}
     if etag:
@@ -79,9 +83,10 @@ def fetch_feed(
     except httpx.UnsupportedProtocol as error:
         raise FeedError(shown, "redirected to a URL that is not http(s)") from error
     except httpx.ConnectError as error:
-        raise FeedError(shown, _connect_failure(error, url)) from error
+        raise FeedError(shown, _connect_failure(error, url, secret_params)) from error
     except httpx.HTTPError as error:
-        raise FeedError(shown, f"request failed: {_scrub(str(error), url)}") from error
+        reason = _scrub(str(error), url, secret_params)
+        raise FeedError(shown, f"request failed: {reason}") from error
     if fetched.not_modified:
         # A 304 need not repeat the validators; the ones sent still hold.
         fetched = dataclasses.replace(
@@ -90,18 +95,6 @@ def fetch_feed(
             last_modified=fetched.last_modified or last_modified,
         )
     return fetched
-
-
-def redact_url(url: str) -> str:
-    """Return `url` with any user name and password replaced by "***", for messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url if "@" not in url else "<unparsable URL>"
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def _check_url(url: str, shown: str) -> None:
@@ -163,7 +156,7 @@ def _reason(reply: httpx.Response) -> str:
         return " ".join(reply.reason_phrase.split())
 
 
-def _connect_failure(error: httpx.ConnectError, url: str) -> str:
+def _connect_failure(error: httpx.ConnectError, url: str, secret_params: Sequence[str]) -> str:
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, socket.gaierror):
@@ -171,16 +164,12 @@ def _connect_failure(error: httpx.ConnectError, url: str) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         cause = cause.__cause__ or cause.__context__
-    return f"could not connect: {_scrub(str(error), url)}"
+    return f"could not connect: {_scrub(str(error), url, secret_params)}"
 
 
-def _scrub(message: str, url: str) -> str:
-    """Keep a library's message on one line and free of the URL's credentials."""
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        message = message.replace(url, redact_url(url))
-        userinfo = parts.netloc.rsplit("@", 1)[0]
-        message = message.replace(userinfo, "***")
+def _scrub(message: str, url: str, secret_params: Sequence[str]) -> str:
+    """Keep a library's message on one line and free of the URL's secrets."""
+    message = redact_text(message, url, secret_params)
     return " ".join(message.split()) or "unknown error"
 
 

@@ -8,8 +8,11 @@ JSON line, so a log shipper can filter on them; plain lines show them as
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.redaction import redact_text
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`
 # (apart from uvicorn's coloured copy of its message).
@@ -53,6 +56,21 @@ class PlainFormatter(logging.Formatter):
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
+
+
+class RedactUrls(logging.Filter):
+    """Redacts every URL in a record's message (`bot.redaction`): for libraries that log URLs."""
+
+    def __init__(self, secret_params: Iterable[str] = ()) -> None:
+        """Mask the values of `secret_params` too, besides the secret-looking ones."""
+        super().__init__()
+        self.secret_params = tuple(secret_params)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with its URLs redacted; never drop the record."""
+        record.msg = redact_text(record.getMessage(), secret_params=self.secret_params)
+        record.args = None
+        return True
 
 
 def configure(*, fmt: str, level: str) -> None:

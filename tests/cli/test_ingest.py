@@ -4,7 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import DATA, RunCli, StaticFeeds
+from tests.conftest import DATA, FEED_SECRETS, GuardedFeeds, RunCli, StaticFeeds
 
 
 def _arxiv_rss(*items: tuple[str, str, str, str]) -> bytes:
@@ -111,6 +111,49 @@ def test_the_config_command_masks_secrets(run_cli: RunCli) -> None:
     assert result.returncode == 0, result.stderr
     assert "hunter2-secret" not in result.stdout
     assert '"password": "***"' in result.stdout
+
+
+def test_secrets_in_feed_urls_are_shown_nowhere(
+    run_cli: RunCli, guarded_feeds: GuardedFeeds, tmp_path: Path
+) -> None:
+    good, down = guarded_feeds.url("/feed"), guarded_feeds.url("/down")
+    (tmp_path / "paperbot.toml").write_text(
+        "[ingest]\nsecret_params = ['sid']\n"
+        f"[[feeds]]\nname = 'good'\nurl = '{good}'\n[[feeds]]\nname = 'down'\nurl = '{down}'\n"
+    )
+    runs = [
+        run_cli("ingest", "--feeds"),
+        run_cli("ingest", "--feeds", "--json"),
+        run_cli("ingest", down),
+        run_cli("ingest", "--json", down),
+        run_cli("config"),
+        run_cli("report"),
+        run_cli("report", "--json"),
+        run_cli("--verbose", "ingest", good),
+    ]
+    # The credentials did reach the server: every fetch was answered as authorized.
+    assert guarded_feeds.authorized == [
+        "/feed",
+        "/down",
+        "/feed",
+        "/down",
+        "/down",
+        "/down",
+        "/feed",
+    ]
+    assert [run.returncode for run in runs] == [1, 1, 1, 1, 0, 0, 0, 0]
+    assert "HTTP Request: GET" in runs[7].stderr  # logged with --verbose, redacted
+    shown = "\n".join(run.stdout + run.stderr for run in runs)
+    assert [secret for secret in FEED_SECRETS if secret in shown] == []
+    masked = (
+        f"http://***@{guarded_feeds.base.removeprefix('http://')}/down?api_key=***&sid=***&lang=en"
+    )
+    assert f"{masked}: HTTP 503 Service Unavailable" in runs[2].stderr
+    assert json.loads(runs[3].stdout)[0]["path"] == masked
+    assert masked in [
+        feed["url"] for feed in json.loads(runs[4].stdout.partition("\n")[2])["feeds"]
+    ]
+    assert masked in [d["target"] for run in json.loads(runs[6].stdout) for d in run["details"]]
 
 
 def test_a_feed_url_and_a_dump_name_one_paper(

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from bot.errors import FeedError
-from bot.ingest.fetch import MAX_FEED_BYTES, FetchedFeed, fetch_feed, redact_url
+from bot.ingest.fetch import MAX_FEED_BYTES, FetchedFeed, fetch_feed
+from bot.redaction import redact_url
 
 FEED = (
     b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>'
