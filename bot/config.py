@@ -287,11 +287,25 @@ class DeliverySettings(_Section):
     templates: OptionalConfigPath = None
 
 
+MIN_SECRET_LENGTH = 32
+"""The shortest `web.secret` accepted: a shorter one can be recovered from one signed link."""
+
+
+def _check_link_secret(value: SecretStr) -> SecretStr:
+    # Empty means "the secret generated and kept in the database", which is long enough.
+    if 0 < len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+        raise _own_error(
+            f"expected at least {MIN_SECRET_LENGTH} characters (a random string, e.g. from"
+            " `openssl rand -base64 32`), or empty for the secret paperbot generates"
+        )
+    return value
+
+
 class WebSettings(_Section):
     """The subscriber-facing links in every digest, and where `paperbot serve` listens."""
 
     base_url: str = ""
-    secret: SecretStr = SecretStr("")
+    secret: Annotated[SecretStr, AfterValidator(_check_link_secret)] = SecretStr("")
     host: str = "127.0.0.1"
     port: Port = 8080
 

@@ -629,6 +629,27 @@ def test_secrets_never_appear_in_errors(tmp_path: Path, text: str, environ: dict
     assert caught.value.__suppress_context__
 
 
+@pytest.mark.parametrize("length", [4, 17, 31])
+def test_a_short_web_secret_is_refused_without_showing_it(tmp_path: Path, length: int) -> None:
+    weak = (PASSWORD * 2)[:length]
+
+    from_file = config_error(tmp_path, f"[web]\nsecret = '{weak}'\n")
+    from_env = config_error(tmp_path, "", {"PAPERBOT_WEB_SECRET": weak})
+
+    assert from_file.endswith(
+        "c.toml: web.secret: " + from_env.removeprefix("PAPERBOT_WEB_SECRET: ")
+    )
+    assert from_env.startswith("PAPERBOT_WEB_SECRET: expected at least 32 characters")
+    assert weak not in from_file and weak not in from_env
+
+
+@pytest.mark.parametrize("secret", ["", "s" * 32, PASSWORD * 3])
+def test_an_empty_or_long_enough_web_secret_is_accepted(tmp_path: Path, secret: str) -> None:
+    settings = load_text(tmp_path, "", {"PAPERBOT_WEB_SECRET": secret})
+
+    assert settings.web.secret.get_secret_value() == secret
+
+
 def test_secrets_never_appear_in_repr_or_describe(tmp_path: Path) -> None:
     settings = load_text(
         tmp_path,

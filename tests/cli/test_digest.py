@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from bot.db import open_engine
 from bot.models import Delivery
 from tests.conftest import RunCli
-from tests.delivery.conftest import EchoingAuthHandler, StartServer, start_server  # noqa: F401
+from tests.delivery.conftest import EchoingAuthHandler, StartServer
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_preview_writes_a_file_and_records_nothing(ready: RunCli, tmp_path: Path
 def test_a_refused_login_keeps_no_word_of_the_servers_reply(
     ready: RunCli,
     start_server: StartServer,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     server = start_server(
         EchoingAuthHandler(), auth_require_tls=False, auth_exclude_mechanism=["LOGIN"]

@@ -4,6 +4,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DATA, FEED_SECRETS, GuardedFeeds, RunCli, StaticFeeds
 
 
@@ -104,6 +106,34 @@ def test_a_bad_setting_stops_with_one_line_naming_it(run_cli: RunCli, tmp_path: 
         "paperbot: error: paperbot.toml: smtp.port: expected an integer from 1 to 65535"
     ]
     assert "hunter2-secret" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", ["config", "serve"])
+def test_a_short_web_secret_stops_every_command_with_one_line(
+    run_cli: RunCli, tmp_path: Path, command: str
+) -> None:
+    weak = "w3ak-Link-S3cret"  # 16 characters: recovered offline from one signed link
+    (tmp_path / "paperbot.toml").write_text(f'[web]\nsecret = "{weak}"\n')
+    from_file = run_cli(command)
+    elsewhere = tmp_path / "elsewhere"  # no settings file there
+    elsewhere.mkdir()
+    from_env = run_cli(command, env={"PAPERBOT_WEB_SECRET": weak}, cwd=elsewhere)
+
+    for result, named in (
+        (from_file, "paperbot.toml: web.secret"),
+        (from_env, "PAPERBOT_WEB_SECRET"),
+    ):
+        assert result.returncode == 1
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"paperbot: error: {named}: expected at least 32 characters")
+        assert weak not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_empty_or_long_web_secret_is_accepted(run_cli: RunCli) -> None:
+    for secret in ("", "x" * 32):
+        result = run_cli("config", env={"PAPERBOT_WEB_SECRET": secret})
+        assert result.returncode == 0, result.stderr
+        assert f'"secret": "{"***" if secret else ""}"' in result.stdout
 
 
 def test_the_config_command_masks_secrets(run_cli: RunCli) -> None:
