@@ -246,10 +246,15 @@ NameList = Annotated[tuple[str, ...], Strict(False), BeforeValidator(_names_from
 """A list of names: a TOML array of strings, or one string of names separated by commas."""
 
 
+FEED_DEADLINE_PER_TIMEOUT = 4
+"""`ingest.feed_deadline` by default, in multiples of `ingest.feed_timeout`."""
+
+
 class IngestSettings(_Section):
     """How feeds are fetched."""
 
     feed_timeout: Seconds = 30.0
+    feed_deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     user_agent: str = f"paperbot/{__version__}"
     secret_params: NameList = ()
 
@@ -378,6 +383,13 @@ class Settings(_Section):
         if self.database.url is None:
             return f"{_SQLITE_PREFIX}{self.data_dir / 'paperbot.db'}"
         return self.database.url
+
+    @property
+    def feed_deadline(self) -> float:
+        """The most one feed's fetch may take in all; by default 4 times `feed_timeout`."""
+        if self.ingest.feed_deadline is None:
+            return FEED_DEADLINE_PER_TIMEOUT * self.ingest.feed_timeout
+        return self.ingest.feed_deadline
 
     @property
     def inbox_dir(self) -> Path:
@@ -757,6 +769,7 @@ def describe(settings: Settings) -> dict[str, object]:
     }
     if settings.database.url is None:
         data["database"] = {**_plain(settings.database), "url": settings.database_url}
+    data["ingest"] = {**_plain(settings.ingest), "feed_deadline": settings.feed_deadline}
     data["feeds"] = [
         {"name": feed.name, "url": redact_url(feed.url, settings.ingest.secret_params)}
         for feed in settings.feeds

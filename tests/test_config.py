@@ -692,6 +692,15 @@ def test_describe_masks_set_secrets(tmp_path: Path) -> None:
     }
 
 
+def test_the_feed_deadline_is_four_feed_timeouts_unless_set(tmp_path: Path) -> None:
+    assert load_text(tmp_path, "").feed_deadline == 120.0
+    assert load_text(tmp_path, "[ingest]\nfeed_timeout = 5\n").feed_deadline == 20.0
+    assert load_text(tmp_path, "", {"PAPERBOT_INGEST_FEED_DEADLINE": "7.5"}).feed_deadline == 7.5
+    assert config_error(tmp_path, "[ingest]\nfeed_deadline = 0\n").endswith(
+        "c.toml: ingest.feed_deadline: expected a number greater than 0"
+    )
+
+
 def test_describe_redacts_feed_urls(tmp_path: Path) -> None:
     url = f"https://reader:{PASSWORD}@feeds.example/rss?api_key=K3Y-1&sid=S1D-2&lang=en"
     settings = load_text(
@@ -735,6 +744,7 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
         },
         "ingest": {
             "feed_timeout": 30.0,
+            "feed_deadline": 120.0,
             "user_agent": f"paperbot/{__version__}",
             "secret_params": [],
         },

@@ -6,6 +6,7 @@ returns is `bot.ingest.feeds`' job.
 
 import dataclasses
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.config import FEED_DEADLINE_PER_TIMEOUT
 from bot.errors import FeedError
 from bot.redaction import redact_text, redact_url
 
@@ -51,12 +53,16 @@ def fetch_feed(
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
     secret_params: Sequence[str] = (),
+    deadline: float | None = None,
 ) -> FetchedFeed:
     """GET the feed at `url`, conditionally when validators from a previous fetch are given.
 
     Redirects are followed (at most `MAX_REDIRECTS` with the default client),
     `timeout` bounds the connection and each wait for data, and the body may
-    not exceed `max_bytes`. Failures of every kind raise
+    not exceed `max_bytes`. `deadline` (by default `FEED_DEADLINE_PER_TIMEOUT`
+    times `timeout`) bounds the whole fetch: a server that sends a byte now
+    and then never waits out `timeout`, and is cut off once the deadline has
+    passed, within one wait for data. Failures of every kind raise
     `FeedError` with a one-line reason; the URL in it, and any URL in the
     reason, is redacted (`bot.redaction`: credentials, and the values of
     `secret_params` and other secret-looking query parameters).
@@ -68,12 +74,17 @@ def fetch_feed(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    if deadline is None:
+        deadline = FEED_DEADLINE_PER_TIMEOUT * timeout
+    # No single wait may outlast the whole fetch's deadline.
+    timeout = min(timeout, deadline)
+    limits = _Limits(timeout, max_bytes, deadline, time.monotonic() + deadline, shown)
     try:
         if client is not None:
-            fetched = _get(client, url, headers, timeout, max_bytes, shown)
+            fetched = _get(client, url, headers, limits)
         else:
             with httpx.Client(max_redirects=MAX_REDIRECTS) as own_client:
-                fetched = _get(own_client, url, headers, timeout, max_bytes, shown)
+                fetched = _get(own_client, url, headers, limits)
     except httpx.InvalidURL as error:
         raise FeedError(shown, "not a valid URL") from error
     except httpx.TimeoutException as error:
@@ -97,6 +108,25 @@ def fetch_feed(
     return fetched
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """What bounds one fetch: each wait, the size, the whole fetch's time; and its name."""
+
+    timeout: float
+    max_bytes: int
+    deadline: float
+    ends: float  # time.monotonic() when the deadline passes
+    shown: str
+
+    def check_deadline(self) -> None:
+        """Raise `FeedError` once the deadline has passed."""
+        if time.monotonic() > self.ends:
+            raise FeedError(
+                self.shown,
+                f"not fetched within the {self.deadline:g} s deadline (ingest.feed_deadline)",
+            )
+
+
 def _check_url(url: str, shown: str) -> None:
     try:
         parts = urlsplit(url)
@@ -108,42 +138,38 @@ def _check_url(url: str, shown: str) -> None:
         raise FeedError(shown, "URL has no host name")
 
 
-def _get(
-    client: httpx.Client,
-    url: str,
-    headers: dict[str, str],
-    timeout: float,
-    max_bytes: int,
-    shown: str,
-) -> FetchedFeed:
+def _get(client: httpx.Client, url: str, headers: dict[str, str], limits: _Limits) -> FetchedFeed:
+    shown = limits.shown
     with client.stream(
-        "GET", url, headers=headers, timeout=timeout, follow_redirects=True
+        "GET", url, headers=headers, timeout=limits.timeout, follow_redirects=True
     ) as reply:
+        limits.check_deadline()
         not_modified = reply.status_code == HTTPStatus.NOT_MODIFIED
         if not (reply.is_success or not_modified):
             raise FeedError(shown, f"HTTP {reply.status_code} {_reason(reply)}".rstrip())
         return FetchedFeed(
             status_code=reply.status_code,
             not_modified=not_modified,
-            content=b"" if not_modified else _read_capped(reply, max_bytes, shown),
+            content=b"" if not_modified else _read_capped(reply, limits),
             etag=reply.headers.get("ETag"),
             last_modified=reply.headers.get("Last-Modified"),
             url=str(reply.url),
         )
 
 
-def _read_capped(reply: httpx.Response, max_bytes: int, shown: str) -> bytes:
-    too_big = f"feed is larger than {_size(max_bytes)}"
+def _read_capped(reply: httpx.Response, limits: _Limits) -> bytes:
+    too_big = f"feed is larger than {_size(limits.max_bytes)}"
     declared = reply.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise FeedError(shown, too_big)
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise FeedError(limits.shown, too_big)
     chunks: list[bytes] = []
     received = 0
     # Counted after decompression, so a small gzip bomb is caught too.
     for chunk in reply.iter_bytes():
+        limits.check_deadline()
         received += len(chunk)
-        if received > max_bytes:
-            raise FeedError(shown, too_big)
+        if received > limits.max_bytes:
+            raise FeedError(limits.shown, too_big)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -83,6 +83,7 @@ class FetchOptions:
     user_agent: str
     client: httpx.Client | None = None
     secret_params: tuple[str, ...] = ()
+    deadline: float | None = None
 
 
 def expand_paths(paths: Iterable[Path], *, skip: Iterable[Path] = ()) -> Iterator[Path]:
@@ -207,7 +208,7 @@ def ingest_feed(
         fetched = fetch_feed(
             feed.url, etag=etag, last_modified=last_modified, timeout=options.timeout,
             user_agent=options.user_agent, client=options.client,
-            secret_params=options.secret_params,
+            secret_params=options.secret_params, deadline=options.deadline,
         )  # fmt: skip
         if fetched.not_modified:
             _record_feed(engine, feed_id, now, status="not-modified")

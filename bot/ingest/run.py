@@ -81,6 +81,7 @@ def ingest_sources(
     )
     options = FetchOptions(
         timeout=settings.ingest.feed_timeout,
+        deadline=settings.feed_deadline,
         user_agent=settings.ingest.user_agent,
         secret_params=settings.ingest.secret_params,
     )

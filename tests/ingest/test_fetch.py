@@ -31,6 +31,7 @@ class Server:
     base: str
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    trickled: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -64,6 +65,8 @@ class FeedHandler(BaseHTTPRequestHandler):
             # Held until the test is over, well past any client timeout.
             state.release.wait(timeout=10)
             self._status(200)
+        elif route == "/trickle":
+            self._trickle(count=300, every=0.2)
         elif route == "/big":
             self._send(200, b"x" * 4096, {"Content-Type": "application/rss+xml"})
         elif route == "/big-chunked":
@@ -120,6 +123,22 @@ class FeedHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def _trickle(self, *, count: int, every: float) -> None:
+        """One byte at a time, `every` seconds apart: no wait is long, the whole is."""
+        state = self.server_state
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(count))
+            self.end_headers()
+            for _ in range(count):
+                if state.release.wait(every):
+                    return
+                self.wfile.write(b" ")
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client gave up
+        state.trickled.set()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -168,6 +187,7 @@ def fetch(
     timeout: float = 5.0,
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
+    deadline: float | None = None,
 ) -> FetchedFeed:
     return fetch_feed(
         url,
@@ -177,6 +197,7 @@ def fetch(
         user_agent=USER_AGENT,
         client=client,
         max_bytes=max_bytes,
+        deadline=deadline,
     )
 
 
@@ -325,6 +346,38 @@ def test_size_cap_counts_decompressed_bytes(server: Server) -> None:
 
 def test_body_under_the_cap_is_returned_whole(server: Server) -> None:
     assert fetch(server.url("/big-chunked"), max_bytes=8192).content == b"y" * 8192
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(server: Server) -> None:
+    # 300 bytes, 0.2 s apart: each wait is far below the timeout, the whole a minute.
+    outcome: list[BaseException | FetchedFeed] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fetch(server.url("/trickle"), timeout=5.0, deadline=1.0))
+        except BaseException as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a guard: without a deadline the fetch takes the whole minute
+    cut_short = not server.trickled.is_set()
+    server.release.set()
+
+    assert not worker.is_alive(), "the fetch was still running"
+    [error] = outcome
+    assert isinstance(error, FeedError), error
+    assert str(error) == (
+        f"{server.url('/trickle')}: not fetched within the 1 s deadline (ingest.feed_deadline)"
+    )
+    assert cut_short  # the server still had bytes to send
+
+
+def test_the_deadline_bounds_each_wait_too(server: Server) -> None:
+    with pytest.raises(FeedError) as caught:
+        fetch(server.url("/slow"), timeout=30.0, deadline=0.5)
+
+    assert caught.value.reason == "no answer within 0.5 s"
 
 
 # --- credentials never leak into messages -------------------------------------
