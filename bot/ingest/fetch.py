@@ -16,6 +16,7 @@ import httpx
 
 from bot.config import FEED_DEADLINE_PER_TIMEOUT
 from bot.errors import FeedError
+from bot.ingest.redirects import Resolver, redirect_refusal
 from bot.redaction import redact_text, redact_url
 
 MAX_FEED_BYTES = 50 * 1024 * 1024
@@ -54,6 +55,7 @@ def fetch_feed(
     max_bytes: int = MAX_FEED_BYTES,
     secret_params: Sequence[str] = (),
     deadline: float | None = None,
+    resolve: Resolver | None = None,
 ) -> FetchedFeed:
     """GET the feed at `url`, conditionally when validators from a previous fetch are given.
 
@@ -62,7 +64,10 @@ def fetch_feed(
     not exceed `max_bytes`. `deadline` (by default `FEED_DEADLINE_PER_TIMEOUT`
     times `timeout`) bounds the whole fetch: a server that sends a byte now
     and then never waits out `timeout`, and is cut off once the deadline has
-    passed, within one wait for data. Failures of every kind raise
+    passed, within one wait for data. Redirects go to http(s) URLs only, and
+    never from a public address to an internal one (`bot.ingest.redirects`;
+    `resolve` looks host names up, by default with the system's resolver).
+    Failures of every kind raise
     `FeedError` with a one-line reason; the URL in it, and any URL in the
     reason, is redacted (`bot.redaction`: credentials, and the values of
     `secret_params` and other secret-looking query parameters).
@@ -79,18 +84,17 @@ def fetch_feed(
     # No single wait may outlast the whole fetch's deadline.
     timeout = min(timeout, deadline)
     limits = _Limits(timeout, max_bytes, deadline, time.monotonic() + deadline, shown)
+    resolve = resolve or resolve_host
     try:
         if client is not None:
-            fetched = _get(client, url, headers, limits)
+            fetched = _get(client, url, headers, limits, resolve)
         else:
             with httpx.Client(max_redirects=MAX_REDIRECTS) as own_client:
-                fetched = _get(own_client, url, headers, limits)
+                fetched = _get(own_client, url, headers, limits, resolve)
     except httpx.InvalidURL as error:
         raise FeedError(shown, "not a valid URL") from error
     except httpx.TimeoutException as error:
         raise FeedError(shown, f"no answer within {timeout:g} s") from error
-    except httpx.TooManyRedirects as error:
-        raise FeedError(shown, "too many redirects") from error
     except httpx.UnsupportedProtocol as error:
         raise FeedError(shown, "redirected to a URL that is not http(s)") from error
     except httpx.ConnectError as error:
@@ -138,23 +142,55 @@ def _check_url(url: str, shown: str) -> None:
         raise FeedError(shown, "URL has no host name")
 
 
-def _get(client: httpx.Client, url: str, headers: dict[str, str], limits: _Limits) -> FetchedFeed:
+def resolve_host(host: str) -> list[str]:
+    """The addresses `host` resolves to, by the system's resolver; none when it does not."""
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return sorted({str(info[4][0]) for info in found})
+
+
+def _get(
+    client: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    limits: _Limits,
+    resolve: Resolver,
+) -> FetchedFeed:
     shown = limits.shown
-    with client.stream(
-        "GET", url, headers=headers, timeout=limits.timeout, follow_redirects=True
-    ) as reply:
-        limits.check_deadline()
-        not_modified = reply.status_code == HTTPStatus.NOT_MODIFIED
-        if not (reply.is_success or not_modified):
-            raise FeedError(shown, f"HTTP {reply.status_code} {_reason(reply)}".rstrip())
-        return FetchedFeed(
-            status_code=reply.status_code,
-            not_modified=not_modified,
-            content=b"" if not_modified else _read_capped(reply, limits),
-            etag=reply.headers.get("ETag"),
-            last_modified=reply.headers.get("Last-Modified"),
-            url=str(reply.url),
-        )
+    request = client.build_request("GET", url, headers=headers, timeout=limits.timeout)
+    # Redirects are followed here, one at a time, so that each can be judged first.
+    for _ in range(client.max_redirects + 1):
+        reply = client.send(request, stream=True, follow_redirects=False)
+        try:
+            limits.check_deadline()
+            following = reply.next_request
+            if following is None:
+                return _read_reply(reply, limits)
+        finally:
+            reply.close()
+        if following.url.scheme not in ("http", "https"):
+            raise FeedError(shown, "redirected to a URL that is not http(s)")
+        refusal = redirect_refusal(str(request.url), str(following.url), resolve)
+        if refusal is not None:
+            raise FeedError(shown, refusal)
+        request = following
+    raise FeedError(shown, "too many redirects")
+
+
+def _read_reply(reply: httpx.Response, limits: _Limits) -> FetchedFeed:
+    not_modified = reply.status_code == HTTPStatus.NOT_MODIFIED
+    if not (reply.is_success or not_modified):
+        raise FeedError(limits.shown, f"HTTP {reply.status_code} {_reason(reply)}".rstrip())
+    return FetchedFeed(
+        status_code=reply.status_code,
+        not_modified=not_modified,
+        content=b"" if not_modified else _read_capped(reply, limits),
+        etag=reply.headers.get("ETag"),
+        last_modified=reply.headers.get("Last-Modified"),
+        url=str(reply.url),
+    )
 
 
 def _read_capped(reply: httpx.Response, limits: _Limits) -> bytes:

@@ -7,12 +7,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from bot.errors import FeedError
 from bot.ingest.fetch import MAX_FEED_BYTES, FetchedFeed, fetch_feed
+from bot.ingest.redirects import Resolver
 from bot.redaction import redact_url
 
 FEED = (
@@ -48,13 +50,20 @@ class FeedHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         state = self.server_state
         state.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-        route = self.path.split("?", 1)[0]
+        # Asked as a proxy, the path is a whole URL: http://feeds.public.example/feed.
+        route = urlsplit(self.path).path
         if route == "/feed":
             self._feed()
         elif route == "/redirect":
             self._redirect("/feed")
         elif route == "/loop":
             self._redirect("/loop")
+        elif route == "/to-loopback":
+            self._redirect(f"{state.base}/feed")
+        elif route == "/to-intranet":
+            self._redirect("http://intranet.example/feed")
+        elif route == "/to-mirror":
+            self._redirect("http://mirror.public.example/feed")
         elif route == "/to-ftp":
             self._redirect("ftp://127.0.0.1/feed")
         elif route == "/missing":
@@ -188,6 +197,7 @@ def fetch(
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
     deadline: float | None = None,
+    resolve: Resolver | None = None,
 ) -> FetchedFeed:
     return fetch_feed(
         url,
@@ -198,6 +208,7 @@ def fetch(
         client=client,
         max_bytes=max_bytes,
         deadline=deadline,
+        resolve=resolve,
     )
 
 
@@ -291,6 +302,39 @@ def test_redirect_to_another_scheme_is_refused(server: Server) -> None:
         fetch(server.url("/to-ftp"))
 
     assert caught.value.reason == "redirected to a URL that is not http(s)"
+
+
+def test_a_public_feed_cannot_redirect_into_the_local_network(server: Server) -> None:
+    # The internet, played by a stand-in resolver and the test server acting as the proxy
+    # every request goes through: all the traffic stays on 127.0.0.1.
+    names = {
+        "feeds.public.example": ["93.184.216.34"],
+        "mirror.public.example": ["8.8.8.8"],
+        "intranet.example": ["10.1.2.3"],
+    }
+
+    def resolve(host: str) -> list[str]:
+        return names.get(host, [])
+
+    refusals = []
+    with httpx.Client(proxy=server.base) as internet:
+        for path in ("/to-loopback", "/to-intranet"):
+            with pytest.raises(FeedError) as caught:
+                fetch(f"http://feeds.public.example{path}", client=internet, resolve=resolve)
+            refusals.append(caught.value.reason)
+        fetched = fetch("http://feeds.public.example/to-mirror", client=internet, resolve=resolve)
+
+    assert refusals == [
+        "refused a redirect from a public address to 127.0.0.1: loopback address",
+        "refused a redirect from a public address to intranet.example (10.1.2.3): private address",
+    ]
+    assert fetched.content == FEED  # from one public address to another is fine
+    assert [path for path, _ in server.requests] == [
+        "http://feeds.public.example/to-loopback",
+        "http://feeds.public.example/to-intranet",
+        "http://feeds.public.example/to-mirror",
+        "http://mirror.public.example/feed",
+    ]
 
 
 def test_slow_server_times_out(server: Server) -> None:
