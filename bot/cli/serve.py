@@ -21,7 +21,11 @@ def serve() -> None:
     from bot.service.service import Service  # the scheduler and the web app: see bot.cli
 
     settings, engine = open_store()
-    logs.configure(fmt=settings.log.format, level=settings.log.level)
+    logs.configure(
+        fmt=settings.log.format,
+        level=settings.log.level,
+        secret_params=settings.ingest.secret_params,
+    )
     Service(engine, settings).run()
 
 
@@ -81,7 +85,11 @@ def web() -> None:
     from bot.web.app import create_app
 
     settings, engine = open_store()
-    logs.configure(fmt=settings.log.format, level=settings.log.level)
+    logs.configure(
+        fmt=settings.log.format,
+        level=settings.log.level,
+        secret_params=settings.ingest.secret_params,
+    )
     uvicorn.run(
         create_app(engine, settings, clock=utc_now),
         host=settings.web.host,
