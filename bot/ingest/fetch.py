@@ -67,10 +67,9 @@ def fetch_feed(
     passed, within one wait for data. Redirects go to http(s) URLs only, and
     never from a public address to an internal one (`bot.ingest.redirects`;
     `resolve` looks host names up, by default with the system's resolver).
-    Failures of every kind raise
-    `FeedError` with a one-line reason; the URL in it, and any URL in the
-    reason, is redacted (`bot.redaction`: credentials, and the values of
-    `secret_params` and other secret-looking query parameters).
+    Failures of every kind raise `FeedError` with a one-line reason; the URL in
+    it, and any URL in the reason, is redacted (`bot.redaction`: credentials,
+    and the values of `secret_params` and other secret-looking query parameters).
     """
     shown = redact_url(url, secret_params)
     _check_url(url, shown)
