@@ -57,6 +57,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot import __version__
 from bot.errors import ConfigError
+from bot.redaction import redact_url
 
 CONFIG_ENV = "PAPERBOT_CONFIG"
 """The environment variable naming the config file."""
@@ -261,11 +262,28 @@ class DatabaseSettings(_Section):
     auto_upgrade: bool = True
 
 
+def _names_from_text(value: object) -> object:
+    # An environment variable holds one string: names separated by commas.
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return value
+
+
+NameList = Annotated[tuple[str, ...], Strict(False), BeforeValidator(_names_from_text)]
+"""A list of names: a TOML array of strings, or one string of names separated by commas."""
+
+
+FEED_DEADLINE_PER_TIMEOUT = 4
+"""`ingest.feed_deadline` by default, in multiples of `ingest.feed_timeout`."""
+
+
 class IngestSettings(_Section):
     """How feeds are fetched."""
 
     feed_timeout: Seconds = 30.0
+    feed_deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     user_agent: str = f"paperbot/{__version__}"
+    secret_params: NameList = ()
 
 
 class FeedSettings(_Section):
@@ -301,11 +319,25 @@ class DeliverySettings(_Section):
     templates: OptionalConfigPath = None
 
 
+MIN_SECRET_LENGTH = 32
+"""The shortest `web.secret` accepted: a shorter one can be recovered from one signed link."""
+
+
+def _check_link_secret(value: SecretStr) -> SecretStr:
+    # Empty means "the secret generated and kept in the database", which is long enough.
+    if 0 < len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+        raise _own_error(
+            f"expected at least {MIN_SECRET_LENGTH} characters (a random string, e.g. from"
+            " `openssl rand -base64 32`), or empty for the secret paperbot generates"
+        )
+    return value
+
+
 class WebSettings(_Section):
     """The subscriber-facing links in every digest, and where `paperbot serve` listens."""
 
     base_url: str = ""
-    secret: SecretStr = SecretStr("")
+    secret: Annotated[SecretStr, AfterValidator(_check_link_secret)] = SecretStr("")
     host: str = "127.0.0.1"
     port: Port = 8080
     confirmations_per_day: Annotated[int, Field(ge=1, le=100)] = 3
@@ -381,6 +413,13 @@ class Settings(_Section):
         if self.database.url is None:
             return f"{_SQLITE_PREFIX}{self.data_dir / 'paperbot.db'}"
         return self.database.url
+
+    @property
+    def feed_deadline(self) -> float:
+        """The most one feed's fetch may take in all; by default 4 times `feed_timeout`."""
+        if self.ingest.feed_deadline is None:
+            return FEED_DEADLINE_PER_TIMEOUT * self.ingest.feed_timeout
+        return self.ingest.feed_deadline
 
     @property
     def inbox_dir(self) -> Path:
@@ -754,7 +793,7 @@ def describe(settings: Settings) -> dict[str, object]:
 
     Derived defaults are filled in, paths are strings, and a secret shows as
     `"***"` when set and `""` when not. The database URL is shown only when it
-    is the derived default, which holds no password.
+    is the derived default, which holds no password; feed URLs are redacted.
     """
     data = _plain(settings)
     data["paths"] = {
@@ -764,6 +803,11 @@ def describe(settings: Settings) -> dict[str, object]:
     }
     if settings.database.url is None:
         data["database"] = {**_plain(settings.database), "url": settings.database_url}
+    data["ingest"] = {**_plain(settings.ingest), "feed_deadline": settings.feed_deadline}
+    data["feeds"] = [
+        {"name": feed.name, "url": redact_url(feed.url, settings.ingest.secret_params)}
+        for feed in settings.feeds
+    ]
     return data
 
 

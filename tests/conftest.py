@@ -1,5 +1,6 @@
 """Shared fixtures: real databases (SQLite files, a throwaway PostgreSQL), the sample dumps, the CLI."""
 
+import base64
 import hashlib
 import os
 import shutil
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import parse_qs
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
@@ -178,6 +180,73 @@ def feed_server() -> Iterator[StaticFeeds]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    feeds.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield feeds
+    server.shutdown()
+    server.server_close()
+
+
+class GuardedFeeds:
+    """A feed server on 127.0.0.1 that answers only requests carrying its credentials.
+
+    Every request needs HTTP basic auth `FEED_USER:FEED_PASSWORD` (from the URL's
+    user information) and the query `api_key=FEED_KEY&sid=FEED_SID`; others get 401.
+    `/feed` is an arXiv RSS feed, `/down` answers 503.
+    """
+
+    def __init__(self) -> None:
+        self.base = ""
+        self.authorized: list[str] = []  # paths of the requests that carried the credentials
+
+    def url(self, path: str) -> str:
+        """`path` on this server, with the credentials in the URL."""
+        host = self.base.removeprefix("http://")
+        query = f"api_key={FEED_KEY}&sid={FEED_SID}&lang=en"
+        return f"http://{FEED_USER}:{FEED_PASSWORD}@{host}{path}?{query}"
+
+
+FEED_USER, FEED_PASSWORD = "reader", "pw-Zq81xv-hidden"
+FEED_KEY, FEED_SID = "key-Hh27rm-hidden", "sid-Pp55ab-hidden"
+FEED_SECRETS = (
+    FEED_PASSWORD,
+    FEED_KEY,
+    FEED_SID,
+    base64.b64encode(f"{FEED_USER}:{FEED_PASSWORD}".encode()).decode(),
+)
+"""What must never be shown of `GuardedFeeds.url`s."""
+
+
+@pytest.fixture
+def guarded_feeds() -> Iterator[GuardedFeeds]:
+    """A `GuardedFeeds` server on a free local port."""
+    feeds = GuardedFeeds()
+    document = (DATA / "feeds" / "arxiv_cs_LG.rss.xml").read_bytes()
+    login = "Basic " + base64.b64encode(f"{FEED_USER}:{FEED_PASSWORD}".encode()).decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            given = parse_qs(query)
+            query_ok = given.get("api_key") == [FEED_KEY] and given.get("sid") == [FEED_SID]
+            if self.headers.get("Authorization") != login or not query_ok:
+                self.send_error(401)
+                return
+            feeds.authorized.append(path)
+            if path != "/feed":
+                self.send_error(503)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -654,6 +654,27 @@ def test_secrets_never_appear_in_errors(tmp_path: Path, text: str, environ: dict
     assert caught.value.__suppress_context__
 
 
+@pytest.mark.parametrize("length", [4, 17, 31])
+def test_a_short_web_secret_is_refused_without_showing_it(tmp_path: Path, length: int) -> None:
+    weak = (PASSWORD * 2)[:length]
+
+    from_file = config_error(tmp_path, f"[web]\nsecret = '{weak}'\n")
+    from_env = config_error(tmp_path, "", {"PAPERBOT_WEB_SECRET": weak})
+
+    assert from_file.endswith(
+        "c.toml: web.secret: " + from_env.removeprefix("PAPERBOT_WEB_SECRET: ")
+    )
+    assert from_env.startswith("PAPERBOT_WEB_SECRET: expected at least 32 characters")
+    assert weak not in from_file and weak not in from_env
+
+
+@pytest.mark.parametrize("secret", ["", "s" * 32, PASSWORD * 3])
+def test_an_empty_or_long_enough_web_secret_is_accepted(tmp_path: Path, secret: str) -> None:
+    settings = load_text(tmp_path, "", {"PAPERBOT_WEB_SECRET": secret})
+
+    assert settings.web.secret.get_secret_value() == secret
+
+
 def test_secrets_never_appear_in_repr_or_describe(tmp_path: Path) -> None:
     settings = load_text(
         tmp_path,
@@ -696,6 +717,37 @@ def test_describe_masks_set_secrets(tmp_path: Path) -> None:
     }
 
 
+def test_the_feed_deadline_is_four_feed_timeouts_unless_set(tmp_path: Path) -> None:
+    assert load_text(tmp_path, "").feed_deadline == 120.0
+    assert load_text(tmp_path, "[ingest]\nfeed_timeout = 5\n").feed_deadline == 20.0
+    assert load_text(tmp_path, "", {"PAPERBOT_INGEST_FEED_DEADLINE": "7.5"}).feed_deadline == 7.5
+    assert config_error(tmp_path, "[ingest]\nfeed_deadline = 0\n").endswith(
+        "c.toml: ingest.feed_deadline: expected a number greater than 0"
+    )
+
+
+def test_describe_redacts_feed_urls(tmp_path: Path) -> None:
+    url = f"https://reader:{PASSWORD}@feeds.example/rss?api_key=K3Y-1&sid=S1D-2&lang=en"
+    settings = load_text(
+        tmp_path, f"[ingest]\nsecret_params = ['sid']\n[[feeds]]\nname = 'a'\nurl = '{url}'\n"
+    )
+
+    assert settings.feeds[0].url == url
+    assert describe(settings)["feeds"] == [
+        {"name": "a", "url": "https://***@feeds.example/rss?api_key=***&sid=***&lang=en"}
+    ]
+
+
+def test_secret_params_come_as_a_list_or_as_names_separated_by_commas(tmp_path: Path) -> None:
+    from_file = load_text(tmp_path, "[ingest]\nsecret_params = ['sid', 'session']\n")
+    from_env = load_text(tmp_path, "", {"PAPERBOT_INGEST_SECRET_PARAMS": "sid, session,"})
+
+    assert from_file.ingest.secret_params == from_env.ingest.secret_params == ("sid", "session")
+    assert config_error(tmp_path, "[ingest]\nsecret_params = 5\n").endswith(
+        "c.toml: ingest.secret_params: expected a list of strings"
+    )
+
+
 def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
     settings = load_text(
         tmp_path, "[paths]\ninbox = 'drop'\n[[feeds]]\nname = 'a'\nurl = 'https://a.example/rss'\n"
@@ -715,7 +767,12 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "idle_transaction_timeout": 60.0,
             "auto_upgrade": True,
         },
-        "ingest": {"feed_timeout": 30.0, "user_agent": f"paperbot/{__version__}"},
+        "ingest": {
+            "feed_timeout": 30.0,
+            "feed_deadline": 120.0,
+            "user_agent": f"paperbot/{__version__}",
+            "secret_params": [],
+        },
         "feeds": [{"name": "a", "url": "https://a.example/rss"}],
         "smtp": {
             "host": "localhost",

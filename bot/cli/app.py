@@ -22,6 +22,7 @@ from bot import __version__
 from bot.config import Settings, describe, load_settings
 from bot.db import open_engine, schema_state, upgrade_schema
 from bot.errors import PaperbotError, StoreError
+from bot.service.logs import RedactUrls
 
 app = typer.Typer(
     name="paperbot",
@@ -96,6 +97,14 @@ def load_config() -> Settings:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # httpx logs every request at INFO with its whole URL, and a feed's URL may hold a
+    # password or a key: paperbot says itself what became of each feed, and with
+    # --verbose the URLs in httpx's lines are redacted.
+    http_log = logging.getLogger("httpx")
+    http_log.filters[:] = [RedactUrls(settings.ingest.secret_params)]
+    if not state.verbose:
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return settings
 
 

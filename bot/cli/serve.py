@@ -21,7 +21,11 @@ def serve() -> None:
     from bot.service.service import Service  # the scheduler and the web app: see bot.cli
 
     settings, engine = open_store()
-    logs.configure(fmt=settings.log.format, level=settings.log.level)
+    logs.configure(
+        fmt=settings.log.format,
+        level=settings.log.level,
+        secret_params=settings.ingest.secret_params,
+    )
     Service(engine, settings).run()
 
 
@@ -37,7 +41,7 @@ def health(
     _, engine = open_store()
     state = read_health(engine, now=utc_now())
     if as_json:
-        out.print_json(json.dumps(jsonable(state.as_json())))
+        out.print_json(json.dumps(jsonable(state.as_json(errors=True))))
     else:
         if state.alive:
             out.print(
@@ -82,7 +86,11 @@ def web() -> None:
     from bot.web.serving import proxy_options
 
     settings, engine = open_store()
-    logs.configure(fmt=settings.log.format, level=settings.log.level)
+    logs.configure(
+        fmt=settings.log.format,
+        level=settings.log.level,
+        secret_params=settings.ingest.secret_params,
+    )
     uvicorn.run(
         create_app(engine, settings, clock=utc_now),
         host=settings.web.host,

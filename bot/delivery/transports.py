@@ -60,7 +60,8 @@ class SendResult:
 
     `permanent` is meaningful only when `accepted` is false: true when retrying
     cannot help (the server answered 5xx, the address cannot be sent at all).
-    `reply` is one line: the server's reply or the error, never the password.
+    `reply` is one line: the server's reply or the error, never the password;
+    of a refused login, only the code (a reply to AUTH may repeat the password).
     `code` is the SMTP reply code, when there was one.
     """
 
@@ -192,6 +193,14 @@ class _Source:
             yield taken
 
 
+class _LoginRefusedError(Exception):
+    """The server refused the login; only its reply code is kept."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"login refused: {code}")
+        self.code = code
+
+
 class SmtpTransport:
     """Sends messages through an SMTP server, over a few concurrent connections.
 
@@ -305,11 +314,22 @@ class SmtpTransport:
         await client.connect()
         try:
             if settings.username:
-                await client.login(settings.username, settings.password.get_secret_value())
+                await self._login(client)
         except BaseException:
             client.close()
             raise
         return client
+
+    async def _login(self, client: aiosmtplib.SMTP) -> None:
+        """Log in; a refusal keeps only the reply's code."""
+        settings = self.settings
+        try:
+            await client.login(settings.username, settings.password.get_secret_value())
+        except aiosmtplib.SMTPResponseException as exc:
+            # Some servers echo the AUTH command in their refusal, and with it the
+            # password (base64 is no disguise): the text is dropped, here and in the
+            # exception's context.
+            raise _LoginRefusedError(exc.code) from None
 
     async def _send_one(self, client: aiosmtplib.SMTP, item: Outgoing) -> SendResult:
         """Send `item` over `client`; any failure becomes a result."""
@@ -341,6 +361,9 @@ class SmtpTransport:
     def _failure(self, key: str, exc: Exception, *, connecting: bool = False) -> SendResult:
         """Classify an exception from aiosmtplib into a result."""
         prefix = "cannot connect: " if connecting else ""
+        if isinstance(exc, _LoginRefusedError):
+            text = f"{prefix}{exc.code} login refused (the server's reply is not kept)"
+            return SendResult(key, False, False, text, exc.code)
         if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
             refused = exc.recipients[0]
             return self._reply_result(key, refused.code, refused.message)

@@ -6,13 +6,18 @@ returns is `bot.ingest.feeds`' job.
 
 import dataclasses
 import socket
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
+from bot.config import FEED_DEADLINE_PER_TIMEOUT
 from bot.errors import FeedError
+from bot.ingest.redirects import Resolver, redirect_refusal
+from bot.redaction import redact_text, redact_url
 
 MAX_FEED_BYTES = 50 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -48,40 +53,54 @@ def fetch_feed(
     user_agent: str,
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
+    secret_params: Sequence[str] = (),
+    deadline: float | None = None,
+    resolve: Resolver | None = None,
 ) -> FetchedFeed:
     """GET the feed at `url`, conditionally when validators from a previous fetch are given.
 
     Redirects are followed (at most `MAX_REDIRECTS` with the default client),
     `timeout` bounds the connection and each wait for data, and the body may
-    not exceed `max_bytes`. Failures of every kind raise
-    `FeedError` with a one-line reason; the URL in it never carries the
-    user name or password the URL may hold.
+    not exceed `max_bytes`. `deadline` (by default `FEED_DEADLINE_PER_TIMEOUT`
+    times `timeout`) bounds the whole fetch: a server that sends a byte now
+    and then never waits out `timeout`, and is cut off once the deadline has
+    passed, within one wait for data. Redirects go to http(s) URLs only, and
+    never from a public address to an internal one (`bot.ingest.redirects`;
+    `resolve` looks host names up, by default with the system's resolver).
+    Failures of every kind raise `FeedError` with a one-line reason; the URL in
+    it, and any URL in the reason, is redacted (`bot.redaction`: credentials,
+    and the values of `secret_params` and other secret-looking query parameters).
     """
-    shown = redact_url(url)
+    shown = redact_url(url, secret_params)
     _check_url(url, shown)
     headers = {"User-Agent": user_agent, "Accept": ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    if deadline is None:
+        deadline = FEED_DEADLINE_PER_TIMEOUT * timeout
+    # No single wait may outlast the whole fetch's deadline.
+    timeout = min(timeout, deadline)
+    limits = _Limits(timeout, max_bytes, deadline, time.monotonic() + deadline, shown)
+    resolve = resolve or resolve_host
     try:
         if client is not None:
-            fetched = _get(client, url, headers, timeout, max_bytes, shown)
+            fetched = _get(client, url, headers, limits, resolve)
         else:
             with httpx.Client(max_redirects=MAX_REDIRECTS) as own_client:
-                fetched = _get(own_client, url, headers, timeout, max_bytes, shown)
+                fetched = _get(own_client, url, headers, limits, resolve)
     except httpx.InvalidURL as error:
         raise FeedError(shown, "not a valid URL") from error
     except httpx.TimeoutException as error:
         raise FeedError(shown, f"no answer within {timeout:g} s") from error
-    except httpx.TooManyRedirects as error:
-        raise FeedError(shown, "too many redirects") from error
     except httpx.UnsupportedProtocol as error:
         raise FeedError(shown, "redirected to a URL that is not http(s)") from error
     except httpx.ConnectError as error:
-        raise FeedError(shown, _connect_failure(error, url)) from error
+        raise FeedError(shown, _connect_failure(error, url, secret_params)) from error
     except httpx.HTTPError as error:
-        raise FeedError(shown, f"request failed: {_scrub(str(error), url)}") from error
+        reason = _scrub(str(error), url, secret_params)
+        raise FeedError(shown, f"request failed: {reason}") from error
     if fetched.not_modified:
         # A 304 need not repeat the validators; the ones sent still hold.
         fetched = dataclasses.replace(
@@ -92,16 +111,23 @@ def fetch_feed(
     return fetched
 
 
-def redact_url(url: str) -> str:
-    """Return `url` with any user name and password replaced by "***", for messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url if "@" not in url else "<unparsable URL>"
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+@dataclass(frozen=True)
+class _Limits:
+    """What bounds one fetch: each wait, the size, the whole fetch's time; and its name."""
+
+    timeout: float
+    max_bytes: int
+    deadline: float
+    ends: float  # time.monotonic() when the deadline passes
+    shown: str
+
+    def check_deadline(self) -> None:
+        """Raise `FeedError` once the deadline has passed."""
+        if time.monotonic() > self.ends:
+            raise FeedError(
+                self.shown,
+                f"not fetched within the {self.deadline:g} s deadline (ingest.feed_deadline)",
+            )
 
 
 def _check_url(url: str, shown: str) -> None:
@@ -115,42 +141,70 @@ def _check_url(url: str, shown: str) -> None:
         raise FeedError(shown, "URL has no host name")
 
 
+def resolve_host(host: str) -> list[str]:
+    """The addresses `host` resolves to, by the system's resolver; none when it does not."""
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return sorted({str(info[4][0]) for info in found})
+
+
 def _get(
     client: httpx.Client,
     url: str,
     headers: dict[str, str],
-    timeout: float,
-    max_bytes: int,
-    shown: str,
+    limits: _Limits,
+    resolve: Resolver,
 ) -> FetchedFeed:
-    with client.stream(
-        "GET", url, headers=headers, timeout=timeout, follow_redirects=True
-    ) as reply:
-        not_modified = reply.status_code == HTTPStatus.NOT_MODIFIED
-        if not (reply.is_success or not_modified):
-            raise FeedError(shown, f"HTTP {reply.status_code} {_reason(reply)}".rstrip())
-        return FetchedFeed(
-            status_code=reply.status_code,
-            not_modified=not_modified,
-            content=b"" if not_modified else _read_capped(reply, max_bytes, shown),
-            etag=reply.headers.get("ETag"),
-            last_modified=reply.headers.get("Last-Modified"),
-            url=str(reply.url),
-        )
+    shown = limits.shown
+    request = client.build_request("GET", url, headers=headers, timeout=limits.timeout)
+    # Redirects are followed here, one at a time, so that each can be judged first.
+    for _ in range(client.max_redirects + 1):
+        reply = client.send(request, stream=True, follow_redirects=False)
+        try:
+            limits.check_deadline()
+            following = reply.next_request
+            if following is None:
+                return _read_reply(reply, limits)
+        finally:
+            reply.close()
+        if following.url.scheme not in ("http", "https"):
+            raise FeedError(shown, "redirected to a URL that is not http(s)")
+        refusal = redirect_refusal(str(request.url), str(following.url), resolve)
+        if refusal is not None:
+            raise FeedError(shown, refusal)
+        request = following
+    raise FeedError(shown, "too many redirects")
 
 
-def _read_capped(reply: httpx.Response, max_bytes: int, shown: str) -> bytes:
-    too_big = f"feed is larger than {_size(max_bytes)}"
+def _read_reply(reply: httpx.Response, limits: _Limits) -> FetchedFeed:
+    not_modified = reply.status_code == HTTPStatus.NOT_MODIFIED
+    if not (reply.is_success or not_modified):
+        raise FeedError(limits.shown, f"HTTP {reply.status_code} {_reason(reply)}".rstrip())
+    return FetchedFeed(
+        status_code=reply.status_code,
+        not_modified=not_modified,
+        content=b"" if not_modified else _read_capped(reply, limits),
+        etag=reply.headers.get("ETag"),
+        last_modified=reply.headers.get("Last-Modified"),
+        url=str(reply.url),
+    )
+
+
+def _read_capped(reply: httpx.Response, limits: _Limits) -> bytes:
+    too_big = f"feed is larger than {_size(limits.max_bytes)}"
     declared = reply.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise FeedError(shown, too_big)
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise FeedError(limits.shown, too_big)
     chunks: list[bytes] = []
     received = 0
     # Counted after decompression, so a small gzip bomb is caught too.
     for chunk in reply.iter_bytes():
+        limits.check_deadline()
         received += len(chunk)
-        if received > max_bytes:
-            raise FeedError(shown, too_big)
+        if received > limits.max_bytes:
+            raise FeedError(limits.shown, too_big)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -163,7 +217,7 @@ def _reason(reply: httpx.Response) -> str:
         return " ".join(reply.reason_phrase.split())
 
 
-def _connect_failure(error: httpx.ConnectError, url: str) -> str:
+def _connect_failure(error: httpx.ConnectError, url: str, secret_params: Sequence[str]) -> str:
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, socket.gaierror):
@@ -171,16 +225,12 @@ def _connect_failure(error: httpx.ConnectError, url: str) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         cause = cause.__cause__ or cause.__context__
-    return f"could not connect: {_scrub(str(error), url)}"
+    return f"could not connect: {_scrub(str(error), url, secret_params)}"
 
 
-def _scrub(message: str, url: str) -> str:
-    """Keep a library's message on one line and free of the URL's credentials."""
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        message = message.replace(url, redact_url(url))
-        userinfo = parts.netloc.rsplit("@", 1)[0]
-        message = message.replace(userinfo, "***")
+def _scrub(message: str, url: str, secret_params: Sequence[str]) -> str:
+    """Keep a library's message on one line and free of the URL's secrets."""
+    message = redact_text(message, url, secret_params)
     return " ".join(message.split()) or "unknown error"
 
 

@@ -33,6 +33,7 @@ from bot.ingest.fetch import fetch_feed
 from bot.ingest.parsed import ParsedSource
 from bot.ingest.store import Origin, store_papers
 from bot.models import Feed, ImportedFile
+from bot.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class FetchOptions:
     timeout: float
     user_agent: str
     client: httpx.Client | None = None
+    secret_params: tuple[str, ...] = ()
+    deadline: float | None = None
 
 
 def expand_paths(paths: Iterable[Path], *, skip: Iterable[Path] = ()) -> Iterator[Path]:
@@ -201,8 +204,13 @@ def dated_in_future(parsed: ParsedSource, *, today: date) -> ParsedSource:
 def ingest_feed(
     engine: Engine, feed: FeedSource, *, clock: Clock, options: FetchOptions
 ) -> IngestResult:
-    """Fetch one feed URL with a conditional GET and store its items when it changed."""
+    """Fetch one feed URL with a conditional GET and store its items when it changed.
+
+    The result names the feed by its redacted URL (`bot.redaction`): results
+    are printed, logged and kept in run records. The feed row keeps the real one.
+    """
     now = clock()
+    shown = redact_url(feed.url, options.secret_params)
     with write_session(engine) as session:
         row = session.exec(select(Feed).where(Feed.url == feed.url)).first()
         if row is None:
@@ -221,19 +229,20 @@ def ingest_feed(
         fetched = fetch_feed(
             feed.url, etag=etag, last_modified=last_modified, timeout=options.timeout,
             user_agent=options.user_agent, client=options.client,
+            secret_params=options.secret_params, deadline=options.deadline,
         )  # fmt: skip
         if fetched.not_modified:
             _record_feed(engine, feed_id, now, status="not-modified")
-            return IngestResult(feed.url, "skipped", reason="not modified since the last fetch")
+            return IngestResult(shown, "skipped", reason="not modified since the last fetch")
         content_hash = hashlib.sha256(fetched.content).hexdigest()
         if content_hash == last_hash:
             _record_feed(engine, feed_id, now, status="unchanged")
-            return IngestResult(feed.url, "skipped", reason="same content as the last fetch")
+            return IngestResult(shown, "skipped", reason="same content as the last fetch")
         with collector_paused():
-            parsed = parse_feed(fetched.content, source=feed.url)
+            parsed = parse_feed(fetched.content, source=shown)
     except FeedError as exc:
         _record_feed(engine, feed_id, now, status="failed", error=exc.reason)
-        return IngestResult(feed.url, "failed", error=exc.reason)
+        return IngestResult(shown, "failed", error=exc.reason)
     with collector_paused(), write_session(engine) as session:
         origin = Origin(seen_at=now, from_feed=True, feed_id=feed_id, page_date=None)
         counts = store_papers(session, parsed.papers, origin)
@@ -243,7 +252,7 @@ def ingest_feed(
         row.last_fetched_at, row.last_status, row.last_error = now, "ok", None
         row.last_new = counts.new
     return IngestResult(
-        feed.url, "partial" if parsed.dropped else "ok", kind=parsed.kind,
+        shown, "partial" if parsed.dropped else "ok", kind=parsed.kind,
         parsed=len(parsed.papers), new=counts.new, updated=counts.updated,
         unchanged=counts.unchanged, dropped=parsed.dropped, warnings=parsed.warnings,
     )  # fmt: skip

@@ -80,7 +80,10 @@ def ingest_sources(
         expand_paths((Path(t) for t in targets if not is_url(t)), skip=own_files(settings))
     )
     options = FetchOptions(
-        timeout=settings.ingest.feed_timeout, user_agent=settings.ingest.user_agent
+        timeout=settings.ingest.feed_timeout,
+        deadline=settings.feed_deadline,
+        user_agent=settings.ingest.user_agent,
+        secret_params=settings.ingest.secret_params,
     )
     jobs: list[Callable[[], IngestResult]] = [
         *(lambda f=f: ingest_file(engine, f, clock=clock, year=year) for f in files),

@@ -2,14 +2,18 @@
 
 Fields given with `extra=` (`job`, `outcome`, `seconds`...) become keys of the
 JSON line, so a log shipper can filter on them; plain lines show them as
-`key=value` after the message.
+`key=value` after the message. Every URL in a line is redacted (`bot.redaction`),
+whatever logged it: a database error quoting a feed's URL among its parameters too.
 """
 
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.redaction import redact_text
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`
 # (apart from uvicorn's coloured copy of its message).
@@ -27,6 +31,11 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object: time, level, logger, message and the extras."""
 
+    def __init__(self, secret_params: Iterable[str] = ()) -> None:
+        """Redact URLs, masking the values of `secret_params` too (`bot.redaction`)."""
+        super().__init__()
+        self.secret_params = tuple(secret_params)
+
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one line of JSON."""
         data: dict[str, Any] = {
@@ -38,11 +47,20 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             data["traceback"] = self.formatException(record.exc_info)
+        # Each text on its own, before JSON escapes join a URL to what follows it.
+        for key, value in data.items():
+            if isinstance(value, str):
+                data[key] = redact_text(value, secret_params=self.secret_params)
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
 class PlainFormatter(logging.Formatter):
     """Formats a record as `time level logger: message key=value...`."""
+
+    def __init__(self, secret_params: Iterable[str] = ()) -> None:
+        """Redact URLs, masking the values of `secret_params` too (`bot.redaction`)."""
+        super().__init__()
+        self.secret_params = tuple(secret_params)
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one line of text (plus a traceback, if any)."""
@@ -52,13 +70,32 @@ class PlainFormatter(logging.Formatter):
         line = f"{line} {extras}" if extras else line
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
-        return line
+        return redact_text(line, secret_params=self.secret_params)
 
 
-def configure(*, fmt: str, level: str) -> None:
-    """Send every log record to stderr as JSON lines (`fmt` "json") or plain text."""
+class RedactUrls(logging.Filter):
+    """Redacts every URL in a record's message (`bot.redaction`): for libraries that log URLs."""
+
+    def __init__(self, secret_params: Iterable[str] = ()) -> None:
+        """Mask the values of `secret_params` too, besides the secret-looking ones."""
+        super().__init__()
+        self.secret_params = tuple(secret_params)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with its URLs redacted; never drop the record."""
+        record.msg = redact_text(record.getMessage(), secret_params=self.secret_params)
+        record.args = None
+        return True
+
+
+def configure(*, fmt: str, level: str, secret_params: Iterable[str] = ()) -> None:
+    """Send every log record to stderr as JSON lines (`fmt` "json") or plain text.
+
+    URLs in the lines are redacted, with the values of `secret_params` masked too.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
+    formatter = JsonFormatter if fmt == "json" else PlainFormatter
+    handler.setFormatter(formatter(secret_params))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.db import write_session
 from bot.locks import machine_name
-from bot.models import Heartbeat, JobLock, JobState
+from bot.models import Feed, Heartbeat, JobLock, JobState
 
 SCHEDULE_LOCK = "schedule"
 """The lock whose holder runs the scheduled jobs for every worker on the database."""
@@ -55,12 +55,21 @@ class JobView:
 
 
 @dataclass(frozen=True)
+class FailingFeed:
+    """A configured feed whose last fetch failed: its name, and when."""
+
+    name: str
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Health:
     """Whether the service is alive, its workers, and its jobs.
 
     `alive`, `holder`, `started_at` and `beat_at` describe the newest worker of
     this machine, or of any machine when none ever ran here: a container's
     health check judges its own worker. `leader` runs the scheduled jobs.
+    `failing_feeds` are the configured feeds whose last fetch failed.
     """
 
     alive: bool
@@ -70,9 +79,15 @@ class Health:
     jobs: tuple[JobView, ...]
     workers: tuple[WorkerView, ...] = ()
     leader: str | None = None
+    failing_feeds: tuple[FailingFeed, ...] = ()
 
-    def as_json(self) -> dict[str, object]:
-        """The health as JSON-ready data (times as ISO 8601 strings)."""
+    def as_json(self, *, errors: bool = False) -> dict[str, object]:
+        """The health as JSON-ready data (times as ISO 8601 strings).
+
+        The jobs' error texts are left out unless `errors` is true: /healthz
+        answers anyone, and errors name subscribers' addresses and feed URLs.
+        Which feeds failed, and when, is always there, by their names.
+        """
 
         def iso(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
@@ -99,10 +114,13 @@ class Health:
                     "last_finished_at": iso(job.last_finished_at),
                     "last_success_at": iso(job.last_success_at),
                     "last_outcome": job.last_outcome,
-                    "last_error": job.last_error,
+                    **({"last_error": job.last_error} if errors else {}),
                     "next_run_at": iso(job.next_run_at),
                 }
                 for job in self.jobs
+            ],
+            "failing_feeds": [
+                {"name": feed.name, "failed_at": iso(feed.failed_at)} for feed in self.failing_feeds
             ],
         }
 
@@ -168,6 +186,13 @@ def read_health(
         rows = session.exec(select(JobState).order_by(JobState.name)).all()
         lock = session.get(JobLock, SCHEDULE_LOCK)
         leader = lock.holder if lock is not None and lock.expires_at > now else None
+        # Feeds given on the command line have no name: they are no job's business.
+        failing = session.exec(
+            select(Feed)
+            .where(Feed.last_status == "failed", col(Feed.name).is_not(None))
+            .order_by(Feed.name)
+        ).all()
+    failing_feeds = tuple(FailingFeed(f.name, f.last_fetched_at) for f in failing if f.name)
     jobs = tuple(
         JobView(
             r.name,
@@ -191,6 +216,8 @@ def read_health(
         here = [w for w in workers if w.holder.rpartition(":")[0] == host]
         judged = (here or list(workers))[:1]
     if not judged:
-        return Health(False, None, None, None, jobs, workers, leader)
+        return Health(False, None, None, None, jobs, workers, leader, failing_feeds)
     (it,) = judged
-    return Health(it.alive, it.holder, it.started_at, it.beat_at, jobs, workers, leader)
+    return Health(
+        it.alive, it.holder, it.started_at, it.beat_at, jobs, workers, leader, failing_feeds
+    )

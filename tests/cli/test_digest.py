@@ -1,5 +1,6 @@
 """`paperbot digest` and `paperbot preview` end to end, as real processes."""
 
+import base64
 import json
 import os
 import sqlite3
@@ -7,8 +8,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 
+from bot.db import open_engine
+from bot.models import Delivery
 from tests.conftest import RunCli
+from tests.delivery.conftest import EchoingAuthHandler, StartServer
 
 
 @pytest.fixture
@@ -95,3 +100,35 @@ def test_preview_writes_a_file_and_records_nothing(ready: RunCli, tmp_path: Path
     assert html.returncode == 0 and "<mark" in (tmp_path / "ana.html").read_text(encoding="utf-8")
     assert ready("digest").returncode == 0  # the preview did not count as a delivery
     assert len(list((tmp_path / "paperbot-data" / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_refused_login_keeps_no_word_of_the_servers_reply(
+    ready: RunCli,
+    start_server: StartServer,
+    tmp_path: Path,
+) -> None:
+    server = start_server(
+        EchoingAuthHandler(), auth_require_tls=False, auth_exclude_mechanism=["LOGIN"]
+    )
+    password = "hunter2-Echoed-pw"
+    env = {
+        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+        "PAPERBOT_DELIVERY_RETRIES": "0",
+        "PAPERBOT_SMTP_HOST": server.host,
+        "PAPERBOT_SMTP_PORT": str(server.port),
+        "PAPERBOT_SMTP_SECURITY": "none",
+        "PAPERBOT_SMTP_USERNAME": "bot",
+        "PAPERBOT_SMTP_PASSWORD": password,
+    }
+    runs = [ready("--verbose", "digest", env=env), ready("report"), ready("report", "--json")]
+    engine = open_engine(f"sqlite:///{tmp_path / 'paperbot-data' / 'paperbot.db'}")
+    with Session(engine) as session:
+        reasons = [row.reason for row in session.exec(select(Delivery)) if row.status == "failed"]
+    engine.dispose()
+
+    assert runs[0].returncode == 1
+    assert reasons == ["cannot connect: 535 login refused (the server's reply is not kept)"]
+    sent = base64.b64encode(f"\0bot\0{password}".encode()).decode()
+    shown = "\n".join([*reasons, *(run.stdout + run.stderr for run in runs)])
+    assert "535 login refused" in runs[1].stdout
+    assert [secret for secret in (password, sent, "AUTH PLAIN") if secret in shown] == []

@@ -6,7 +6,9 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from tests.conftest import DATA, RunCli, StaticFeeds
+import pytest
+
+from tests.conftest import DATA, FEED_SECRETS, GuardedFeeds, RunCli, StaticFeeds
 
 
 def _arxiv_rss(*items: tuple[str, str, str, str]) -> bytes:
@@ -182,11 +184,82 @@ def test_a_bad_setting_stops_with_one_line_naming_it(run_cli: RunCli, tmp_path: 
     assert "hunter2-secret" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("command", ["config", "serve"])
+def test_a_short_web_secret_stops_every_command_with_one_line(
+    run_cli: RunCli, tmp_path: Path, command: str
+) -> None:
+    weak = "w3ak-Link-S3cret"  # 16 characters: recovered offline from one signed link
+    (tmp_path / "paperbot.toml").write_text(f'[web]\nsecret = "{weak}"\n')
+    from_file = run_cli(command)
+    elsewhere = tmp_path / "elsewhere"  # no settings file there
+    elsewhere.mkdir()
+    from_env = run_cli(command, env={"PAPERBOT_WEB_SECRET": weak}, cwd=elsewhere)
+
+    for result, named in (
+        (from_file, "paperbot.toml: web.secret"),
+        (from_env, "PAPERBOT_WEB_SECRET"),
+    ):
+        assert result.returncode == 1
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"paperbot: error: {named}: expected at least 32 characters")
+        assert weak not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_empty_or_long_web_secret_is_accepted(run_cli: RunCli) -> None:
+    for secret in ("", "x" * 32):
+        result = run_cli("config", env={"PAPERBOT_WEB_SECRET": secret})
+        assert result.returncode == 0, result.stderr
+        assert f'"secret": "{"***" if secret else ""}"' in result.stdout
+
+
 def test_the_config_command_masks_secrets(run_cli: RunCli) -> None:
     result = run_cli("config", env={"PAPERBOT_SMTP_PASSWORD": "hunter2-secret"})
     assert result.returncode == 0, result.stderr
     assert "hunter2-secret" not in result.stdout
     assert '"password": "***"' in result.stdout
+
+
+def test_secrets_in_feed_urls_are_shown_nowhere(
+    run_cli: RunCli, guarded_feeds: GuardedFeeds, tmp_path: Path
+) -> None:
+    good, down = guarded_feeds.url("/feed"), guarded_feeds.url("/down")
+    (tmp_path / "paperbot.toml").write_text(
+        "[ingest]\nsecret_params = ['sid']\n"
+        f"[[feeds]]\nname = 'good'\nurl = '{good}'\n[[feeds]]\nname = 'down'\nurl = '{down}'\n"
+    )
+    runs = [
+        run_cli("ingest", "--feeds"),
+        run_cli("ingest", "--feeds", "--json"),
+        run_cli("ingest", down),
+        run_cli("ingest", "--json", down),
+        run_cli("config"),
+        run_cli("report"),
+        run_cli("report", "--json"),
+        run_cli("--verbose", "ingest", good),
+    ]
+    # The credentials did reach the server: every fetch was answered as authorized.
+    assert guarded_feeds.authorized == [
+        "/feed",
+        "/down",
+        "/feed",
+        "/down",
+        "/down",
+        "/down",
+        "/feed",
+    ]
+    assert [run.returncode for run in runs] == [1, 1, 1, 1, 0, 0, 0, 0]
+    assert "HTTP Request: GET" in runs[7].stderr  # logged with --verbose, redacted
+    shown = "\n".join(run.stdout + run.stderr for run in runs)
+    assert [secret for secret in FEED_SECRETS if secret in shown] == []
+    masked = (
+        f"http://***@{guarded_feeds.base.removeprefix('http://')}/down?api_key=***&sid=***&lang=en"
+    )
+    assert f"{masked}: HTTP 503 Service Unavailable" in runs[2].stderr
+    assert json.loads(runs[3].stdout)[0]["path"] == masked
+    assert masked in [
+        feed["url"] for feed in json.loads(runs[4].stdout.partition("\n")[2])["feeds"]
+    ]
+    assert masked in [d["target"] for run in json.loads(runs[6].stdout) for d in run["details"]]
 
 
 def test_a_feed_url_and_a_dump_name_one_paper(

@@ -2,6 +2,7 @@
 to misbehave, and a clock the test moves by hand."""
 
 import asyncio
+import base64
 import shutil
 import socket
 import ssl
@@ -135,6 +136,21 @@ class Handler:
         return "250 2.0.0 Queued as 42"
 
 
+class EchoingAuthHandler(Handler):
+    """A `Handler` that refuses every login with a 535 repeating what the client sent.
+
+    Some servers do: the reply then holds the `AUTH PLAIN` string (the password,
+    base64-encoded) and, here, the password decoded too.
+    """
+
+    async def handle_AUTH(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: Envelope, args: list[str]
+    ) -> str:
+        sent = " ".join(args)
+        decoded = base64.b64decode(args[-1]).replace(b"\0", b" ").decode() if len(args) > 1 else ""
+        return f"535 5.7.8 Authentication failed for AUTH {sent} ({decoded.strip()})"
+
+
 class _CountingSMTP(SMTP):
     """aiosmtpd's server, telling the handler when a session ends."""
 
@@ -173,12 +189,13 @@ StartServer = Callable[..., SmtpServer]
 def start_server() -> Iterator[StartServer]:
     """Start real aiosmtpd servers on 127.0.0.1 (free ports, own threads); stop them after.
 
-    Keyword arguments go to aiosmtpd's `Controller` (TLS, authentication...).
+    `handler` replaces the default `Handler`; other keyword arguments go to aiosmtpd's
+    `Controller` (TLS, authentication...).
     """
     controllers: list[Any] = []
 
-    def start(**controller_kwargs: Any) -> SmtpServer:
-        handler = Handler()
+    def start(handler: Handler | None = None, **controller_kwargs: Any) -> SmtpServer:
+        handler = handler or Handler()
         # The free port may be taken between probing and binding: try a few.
         for _ in range(5):
             controller = _Controller(

@@ -1,6 +1,7 @@
 """Transports: files in the outbox, Markdown digests, and a real SMTP server on 127.0.0.1."""
 
 import asyncio
+import base64
 import os
 import re
 import socket
@@ -24,7 +25,13 @@ from bot.delivery.transports import (
     safe_name,
     write_markdown,
 )
-from tests.delivery.conftest import SmtpServer, StartServer, TlsFiles, free_port
+from tests.delivery.conftest import (
+    EchoingAuthHandler,
+    SmtpServer,
+    StartServer,
+    TlsFiles,
+    free_port,
+)
 
 SAFE = re.compile(r"[a-z0-9@_-]+")
 
@@ -475,6 +482,25 @@ def test_smtp_wrong_password_is_temporary_and_not_shown(
     )
     assert "wrong-password" not in repr(results)
     assert server.handler.received == []
+
+
+def test_a_reply_to_auth_is_never_kept_even_when_it_echoes_the_login(
+    start_server: StartServer,
+) -> None:
+    # PLAIN only: the one mechanism whose single command holds the password.
+    server = start_server(
+        EchoingAuthHandler(), auth_require_tls=False, auth_exclude_mechanism=["LOGIN"]
+    )
+    password = "hunter2-Echoed-pw"
+    sent = base64.b64encode(f"\0bot\0{password}".encode()).decode()
+    settings = settings_for(server.port, username="bot", password=SecretStr(password))
+
+    results = send(SmtpTransport(settings), [outgoing("a@example.org")])
+
+    [result] = results
+    assert (result.accepted, result.permanent, result.code) == (False, False, 535)
+    assert result.reply == "cannot connect: 535 login refused (the server's reply is not kept)"
+    assert [shown for shown in (password, sent, "AUTH PLAIN") if shown in repr(results)] == []
 
 
 def test_smtp_starttls_required_but_not_offered(smtp_server: SmtpServer) -> None:

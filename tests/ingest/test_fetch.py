@@ -7,12 +7,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from bot.errors import FeedError
-from bot.ingest.fetch import MAX_FEED_BYTES, FetchedFeed, fetch_feed, redact_url
+from bot.ingest.fetch import MAX_FEED_BYTES, FetchedFeed, fetch_feed
+from bot.ingest.redirects import Resolver
+from bot.redaction import redact_url
 
 FEED = (
     b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>'
@@ -30,6 +33,7 @@ class Server:
     base: str
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    trickled: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -46,13 +50,20 @@ class FeedHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         state = self.server_state
         state.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-        route = self.path.split("?", 1)[0]
+        # Asked as a proxy, the path is a whole URL: http://feeds.public.example/feed.
+        route = urlsplit(self.path).path
         if route == "/feed":
             self._feed()
         elif route == "/redirect":
             self._redirect("/feed")
         elif route == "/loop":
             self._redirect("/loop")
+        elif route == "/to-loopback":
+            self._redirect(f"{state.base}/feed")
+        elif route == "/to-intranet":
+            self._redirect("http://intranet.example/feed")
+        elif route == "/to-mirror":
+            self._redirect("http://mirror.public.example/feed")
         elif route == "/to-ftp":
             self._redirect("ftp://127.0.0.1/feed")
         elif route == "/missing":
@@ -63,6 +74,8 @@ class FeedHandler(BaseHTTPRequestHandler):
             # Held until the test is over, well past any client timeout.
             state.release.wait(timeout=10)
             self._status(200)
+        elif route == "/trickle":
+            self._trickle(count=300, every=0.2)
         elif route == "/big":
             self._send(200, b"x" * 4096, {"Content-Type": "application/rss+xml"})
         elif route == "/big-chunked":
@@ -119,6 +132,22 @@ class FeedHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def _trickle(self, *, count: int, every: float) -> None:
+        """One byte at a time, `every` seconds apart: no wait is long, the whole is."""
+        state = self.server_state
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(count))
+            self.end_headers()
+            for _ in range(count):
+                if state.release.wait(every):
+                    return
+                self.wfile.write(b" ")
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client gave up
+        state.trickled.set()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -167,6 +196,8 @@ def fetch(
     timeout: float = 5.0,
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
+    deadline: float | None = None,
+    resolve: Resolver | None = None,
 ) -> FetchedFeed:
     return fetch_feed(
         url,
@@ -176,6 +207,8 @@ def fetch(
         user_agent=USER_AGENT,
         client=client,
         max_bytes=max_bytes,
+        deadline=deadline,
+        resolve=resolve,
     )
 
 
@@ -271,6 +304,39 @@ def test_redirect_to_another_scheme_is_refused(server: Server) -> None:
     assert caught.value.reason == "redirected to a URL that is not http(s)"
 
 
+def test_a_public_feed_cannot_redirect_into_the_local_network(server: Server) -> None:
+    # The internet, played by a stand-in resolver and the test server acting as the proxy
+    # every request goes through: all the traffic stays on 127.0.0.1.
+    names = {
+        "feeds.public.example": ["93.184.216.34"],
+        "mirror.public.example": ["8.8.8.8"],
+        "intranet.example": ["10.1.2.3"],
+    }
+
+    def resolve(host: str) -> list[str]:
+        return names.get(host, [])
+
+    refusals = []
+    with httpx.Client(proxy=server.base) as internet:
+        for path in ("/to-loopback", "/to-intranet"):
+            with pytest.raises(FeedError) as caught:
+                fetch(f"http://feeds.public.example{path}", client=internet, resolve=resolve)
+            refusals.append(caught.value.reason)
+        fetched = fetch("http://feeds.public.example/to-mirror", client=internet, resolve=resolve)
+
+    assert refusals == [
+        "refused a redirect from a public address to 127.0.0.1: loopback address",
+        "refused a redirect from a public address to intranet.example (10.1.2.3): private address",
+    ]
+    assert fetched.content == FEED  # from one public address to another is fine
+    assert [path for path, _ in server.requests] == [
+        "http://feeds.public.example/to-loopback",
+        "http://feeds.public.example/to-intranet",
+        "http://feeds.public.example/to-mirror",
+        "http://mirror.public.example/feed",
+    ]
+
+
 def test_slow_server_times_out(server: Server) -> None:
     started = time.monotonic()
     with pytest.raises(FeedError) as caught:
@@ -324,6 +390,38 @@ def test_size_cap_counts_decompressed_bytes(server: Server) -> None:
 
 def test_body_under_the_cap_is_returned_whole(server: Server) -> None:
     assert fetch(server.url("/big-chunked"), max_bytes=8192).content == b"y" * 8192
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(server: Server) -> None:
+    # 300 bytes, 0.2 s apart: each wait is far below the timeout, the whole a minute.
+    outcome: list[BaseException | FetchedFeed] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fetch(server.url("/trickle"), timeout=5.0, deadline=1.0))
+        except BaseException as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a guard: without a deadline the fetch takes the whole minute
+    cut_short = not server.trickled.is_set()
+    server.release.set()
+
+    assert not worker.is_alive(), "the fetch was still running"
+    [error] = outcome
+    assert isinstance(error, FeedError), error
+    assert str(error) == (
+        f"{server.url('/trickle')}: not fetched within the 1 s deadline (ingest.feed_deadline)"
+    )
+    assert cut_short  # the server still had bytes to send
+
+
+def test_the_deadline_bounds_each_wait_too(server: Server) -> None:
+    with pytest.raises(FeedError) as caught:
+        fetch(server.url("/slow"), timeout=30.0, deadline=0.5)
+
+    assert caught.value.reason == "no answer within 0.5 s"
 
 
 # --- credentials never leak into messages -------------------------------------

@@ -42,3 +42,24 @@ def test_plain_lines_show_extras_as_key_value(extra: dict[str, object]) -> None:
     line = PlainFormatter().format(_record(**extra))
     assert "info paperbot.jobs: job finished" in line
     assert all(f"{k}={v}" in line for k, v in extra.items())
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter(["sid"]), PlainFormatter(["sid"])])
+def test_urls_in_lines_are_redacted_whatever_logged_them(formatter: logging.Formatter) -> None:
+    url = "http://reader:pw-Secret1@feeds.example/rss?api_key=K3y-Secret2&sid=S1d-Secret3&q=x"
+    try:
+        raise RuntimeError(
+            f"(sqlite3.OperationalError) database is locked [parameters: ('{url}',)]"
+        )
+    except RuntimeError:
+        import sys
+
+        record = _record(error=f"{url}: HTTP 503")
+        record.exc_info = sys.exc_info()
+    record.msg, record.args = "fetching %s", (url,)
+
+    line = formatter.format(record)
+
+    assert [s for s in ("pw-Secret1", "K3y-Secret2", "S1d-Secret3") if s in line] == []
+    assert "http://***@feeds.example/rss?api_key=***&sid=***&q=x" in line
+    assert "database is locked" in line

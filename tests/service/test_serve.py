@@ -1,5 +1,6 @@
 """`paperbot serve` end to end: a real process, a real SMTP server, schedules of seconds."""
 
+import json
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ from sqlmodel import Session
 
 from bot.db import open_engine
 from bot.models import Delivery, SentPaper
-from tests.conftest import SAMPLES, RunCli, StaticFeeds
+from tests.conftest import FEED_SECRETS, SAMPLES, GuardedFeeds, RunCli, StaticFeeds
 from tests.delivery.conftest import SmtpServer
 from tests.service.conftest import StartServe, free_port, send_at_in, smtp_env
 
@@ -211,6 +212,37 @@ def test_feeds_are_polled_and_a_mail_server_down_is_reported_not_fatal(
     status, health = served.health()
     jobs = {job["name"]: job for job in health["jobs"]}
     assert status == 200 and jobs["delivery"]["last_success_at"] is None
+    # /healthz answers anyone: the error, which names the subscriber, is for the command.
+    assert "last_error" not in jobs["delivery"] and "ana@lab.org" not in json.dumps(health)
+    checked = subprocess.run(
+        [sys.executable, "-m", "bot", "health", "--json"],
+        cwd=tmp_path, env={**_clean_env(), **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    jobs = {job["name"]: job for job in json.loads(checked.stdout)["jobs"]}
     assert "cannot connect" in jobs["delivery"]["last_error"]
     code, _ = served.stop(signal.SIGINT)
     assert code == 0
+
+
+def test_secrets_in_feed_urls_reach_neither_healthz_nor_the_log(
+    serve: StartServe, guarded_feeds: GuardedFeeds, tmp_path: Path
+) -> None:
+    (tmp_path / "paperbot.toml").write_text(
+        "[ingest]\nsecret_params = ['sid']\n"
+        f"[[feeds]]\nname = 'good'\nurl = '{guarded_feeds.url('/feed')}'\n"
+        f"[[feeds]]\nname = 'down'\nurl = '{guarded_feeds.url('/down')}'\n"
+    )
+    served = serve({"PAPERBOT_SCHEDULE_FEEDS_EVERY": "2"})
+    [polled, *_] = served.wait_for(lambda: served.job_runs("feeds"), 15, "the feed poll")
+    served.wait_for(lambda: len(served.job_runs("feeds")) >= 2, 15, "a second poll")
+    assert (polled["outcome"], polled["new"], polled["failed"]) == ("partial", 6, 1)
+    assert {"/feed", "/down"} <= set(guarded_feeds.authorized)  # the credentials were used
+    assert "/down?api_key=***&sid=***&lang=en: HTTP 503" in polled["error"]
+    status, health = served.health()
+    assert status == 200
+    [down] = health["failing_feeds"]
+    assert down["name"] == "down" and down["failed_at"]
+    code, _ = served.stop()
+    assert code == 0
+    shown = json.dumps(health) + served.logs()
+    assert [secret for secret in FEED_SECRETS if secret in shown] == []

@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from bot.db import write_session
 from bot.locks import acquire
+from bot.models import Feed
 from bot.service.state import (
     FORGET_AFTER,
     SCHEDULE_LOCK,
@@ -52,6 +54,24 @@ def test_job_states_keep_the_last_success_through_failures(engine: Engine) -> No
     [job] = read_health(engine, now=T0).jobs
     assert (job.last_outcome, job.last_error) == ("failed", "bad.txt")
     assert job.last_success_at == T0 + timedelta(seconds=1)
+
+
+def test_the_public_health_names_failed_feeds_and_when_but_shows_no_error_text(
+    engine: Engine,
+) -> None:
+    url = "https://reader:PASSWORD@feeds.example/rss?api_key=KEY"
+    with write_session(engine) as session:
+        session.add(Feed(url=url, name="cs-lg", last_status="failed", last_fetched_at=T0))
+        session.add(Feed(url="https://ok.example/rss", name="ok", last_status="ok"))
+        session.add(Feed(url="https://once.example/rss", last_status="failed"))  # not configured
+    job_finished(engine, "feeds", now=T0, outcome="partial", error=f"{url}: HTTP 503")
+
+    health = read_health(engine, now=T0)
+    public, private = health.as_json(), health.as_json(errors=True)
+
+    assert public["failing_feeds"] == [{"name": "cs-lg", "failed_at": T0.isoformat()}]
+    assert "KEY" not in str(public) and "last_error" not in public["jobs"][0]
+    assert private["jobs"][0]["last_error"] == f"{url}: HTTP 503"
 
 
 def test_next_runs_are_recorded_and_unscheduled_jobs_dropped(engine: Engine) -> None:

@@ -24,7 +24,7 @@ from bot.web.app import create_app
 from tests.delivery.conftest import SmtpServer, smtp_server, start_server  # noqa: F401
 
 T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
-SECRET = "test-signing-secret"
+SECRET = "test-signing-secret-of-32-characters"
 SENT = "If this address can receive mail, a confirmation link is on its way; it expires in 2 days"
 LINK = re.compile(r"http://testserver/confirm/[A-Za-z0-9_.-]+")
 

@@ -47,7 +47,7 @@ def test_every_page_carries_the_security_headers(engine: Engine, tmp_path: Path)
 def test_an_unexpected_error_is_a_500_page_with_the_headers_and_no_detail(
     engine: Engine, tmp_path: Path
 ) -> None:
-    secret = "s3cret-in-the-error"
+    secret = "s3cret-in-the-error-of-32-characters"
     settings = load_settings(environ={"PAPERBOT_WEB_SECRET": secret}, cwd=tmp_path)
     app = create_app(engine, settings, clock=lambda: T0)
 

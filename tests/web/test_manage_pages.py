@@ -31,7 +31,7 @@ from bot.web.security import CSRF_COOKIE
 from tests.conftest import DATA, DATABASES, SAMPLES
 
 INGESTED_AT = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
-SECRET = "test-link-secret"
+SECRET = "test-link-secret-of-32-characters"
 ANA = "ana@lab.org"
 BO = "bo@lab.org"
 GNN_TITLE = "Forward Learning of Graph Neural Networks"

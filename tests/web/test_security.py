@@ -34,7 +34,7 @@ from bot.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter
 from tests.conftest import RunCli
 from tests.delivery.conftest import free_port
 
-SECRET = "test-web-secret"
+SECRET = "test-web-secret-of-32-characters-x"
 ANA = "ana@lab.org"
 T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
 
