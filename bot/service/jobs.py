@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.delivery.claims import Round
 from bot.delivery.run import deliver
 from bot.ingest.run import IngestReport, ingest_sources
+from bot.redaction import redact_text
 from bot.service.state import job_finished, job_started
 
 log = logging.getLogger("paperbot.jobs")
@@ -109,7 +110,13 @@ def _run(name: str, work: Callable[[JobContext], Outcome], *, record: bool) -> N
             result = work(context)
         except Exception as exc:  # a job's failure is reported, not fatal
             log.exception("job failed", extra={"job": name, "outcome": "failed"})
-            result = Outcome("failed", {}, str(exc) or type(exc).__name__)
+            # An unexpected error (a database's, say) may quote a feed URL among its
+            # parameters: what is recorded for `paperbot health` is masked like the log.
+            error = redact_text(
+                str(exc) or type(exc).__name__,
+                secret_params=context.settings.ingest.secret_params,
+            )
+            result = Outcome("failed", {}, error)
         if record:
             job_finished(
                 context.engine, name, now=context.clock(), outcome=result.outcome,
