@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -144,6 +145,19 @@ def run_cli(tmp_path: Path) -> RunCli:
     return run
 
 
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering with `handler`, in a thread; its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class StaticFeeds:
     """Feeds served over real HTTP on 127.0.0.1, with ETags, and the requests received."""
 
@@ -184,13 +198,8 @@ def feed_server() -> Iterator[StaticFeeds]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    feeds.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield feeds
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as feeds.base:
+        yield feeds
 
 
 class GuardedFeeds:
@@ -251,13 +260,8 @@ def guarded_feeds() -> Iterator[GuardedFeeds]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    feeds.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield feeds
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as feeds.base:
+        yield feeds
 
 
 # --- A real browser -----------------------------------------------------------------

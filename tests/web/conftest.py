@@ -1,7 +1,14 @@
 """Fixtures of the web tests: the app on a real database, a controlled clock, real mail."""
 
+import os
 import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -143,3 +150,36 @@ def read_eml(path: Path) -> EmailMessage:
 def site(make_site: MakeSite, smtp_server: SmtpServer) -> Site:  # noqa: F811
     """The app sending through a real SMTP server on 127.0.0.1."""
     return make_site(smtp=smtp_server)
+
+
+@contextmanager
+def running_web(cwd: Path, env: dict[str, str], url: str) -> Iterator[subprocess.Popen[str]]:
+    """`paperbot web` as a real process in `cwd` with `env`, once `url` answers; stopped after."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web"],
+        cwd=cwd,
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_until_up(url, process)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30  # only bounds a hang: the loop ends on an answer
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"paperbot web exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    pytest.fail("paperbot web did not answer")

@@ -6,13 +6,7 @@ with one click. JavaScript is off: every page must work without it. Screenshots
 of each page (desktop and phone) go to the test artifacts folder.
 """
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +16,7 @@ from playwright.sync_api import Browser, Page, Route
 
 from tests.conftest import SAMPLES, BrowserThread, RunCli
 from tests.delivery.conftest import SmtpServer, free_port
+from tests.web.conftest import running_web
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
@@ -50,34 +45,8 @@ def site(tmp_path: Path, smtp_server: SmtpServer, run_cli: RunCli) -> Iterator[S
     }
     ingested = run_cli("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt"), env=env)
     assert ingested.returncode == 0, ingested.stderr
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "web"],
-        cwd=tmp_path,
-        env={**clean, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_until_up(f"{base}/subscribe", process)
+    with running_web(tmp_path, env, f"{base}/subscribe"):
         yield Site(base, env)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"paperbot web exited: {process.stderr.read() if process.stderr else ''}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    pytest.fail("paperbot web did not answer")
 
 
 def _guarded_page(browser: Browser, base: str, blocked: list[str], *, phone: bool = False) -> Page:

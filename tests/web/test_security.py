@@ -6,15 +6,10 @@ end: the server must answer before it has read it all. CSRF tokens through the
 app on a real database, with a controlled clock.
 """
 
-import os
 import re
 import select
 import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +28,7 @@ from bot.web.manage_pages import MAX_FORM_BYTES, MAX_ONE_CLICK_BYTES
 from bot.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter
 from tests.conftest import RunCli
 from tests.delivery.conftest import free_port
+from tests.web.conftest import running_web
 
 SECRET = "test-web-secret-of-32-characters-x"
 ANA = "ana@lab.org"
@@ -58,34 +54,8 @@ def web(tmp_path: Path, run_cli: RunCli) -> Iterator[Web]:
     env = {"PAPERBOT_WEB_PORT": str(port), "PAPERBOT_WEB_SECRET": SECRET}
     subscribed = run_cli("subscribe", ANA, "diffusion", env=env)
     assert subscribed.returncode == 0, subscribed.stderr
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "web"],
-        cwd=tmp_path,
-        env={**clean, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_until_up(f"http://127.0.0.1:{port}/subscribe", process)
+    with running_web(tmp_path, env, f"http://127.0.0.1:{port}/subscribe") as process:
         yield Web(port, process)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"paperbot web exited: {process.stderr.read() if process.stderr else ''}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    pytest.fail("paperbot web did not answer")
 
 
 def _request(port: int, head: str, body: bytes = b"") -> bytes:
