@@ -32,7 +32,14 @@ from bot.digest.message import POLICY
 from bot.errors import InputError
 from bot.models import ConfirmationCount, PendingSubscription, Subscriber
 from bot.subscriptions.spec import SubscriptionSpec, email_key, make_spec
-from bot.subscriptions.store import OptIn, SubscriberView, find_subscriber, opt_in, plan_opt_in
+from bot.subscriptions.store import (
+    OptIn,
+    OptInAction,
+    SubscriberView,
+    find_subscriber,
+    opt_in,
+    plan_opt_in,
+)
 from bot.tokens import LinkSubject, TokenSubject, read_token, signed_link
 from bot.web.pages import environment
 
@@ -82,14 +89,16 @@ class Unconfirmed:
     """What a confirmation link asks for, and what pressing its button would do.
 
     `current` is the subscriber at the address now (None: nobody yet);
-    `plan` what confirming would do to them. `confirmed` is true when the link
-    was used before: then nothing more happens.
+    `plan` what confirming would do to them.
     """
 
     spec: SubscriptionSpec
     current: SubscriberView | None
     plan: OptIn
-    confirmed: bool
+
+
+ConfirmAction = OptInAction | Literal["already"]
+"""What confirming did: an `OptIn` action, or "already" for a link used before."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ class Confirmed:
     cadence: str
     format: str
     timezone: str | None
-    action: Literal["new", "returned", "added", "kept", "already"]
+    action: ConfirmAction
     topic: str
 
     @property
@@ -309,20 +318,21 @@ def _stored_spec(pending: PendingSubscription) -> SubscriptionSpec:
         raise StaleRequestError(str(error)) from error
 
 
-def read_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Unconfirmed:
+def read_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Unconfirmed | Confirmed:
     """What the request `subject` names asks for and would do; changes nothing.
 
-    Raises `InvalidLinkError` or `ExpiredLinkError`. This is all a GET of the
-    link does: mail providers' link scanners open links, and an opened link must
-    not subscribe anyone or change anything.
+    A request confirmed before gives what it did, as "already". Raises
+    `InvalidLinkError` or `ExpiredLinkError`. This is all a GET of the link
+    does: mail providers' link scanners open links, and an opened link must not
+    subscribe anyone or change anything.
     """
     with Session(engine) as session:
         pending = _pending(session, subject, now)
         spec = _stored_spec(pending)
+        if pending.confirmed_at is not None:
+            return _confirmed(session, pending, spec, "already", spec.name)
         current = find_subscriber(session, pending.email)
-        return Unconfirmed(
-            spec, current, plan_opt_in(current, spec), confirmed=pending.confirmed_at is not None
-        )
+        return Unconfirmed(spec, current, plan_opt_in(current, spec))
 
 
 def confirm_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Confirmed:
@@ -336,30 +346,38 @@ def confirm_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> C
     with write_session(engine) as session:
         pending = _pending(session, subject, now)
         spec = _stored_spec(pending)
-        if pending.confirmed_at is None:
-            done = opt_in(session, spec, now=now)
-            action: Literal["new", "returned", "added", "kept", "already"] = done.action
-            topic = done.topic
-            pending.confirmed_at = now
-            session.add(pending)
-            session.flush()
-        else:
-            action, topic = "already", spec.name
-        subscriber = session.exec(
-            select(Subscriber).where(Subscriber.email_key == pending.email_key)
-        ).first()
-        if subscriber is None:  # confirmed once, and the subscriber deleted since
-            raise InvalidLinkError("this link is not valid")
-        assert subscriber.id is not None  # rows read back always have their key
-        return Confirmed(
-            subscriber_id=subscriber.id,
-            email=subscriber.email,
-            email_key=subscriber.email_key,
-            keywords=spec.keywords,
-            exclusions=spec.exclusions,
-            cadence=subscriber.cadence,
-            format=subscriber.format,
-            timezone=subscriber.timezone,
-            action=action,
-            topic=topic,
-        )
+        if pending.confirmed_at is not None:
+            return _confirmed(session, pending, spec, "already", spec.name)
+        done = opt_in(session, spec, now=now)
+        pending.confirmed_at = now
+        session.add(pending)
+        session.flush()
+        return _confirmed(session, pending, spec, done.action, done.topic)
+
+
+def _confirmed(
+    session: Session,
+    pending: PendingSubscription,
+    spec: SubscriptionSpec,
+    action: ConfirmAction,
+    topic: str,
+) -> Confirmed:
+    """The confirmed request with its subscriber's settings as they now are."""
+    subscriber = session.exec(
+        select(Subscriber).where(Subscriber.email_key == pending.email_key)
+    ).first()
+    if subscriber is None:  # confirmed once, and the subscriber deleted since
+        raise InvalidLinkError("this link is not valid")
+    assert subscriber.id is not None  # rows read back always have their key
+    return Confirmed(
+        subscriber_id=subscriber.id,
+        email=subscriber.email,
+        email_key=subscriber.email_key,
+        keywords=spec.keywords,
+        exclusions=spec.exclusions,
+        cadence=subscriber.cadence,
+        format=subscriber.format,
+        timezone=subscriber.timezone,
+        action=action,
+        topic=topic,
+    )

@@ -12,9 +12,10 @@ What a visitor can learn: after a valid form the page is the same, byte for
 byte, whether the address is new, already waiting for a confirmation (then no
 second email goes out within `RESEND_AFTER`), already subscribed, or at its cap
 of confirmation emails for the day (`web.confirmations_per_day`: then none goes
-out either), so the form cannot tell anyone who is subscribed. Only a failure to hand the email to the
-transport (the mail server is down) shows something else: a 503 asking to try
-again later, which says something about the server, nothing about the address.
+out either), so the form cannot tell anyone who is subscribed. Only a failure to
+hand the email to the transport (the mail server is down) shows something else:
+a 503 asking to try again later, which says something about the server, nothing
+about the address.
 """
 
 import logging
@@ -30,13 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.delivery.transports import Outgoing
 from bot.errors import InputError
-from bot.subscriptions.spec import (
-    FORMATS,
-    SubscriptionSpec,
-    email_key,
-    make_spec,
-    split_keywords,
-)
+from bot.subscriptions.spec import FORMATS, SubscriptionSpec, make_spec, split_keywords
 from bot.tokens import TokenSubject, signed_link
 from bot.web.confirmation import (
     CONFIRM_MAX_AGE,
@@ -335,20 +330,11 @@ def _private(response: Response) -> Response:
     return response
 
 
-def _confirm_page(request: Request, unconfirmed: Unconfirmed) -> Response:
+def _confirm_page(request: Request, unconfirmed: Unconfirmed | Confirmed) -> Response:
     """The page a confirmation link opens: what confirming would do, and its button."""
-    if unconfirmed.confirmed:
+    if isinstance(unconfirmed, Confirmed):
         # Used before: the same page as after pressing the button again.
-        current = unconfirmed.current
-        if current is None:  # confirmed once, and the subscriber deleted since
-            raise InvalidLinkError("this link is not valid")
-        spec = unconfirmed.spec
-        confirmed = Confirmed(
-            current.id, current.email, email_key(current.email), spec.keywords,
-            spec.exclusions, current.cadence, current.format, current.timezone,
-            action="already", topic=spec.name,
-        )  # fmt: skip
-        return page(request, "confirmed.html", _confirmed_view(request, confirmed))
+        return page(request, "confirmed.html", _confirmed_view(request, unconfirmed))
     spec = unconfirmed.spec
     current = unconfirmed.current
     active = current is not None and current.status == "active"
