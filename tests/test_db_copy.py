@@ -72,7 +72,7 @@ def _populated(
     assert ingest_file(engine, SAMPLES / "spaced-1.txt", clock=clock, year=2025).status == "ok"
     feed_server.documents["/rss/cs.LG"] = (DATA / "feeds" / "arxiv_cs_LG.rss.xml").read_bytes()
     feed = FeedSource(feed_server.url("/rss/cs.LG"), name="cs.LG")
-    options = FetchOptions(timeout=10, user_agent="paperbot-tests")
+    options = FetchOptions(timeout=10, deadline=40, user_agent="paperbot-tests")
     assert ingest_feed(engine, feed, clock=clock, options=options).status == "ok"
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
     _subscribe(engine, clock, "Bo@Lab.org", "backpropagation", format="markdown")

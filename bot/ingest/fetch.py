@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.config import FEED_DEADLINE_PER_TIMEOUT
 from bot.errors import FeedError
 from bot.ingest.redirects import Resolver, redirect_refusal
 from bot.redaction import redact_text, redact_url
@@ -50,21 +49,20 @@ def fetch_feed(
     etag: str | None,
     last_modified: str | None,
     timeout: float,
+    deadline: float,
     user_agent: str,
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
     secret_params: Sequence[str] = (),
-    deadline: float | None = None,
     resolve: Resolver | None = None,
 ) -> FetchedFeed:
     """GET the feed at `url`, conditionally when validators from a previous fetch are given.
 
     Redirects are followed (at most `MAX_REDIRECTS` with the default client),
     `timeout` bounds the connection and each wait for data, and the body may
-    not exceed `max_bytes`. `deadline` (by default `FEED_DEADLINE_PER_TIMEOUT`
-    times `timeout`) bounds the whole fetch: a server that sends a byte now
-    and then never waits out `timeout`, and is cut off once the deadline has
-    passed, within one wait for data. Redirects go to http(s) URLs only, and
+    not exceed `max_bytes`. `deadline` (`ingest.feed_deadline`) bounds the
+    whole fetch: a server that sends a byte now and then never waits out
+    `timeout`, and is cut off once the deadline has passed, within one wait. Redirects go to http(s) URLs only, and
     never from a public address to an internal one (`bot.ingest.redirects`;
     `resolve` looks host names up, by default with the system's resolver).
     Failures of every kind raise `FeedError` with a one-line reason; the URL in
@@ -78,8 +76,6 @@ def fetch_feed(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    if deadline is None:
-        deadline = FEED_DEADLINE_PER_TIMEOUT * timeout
     # No single wait may outlast the whole fetch's deadline.
     timeout = min(timeout, deadline)
     limits = _Limits(timeout, max_bytes, deadline, time.monotonic() + deadline, shown)

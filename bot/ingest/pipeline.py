@@ -83,10 +83,10 @@ class FetchOptions:
     """How feeds are fetched."""
 
     timeout: float
+    deadline: float
     user_agent: str
     client: httpx.Client | None = None
     secret_params: tuple[str, ...] = ()
-    deadline: float | None = None
 
 
 def expand_paths(paths: Iterable[Path], *, skip: Iterable[Path] = ()) -> Iterator[Path]:
@@ -228,8 +228,8 @@ def ingest_feed(
     try:
         fetched = fetch_feed(
             feed.url, etag=etag, last_modified=last_modified, timeout=options.timeout,
-            user_agent=options.user_agent, client=options.client,
-            secret_params=options.secret_params, deadline=options.deadline,
+            deadline=options.deadline, user_agent=options.user_agent, client=options.client,
+            secret_params=options.secret_params,
         )  # fmt: skip
         if fetched.not_modified:
             _record_feed(engine, feed_id, now, status="not-modified")

@@ -196,7 +196,7 @@ def fetch(
     timeout: float = 5.0,
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
-    deadline: float | None = None,
+    deadline: float = 60.0,
     resolve: Resolver | None = None,
 ) -> FetchedFeed:
     return fetch_feed(
