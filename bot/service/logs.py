@@ -28,13 +28,21 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
-class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object: time, level, logger, message and the extras."""
+class _RedactingFormatter(logging.Formatter):
+    """A formatter whose lines have their URLs redacted (`bot.redaction`)."""
 
     def __init__(self, secret_params: Iterable[str] = ()) -> None:
         """Redact URLs, masking the values of `secret_params` too (`bot.redaction`)."""
         super().__init__()
         self.secret_params = tuple(secret_params)
+
+    def redact(self, text: str) -> str:
+        """`text` with every URL in it redacted."""
+        return redact_text(text, secret_params=self.secret_params)
+
+
+class JsonFormatter(_RedactingFormatter):
+    """Formats a record as one JSON object: time, level, logger, message and the extras."""
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one line of JSON."""
@@ -50,17 +58,12 @@ class JsonFormatter(logging.Formatter):
         # Each text on its own, before JSON escapes join a URL to what follows it.
         for key, value in data.items():
             if isinstance(value, str):
-                data[key] = redact_text(value, secret_params=self.secret_params)
+                data[key] = self.redact(value)
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
-class PlainFormatter(logging.Formatter):
+class PlainFormatter(_RedactingFormatter):
     """Formats a record as `time level logger: message key=value...`."""
-
-    def __init__(self, secret_params: Iterable[str] = ()) -> None:
-        """Redact URLs, masking the values of `secret_params` too (`bot.redaction`)."""
-        super().__init__()
-        self.secret_params = tuple(secret_params)
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one line of text (plus a traceback, if any)."""
@@ -70,7 +73,7 @@ class PlainFormatter(logging.Formatter):
         line = f"{line} {extras}" if extras else line
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
-        return redact_text(line, secret_params=self.secret_params)
+        return self.redact(line)
 
 
 class RedactUrls(logging.Filter):
