@@ -13,6 +13,7 @@ from bot.matching.engine import Matcher, PaperText
 from bot.matching.keywords import parse_keyword
 from bot.matching.ranking import PaperFacts
 from bot.models import Paper, Sighting
+from bot.subscriptions.spec import check_text
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def list_papers(
 
 def _matching_ids(engine: Engine, search: str) -> list[int]:
     """The ids of the papers `search` matches, most recently first seen first."""
-    parse_keyword(search, what="search")  # one line naming it, before any reading
+    # One line naming what is wrong, before any reading.
+    parse_keyword(check_text(search, "search text"), what="search")
     query = select(col(Paper.id), col(Paper.title), col(Paper.abstract), col(Paper.first_seen_at))
     with Session(engine) as session:
         stored = session.execute(query).all()

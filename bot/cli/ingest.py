@@ -14,7 +14,6 @@ from rich.table import Table
 from bot.cli.app import app, err, fail, jsonable, open_store, out, state
 from bot.clock import utc_now
 from bot.papers import list_papers
-from bot.subscriptions.spec import check_text
 
 if TYPE_CHECKING:
     from bot.ingest.pipeline import IngestResult
@@ -85,8 +84,6 @@ def papers(
     ] = False,
 ) -> None:
     """List stored papers, newest first."""
-    if search is not None:
-        check_text(search, "search text")
     _, engine = open_store()
     rows = list_papers(
         engine, search=search, limit=(None if as_json else 50) if limit is None else limit or None
