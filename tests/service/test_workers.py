@@ -218,12 +218,16 @@ def test_a_worker_hung_past_its_lease_sends_nothing_the_others_took_over(
     tmp_path: Path,
 ) -> None:
     readers = 150
-    # The server drops a client silent for 3 s, as real servers drop idle ones (after
+    # The server drops a client silent for 8 s, as real servers drop idle ones (after
     # minutes): the hung worker's message in flight is not delivered when it wakes up.
-    smtp = start_server(timeout=3)
+    # The hung worker stays stopped until its 16 s lease has run out and the others
+    # are done; the live ones, however busy the machine, renew theirs every 5 s or
+    # so and are never silent that long (a lease of a few seconds was not enough:
+    # a live worker stalled past it, and its message on the way went twice).
+    smtp = start_server(timeout=8)
     url, workers = _three_workers(
         serve, run_cli, smtp, postgres, tmp_path, readers,
-        PAPERBOT_SMTP_MAX_CONNECTIONS="1", PAPERBOT_DELIVERY_CLAIM_LEASE="4",
+        PAPERBOT_SMTP_MAX_CONNECTIONS="1", PAPERBOT_DELIVERY_CLAIM_LEASE="16",
     )  # fmt: skip
     engine = open_engine(url)
     hung = _signal_the_sender(smtp, engine, 60, signal.SIGSTOP).get(timeout=60)
