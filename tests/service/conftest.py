@@ -62,6 +62,19 @@ def smtp_env(smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
     }
 
 
+def forget_received(smtp: SmtpServer, timeout: float = 60) -> None:
+    """Clear what `smtp` received, once the sessions of its killed clients have closed.
+
+    A message a client sent in full before it was killed may still be on its way
+    into `received`: cleared too early, it would count in the next attempt.
+    """
+    deadline = time.monotonic() + timeout
+    while smtp.handler.active and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not smtp.handler.active, "the SMTP sessions of killed clients stayed open"
+    smtp.handler.received.clear()
+
+
 @dataclass
 class Served:
     """One running `paperbot serve` process and where to reach it."""

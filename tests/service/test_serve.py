@@ -24,6 +24,7 @@ from tests.service.conftest import (
     MARGINS,
     Served,
     StartServe,
+    forget_received,
     free_port,
     send_at_in,
     slot_in,
@@ -115,7 +116,7 @@ def test_a_dump_dropped_in_the_inbox_reaches_each_subscriber_once_at_send_time(
             break
         # Too slow for this margin: the send time came before the scan was done.
         served.process.kill()
-        smtp_server.handler.received.clear()
+        forget_received(smtp_server)
     else:
         pytest.fail(f"the send time was never ahead of the inbox scan:\n{served.logs()}")
     assert scan["outcome"] == "ok" and scan["sources"] == 1
@@ -160,7 +161,7 @@ def test_a_send_time_missed_while_stopped_is_made_up_once_on_start(
         if due and not first.job_runs("delivery"):
             break
         # Too slow for this margin: the send time came before the first service stopped.
-        smtp_server.handler.received.clear()
+        forget_received(smtp_server)
     else:
         pytest.fail(f"the send time was never ahead of the stop:\n{first.logs()}")
     assert inbox_job and inbox_job["next_run_at"]
