@@ -292,7 +292,7 @@ def test_the_wheel_alone_in_a_fresh_venv_runs_the_service(tmp_path: Path) -> Non
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # only bounds a hang
         status, body = 0, b""
         while time.monotonic() < deadline and service.poll() is None:
             try:
@@ -308,12 +308,11 @@ def test_the_wheel_alone_in_a_fresh_venv_runs_the_service(tmp_path: Path) -> Non
         assert health.returncode == 0, health.stdout + health.stderr
 
         service.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        code = service.wait(timeout=10)
-        stopped_in = time.monotonic() - started
+        code = service.wait(timeout=60)
     finally:
         if service.poll() is None:
             service.kill()
-        log, _ = service.communicate(timeout=10)
+        log, _ = service.communicate(timeout=60)
     assert code == 0, log
-    assert stopped_in < 5, log
+    # Stopped by itself, nothing left running, rather than cut short at the stop timeout.
+    assert "stopped" in log and "stopped with a job still running" not in log, log

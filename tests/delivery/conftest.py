@@ -89,6 +89,12 @@ class Handler:
                 self.max_active = max(self.max_active, len(self._active))
         return responses
 
+    @property
+    def active(self) -> int:
+        """How many sessions are open now."""
+        with self._lock:
+            return len(self._active)
+
     def session_closed(self, session: Session) -> None:
         with self._lock:
             self._active.discard(id(session))

@@ -20,10 +20,33 @@ import pytest
 # The real SMTP server fixtures, shared with the delivery tests.
 from tests.delivery.conftest import SmtpServer, free_port, smtp_server, start_server  # noqa: F401
 
+MARGINS = (6.0, 12.0, 24.0, 48.0)
+"""Seconds ahead to put a send time that must still be ahead once a test is set up.
+
+A test tries them in turn, with a fresh setup, and takes the next one only when
+events show the machine was too slow for the last: the slot had passed before
+the service scheduled it, or the delivery began before what the test orders
+ahead of it. Events decide; the margins only keep the wait short when idle.
+"""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A send time a few seconds ahead: `send_at` for the settings, `at` the moment it comes."""
+
+    send_at: str
+    at: datetime
+
+
+def slot_in(seconds: float) -> Slot:
+    """The send time `seconds` from now, whole seconds, as `schedule.send_at` in UTC."""
+    at = (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
+    return Slot(at.strftime("%H:%M:%S"), at)
+
 
 def send_at_in(seconds: float) -> str:
     """The time of day `seconds` from now, as `schedule.send_at` in UTC."""
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S")
+    return slot_in(seconds).send_at
 
 
 def smtp_env(smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
@@ -37,6 +60,19 @@ def smtp_env(smtp: SmtpServer, send_at: str, **more: str) -> dict[str, str]:
         "PAPERBOT_SCHEDULE_TIMEZONE": "UTC",
         **more,
     }
+
+
+def forget_received(smtp: SmtpServer, timeout: float = 60) -> None:
+    """Clear what `smtp` received, once the sessions of its killed clients have closed.
+
+    A message a client sent in full before it was killed may still be on its way
+    into `received`: cleared too early, it would count in the next attempt.
+    """
+    deadline = time.monotonic() + timeout
+    while smtp.handler.active and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not smtp.handler.active, "the SMTP sessions of killed clients stayed open"
+    smtp.handler.received.clear()
 
 
 @dataclass
@@ -74,8 +110,11 @@ class Served:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
 
-    def wait_for(self, what: Callable[[], Any], timeout: float = 30, message: str = "") -> Any:
-        """Poll `what` until it returns something true; fail after `timeout` seconds."""
+    def wait_for(self, what: Callable[[], Any], timeout: float = 60, message: str = "") -> Any:
+        """Poll `what` until it returns something true; fail after `timeout` seconds.
+
+        The timeout only bounds a hang: it is no promise of how soon things happen.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -88,6 +127,34 @@ class Served:
                 return result
             time.sleep(0.1)
         pytest.fail(f"timed out waiting for {message or what}:\n{self.logs()}")
+
+    def job_state(self, name: str) -> dict[str, Any] | None:
+        """Job `name` as /healthz shows it, or None before the service recorded it."""
+        jobs = {job["name"]: job for job in self.health()[1]["jobs"]}
+        return jobs.get(name)
+
+    def delivery_due_at(self, slot: datetime) -> bool:
+        """Whether the service scheduled its delivery for `slot` (or started it then).
+
+        Waits until the schedule is recorded (at the first heartbeat). False when
+        the slot had passed before the service set up its jobs: the next run is
+        then a day later.
+        """
+
+        def recorded() -> dict[str, Any] | None:
+            job = self.job_state("delivery")
+            return job if job and (job["next_run_at"] or job["last_started_at"]) else None
+
+        job = self.wait_for(recorded, message="the delivery's next run to be recorded")
+        started = job["last_started_at"]
+        if started is not None:
+            return datetime.fromisoformat(started) >= slot
+        return datetime.fromisoformat(job["next_run_at"]) == slot
+
+    def delivery_started(self) -> bool:
+        """Whether a delivery run has begun (recorded before it sends anything)."""
+        job = self.job_state("delivery")
+        return job is not None and job["last_started_at"] is not None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, float]:
         """Send `sig`; return the exit status and the seconds it took to exit."""
