@@ -1,6 +1,5 @@
 """`paperbot digest` and `paperbot preview` end to end, as real processes."""
 
-import base64
 import json
 import os
 import sqlite3
@@ -13,7 +12,7 @@ from sqlmodel import Session, select
 from bot.db import open_engine
 from bot.models import Delivery
 from tests.conftest import RunCli
-from tests.delivery.conftest import EchoingAuthHandler, StartServer
+from tests.delivery.conftest import ECHOED_AUTH, ECHOED_PASSWORD, ECHOED_USER, SmtpServer
 
 
 @pytest.fixture
@@ -104,21 +103,18 @@ def test_preview_writes_a_file_and_records_nothing(ready: RunCli, tmp_path: Path
 
 def test_a_refused_login_keeps_no_word_of_the_servers_reply(
     ready: RunCli,
-    start_server: StartServer,
+    echoing_auth_server: SmtpServer,
     tmp_path: Path,
 ) -> None:
-    server = start_server(
-        EchoingAuthHandler(), auth_require_tls=False, auth_exclude_mechanism=["LOGIN"]
-    )
-    password = "hunter2-Echoed-pw"
+    server = echoing_auth_server
     env = {
         "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
         "PAPERBOT_DELIVERY_RETRIES": "0",
         "PAPERBOT_SMTP_HOST": server.host,
         "PAPERBOT_SMTP_PORT": str(server.port),
         "PAPERBOT_SMTP_SECURITY": "none",
-        "PAPERBOT_SMTP_USERNAME": "bot",
-        "PAPERBOT_SMTP_PASSWORD": password,
+        "PAPERBOT_SMTP_USERNAME": ECHOED_USER,
+        "PAPERBOT_SMTP_PASSWORD": ECHOED_PASSWORD,
     }
     runs = [ready("--verbose", "digest", env=env), ready("report"), ready("report", "--json")]
     engine = open_engine(f"sqlite:///{tmp_path / 'paperbot-data' / 'paperbot.db'}")
@@ -128,7 +124,7 @@ def test_a_refused_login_keeps_no_word_of_the_servers_reply(
 
     assert runs[0].returncode == 1
     assert reasons == ["cannot connect: 535 login refused (the server's reply is not kept)"]
-    sent = base64.b64encode(f"\0bot\0{password}".encode()).decode()
     shown = "\n".join([*reasons, *(run.stdout + run.stderr for run in runs)])
     assert "535 login refused" in runs[1].stdout
-    assert [secret for secret in (password, sent, "AUTH PLAIN") if secret in shown] == []
+    secrets = (ECHOED_PASSWORD, ECHOED_AUTH, "AUTH PLAIN")
+    assert [secret for secret in secrets if secret in shown] == []

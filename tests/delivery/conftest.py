@@ -157,6 +157,14 @@ class EchoingAuthHandler(Handler):
         return f"535 5.7.8 Authentication failed for AUTH {sent} ({decoded.strip()})"
 
 
+ECHOED_USER = "bot"
+ECHOED_PASSWORD = "hunter2-Echoed-pw"
+"""The login the echoing server's tests try."""
+
+ECHOED_AUTH = base64.b64encode(f"\0{ECHOED_USER}\0{ECHOED_PASSWORD}".encode()).decode()
+"""What AUTH PLAIN sends for that login: the password, base64-encoded."""
+
+
 class _CountingSMTP(SMTP):
     """aiosmtpd's server, telling the handler when a session ends."""
 
@@ -218,6 +226,17 @@ def start_server() -> Iterator[StartServer]:
     yield start
     for controller in controllers:
         controller.stop()
+
+
+@pytest.fixture
+def echoing_auth_server(start_server: StartServer) -> SmtpServer:
+    """A server refusing every login with a reply that repeats it (`EchoingAuthHandler`).
+
+    PLAIN only: the one mechanism whose single command holds the password.
+    """
+    return start_server(
+        EchoingAuthHandler(), auth_require_tls=False, auth_exclude_mechanism=["LOGIN"]
+    )
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Transports: files in the outbox, Markdown digests, and a real SMTP server on 127.0.0.1."""
 
 import asyncio
-import base64
 import os
 import re
 import socket
@@ -26,7 +25,9 @@ from bot.delivery.transports import (
     write_markdown,
 )
 from tests.delivery.conftest import (
-    EchoingAuthHandler,
+    ECHOED_AUTH,
+    ECHOED_PASSWORD,
+    ECHOED_USER,
     SmtpServer,
     StartServer,
     TlsFiles,
@@ -485,22 +486,19 @@ def test_smtp_wrong_password_is_temporary_and_not_shown(
 
 
 def test_a_reply_to_auth_is_never_kept_even_when_it_echoes_the_login(
-    start_server: StartServer,
+    echoing_auth_server: SmtpServer,
 ) -> None:
-    # PLAIN only: the one mechanism whose single command holds the password.
-    server = start_server(
-        EchoingAuthHandler(), auth_require_tls=False, auth_exclude_mechanism=["LOGIN"]
+    settings = settings_for(
+        echoing_auth_server.port, username=ECHOED_USER, password=SecretStr(ECHOED_PASSWORD)
     )
-    password = "hunter2-Echoed-pw"
-    sent = base64.b64encode(f"\0bot\0{password}".encode()).decode()
-    settings = settings_for(server.port, username="bot", password=SecretStr(password))
 
     results = send(SmtpTransport(settings), [outgoing("a@example.org")])
 
     [result] = results
     assert (result.accepted, result.permanent, result.code) == (False, False, 535)
     assert result.reply == "cannot connect: 535 login refused (the server's reply is not kept)"
-    assert [shown for shown in (password, sent, "AUTH PLAIN") if shown in repr(results)] == []
+    secrets = (ECHOED_PASSWORD, ECHOED_AUTH, "AUTH PLAIN")
+    assert [shown for shown in secrets if shown in repr(results)] == []
 
 
 def test_smtp_starttls_required_but_not_offered(smtp_server: SmtpServer) -> None:
