@@ -1,24 +1,9 @@
 """Which redirects a feed fetch may follow (pure; host names resolved by a stand-in)."""
 
-from collections.abc import Sequence
-
 import pytest
 
 from bot.ingest.redirects import redirect_refusal
-
-# A stand-in for DNS: the internet cannot be reached from here.
-NAMES = {
-    "feeds.public.example": ["93.184.216.34"],
-    "mirror.public.example": ["2606:4700::1111", "8.8.8.8"],
-    "intranet.example": ["10.1.2.3"],
-    "split.example": ["8.8.4.4", "192.168.0.7"],
-    "metadata.example": ["fe80::1%eth0"],
-    "printer.local": ["192.168.1.20"],
-}
-
-
-def resolve(host: str) -> Sequence[str]:
-    return NAMES.get(host, [])
+from tests.ingest.conftest import resolve
 
 
 @pytest.mark.parametrize(
