@@ -220,6 +220,17 @@ class GuardedFeeds:
         query = f"api_key={FEED_KEY}&sid={FEED_SID}&lang=en"
         return f"http://{FEED_USER}:{FEED_PASSWORD}@{host}{path}?{query}"
 
+    def write_settings(self, folder: Path) -> None:
+        """`folder`/paperbot.toml naming two of its feeds, "good" (`/feed`) and "down".
+
+        `sid` is named a secret parameter: it does not look like one.
+        """
+        (folder / "paperbot.toml").write_text(
+            "[ingest]\nsecret_params = ['sid']\n"
+            f"[[feeds]]\nname = 'good'\nurl = '{self.url('/feed')}'\n"
+            f"[[feeds]]\nname = 'down'\nurl = '{self.url('/down')}'\n"
+        )
+
 
 FEED_USER, FEED_PASSWORD = "reader", "pw-Zq81xv-hidden"
 FEED_KEY, FEED_SID = "key-Hh27rm-hidden", "sid-Pp55ab-hidden"

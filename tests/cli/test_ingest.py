@@ -223,10 +223,7 @@ def test_secrets_in_feed_urls_are_shown_nowhere(
     run_cli: RunCli, guarded_feeds: GuardedFeeds, tmp_path: Path
 ) -> None:
     good, down = guarded_feeds.url("/feed"), guarded_feeds.url("/down")
-    (tmp_path / "paperbot.toml").write_text(
-        "[ingest]\nsecret_params = ['sid']\n"
-        f"[[feeds]]\nname = 'good'\nurl = '{good}'\n[[feeds]]\nname = 'down'\nurl = '{down}'\n"
-    )
+    guarded_feeds.write_settings(tmp_path)
     runs = [
         run_cli("ingest", "--feeds"),
         run_cli("ingest", "--feeds", "--json"),

@@ -322,11 +322,7 @@ def test_feeds_are_polled_and_a_mail_server_down_is_reported_not_fatal(
 def test_secrets_in_feed_urls_reach_neither_healthz_nor_the_log(
     serve: StartServe, guarded_feeds: GuardedFeeds, tmp_path: Path
 ) -> None:
-    (tmp_path / "paperbot.toml").write_text(
-        "[ingest]\nsecret_params = ['sid']\n"
-        f"[[feeds]]\nname = 'good'\nurl = '{guarded_feeds.url('/feed')}'\n"
-        f"[[feeds]]\nname = 'down'\nurl = '{guarded_feeds.url('/down')}'\n"
-    )
+    guarded_feeds.write_settings(tmp_path)
     served = serve({"PAPERBOT_SCHEDULE_FEEDS_EVERY": "2"})
     [polled, *_] = served.wait_for(lambda: served.job_runs("feeds"), message="the feed poll")
     served.wait_for(lambda: len(served.job_runs("feeds")) >= 2, message="a second poll")
