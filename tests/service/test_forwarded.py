@@ -5,19 +5,15 @@ whoever opened the connection, unless it is a proxy named in
 `web.trusted_proxies`: a made-up X-Forwarded-For must not buy a fresh allowance.
 """
 
-import os
-import re
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.service.conftest import StartServe, free_port
+from tests.web.conftest import csrf_of, running_web
 
 LIMIT = 10  # the subscribe form's requests per client and 10 minutes
 
@@ -27,38 +23,18 @@ Start = Callable[[dict[str, str]], str]
 @pytest.fixture(params=["serve", "web"])
 def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Start]:
     """Start `paperbot serve` or `paperbot web` with the given settings; its base URL."""
-    processes: list[subprocess.Popen[str]] = []
+    with ExitStack() as stack:
 
-    def run(env: dict[str, str]) -> str:
-        if request.param == "serve":
-            serve: StartServe = request.getfixturevalue("serve")
-            return f"http://127.0.0.1:{serve(env).port}"
-        port = free_port()
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "web"],
-            cwd=tmp_path,
-            env={**clean, "PAPERBOT_WEB_PORT": str(port), **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        processes.append(process)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "paperbot web exited"
-            try:
-                if httpx.get(f"{base}/subscribe", timeout=2).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                time.sleep(0.1)
-        pytest.fail("paperbot web did not answer")
+        def run(env: dict[str, str]) -> str:
+            if request.param == "serve":
+                serve: StartServe = request.getfixturevalue("serve")
+                return f"http://127.0.0.1:{serve(env).port}"
+            base = f"http://127.0.0.1:{free_port()}"
+            env = {"PAPERBOT_WEB_PORT": base.rsplit(":", 1)[1], **env}
+            stack.enter_context(running_web(tmp_path, env, f"{base}/subscribe"))
+            return base
 
-    yield run
-    for process in processes:
-        process.kill()
-        process.wait()
+        yield run
 
 
 def _post(client: httpx.Client, csrf: str, forwarded_for: str) -> int:
@@ -72,9 +48,7 @@ def _post(client: httpx.Client, csrf: str, forwarded_for: str) -> int:
 def _browser(base: str) -> tuple[httpx.Client, str]:
     """A client with the form's CSRF cookie, and the form's CSRF field."""
     client = httpx.Client(base_url=base, timeout=30)
-    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/subscribe").text)
-    assert found is not None
-    return client, found[1]
+    return client, csrf_of(client)
 
 
 def test_forwarded_headers_count_only_from_trusted_proxies(start: Start) -> None:

@@ -70,7 +70,15 @@ class Site:
         client = client or self.client
         shown = client.get(link)
         assert shown.status_code == 200, shown.text
-        return client.post(link, data={"confirm": "yes"})
+        return self.press(link, client)
+
+    def press(self, link: str, client: TestClient | None = None) -> httpx.Response:
+        """Press a confirmation link's button: the POST its page sends."""
+        return (client or self.client).post(link, data={"confirm": "yes"})
+
+    def open_and_press(self, link: str) -> tuple[httpx.Response, httpx.Response]:
+        """Both ways to use a confirmation link: opening it, and pressing its button."""
+        return self.client.get(link), self.press(link)
 
     def subscribers(self) -> list[SubscriberView]:
         """The active subscribers, as the CLI lists them."""
@@ -83,7 +91,7 @@ class Site:
             return list(session.exec(select(PendingSubscription)))
 
 
-def csrf_of(client: TestClient) -> str:
+def csrf_of(client: httpx.Client) -> str:
     """Open the form and return its CSRF field (the cookie is set on `client` too)."""
     response = client.get("/subscribe")
     found = re.search(r'name="csrf" value="([^"]+)"', response.text)

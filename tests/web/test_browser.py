@@ -23,7 +23,7 @@ PHONE = {"width": 375, "height": 740}
 
 
 @dataclass(frozen=True)
-class Site:
+class BrowserSite:
     """A running `paperbot web` and the settings shared with the CLI."""
 
     base: str
@@ -31,7 +31,7 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path, smtp_server: SmtpServer, run_cli: RunCli) -> Iterator[Site]:
+def site(tmp_path: Path, smtp_server: SmtpServer, run_cli: RunCli) -> Iterator[BrowserSite]:
     """`paperbot web` on a free port, sending through the test's SMTP server; papers ingested."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -46,7 +46,7 @@ def site(tmp_path: Path, smtp_server: SmtpServer, run_cli: RunCli) -> Iterator[S
     ingested = run_cli("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt"), env=env)
     assert ingested.returncode == 0, ingested.stderr
     with running_web(tmp_path, env, f"{base}/subscribe"):
-        yield Site(base, env)
+        yield BrowserSite(base, env)
 
 
 def _guarded_page(browser: Browser, base: str, blocked: list[str], *, phone: bool = False) -> Page:
@@ -84,7 +84,7 @@ def _link(text: str, path: str) -> str:
 
 
 def test_subscribe_confirm_edit_preview_and_unsubscribe_in_a_browser(
-    site: Site,
+    site: BrowserSite,
     browser: BrowserThread,
     smtp_server: SmtpServer,
     run_cli: RunCli,

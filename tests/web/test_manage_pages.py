@@ -39,7 +39,7 @@ DIFFUSION_TITLE = "Stable Video Diffusion: Scaling Latent Video Diffusion Models
 
 
 @dataclass
-class Site:
+class ManageSite:
     """The app over a database holding the sample papers and two subscribers."""
 
     engine: Engine
@@ -71,7 +71,7 @@ class Site:
         return view
 
 
-def _make_site(engine: Engine, tmp_path: Path, **env: str) -> Site:
+def _make_site(engine: Engine, tmp_path: Path, **env: str) -> ManageSite:
     settings = load_settings(
         environ={"PAPERBOT_DATA_DIR": str(tmp_path / "data"), "PAPERBOT_WEB_SECRET": SECRET, **env},
         cwd=tmp_path,
@@ -87,11 +87,11 @@ def _make_site(engine: Engine, tmp_path: Path, **env: str) -> Site:
             subscribe(session, spec, now=INGESTED_AT)
     now = [INGESTED_AT + timedelta(days=1)]
     client = TestClient(create_app(engine, settings, clock=lambda: now[0]))
-    return Site(engine, client, now)
+    return ManageSite(engine, client, now)
 
 
 @pytest.fixture
-def site(engine: Engine, tmp_path: Path) -> Site:
+def site(engine: Engine, tmp_path: Path) -> ManageSite:
     return _make_site(engine, tmp_path)
 
 
@@ -149,7 +149,7 @@ def _count(engine: Engine, table: type) -> int:
         return int(session.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
 
 
-def _manage_form(site: Site) -> tuple[str, dict[str, str]]:
+def _manage_form(site: ManageSite) -> tuple[str, dict[str, str]]:
     url = f"/manage/{site.token('manage')}"
     response = site.client.get(url)
     assert response.status_code == 200
@@ -159,7 +159,7 @@ def _manage_form(site: Site) -> tuple[str, dict[str, str]]:
 # --- Links that are not valid ----------------------------------------------------------
 
 
-def _bad_token(site: Site, case: str) -> tuple[str, str]:
+def _bad_token(site: ManageSite, case: str) -> tuple[str, str]:
     """The path prefix and token of one kind of link that must be refused."""
     manage, unsub = site.token("manage"), site.token("unsubscribe")
     ana, bo = site.view(ANA), site.view(BO)
@@ -209,7 +209,7 @@ BAD_LINKS = [
 @pytest.mark.parametrize("case", BAD_LINKS)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_every_bad_link_is_refused_with_a_400_page_and_changes_nothing(
-    site: Site, case: str, method: str
+    site: ManageSite, case: str, method: str
 ) -> None:
     prefix, token = _bad_token(site, case)
     before = (site.view(ANA), site.view(BO))
@@ -226,7 +226,7 @@ def test_every_bad_link_is_refused_with_a_400_page_and_changes_nothing(
 # --- The manage page -----------------------------------------------------------------
 
 
-def test_the_manage_page_shows_the_current_settings_and_no_one_else(site: Site) -> None:
+def test_the_manage_page_shows_the_current_settings_and_no_one_else(site: ManageSite) -> None:
     response = site.client.get(f"/manage/{site.token('manage')}")
     assert response.status_code == 200
     assert ANA in response.text and BO not in response.text
@@ -252,7 +252,7 @@ def test_the_manage_page_shows_the_current_settings_and_no_one_else(site: Site) 
     assert site.links_to_own_page(response.text, "unsubscribe")
 
 
-def test_the_preview_follows_the_keywords_in_the_form_and_saves_nothing(site: Site) -> None:
+def test_the_preview_follows_the_keywords_in_the_form_and_saves_nothing(site: ManageSite) -> None:
     url, form = _manage_form(site)
     before = site.view()
     form[f"{_topic_fields(form, 'graphs')}-keywords"] = "diffusion"
@@ -269,7 +269,7 @@ def test_the_preview_follows_the_keywords_in_the_form_and_saves_nothing(site: Si
     assert site.view() == before
 
 
-def test_the_preview_leaves_out_removed_topics_and_includes_the_new_one(site: Site) -> None:
+def test_the_preview_leaves_out_removed_topics_and_includes_the_new_one(site: ManageSite) -> None:
     url, form = _manage_form(site)
     form[f"{_topic_fields(form, 'graphs')}-remove"] = "1"
     form["new-name"] = "gen"
@@ -290,7 +290,7 @@ def test_the_preview_holds_only_recent_papers(engine: Engine, tmp_path: Path) ->
     assert "No recent paper matches" in text and "among 0 recent papers" in text
 
 
-def test_the_preview_links_titles_to_arxiv_when_known(site: Site) -> None:
+def test_the_preview_links_titles_to_arxiv_when_known(site: ManageSite) -> None:
     ingest_file(site.engine, DATA / "feeds" / "arxiv_cs_LG.rss.xml", clock=lambda: INGESTED_AT)
     title = "Sparse Expert Routing for Long-Context Transformers"
     with Session(site.engine) as session:
@@ -306,7 +306,7 @@ def test_the_preview_links_titles_to_arxiv_when_known(site: Site) -> None:
 
 
 def test_the_preview_index_is_built_once_until_an_ingest_changes_the_papers(
-    site: Site,
+    site: ManageSite,
 ) -> None:
     url, form = _manage_form(site)
     cache = site.client.app.state.web.preview_index  # type: ignore[attr-defined]
@@ -322,7 +322,7 @@ def test_the_preview_index_is_built_once_until_an_ingest_changes_the_papers(
     assert cache.builds == 2
 
 
-def test_previews_are_limited_per_client_and_the_page_still_works(site: Site) -> None:
+def test_previews_are_limited_per_client_and_the_page_still_works(site: ManageSite) -> None:
     url = f"/manage/{site.token('manage')}"
     limit = site.client.app.state.web.preview_limit.limit  # type: ignore[attr-defined]
     for _ in range(limit):
@@ -346,7 +346,7 @@ def test_previews_are_limited_per_client_and_the_page_still_works(site: Site) ->
     ],
 )
 def test_a_bad_value_is_refused_escaped_and_nothing_is_saved(
-    site: Site, field: str, value: str, shown: str
+    site: ManageSite, field: str, value: str, shown: str
 ) -> None:
     url, form = _manage_form(site)
     before = site.view()
@@ -380,7 +380,7 @@ def test_a_bad_value_is_refused_escaped_and_nothing_is_saved(
     ids=["name", "keywords", "exclusions", "new-name", "new-keywords", "timezone"],
 )
 def test_a_nul_byte_in_any_field_is_refused_with_one_line_on_every_database(
-    site: Site, field: str, message: str
+    site: ManageSite, field: str, message: str
 ) -> None:
     url, form = _manage_form(site)
     before = site.view()
@@ -396,7 +396,7 @@ def test_a_nul_byte_in_any_field_is_refused_with_one_line_on_every_database(
     assert site.view() == before
 
 
-def test_saving_updates_every_setting_removes_and_adds_topics(site: Site) -> None:
+def test_saving_updates_every_setting_removes_and_adds_topics(site: ManageSite) -> None:
     url, form = _manage_form(site)
     graphs, kan = _topic_fields(form, "graphs"), _topic_fields(form, "kan")
     form[f"{graphs}-keywords"] = "diffusion\nvideo generation, GNN"
@@ -422,7 +422,7 @@ def test_saving_updates_every_setting_removes_and_adds_topics(site: Site) -> Non
     assert site.view(BO).topics[0].keywords == ("backpropagation",)  # Bo untouched
 
 
-def test_an_emptied_time_zone_follows_the_site_again(site: Site) -> None:
+def test_an_emptied_time_zone_follows_the_site_again(site: ManageSite) -> None:
     url, form = _manage_form(site)
     assert form["timezone"] == "Europe/Berlin"
     form["timezone"] = " "
@@ -431,7 +431,7 @@ def test_an_emptied_time_zone_follows_the_site_again(site: Site) -> None:
     assert 'placeholder="UTC"' in site.client.get(url).text
 
 
-def test_removing_every_topic_is_refused(site: Site) -> None:
+def test_removing_every_topic_is_refused(site: ManageSite) -> None:
     url, form = _manage_form(site)
     before = site.view()
     for name in ("graphs", "kan"):
@@ -450,7 +450,9 @@ def test_removing_every_topic_is_refused(site: Site) -> None:
         ("x" * 101, "diffusion", "topic name too long"),
     ],
 )
-def test_a_bad_new_topic_is_refused(site: Site, name: str, keywords: str, message: str) -> None:
+def test_a_bad_new_topic_is_refused(
+    site: ManageSite, name: str, keywords: str, message: str
+) -> None:
     url, form = _manage_form(site)
     before = site.view()
     form.update({"new-name": name, "new-keywords": keywords})
@@ -463,7 +465,7 @@ def test_a_bad_new_topic_is_refused(site: Site, name: str, keywords: str, messag
 @pytest.mark.parametrize("csrf", ["missing", "wrong", "no cookie"])
 @pytest.mark.parametrize("action", ["save", "preview"])
 def test_a_post_without_the_matching_csrf_value_is_refused(
-    site: Site, csrf: str, action: str
+    site: ManageSite, csrf: str, action: str
 ) -> None:
     url, form = _manage_form(site)
     before = site.view()
@@ -481,7 +483,7 @@ def test_a_post_without_the_matching_csrf_value_is_refused(
     assert site.view() == before
 
 
-def test_an_unsubscribed_subscriber_sees_a_notice_and_can_subscribe_again(site: Site) -> None:
+def test_an_unsubscribed_subscriber_sees_a_notice_and_can_subscribe_again(site: ManageSite) -> None:
     with write_session(site.engine) as session:
         unsubscribe(session, ANA, now=INGESTED_AT)
     url, form = _manage_form(site)
@@ -496,7 +498,7 @@ def test_an_unsubscribed_subscriber_sees_a_notice_and_can_subscribe_again(site: 
     assert "You are unsubscribed" not in site.client.get(url).text
 
 
-def test_an_oversized_form_is_refused(site: Site) -> None:
+def test_an_oversized_form_is_refused(site: ManageSite) -> None:
     url, form = _manage_form(site)
     form["new-keywords"] = "x" * (1024 * 1024)
     before = site.view()
@@ -508,7 +510,7 @@ def test_an_oversized_form_is_refused(site: Site) -> None:
 # --- Unsubscribing ---------------------------------------------------------------------
 
 
-def test_following_the_unsubscribe_link_changes_nothing(site: Site) -> None:
+def test_following_the_unsubscribe_link_changes_nothing(site: ManageSite) -> None:
     before = site.view()
     response = site.client.get(f"/unsubscribe/{site.token('unsubscribe')}")
     assert response.status_code == 200
@@ -519,7 +521,7 @@ def test_following_the_unsubscribe_link_changes_nothing(site: Site) -> None:
     assert site.view() == before
 
 
-def _record_sent_paper(site: Site) -> None:
+def _record_sent_paper(site: ManageSite) -> None:
     with Session(site.engine) as session:
         paper_id = session.scalar(select(Paper.id).limit(1))  # type: ignore[call-overload]
     record_delivery(
@@ -529,7 +531,7 @@ def _record_sent_paper(site: Site) -> None:
 
 
 def test_one_click_unsubscribes_keeps_the_history_and_answers_the_same_again(
-    site: Site,
+    site: ManageSite,
 ) -> None:
     _record_sent_paper(site)
     url = f"/unsubscribe/{site.token('unsubscribe')}"
@@ -556,7 +558,9 @@ def test_one_click_unsubscribes_keeps_the_history_and_answers_the_same_again(
 
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
-def test_a_mail_provider_posting_without_cookies_unsubscribes(site: Site, encoding: str) -> None:
+def test_a_mail_provider_posting_without_cookies_unsubscribes(
+    site: ManageSite, encoding: str
+) -> None:
     url = f"/unsubscribe/{site.token('unsubscribe')}"
     provider = TestClient(site.client.app)  # a fresh client: no cookie, no CSRF field
     if encoding == "urlencoded":
@@ -576,7 +580,9 @@ def test_a_mail_provider_posting_without_cookies_unsubscribes(site: Site, encodi
 @pytest.mark.parametrize(
     "data", [{}, {"List-Unsubscribe": "one-click"}, {"List-Unsubscribe": ""}, {"other": "x"}]
 )
-def test_a_post_without_the_one_click_field_is_refused(site: Site, data: dict[str, str]) -> None:
+def test_a_post_without_the_one_click_field_is_refused(
+    site: ManageSite, data: dict[str, str]
+) -> None:
     before = site.view()
     response = site.client.post(f"/unsubscribe/{site.token('unsubscribe')}", data=data)
     assert response.status_code == 400

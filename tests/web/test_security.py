@@ -6,33 +6,27 @@ end: the server must answer before it has read it all. CSRF tokens through the
 app on a real database, with a controlled clock.
 """
 
-import re
 import select
 import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from itsdangerous import TimestampSigner
-from sqlalchemy.engine import Engine
-from starlette.testclient import TestClient
 
-from bot.config import load_settings
 from bot.subscriptions.spec import email_key
 from bot.tokens import Purpose, TokenSubject, make_token
-from bot.web.app import create_app
 from bot.web.manage_pages import MAX_FORM_BYTES, MAX_ONE_CLICK_BYTES
 from bot.web.security import CSRF_COOKIE, CSRF_MAX_AGE, RateLimiter
 from tests.conftest import RunCli
 from tests.delivery.conftest import free_port
-from tests.web.conftest import running_web
+from tests.web.conftest import T0, Site, csrf_of, running_web
 
 SECRET = "test-web-secret-of-32-characters-x"
 ANA = "ana@lab.org"
-T0 = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -147,34 +141,12 @@ def test_a_declared_length_over_the_limit_is_refused_unread(web: Web) -> None:
 # --- CSRF --------------------------------------------------------------------------------
 
 
-@dataclass
-class Forms:
-    """The app (file transport) on a real database, a clock to move, and a browser."""
-
-    client: TestClient
-    now: list[datetime]
-
-    def issued(self) -> str:
-        """Open the subscribe form; the CSRF value it carries (also set as the cookie)."""
-        html = self.client.get("/subscribe").text
-        found = re.search(r'name="csrf" value="([^"]+)"', html)
-        assert found, html
-        return found.group(1)
-
-    def submit(self, csrf: str, cookie: str | None = None) -> int:
-        """POST a valid subscribe form with `csrf` in the field (and `cookie`, if given)."""
-        if cookie is not None:
-            self.client.cookies.set(CSRF_COOKIE, cookie)
-        data = {"email": ANA, "keywords": "diffusion", "cadence": "daily", "format": "email"}
-        return self.client.post("/subscribe", data={**data, "csrf": csrf}).status_code
-
-
-@pytest.fixture
-def forms(engine: Engine, tmp_path: Path) -> Forms:
-    environ = {"PAPERBOT_DATA_DIR": str(tmp_path / "data"), "PAPERBOT_WEB_SECRET": SECRET}
-    settings = load_settings(environ=environ, cwd=tmp_path)
-    now = [T0]
-    return Forms(TestClient(create_app(engine, settings, clock=lambda: now[0])), now)
+def _submit(site: Site, csrf: str, cookie: str | None = None) -> int:
+    """POST a valid subscribe form with `csrf` in the field (and `cookie`, if given)."""
+    if cookie is not None:
+        site.client.cookies.set(CSRF_COOKIE, cookie)
+    data = {"email": ANA, "keywords": "diffusion", "cadence": "daily", "format": "email"}
+    return site.client.post("/subscribe", data={**data, "csrf": csrf}).status_code
 
 
 def _signed(secret: str, value: str, at: datetime) -> str:
@@ -187,10 +159,11 @@ def _signed(secret: str, value: str, at: datetime) -> str:
     return Signer(secret, salt="paperbot-csrf").sign(value).decode()
 
 
-def test_the_issued_csrf_value_is_accepted_and_kept_for_other_tabs(forms: Forms) -> None:
-    issued = forms.issued()
-    assert forms.issued() == issued  # a second tab: the same value, the first form still works
-    assert forms.submit(issued) == 200
+def test_the_issued_csrf_value_is_accepted_and_kept_for_other_tabs(site: Site) -> None:
+    issued = csrf_of(site.client)
+    # A second tab: the same value, the first form still works.
+    assert csrf_of(site.client) == issued
+    assert _submit(site, issued) == 200
 
 
 @pytest.mark.parametrize(
@@ -203,21 +176,21 @@ def test_the_issued_csrf_value_is_accepted_and_kept_for_other_tabs(forms: Forms)
     ],
 )
 def test_a_csrf_value_the_site_did_not_sign_is_refused_even_when_cookie_and_field_agree(
-    forms: Forms, made_up: str
+    site: Site, made_up: str
 ) -> None:
     if made_up == "signed-elsewhere":
         made_up = _signed("another-secret", "A" * 43, T0)
-    assert forms.submit(made_up, cookie=made_up) == 400
+    assert _submit(site, made_up, cookie=made_up) == 400
 
 
 def test_a_csrf_value_older_than_its_max_age_is_refused_and_a_new_one_issued(
-    forms: Forms,
+    site: Site,
 ) -> None:
-    issued = forms.issued()
-    forms.now[0] = T0 + timedelta(seconds=CSRF_MAX_AGE + 1)
-    assert forms.submit(issued) == 400
-    fresh = forms.issued()
-    assert fresh != issued and forms.submit(fresh) == 200
+    issued = csrf_of(site.client)
+    site.now[0] = T0 + timedelta(seconds=CSRF_MAX_AGE + 1)
+    assert _submit(site, issued) == 400
+    fresh = csrf_of(site.client)
+    assert fresh != issued and _submit(site, fresh) == 200
 
 
 # --- Rate limits -------------------------------------------------------------------------

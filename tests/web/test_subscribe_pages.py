@@ -270,7 +270,7 @@ def test_a_tampered_link_is_refused(site: Site) -> None:
     # A character inside the signature: the last one of base64 has bits no decoder reads.
     tampered = link[:-5] + ("A" if link[-5] != "A" else "B") + link[-4:]
     for url in (tampered, "/confirm/garbage", "/confirm/" + "x" * 200):
-        for response in (site.client.get(url), site.client.post(url, data={"confirm": "yes"})):
+        for response in site.open_and_press(url):
             assert response.status_code == 400 and "This link is not valid" in response.text
     assert site.subscribers() == []
 
@@ -279,7 +279,7 @@ def test_a_link_expires_after_two_days_on_the_app_clock(site: Site) -> None:
     site.subscribe()
     link = link_in(site.inbox()[0])
     site.now[0] = T0 + timedelta(days=2, seconds=1)
-    for response in (site.client.get(link), site.client.post(link, data={"confirm": "yes"})):
+    for response in site.open_and_press(link):
         assert response.status_code == 400 and "This link has expired" in response.text
         assert "subscribe again" in response.text
     assert site.subscribers() == []
@@ -301,7 +301,7 @@ def test_a_token_signed_more_than_two_days_ago_has_expired(
         old = make_token(SECRET, "confirm", TokenSubject(pending.id, "ana@lab.org"))
     for response in (
         site.client.get(f"/confirm/{old}"),
-        site.client.post(f"/confirm/{old}", data={"confirm": "yes"}),
+        site.press(f"/confirm/{old}"),
     ):
         assert response.status_code == 400 and "This link has expired" in response.text
     assert site.subscribers() == []
@@ -319,7 +319,7 @@ def test_a_link_never_confirms_another_address_request(site: Site) -> None:
     swapped = with_id(ana_link.rsplit("/", 1)[1], bo.id)
     for token in (crossed, swapped):
         url = f"/confirm/{token}"
-        for response in (site.client.get(url), site.client.post(url, data={"confirm": "yes"})):
+        for response in site.open_and_press(url):
             assert response.status_code == 400 and "This link is not valid" in response.text
     assert site.subscribers() == []
 
@@ -333,7 +333,7 @@ def test_confirming_twice_is_idempotent(site: Site) -> None:
     with write_session(site.engine) as session:
         subscribe(session, make_spec("ana@lab.org", ["robotics"], cadence="weekly"), now=T0)
     site.now[0] += timedelta(hours=1)
-    for again in (site.client.get(link), site.client.post(link, data={"confirm": "yes"})):
+    for again in site.open_and_press(link):
         assert again.status_code == 200 and "Already confirmed" in again.text
         assert "<li>GAN</li>" in again.text  # what the link confirmed
         assert "/manage/" in again.text
