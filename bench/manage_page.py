@@ -21,7 +21,6 @@ the same process and on the same database:
 """
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from delivery import free_port
 from matching import papers as generated_papers
 
 from bot.config import Settings, load_settings
@@ -128,13 +128,6 @@ def build_database(folder: Path, count: int) -> tuple[Settings, str]:
     return settings, f"/manage/{token}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def measure(
     settings: Settings, path: str, *, baseline: bool, requests: int, concurrent: int
 ) -> dict[str, Any]:
@@ -146,13 +139,16 @@ def measure(
     if baseline:
         context.preview_index = Rebuilding()
     timed = Timed(app)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(timed, host="127.0.0.1", port=port, log_config=None, lifespan="off")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 60
     while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise SystemExit(f"the app could not be served on 127.0.0.1:{port}")
         time.sleep(0.01)
     url = f"http://127.0.0.1:{port}{path}"
 
