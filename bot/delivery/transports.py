@@ -117,6 +117,11 @@ def _wire(message: EmailMessage) -> bytes | None:
 OnResult = Callable[[int, SendResult], None]
 """Hears the result for the message at this index of the batch, as soon as it is known."""
 
+BeforeSend = Callable[[int], bool]
+"""Asked about the message at this index of the batch at the last moment before it goes
+(over SMTP: with the session set up, before MAIL FROM). False: it is not sent, and has no
+result."""
+
 
 # --- Files ----------------------------------------------------------------------
 
@@ -133,16 +138,22 @@ class FileTransport:
         return self.outbox / f"{safe_name(item.key, item.recipient)}.eml"
 
     def send(
-        self, batch: Iterable[Outgoing], on_result: OnResult | None = None
+        self,
+        batch: Iterable[Outgoing],
+        on_result: OnResult | None = None,
+        before_send: BeforeSend | None = None,
     ) -> list[SendResult]:
-        """Write every message atomically; one result per message, in order.
+        """Write every message atomically; one result per message written, in order.
 
         A message written again (a retry) replaces its earlier file. A write
         that fails (disk full, permissions) is a temporary failure. `on_result`,
-        when given, hears each result as soon as it is known.
+        when given, hears each result as soon as it is known; `before_send`, when
+        given, is asked just before each write, and a message it refuses is skipped.
         """
         results: list[SendResult] = []
-        for item in batch:
+        for index, item in enumerate(batch):
+            if before_send is not None and not before_send(index):
+                continue
             path = self.path_for(item)
             try:
                 write_atomic(path, _wire(item.message) or item.message.as_bytes())
@@ -152,7 +163,7 @@ class FileTransport:
             else:
                 results.append(SendResult(item.key, True, False, f"written to {path.name}", None))
             if on_result is not None:
-                on_result(len(results) - 1, results[-1])
+                on_result(index, results[-1])
         return results
 
 
@@ -226,7 +237,10 @@ class SmtpTransport:
         self.tls_context = tls_context
 
     async def send_all(
-        self, batch: Iterable[Outgoing], on_result: OnResult | None = None
+        self,
+        batch: Iterable[Outgoing],
+        on_result: OnResult | None = None,
+        before_send: BeforeSend | None = None,
     ) -> list[SendResult]:
         """Send every message; one result per message, in the batch's order.
 
@@ -237,6 +251,9 @@ class SmtpTransport:
         5xx replies and unsendable addresses are permanent ones. `on_result`, when
         given, hears each result as soon as the server has answered, before the
         next message goes over that connection, so a caller can record it at once.
+        `before_send`, when given, is asked about each message once its connection
+        is set up (greeted, secured, logged in), just before MAIL FROM: a message it
+        refuses is not sent and has no result.
         """
         source = _Source(batch)
         results: dict[int, SendResult] = {}
@@ -252,19 +269,20 @@ class SmtpTransport:
         if isinstance(batch, Sized):
             workers = min(workers, len(batch))
         await asyncio.gather(
-            *(self._worker(source, settle, connect_failures) for _ in range(workers))
+            *(self._worker(source, settle, before_send, connect_failures) for _ in range(workers))
         )
         # Every worker gave up connecting (the server is unreachable now): what is
         # left fails with the last connection error.
         for index, item in source.rest():
             failure = connect_failures[-1]
             settle(index, SendResult(item.key, False, False, failure.reply, failure.code))
-        return [results[index] for index in range(len(results))]
+        return [results[index] for index in sorted(results)]
 
     async def _worker(
         self,
         source: "_Source",
         settle: OnResult,
+        before_send: BeforeSend | None,
         connect_failures: list[SendResult],
     ) -> None:
         """Send messages from `source` over one connection at a time until it is empty.
@@ -292,6 +310,8 @@ class SmtpTransport:
                         connect_failures.append(self._failure(item.key, exc, connecting=True))
                         return
                     sent = 0
+                if before_send is not None and not before_send(index):
+                    continue
                 settle(index, await self._send_one(client, item))
                 sent += 1
         finally:
@@ -315,10 +335,25 @@ class SmtpTransport:
         try:
             if settings.username:
                 await self._login(client)
+            if client.is_ehlo_or_helo_needed:
+                # Greeted here rather than by the first sendmail: the session is wholly
+                # set up before `before_send` has its last look at the message (and the
+                # first message knows the server's extensions too).
+                await self._greet(client)
         except BaseException:
             client.close()
             raise
         return client
+
+    @staticmethod
+    async def _greet(client: aiosmtplib.SMTP) -> None:
+        """Say EHLO, or HELO to a server that does not know EHLO (as sendmail would)."""
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not client.is_connected:
+                raise
+            await client.helo()
 
     async def _login(self, client: aiosmtplib.SMTP) -> None:
         """Log in; a refusal keeps only the reply's code."""

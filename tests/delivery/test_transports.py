@@ -193,6 +193,19 @@ def test_file_transport_failed_rewrite_keeps_the_old_file(
     assert [p.name for p in tmp_path.iterdir()] == [transport.path_for(item).name]
 
 
+def test_file_transport_writes_nothing_for_a_message_refused_before_sending(
+    tmp_path: Path,
+) -> None:
+    transport = FileTransport(tmp_path)
+    batch = [outgoing("ann@example.org"), outgoing("bob@example.org")]
+    heard: list[int] = []
+
+    results = transport.send(batch, lambda index, _: heard.append(index), lambda i: i == 1)
+
+    assert [r.key for r in results] == [batch[1].key] and heard == [1]
+    assert [p.name for p in tmp_path.iterdir()] == [transport.path_for(batch[1]).name]
+
+
 # --- Markdown -----------------------------------------------------------------------
 
 
@@ -524,3 +537,29 @@ def test_smtp_untrusted_certificate_is_refused(
     assert not results[0].accepted and not results[0].permanent
     assert "CERTIFICATE_VERIFY_FAILED" in results[0].reply
     assert server.handler.received == []
+
+
+def test_smtp_asks_before_each_message_once_its_session_is_set_up(
+    smtp_server: SmtpServer,
+) -> None:
+    transport = SmtpTransport(settings_for(smtp_server.port), connections=1)
+    batch = [outgoing(f"user{i}@example.org") for i in range(3)]
+    asked: list[tuple[int, int]] = []
+
+    def before_send(index: int) -> bool:
+        # (index, sessions the server has heard EHLO on): greeted before the first ask.
+        asked.append((index, smtp_server.handler.sessions))
+        return index != 1
+
+    heard: list[int] = []
+    results = asyncio.run(
+        transport.send_all(batch, lambda index, _: heard.append(index), before_send)
+    )
+
+    assert asked == [(0, 1), (1, 1), (2, 1)]
+    assert [r.key for r in results] == [batch[0].key, batch[2].key]
+    assert heard == [0, 2]
+    assert [r.recipients for r in smtp_server.handler.received] == [
+        ["user0@example.org"],
+        ["user2@example.org"],
+    ]
