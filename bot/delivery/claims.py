@@ -14,6 +14,21 @@ lock, so two workers cannot both take one; a worker that dies keeps its claims
 until their lease runs out (or at once, when it was a process of this machine
 that is gone), and then another worker takes them over.
 
+A worker that stalls past its lease (a paused machine, a hung disk) may lose
+claims to another worker meanwhile. It looks at its claim on a subscriber at the
+last moment: when the transport is about to start the SMTP transaction (connected,
+greeted, logged in; before MAIL FROM), and skips whoever was taken over. That look
+uses the claims as of the last renewal, which is renewed whenever a third of the
+lease has passed, so it costs a write only every lease/3.
+
+What remains is a stall after that look: a message whose transaction has begun
+cannot be called back, and if the server keeps the connection open through the
+stall (past the lease: minutes) the subscriber may get it from both workers. Both
+copies carry the same Message-ID, made from the day, the subscriber and the
+papers, so mail clients that weed out duplicates show one. The stalled worker
+records its copy as sent with a reason saying so, and logs a warning; the ledger
+rows and the claim stay the other worker's (`settle` finds the claim gone).
+
 Leases are compared with each worker's own clock: hosts sharing a database
 should keep their clocks in step (NTP); a lease lasts minutes, skew is seconds.
 """
@@ -188,15 +203,19 @@ _SETTLE = (
 ORM update (statement built, then the session synchronised) cost more than the write."""
 
 
-def settle(session: Session, holding: Holding, subscriber_ids: list[int]) -> None:
-    """Mark the claims of `holding` on `subscriber_ids` settled, in the caller's write transaction."""
-    session.connection().execute(
+def settle(session: Session, holding: Holding, subscriber_ids: list[int]) -> int:
+    """Mark the claims of `holding` on `subscriber_ids` settled, in the caller's write transaction.
+
+    Returns how many it settled: fewer than asked when another worker took some over.
+    """
+    result = session.connection().execute(
         _SETTLE,
         [
             {"b_subscriber": i, "b_round": holding.round_id, "b_holder": holding.holder}
             for i in subscriber_ids
         ],
     )
+    return result.rowcount
 
 
 def release(engine: Engine, holding: Holding) -> None:

@@ -70,12 +70,15 @@ def record_delivery(
     attempts: int = 0,
     ledger: bool = True,
     settles: Holding | None = None,
-) -> None:
+) -> bool:
     """Record one delivery; for an accepted one (`status == "sent"` and `ledger`), its papers too.
 
     `settles`, when given, is the claim on the subscriber this delivery settles,
     marked in the same transaction: the other workers then see the ledger rows
-    and the settled claim together, or neither.
+    and the settled claim together, or neither. If that claim is no longer
+    `settles`'s (its worker stalled past the lease and another worker took the
+    subscriber over), nothing is recorded and False is returned: the subscriber's
+    ledger is the new holder's to write. Otherwise returns True.
     """
     papers = list(paper_ids)
     # Core statements, not ORM objects: a run records thousands of these, one
@@ -83,6 +86,9 @@ def record_delivery(
     # exclusive: the writes depend on no read, and the subscriber's claim keeps
     # other workers away, so on PostgreSQL workers record side by side.
     with write_session(engine, exclusive=False) as session:
+        # The claim first: it says whether these rows are this worker's to write.
+        if settles is not None and not settle(session, settles, [subscriber_id]):
+            return False
         connection = session.connection()
         result = connection.execute(
             insert(_DELIVERY),
@@ -100,5 +106,4 @@ def record_delivery(
                 for pid in papers
             ]  # fmt: skip
             bulk_insert(session, _SENT_PAPER, rows)
-        if settles is not None:
-            settle(session, settles, [subscriber_id])
+    return True

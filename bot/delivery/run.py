@@ -13,6 +13,7 @@ A dry run renders everything and says what it would send, and changes nothing.
 
 import asyncio
 import hashlib
+import logging
 import random
 import threading
 import time
@@ -35,6 +36,7 @@ from bot.delivery.cadence import Slots, due_reason
 from bot.delivery.claims import Holding
 from bot.delivery.ledger import last_sent, record_delivery, sent_papers
 from bot.delivery.transports import (
+    BeforeSend,
     FileTransport,
     OnResult,
     Outgoing,
@@ -55,6 +57,8 @@ from bot.subscriptions.spec import email_key, normalise_email
 from bot.subscriptions.store import SubscriberView, find_subscriber, list_subscribers
 from bot.tokens import TokenSubject, signed_link, signing_secret
 
+log = logging.getLogger("paperbot.delivery")
+
 Progress = Callable[[int, int], None]
 """Hears (subscribers settled, subscribers due) as a run goes."""
 
@@ -67,6 +71,11 @@ _WAIT_FOR_OTHERS = 1.0
 _STOPPING = "not sent: paperbot was stopping; due again at the next run"
 _TAKEN_OVER = (
     "not sent: another worker took it over while this run was stalled past its claim's lease"
+)
+_SENT_TWICE = (
+    "this run stalled while sending it, past its claim's lease, and another worker took the"
+    " reader over: they may have received this digest twice (with one Message-ID, which mail"
+    " clients show once)"
 )
 
 _NO_SUBSCRIBER = "no active subscriber with the address {!r}"
@@ -502,7 +511,6 @@ class _Run:
             pause = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 2))
             self.sleep(pause * random.uniform(0.5, 1.5))
             self._keep_claims(force=True)
-            pending = [i for i in pending if self._still_held(i.subscriber, channels=("email",))]
             pending = self._attempt(pending, attempt)
 
     def _attempt(self, items: Iterable[_Planned], attempt: int) -> list[_Planned]:
@@ -512,6 +520,8 @@ class _Run:
         connection is free, so building one overlaps the server's work on the
         others, and each is dropped once its result is recorded. Retries build
         theirs again (same Message-ID), so memory stays bounded whatever fails.
+        The claim on each reader is checked last when the transport is about to
+        send (before MAIL FROM), not when the message was built.
         """
         retry: list[_Planned] = []
         taken: dict[int, _Planned] = {}
@@ -528,6 +538,14 @@ class _Run:
                 taken[index] = item
                 yield self._outgoing(item)
 
+        def still_held(index: int) -> bool:
+            # The run may have stalled since the message was built (while a
+            # connection was set up, say) and lost the reader to another worker.
+            if self._still_held(taken[index].subscriber, channels=("email",)):
+                return True
+            del taken[index]
+            return False
+
         def settle(index: int, result: SendResult) -> None:
             # Called as each message is answered: recorded before the next one
             # goes, so a run killed halfway leaves an exact ledger.
@@ -541,14 +559,16 @@ class _Run:
             else:
                 retry.append(item)
 
-        self._transport(messages(), settle)
+        self._transport(messages(), settle, still_held)
         return retry
 
-    def _transport(self, batch: Iterable[Outgoing], on_result: OnResult) -> None:
+    def _transport(
+        self, batch: Iterable[Outgoing], on_result: OnResult, before_send: BeforeSend
+    ) -> None:
         if self.settings.delivery.transport == "file":
-            self._file_transport.send(batch, on_result)
+            self._file_transport.send(batch, on_result, before_send)
         else:
-            asyncio.run(self._smtp_transport.send_all(batch, on_result))
+            asyncio.run(self._smtp_transport.send_all(batch, on_result, before_send))
 
     def _skipped(
         self, subscriber: SubscriberView, reason: str, channels: tuple[str, ...] | None = None
@@ -569,7 +589,11 @@ class _Run:
         A run that stalled (a paused machine, a hung disk) past its lease may have
         lost claims to another worker, which then serves those subscribers: they are
         reported and left to it. A message already on its way when the run stalled
-        cannot be called back.
+        cannot be called back (see `_record`).
+
+        Cheap enough for every message: the claims are renewed (a write) only when a
+        third of the lease has passed since the last renewal; until then the lease
+        of every claim in `held` has at least two thirds left.
         """
         self._keep_claims()
         if subscriber.id in self.held:
@@ -592,11 +616,26 @@ class _Run:
         settles: bool = False,
     ) -> None:  # fmt: skip
         ids = [entry.paper.paper_id for entry in item.digest.entries]
-        record_delivery(
+        recorded = record_delivery(
             self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id, channel=channel,
             status=status, reason=reason, paper_ids=ids, now=self.clock(), attempts=attempts,
             message_id=message_id, ledger=ledger, settles=self.holding if settles else None,
         )  # fmt: skip
+        if not recorded:
+            # The run stalled after its last look at the claim (a message on its way)
+            # and another worker took the reader over: the delivery is recorded as
+            # what it was, and the ledger and the claim are left to that worker.
+            if status == "sent" and channel == "email":
+                reason = f"{reason}; {_SENT_TWICE}"
+                log.warning(
+                    "digest sent after another worker took the reader over",
+                    extra={"run": self.run_id, "subscriber": item.subscriber.id},
+                )
+            record_delivery(
+                self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id,
+                channel=channel, status=status, reason=reason, paper_ids=ids, now=self.clock(),
+                attempts=attempts, message_id=message_id, ledger=False,
+            )  # fmt: skip
         self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
         if settles:
             self._settled(1)

@@ -55,7 +55,7 @@ class Handler:
     `drop_always` closes it every time. `dropped` lists the recipients of every
     connection closed that way, in order. `data_delay` makes DATA slow, so that
     sessions overlap. `on_rcpt`, when set, hears every RCPT address before it is
-    answered.
+    answered; `on_ehlo`, every EHLO (once `sessions` counts its session).
     """
 
     received: list[Received] = field(default_factory=list)
@@ -66,6 +66,7 @@ class Handler:
     dropped: list[str] = field(default_factory=list)
     data_delay: float = 0.0
     on_rcpt: Callable[[str], None] | None = None
+    on_ehlo: Callable[[], None] | None = None
     sessions: int = 0
     max_active: int = 0
     _active: set[int] = field(default_factory=set)
@@ -87,6 +88,8 @@ class Handler:
                 self.sessions += 1
                 self._active.add(id(session))
                 self.max_active = max(self.max_active, len(self._active))
+        if self.on_ehlo is not None:
+            self.on_ehlo()
         return responses
 
     @property

@@ -1,21 +1,24 @@
 """Delivery rounds and claims: several runs share one delivery, nobody is served twice."""
 
+import logging
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from bot.config import Settings
 from bot.db import write_session
 from bot.delivery import claims
 from bot.delivery.claims import Holding, Round
 from bot.delivery.ledger import record_delivery
-from bot.delivery.run import deliver
+from bot.delivery.run import deliver, preview
 from bot.locks import machine_name
-from bot.models import DeliveryClaim, DeliveryRound, SentPaper, Subscriber
+from bot.models import Delivery, DeliveryClaim, DeliveryRound, SentPaper, Subscriber
 from tests.delivery.conftest import ManualClock, SmtpServer
 from tests.delivery.test_run import _setup, _smtp_env, _subscribe
 
@@ -32,6 +35,13 @@ def _subscribers(engine: Engine, count: int, clock: ManualClock) -> list[int]:
 
 def _holding(engine: Engine, clock: ManualClock, holder: str) -> Holding:
     return Holding(claims.start_round(engine, holder=holder, now=clock()), holder)
+
+
+def _latest_round(engine: Engine) -> int:
+    with Session(engine) as session:
+        latest = session.scalars(select(func.max(col(DeliveryRound.id)))).one()
+    assert latest is not None  # the run under test has started one
+    return latest
 
 
 def _claim_rows(engine: Engine) -> dict[int, tuple[str, bool]]:
@@ -232,9 +242,7 @@ def test_a_run_that_stalled_past_its_lease_sends_nothing_another_worker_took_ove
         # This run hangs (a paused machine, say) for two leases; meanwhile a worker
         # elsewhere joins the round and takes over every claim that ran out.
         clock.now += timedelta(seconds=120)
-        with Session(engine) as session:
-            round_id = session.scalars(select(func.max(DeliveryRound.id))).one()
-        other = Holding(round_id, "other-host:42")
+        other = Holding(_latest_round(engine), "other-host:42")
         taken_over.append(claims.claim(engine, other, ids, now=clock(), lease=LEASE))
 
     smtp_server.handler.on_rcpt = stall_at_the_second_reader
@@ -249,3 +257,116 @@ def test_a_run_that_stalled_past_its_lease_sends_nothing_another_worker_took_ove
     # The other worker's claims are left alone: it delivers to those readers itself.
     rows = _claim_rows(engine)
     assert {rows[i] for i in ids[2:]} == {("other-host:42", False)}
+
+
+def _papers_of(engine: Engine, email: str, clock: ManualClock, settings: Settings) -> list[int]:
+    """The papers of `email`'s digest now: what a worker delivering it records."""
+    digest = preview(engine, settings, email, clock=clock)
+    assert digest is not None
+    return [entry.paper.paper_id for entry in digest.entries]
+
+
+def _other_worker_delivers(
+    engine: Engine, clock: ManualClock, ids: list[int], subscriber: int, papers: list[int]
+) -> None:
+    """A worker elsewhere takes over every claim that ran out and delivers to `subscriber`."""
+    other = Holding(_latest_round(engine), "other-host:42")
+    claims.claim(engine, other, ids, now=clock(), lease=LEASE)
+    record_delivery(
+        engine, run_id=None, subscriber_id=subscriber, channel="email", status="sent",
+        reason="250 OK", paper_ids=papers, now=clock(), settles=other,
+    )  # fmt: skip
+
+
+def _ledger_runs(engine: Engine, subscriber: int) -> set[int | None]:
+    """The runs whose deliveries the ledger rows of `subscriber` point to."""
+    with Session(engine) as session:
+        query = (
+            select(col(Delivery.run_id))
+            .join(SentPaper, col(SentPaper.delivery_id) == col(Delivery.id))
+            .where(col(SentPaper.subscriber_id) == subscriber)
+        )
+        return set(session.scalars(query))
+
+
+def test_a_run_that_stalls_before_a_message_goes_sends_nothing_another_worker_took_over(
+    tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
+) -> None:
+    env = {
+        **_smtp_env(smtp_server),
+        "PAPERBOT_SMTP_MAX_CONNECTIONS": "1",
+        "PAPERBOT_SMTP_MESSAGES_PER_CONNECTION": "1",  # a session of its own for each message
+        "PAPERBOT_DELIVERY_CLAIM_LEASE": "60",
+    }
+    engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
+    ids = _subscribers(engine, 4, clock)
+    papers = _papers_of(engine, "reader1@lab.org", clock, settings)
+
+    def stall_while_greeting_for_the_second_reader() -> None:
+        if smtp_server.handler.sessions != 2:
+            return
+        # reader1's message is built and on its way to the transport, which is setting
+        # up its session: the run hangs there for two leases, and another worker
+        # delivers reader1's digest meanwhile.
+        clock.now += timedelta(seconds=120)
+        _other_worker_delivers(engine, clock, ids, ids[1], papers)
+
+    smtp_server.handler.on_ehlo = stall_while_greeting_for_the_second_reader
+    report = deliver(engine, settings, clock=clock, sleep=lambda _: None)
+    received = [r.recipients[0] for r in smtp_server.handler.received]
+    assert received == ["reader0@lab.org"]
+    skipped = {o.email: o.reason for o in report.outcomes if o.status == "skipped"}
+    assert sorted(skipped) == [f"reader{n}@lab.org" for n in range(1, 4)]
+    assert all("another worker" in reason for reason in skipped.values())
+    assert _ledger_runs(engine, ids[1]) == {None}  # the other worker's delivery alone
+    rows = _claim_rows(engine)
+    assert {rows[i] for i in ids[2:]} == {("other-host:42", False)}
+
+
+def test_a_message_sent_after_another_worker_delivered_it_is_reported_and_the_run_goes_on(
+    tmp_path: Path,
+    database_url: str,
+    clock: ManualClock,
+    smtp_server: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = {
+        **_smtp_env(smtp_server),
+        "PAPERBOT_SMTP_MAX_CONNECTIONS": "1",
+        "PAPERBOT_DELIVERY_CLAIM_LEASE": "60",
+    }
+    engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
+    ids = _subscribers(engine, 3, clock)
+    papers = _papers_of(engine, "reader1@lab.org", clock, settings)
+
+    def stall_at_the_second_reader(address: str) -> None:
+        if address != "reader1@lab.org":
+            return
+        # The server has the envelope: nothing calls this message back. The run hangs
+        # for two leases, and another worker delivers reader1's digest meanwhile.
+        clock.now += timedelta(seconds=120)
+        _other_worker_delivers(engine, clock, ids, ids[1], papers)
+
+    smtp_server.handler.on_rcpt = stall_at_the_second_reader
+    with caplog.at_level(logging.WARNING, logger="paperbot.delivery"):
+        report = deliver(engine, settings, clock=clock, sleep=lambda _: None)
+    received = [r.recipients[0] for r in smtp_server.handler.received]
+    assert received == ["reader0@lab.org", "reader1@lab.org"]
+    outcomes = {o.email: o for o in report.outcomes}
+    twice = outcomes["reader1@lab.org"]
+    assert (twice.status, twice.papers) == ("sent", len(papers))
+    assert "may have received this digest twice" in twice.reason
+    assert "another worker" in outcomes["reader2@lab.org"].reason
+    assert [r.getMessage() for r in caplog.records if r.name == "paperbot.delivery"] == [
+        "digest sent after another worker took the reader over"
+    ]
+    # The other worker's ledger rows stay; this run's delivery is recorded beside them.
+    assert _ledger_runs(engine, ids[1]) == {None}
+    with Session(engine) as session:
+        mine = session.scalars(
+            select(Delivery).where(
+                col(Delivery.run_id) == report.run_id, col(Delivery.subscriber_id) == ids[1]
+            )
+        ).one()
+    assert (mine.status, mine.reason) == ("sent", twice.reason)
+    assert _claim_rows(engine)[ids[2]] == ("other-host:42", False)
