@@ -1,8 +1,6 @@
 """Rendering digests: LaTeX clean-up, shortening, escaping, templates, overrides, golden files."""
 
-import difflib
 import functools
-import os
 import re
 from datetime import date
 from html.parser import HTMLParser
@@ -24,9 +22,9 @@ from bot.digest.render import (
     safe_url,
     shorten,
 )
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "digest"
-REGENERATE = os.environ.get("PAPERBOT_REGENERATE_GOLDEN") == "1"
 
 LATEX_PAPER = DigestPaper(
     paper_id=1,
@@ -363,25 +361,9 @@ def test_empty_digest_renders(renderer: DigestRenderer) -> None:
 
 @pytest.mark.parametrize(("name", "method"), [("sample.md", "markdown"), ("sample.txt", "text"), ("sample.html", "html")])  # fmt: skip
 def test_golden(renderer: DigestRenderer, name: str, method: str) -> None:
+    """The sample digest in each format, as `tests/data/digest/` holds it (see `tests.golden`)."""
     rendered: str = getattr(renderer, method)(SAMPLE)
-    path = GOLDEN / name
-    if REGENERATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered, encoding="utf-8", newline="")
-    expected = path.read_text(encoding="utf-8")
-    if rendered != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.splitlines(keepends=True),
-                rendered.splitlines(keepends=True),
-                f"{name} (golden)",
-                f"{name} (rendered)",
-            )
-        )
-        pytest.fail(
-            f"{name} differs from the golden file; if intended, rerun with "
-            f"PAPERBOT_REGENERATE_GOLDEN=1.\n{diff}"
-        )
+    assert_golden(rendered, GOLDEN / name)
 
 
 def test_packaged_templates_are_found_in_an_installed_wheel(
