@@ -30,7 +30,7 @@ def _subscribers(engine: Engine, count: int, clock: ManualClock) -> list[int]:
     for n in range(count):
         _subscribe(engine, clock, f"reader{n}@lab.org", "graph neural network")
     with Session(engine) as session:
-        return list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))  # type: ignore[arg-type]
+        return list(session.scalars(select(col(Subscriber.id)).order_by(col(Subscriber.id))))
 
 
 def _holding(engine: Engine, clock: ManualClock, holder: str) -> Holding:
