@@ -24,14 +24,13 @@ demo: $(STAMP)
 	$(BIN)/paperbot digest
 	@echo "digests: paperbot-data/outbox (.eml) and paperbot-data/digests (.md); run 'make demo' again: nothing is sent twice"
 
-## Lint, format check, type check and the whole test suite: most tests on every core
-## (up to 4 processes), then the `serial` ones (real services on the clock) alone.
+## Lint, format check, type check and the whole test suite on every core (up to 4
+## processes); the `serial` tests (real services on the clock) start first, on one of them.
 test: $(STAMP)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n auto --maxprocesses 4 -m "not serial"
-	$(BIN)/pytest -m serial
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadgroup
 
 format: $(STAMP)
 	$(BIN)/ruff format bot tests bench

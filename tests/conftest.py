@@ -80,6 +80,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("database_url", DATABASES if on_both else ("sqlite",), indirect=True)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the `serial` tests first, one after another on one worker.
+
+    They spend minutes waiting on real services' clocks and little on the CPU: begun
+    first (`--dist loadgroup` keeps their group on one worker), they overlap the rest
+    of the suite instead of adding their time at its end.
+    """
+    serial = [item for item in items if item.get_closest_marker("serial")]
+    for item in serial:
+        item.add_marker(pytest.mark.xdist_group("serial"))
+    others = [item for item in items if not item.get_closest_marker("serial")]
+    items[:] = serial + others
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     """A PostgreSQL server for the whole session, started on first use.
