@@ -73,10 +73,14 @@ def list_papers(
     return [rows[paper_id] for paper_id in wanted if paper_id in rows]
 
 
+def check_search(search: str) -> None:
+    """Raise `InputError` when `search` is not usable as a keyword, saying what is wrong."""
+    parse_keyword(check_text(search, "search text"), what="search")
+
+
 def _matching_ids(engine: Engine, search: str) -> list[int]:
     """The ids of the papers `search` matches, most recently first seen first."""
-    # One line naming what is wrong, before any reading.
-    parse_keyword(check_text(search, "search text"), what="search")
+    check_search(search)  # one line naming what is wrong, before any reading
     query = select(col(Paper.id), col(Paper.title), col(Paper.abstract), col(Paper.first_seen_at))
     with Session(engine) as session:
         stored = session.execute(query).all()

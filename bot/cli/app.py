@@ -19,9 +19,10 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from bot import __version__
-from bot.config import Settings, describe, load_settings
-from bot.db import open_engine, schema_state, upgrade_schema
-from bot.errors import PaperbotError, StoreError
+from bot.config import ENV_PREFIX, Settings, describe, load_settings
+from bot.db import open_engine, schema_state, sqlite_file, upgrade_schema
+from bot.errors import NoDatabaseError, PaperbotError, StoreError
+from bot.redaction import redact_url
 from bot.service.logs import RedactUrls
 
 app = typer.Typer(
@@ -44,6 +45,9 @@ class GlobalOptions:
 
 
 state = GlobalOptions()
+
+DATABASE_URL_ENV = f"{ENV_PREFIX}DATABASE_URL"
+"""The environment variable naming the database, as error messages suggest it."""
 
 
 def _version(value: bool) -> None:
@@ -108,34 +112,74 @@ def load_config() -> Settings:
     return settings
 
 
-def open_store() -> tuple[Settings, Engine]:
+def open_store(*, create: bool = False) -> tuple[Settings, Engine]:
     """Load the settings and open the database with its schema up to date.
+
+    `create` is for the commands that store what they are given (ingest,
+    subscribe, digest, serve): they make the database when there is none yet.
+    The others only read it, and refuse with `NoDatabaseError` rather than
+    leave a new empty database behind: run from the wrong folder, they would
+    otherwise answer "nothing here" about a database nobody meant.
 
     With `database.auto_upgrade` (the default) the schema is upgraded here; without
     it, a schema that is behind is one error line pointing at `paperbot db upgrade`.
     """
     settings = load_config()
-    engine = open_database(settings)
+    engine = open_database(settings) if create else open_existing_database(settings)
+    schema = schema_state(engine)
+    if schema.current is None and not create:
+        engine.dispose()
+        shown = _database_shown(settings)
+        raise NoDatabaseError(
+            shown,
+            f"the database {shown} holds no paperbot tables ({_settings_shown(settings)}):"
+            f" point at yours with --config FILE or {DATABASE_URL_ENV}, or create them with"
+            " `paperbot db upgrade`",
+        )
+    if not schema.behind:
+        return settings, engine
     if settings.database.auto_upgrade:
         upgrade_schema(engine)
         return settings, engine
-    schema = schema_state(engine)
-    if schema.behind:
-        raise StoreError(
-            f"the database schema is at {schema.current or 'nothing (an empty database)'},"
-            f" paperbot needs {schema.head}: run `paperbot db upgrade`"
+    raise StoreError(
+        f"the database schema is at {schema.current or 'nothing (an empty database)'},"
+        f" paperbot needs {schema.head}: run `paperbot db upgrade`"
+    )
+
+
+def open_existing_database(settings: Settings) -> Engine:
+    """Open the database the settings name, schema as it is; never create a SQLite file.
+
+    A SQLite file that does not exist is `NoDatabaseError`, naming the file and
+    how to point at another; nothing is created, not even its folder.
+    """
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        raise NoDatabaseError(
+            str(path),
+            f"no database at {path} ({_settings_shown(settings)}): point at yours with"
+            f" --config FILE or {DATABASE_URL_ENV}",
         )
-    return settings, engine
+    return open_database(settings)
 
 
 def open_database(settings: Settings) -> Engine:
-    """Open the database the settings name, schema as it is."""
+    """Open the database the settings name, schema as it is (a new SQLite file is created)."""
     database = settings.database
     return open_engine(
         settings.database_url,
         busy_timeout=database.busy_timeout,
         idle_transaction_timeout=database.idle_transaction_timeout,
     )
+
+
+def _database_shown(settings: Settings) -> str:
+    path = sqlite_file(settings.database_url)
+    return str(path) if path is not None else redact_url(settings.database_url)
+
+
+def _settings_shown(settings: Settings) -> str:
+    return f"settings from {settings.source}" if settings.source else "no settings file found"
 
 
 def jsonable(value: Any) -> Any:

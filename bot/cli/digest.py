@@ -29,7 +29,7 @@ def digest_command(
 
     if only is not None:
         only = normalise_email(only)  # checked before it is recorded with the run
-    settings, engine = open_store()
+    settings, engine = open_store(create=not dry_run)
     if err.is_terminal and not dry_run:
         with RichProgress(console=err, transient=True) as bar:
             task = bar.add_task("delivering", total=None)
@@ -74,6 +74,7 @@ def preview_command(
     suffixes = {"html": ".html", "text": ".txt", "md": ".md"}
     if format not in suffixes:
         fail(f"--format must be html, text or md, not {format!r}", code=2)
+    normalise_email(email)  # before the database is opened: bad input is said first
     settings, engine = open_store()
     digest = preview(engine, settings, email, clock=utc_now)
     if digest is None:

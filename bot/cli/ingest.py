@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bot.cli.app import app, err, fail, jsonable, open_store, out, state
 from bot.clock import utc_now
-from bot.papers import list_papers
+from bot.papers import check_search, list_papers
 
 if TYPE_CHECKING:
     from bot.ingest.pipeline import IngestResult
@@ -43,9 +43,9 @@ def ingest(
     """Ingest digest dumps and RSS/Atom feeds; files already ingested are skipped."""
     from bot.ingest.run import ingest_sources  # parsers and HTTP: see bot.cli
 
-    settings, engine = open_store()
     if not (paths or inbox or feeds):
         fail("nothing to ingest: give files, folders or URLs, or --inbox or --feeds", code=2)
+    settings, engine = open_store(create=True)
     with _progress_bar(show=not as_json) as progress:
         report = ingest_sources(
             engine, settings, clock=utc_now, targets=paths or (), inbox=inbox, feeds=feeds,
@@ -84,6 +84,8 @@ def papers(
     ] = False,
 ) -> None:
     """List stored papers, newest first."""
+    if search is not None:
+        check_search(search)  # before the database is opened: bad input is said first
     _, engine = open_store()
     rows = list_papers(
         engine, search=search, limit=(None if as_json else 50) if limit is None else limit or None

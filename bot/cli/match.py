@@ -32,8 +32,11 @@ def match_command(
     """Show every stored paper that matches, best first, with why it matched."""
     if (email is None) == (not keyword):
         fail("give either a subscriber's EMAIL or --keyword", code=2)
+    # Trial keywords are checked before the database is opened: bad input is said first.
+    topics = _trial_rules(keyword, exclude or []) if keyword else {}
     _, engine = open_store()
-    topics = _rules(engine, email, keyword or [], exclude or [])
+    if email is not None:
+        topics = _subscriber_rules(engine, email)
     texts, facts = papers_for_matching(engine)
     titles = {paper.id: paper.title for paper in texts}
     ranked = rank(Matcher(texts).match(topics.values()), facts)
@@ -46,14 +49,12 @@ def match_command(
     _print(ranked, titles, names, papers=len(texts))
 
 
-def _rules(
-    engine: Engine, email: str | None, keywords: list[str], exclusions: list[str]
-) -> dict[str, Rule]:
-    if email is None:
-        # The same checks as subscribing, so a keyword that works here works there.
-        return {
-            "(trial)": Rule(0, check_keywords(keywords), check_keywords(exclusions, "exclusion"))
-        }
+def _trial_rules(keywords: list[str], exclusions: list[str]) -> dict[str, Rule]:
+    # The same checks as subscribing, so a keyword that works here works there.
+    return {"(trial)": Rule(0, check_keywords(keywords), check_keywords(exclusions, "exclusion"))}
+
+
+def _subscriber_rules(engine: Engine, email: str) -> dict[str, Rule]:
     with Session(engine) as session:
         subscriber = find_subscriber(session, email)
     if subscriber is None or not subscriber.topics:

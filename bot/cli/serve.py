@@ -20,7 +20,7 @@ def serve() -> None:
     """
     from bot.service.service import Service  # the scheduler and the web app: see bot.cli
 
-    settings, engine = open_store()
+    settings, engine = open_store(create=True)
     logs.configure(
         fmt=settings.log.format,
         level=settings.log.level,
@@ -85,7 +85,7 @@ def web() -> None:
     from bot.web.app import create_app
     from bot.web.serving import proxy_options
 
-    settings, engine = open_store()
+    settings, engine = open_store(create=True)
     logs.configure(
         fmt=settings.log.format,
         level=settings.log.level,

@@ -19,6 +19,7 @@ from bot.subscriptions.spec import (
     FORMATS,
     SubscriptionSpec,
     make_spec,
+    normalise_email,
     normalise_topic_name,
 )
 from bot.subscriptions.store import as_specs, list_subscribers, subscribe, unsubscribe
@@ -65,7 +66,7 @@ def subscribe_command(
         email, keywords, exclude or (), name=name, cadence=cadence, format=format,
         timezone=timezone,
     )  # fmt: skip
-    _, engine = open_store()
+    _, engine = open_store(create=True)
     with write_session(engine) as session:
         outcome = subscribe(session, spec, now=utc_now())
     verb = "subscribed" if outcome.new_subscriber or outcome.resubscribed else "updated"
@@ -86,6 +87,7 @@ def unsubscribe_command(
     ] = None,
 ) -> None:
     """Remove a subscriber's topics (or one of them); what was already sent stays recorded."""
+    normalise_email(email)  # checked before the database is opened: bad input is said first
     if name is not None:
         name = normalise_topic_name(name)
     _, engine = open_store()
@@ -139,7 +141,7 @@ def import_command(
 ) -> None:
     """Create or update every subscription in a CSV or TOML file, all or nothing."""
     specs = _read(path)
-    _, engine = open_store()
+    _, engine = open_store(create=True)
     now = utc_now()
     with write_session(engine) as session:
         outcomes = [subscribe(session, spec, now=now) for spec in specs]
