@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import inspect
 
 from bot.db import open_engine
-from tests.conftest import PostgresCluster, RunCli
+from tests.conftest import RunCli
+from tests.postgres import PostgresCluster
 
 READ_ONLY = [
     ["preview", "me@lab.org"],
