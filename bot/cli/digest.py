@@ -11,6 +11,7 @@ from rich.table import Table
 
 from bot.cli.app import app, err, fail, open_store, out
 from bot.clock import utc_now
+from bot.delivery.outcomes import count_outcomes, summarise
 from bot.subscriptions.spec import normalise_email
 
 
@@ -49,13 +50,10 @@ def digest_command(
             escape(outcome.reason),
         )
     out.print(table)
-    sent = sum(o.status == "sent" for o in report.outcomes)
-    failed = sum(o.status == "failed" for o in report.outcomes)
+    counts = count_outcomes(report.outcomes, dry_run=dry_run)
     where = "dry run: nothing sent or recorded" if report.run_id is None else f"run {report.run_id}"
-    out.print(
-        f"{where}; {sent} delivered, {failed} failed, {len(report.outcomes) - sent - failed} other"
-    )
-    if failed:
+    out.print(f"{where}; {summarise(counts)}", markup=False, highlight=False)
+    if counts.failed:
         raise typer.Exit(1)
 
 

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.app import app, jsonable, open_store, out
+from bot.delivery.outcomes import OutcomeCounts, summarise
 from bot.runs import RunView, recent_runs
 
 
@@ -49,9 +50,13 @@ def _duration(run: RunView) -> str:
 
 
 def _story(run: RunView) -> str:
-    numbers = ", ".join(
-        f"{name.replace('_', ' ')} {value}" for name, value in run.counts.items() if value
-    )
+    if run.kind == "delivery" and run.finished_at is not None and run.counts:
+        # In the words and numbers `paperbot digest` said them.
+        numbers = summarise(OutcomeCounts.from_record(run.counts))
+    else:
+        numbers = ", ".join(
+            f"{name.replace('_', ' ')} {value}" for name, value in run.counts.items() if value
+        )
     problems = [
         f"{d['target']}: {d['outcome']}: {d['reason']}"
         for d in run.details

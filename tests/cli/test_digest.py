@@ -128,3 +128,28 @@ def test_a_refused_login_keeps_no_word_of_the_servers_reply(
     assert "535 login refused" in runs[1].stdout
     secrets = (ECHOED_PASSWORD, ECHOED_AUTH, "AUTH PLAIN")
     assert [secret for secret in secrets if secret in shown] == []
+
+
+def test_digest_and_report_tell_a_run_in_the_same_words_and_numbers(ready: RunCli) -> None:
+    assert (
+        ready("subscribe", "cy@lab.org", "graph neural network", "--format", "both").returncode == 0
+    )
+    assert ready("subscribe", "di@lab.org", "no such topic anywhere").returncode == 0
+
+    dry = ready("digest", "--dry-run")
+    real = ready("digest")
+    report = ready("report", "--kind", "delivery", "--limit", "1")
+    [recorded] = json.loads(ready("report", "--json", "--kind", "delivery").stdout)
+
+    assert dry.returncode == 0 and real.returncode == 0, dry.stderr + real.stderr
+    # ana and cy by email, bo and cy as Markdown; di has no matching papers.
+    told = "4 (2 by email, 2 as Markdown)"
+    assert dry.stdout.splitlines()[-1] == (
+        f"dry run: nothing sent or recorded; would send {told}, 1 skipped"
+    )
+    summary = "4 delivered (2 by email, 2 as Markdown), 0 failed, 1 skipped"
+    assert real.stdout.splitlines()[-1] == f"run {recorded['id']}; {summary}"
+    assert summary in report.stdout
+    assert recorded["counts"] == {
+        "subscribers": 4, "delivered": 4, "emails": 2, "markdown": 2, "failed": 0, "skipped": 1,
+    }  # fmt: skip
