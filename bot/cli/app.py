@@ -8,7 +8,7 @@ status 1 (2 for bad usage); `--verbose` adds the traceback. Command modules
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +16,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import Engine
 
 from bot import __version__
@@ -180,6 +182,47 @@ def _database_shown(settings: Settings) -> str:
 
 def _settings_shown(settings: Settings) -> str:
     return f"settings from {settings.source}" if settings.source else "no settings file found"
+
+
+Cell = str | Text
+"""A table cell: plain text, or rich `Text` (styled on a terminal, its plain text elsewhere)."""
+
+
+def print_rows(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    *,
+    empty: str,
+    show_lines: bool = False,
+) -> None:
+    """Print rows under `columns`: a table on a terminal, one line per row elsewhere.
+
+    Written to a pipe or a log (cron, make, a container), a table would be cut
+    to 80 columns: long paths folded over several lines, reasons cut with "…".
+    There each row is one line instead, its fields separated by tabs, after a
+    line naming the columns; a field's own line breaks become "; ". With no
+    rows, `empty` (such as "no papers match") is printed instead of a table.
+    """
+    listed: list[list[Cell]] = [list(row) for row in rows]
+    if not listed:
+        out.print(empty, markup=False, highlight=False, soft_wrap=True)
+        return
+    if not out.is_terminal:
+        header: list[Cell] = list(columns)
+        for fields in [header, *listed]:
+            print("\t".join(_one_line(field) for field in fields))
+        return
+    table = Table(show_lines=show_lines)
+    for column in columns:
+        table.add_column(column, overflow="fold")  # wrapped when narrow, never cut
+    for row in listed:
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
+    out.print(table)
+
+
+def _one_line(cell: Cell) -> str:
+    text = cell.plain if isinstance(cell, Text) else cell
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip()).replace("\t", " ")
 
 
 def jsonable(value: Any) -> Any:

@@ -5,11 +5,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import Progress as RichProgress
-from rich.table import Table
 
-from bot.cli.app import app, err, fail, open_store, out
+from bot.cli.app import app, err, fail, open_store, out, print_rows
 from bot.clock import utc_now
 from bot.delivery.outcomes import count_outcomes, summarise
 from bot.subscriptions.spec import normalise_email
@@ -40,16 +38,11 @@ def digest_command(
             )  # fmt: skip
     else:
         report = deliver(engine, settings, clock=utc_now, only=only, dry_run=dry_run)
-    table = Table("subscriber", "channel", "status", "papers", "why")
-    for outcome in report.outcomes:
-        table.add_row(
-            escape(outcome.email),
-            outcome.channel,
-            outcome.status,
-            str(outcome.papers or ""),
-            escape(outcome.reason),
-        )
-    out.print(table)
+    print_rows(
+        ("subscriber", "channel", "status", "papers", "why"),
+        ((o.email, o.channel, o.status, str(o.papers or ""), o.reason) for o in report.outcomes),
+        empty="no subscribers: nothing to do",
+    )
     counts = count_outcomes(report.outcomes, dry_run=dry_run)
     where = "dry run: nothing sent or recorded" if report.run_id is None else f"run {report.run_id}"
     out.print(f"{where}; {summarise(counts)}", markup=False, highlight=False)

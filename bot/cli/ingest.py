@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
-from bot.cli.app import app, err, fail, jsonable, open_store, out, state
+from bot.cli.app import app, err, fail, jsonable, open_store, out, print_rows, state
 from bot.clock import utc_now
 from bot.papers import check_search, list_papers
 
@@ -93,19 +92,24 @@ def papers(
     if as_json:
         out.print_json(json.dumps([jsonable(asdict(row)) for row in rows]))
         return
-    table = Table("id", "title", "date", "authors", "upvotes", "arXiv", "seen", title=None)
-    for row in rows:
-        table.add_row(
-            str(row.id),
-            row.title,
-            str(row.paper_date or ""),
-            row.organization or (str(row.author_count) if row.author_count is not None else ""),
-            "" if row.upvotes is None else str(row.upvotes),
-            row.arxiv_id or "",
-            str(row.sightings),
-        )
-    out.print(table)
-    out.print(f"{len(rows)} paper(s) shown")
+    print_rows(
+        ("id", "title", "date", "authors", "upvotes", "arXiv", "seen"),
+        (
+            (
+                str(row.id),
+                row.title,
+                str(row.paper_date or ""),
+                row.organization or ("" if row.author_count is None else str(row.author_count)),
+                "" if row.upvotes is None else str(row.upvotes),
+                row.arxiv_id or "",
+                str(row.sightings),
+            )
+            for row in rows
+        ),
+        empty="no papers stored yet" if search is None else f"no papers match {search!r}",
+    )
+    if rows:
+        out.print(f"{len(rows)} paper(s) shown")
 
 
 @contextmanager
@@ -124,22 +128,25 @@ def _progress_bar(*, show: bool) -> "Iterator[IngestProgress | None]":
 
 
 def _print_results(results: "list[IngestResult]") -> None:
+    print_rows(
+        ("kind", "status", "parsed", "new", "updated", "unchanged", "source", "why"),
+        (
+            (
+                r.kind or "",
+                r.status,
+                str(r.parsed),
+                str(r.new),
+                str(r.updated),
+                str(r.unchanged),
+                r.source,
+                r.error or r.reason or "",
+            )
+            for r in results
+        ),
+        empty="nothing to ingest: no files found",
+    )
     if not results:
-        out.print("nothing to ingest: no files found")
         return
-    table = Table("kind", "status", "parsed", "new", "updated", "unchanged")
-    table.add_column("source", overflow="fold")
-    for r in results:
-        table.add_row(
-            r.kind or "",
-            r.status,
-            str(r.parsed),
-            str(r.new),
-            str(r.updated),
-            str(r.unchanged),
-            r.source,
-        )
-    out.print(table)
     for r in results:
         for line in _problem_lines(r, every_warning=state.verbose):
             print(line, file=sys.stderr)

@@ -4,12 +4,11 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.cli.app import app, fail, open_store, out
+from bot.cli.app import app, fail, open_store, out, print_rows
 from bot.matching.engine import Matcher, Rule
 from bot.matching.ranking import RankedPaper, rank
 from bot.papers import papers_for_matching
@@ -81,17 +80,19 @@ def _json(entry: RankedPaper, titles: dict[int, str], names: dict[int, str]) -> 
 def _print(
     ranked: list[RankedPaper], titles: dict[int, str], names: dict[int, str], *, papers: int
 ) -> None:
-    table = Table("#", "score", "title", "why", show_lines=True)
+    rows = []
     for number, entry in enumerate(ranked, start=1):
         match = entry.best
-        start, end = match.snippet_span
-        snippet = match.snippet
-        highlighted = f"{escape(snippet[:start])}[bold reverse]{escape(snippet[start:end])}[/]{escape(snippet[end:])}"
         topic = ", ".join(names[rule_id] for rule_id in entry.rule_ids)
-        why = (
-            f"{escape(repr(match.keyword))} in {match.field} ({match.similarity:.2f}), "
-            f"topic {escape(topic)}\n{highlighted}"
-        )
-        table.add_row(str(number), f"{match.score:.2f}", escape(titles[entry.paper_id]), why)
-    out.print(table)
-    out.print(f"{len(ranked)} of {papers} stored paper(s) match")
+        why = Text(f"{match.keyword!r} in {match.field} ({match.similarity:.2f}), topic {topic}\n")
+        snippet = Text(match.snippet)
+        snippet.stylize("bold reverse", *match.snippet_span)  # what matched, on a terminal
+        rows.append((str(number), f"{match.score:.2f}", titles[entry.paper_id], why + snippet))
+    print_rows(
+        ("#", "score", "title", "why"),
+        rows,
+        empty=f"none of the {papers} stored paper(s) match",
+        show_lines=True,
+    )
+    if ranked:
+        out.print(f"{len(ranked)} of {papers} stored paper(s) match")

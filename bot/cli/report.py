@@ -5,10 +5,8 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from bot.cli.app import app, jsonable, open_store, out
+from bot.cli.app import app, jsonable, open_store, out, print_rows
 from bot.delivery.outcomes import OutcomeCounts, summarise
 from bot.runs import RunView, recent_runs
 
@@ -27,20 +25,21 @@ def report_command(
     if as_json_output:
         out.print_json(json.dumps([jsonable(asdict(run)) for run in runs]))
         return
-    if not runs:
-        out.print("no runs recorded yet")
-        return
-    table = Table("run", "kind", "started (UTC)", "took", "status", "what happened")
-    for run in runs:
-        table.add_row(
-            str(run.id),
-            run.kind,
-            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            _duration(run),
-            run.status if run.finished_at else "did not finish",
-            escape(_story(run)),
-        )
-    out.print(table)
+    print_rows(
+        ("run", "kind", "started (UTC)", "took", "status", "what happened"),
+        (
+            (
+                str(run.id),
+                run.kind,
+                run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                _duration(run),
+                run.status if run.finished_at else "did not finish",
+                _story(run),
+            )
+            for run in runs
+        ),
+        empty="no runs recorded yet" if kind is None else f"no {kind} runs recorded yet",
+    )
 
 
 def _duration(run: RunView) -> str:

@@ -4,9 +4,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from bot.cli.app import app, jsonable, open_store, out
+from bot.cli.app import app, jsonable, open_store, out, print_rows
 from bot.clock import utc_now
 from bot.service import logs
 from bot.service.state import read_health
@@ -53,26 +52,33 @@ def health(
             out.print(f"not running: last heartbeat {state.beat_at:%Y-%m-%d %H:%M:%S} UTC")
         if len(state.workers) > 1 or state.leader is not None:
             out.print(f"leading the schedule: {state.leader or 'nobody'}")
-            workers = Table("worker", "state", "started", "last heartbeat")
-            for worker in state.workers:
-                workers.add_row(
-                    worker.holder,
-                    "alive" if worker.alive else "gone",
-                    f"{worker.started_at:%Y-%m-%d %H:%M:%S}",
-                    f"{worker.beat_at:%Y-%m-%d %H:%M:%S}",
-                )
-            out.print(workers)
-        table = Table("job", "last outcome", "last success", "next run", "last error")
-        for job in state.jobs:
-            table.add_row(
-                job.name,
-                job.last_outcome or "",
-                f"{job.last_success_at:%Y-%m-%d %H:%M:%S}" if job.last_success_at else "never",
-                f"{job.next_run_at:%Y-%m-%d %H:%M:%S}" if job.next_run_at else "",
-                job.last_error or "",
+            print_rows(
+                ("worker", "state", "started", "last heartbeat"),
+                (
+                    (
+                        worker.holder,
+                        "alive" if worker.alive else "gone",
+                        f"{worker.started_at:%Y-%m-%d %H:%M:%S}",
+                        f"{worker.beat_at:%Y-%m-%d %H:%M:%S}",
+                    )
+                    for worker in state.workers
+                ),
+                empty="no workers",
             )
-        if state.jobs:
-            out.print(table)
+        print_rows(
+            ("job", "last outcome", "last success", "next run", "last error"),
+            (
+                (
+                    job.name,
+                    job.last_outcome or "",
+                    f"{job.last_success_at:%Y-%m-%d %H:%M:%S}" if job.last_success_at else "never",
+                    f"{job.next_run_at:%Y-%m-%d %H:%M:%S}" if job.next_run_at else "",
+                    job.last_error or "",
+                )
+                for job in state.jobs
+            ),
+            empty="no jobs scheduled yet",
+        )
     if not state.alive:
         raise typer.Exit(1)
 

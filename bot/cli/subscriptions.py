@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlmodel import Session
 
-from bot.cli.app import app, fail, jsonable, open_store, out
+from bot.cli.app import app, fail, jsonable, open_store, out, print_rows
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
@@ -116,12 +115,10 @@ def list_command(
         out.print_json(json.dumps([jsonable(asdict(s)) for s in subscribers]))
         return
     default_zone = f"{settings.schedule.timezone} (default)"
-    table = Table(
-        "email", "topic", "keywords", "exclusions", "cadence", "format", "timezone", "status"
-    )
-    for subscriber in subscribers:
-        for topic in subscriber.topics or (None,):
-            table.add_row(
+    print_rows(
+        ("email", "topic", "keywords", "exclusions", "cadence", "format", "timezone", "status"),
+        (
+            (
                 subscriber.email,
                 topic.name if topic else "",
                 "; ".join(topic.keywords) if topic else "",
@@ -131,8 +128,13 @@ def list_command(
                 subscriber.timezone or default_zone,
                 subscriber.status,
             )
-    out.print(table)
-    out.print(f"{len(subscribers)} subscriber(s)")
+            for subscriber in subscribers
+            for topic in subscriber.topics or (None,)
+        ),
+        empty="no subscribers" if everyone else "no active subscribers (--all lists every one)",
+    )
+    if subscribers:
+        out.print(f"{len(subscribers)} subscriber(s)")
 
 
 @subscriptions_app.command("import")

@@ -1,12 +1,14 @@
 """The command line's shared parts, as a user meets them: which database a command opens."""
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 
 from bot.db import open_engine
-from tests.conftest import RunCli
+from tests.conftest import RunCli, StaticFeeds
 from tests.postgres import PostgresCluster
 
 READ_ONLY = [
@@ -78,3 +80,66 @@ def test_commands_that_store_create_the_database(run_cli: RunCli, tmp_path: Path
     assert (tmp_path / "paperbot-data" / "paperbot.db").is_file()
     listed = run_cli("subscriptions", "--json")
     assert listed.returncode == 0 and "me@lab.org" in listed.stdout
+
+
+# --- Output read off a terminal -----------------------------------------------------------
+
+
+def _rows(stdout: str, columns: int) -> list[list[str]]:
+    """The tab-separated rows of a command's stdout, each checked to have all its fields."""
+    rows = [line.split("\t") for line in stdout.splitlines() if "\t" in line]
+    assert rows and all(len(row) == columns for row in rows), stdout
+    return rows
+
+
+def test_off_a_terminal_every_row_is_one_whole_line(
+    run_cli: RunCli, samples: Path, tmp_path: Path, feed_server: StaticFeeds
+) -> None:
+    deep = tmp_path.joinpath(*(f"a-rather-long-folder-name-{n}" for n in range(8)))
+    deep.mkdir(parents=True)
+    dump = deep / "compact-2.txt"
+    shutil.copy(samples / "compact-2.txt", dump)
+    missing_feed = feed_server.url("/rss/gone")
+    assert len(str(dump)) > 250
+
+    first = run_cli("ingest", str(dump), missing_feed)
+    again = run_cli("ingest", str(dump))
+
+    header, *rows = _rows(first.stdout, 8)
+    assert header == ["kind", "status", "parsed", "new", "updated", "unchanged", "source", "why"]
+    by_source = {row[6]: row for row in rows}
+    assert by_source[str(dump)][:3] == ["dump/compact", "ok", "214"]
+    assert by_source[missing_feed][:2] == ["feed", "failed"]
+    assert "404" in by_source[missing_feed][7]
+    [skipped] = _rows(again.stdout, 8)[1:]
+    assert skipped[1] == "skipped" and skipped[6] == str(dump)
+    assert skipped[7].startswith("unchanged since it was ingested")
+    # httpx logs each request at INFO: not without --verbose.
+    assert "HTTP Request" not in first.stderr
+
+    match = run_cli("match", "--keyword", "language model", "--limit", "3")
+    expected = json.loads(run_cli("match", "--keyword", "language model", "--json").stdout)[:3]
+    header, *matches = _rows(match.stdout, 4)
+    assert header == ["#", "score", "title", "why"] and len(matches) == 3
+    for (_, _, title, why), entry in zip(matches, expected, strict=True):
+        assert title == entry["title"]
+        assert why.startswith("'language model' in ") and why.endswith(f"; {entry['snippet']}")
+    assert match.stdout.splitlines()[-1] == "3 of 214 stored paper(s) match"
+    assert "…" not in first.stdout + again.stdout
+
+
+def test_off_a_terminal_nothing_found_is_said_in_one_line(run_cli: RunCli) -> None:
+    assert run_cli("db", "upgrade").returncode == 0
+    said = {
+        "papers": run_cli("papers", "--search", "diffusion"),
+        "match": run_cli("match", "--keyword", "diffusion"),
+        "subscriptions": run_cli("subscriptions"),
+        "report": run_cli("report", "--kind", "delivery"),
+        "digest": run_cli("digest"),
+    }
+    assert {name: result.returncode for name, result in said.items()} == dict.fromkeys(said, 0)
+    assert said["papers"].stdout == "no papers match 'diffusion'\n"
+    assert said["match"].stdout == "none of the 0 stored paper(s) match\n"
+    assert said["subscriptions"].stdout == "no active subscribers (--all lists every one)\n"
+    assert said["report"].stdout == "no delivery runs recorded yet\n"
+    assert said["digest"].stdout.splitlines()[0] == "no subscribers: nothing to do"
