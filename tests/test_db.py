@@ -11,7 +11,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.db import open_engine, upgrade_schema, write_session
 from bot.errors import StoreError
@@ -99,7 +99,7 @@ def test_a_writer_gives_up_after_the_busy_timeout(database_url: str) -> None:
         assert not thread.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
     with Session(holder) as session:  # the holder's write stands, the waiter's never was
-        assert session.scalars(select(Paper.title)).all() == ["first"]
+        assert session.scalars(select(col(Paper.title))).all() == ["first"]
 
 
 def test_postgresql_ends_a_writer_frozen_in_its_transaction(postgres: PostgresCluster) -> None:
@@ -119,7 +119,7 @@ def test_postgresql_ends_a_writer_frozen_in_its_transaction(postgres: PostgresCl
             session_of_other.add(_paper("second"))
         session.add(_paper("third"))  # woken up: its connection is gone
     with Session(other) as session:  # the frozen writer's rows were rolled back
-        assert session.scalars(select(Paper.title)).all() == ["second"]
+        assert session.scalars(select(col(Paper.title))).all() == ["second"]
 
 
 @pytest.mark.parametrize(

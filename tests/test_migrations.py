@@ -17,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from bot import migrations
 from bot.db import open_engine, schema_state, upgrade_schema, write_session
@@ -104,7 +104,7 @@ def _fill_baseline(path: Path) -> None:
 
 def _assert_baseline_rows_kept(engine: Engine) -> None:
     with Session(engine) as session:
-        papers = session.scalars(select(Paper).order_by(Paper.id)).all()
+        papers = session.scalars(select(Paper).order_by(col(Paper.id))).all()
         assert [(p.title, p.authors, p.arxiv_id) for p in papers] == [
             ("Graph Nets", ["Ana"], "2401.00001"),
             ("Diffusion", [], None),
@@ -115,9 +115,9 @@ def _assert_baseline_rows_kept(engine: Engine) -> None:
             "weekly",
             None,  # the new column: NULL in the rows already there
         )
-        assert session.scalars(select(Subscription.keywords)).one() == ["graph"]
-        assert session.scalars(select(Sighting.paper_id)).one() == 1
-        assert session.scalars(select(Delivery.status)).one() == "sent"
+        assert session.scalars(select(col(Subscription.keywords))).one() == ["graph"]
+        assert session.scalars(select(col(Sighting.paper_id))).one() == 1
+        assert session.scalars(select(col(Delivery.status))).one() == "sent"
         ledger = session.scalars(select(SentPaper)).one()
         assert (ledger.subscriber_id, ledger.paper_id, ledger.delivery_id) == (1, 1, 1)
         assert ledger.sent_at == datetime(2024, 1, 1, tzinfo=UTC)
@@ -214,9 +214,9 @@ def test_a_baseline_database_with_data_upgrades_in_place(tmp_path: Path, made_by
             )
         )  # fmt: skip
     with Session(engine) as session:
-        assert session.scalars(select(Subscriber.timezone)).one() == "Asia/Tokyo"
-        assert session.scalars(select(DeliveryClaim.holder)).one() == "host:1"
-        assert session.scalars(select(ConfirmationCount.sent)).one() == 1
+        assert session.scalars(select(col(Subscriber.timezone))).one() == "Asia/Tokyo"
+        assert session.scalars(select(col(DeliveryClaim.holder))).one() == "host:1"
+        assert session.scalars(select(col(ConfirmationCount.sent))).one() == 1
 
 
 @pytest.mark.parametrize(

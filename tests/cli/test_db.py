@@ -9,7 +9,8 @@ from sqlmodel import SQLModel
 
 from bot.db import open_engine, upgrade_schema
 from bot.migrations import HEAD
-from tests.conftest import PostgresCluster, RunCli
+from tests.conftest import RunCli
+from tests.postgres import PostgresCluster
 
 PASSWORD = "s3cret-pw"
 

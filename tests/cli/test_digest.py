@@ -124,7 +124,7 @@ def test_a_refused_login_keeps_no_word_of_the_servers_reply(
 
     assert runs[0].returncode == 1
     assert reasons == ["cannot connect: 535 login refused (the server's reply is not kept)"]
-    shown = "\n".join([*reasons, *(run.stdout + run.stderr for run in runs)])
+    shown = "\n".join([*map(str, reasons), *(run.stdout + run.stderr for run in runs)])
     assert "535 login refused" in runs[1].stdout
     secrets = (ECHOED_PASSWORD, ECHOED_AUTH, "AUTH PLAIN")
     assert [secret for secret in secrets if secret in shown] == []

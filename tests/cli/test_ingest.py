@@ -5,6 +5,7 @@ import os
 import shutil
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,10 +28,10 @@ def _arxiv_rss(*items: tuple[str, str, str, str]) -> bytes:
     ).encode()
 
 
-def _papers(run_cli: RunCli, *args: str) -> list[dict[str, object]]:
+def _papers(run_cli: RunCli, *args: str) -> list[dict[str, Any]]:
     result = run_cli("papers", "--json", *args)
     assert result.returncode == 0, result.stderr
-    papers: list[dict[str, object]] = json.loads(result.stdout)
+    papers: list[dict[str, Any]] = json.loads(result.stdout)
     return papers
 
 

@@ -11,10 +11,10 @@ import pytest
 from tests.conftest import RunCli
 
 
-def _subscribers(run_cli: RunCli, *args: str) -> list[dict[str, object]]:
+def _subscribers(run_cli: RunCli, *args: str) -> list[dict[str, Any]]:
     result = run_cli("subscriptions", "--json", *args)
     assert result.returncode == 0, result.stderr
-    subscribers: list[dict[str, object]] = json.loads(result.stdout)
+    subscribers: list[dict[str, Any]] = json.loads(result.stdout)
     return subscribers
 
 
@@ -28,7 +28,7 @@ def test_subscribe_list_and_unsubscribe(run_cli: RunCli) -> None:
     run_cli("subscribe", "ana@lab.org", "diffusion models", "--name", "diffusion")
     [ana] = _subscribers(run_cli)
     assert ana["cadence"] == "weekly"
-    topics = {t["name"]: t for t in ana["topics"]}  # type: ignore[attr-defined]
+    topics = {t["name"]: t for t in ana["topics"]}
     assert topics["graphs"]["keywords"] == ["graph neural network", "GNN"]
     assert topics["graphs"]["exclusions"] == ["link prediction"]
     table = run_cli("subscriptions").stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.db import write_session
 from bot.delivery import claims
@@ -27,7 +27,7 @@ def _subscribers(engine: Engine, count: int, clock: ManualClock) -> list[int]:
     for n in range(count):
         _subscribe(engine, clock, f"reader{n}@lab.org", "graph neural network")
     with Session(engine) as session:
-        return list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))  # type: ignore[arg-type]
+        return list(session.scalars(select(col(Subscriber.id)).order_by(col(Subscriber.id))))
 
 
 def _holding(engine: Engine, clock: ManualClock, holder: str) -> Holding:
@@ -233,7 +233,8 @@ def test_a_run_that_stalled_past_its_lease_sends_nothing_another_worker_took_ove
         # elsewhere joins the round and takes over every claim that ran out.
         clock.now += timedelta(seconds=120)
         with Session(engine) as session:
-            round_id = session.scalars(select(func.max(DeliveryRound.id))).one()
+            round_id = session.scalars(select(func.max(col(DeliveryRound.id)))).one()
+        assert round_id is not None  # this run started one
         other = Holding(round_id, "other-host:42")
         taken_over.append(claims.claim(engine, other, ids, now=clock(), lease=LEASE))
 

@@ -7,9 +7,9 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.config import Settings, load_settings
 from bot.db import open_engine, upgrade_schema, write_session
@@ -51,12 +51,12 @@ def _subscribe(
     engine: Engine, clock: ManualClock, email: str, *keywords: str, **options: str
 ) -> None:
     with write_session(engine) as session:
-        subscribe(session, make_spec(email, keywords, **options), now=clock())  # type: ignore[arg-type]
+        subscribe(session, make_spec(email, keywords, **options), now=clock())
 
 
-def _count(engine: Engine, table: type, *where: object) -> int:
+def _count(engine: Engine, table: type, *where: ColumnElement[bool]) -> int:
     with Session(engine) as session:
-        return int(session.scalar(select(func.count()).select_from(table).where(*where)) or 0)  # type: ignore[arg-type]
+        return int(session.scalar(select(func.count()).select_from(table).where(*where)) or 0)
 
 
 def _smtp_env(server: SmtpServer) -> dict[str, str]:
@@ -82,7 +82,9 @@ def test_files_are_written_once_and_the_ledger_remembers(
     [eml] = list(settings.outbox_dir.glob("*.eml"))
     message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
     assert message["To"] == "ana@lab.org"
-    assert "Graph Neural Networks" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    body = message.get_body(("plain",))
+    assert body is not None
+    assert "Graph Neural Networks" in body.get_content()
     [markdown] = list(settings.digests_dir.glob("*.md"))
     assert "propagation" in markdown.read_text(encoding="utf-8").lower()
     papers = sum(o.papers for o in report.outcomes)
@@ -159,7 +161,7 @@ def test_a_dry_run_changes_nothing(tmp_path: Path, database_url: str, clock: Man
     assert (
         _count(engine, Delivery)
         == _count(engine, SentPaper)
-        == _count(engine, Run, Run.kind == "delivery")
+        == _count(engine, Run, col(Run.kind) == "delivery")
         == 0
     )
 
@@ -175,7 +177,7 @@ def test_only_an_address_not_subscribed_is_refused_before_anything_is_recorded(
     for address in ("nobody@x.org", "GONE@lab.org"):
         with pytest.raises(InputError, match=f"no active subscriber with the address '{address}'"):
             deliver(engine, settings, clock=clock, only=address)
-    assert _count(engine, Run, Run.kind == "delivery") == _count(engine, DeliveryRound) == 0
+    assert _count(engine, Run, col(Run.kind) == "delivery") == _count(engine, DeliveryRound) == 0
     assert [
         o.status for o in deliver(engine, settings, clock=clock, only="ANA@lab.org").outcomes
     ] == ["sent"]
@@ -302,9 +304,12 @@ def test_a_long_run_keeps_its_claims_past_the_first_lease(
         clock.now += timedelta(minutes=15)  # 4 digests: an hour, twice the lease
         with Session(engine) as session:
             waiting = session.scalars(
-                select(Subscriber.id).where(~Subscriber.id.in_(select(Delivery.subscriber_id)))  # type: ignore[union-attr]
+                select(col(Subscriber.id)).where(
+                    ~col(Subscriber.id).in_(select(col(Delivery.subscriber_id)))
+                )
             ).all()
-        got = claims.claim(engine, other, list(waiting), now=clock(), lease=timedelta(hours=1))
+        ids = [i for i in waiting if i is not None]  # primary keys, typed as optional
+        got = claims.claim(engine, other, ids, now=clock(), lease=timedelta(hours=1))
         taken.append(got.mine)
 
     report = deliver(engine, settings, clock=clock, progress=slow_progress)
@@ -315,9 +320,9 @@ def test_a_long_run_keeps_its_claims_past_the_first_lease(
 def _sent_to(engine: Engine, email: str) -> set[int]:
     with Session(engine) as session:
         query = (
-            select(SentPaper.paper_id)
-            .join(Subscriber, Subscriber.id == SentPaper.subscriber_id)  # type: ignore[arg-type]
-            .where(Subscriber.email == email)
+            select(col(SentPaper.paper_id))
+            .join(Subscriber, col(Subscriber.id) == col(SentPaper.subscriber_id))
+            .where(col(Subscriber.email) == email)
         )
         return set(session.scalars(query))
 

@@ -76,7 +76,7 @@ def _ledger(engine: Engine, email: str) -> list[tuple[SentPaper, str]]:
     """The subscriber's ledger rows, each with the title of its paper."""
     with Session(engine) as session:
         query = (
-            select(SentPaper, Paper.title)
+            select(SentPaper, col(Paper.title))
             .join(Subscriber, col(Subscriber.id) == col(SentPaper.subscriber_id))
             .join(Paper, col(Paper.id) == col(SentPaper.paper_id))
             .where(col(Subscriber.email) == email)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Request, Route
+from playwright.sync_api import Browser, Dialog, Request, Route, ViewportSize
 
 from bot.digest.message import build_message
 from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
@@ -25,8 +25,8 @@ from bot.digest.render import DigestRenderer
 from tests.conftest import BrowserThread
 
 LOCAL = ("data:", "about:")  # the page itself; anything else would leave the machine
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 375, "height": 667}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 375, "height": 667}
 COLUMN_MAX = 600  # the template's one content column, in CSS px
 
 # A realistic long link with no break opportunity (no hyphen, no space): shared-data links
@@ -220,7 +220,7 @@ def _open(
     """Load `html` in a fresh context (desktop or phone), guarded; runs in the browser thread."""
     loaded = Loaded()
     context = browser.new_context(
-        viewport=PHONE if phone else DESKTOP,  # type: ignore[arg-type]
+        viewport=PHONE if phone else DESKTOP,
         is_mobile=phone,  # a phone honours the page's viewport meta tag
         has_touch=phone,
         device_scale_factor=2 if phone else 1,

@@ -7,13 +7,17 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 
+from bot.delivery.transports import FileTransport, Outgoing
 from bot.digest.message import POLICY, build_message
 from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
 from bot.digest.render import DigestRenderer
+from tests.conftest import DATA
 from tests.digest.test_render import SAMPLE
+from tests.golden import assert_golden, mask_email
 
 NOW = datetime(2024, 11, 22, 9, 30, tzinfo=UTC)
 RENDERER = DigestRenderer()
@@ -187,3 +191,22 @@ def test_wire_form_is_what_the_policy_serialises(digest: Digest, mailto: str | N
     parsed = [POLICY.header_store_parse(name, value) for name, value in message.raw_items()]
     folded = "".join(header.fold(policy=POLICY) for _, header in parsed)
     assert wire.decode("ascii").split("\r\n\r\n", 1)[0] + "\r\n" == folded
+
+
+def test_golden_eml(tmp_path: Path) -> None:
+    """The sample digest as the outbox writes it, compared with `tests/data/digest/sample.eml`.
+
+    Byte for byte but for the Message-ID, Date and MIME boundary, masked
+    (`tests.golden.mask_email`). After a deliberate change to the templates or the
+    message, write it again with `PAPERBOT_REGENERATE_GOLDEN=1 .venv/bin/pytest -k golden tests`
+    and review the file's diff.
+    """
+    message = build_message(
+        SAMPLE, renderer=RENDERER, sender="paperbot <bot@example.org>", now=NOW,
+        domain="example.org", unsubscribe_mailto="unsub@example.org",
+    )  # fmt: skip
+    outbox = FileTransport(tmp_path)
+    item = Outgoing("golden", SAMPLE.email, message)
+    [result] = outbox.send([item])
+    assert result.accepted, result.reply
+    assert_golden(mask_email(outbox.path_for(item).read_bytes()), DATA / "digest" / "sample.eml")

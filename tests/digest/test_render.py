@@ -1,10 +1,10 @@
 """Rendering digests: LaTeX clean-up, shortening, escaping, templates, overrides, golden files."""
 
-import difflib
-import os
+import functools
 import re
 from datetime import date
 from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,9 @@ from bot.digest.render import (
     safe_url,
     shorten,
 )
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "digest"
-REGENERATE = os.environ.get("PAPERBOT_REGENERATE_GOLDEN") == "1"
 
 LATEX_PAPER = DigestPaper(
     paper_id=1,
@@ -325,7 +325,9 @@ def test_each_paper_is_prepared_once_per_renderer() -> None:
         renderer.html(SAMPLE)
         renderer.text(SAMPLE)
         renderer.markdown(SAMPLE)
-    info = renderer.paper_view.cache_info()  # type: ignore[attr-defined]
+    # Typed as a plain callable in the renderer; it is an lru_cache, whose counts say it all.
+    assert isinstance(renderer.paper_view, functools._lru_cache_wrapper)
+    info = renderer.paper_view.cache_info()
     assert info.misses == 3
 
 
@@ -359,25 +361,9 @@ def test_empty_digest_renders(renderer: DigestRenderer) -> None:
 
 @pytest.mark.parametrize(("name", "method"), [("sample.md", "markdown"), ("sample.txt", "text"), ("sample.html", "html")])  # fmt: skip
 def test_golden(renderer: DigestRenderer, name: str, method: str) -> None:
+    """The sample digest in each format, as `tests/data/digest/` holds it (see `tests.golden`)."""
     rendered: str = getattr(renderer, method)(SAMPLE)
-    path = GOLDEN / name
-    if REGENERATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered, encoding="utf-8", newline="")
-    expected = path.read_text(encoding="utf-8")
-    if rendered != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.splitlines(keepends=True),
-                rendered.splitlines(keepends=True),
-                f"{name} (golden)",
-                f"{name} (rendered)",
-            )
-        )
-        pytest.fail(
-            f"{name} differs from the golden file; if intended, rerun with "
-            f"PAPERBOT_REGENERATE_GOLDEN=1.\n{diff}"
-        )
+    assert_golden(rendered, GOLDEN / name)
 
 
 def test_packaged_templates_are_found_in_an_installed_wheel(
@@ -387,7 +373,7 @@ def test_packaged_templates_are_found_in_an_installed_wheel(
     installed = tmp_path / "site-packages" / "bot"
     (installed / "templates").mkdir(parents=True)
     (installed / "templates" / "subject.txt").write_text("from the wheel")
-    monkeypatch.setattr(render.resources, "files", lambda _package: installed)
+    monkeypatch.setattr(resources, "files", lambda _package: installed)
     assert DigestRenderer().subject(SAMPLE) == "from the wheel"
 
 

@@ -1,6 +1,6 @@
 from datetime import date
 
-from bot.digest.model import DigestPaper
+from bot.digest.model import Digest, DigestPaper
 from bot.digest.select import select_digest
 from bot.matching.engine import Matcher, PaperText, Rule
 
@@ -16,7 +16,7 @@ TOPICS = {10: "graphs", 20: "lora"}
 RULES = [Rule(10, ("graph neural network",)), Rule(20, ("LoRA",))]
 
 
-def _digest(*, sent: frozenset[int] = frozenset(), cap: int = 25):  # type: ignore[no-untyped-def]
+def _digest(*, sent: frozenset[int] = frozenset(), cap: int = 25) -> Digest | None:
     return select_digest(
         subscriber_id=7, email="a@lab.org", day=date(2024, 11, 22), topics=TOPICS,
         matches=Matcher(TEXTS).match(RULES), papers=PAPERS, already_sent=sent, cap=cap,

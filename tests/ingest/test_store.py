@@ -2,23 +2,23 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.clock import Clock
 from bot.db import write_session
 from bot.ingest.parsed import ParsedPaper
-from bot.ingest.store import Origin, store_papers
+from bot.ingest.store import Origin, StoreCounts, store_papers
 from bot.models import Feed, Paper, Sighting
 
 
-def _store(engine: Engine, papers: list[ParsedPaper], origin: Origin):  # type: ignore[no-untyped-def]
+def _store(engine: Engine, papers: list[ParsedPaper], origin: Origin) -> StoreCounts:
     with write_session(engine) as session:
         return store_papers(session, papers, origin)
 
 
 def _papers(engine: Engine) -> list[Paper]:
     with Session(engine) as session:
-        return list(session.scalars(select(Paper).order_by(Paper.id)))  # type: ignore[arg-type]
+        return list(session.scalars(select(Paper).order_by(col(Paper.id))))
 
 
 def _count(engine: Engine, table: type) -> int:

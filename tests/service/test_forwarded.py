@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.conftest import StartServe, free_port
+from tests.delivery.conftest import free_port
+from tests.service.conftest import StartServe
 from tests.web.conftest import csrf_of, running_web
 
 LIMIT = 10  # the subscribe form's requests per client and 10 minutes

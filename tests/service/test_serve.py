@@ -13,19 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, func, select
+from sqlmodel import Session, col
 
 from bot.db import open_engine
 from bot.models import Delivery, SentPaper
 from tests.conftest import FEED_SECRETS, SAMPLES, GuardedFeeds, RunCli, StaticFeeds
-from tests.delivery.conftest import SmtpServer
+from tests.delivery.conftest import SmtpServer, free_port
 from tests.service.conftest import (
     MARGINS,
     Served,
     StartServe,
     forget_received,
-    free_port,
     send_at_in,
     slot_in,
     smtp_env,
@@ -56,11 +55,11 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
 
 
-def _count(data: Path, table: type, *where: object) -> int:
+def _count(data: Path, table: type, *where: ColumnElement[bool]) -> int:
     engine = open_engine(f"sqlite:///{data / 'paperbot.db'}")
     try:
         with Session(engine) as session:
-            query = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
+            query = select(func.count()).select_from(table).where(*where)
             return int(session.scalar(query) or 0)
     finally:
         engine.dispose()
@@ -105,11 +104,12 @@ def test_a_dump_dropped_in_the_inbox_reaches_each_subscriber_once_at_send_time(
         inbox = data / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
         shutil.copy(SAMPLES / "spaced-1.txt", inbox / "today.txt")
+
         # The inbox is watched: the file is ingested long before the 300 s scan.
-        [scan] = served.wait_for(
-            lambda s=served: [r for r in s.job_runs("inbox") if r["new"] > 0],
-            message="the inbox scan",
-        )
+        def scans_with_new_papers(s: Served = served) -> list[dict[str, Any]]:
+            return [r for r in s.job_runs("inbox") if r["new"] > 0]
+
+        [scan] = served.wait_for(scans_with_new_papers, message="the inbox scan")
         received = list(smtp_server.handler.received)
         # Read after the messages: a delivery not begun by now sent none of them.
         if served.delivery_due_at(slot.at) and not served.delivery_started():
@@ -211,7 +211,7 @@ def test_sigterm_during_delivery_finishes_the_messages_on_their_way(
     received = _recipients(smtp_server)
     assert 0 < len(received) < len(emails)
     # Exactly what the server accepted is recorded as sent, each with its papers.
-    assert _count(data, Delivery, Delivery.status == "sent") == len(received)  # type: ignore[arg-type]
+    assert _count(data, Delivery, col(Delivery.status) == "sent") == len(received)
     assert len(set(received)) == len(received)
     papers_each = _count(data, SentPaper) // len(received)
     assert papers_each > 0 and _count(data, SentPaper) == papers_each * len(received)

@@ -70,8 +70,10 @@ def test_the_public_health_names_failed_feeds_and_when_but_shows_no_error_text(
     public, private = health.as_json(), health.as_json(errors=True)
 
     assert public["failing_feeds"] == [{"name": "cs-lg", "failed_at": T0.isoformat()}]
-    assert "KEY" not in str(public) and "last_error" not in public["jobs"][0]
-    assert private["jobs"][0]["last_error"] == f"{url}: HTTP 503"
+    public_jobs, private_jobs = public["jobs"], private["jobs"]
+    assert isinstance(public_jobs, list) and isinstance(private_jobs, list)
+    assert "KEY" not in str(public) and "last_error" not in public_jobs[0]
+    assert private_jobs[0]["last_error"] == f"{url}: HTTP 503"
 
 
 def test_next_runs_are_recorded_and_unscheduled_jobs_dropped(engine: Engine) -> None:

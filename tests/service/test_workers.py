@@ -6,18 +6,20 @@ import queue
 import signal
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.db import open_engine
 from bot.models import DeliveryClaim, SentPaper, Subscriber
-from tests.conftest import SAMPLES, PostgresCluster, RunCli
+from tests.conftest import SAMPLES, RunCli
 from tests.delivery.conftest import SmtpServer, StartServer
+from tests.postgres import PostgresCluster
 from tests.service.conftest import MARGINS, Served, StartServe, forget_received, slot_in, smtp_env
 
 # Real services waiting on real clocks: `make test` runs them alone, after the rest.
@@ -94,7 +96,7 @@ def _ledger(url: str) -> tuple[int, int]:
         with Session(engine) as session:
             ledger = session.scalar(select(func.count(func.distinct(SentPaper.subscriber_id))))
             unsettled = session.scalar(
-                select(func.count()).select_from(DeliveryClaim).where(~DeliveryClaim.settled)  # type: ignore[arg-type]
+                select(func.count()).select_from(DeliveryClaim).where(~col(DeliveryClaim.settled))
             )
         return int(ledger or 0), int(unsettled or 0)
     finally:
@@ -126,9 +128,9 @@ def _holder_pid(engine: Engine, address: str) -> int:
     """The process of the worker delivering to `address`: it holds the reader's claim."""
     with Session(engine) as session:
         holder = session.scalars(
-            select(DeliveryClaim.holder)
-            .join(Subscriber, Subscriber.id == DeliveryClaim.subscriber_id)  # type: ignore[arg-type]
-            .where(Subscriber.email == address)
+            select(col(DeliveryClaim.holder))
+            .join(Subscriber, col(Subscriber.id) == col(DeliveryClaim.subscriber_id))
+            .where(col(Subscriber.email) == address)
         ).one()
     return int(holder.rpartition(":")[2].partition("/")[0])
 
@@ -167,7 +169,7 @@ def test_three_workers_share_one_delivery_and_send_every_digest_once(
         lambda: _ledger(url)[0] == readers, timeout=150, message="every reader in the ledger"
     )
     for worker in workers:  # every run ends (waiting for the others' claims)
-        worker.wait_for(lambda w=worker: _delivery_runs(w), timeout=60, message="its run to end")
+        worker.wait_for(partial(_delivery_runs, worker), timeout=60, message="its run to end")
     _assert_each_reader_got_one_digest(smtp_server, readers)
     # The scheduled job ran once, on the leader; the others joined its round.
     scheduled = [line for w in workers for line in w.job_runs("delivery")]

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page, Route, ViewportSize
 
 from tests.conftest import SAMPLES, BrowserThread, RunCli
 from tests.delivery.conftest import SmtpServer, free_port
 from tests.web.conftest import running_web
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 740}
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def site(tmp_path: Path, smtp_server: SmtpServer, run_cli: RunCli) -> Iterator[B
 def _guarded_page(browser: Browser, base: str, blocked: list[str], *, phone: bool = False) -> Page:
     """A page with JavaScript off, where any request outside the site is blocked and recorded."""
     context = browser.new_context(
-        viewport=PHONE if phone else DESKTOP,  # type: ignore[arg-type]
+        viewport=PHONE if phone else DESKTOP,
         is_mobile=phone,
         java_script_enabled=False,
     )
@@ -70,7 +70,9 @@ def _guarded_page(browser: Browser, base: str, blocked: list[str], *, phone: boo
 
 def _fits(page: Page) -> bool:
     width: int = page.evaluate("document.scrollingElement.scrollWidth")
-    return width <= page.viewport_size["width"]  # type: ignore[index]
+    viewport = page.viewport_size
+    assert viewport is not None  # every context here is made with one
+    return width <= viewport["width"]
 
 
 def _preview_titles(page: Page) -> list[str]:

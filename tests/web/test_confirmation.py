@@ -204,7 +204,7 @@ def test_an_address_gets_three_confirmations_a_day_whoever_asks(make_site: MakeS
     _answer(restarted, "192.0.2.99", email="victim@lab.org")
     assert len(restarted.inbox()) == 5
     with Session(restarted.engine) as session:
-        counts = list(session.exec(select(ConfirmationCount)))
+        counts = list(session.execute(select(ConfirmationCount)))
     assert [(row[0].day, row[0].sent) for row in counts] == [(restarted.now[0].date(), 1)]
 
 
@@ -217,7 +217,7 @@ def test_the_counts_hold_no_address(make_site: MakeSite) -> None:
     second.now[0] += timedelta(minutes=10)  # past the resend delay
     second.subscribe(email="Ana@lab.org")
     with Session(first.engine) as session:
-        stored = {row[0].address for row in session.exec(select(ConfirmationCount))}
+        stored = {row[0].address for row in session.execute(select(ConfirmationCount))}
     plain = {hashlib.sha256(text.encode()).hexdigest() for text in ("Ana@lab.org", "ana@lab.org")}
     assert len(stored) == 2 and not stored & plain
     assert all(len(address) == 64 and "lab.org" not in address for address in stored)

@@ -23,7 +23,7 @@ from bot.tokens import TokenSubject, make_token, read_token
 from bot.web.confirmation import PendingRequest, record_request
 from bot.web.security import CSRF_COOKIE
 from tests.conftest import DATABASES
-from tests.delivery.conftest import SmtpServer, free_port
+from tests.delivery.conftest import Handler, SmtpServer, free_port
 from tests.web.conftest import SECRET, SENT, T0, MakeSite, Site, csrf_of, link_in, read_eml
 
 
@@ -138,7 +138,7 @@ def test_a_control_character_is_refused_with_one_line_on_every_database(
     make_site: MakeSite, field: str, value: str, message: str
 ) -> None:
     site = make_site()
-    response = site.post(**{field: value})
+    response = site.post(None, **{field: value})
     assert response.status_code == 400
     assert re.findall(r"<li>(.*?)</li>", response.text) == [message]
     assert site.pending() == [] and site.inbox() == []
@@ -259,7 +259,7 @@ def test_a_transport_failure_is_a_503_and_asking_again_sends(
 
 
 def test_an_unreachable_mail_server_is_a_503(make_site: MakeSite) -> None:
-    nobody = SmtpServer("127.0.0.1", free_port(), handler=None)  # type: ignore[arg-type]
+    nobody = SmtpServer("127.0.0.1", free_port(), Handler())  # nothing listens on its port
     site = make_site(smtp=nobody)
     assert site.post().status_code == 503 and site.pending() == []
 
