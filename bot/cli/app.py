@@ -33,6 +33,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Click's plain help and usage errors rather than rich panels: the panels show a
+    # value such as <bool> after plain flags (--json), as if they took one, and draw
+    # boxes into pipes and logs; a usage error is one "Error: ..." line.
+    rich_markup_mode=None,
 )
 out = Console()
 err = Console(stderr=True)

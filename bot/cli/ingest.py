@@ -68,6 +68,7 @@ def papers(
         typer.Option(
             "--search",
             "-s",
+            metavar="TEXT",
             help="Only papers that TEXT matches, as a keyword: the rules of subscriptions"
             " and `paperbot match --keyword` (case, hyphens, plurals, typos, whole words).",
         ),
