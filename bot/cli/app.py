@@ -1,14 +1,16 @@
 """The command line's shared parts: the Typer app, global options, output, errors.
 
 Errors the project raises on purpose become one line on stderr and exit
-status 1 (2 for bad usage); `--verbose` adds the traceback. Command modules
+status 1; a bad value on the command line is a usage error, exit status 2
+(`as_usage_error`). `--verbose` adds the traceback. Command modules
 (`bot.cli.ingest`, `bot.cli.subscriptions`) register their commands on `app`.
 """
 
 import json
 import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +25,7 @@ from sqlalchemy.engine import Engine
 from bot import __version__
 from bot.config import ENV_PREFIX, Settings, describe, load_settings
 from bot.db import open_engine, schema_state, sqlite_file, upgrade_schema
-from bot.errors import NoDatabaseError, PaperbotError, StoreError
+from bot.errors import InputError, NoDatabaseError, PaperbotError, StoreError
 from bot.redaction import redact_url
 from bot.service.logs import RedactUrls
 
@@ -77,6 +79,8 @@ def _global_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
+    if config is not None and not config.is_file():
+        fail(f"--config {config}: no such file", code=2)
     state.config = config
     state.verbose = verbose
 
@@ -240,6 +244,21 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+@contextmanager
+def as_usage_error() -> Iterator[None]:
+    """Check values given on the command line inside: an `InputError` there exits 2.
+
+    A bad value typed on the command line (an email address, a keyword, a
+    cadence) is a usage error, as a bad number is to Click: status 2. The
+    same error found in a file or the database stays a failure, status 1.
+    Commands check their values this way before they open the database.
+    """
+    try:
+        yield
+    except InputError as exc:
+        fail(str(exc), code=2)
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress as RichProgress
 
-from bot.cli.app import app, err, fail, open_store, out, print_rows
+from bot.cli.app import app, as_usage_error, err, fail, open_store, out, print_rows
 from bot.clock import utc_now
 from bot.delivery.outcomes import count_outcomes, summarise
 from bot.subscriptions.spec import normalise_email
@@ -27,7 +27,8 @@ def digest_command(
     from bot.delivery.run import deliver  # templates and SMTP: see bot.cli
 
     if only is not None:
-        only = normalise_email(only)  # checked before it is recorded with the run
+        with as_usage_error():  # checked before it is recorded with the run
+            only = normalise_email(only)
     settings, engine = open_store(create=not dry_run)
     if err.is_terminal and not dry_run:
         with RichProgress(console=err, transient=True) as bar:
@@ -65,7 +66,8 @@ def preview_command(
     suffixes = {"html": ".html", "text": ".txt", "md": ".md"}
     if format not in suffixes:
         fail(f"--format must be html, text or md, not {format!r}", code=2)
-    normalise_email(email)  # before the database is opened: bad input is said first
+    with as_usage_error():  # before the database is opened: bad input is said first
+        normalise_email(email)
     settings, engine = open_store()
     digest = preview(engine, settings, email, clock=utc_now)
     if digest is None:

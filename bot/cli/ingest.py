@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import Progress
 
-from bot.cli.app import app, err, fail, jsonable, open_store, out, print_rows, state
+from bot.cli.app import (
+    app,
+    as_usage_error,
+    err,
+    fail,
+    jsonable,
+    open_store,
+    out,
+    print_rows,
+    state,
+)
 from bot.clock import utc_now
 from bot.papers import check_search, list_papers
 
@@ -85,7 +95,8 @@ def papers(
 ) -> None:
     """List stored papers, newest first."""
     if search is not None:
-        check_search(search)  # before the database is opened: bad input is said first
+        with as_usage_error():  # before the database is opened: bad input is said first
+            check_search(search)
     _, engine = open_store()
     rows = list_papers(
         engine, search=search, limit=(None if as_json else 50) if limit is None else limit or None

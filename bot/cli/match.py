@@ -8,11 +8,11 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.cli.app import app, fail, open_store, out, print_rows
+from bot.cli.app import app, as_usage_error, fail, open_store, out, print_rows
 from bot.matching.engine import Matcher, Rule
 from bot.matching.ranking import RankedPaper, rank
 from bot.papers import papers_for_matching
-from bot.subscriptions.spec import check_keywords
+from bot.subscriptions.spec import check_keywords, normalise_email
 from bot.subscriptions.store import find_subscriber
 
 
@@ -32,7 +32,10 @@ def match_command(
     if (email is None) == (not keyword):
         fail("give either a subscriber's EMAIL or --keyword", code=2)
     # Trial keywords are checked before the database is opened: bad input is said first.
-    topics = _trial_rules(keyword, exclude or []) if keyword else {}
+    with as_usage_error():
+        topics = _trial_rules(keyword, exclude or []) if keyword else {}
+        if email is not None:
+            normalise_email(email)
     _, engine = open_store()
     if email is not None:
         topics = _subscriber_rules(engine, email)

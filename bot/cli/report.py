@@ -6,20 +6,24 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.app import app, jsonable, open_store, out, print_rows
+from bot.cli.app import app, fail, jsonable, open_store, out, print_rows
 from bot.delivery.outcomes import OutcomeCounts, summarise
-from bot.runs import RunView, recent_runs
+from bot.runs import RUN_KINDS, RunView, recent_runs
 
 
 @app.command("report")
 def report_command(
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
-    kind: Annotated[str | None, typer.Option(help="Only runs of this kind (e.g. ingest).")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help=f"Only runs of this kind: {', '.join(RUN_KINDS)}.")
+    ] = None,
     as_json_output: Annotated[
         bool, typer.Option("--json", help="One JSON array, newest first.")
     ] = False,
 ) -> None:
     """Show the latest runs: when, what they did, and why anything was skipped or failed."""
+    if kind is not None and kind not in RUN_KINDS:
+        fail(f"--kind must be {' or '.join(RUN_KINDS)}, not {kind!r}", code=2)
     _, engine = open_store()
     runs = recent_runs(engine, limit=limit, kind=kind)
     if as_json_output:

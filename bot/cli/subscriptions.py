@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
-from bot.cli.app import app, fail, jsonable, open_store, out, print_rows
+from bot.cli.app import app, as_usage_error, fail, jsonable, open_store, out, print_rows
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
@@ -61,10 +61,11 @@ def subscribe_command(
 
     Cadence, format and time zone belong to the subscriber and are kept when not given.
     """
-    spec = make_spec(
-        email, keywords, exclude or (), name=name, cadence=cadence, format=format,
-        timezone=timezone,
-    )  # fmt: skip
+    with as_usage_error():
+        spec = make_spec(
+            email, keywords, exclude or (), name=name, cadence=cadence, format=format,
+            timezone=timezone,
+        )  # fmt: skip
     _, engine = open_store(create=True)
     with write_session(engine) as session:
         outcome = subscribe(session, spec, now=utc_now())
@@ -86,9 +87,10 @@ def unsubscribe_command(
     ] = None,
 ) -> None:
     """Remove a subscriber's topics (or one of them); what was already sent stays recorded."""
-    normalise_email(email)  # checked before the database is opened: bad input is said first
-    if name is not None:
-        name = normalise_topic_name(name)
+    with as_usage_error():  # checked before the database is opened: bad input is said first
+        normalise_email(email)
+        if name is not None:
+            name = normalise_topic_name(name)
     _, engine = open_store()
     with write_session(engine) as session:
         removed = unsubscribe(session, email, now=utc_now(), topic=name)

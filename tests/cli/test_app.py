@@ -143,3 +143,44 @@ def test_off_a_terminal_nothing_found_is_said_in_one_line(run_cli: RunCli) -> No
     assert said["subscriptions"].stdout == "no active subscribers (--all lists every one)\n"
     assert said["report"].stdout == "no delivery runs recorded yet\n"
     assert said["digest"].stdout.splitlines()[0] == "no subscribers: nothing to do"
+
+
+# --- Exit status -------------------------------------------------------------------------
+
+USAGE_ERRORS = [
+    (["subscribe", "a@lab.org", "GAN", "--cadence", "hourly"], "cadence 'hourly'"),
+    (["subscribe", "a@lab.org", "GAN", "--timezone", "Mars/Olympus"], "'Mars/Olympus'"),
+    (["papers", "--limit", "many"], "Invalid value for '--limit'"),
+    (["papers", "--search", "!!!"], "search '!!!' has no letters or digits"),
+    (["report", "--kind", "backup"], "--kind must be ingest or delivery, not 'backup'"),
+    (["digest", "--only", "not-an-email"], "invalid email address 'not-an-email'"),
+    (["preview", "not-an-email"], "invalid email address 'not-an-email'"),
+    (["preview", "a@lab.org", "--format", "pdf"], "--format must be html, text or md"),
+    (["match", "not-an-email"], "invalid email address 'not-an-email'"),
+    (["match", "--keyword", "!!"], "'!!'"),
+    (["unsubscribe", "not-an-email"], "invalid email address 'not-an-email'"),
+    (["--config", "nowhere.toml", "papers"], "--config nowhere.toml: no such file"),
+    (["ingest"], "nothing to ingest"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS, ids=lambda v: " ".join(v)[:40])
+def test_a_bad_value_on_the_command_line_exits_2_before_anything_is_opened(
+    run_cli: RunCli, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run_cli(*args)
+
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr.splitlines()[-1], result.stderr
+    assert list(tmp_path.iterdir()) == []  # checked before any database was opened
+
+
+def test_a_failure_exits_1_after_the_same_values_were_good(run_cli: RunCli) -> None:
+    assert run_cli("subscribe", "a@lab.org", "GAN", "--cadence", "weekly").returncode == 0
+    failures = {
+        "no such subscriber": run_cli("preview", "ghost@lab.org"),
+        "no subscriptions": run_cli("match", "ghost@lab.org"),
+        "nothing to unsubscribe": run_cli("unsubscribe", "ghost@lab.org"),
+        "bad file": run_cli("subscriptions", "import", "missing.csv"),
+    }
+    assert {what: r.returncode for what, r in failures.items()} == dict.fromkeys(failures, 1)

@@ -53,7 +53,7 @@ def test_bad_input_is_one_line_and_stores_nothing(run_cli: RunCli) -> None:
     ]
     for args, message in cases:
         result = run_cli("subscribe", *args)
-        assert result.returncode == 1, args
+        assert result.returncode == 2, args
         [line] = result.stderr.splitlines()
         assert line.startswith("paperbot: error: ") and message in line, line
     assert _subscribers(run_cli, "--all") == []
@@ -132,7 +132,7 @@ def test_a_control_character_is_one_line_and_changes_nothing(run_cli: RunCli) ->
     ]  # fmt: skip
     for args, message in cases:
         result = run_cli(*args)
-        assert result.returncode == 1, (args, result.stderr)
+        assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.splitlines() == [f"paperbot: error: {message}"], args
     assert _subscribers(run_cli, "--all") == before
 
