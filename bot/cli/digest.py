@@ -1,5 +1,6 @@
 """`paperbot digest`: run delivery once (or say what it would send)."""
 
+import sys
 import webbrowser
 from pathlib import Path
 from typing import Annotated
@@ -55,17 +56,21 @@ def digest_command(
 def preview_command(
     email: Annotated[str, typer.Argument(help="The subscriber.")],
     format: Annotated[str, typer.Option("--format", help="html, text or md.")] = "html",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
-    open_it: Annotated[bool, typer.Option("--open", help="Open the file in a browser.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not to stdout.")
+    ] = None,
+    open_it: Annotated[
+        bool, typer.Option("--open", help="Open the --output file in a browser.")
+    ] = False,
 ) -> None:
-    """Write the digest a subscriber would get now to a file; nothing is sent or recorded."""
+    """Print the digest a subscriber would get now; nothing is sent or recorded."""
     from bot.delivery.run import preview  # templates and SMTP: see bot.cli
-    from bot.delivery.transports import safe_name
     from bot.digest.render import DigestRenderer
 
-    suffixes = {"html": ".html", "text": ".txt", "md": ".md"}
-    if format not in suffixes:
+    if format not in ("html", "text", "md"):
         fail(f"--format must be html, text or md, not {format!r}", code=2)
+    if open_it and output is None:
+        fail("--open needs --output FILE: the file to open", code=2)
     with as_usage_error():  # before the database is opened: bad input is said first
         normalise_email(email)
     settings, engine = open_store()
@@ -75,8 +80,13 @@ def preview_command(
         return
     renderer = DigestRenderer(settings.delivery.templates)
     render = {"html": renderer.html, "text": renderer.text, "md": renderer.markdown}[format]
-    path = output or Path(f"preview-{safe_name(digest.email)}{suffixes[format]}")
-    path.write_text(render(digest), encoding="utf-8")
-    out.print(f"wrote {path}: {len(digest.entries)} paper(s), {digest.more} more waiting")
+    summary = f"{len(digest.entries)} paper(s), {digest.more} more waiting"
+    if output is None:
+        # stdout holds the digest alone, to be piped or redirected; the summary is beside it.
+        sys.stdout.write(render(digest))
+        err.print(summary, markup=False, highlight=False)
+        return
+    output.write_text(render(digest), encoding="utf-8")
+    out.print(f"wrote {output}: {summary}", markup=False, highlight=False)
     if open_it:
-        webbrowser.open(path.resolve().as_uri())
+        webbrowser.open(output.resolve().as_uri())

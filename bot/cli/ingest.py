@@ -22,7 +22,7 @@ from bot.cli.app import (
     state,
 )
 from bot.clock import utc_now
-from bot.papers import check_search, list_papers
+from bot.papers import PAPER_SORTS, check_search, list_papers
 
 if TYPE_CHECKING:
     from bot.ingest.pipeline import IngestResult
@@ -89,18 +89,27 @@ def papers(
             min=0, help="At most this many rows (default: 50, all with --json); 0 for all."
         ),
     ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            metavar="<order>",
+            help="date: the papers' own dates, newest first (the default); ingested: the"
+            " papers paperbot got last first; upvotes: the most upvoted first.",
+        ),
+    ] = "date",
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON array with every stored field.")
     ] = False,
 ) -> None:
-    """List stored papers, newest first."""
+    """List stored papers, newest first (--sort for another order)."""
+    if sort not in PAPER_SORTS:
+        fail(f"--sort must be {', '.join(PAPER_SORTS)}, not {sort!r}", code=2)
     if search is not None:
         with as_usage_error():  # before the database is opened: bad input is said first
             check_search(search)
     _, engine = open_store()
-    rows = list_papers(
-        engine, search=search, limit=(None if as_json else 50) if limit is None else limit or None
-    )
+    shown = (None if as_json else 50) if limit is None else limit or None
+    rows = list_papers(engine, search=search, limit=shown, sort=sort)
     if as_json:
         out.print_json(json.dumps([jsonable(asdict(row)) for row in rows]))
         return

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -99,6 +100,20 @@ def test_preview_writes_a_file_and_records_nothing(ready: RunCli, tmp_path: Path
     assert html.returncode == 0 and "<mark" in (tmp_path / "ana.html").read_text(encoding="utf-8")
     assert ready("digest").returncode == 0  # the preview did not count as a delivery
     assert len(list((tmp_path / "paperbot-data" / "outbox").glob("*.eml"))) == 1
+
+
+def test_preview_without_output_prints_the_digest_and_writes_no_file(
+    ready: RunCli, tmp_path: Path
+) -> None:
+    before = sorted(tmp_path.iterdir())
+    result = ready("preview", "ana@lab.org", "--format", "md")
+    assert result.returncode == 0, result.stderr
+    assert "Graph Neural Networks" in result.stdout and "**" in result.stdout
+    written = ready("preview", "ana@lab.org", "--format", "md", "--output", "ana.md")
+    assert result.stdout == (tmp_path / "ana.md").read_text(encoding="utf-8")
+    assert written.stdout.startswith("wrote ana.md: ")
+    assert re.fullmatch(r"\d+ paper\(s\), \d+ more waiting\n", result.stderr)
+    assert sorted(tmp_path.iterdir()) == sorted([*before, tmp_path / "ana.md"])
 
 
 def test_a_refused_login_keeps_no_word_of_the_servers_reply(
