@@ -7,12 +7,29 @@ import typer
 
 from bot.cli.app import app, jsonable, open_store, out, print_rows
 from bot.clock import utc_now
+from bot.config import Settings
 from bot.service import logs
 from bot.service.state import read_health
 
+Host = Annotated[
+    str | None,
+    typer.Option("--host", help="Listen on this address (default: web.host, 127.0.0.1)."),
+]
+Port = Annotated[
+    int | None,
+    typer.Option("--port", min=1, max=65535, help="Listen on this port (default: web.port, 8080)."),
+]
+
+
+def _listening_on(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """The settings with `--host` and `--port`, when given, in place of web.host and web.port."""
+    given = {"host": host, "port": port}
+    web = settings.web.model_copy(update={k: v for k, v in given.items() if v is not None})
+    return settings.model_copy(update={"web": web})
+
 
 @app.command()
-def serve() -> None:
+def serve(host: Host = None, port: Port = None) -> None:
     """Run the service: scheduled inbox scans, feed polls and digests, and the web app.
 
     Stops cleanly on SIGTERM or SIGINT. Logs go to stderr, one line per job run.
@@ -20,6 +37,7 @@ def serve() -> None:
     from bot.service.service import Service  # the scheduler and the web app: see bot.cli
 
     settings, engine = open_store(create=True)
+    settings = _listening_on(settings, host, port)
     logs.configure(
         fmt=settings.log.format,
         level=settings.log.level,
@@ -84,7 +102,7 @@ def health(
 
 
 @app.command()
-def web() -> None:
+def web(host: Host = None, port: Port = None) -> None:
     """Serve only the web pages (subscribe, manage, unsubscribe), without the scheduler."""
     import uvicorn  # the web app's parts: see bot.cli
 
@@ -92,6 +110,7 @@ def web() -> None:
     from bot.web.serving import proxy_options
 
     settings, engine = open_store(create=True)
+    settings = _listening_on(settings, host, port)
     logs.configure(
         fmt=settings.log.format,
         level=settings.log.level,
