@@ -82,6 +82,19 @@ def open_engine(
     return engine
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a `sqlite:///` URL names; None for other databases and in-memory ones."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None  # not a URL at all: `open_engine` says so
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):
+        return None  # a URI filename (`?uri=true`): SQLite decides what it names
+    return Path(parsed.database)
+
+
 def _create_engine(url: URL, name: str, **options: Any) -> Engine:
     try:
         return create_engine(url, json_serializer=_to_json, **options)

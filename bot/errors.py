@@ -37,6 +37,18 @@ class StoreError(PaperbotError):
     """The database could not be opened or written."""
 
 
+class NoDatabaseError(StoreError):
+    """The settings name a database that does not exist, or that holds no paperbot tables.
+
+    `database` names it as people may see it: a SQLite file's path, or a URL
+    with its secrets masked.
+    """
+
+    def __init__(self, database: str, message: str) -> None:
+        super().__init__(message)
+        self.database = database
+
+
 class InputError(PaperbotError, ValueError):
     """A value a user typed (an email address, a keyword, a file to import) is not usable."""
 

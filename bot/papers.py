@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, nulls_last, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -14,6 +15,24 @@ from bot.matching.keywords import parse_keyword
 from bot.matching.ranking import PaperFacts
 from bot.models import Paper, Sighting
 from bot.subscriptions.spec import check_text
+
+PAPER_SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    # Newest first by the paper's own date (its page's day); papers without one last.
+    "date": (
+        nulls_last(col(Paper.paper_date).desc()),
+        col(Paper.first_seen_at).desc(),
+        col(Paper.id).desc(),
+    ),
+    # The papers paperbot got most recently first.
+    "ingested": (col(Paper.first_seen_at).desc(), col(Paper.id).desc()),
+    # The most upvoted first; then newest first, as "date".
+    "upvotes": (
+        nulls_last(col(Paper.upvotes).desc()),
+        nulls_last(col(Paper.paper_date).desc()),
+        col(Paper.id).desc(),
+    ),
+}
+"""The orders `list_papers` knows, by name, each as its ORDER BY."""
 
 
 @dataclass(frozen=True)
@@ -40,14 +59,17 @@ class StoredPaper:
 
 
 def list_papers(
-    engine: Engine, *, search: str | None = None, limit: int | None = None
+    engine: Engine, *, search: str | None = None, limit: int | None = None, sort: str = "date"
 ) -> list[StoredPaper]:
-    """Return stored papers, most recently first seen first, optionally only those `search` matches.
+    """Return stored papers in the order `sort` names, optionally only those `search` matches.
 
+    `sort` is a key of `PAPER_SORTS`: "date" (the paper's date, newest first),
+    "ingested" (most recently first seen first) or "upvotes".
     `search` is a keyword under the matching rules, as `paperbot match --keyword`
     and subscriptions read it (case, accents, hyphens, plurals, typos, whole
     words, quotes); a keyword that is not usable raises `InputError`.
     """
+    order = PAPER_SORTS[sort]
     seen = (
         select(Sighting.paper_id, func.count().label("n"))  # type: ignore[call-overload]
         .group_by(Sighting.paper_id)
@@ -56,14 +78,17 @@ def list_papers(
     query = (
         select(Paper, func.coalesce(seen.c.n, 0))
         .outerjoin(seen, seen.c.paper_id == Paper.id)
-        .order_by(Paper.first_seen_at.desc(), Paper.id.desc())  # type: ignore[attr-defined, union-attr]
+        .order_by(*order)
     )
     if not search:
         if limit:
             query = query.limit(limit)
         with Session(engine) as session:
             return [_view(paper, count) for paper, count in session.execute(query)]
-    wanted = _matching_ids(engine, search)[: limit or None]
+    matched = _matching_ids(engine, search)
+    with Session(engine) as session:
+        in_order = session.execute(select(col(Paper.id)).order_by(*order)).scalars()
+        wanted = [paper_id for paper_id in in_order if paper_id in matched][: limit or None]
     rows: dict[int, StoredPaper] = {}
     with Session(engine) as session:
         for chunk in in_chunks(wanted):
@@ -73,21 +98,23 @@ def list_papers(
     return [rows[paper_id] for paper_id in wanted if paper_id in rows]
 
 
-def _matching_ids(engine: Engine, search: str) -> list[int]:
-    """The ids of the papers `search` matches, most recently first seen first."""
-    # One line naming what is wrong, before any reading.
+def check_search(search: str) -> None:
+    """Raise `InputError` when `search` is not usable as a keyword, saying what is wrong."""
     parse_keyword(check_text(search, "search text"), what="search")
-    query = select(col(Paper.id), col(Paper.title), col(Paper.abstract), col(Paper.first_seen_at))
+
+
+def _matching_ids(engine: Engine, search: str) -> set[int]:
+    """The ids of the papers `search` matches."""
+    check_search(search)  # one line naming what is wrong, before any reading
+    query = select(col(Paper.id), col(Paper.title), col(Paper.abstract))
     with Session(engine) as session:
         stored = session.execute(query).all()
-    matched = {
+    return {
         match.paper_id
         for match in Matcher(
-            PaperText(i, title, abstract) for i, title, abstract, _ in stored
+            PaperText(i, title, abstract) for i, title, abstract in stored
         ).match_keyword(search)
     }
-    found = [(first_seen, i) for i, _, _, first_seen in stored if i in matched]
-    return [i for _, i in sorted(found, reverse=True)]
 
 
 def papers_for_matching(engine: Engine) -> tuple[list[PaperText], dict[int, PaperFacts]]:

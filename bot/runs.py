@@ -13,6 +13,9 @@ from sqlmodel import Session, col, select
 from bot.db import write_session
 from bot.models import Run
 
+RUN_KINDS = ("ingest", "delivery")
+"""The jobs that record their runs, as `start_run` is given them."""
+
 
 @dataclass(frozen=True)
 class RunView:

@@ -395,7 +395,9 @@ def test_with_auto_upgrade_any_command_upgrades_an_old_schema(
 
 
 def test_a_new_database_without_auto_upgrade_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
-    refused = run_cli("papers", env={"PAPERBOT_DATABASE_AUTO_UPGRADE": "false"})
+    refused = run_cli(
+        "subscribe", "ana@lab.org", "GAN", env={"PAPERBOT_DATABASE_AUTO_UPGRADE": "false"}
+    )
     assert refused.returncode == 1
     assert refused.stderr == (
         "paperbot: error: the database schema is at nothing (an empty database),"

@@ -1,6 +1,6 @@
 """Listing stored papers, and searching them by the matching rules, on each database."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -43,3 +43,25 @@ def test_a_search_is_a_keyword_and_keeps_the_newest_first_order(engine: Engine) 
 def test_a_search_that_is_not_a_usable_keyword_is_refused_naming_it(engine: Engine) -> None:
     with pytest.raises(InputError, match="search '---' has no letters or digits"):
         list_papers(engine, search="---")
+
+
+def test_papers_sort_by_their_date_by_default_or_as_ingested_or_by_upvotes(
+    engine: Engine,
+) -> None:
+    # Ingested in this order: an old paper seen last, one without a date or upvotes.
+    for seen, paper in [
+        (NOW - timedelta(days=3), ParsedPaper("Recent", "A.", paper_date=date(2025, 11, 20), upvotes=5)),
+        (NOW - timedelta(days=2), ParsedPaper("Undated", "B.")),
+        (NOW - timedelta(days=1), ParsedPaper("Popular", "C.", paper_date=date(2025, 11, 1), upvotes=90)),
+        (NOW, ParsedPaper("Old", "D.", paper_date=date(2025, 10, 1), upvotes=1)),
+    ]:  # fmt: skip
+        with write_session(engine) as session:
+            store_papers(session, [paper], Origin(seen_at=seen))
+
+    def titles(sort: str = "date", search: str | None = None) -> list[str]:
+        return [p.title for p in list_papers(engine, sort=sort, search=search)]
+
+    assert [p.title for p in list_papers(engine)] == ["Recent", "Popular", "Old", "Undated"]
+    assert titles("ingested") == ["Old", "Popular", "Undated", "Recent"]
+    assert titles("upvotes") == ["Popular", "Recent", "Old", "Undated"]
+    assert titles("upvotes", search="popular") == ["Popular"]

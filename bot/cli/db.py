@@ -2,7 +2,8 @@
 
 These commands open the database as it is, whatever `database.auto_upgrade`
 says: `current` must show the schema before anything changes it, and `copy`
-reads a database without changing it.
+reads a database without changing it. Only `upgrade` creates a database that
+does not exist yet; the others say where they looked.
 """
 
 from typing import Annotated
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
-from bot.cli.app import app, load_config, open_database, out
+from bot.cli.app import app, load_config, open_database, open_existing_database, out
 from bot.clock import utc_now
 from bot.db import open_engine, schema_state, upgrade_schema
 from bot.db_copy import copy_database
@@ -44,7 +45,7 @@ def upgrade() -> None:
 @db_app.command("current")
 def current() -> None:
     """Show the schema's revision and whether paperbot needs a newer one; change nothing."""
-    out.print(describe(schema_state(open_database(load_config()))))
+    out.print(describe(schema_state(open_existing_database(load_config()))))
 
 
 def describe(schema: SchemaState) -> str:
@@ -73,7 +74,7 @@ def copy(
     every row, in one transaction: if anything fails, it is left as it was.
     """
     settings = load_config()
-    source = open_database(settings)
+    source = open_existing_database(settings)
     target = open_engine(
         target_url,
         busy_timeout=settings.database.busy_timeout,

@@ -1,16 +1,16 @@
 """`paperbot digest`: run delivery once (or say what it would send)."""
 
+import sys
 import webbrowser
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import Progress as RichProgress
-from rich.table import Table
 
-from bot.cli.app import app, err, fail, open_store, out
+from bot.cli.app import app, as_usage_error, err, fail, open_store, out, print_rows
 from bot.clock import utc_now
+from bot.delivery.outcomes import count_outcomes, summarise
 from bot.subscriptions.spec import normalise_email
 
 
@@ -28,8 +28,9 @@ def digest_command(
     from bot.delivery.run import deliver  # templates and SMTP: see bot.cli
 
     if only is not None:
-        only = normalise_email(only)  # checked before it is recorded with the run
-    settings, engine = open_store()
+        with as_usage_error():  # checked before it is recorded with the run
+            only = normalise_email(only)
+    settings, engine = open_store(create=not dry_run)
     if err.is_terminal and not dry_run:
         with RichProgress(console=err, transient=True) as bar:
             task = bar.add_task("delivering", total=None)
@@ -39,23 +40,15 @@ def digest_command(
             )  # fmt: skip
     else:
         report = deliver(engine, settings, clock=utc_now, only=only, dry_run=dry_run)
-    table = Table("subscriber", "channel", "status", "papers", "why")
-    for outcome in report.outcomes:
-        table.add_row(
-            escape(outcome.email),
-            outcome.channel,
-            outcome.status,
-            str(outcome.papers or ""),
-            escape(outcome.reason),
-        )
-    out.print(table)
-    sent = sum(o.status == "sent" for o in report.outcomes)
-    failed = sum(o.status == "failed" for o in report.outcomes)
-    where = "dry run: nothing sent or recorded" if report.run_id is None else f"run {report.run_id}"
-    out.print(
-        f"{where}; {sent} delivered, {failed} failed, {len(report.outcomes) - sent - failed} other"
+    print_rows(
+        ("subscriber", "channel", "status", "papers", "why"),
+        ((o.email, o.channel, o.status, str(o.papers or ""), o.reason) for o in report.outcomes),
+        empty="no subscribers: nothing to do",
     )
-    if failed:
+    counts = count_outcomes(report.outcomes, dry_run=dry_run)
+    where = "dry run: nothing sent or recorded" if report.run_id is None else f"run {report.run_id}"
+    out.print(f"{where}; {summarise(counts)}", markup=False, highlight=False)
+    if counts.failed:
         raise typer.Exit(1)
 
 
@@ -63,17 +56,23 @@ def digest_command(
 def preview_command(
     email: Annotated[str, typer.Argument(help="The subscriber.")],
     format: Annotated[str, typer.Option("--format", help="html, text or md.")] = "html",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
-    open_it: Annotated[bool, typer.Option("--open", help="Open the file in a browser.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not to stdout.")
+    ] = None,
+    open_it: Annotated[
+        bool, typer.Option("--open", help="Open the --output file in a browser.")
+    ] = False,
 ) -> None:
-    """Write the digest a subscriber would get now to a file; nothing is sent or recorded."""
+    """Print the digest a subscriber would get now; nothing is sent or recorded."""
     from bot.delivery.run import preview  # templates and SMTP: see bot.cli
-    from bot.delivery.transports import safe_name
     from bot.digest.render import DigestRenderer
 
-    suffixes = {"html": ".html", "text": ".txt", "md": ".md"}
-    if format not in suffixes:
+    if format not in ("html", "text", "md"):
         fail(f"--format must be html, text or md, not {format!r}", code=2)
+    if open_it and output is None:
+        fail("--open needs --output FILE: the file to open", code=2)
+    with as_usage_error():  # before the database is opened: bad input is said first
+        normalise_email(email)
     settings, engine = open_store()
     digest = preview(engine, settings, email, clock=utc_now)
     if digest is None:
@@ -81,8 +80,13 @@ def preview_command(
         return
     renderer = DigestRenderer(settings.delivery.templates)
     render = {"html": renderer.html, "text": renderer.text, "md": renderer.markdown}[format]
-    path = output or Path(f"preview-{safe_name(digest.email)}{suffixes[format]}")
-    path.write_text(render(digest), encoding="utf-8")
-    out.print(f"wrote {path}: {len(digest.entries)} paper(s), {digest.more} more waiting")
+    summary = f"{len(digest.entries)} paper(s), {digest.more} more waiting"
+    if output is None:
+        # stdout holds the digest alone, to be piped or redirected; the summary is beside it.
+        sys.stdout.write(render(digest))
+        err.print(summary, markup=False, highlight=False)
+        return
+    output.write_text(render(digest), encoding="utf-8")
+    out.print(f"wrote {output}: {summary}", markup=False, highlight=False)
     if open_it:
-        webbrowser.open(path.resolve().as_uri())
+        webbrowser.open(output.resolve().as_uri())

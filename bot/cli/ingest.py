@@ -9,11 +9,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
-from bot.cli.app import app, err, fail, jsonable, open_store, out, state
+from bot.cli.app import (
+    app,
+    as_usage_error,
+    err,
+    fail,
+    jsonable,
+    open_store,
+    out,
+    print_rows,
+    state,
+)
 from bot.clock import utc_now
-from bot.papers import list_papers
+from bot.papers import PAPER_SORTS, check_search, list_papers
 
 if TYPE_CHECKING:
     from bot.ingest.pipeline import IngestResult
@@ -43,9 +52,9 @@ def ingest(
     """Ingest digest dumps and RSS/Atom feeds; files already ingested are skipped."""
     from bot.ingest.run import ingest_sources  # parsers and HTTP: see bot.cli
 
-    settings, engine = open_store()
     if not (paths or inbox or feeds):
         fail("nothing to ingest: give files, folders or URLs, or --inbox or --feeds", code=2)
+    settings, engine = open_store(create=True)
     with _progress_bar(show=not as_json) as progress:
         report = ingest_sources(
             engine, settings, clock=utc_now, targets=paths or (), inbox=inbox, feeds=feeds,
@@ -69,6 +78,7 @@ def papers(
         typer.Option(
             "--search",
             "-s",
+            metavar="TEXT",
             help="Only papers that TEXT matches, as a keyword: the rules of subscriptions"
             " and `paperbot match --keyword` (case, hyphens, plurals, typos, whole words).",
         ),
@@ -79,31 +89,48 @@ def papers(
             min=0, help="At most this many rows (default: 50, all with --json); 0 for all."
         ),
     ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            metavar="<order>",
+            help="date: the papers' own dates, newest first (the default); ingested: the"
+            " papers paperbot got last first; upvotes: the most upvoted first.",
+        ),
+    ] = "date",
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON array with every stored field.")
     ] = False,
 ) -> None:
-    """List stored papers, newest first."""
+    """List stored papers, newest first (--sort for another order)."""
+    if sort not in PAPER_SORTS:
+        fail(f"--sort must be {', '.join(PAPER_SORTS)}, not {sort!r}", code=2)
+    if search is not None:
+        with as_usage_error():  # before the database is opened: bad input is said first
+            check_search(search)
     _, engine = open_store()
-    rows = list_papers(
-        engine, search=search, limit=(None if as_json else 50) if limit is None else limit or None
-    )
+    shown = (None if as_json else 50) if limit is None else limit or None
+    rows = list_papers(engine, search=search, limit=shown, sort=sort)
     if as_json:
         out.print_json(json.dumps([jsonable(asdict(row)) for row in rows]))
         return
-    table = Table("id", "title", "date", "authors", "upvotes", "arXiv", "seen", title=None)
-    for row in rows:
-        table.add_row(
-            str(row.id),
-            row.title,
-            str(row.paper_date or ""),
-            row.organization or (str(row.author_count) if row.author_count is not None else ""),
-            "" if row.upvotes is None else str(row.upvotes),
-            row.arxiv_id or "",
-            str(row.sightings),
-        )
-    out.print(table)
-    out.print(f"{len(rows)} paper(s) shown")
+    print_rows(
+        ("id", "title", "date", "authors", "upvotes", "arXiv", "seen"),
+        (
+            (
+                str(row.id),
+                row.title,
+                str(row.paper_date or ""),
+                row.organization or ("" if row.author_count is None else str(row.author_count)),
+                "" if row.upvotes is None else str(row.upvotes),
+                row.arxiv_id or "",
+                str(row.sightings),
+            )
+            for row in rows
+        ),
+        empty="no papers stored yet" if search is None else f"no papers match {search!r}",
+    )
+    if rows:
+        out.print(f"{len(rows)} paper(s) shown")
 
 
 @contextmanager
@@ -122,22 +149,25 @@ def _progress_bar(*, show: bool) -> "Iterator[IngestProgress | None]":
 
 
 def _print_results(results: "list[IngestResult]") -> None:
+    print_rows(
+        ("kind", "status", "parsed", "new", "updated", "unchanged", "source", "why"),
+        (
+            (
+                r.kind or "",
+                r.status,
+                str(r.parsed),
+                str(r.new),
+                str(r.updated),
+                str(r.unchanged),
+                r.source,
+                r.error or r.reason or "",
+            )
+            for r in results
+        ),
+        empty="nothing to ingest: no files found",
+    )
     if not results:
-        out.print("nothing to ingest: no files found")
         return
-    table = Table("kind", "status", "parsed", "new", "updated", "unchanged")
-    table.add_column("source", overflow="fold")
-    for r in results:
-        table.add_row(
-            r.kind or "",
-            r.status,
-            str(r.parsed),
-            str(r.new),
-            str(r.updated),
-            str(r.unchanged),
-            r.source,
-        )
-    out.print(table)
     for r in results:
         for line in _problem_lines(r, every_warning=state.verbose):
             print(line, file=sys.stderr)

@@ -4,16 +4,15 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.cli.app import app, fail, open_store, out
+from bot.cli.app import app, as_usage_error, fail, open_store, out, print_rows
 from bot.matching.engine import Matcher, Rule
 from bot.matching.ranking import RankedPaper, rank
 from bot.papers import papers_for_matching
-from bot.subscriptions.spec import check_keywords
+from bot.subscriptions.spec import check_keywords, normalise_email
 from bot.subscriptions.store import find_subscriber
 
 
@@ -32,8 +31,14 @@ def match_command(
     """Show every stored paper that matches, best first, with why it matched."""
     if (email is None) == (not keyword):
         fail("give either a subscriber's EMAIL or --keyword", code=2)
+    # Trial keywords are checked before the database is opened: bad input is said first.
+    with as_usage_error():
+        topics = _trial_rules(keyword, exclude or []) if keyword else {}
+        if email is not None:
+            normalise_email(email)
     _, engine = open_store()
-    topics = _rules(engine, email, keyword or [], exclude or [])
+    if email is not None:
+        topics = _subscriber_rules(engine, email)
     texts, facts = papers_for_matching(engine)
     titles = {paper.id: paper.title for paper in texts}
     ranked = rank(Matcher(texts).match(topics.values()), facts)
@@ -46,14 +51,12 @@ def match_command(
     _print(ranked, titles, names, papers=len(texts))
 
 
-def _rules(
-    engine: Engine, email: str | None, keywords: list[str], exclusions: list[str]
-) -> dict[str, Rule]:
-    if email is None:
-        # The same checks as subscribing, so a keyword that works here works there.
-        return {
-            "(trial)": Rule(0, check_keywords(keywords), check_keywords(exclusions, "exclusion"))
-        }
+def _trial_rules(keywords: list[str], exclusions: list[str]) -> dict[str, Rule]:
+    # The same checks as subscribing, so a keyword that works here works there.
+    return {"(trial)": Rule(0, check_keywords(keywords), check_keywords(exclusions, "exclusion"))}
+
+
+def _subscriber_rules(engine: Engine, email: str) -> dict[str, Rule]:
     with Session(engine) as session:
         subscriber = find_subscriber(session, email)
     if subscriber is None or not subscriber.topics:
@@ -80,17 +83,19 @@ def _json(entry: RankedPaper, titles: dict[int, str], names: dict[int, str]) -> 
 def _print(
     ranked: list[RankedPaper], titles: dict[int, str], names: dict[int, str], *, papers: int
 ) -> None:
-    table = Table("#", "score", "title", "why", show_lines=True)
+    rows = []
     for number, entry in enumerate(ranked, start=1):
         match = entry.best
-        start, end = match.snippet_span
-        snippet = match.snippet
-        highlighted = f"{escape(snippet[:start])}[bold reverse]{escape(snippet[start:end])}[/]{escape(snippet[end:])}"
         topic = ", ".join(names[rule_id] for rule_id in entry.rule_ids)
-        why = (
-            f"{escape(repr(match.keyword))} in {match.field} ({match.similarity:.2f}), "
-            f"topic {escape(topic)}\n{highlighted}"
-        )
-        table.add_row(str(number), f"{match.score:.2f}", escape(titles[entry.paper_id]), why)
-    out.print(table)
-    out.print(f"{len(ranked)} of {papers} stored paper(s) match")
+        why = Text(f"{match.keyword!r} in {match.field} ({match.similarity:.2f}), topic {topic}\n")
+        snippet = Text(match.snippet)
+        snippet.stylize("bold reverse", *match.snippet_span)  # what matched, on a terminal
+        rows.append((str(number), f"{match.score:.2f}", titles[entry.paper_id], why + snippet))
+    print_rows(
+        ("#", "score", "title", "why"),
+        rows,
+        empty=f"none of the {papers} stored paper(s) match",
+        show_lines=True,
+    )
+    if ranked:
+        out.print(f"{len(ranked)} of {papers} stored paper(s) match")

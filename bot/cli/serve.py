@@ -4,23 +4,40 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from bot.cli.app import app, jsonable, open_store, out
+from bot.cli.app import app, jsonable, open_store, out, print_rows
 from bot.clock import utc_now
+from bot.config import Settings
 from bot.service import logs
 from bot.service.state import read_health
 
+Host = Annotated[
+    str | None,
+    typer.Option("--host", help="Listen on this address (default: web.host, 127.0.0.1)."),
+]
+Port = Annotated[
+    int | None,
+    typer.Option("--port", min=1, max=65535, help="Listen on this port (default: web.port, 8080)."),
+]
+
+
+def _listening_on(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """The settings with `--host` and `--port`, when given, in place of web.host and web.port."""
+    given = {"host": host, "port": port}
+    web = settings.web.model_copy(update={k: v for k, v in given.items() if v is not None})
+    return settings.model_copy(update={"web": web})
+
 
 @app.command()
-def serve() -> None:
+def serve(host: Host = None, port: Port = None) -> None:
     """Run the service: scheduled inbox scans, feed polls and digests, and the web app.
 
     Stops cleanly on SIGTERM or SIGINT. Logs go to stderr, one line per job run.
     """
     from bot.service.service import Service  # the scheduler and the web app: see bot.cli
 
-    settings, engine = open_store()
+    settings, engine = open_store(create=True)
+    settings = _listening_on(settings, host, port)
     logs.configure(
         fmt=settings.log.format,
         level=settings.log.level,
@@ -53,39 +70,47 @@ def health(
             out.print(f"not running: last heartbeat {state.beat_at:%Y-%m-%d %H:%M:%S} UTC")
         if len(state.workers) > 1 or state.leader is not None:
             out.print(f"leading the schedule: {state.leader or 'nobody'}")
-            workers = Table("worker", "state", "started", "last heartbeat")
-            for worker in state.workers:
-                workers.add_row(
-                    worker.holder,
-                    "alive" if worker.alive else "gone",
-                    f"{worker.started_at:%Y-%m-%d %H:%M:%S}",
-                    f"{worker.beat_at:%Y-%m-%d %H:%M:%S}",
-                )
-            out.print(workers)
-        table = Table("job", "last outcome", "last success", "next run", "last error")
-        for job in state.jobs:
-            table.add_row(
-                job.name,
-                job.last_outcome or "",
-                f"{job.last_success_at:%Y-%m-%d %H:%M:%S}" if job.last_success_at else "never",
-                f"{job.next_run_at:%Y-%m-%d %H:%M:%S}" if job.next_run_at else "",
-                job.last_error or "",
+            print_rows(
+                ("worker", "state", "started", "last heartbeat"),
+                (
+                    (
+                        worker.holder,
+                        "alive" if worker.alive else "gone",
+                        f"{worker.started_at:%Y-%m-%d %H:%M:%S}",
+                        f"{worker.beat_at:%Y-%m-%d %H:%M:%S}",
+                    )
+                    for worker in state.workers
+                ),
+                empty="no workers",
             )
-        if state.jobs:
-            out.print(table)
+        print_rows(
+            ("job", "last outcome", "last success", "next run", "last error"),
+            (
+                (
+                    job.name,
+                    job.last_outcome or "",
+                    f"{job.last_success_at:%Y-%m-%d %H:%M:%S}" if job.last_success_at else "never",
+                    f"{job.next_run_at:%Y-%m-%d %H:%M:%S}" if job.next_run_at else "",
+                    job.last_error or "",
+                )
+                for job in state.jobs
+            ),
+            empty="no jobs scheduled yet",
+        )
     if not state.alive:
         raise typer.Exit(1)
 
 
 @app.command()
-def web() -> None:
+def web(host: Host = None, port: Port = None) -> None:
     """Serve only the web pages (subscribe, manage, unsubscribe), without the scheduler."""
     import uvicorn  # the web app's parts: see bot.cli
 
     from bot.web.app import create_app
     from bot.web.serving import proxy_options
 
-    settings, engine = open_store()
+    settings, engine = open_store(create=True)
+    settings = _listening_on(settings, host, port)
     logs.configure(
         fmt=settings.log.format,
         level=settings.log.level,

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlmodel import Session
 
-from bot.cli.app import app, fail, jsonable, open_store, out
+from bot.cli.app import app, as_usage_error, fail, jsonable, open_store, out, print_rows
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
@@ -19,6 +18,7 @@ from bot.subscriptions.spec import (
     FORMATS,
     SubscriptionSpec,
     make_spec,
+    normalise_email,
     normalise_topic_name,
 )
 from bot.subscriptions.store import as_specs, list_subscribers, subscribe, unsubscribe
@@ -61,11 +61,12 @@ def subscribe_command(
 
     Cadence, format and time zone belong to the subscriber and are kept when not given.
     """
-    spec = make_spec(
-        email, keywords, exclude or (), name=name, cadence=cadence, format=format,
-        timezone=timezone,
-    )  # fmt: skip
-    _, engine = open_store()
+    with as_usage_error():
+        spec = make_spec(
+            email, keywords, exclude or (), name=name, cadence=cadence, format=format,
+            timezone=timezone,
+        )  # fmt: skip
+    _, engine = open_store(create=True)
     with write_session(engine) as session:
         outcome = subscribe(session, spec, now=utc_now())
     verb = "subscribed" if outcome.new_subscriber or outcome.resubscribed else "updated"
@@ -86,8 +87,10 @@ def unsubscribe_command(
     ] = None,
 ) -> None:
     """Remove a subscriber's topics (or one of them); what was already sent stays recorded."""
-    if name is not None:
-        name = normalise_topic_name(name)
+    with as_usage_error():  # checked before the database is opened: bad input is said first
+        normalise_email(email)
+        if name is not None:
+            name = normalise_topic_name(name)
     _, engine = open_store()
     with write_session(engine) as session:
         removed = unsubscribe(session, email, now=utc_now(), topic=name)
@@ -114,12 +117,10 @@ def list_command(
         out.print_json(json.dumps([jsonable(asdict(s)) for s in subscribers]))
         return
     default_zone = f"{settings.schedule.timezone} (default)"
-    table = Table(
-        "email", "topic", "keywords", "exclusions", "cadence", "format", "timezone", "status"
-    )
-    for subscriber in subscribers:
-        for topic in subscriber.topics or (None,):
-            table.add_row(
+    print_rows(
+        ("email", "topic", "keywords", "exclusions", "cadence", "format", "timezone", "status"),
+        (
+            (
                 subscriber.email,
                 topic.name if topic else "",
                 "; ".join(topic.keywords) if topic else "",
@@ -129,8 +130,13 @@ def list_command(
                 subscriber.timezone or default_zone,
                 subscriber.status,
             )
-    out.print(table)
-    out.print(f"{len(subscribers)} subscriber(s)")
+            for subscriber in subscribers
+            for topic in subscriber.topics or (None,)
+        ),
+        empty="no subscribers" if everyone else "no active subscribers (--all lists every one)",
+    )
+    if subscribers:
+        out.print(f"{len(subscribers)} subscriber(s)")
 
 
 @subscriptions_app.command("import")
@@ -139,7 +145,7 @@ def import_command(
 ) -> None:
     """Create or update every subscription in a CSV or TOML file, all or nothing."""
     specs = _read(path)
-    _, engine = open_store()
+    _, engine = open_store(create=True)
     now = utc_now()
     with write_session(engine) as session:
         outcomes = [subscribe(session, spec, now=now) for spec in specs]

@@ -35,6 +35,7 @@ from bot.delivery import claims
 from bot.delivery.cadence import Slots, due_reason
 from bot.delivery.claims import Holding
 from bot.delivery.ledger import last_sent, record_delivery, sent_papers
+from bot.delivery.outcomes import DeliveryReport, Outcome, count_outcomes
 from bot.delivery.transports import (
     BeforeSend,
     FileTransport,
@@ -83,26 +84,6 @@ _NO_SUBSCRIBER = "no active subscriber with the address {!r}"
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 60.0
 _WEEK = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one run did for one subscriber on one channel, and why."""
-
-    email: str
-    channel: str  # "email", "markdown", or "" when nothing was made
-    status: str  # "sent", "failed", "skipped" or, in a dry run, "would send"
-    reason: str
-    papers: int = 0
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """Everything one run did; `run_id` and `round_id` are None for a dry run."""
-
-    run_id: int | None
-    outcomes: tuple[Outcome, ...]
-    round_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -174,8 +155,9 @@ def deliver(
         claims.release(engine, holding)
     if not run.stop.is_set():
         claims.finish_round(engine, round_id, now=clock())
+    counts = count_outcomes(outcomes)
     finish_run(
-        engine, run_id, status=_status(outcomes), counts=_counts(outcomes),
+        engine, run_id, status=counts.status, counts=counts.as_record(),
         details=[{"target": o.email, "outcome": o.status, "reason": o.reason} for o in outcomes],
         now=clock(),
     )  # fmt: skip
@@ -647,21 +629,3 @@ class _Run:
         self.done += count
         if self.progress is not None:
             self.progress(self.done, self.total)
-
-
-def _counts(outcomes: list[Outcome]) -> dict[str, int]:
-    return {
-        "subscribers": len({o.email for o in outcomes}),
-        "sent": sum(o.status == "sent" and o.channel == "email" for o in outcomes),
-        "markdown": sum(o.status == "sent" and o.channel == "markdown" for o in outcomes),
-        "failed": sum(o.status == "failed" for o in outcomes),
-        "skipped": sum(o.status == "skipped" for o in outcomes),
-    }
-
-
-def _status(outcomes: list[Outcome]) -> str:
-    failed = sum(o.status == "failed" for o in outcomes)
-    sent = sum(o.status == "sent" for o in outcomes)
-    if failed and not sent:
-        return "failed"
-    return "partial" if failed else "ok"

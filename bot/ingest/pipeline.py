@@ -225,6 +225,8 @@ def ingest_feed(
             row.last_modified,
             row.content_hash,
         )
+        # What its last good fetch found; a feed never read yet is at least a feed.
+        known_kind = row.kind or "feed"
     try:
         fetched = fetch_feed(
             feed.url, etag=etag, last_modified=last_modified, timeout=options.timeout,
@@ -233,16 +235,20 @@ def ingest_feed(
         )  # fmt: skip
         if fetched.not_modified:
             _record_feed(engine, feed_id, now, status="not-modified")
-            return IngestResult(shown, "skipped", reason="not modified since the last fetch")
+            return IngestResult(
+                shown, "skipped", kind=known_kind, reason="not modified since the last fetch"
+            )
         content_hash = hashlib.sha256(fetched.content).hexdigest()
         if content_hash == last_hash:
             _record_feed(engine, feed_id, now, status="unchanged")
-            return IngestResult(shown, "skipped", reason="same content as the last fetch")
+            return IngestResult(
+                shown, "skipped", kind=known_kind, reason="same content as the last fetch"
+            )
         with collector_paused():
             parsed = parse_feed(fetched.content, source=shown)
     except FeedError as exc:
         _record_feed(engine, feed_id, now, status="failed", error=exc.reason)
-        return IngestResult(shown, "failed", error=exc.reason)
+        return IngestResult(shown, "failed", kind=known_kind, error=exc.reason)
     with collector_paused(), write_session(engine) as session:
         origin = Origin(seen_at=now, from_feed=True, feed_id=feed_id, page_date=None)
         counts = store_papers(session, parsed.papers, origin)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery.claims import Round
+from bot.delivery.outcomes import count_outcomes
 from bot.delivery.run import deliver
 from bot.ingest.run import IngestReport, ingest_sources
 from bot.redaction import redact_text
@@ -177,15 +178,19 @@ def deliver_digests(context: JobContext, *, join: Round | None = None) -> Outcom
         sleep=context.stop.wait,  # backoff pauses end at once when the service stops
         stop=context.stop, join=join,
     )  # fmt: skip
-    count = {s: sum(o.status == s for o in report.outcomes) for s in ("sent", "failed", "skipped")}
-    summary: dict[str, object] = {"run": report.run_id, "round": report.round_id, **count}
+    counts = count_outcomes(report.outcomes)
+    summary: dict[str, object] = {
+        "run": report.run_id,
+        "round": report.round_id,
+        **counts.as_record(),
+    }
     failed = [o for o in report.outcomes if o.status == "failed"]
     if not failed:
         return Outcome("ok", summary)
     error = f"{failed[0].email}: {failed[0].reason}"
     if len(failed) > 1:
         error += f" (and {len(failed) - 1} more)"
-    return Outcome("partial" if count["sent"] else "failed", summary, error)
+    return Outcome(counts.status, summary, error)
 
 
 _JOBS: dict[str, Callable[[JobContext], Outcome]] = {

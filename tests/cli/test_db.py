@@ -97,6 +97,7 @@ def test_an_unreachable_target_is_one_line_without_the_password(ready: RunCli) -
 def test_a_bad_target_url_is_one_line_without_the_password(
     run_cli: RunCli, url: str, message: str
 ) -> None:
+    assert run_cli("db", "upgrade").returncode == 0  # the source
     result = run_cli("db", "copy", url)
     assert (result.returncode, result.stdout, result.stderr) == (
         1,
@@ -106,6 +107,8 @@ def test_a_bad_target_url_is_one_line_without_the_password(
 
 
 def test_a_source_behind_the_newest_schema_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "paperbot-data").mkdir()
+    (tmp_path / "paperbot-data" / "paperbot.db").touch()  # a database with no tables
     target = tmp_path / "target.db"
     assert run_cli("db", "copy", f"sqlite:///{target}").stderr == (
         "paperbot: error: the database schema is at nothing (an empty database),"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -101,6 +102,20 @@ def test_preview_writes_a_file_and_records_nothing(ready: RunCli, tmp_path: Path
     assert len(list((tmp_path / "paperbot-data" / "outbox").glob("*.eml"))) == 1
 
 
+def test_preview_without_output_prints_the_digest_and_writes_no_file(
+    ready: RunCli, tmp_path: Path
+) -> None:
+    before = sorted(tmp_path.iterdir())
+    result = ready("preview", "ana@lab.org", "--format", "md")
+    assert result.returncode == 0, result.stderr
+    assert "Graph Neural Networks" in result.stdout and "**" in result.stdout
+    written = ready("preview", "ana@lab.org", "--format", "md", "--output", "ana.md")
+    assert result.stdout == (tmp_path / "ana.md").read_text(encoding="utf-8")
+    assert written.stdout.startswith("wrote ana.md: ")
+    assert re.fullmatch(r"\d+ paper\(s\), \d+ more waiting\n", result.stderr)
+    assert sorted(tmp_path.iterdir()) == sorted([*before, tmp_path / "ana.md"])
+
+
 def test_a_refused_login_keeps_no_word_of_the_servers_reply(
     ready: RunCli,
     echoing_auth_server: SmtpServer,
@@ -128,3 +143,28 @@ def test_a_refused_login_keeps_no_word_of_the_servers_reply(
     assert "535 login refused" in runs[1].stdout
     secrets = (ECHOED_PASSWORD, ECHOED_AUTH, "AUTH PLAIN")
     assert [secret for secret in secrets if secret in shown] == []
+
+
+def test_digest_and_report_tell_a_run_in_the_same_words_and_numbers(ready: RunCli) -> None:
+    assert (
+        ready("subscribe", "cy@lab.org", "graph neural network", "--format", "both").returncode == 0
+    )
+    assert ready("subscribe", "di@lab.org", "no such topic anywhere").returncode == 0
+
+    dry = ready("digest", "--dry-run")
+    real = ready("digest")
+    report = ready("report", "--kind", "delivery", "--limit", "1")
+    [recorded] = json.loads(ready("report", "--json", "--kind", "delivery").stdout)
+
+    assert dry.returncode == 0 and real.returncode == 0, dry.stderr + real.stderr
+    # ana and cy by email, bo and cy as Markdown; di has no matching papers.
+    told = "4 (2 by email, 2 as Markdown)"
+    assert dry.stdout.splitlines()[-1] == (
+        f"dry run: nothing sent or recorded; would send {told}, 1 skipped"
+    )
+    summary = "4 delivered (2 by email, 2 as Markdown), 0 failed, 1 skipped"
+    assert real.stdout.splitlines()[-1] == f"run {recorded['id']}; {summary}"
+    assert summary in report.stdout
+    assert recorded["counts"] == {
+        "subscribers": 4, "delivered": 4, "emails": 2, "markdown": 2, "failed": 0, "skipped": 1,
+    }  # fmt: skip

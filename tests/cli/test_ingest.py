@@ -89,7 +89,7 @@ def test_papers_search_finds_what_match_finds_by_the_keyword_rules(
 
 def test_papers_search_with_an_unusable_keyword_is_one_line(run_cli: RunCli) -> None:
     result = run_cli("papers", "--search", "!!!")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "paperbot: error: search '!!!' has no letters or digits"
     ]

@@ -47,7 +47,7 @@ def test_match_says_what_is_wrong(stored: RunCli) -> None:
     missing = stored("match", "ghost@lab.org")
     assert missing.returncode == 1 and "ghost@lab.org has no subscriptions" in missing.stderr
     bad = stored("match", "--keyword", "!!")
-    assert bad.returncode == 1 and "'!!'" in bad.stderr
+    assert bad.returncode == 2 and "'!!'" in bad.stderr
 
 
 def test_a_control_character_in_a_trial_keyword_is_one_line(run_cli: RunCli) -> None:
@@ -56,6 +56,6 @@ def test_a_control_character_in_a_trial_keyword_is_one_line(run_cli: RunCli) -> 
         (["-k", "GAN", "-x", "sur\u202evey"], "exclusion 'sur\\u202evey' contains an invisible"),
     ]:
         result = run_cli("match", *args)
-        assert result.returncode == 1
+        assert result.returncode == 2
         [line] = result.stderr.splitlines()
         assert line.startswith(f"paperbot: error: {message}"), line

@@ -29,5 +29,6 @@ def test_every_ingest_run_is_reported_with_its_reasons(
 
 
 def test_a_report_before_any_run(run_cli: RunCli) -> None:
+    assert run_cli("db", "upgrade").returncode == 0
     result = run_cli("report")
     assert result.returncode == 0 and "no runs recorded yet" in result.stdout

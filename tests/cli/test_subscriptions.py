@@ -41,6 +41,7 @@ def test_subscribe_list_and_unsubscribe(run_cli: RunCli) -> None:
 
 
 def test_bad_input_is_one_line_and_stores_nothing(run_cli: RunCli) -> None:
+    assert run_cli("db", "upgrade").returncode == 0
     cases = [
         (["not-an-email", "GAN"], "invalid email address 'not-an-email'"),
         (["a@lab.org", "   "], "empty"),
@@ -52,13 +53,14 @@ def test_bad_input_is_one_line_and_stores_nothing(run_cli: RunCli) -> None:
     ]
     for args, message in cases:
         result = run_cli("subscribe", *args)
-        assert result.returncode == 1, args
+        assert result.returncode == 2, args
         [line] = result.stderr.splitlines()
         assert line.startswith("paperbot: error: ") and message in line, line
     assert _subscribers(run_cli, "--all") == []
 
 
 def test_unsubscribing_an_unknown_address_fails(run_cli: RunCli) -> None:
+    assert run_cli("subscribe", "ana@lab.org", "GAN").returncode == 0
     result = run_cli("unsubscribe", "ghost@lab.org")
     assert result.returncode == 1
     assert "no subscriber with the address 'ghost@lab.org'" in result.stderr
@@ -92,6 +94,7 @@ def test_an_import_with_one_bad_row_imports_nothing(run_cli: RunCli, tmp_path: P
     (tmp_path / "subs.csv").write_text(
         "email,keywords\nana@lab.org,GAN\nbroken,GAN\n", encoding="utf-8"
     )
+    assert run_cli("db", "upgrade").returncode == 0
     result = run_cli("subscriptions", "import", "subs.csv")
     assert result.returncode == 1
     assert "subs.csv: row 3: invalid email address 'broken'" in result.stderr
@@ -129,7 +132,7 @@ def test_a_control_character_is_one_line_and_changes_nothing(run_cli: RunCli) ->
     ]  # fmt: skip
     for args, message in cases:
         result = run_cli(*args)
-        assert result.returncode == 1, (args, result.stderr)
+        assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.splitlines() == [f"paperbot: error: {message}"], args
     assert _subscribers(run_cli, "--all") == before
 

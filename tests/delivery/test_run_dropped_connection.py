@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.config import Settings
-from bot.delivery.run import DeliveryReport, deliver
+from bot.delivery.outcomes import DeliveryReport
+from bot.delivery.run import deliver
 from bot.models import Delivery, Paper, Run, SentPaper, Subscriber
 from tests.delivery.conftest import ManualClock, Received, SmtpServer
 from tests.delivery.test_run import _setup, _smtp_env, _subscribe
@@ -140,7 +141,7 @@ def test_a_connection_dropped_once_is_retried_and_the_digest_arrives_once(
         assert len(_deliveries(engine, email)) == 1
     run = _run(engine, report)
     assert run.status == "ok" and run.finished_at is not None
-    assert run.counts["sent"] == len(SUBSCRIBERS) and run.counts["failed"] == 0
+    assert run.counts["emails"] == len(SUBSCRIBERS) and run.counts["failed"] == 0
     assert {d["target"]: d["outcome"] for d in run.details} == dict.fromkeys(SUBSCRIBERS, "sent")
 
     clock.now += timedelta(days=1)
@@ -150,7 +151,7 @@ def test_a_connection_dropped_once_is_retried_and_the_digest_arrives_once(
     assert len(smtp_server.handler.received) == len(SUBSCRIBERS)
     assert len(rcpts) == len(SUBSCRIBERS) + len(dropped)  # not even an RCPT
     assert sum(len(_deliveries(engine, email)) for email in SUBSCRIBERS) == len(SUBSCRIBERS)
-    assert _run(engine, again).counts["sent"] == 0
+    assert _run(engine, again).counts["emails"] == 0
 
 
 def test_a_connection_dropped_every_time_fails_that_one_only(
@@ -189,7 +190,7 @@ def test_a_connection_dropped_every_time_fails_that_one_only(
         assert _assert_delivered_once(engine, email, message).attempts == 1
     run = _run(engine, report)
     assert run.status == "partial"
-    assert run.counts["sent"] == len(SUBSCRIBERS) - 1 and run.counts["failed"] == 1
+    assert run.counts["emails"] == len(SUBSCRIBERS) - 1 and run.counts["failed"] == 1
     [detail] = [d for d in run.details if d["target"] == unlucky]
     assert detail["outcome"] == "failed" and "connection lost" in detail["reason"].lower()
 

@@ -173,11 +173,17 @@ StartServe = Callable[..., Served]
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[StartServe]:
-    """Start `paperbot serve` in `tmp_path` with the given PAPERBOT_* settings; killed after."""
+    """Start `paperbot serve [OPTIONS]` in `tmp_path` with the given PAPERBOT_* settings; killed after.
+
+    It is up when /healthz answers on `port` (the web.port its settings get, unless `env`
+    or `options` say another).
+    """
     started: list[Served] = []
     numbers = itertools.count()  # each its own log, even when started from several threads
 
-    def start(env: dict[str, str] | None = None, port: int | None = None) -> Served:
+    def start(
+        env: dict[str, str] | None = None, port: int | None = None, options: tuple[str, ...] = ()
+    ) -> Served:
         port = port or free_port()
         clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
         settings = {
@@ -188,7 +194,7 @@ def serve(tmp_path: Path) -> Iterator[StartServe]:
         log_path = tmp_path / f"serve-{next(numbers)}.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve"],
+                [sys.executable, "-m", "bot", "serve", *options],
                 cwd=tmp_path,
                 env={**clean, **settings},
                 stdout=log,

@@ -337,3 +337,15 @@ def test_secrets_in_feed_urls_reach_neither_healthz_nor_the_log(
     assert code == 0
     shown = json.dumps(health) + served.logs()
     assert [secret for secret in FEED_SECRETS if secret in shown] == []
+
+
+def test_serve_listens_on_the_port_given_not_the_configured_one(serve: StartServe) -> None:
+    configured, given = free_port(), free_port()
+    # Up means /healthz answers on `given`; the settings name `configured`.
+    served = serve(
+        {"PAPERBOT_WEB_HOST": "127.0.0.2", "PAPERBOT_WEB_PORT": str(configured)},
+        port=given,
+        options=("--host", "127.0.0.1", "--port", str(given)),
+    )
+    assert served.health()[0] == 200
+    assert served.stop()[0] == 0

@@ -86,7 +86,7 @@ def _delivery_runs(worker: Served) -> list[dict[str, Any]]:
 
 def _sent_by(worker: Served) -> int:
     """Emails this worker's delivery runs say they sent."""
-    return sum(line.get("sent", 0) for line in _delivery_runs(worker))
+    return sum(line.get("emails", 0) for line in _delivery_runs(worker))
 
 
 def _ledger(url: str) -> tuple[int, int]:

@@ -161,11 +161,13 @@ def site(make_site: MakeSite, smtp_server: SmtpServer) -> Site:  # noqa: F811
 
 
 @contextmanager
-def running_web(cwd: Path, env: dict[str, str], url: str) -> Iterator[subprocess.Popen[str]]:
-    """`paperbot web` as a real process in `cwd` with `env`, once `url` answers; stopped after."""
+def running_web(
+    cwd: Path, env: dict[str, str], url: str, *options: str
+) -> Iterator[subprocess.Popen[str]]:
+    """`paperbot web [OPTIONS]` as a real process in `cwd` with `env`, once `url` answers; stopped after."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "web"],
+        [sys.executable, "-m", "bot", "web", *options],
         cwd=cwd,
         env={**clean, **env},
         stdout=subprocess.DEVNULL,

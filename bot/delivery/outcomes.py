@@ -1,0 +1,119 @@
+"""What a delivery run did, and how it adds up: one vocabulary for every place that says so (pure).
+
+`paperbot digest`, its `--dry-run`, the run record that `paperbot report` reads
+and the service's log line all count a run with `count_outcomes` and word it
+with `summarise`, so the same run reads the same words and numbers everywhere:
+
+    12 delivered (10 by email, 2 as Markdown), 1 failed, 3 skipped
+    would send 12 (10 by email, 2 as Markdown), 3 skipped
+
+One outcome is one subscriber on one channel: a subscriber whose format is
+"both" who got their digest counts twice, once by email and once as Markdown.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run did for one subscriber on one channel, and why."""
+
+    email: str
+    channel: str  # "email", "markdown", or "" when nothing was made
+    status: str  # "sent", "failed", "skipped" or, in a dry run, "would send"
+    reason: str
+    papers: int = 0
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Everything one run did; `run_id` and `round_id` are None for a dry run."""
+
+    run_id: int | None
+    outcomes: tuple[Outcome, ...]
+    round_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeCounts:
+    """A run's outcomes added up.
+
+    `emails` and `markdown` count the digests delivered on each channel (an
+    email the server accepted or written to the outbox, a Markdown file
+    written); in a dry run (`dry_run`), those it would deliver.
+    """
+
+    subscribers: int = 0
+    emails: int = 0
+    markdown: int = 0
+    failed: int = 0
+    skipped: int = 0
+    dry_run: bool = False
+
+    @property
+    def delivered(self) -> int:
+        """Digests delivered (or that a dry run would deliver), on both channels."""
+        return self.emails + self.markdown
+
+    @property
+    def status(self) -> str:
+        """The run's status: "failed" when nothing was delivered and something failed."""
+        if self.failed and not self.delivered:
+            return "failed"
+        return "partial" if self.failed else "ok"
+
+    def as_record(self) -> dict[str, int]:
+        """The counts as a delivery run's record keeps them (and the service logs them)."""
+        return {
+            "subscribers": self.subscribers,
+            "delivered": self.delivered,
+            "emails": self.emails,
+            "markdown": self.markdown,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_record(cls, counts: Mapping[str, int]) -> "OutcomeCounts":
+        """The counts of a recorded delivery run, also one recorded before `as_record`.
+
+        Those kept the emails as "sent" beside "markdown".
+        """
+        return cls(
+            subscribers=counts.get("subscribers", 0),
+            emails=counts.get("emails", counts.get("sent", 0)),
+            markdown=counts.get("markdown", 0),
+            failed=counts.get("failed", 0),
+            skipped=counts.get("skipped", 0),
+        )
+
+
+def count_outcomes(outcomes: Iterable[Outcome], *, dry_run: bool = False) -> OutcomeCounts:
+    """Add up a run's outcomes; in a dry run, what it would send counts as delivered."""
+    listed = list(outcomes)
+    done = "would send" if dry_run else "sent"
+
+    def count(status: str, channel: str | None = None) -> int:
+        return sum(o.status == status and channel in (None, o.channel) for o in listed)
+
+    return OutcomeCounts(
+        subscribers=len({o.email for o in listed}),
+        emails=count(done, "email"),
+        markdown=count(done, "markdown"),
+        failed=count("failed"),
+        skipped=count("skipped"),
+        dry_run=dry_run,
+    )
+
+
+def summarise(counts: OutcomeCounts) -> str:
+    """One line saying what a run did, or what a dry run would do."""
+    channels = ""
+    if counts.delivered:
+        channels = f" ({counts.emails} by email, {counts.markdown} as Markdown)"
+    if counts.dry_run:
+        return f"would send {counts.delivered}{channels}, {counts.skipped} skipped"
+    return (
+        f"{counts.delivered} delivered{channels}, {counts.failed} failed, {counts.skipped} skipped"
+    )

@@ -1,0 +1,51 @@
+"""How a delivery run's outcomes add up and are worded: the same numbers and words everywhere."""
+
+from bot.delivery.outcomes import Outcome, OutcomeCounts, count_outcomes, summarise
+
+RUN = [
+    Outcome("ana@lab.org", "email", "sent", "250 OK", 3),
+    Outcome("ana@lab.org", "markdown", "sent", "/digests/ana.md", 3),
+    Outcome("bo@lab.org", "email", "sent", "250 OK", 1),
+    Outcome("cy@lab.org", "email", "failed", "550 no such user", 2),
+    Outcome("di@lab.org", "", "skipped", "no new matching papers"),
+]
+
+
+def test_a_run_counts_each_subscriber_and_channel_once() -> None:
+    counts = count_outcomes(RUN)
+    assert counts == OutcomeCounts(subscribers=4, emails=2, markdown=1, failed=1, skipped=1)
+    assert counts.delivered == 3 and counts.status == "partial"
+    assert summarise(counts) == ("3 delivered (2 by email, 1 as Markdown), 1 failed, 1 skipped")
+
+
+def test_a_dry_run_says_what_it_would_send() -> None:
+    planned = [
+        Outcome("ana@lab.org", "markdown", "would send", "Markdown digest", 3),
+        Outcome("ana@lab.org", "email", "would send", "Your digest", 3),
+        Outcome("di@lab.org", "", "skipped", "no topics"),
+    ]
+    counts = count_outcomes(planned, dry_run=True)
+    assert summarise(counts) == "would send 2 (1 by email, 1 as Markdown), 1 skipped"
+    assert summarise(count_outcomes([], dry_run=True)) == "would send 0, 0 skipped"
+
+
+def test_the_record_reads_back_as_the_same_counts_and_words() -> None:
+    counts = count_outcomes(RUN)
+    record = counts.as_record()
+    assert record == {
+        "subscribers": 4, "delivered": 3, "emails": 2, "markdown": 1, "failed": 1, "skipped": 1,
+    }  # fmt: skip
+    assert OutcomeCounts.from_record(record) == counts
+    assert summarise(OutcomeCounts.from_record(record)) == summarise(counts)
+
+
+def test_a_run_recorded_before_the_counts_had_their_names_reads_the_same() -> None:
+    # Older records kept the emails as "sent" beside "markdown".
+    older = {"subscribers": 4, "sent": 2, "markdown": 1, "failed": 1, "skipped": 1}
+    assert OutcomeCounts.from_record(older) == count_outcomes(RUN)
+
+
+def test_a_run_that_delivered_nothing_and_failed_failed() -> None:
+    assert count_outcomes(RUN[3:]).status == "failed"
+    assert count_outcomes(RUN[4:]).status == "ok"
+    assert summarise(count_outcomes(RUN[4:])) == "0 delivered, 0 failed, 1 skipped"
