@@ -10,6 +10,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from bot.cli.app import app, fail, jsonable, open_store, out
+from bot.cli.hints import KeywordChecker
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
@@ -76,6 +77,7 @@ def subscribe_command(
         markup=False,
         highlight=False,
     )
+    KeywordChecker.of_store(engine).warn(spec.keywords)
 
 
 @app.command("unsubscribe")
@@ -145,6 +147,9 @@ def import_command(
         outcomes = [subscribe(session, spec, now=now) for spec in specs]
     new = sum(o.new_subscriber for o in outcomes)
     out.print(f"imported {len(specs)} subscription(s) from {path}: {new} new subscriber(s)")
+    checker = KeywordChecker.of_store(engine)
+    for spec in specs:
+        checker.warn(spec.keywords, whose=f"{spec.email}, topic {spec.name!r}")
 
 
 @subscriptions_app.command("export")
