@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.cli.app import app, as_usage_error, fail, open_store, out, print_rows
+from bot.cli.hints import KeywordChecker
 from bot.matching.engine import Matcher, Rule
 from bot.matching.ranking import RankedPaper, rank
 from bot.papers import papers_for_matching
@@ -41,7 +42,9 @@ def match_command(
         topics = _subscriber_rules(engine, email)
     texts, facts = papers_for_matching(engine)
     titles = {paper.id: paper.title for paper in texts}
-    ranked = rank(Matcher(texts).match(topics.values()), facts)
+    matcher = Matcher(texts)
+    ranked = rank(matcher.match(topics.values()), facts)
+    KeywordChecker(matcher).warn(k for rule in topics.values() for k in rule.keywords)
     if limit:
         ranked = ranked[:limit]
     names = {rule.id: name for name, rule in topics.items()}

@@ -9,6 +9,7 @@ import typer
 from sqlmodel import Session
 
 from bot.cli.app import app, as_usage_error, fail, jsonable, open_store, out, print_rows
+from bot.cli.hints import KeywordChecker
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
@@ -77,6 +78,7 @@ def subscribe_command(
         markup=False,
         highlight=False,
     )
+    KeywordChecker.of_store(engine).warn(spec.keywords)
 
 
 @app.command("unsubscribe")
@@ -151,6 +153,9 @@ def import_command(
         outcomes = [subscribe(session, spec, now=now) for spec in specs]
     new = sum(o.new_subscriber for o in outcomes)
     out.print(f"imported {len(specs)} subscription(s) from {path}: {new} new subscriber(s)")
+    checker = KeywordChecker.of_store(engine)
+    for spec in specs:
+        checker.warn(spec.keywords, whose=f"{spec.email}, topic {spec.name!r}")
 
 
 @subscriptions_app.command("export")

@@ -162,6 +162,11 @@ class Matcher:
         self._papers = papers
         self._search = _Search(index, index, papers)
 
+    @property
+    def index(self) -> PaperIndex:
+        """The index of the papers, to read (the words of `bot.matching.hints`), never to change."""
+        return self._index
+
     def match(self, rules: Iterable[Rule]) -> list[Match]:
         """Return the best match of each rule in each paper it matches.
 

@@ -22,9 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,7 +32,8 @@ from starlette.routing import BaseRoute, Route
 
 from bot.db import write_session
 from bot.errors import InputError
-from bot.models import Paper, Subscriber
+from bot.matching.hints import KeywordHint
+from bot.models import Subscriber
 from bot.subscriptions.spec import (
     CADENCES,
     DEFAULT_TOPIC,
@@ -48,12 +48,10 @@ from bot.web.context import WebContext, web_context
 from bot.web.pages import error_page, page
 from bot.web.preview import (
     FormTopic,
-    PaperSetVersion,
     Preview,
-    RecentPaper,
     window_days,
-    window_start,
 )
+from bot.web.recent import recent_index
 from bot.web.security import (
     CSRF_FIELD,
     BodyLimit,
@@ -74,15 +72,6 @@ The web app's limit for every route (`bot.web.app`), so no other is needed here.
 
 MAX_ONE_CLICK_BYTES = 4096
 """The largest one-click body read: it is 26 bytes."""
-
-MAX_PREVIEW_PAPERS = 5_000
-"""The newest recent papers the preview indexes at most, so an index stays quick to build.
-
-Indexing is the preview's cost (about 0.3 s per 1,000 papers), paid once per
-change of the recent papers, by the first page shown after it; matching the
-form's keywords then takes milliseconds. A week of daily-papers listings is a
-few hundred.
-"""
 
 # A topic's fields are numbered (topic-0-keywords...): an unticked checkbox sends
 # nothing, so repeated names could not be paired up. Four digits is plenty and keeps
@@ -359,6 +348,7 @@ def _render(
 ) -> Response:
     csrf = csrf_token(request)
     backlog = context.settings.delivery.backlog_days
+    preview, hints = _preview(request, context, form)
     response = page(
         request,
         "manage.html",
@@ -373,7 +363,8 @@ def _render(
             "csrf_field": CSRF_FIELD,
             "saved": saved,
             "errors": errors or [],
-            "preview": _preview(request, context, form),
+            "preview": preview,
+            "hints": hints,
             "window_days": window_days(backlog),
             "unsubscribe_url": _link(context, "unsubscribe", subject),
         },
@@ -384,43 +375,19 @@ def _render(
     return response
 
 
-def _preview(request: Request, context: WebContext, form: ManageForm) -> Preview | None:
-    """The form's preview, or None when this client asked for too many lately."""
+def _preview(
+    request: Request, context: WebContext, form: ManageForm
+) -> tuple[Preview | None, list[KeywordHint]]:
+    """The form's preview and its keywords that match no recent paper.
+
+    (None, []) when this client asked for too many previews lately: the hints
+    cost matching too.
+    """
     if not context.preview_limit.allow(client_key(request)):
-        return None
-    since = window_start(context.clock(), context.settings.delivery.backlog_days)
-    version = paper_set_version(context.engine, since)
-    index = context.preview_index.get(version, lambda: recent_papers(context.engine, since))
-    return index.preview(form.wanted_topics())
-
-
-def paper_set_version(engine: Engine, since: datetime) -> PaperSetVersion:
-    """The version of the papers first seen since `since`: one query, no paper read whole."""
-    query = select(func.count(), func.max(col(Paper.id)), func.max(col(Paper.updated_at))).where(
-        col(Paper.first_seen_at) >= since
-    )
-    with Session(engine) as session:
-        count, last_id, last_update = session.execute(query).one()
-    return PaperSetVersion(int(count), last_id, last_update)
-
-
-def recent_papers(engine: Engine, since: datetime) -> list[RecentPaper]:
-    """The papers first seen since `since`, newest first (at most `MAX_PREVIEW_PAPERS`)."""
-    columns = (
-        col(Paper.id), col(Paper.title), col(Paper.abstract), col(Paper.paper_date),
-        col(Paper.upvotes), col(Paper.arxiv_id), col(Paper.url), col(Paper.first_seen_at),
-    )  # fmt: skip
-    query = (
-        select(*columns)
-        .where(col(Paper.first_seen_at) >= since)
-        .order_by(col(Paper.first_seen_at).desc(), col(Paper.id).desc())
-        .limit(MAX_PREVIEW_PAPERS)
-    )
-    with Session(engine) as session:
-        return [
-            RecentPaper(pid, title, abstract, day, upvotes, arxiv_id, url, seen.date())
-            for pid, title, abstract, day, upvotes, arxiv_id, url, seen in session.execute(query)
-        ]
+        return None, []
+    index = recent_index(context)
+    topics = form.wanted_topics()
+    return index.preview(topics), index.hints(k for topic in topics for k in topic.keywords)
 
 
 # --- Unsubscribe ---------------------------------------------------------------------

@@ -12,10 +12,12 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import islice
 from urllib.parse import urlsplit
 
 from bot.errors import InputError
 from bot.matching.engine import Matcher, PaperText, Rule
+from bot.matching.hints import KeywordHint, Vocabulary, keyword_hints
 from bot.matching.keywords import MAX_KEYWORDS, parse_keyword
 from bot.matching.ranking import PaperFacts, RankedPaper, rank
 
@@ -98,7 +100,9 @@ class PreviewIndex:
     """Recent papers indexed once for any number of previews, from any number of threads.
 
     Indexing is the preview's cost (about 0.3 s per 1,000 papers); matching a
-    form's keywords against the index then takes milliseconds.
+    form's keywords against the index then takes milliseconds. The same index
+    tells which keywords match no recent paper (`hints`), from the vocabulary of
+    its papers, counted on first use.
     """
 
     def __init__(self, papers: Sequence[RecentPaper]) -> None:
@@ -106,6 +110,22 @@ class PreviewIndex:
         self._matcher = Matcher(PaperText(p.id, p.title, p.abstract) for p in self.papers)
         self._facts = {p.id: PaperFacts(p.upvotes, p.paper_date) for p in self.papers}
         self._by_id = {p.id: p for p in self.papers}
+        self._vocabulary: Vocabulary | None = None
+        self._vocabulary_lock = threading.Lock()
+
+    def hints(self, keywords: Iterable[str]) -> list[KeywordHint]:
+        """The keywords that match no recent paper, with what they may have meant.
+
+        Only the first `MAX_KEYWORDS` are looked at: anyone can type a form.
+        """
+        return keyword_hints(islice(keywords, MAX_KEYWORDS), self._matcher, self._words())
+
+    def _words(self) -> Vocabulary:
+        if self._vocabulary is None:
+            with self._vocabulary_lock:
+                if self._vocabulary is None:  # not counted by another request meanwhile
+                    self._vocabulary = Vocabulary.of_matcher(self._matcher)
+        return self._vocabulary
 
     def preview(self, topics: Iterable[FormTopic], *, limit: int = PREVIEW_LIMIT) -> Preview:
         """Return the papers the topics would match, best first (at most `limit`), with notes."""

@@ -19,6 +19,7 @@ about the address.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +53,10 @@ from bot.web.confirmation import (
     record_request,
     send,
 )
-from bot.web.context import web_context
+from bot.web.context import WebContext, web_context
 from bot.web.pages import error_page, page
+from bot.web.preview import window_days
+from bot.web.recent import recent_index
 from bot.web.security import (
     CSRF_FIELD,
     BodyLimit,
@@ -232,6 +235,8 @@ async def _request_confirmation(request: Request, spec: SubscriptionSpec) -> Res
             "We could not send the confirmation email just now. Try again later.",
             status=503,
         )
+    # The hints depend on the keywords alone: the page still tells nothing about the address.
+    hints = await run_in_threadpool(_keyword_hints, context, spec.keywords)
     return page(
         request,
         "subscribe_sent.html",
@@ -239,8 +244,17 @@ async def _request_confirmation(request: Request, spec: SubscriptionSpec) -> Res
             "email": spec.email,
             "days": CONFIRM_MAX_AGE.days,
             "resend_minutes": int(RESEND_AFTER.total_seconds() // 60),
+            **hints,
         },
     )
+
+
+def _keyword_hints(context: WebContext, keywords: Sequence[str]) -> dict[str, Any]:
+    """What `web/_hints.html` shows: which of `keywords` match no recent paper, and why."""
+    return {
+        "hints": recent_index(context).hints(keywords),
+        "window_days": window_days(context.settings.delivery.backlog_days),
+    }
 
 
 async def _send_confirmation(request: Request, pending: PendingRequest) -> bool:
@@ -289,7 +303,11 @@ async def confirm(request: Request) -> Response:
             unconfirmed = await run_in_threadpool(
                 read_request, context.engine, subject, now=context.clock()
             )
-            return _private(_confirm_page(request, unconfirmed))
+            hints: dict[str, Any] = {}
+            if isinstance(unconfirmed, Unconfirmed):
+                keywords = unconfirmed.spec.keywords
+                hints = await run_in_threadpool(_keyword_hints, context, keywords)
+            return _private(_confirm_page(request, unconfirmed, hints))
         async with request.form(max_files=0, max_fields=20) as form:
             pressed = form.get(CONFIRM_FIELD) == CONFIRM_VALUE
         if not pressed:
@@ -330,8 +348,13 @@ def _private(response: Response) -> Response:
     return response
 
 
-def _confirm_page(request: Request, unconfirmed: Unconfirmed | Confirmed) -> Response:
-    """The page a confirmation link opens: what confirming would do, and its button."""
+def _confirm_page(
+    request: Request, unconfirmed: Unconfirmed | Confirmed, hints: dict[str, Any]
+) -> Response:
+    """The page a confirmation link opens: what confirming would do, and its button.
+
+    `hints`: the keywords that match no recent paper (see `_keyword_hints`).
+    """
     if isinstance(unconfirmed, Confirmed):
         # Used before: the same page as after pressing the button again.
         return page(request, "confirmed.html", _confirmed_view(request, unconfirmed))
@@ -358,6 +381,7 @@ def _confirm_page(request: Request, unconfirmed: Unconfirmed | Confirmed) -> Res
             "timezone": _zone(request, timezone),
             "field": CONFIRM_FIELD,
             "value": CONFIRM_VALUE,
+            **hints,
         },
     )
 

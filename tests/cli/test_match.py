@@ -1,17 +1,8 @@
 """`paperbot match` end to end on the sample dumps."""
 
 import json
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import RunCli
-
-
-@pytest.fixture
-def stored(run_cli: RunCli, samples: Path) -> RunCli:
-    assert run_cli("ingest", str(samples)).returncode == 0
-    return run_cli
 
 
 def test_a_subscribers_matches_are_ranked_and_explained(stored: RunCli) -> None:
@@ -59,3 +50,28 @@ def test_a_control_character_in_a_trial_keyword_is_one_line(run_cli: RunCli) -> 
         assert result.returncode == 2
         [line] = result.stderr.splitlines()
         assert line.startswith(f"paperbot: error: {message}"), line
+
+
+GRAPH_HINT = (
+    "paperbot: warning: keyword 'grpah neural networks' matches no stored paper;"
+    " did you mean 'graph neural networks'?"
+)
+
+
+def test_a_keyword_matching_no_stored_paper_is_said_with_what_was_meant(stored: RunCli) -> None:
+    result = stored("match", "-k", "grpah neural networks", "-k", "GAN", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)  # GAN matches; stdout is still one JSON document
+    assert result.stderr.splitlines() == [GRAPH_HINT]
+    alone = stored("match", "-k", "grpah neural networks")
+    assert alone.returncode == 0
+    assert alone.stderr.splitlines() == [GRAPH_HINT]
+
+
+def test_a_subscribers_keyword_matching_nothing_is_said(stored: RunCli) -> None:
+    stored("subscribe", "ana@lab.org", "GAN", "xqzvw")
+    result = stored("match", "ana@lab.org")
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "paperbot: warning: keyword 'xqzvw' matches no stored paper ('xqzvw' is in none)"
+    ]

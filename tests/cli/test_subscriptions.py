@@ -197,3 +197,41 @@ def _stored(run_cli: RunCli, env: dict[str, str] | None = None) -> list[dict[str
         for topic in subscriber["topics"]:
             del topic["id"]
     return subscribers
+
+
+def test_subscribing_with_a_keyword_matching_no_stored_paper_warns_and_stores_it(
+    stored: RunCli,
+) -> None:
+    made = stored("subscribe", "ana@lab.org", "grpah neural networks", "GAN")
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.splitlines() == [
+        "paperbot: warning: keyword 'grpah neural networks' matches no stored paper;"
+        " did you mean 'graph neural networks'?"
+    ]
+    [ana] = _subscribers(stored)
+    assert ana["topics"][0]["keywords"] == ["grpah neural networks", "GAN"]
+
+
+def test_an_import_warns_of_keywords_matching_no_stored_paper_and_stores_them(
+    stored: RunCli, tmp_path: Path
+) -> None:
+    (tmp_path / "subs.csv").write_text(
+        "email,name,keywords\n"
+        "ana@lab.org,graphs,grpah neural networks;GAN\n"
+        "bo@lab.org,,LoRA;xqzvw\n",
+        encoding="utf-8",
+    )
+    result = stored("subscriptions", "import", "subs.csv")
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 subscription(s)" in result.stdout
+    assert result.stderr.splitlines() == [
+        "paperbot: warning: ana@lab.org, topic 'graphs': keyword 'grpah neural networks'"
+        " matches no stored paper; did you mean 'graph neural networks'?",
+        "paperbot: warning: bo@lab.org, topic 'default': keyword 'xqzvw' matches no stored"
+        " paper ('xqzvw' is in none)",
+    ]
+    keywords = {s["email"]: s["topics"][0]["keywords"] for s in _subscribers(stored)}
+    assert keywords == {
+        "ana@lab.org": ["grpah neural networks", "GAN"],
+        "bo@lab.org": ["LoRA", "xqzvw"],
+    }

@@ -430,6 +430,32 @@ def test_saving_updates_every_setting_removes_and_adds_topics(site: ManageSite) 
     assert site.view(BO).topics[0].keywords == ("backpropagation",)  # Bo untouched
 
 
+def test_keywords_matching_no_recent_paper_are_hinted_and_still_saved(site: ManageSite) -> None:
+    url, form = _manage_form(site)
+    assert "matches no paper" not in site.client.get(url).text
+    form[f"{_topic_fields(form, 'graphs')}-keywords"] = "grpah neural networks\nGNN\n<i>xqzvw</i>"
+    response = site.client.post(url, data={**form, "action": "save"}, follow_redirects=False)
+    assert response.status_code == 303
+    [graphs] = [t for t in site.view().topics if t.name == "graphs"]
+    assert graphs.keywords == ("grpah neural networks", "GNN", "<i>xqzvw</i>")
+    text = site.client.get(response.headers["location"]).text
+    assert "Saved." in text
+    assert (
+        "keyword &#39;grpah neural networks&#39; matches no paper of the last 7 days;"
+        " did you mean &#39;graph neural networks&#39;?" in text
+    )
+    assert "keyword &#39;&lt;i&gt;xqzvw&lt;/i&gt;&#39; matches no paper" in text
+    assert "<i>xqzvw" not in text
+    # A preview shows the hints of the form as typed, before anything is saved.
+    form[f"{_topic_fields(form, 'graphs')}-keywords"] = "graph neural networks\ndifusion modls"
+    preview = site.client.post(url, data={**form, "action": "preview"}).text
+    assert (
+        "difusion modls&#39; matches no paper of the last 7 days; did you mean &#39;diffusion models&#39;"
+        in preview
+    )
+    assert "grpah" not in preview
+
+
 def test_an_emptied_time_zone_follows_the_site_again(site: ManageSite) -> None:
     url, form = _manage_form(site)
     assert form["timezone"] == "Europe/Berlin"

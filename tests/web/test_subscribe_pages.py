@@ -16,13 +16,14 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from bot.db import write_session
+from bot.ingest.pipeline import ingest_file
 from bot.models import PendingSubscription
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe
 from bot.tokens import TokenSubject, make_token, read_token
 from bot.web.confirmation import PendingRequest, record_request
 from bot.web.security import CSRF_COOKIE
-from tests.conftest import DATABASES
+from tests.conftest import DATABASES, SAMPLES
 from tests.delivery.conftest import Handler, SmtpServer, free_port
 from tests.web.conftest import SECRET, SENT, T0, MakeSite, Site, csrf_of, link_in, read_eml
 
@@ -189,6 +190,37 @@ def test_a_request_sends_one_email_whose_link_confirms(site: Site) -> None:
     assert manage is not None
     link = read_token(SECRET, "manage", manage.group(1))
     assert link.subscriber_id == subscriber.id and link.is_for("ana@lab.org")
+
+
+GRAPH_HINT = (
+    "keyword &#39;grpah neural networks&#39; matches no paper of the last 7 days;"
+    " did you mean &#39;graph neural networks&#39;?"
+)
+
+
+def test_keywords_matching_no_recent_paper_are_hinted_and_still_subscribed(site: Site) -> None:
+    ingest_file(site.engine, SAMPLES / "spaced-1.txt", clock=lambda: T0, year=2025)
+    keywords = "grpah neural networks, diffusion models, <b>xqzvw</b>"
+    text = site.subscribe(keywords=keywords)
+    assert SENT in text
+    assert GRAPH_HINT in text
+    # Escaped like every other text; a keyword that matches gets no hint.
+    assert "&#39;&lt;b&gt;xqzvw&lt;/b&gt;&#39; matches no paper" in text
+    assert "<b>xqzvw" not in text and "diffusion models&#39; matches" not in text
+    link = link_in(site.inbox()[0])
+    shown = site.client.get(link).text
+    assert "Confirm my subscription" in shown and GRAPH_HINT in shown
+    site.press(link)
+    (subscriber,) = site.subscribers()
+    assert subscriber.topics[0].keywords == (
+        "grpah neural networks", "diffusion models", "<b>xqzvw</b>",
+    )  # fmt: skip
+
+
+def test_no_hint_is_given_when_there_are_no_recent_papers(site: Site) -> None:
+    text = site.subscribe(keywords="grpah neural networks")
+    assert SENT in text and "matches no paper" not in text
+    assert "matches no paper" not in site.client.get(link_in(site.inbox()[0])).text
 
 
 def test_the_file_transport_writes_the_confirmation_to_the_outbox(make_site: MakeSite) -> None:
