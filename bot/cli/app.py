@@ -23,6 +23,7 @@ from bot.config import Settings, describe, load_settings
 from bot.db import open_engine, schema_state, upgrade_schema
 from bot.errors import PaperbotError, StoreError
 from bot.service.logs import RedactUrls
+from bot.web.links import missing_base_url_warning
 
 app = typer.Typer(
     name="paperbot",
@@ -75,6 +76,7 @@ def _global_options(
 def show_config() -> None:
     """Show the effective settings (secrets masked) and where they came from."""
     settings = load_config()
+    warn_about_settings(settings)
     out.print(f"# from {settings.source or 'embedded defaults'}")
     out.print_json(json.dumps(jsonable(describe(settings))))
 
@@ -149,6 +151,13 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def warn_about_settings(settings: Settings) -> None:
+    """Print one warning line on stderr when a missing setting costs the mail its links."""
+    warning = missing_base_url_warning(settings)
+    if warning is not None:
+        err.print(f"paperbot: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from bot.cli.app import app, err, fail, open_store, out
+from bot.cli.app import app, err, fail, open_store, out, warn_about_settings
 from bot.clock import utc_now
 from bot.subscriptions.spec import normalise_email
 
@@ -30,6 +30,7 @@ def digest_command(
     if only is not None:
         only = normalise_email(only)  # checked before it is recorded with the run
     settings, engine = open_store()
+    warn_about_settings(settings)
     if err.is_terminal and not dry_run:
         with RichProgress(console=err, transient=True) as bar:
             task = bar.add_task("delivering", total=None)

@@ -1,6 +1,7 @@
 """Commands of the long-running service: `serve`, `web` and `health`."""
 
 import json
+import logging
 from typing import Annotated
 
 import typer
@@ -8,8 +9,17 @@ from rich.table import Table
 
 from bot.cli.app import app, jsonable, open_store, out
 from bot.clock import utc_now
+from bot.config import Settings
 from bot.service import logs
 from bot.service.state import read_health
+from bot.web.links import missing_base_url_warning
+
+
+def _warn_about_settings(settings: Settings, logger: str) -> None:
+    """Log one warning when a missing setting costs the mail its links (before serving)."""
+    warning = missing_base_url_warning(settings)
+    if warning is not None:
+        logging.getLogger(logger).warning(warning, extra={"setting": "web.base_url"})
 
 
 @app.command()
@@ -26,6 +36,7 @@ def serve() -> None:
         level=settings.log.level,
         secret_params=settings.ingest.secret_params,
     )
+    _warn_about_settings(settings, "paperbot.serve")
     Service(engine, settings).run()
 
 
@@ -91,6 +102,7 @@ def web() -> None:
         level=settings.log.level,
         secret_params=settings.ingest.secret_params,
     )
+    _warn_about_settings(settings, "paperbot.web")
     uvicorn.run(
         create_app(engine, settings, clock=utc_now),
         host=settings.web.host,

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digest.render import DigestRenderer
+from bot.web.links import public_base_url
 from bot.web.preview import PreviewIndexCache
 from bot.web.security import RateLimiter
 
@@ -30,19 +31,8 @@ class WebContext:
     renderer: DigestRenderer = field(default_factory=DigestRenderer)
 
     def base_url(self) -> str:
-        """The public base URL of the pages, for links in emails: `web.base_url`.
-
-        Never the request's Host header: anyone can send any Host, and a confirmation
-        email linking to their site would hand them the token. Without `web.base_url`,
-        the address paperbot listens on (localhost when it listens on all interfaces).
-        """
-        configured = self.settings.web.base_url.rstrip("/")
-        if configured:
-            return configured
-        host = self.settings.web.host
-        host = "localhost" if host in ("", "0.0.0.0", "::") else host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.settings.web.port}"
+        """The public base URL of the pages, for links in emails (`bot.web.links`)."""
+        return public_base_url(self.settings.web)
 
 
 def web_context(request: Request) -> WebContext:
