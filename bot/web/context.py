@@ -8,6 +8,7 @@ from starlette.requests import Request
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digest.render import DigestRenderer
+from bot.web.archive_search import DayIndexCache
 from bot.web.links import public_base_url
 from bot.web.preview import PreviewIndexCache
 from bot.web.security import RateLimiter
@@ -27,6 +28,8 @@ class WebContext:
     preview_limit: RateLimiter = field(default_factory=lambda: RateLimiter(30, 300.0))
     # The manage preview's index of the recent papers, built once per change of them.
     preview_index: PreviewIndexCache = field(default_factory=PreviewIndexCache)
+    # The archive's search index of the days searched last.
+    archive_index: DayIndexCache = field(default_factory=DayIndexCache)
     # Shared for the app's life: it prepares each paper's text once.
     renderer: DigestRenderer = field(default_factory=DigestRenderer)
 
