@@ -138,6 +138,14 @@ def test_compose_settings_are_accepted(run_cli: RunCli, service: str) -> None:
     assert shown["smtp"]["host"] == "mailpit"
     assert shown["delivery"]["transport"] == "smtp"
     assert shown["web"]["base_url"] == env["PAPERBOT_WEB_BASE_URL"]
+    assert "web.base_url" not in result.stderr  # set: no warning that emails lack links
+
+
+def test_the_readmes_docker_run_example_sets_the_base_url_of_the_links() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"^docker run -d .*?^\s+paperbot$", readme, re.MULTILINE | re.DOTALL)
+    assert found, "no `docker run -d ... paperbot` example in the README"
+    assert re.search(r"-e PAPERBOT_WEB_BASE_URL=https://\S+ \\$", found[0], re.MULTILINE)
 
 
 # --- The `postgres` profile --------------------------------------------------------------

@@ -28,6 +28,7 @@ from bot.db import open_engine, schema_state, sqlite_file, upgrade_schema
 from bot.errors import InputError, NoDatabaseError, PaperbotError, StoreError
 from bot.redaction import redact_url
 from bot.service.logs import RedactUrls
+from bot.web.links import missing_base_url_warning
 
 app = typer.Typer(
     name="paperbot",
@@ -89,6 +90,7 @@ def _global_options(
 def show_config() -> None:
     """Show the effective settings (secrets masked) and where they came from."""
     settings = load_config()
+    warn_about_settings(settings)
     out.print(f"# from {settings.source or 'embedded defaults'}")
     out.print_json(json.dumps(jsonable(describe(settings))))
 
@@ -259,6 +261,13 @@ def as_usage_error() -> Iterator[None]:
         yield
     except InputError as exc:
         fail(str(exc), code=2)
+
+
+def warn_about_settings(settings: Settings) -> None:
+    """Print one warning line on stderr when a missing setting costs the mail its links."""
+    warning = missing_base_url_warning(settings)
+    if warning is not None:
+        err.print(f"paperbot: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:

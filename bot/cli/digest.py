@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.progress import Progress as RichProgress
 
-from bot.cli.app import app, as_usage_error, err, fail, open_store, out, print_rows
+from bot.cli.app import (
+    app,
+    as_usage_error,
+    err,
+    fail,
+    open_store,
+    out,
+    print_rows,
+    warn_about_settings,
+)
 from bot.clock import utc_now
 from bot.delivery.outcomes import count_outcomes, summarise
 from bot.subscriptions.spec import normalise_email
@@ -31,6 +40,7 @@ def digest_command(
         with as_usage_error():  # checked before it is recorded with the run
             only = normalise_email(only)
     settings, engine = open_store(create=not dry_run)
+    warn_about_settings(settings)
     if err.is_terminal and not dry_run:
         with RichProgress(console=err, transient=True) as bar:
             task = bar.add_task("delivering", total=None)

@@ -1,6 +1,7 @@
 """Commands of the long-running service: `serve`, `web` and `health`."""
 
 import json
+import logging
 from typing import Annotated
 
 import typer
@@ -10,6 +11,15 @@ from bot.clock import utc_now
 from bot.config import Settings
 from bot.service import logs
 from bot.service.state import read_health
+from bot.web.links import missing_base_url_warning
+
+
+def _warn_about_settings(settings: Settings, logger: str) -> None:
+    """Log one warning when a missing setting costs the mail its links (before serving)."""
+    warning = missing_base_url_warning(settings)
+    if warning is not None:
+        logging.getLogger(logger).warning(warning, extra={"setting": "web.base_url"})
+
 
 Host = Annotated[
     str | None,
@@ -43,6 +53,7 @@ def serve(host: Host = None, port: Port = None) -> None:
         level=settings.log.level,
         secret_params=settings.ingest.secret_params,
     )
+    _warn_about_settings(settings, "paperbot.serve")
     Service(engine, settings).run()
 
 
@@ -116,6 +127,7 @@ def web(host: Host = None, port: Port = None) -> None:
         level=settings.log.level,
         secret_params=settings.ingest.secret_params,
     )
+    _warn_about_settings(settings, "paperbot.web")
     uvicorn.run(
         create_app(engine, settings, clock=utc_now),
         host=settings.web.host,

@@ -1,4 +1,4 @@
-"""The ASGI app: /healthz, the subscribe, confirm, manage and unsubscribe pages, the archive.
+"""The ASGI app: the front page, /healthz, the subscribe, confirm, manage and unsubscribe pages, the archive.
 
 Built by `create_app` around an engine, the settings and a clock, so tests run
 it against a real database with a controlled clock. Handlers find these in
@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,7 +20,7 @@ from bot.service.state import read_health
 from bot.tokens import signing_secret
 from bot.web import archive_pages, manage_pages, subscribe_pages
 from bot.web.context import WebContext, web_context
-from bot.web.pages import error_page
+from bot.web.pages import error_page, page
 from bot.web.security import BodyLimit
 
 
@@ -32,6 +32,11 @@ async def healthz(request: Request) -> JSONResponse:
     context = web_context(request)
     health = read_health(context.engine, now=context.clock(), worker=context.worker)
     return JSONResponse(health.as_json(), status_code=200 if health.alive else 503)
+
+
+async def home(request: Request) -> HTMLResponse:
+    """The front page: where to subscribe, and the archive."""
+    return page(request, "home.html")
 
 
 # Every page: no scripts, no framing, nothing from elsewhere, no leaking of the signed
@@ -100,6 +105,7 @@ def create_app(
         ],
         exception_handlers={Exception: server_error},
         routes=[
+            Route("/", home, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             *subscribe_pages.routes,
             *manage_pages.routes,

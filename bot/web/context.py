@@ -8,6 +8,8 @@ from starlette.requests import Request
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digest.render import DigestRenderer
+from bot.web.archive_search import DayIndexCache
+from bot.web.links import public_base_url
 from bot.web.preview import PreviewIndexCache
 from bot.web.security import RateLimiter
 
@@ -26,23 +28,14 @@ class WebContext:
     preview_limit: RateLimiter = field(default_factory=lambda: RateLimiter(30, 300.0))
     # The manage preview's index of the recent papers, built once per change of them.
     preview_index: PreviewIndexCache = field(default_factory=PreviewIndexCache)
+    # The archive's search index of the days searched last.
+    archive_index: DayIndexCache = field(default_factory=DayIndexCache)
     # Shared for the app's life: it prepares each paper's text once.
     renderer: DigestRenderer = field(default_factory=DigestRenderer)
 
     def base_url(self) -> str:
-        """The public base URL of the pages, for links in emails: `web.base_url`.
-
-        Never the request's Host header: anyone can send any Host, and a confirmation
-        email linking to their site would hand them the token. Without `web.base_url`,
-        the address paperbot listens on (localhost when it listens on all interfaces).
-        """
-        configured = self.settings.web.base_url.rstrip("/")
-        if configured:
-            return configured
-        host = self.settings.web.host
-        host = "localhost" if host in ("", "0.0.0.0", "::") else host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.settings.web.port}"
+        """The public base URL of the pages, for links in emails (`bot.web.links`)."""
+        return public_base_url(self.settings.web)
 
 
 def web_context(request: Request) -> WebContext:

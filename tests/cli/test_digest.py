@@ -51,15 +51,39 @@ def test_only_one_subscriber(ready: RunCli, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no active subscriber" in missing.stderr
 
 
+def test_without_a_base_url_digest_warns_once_that_its_mail_has_no_links(
+    ready: RunCli, tmp_path: Path
+) -> None:
+    for args in (["digest", "--dry-run"], ["digest"]):
+        result = ready(*args)
+        assert result.returncode == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+        assert len(warnings) == 1, result.stderr
+        assert warnings[0].startswith("paperbot: warning: web.base_url is not set: digests go out")
+        assert "set web.base_url (or PAPERBOT_WEB_BASE_URL)" in warnings[0]
+    [eml] = (tmp_path / "paperbot-data" / "outbox").glob("*.eml")
+    assert "List-Unsubscribe" not in eml.read_text()  # what the warning said
+
+
+def test_with_a_base_url_digest_says_nothing_of_it_and_the_mail_has_its_links(
+    ready: RunCli, tmp_path: Path
+) -> None:
+    result = ready("digest", env={"PAPERBOT_WEB_BASE_URL": "https://papers.example.org"})
+    assert result.returncode == 0, result.stderr
+    assert "web.base_url" not in result.stderr
+    [eml] = (tmp_path / "paperbot-data" / "outbox").glob("*.eml")
+    assert "List-Unsubscribe: <https://papers.example.org/unsubscribe/" in eml.read_text()
+
+
 def test_only_an_address_not_subscribed_records_no_run_and_no_round(
     ready: RunCli, tmp_path: Path
 ) -> None:
     before = json.loads(ready("report", "--json").stdout)
     refused = ready("digest", "--only", "nobody@x.org")
     assert refused.returncode == 1
-    assert refused.stderr.splitlines() == [
-        "paperbot: error: no active subscriber with the address 'nobody@x.org'"
-    ]
+    [warning, error] = refused.stderr.splitlines()  # no web.base_url in these settings
+    assert warning.startswith("paperbot: warning: web.base_url is not set")
+    assert error == "paperbot: error: no active subscriber with the address 'nobody@x.org'"
     assert json.loads(ready("report", "--json").stdout) == before
     with sqlite3.connect(tmp_path / "paperbot-data" / "paperbot.db") as db:
         assert db.execute("SELECT count(*) FROM deliveryround").fetchone() == (0,)

@@ -220,6 +220,17 @@ def test_the_config_command_masks_secrets(run_cli: RunCli) -> None:
     assert '"password": "***"' in result.stdout
 
 
+def test_the_config_command_warns_on_stderr_while_web_base_url_is_unset(run_cli: RunCli) -> None:
+    unset = run_cli("config")
+    assert unset.returncode == 0, unset.stderr
+    [line] = unset.stderr.splitlines()
+    assert line.startswith("paperbot: warning: web.base_url is not set: digests go out")
+    assert "confirmation emails link to http://127.0.0.1:8080" in line
+    assert '"base_url": ""' in unset.stdout  # the settings are shown all the same
+    set_ = run_cli("config", env={"PAPERBOT_WEB_BASE_URL": "https://papers.example.org"})
+    assert set_.returncode == 0 and set_.stderr == ""
+
+
 def test_secrets_in_feed_urls_are_shown_nowhere(
     run_cli: RunCli, guarded_feeds: GuardedFeeds, tmp_path: Path
 ) -> None:

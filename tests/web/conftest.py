@@ -23,9 +23,11 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bot.config import Settings, load_settings
+from bot.ingest.pipeline import ingest_file
 from bot.models import PendingSubscription
 from bot.subscriptions.store import SubscriberView, list_subscribers
 from bot.web.app import create_app
+from tests.conftest import SAMPLES
 
 # The real SMTP server on 127.0.0.1, shared with the delivery tests.
 from tests.delivery.conftest import SmtpServer, smtp_server, start_server  # noqa: F401
@@ -145,6 +147,28 @@ def make_site(engine: Engine, tmp_path: Path) -> Iterator[MakeSite]:
         return Site(app, engine, settings, now, inbox)
 
     yield make
+
+
+@dataclass(frozen=True)
+class Archive:
+    """The site with one sample dump's papers ingested, and the day they are listed under."""
+
+    site: Site
+    day: str
+
+    @property
+    def path(self) -> str:
+        """The day's archive page."""
+        return f"/archive/{self.day}"
+
+
+@pytest.fixture
+def archive(make_site: MakeSite, engine: Engine) -> Archive:
+    """The archive of the 63 papers of `examples/dumps/spaced-1.txt`, all on one day."""
+    ingest_file(engine, SAMPLES / "spaced-1.txt", clock=lambda: T0, year=2025)
+    site = make_site()
+    [day] = re.findall(r'href="/archive/([0-9-]{10})"', site.client.get("/archive").text)
+    return Archive(site, day)
 
 
 def read_eml(path: Path) -> EmailMessage:

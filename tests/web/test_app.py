@@ -33,10 +33,24 @@ def test_healthz_is_200_while_the_heartbeat_is_fresh_and_503_after(
     assert client.get("/healthz").status_code == 503
 
 
+def test_the_front_page_links_to_the_subscribe_form_and_the_archive(
+    engine: Engine, tmp_path: Path
+) -> None:
+    settings = load_settings(environ={}, cwd=tmp_path)
+    client = TestClient(create_app(engine, settings, clock=lambda: T0))
+    for method in (client.get, client.head):
+        response = method("/")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+    text = client.get("/").text
+    assert 'href="/subscribe"' in text and 'href="/archive"' in text
+    assert client.get("/subscribe").status_code == client.get("/archive").status_code == 200
+
+
 def test_every_page_carries_the_security_headers(engine: Engine, tmp_path: Path) -> None:
     settings = load_settings(environ={}, cwd=tmp_path)
     client = TestClient(create_app(engine, settings, clock=lambda: T0))
-    for path in ("/healthz", "/subscribe", "/archive", "/manage/not-a-token", "/nowhere"):
+    for path in ("/", "/healthz", "/subscribe", "/archive", "/manage/not-a-token", "/nowhere"):
         headers = client.get(path).headers
         assert "frame-ancestors 'none'" in headers["content-security-policy"], path
         assert "script-src" not in headers["content-security-policy"]  # default-src 'none'

@@ -166,3 +166,32 @@ def test_subscribe_confirm_edit_preview_and_unsubscribe_in_a_browser(
     assert "Unsubscribe" in shown and "unsubscribed" in done.lower()
     assert "reader@lab.org" not in run_cli("subscriptions", "--json", env=site.env).stdout
     assert blocked == []  # no page fetched anything from elsewhere
+
+
+def test_the_archive_is_searched_and_paged_in_a_browser_without_javascript(
+    site: BrowserSite, browser: BrowserThread, artifacts: Path
+) -> None:
+    blocked: list[str] = []
+
+    def browse(b: Browser) -> tuple[str, str, int, str, str, bool]:
+        page = _guarded_page(b, site.base, blocked)
+        page.goto(f"{site.base}/")
+        page.click("a[href='/archive']")
+        page.click("a[href^='/archive/']")
+        page.fill("#q", "model")
+        page.click("form[role=search] button[type=submit]")
+        count = page.inner_text("#count")
+        marks = page.locator(".paper mark").count()
+        page.screenshot(path=artifacts / "web-archive-search.png", full_page=True)
+        page.click("a[rel=next]")
+        second_url, second = page.url, page.inner_text("main")
+        phone = _guarded_page(b, site.base, blocked, phone=True)
+        phone.goto(second_url)
+        phone.screenshot(path=artifacts / "web-archive-phone.png", full_page=True)
+        return count, page.input_value("#q"), marks, second_url, second, _fits(phone)
+
+    count, kept, marks, second_url, second, fits_phone = browser.run(browse)
+    assert count.startswith("53 of 63 papers match “model”") and marks == 25
+    assert second_url.endswith("?q=model&page=2") and kept == "model"
+    assert "Page 2 of 3" in second and "26\N{EN DASH}50 shown" in second
+    assert fits_phone and blocked == []
