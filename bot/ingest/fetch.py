@@ -16,14 +16,11 @@ import httpx
 
 from bot.errors import FeedError
 from bot.ingest.redirects import Resolver, redirect_refusal
+from bot.ingest.sources import FEED_ACCEPT
 from bot.redaction import redact_text, redact_url
 
 MAX_FEED_BYTES = 50 * 1024 * 1024
 MAX_REDIRECTS = 5
-ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
-    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-)
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,7 @@ def fetch_feed(
     max_bytes: int = MAX_FEED_BYTES,
     secret_params: Sequence[str] = (),
     resolve: Resolver | None = None,
+    accept: str = FEED_ACCEPT,
 ) -> FetchedFeed:
     """GET the feed at `url`, conditionally when validators from a previous fetch are given.
 
@@ -65,13 +63,14 @@ def fetch_feed(
     `timeout`, and is cut off once the deadline has passed, within one wait. Redirects go to http(s) URLs only, and
     never from a public address to an internal one (`bot.ingest.redirects`;
     `resolve` looks host names up, by default with the system's resolver).
+    `accept` is the Accept header: the source kind's (`bot.ingest.sources`).
     Failures of every kind raise `FeedError` with a one-line reason; the URL in
     it, and any URL in the reason, is redacted (`bot.redaction`: credentials,
     and the values of `secret_params` and other secret-looking query parameters).
     """
     shown = redact_url(url, secret_params)
     _check_url(url, shown)
-    headers = {"User-Agent": user_agent, "Accept": ACCEPT}
+    headers = {"User-Agent": user_agent, "Accept": accept}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:

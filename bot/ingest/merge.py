@@ -1,9 +1,10 @@
 """How a new sighting of a paper changes what is stored about it (pure).
 
-A stored paper is held here as a plain dict of its columns. Dumps fill in
-what is missing and raise the upvote count; a feed entry that carries an
-arXiv id is arXiv's own record of the paper, so it also replaces the title,
-abstract, authors and categories (a "replace" announcement is a new version).
+A stored paper is held here as a plain dict of its columns. Most sources fill
+in what is missing and raise the counts; an entry of an authoritative source
+(arXiv's feeds, `bot.ingest.sources`) that carries an arXiv id is arXiv's own
+record of the paper, so it also replaces the title, abstract, authors and
+categories (a "replace" announcement is a new version).
 """
 
 from datetime import datetime
@@ -54,11 +55,13 @@ def new_row(paper: ParsedPaper, *, key: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def merge_into(row: dict[str, Any], paper: ParsedPaper, *, from_feed: bool) -> bool:
-    """Update `row` in place with what `paper` adds; return whether anything changed."""
+def merge_into(row: dict[str, Any], paper: ParsedPaper, *, authoritative: bool) -> bool:
+    """Update `row` in place with what `paper` adds; return whether anything changed.
+
+    `authoritative`: `paper` comes from a source whose records are the papers' own.
+    """
     before = {column: row[column] for column in MERGED_COLUMNS}
-    authoritative = from_feed and paper.arxiv_id is not None
-    if authoritative:
+    if authoritative and paper.arxiv_id is not None:
         _replace_if_given(row, "title", paper.title)
         _replace_if_given(row, "abstract", paper.abstract)
         _replace_if_given(row, "url", paper.url)

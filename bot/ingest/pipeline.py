@@ -26,11 +26,10 @@ from sqlmodel import Session, col, select
 from bot.bulk import collector_paused
 from bot.clock import Clock
 from bot.db import write_session
-from bot.errors import FeedError, SourceError
-from bot.ingest.dumps import read_dump
-from bot.ingest.feeds import looks_like_feed, parse_feed
+from bot.errors import SourceError
 from bot.ingest.fetch import fetch_feed
 from bot.ingest.parsed import ParsedSource
+from bot.ingest.sources import ReadContext, accept_header, is_authoritative, read_source
 from bot.ingest.store import Origin, store_papers
 from bot.models import Feed, ImportedFile
 from bot.redaction import redact_url
@@ -72,10 +71,15 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class FeedSource:
-    """A feed to fetch: its URL and an optional name from the configuration."""
+    """A feed to fetch: its URL, an optional name from the configuration, and its kind if stated.
+
+    `kind` names an entry of `bot.ingest.sources.SOURCE_KINDS`; without it the
+    document's content tells.
+    """
 
     url: str
     name: str | None = None
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ def _store_file(engine: Engine, record: ImportedFile, parsed: ParsedSource) -> I
             session.flush()
             origin = Origin(
                 seen_at=record.imported_at,
-                from_feed=parsed.kind.startswith("feed/"),
+                authoritative=is_authoritative(parsed.kind),
                 imported_file_id=record.id,
                 page_date=parsed.page_date,
             )
@@ -231,7 +235,7 @@ def ingest_feed(
         fetched = fetch_feed(
             feed.url, etag=etag, last_modified=last_modified, timeout=options.timeout,
             deadline=options.deadline, user_agent=options.user_agent, client=options.client,
-            secret_params=options.secret_params,
+            secret_params=options.secret_params, accept=accept_header(feed.kind),
         )  # fmt: skip
         if fetched.not_modified:
             _record_feed(engine, feed_id, now, status="not-modified")
@@ -245,12 +249,17 @@ def ingest_feed(
                 shown, "skipped", kind=known_kind, reason="same content as the last fetch"
             )
         with collector_paused():
-            parsed = parse_feed(fetched.content, source=shown)
-    except FeedError as exc:
+            parsed = read_source(fetched.content, ReadContext(shown), fetched=True, kind=feed.kind)
+    except SourceError as exc:
         _record_feed(engine, feed_id, now, status="failed", error=exc.reason)
         return IngestResult(shown, "failed", kind=known_kind, error=exc.reason)
     with collector_paused(), write_session(engine) as session:
-        origin = Origin(seen_at=now, from_feed=True, feed_id=feed_id, page_date=None)
+        origin = Origin(
+            seen_at=now,
+            authoritative=is_authoritative(parsed.kind),
+            feed_id=feed_id,
+            page_date=None,
+        )
         counts = store_papers(session, parsed.papers, origin)
         row = session.get_one(Feed, feed_id)
         row.etag, row.last_modified = fetched.etag, fetched.last_modified
@@ -292,9 +301,7 @@ def summarise(results: list[IngestResult]) -> tuple[str, dict[str, int], list[di
 
 
 def _parse_file(data: bytes, *, source: str, taken: date, year: int | None) -> ParsedSource:
-    if looks_like_feed(data):
-        return parse_feed(data, source=source)
-    return read_dump(data, source=source, taken=taken, year=year)
+    return read_source(data, ReadContext(source, taken=taken, year=year), fetched=False)
 
 
 def _good_import(

@@ -37,12 +37,13 @@ class StoreCounts:
 class Origin:
     """Where a batch of papers was seen: an imported file or a feed, and the page date.
 
-    `from_feed` marks a feed document (fetched or a local file): its arXiv
-    entries are authoritative and replace what a dump said.
+    `authoritative` marks a source whose records are the papers' own (arXiv's
+    feeds, `bot.ingest.sources`): its entries with an arXiv id replace what
+    other sources said.
     """
 
     seen_at: datetime
-    from_feed: bool = False
+    authoritative: bool = False
     imported_file_id: int | None = None
     feed_id: int | None = None
     page_date: date | None = None
@@ -67,7 +68,7 @@ def store_papers(session: Session, papers: Sequence[ParsedPaper], origin: Origin
             row = new_row(paper, key=key, now=origin.seen_at)
             fresh.append(row)
             resolver.add(row)
-        elif merge_into(row, paper, from_feed=origin.from_feed) and "id" in row:
+        elif merge_into(row, paper, authoritative=origin.authoritative) and "id" in row:
             changed[row["id"]] = row
         sighted.setdefault(id(row), (row, paper.upvotes))
     bulk_insert(session, _paper, fresh)

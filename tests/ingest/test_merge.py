@@ -21,7 +21,7 @@ def test_a_dump_fills_gaps_and_raises_upvotes_but_never_overwrites() -> None:
         paper_date=date(2023, 11, 25),
         code_urls=("https://github.com/a/b",),
     )
-    assert merge_into(row, later, from_feed=False)
+    assert merge_into(row, later, authoritative=False)
     assert row["title"] == "Stable Video"
     assert row["abstract"] == "Long abstract."
     assert (row["upvotes"], row["author_count"], row["paper_date"]) == (8, 12, date(2023, 11, 25))
@@ -30,7 +30,7 @@ def test_a_dump_fills_gaps_and_raises_upvotes_but_never_overwrites() -> None:
 
 def test_fewer_upvotes_seen_later_do_not_lower_the_count() -> None:
     row = _row(ParsedPaper(title="T", upvotes=8))
-    assert not merge_into(row, ParsedPaper(title="T", upvotes=2), from_feed=False)
+    assert not merge_into(row, ParsedPaper(title="T", upvotes=2), authoritative=False)
     assert row["upvotes"] == 8
 
 
@@ -43,7 +43,7 @@ def test_an_arxiv_feed_entry_replaces_title_abstract_and_authors() -> None:
         arxiv_id="2409.01234",
         announce_type="replace",
     )
-    assert merge_into(row, replacement, from_feed=True)
+    assert merge_into(row, replacement, authoritative=True)
     assert (row["title"], row["abstract"], row["authors"]) == ("New title", "v2", ["A", "B"])
     assert row["title_key"] == "newtitle"
     assert row["author_count"] == 2
@@ -53,15 +53,15 @@ def test_an_arxiv_feed_entry_replaces_title_abstract_and_authors() -> None:
 def test_the_same_sighting_twice_changes_nothing() -> None:
     paper = ParsedPaper(title="T", abstract="a", upvotes=1, project_urls=("https://x.org",))
     row = _row(paper)
-    assert not merge_into(row, paper, from_feed=False)
+    assert not merge_into(row, paper, authoritative=False)
 
 
 def test_a_complete_abstract_replaces_one_cut_short() -> None:
     row = _row(ParsedPaper(title="T", abstract="We propose a method that"))
     assert merge_into(
-        row, ParsedPaper(title="T", abstract="We propose a method that works."), from_feed=False
+        row, ParsedPaper(title="T", abstract="We propose a method that works."), authoritative=False
     )
     assert row["abstract"] == "We propose a method that works."
     assert not merge_into(
-        row, ParsedPaper(title="T", abstract="A different summary."), from_feed=False
+        row, ParsedPaper(title="T", abstract="A different summary."), authoritative=False
     )

@@ -69,7 +69,7 @@ def test_a_feed_entry_and_a_dump_paper_with_one_title_are_one_paper(
     entry = ParsedPaper(
         "Fine-tune language models", "arXiv text", arxiv_id="2401.00001", authors=("A",)
     )
-    counts = _store(engine, [entry], Origin(clock(), from_feed=True, feed_id=feed_id))
+    counts = _store(engine, [entry], Origin(clock(), authoritative=True, feed_id=feed_id))
     assert (counts.new, counts.updated) == (0, 1)
     [paper] = _papers(engine)
     assert (paper.arxiv_id, paper.abstract, paper.upvotes) == ("2401.00001", "arXiv text", 5)
@@ -80,10 +80,14 @@ def test_a_feed_entry_and_a_dump_paper_with_one_title_are_one_paper(
 
 def test_one_title_under_two_arxiv_ids_is_two_papers(engine: Engine, clock: Clock) -> None:
     _store(
-        engine, [ParsedPaper("A Survey", arxiv_id="2401.00001")], Origin(clock(), from_feed=True)
+        engine,
+        [ParsedPaper("A Survey", arxiv_id="2401.00001")],
+        Origin(clock(), authoritative=True),
     )
     counts = _store(
-        engine, [ParsedPaper("A Survey", arxiv_id="2402.00002")], Origin(clock(), from_feed=True)
+        engine,
+        [ParsedPaper("A Survey", arxiv_id="2402.00002")],
+        Origin(clock(), authoritative=True),
     )
     assert counts.new == 1
     assert sorted(p.arxiv_id or "" for p in _papers(engine)) == ["2401.00001", "2402.00002"]
@@ -96,7 +100,7 @@ def test_a_feed_sights_each_paper_once_however_often_it_is_fetched(
         feed = Feed(url="http://127.0.0.1/feed")
         session.add(feed)
         session.flush()
-        origin = Origin(clock(), from_feed=True, feed_id=feed.id)
+        origin = Origin(clock(), authoritative=True, feed_id=feed.id)
     entries = [ParsedPaper("P1", arxiv_id="2401.00001"), ParsedPaper("P2", arxiv_id="2401.00002")]
     _store(engine, entries, origin)
     _store(engine, entries, origin)
@@ -105,8 +109,8 @@ def test_a_feed_sights_each_paper_once_however_often_it_is_fetched(
 
 def test_many_papers_in_one_batch(engine: Engine, clock: Clock) -> None:
     papers = [ParsedPaper(f"Paper number {n}", arxiv_id=f"2401.{n:05d}") for n in range(2500)]
-    assert _store(engine, papers, Origin(clock(), from_feed=True)).new == 2500
-    counts = _store(engine, papers, Origin(clock(), from_feed=True))
+    assert _store(engine, papers, Origin(clock(), authoritative=True)).new == 2500
+    counts = _store(engine, papers, Origin(clock(), authoritative=True))
     assert (counts.new, counts.updated, counts.unchanged) == (0, 0, 2500)
 
 
