@@ -53,7 +53,9 @@ def _timestamp(*, nullable: bool = False) -> Any:
 class Paper(SQLModel, table=True):
     """One paper, stored once whatever the number of dumps and feeds that list it.
 
-    Its identity is `arxiv_id` when known, else `title_key` (the normalised title).
+    Its identity is the first it has of `arxiv_id`, `doi` and `entry_key` (a feed
+    entry's guid or link within its feed), else `title_key` (the normalised
+    title), which joins only papers whose identifiers do not conflict.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,6 +75,8 @@ class Paper(SQLModel, table=True):
     categories: list[str] = _json_list()
     first_seen_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+    doi: str | None = Field(default=None, index=True)
+    entry_key: str | None = Field(default=None, index=True)
 
 
 class ImportedFile(SQLModel, table=True):

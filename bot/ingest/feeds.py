@@ -17,7 +17,7 @@ from typing import Any
 import feedparser
 
 from bot.errors import FeedError
-from bot.ingest.identity import arxiv_id_from_text, arxiv_id_from_url
+from bot.ingest.identity import arxiv_id_from_text, arxiv_id_from_url, doi_from_text, entry_key
 from bot.ingest.links import extract_links
 from bot.ingest.parsed import ParsedPaper, ParsedSource
 
@@ -140,12 +140,14 @@ def parse_feed(data: bytes, *, source: str) -> ParsedSource:
         )
     elif bozo_reason:
         warnings.append(f"malformed feed ({bozo_reason}); kept the items that could be read")
-    papers, untitled, duplicates = _papers_from_entries(entries, is_arxiv="arxiv" in kind)
+    channel: _Record = _get(parsed, "feed") or {}
+    papers, untitled, duplicates = _papers_from_entries(
+        entries, is_arxiv="arxiv" in kind, feed=_feed_identity(channel)
+    )
     if untitled:
         warnings.append(f"dropped {untitled} item(s) without a title")
     if duplicates:
         warnings.append(f"dropped {duplicates} duplicate item(s)")
-    channel: _Record = _get(parsed, "feed") or {}
     return ParsedSource(
         kind=kind,
         papers=tuple(papers),
@@ -156,32 +158,62 @@ def parse_feed(data: bytes, *, source: str) -> ParsedSource:
     )
 
 
+def _feed_identity(channel: _Record) -> str:
+    """What names a feed in its entries' keys: its own link, else its id, else its title."""
+    for key in ("link", "id", "title"):
+        value = _string(_get(channel, key)).strip()
+        if value:
+            return value
+    return "feed"
+
+
 def _papers_from_entries(
-    entries: Sequence[_Record], *, is_arxiv: bool
+    entries: Sequence[_Record], *, is_arxiv: bool, feed: str
 ) -> tuple[list[ParsedPaper], int, int]:
     papers: list[ParsedPaper] = []
-    seen_ids: set[str] = set()
-    seen_urls: set[str] = set()
+    seen: set[str] = set()
     untitled = duplicates = 0
     for entry in entries:
-        paper = _paper_from_entry(entry, is_arxiv=is_arxiv)
+        paper = _paper_from_entry(entry, is_arxiv=is_arxiv, feed=feed)
         if paper is None:
             untitled += 1
             continue
-        if (paper.arxiv_id and paper.arxiv_id in seen_ids) or (
-            paper.url and paper.url in seen_urls
-        ):
+        # An item repeated is one with the same identifier or link (a repost under a
+        # new guid); a repeated title is not.
+        keys = [
+            key
+            for key in (
+                paper.arxiv_id and f"arxiv {paper.arxiv_id}",
+                paper.doi and f"doi {paper.doi}",
+                paper.entry_key and f"entry {paper.entry_key}",
+                paper.url and f"url {paper.url}",
+            )
+            if key
+        ]
+        if seen.intersection(keys):
             duplicates += 1
             continue
-        if paper.arxiv_id:
-            seen_ids.add(paper.arxiv_id)
-        if paper.url:
-            seen_urls.add(paper.url)
+        seen.update(keys)
         papers.append(paper)
     return papers, untitled, duplicates
 
 
-def _paper_from_entry(entry: _Record, *, is_arxiv: bool) -> ParsedPaper | None:
+def _doi(entry: _Record, guid: str, url: str | None) -> str | None:
+    for text in (
+        _string(_get(entry, "prism_doi")),
+        _string(_get(entry, "arxiv_doi")),
+        _string(_get(entry, "dc_identifier")),
+        guid,
+        url or "",
+    ):
+        if "10." in text:
+            found = doi_from_text(text)
+            if found:
+                return found
+    return None
+
+
+def _paper_from_entry(entry: _Record, *, is_arxiv: bool, feed: str) -> ParsedPaper | None:
     title = _clean(_string(_get(entry, "title")), markup=_is_markup(entry, "title"))
     if not title:
         return None
@@ -228,6 +260,8 @@ def _paper_from_entry(entry: _Record, *, is_arxiv: bool) -> ParsedPaper | None:
         pdf_url=pdf_url,
         categories=_categories(entry),
         announce_type=announce_type,
+        doi=_doi(entry, guid, url),
+        entry_key=entry_key(feed, guid or url or ""),
     )
 
 

@@ -49,3 +49,37 @@ def _canonical(arxiv_id: str) -> str:
         name, _, subject = archive.partition(".")
         return f"{name.lower()}{'.' + subject.upper() if subject else ''}/{number}"
     return arxiv_id
+
+
+# "10.1038/s41586-024-01234-5", bare, as "doi:10..." or inside a doi.org link.
+_DOI = re.compile(r"(?<![\w.])(?:doi:\s*)?(?P<doi>10\.\d{4,9}/[^\s\"'<>]+)", re.IGNORECASE)
+_DOI_TRAILING = ".,;:)]}"
+
+
+def doi_from_text(text: str) -> str | None:
+    """Return the DOI in `text` ("doi:10.1000/x1", "https://doi.org/10.1000/x1"), lower-cased.
+
+    DOIs are case-insensitive, so lower case makes one spelling of each.
+    """
+    found = _DOI.search(text)
+    if found is None:
+        return None
+    return found.group("doi").rstrip(_DOI_TRAILING).casefold()
+
+
+def entry_key(feed: str, entry: str) -> str | None:
+    """Return the key of the entry `entry` (its guid, else its link) within the feed `feed`.
+
+    An entry's guid is unique only within its feed, so the key holds both,
+    `feed` being the feed's own link or id (as its documents state it, so a
+    saved copy of the feed has the same keys): "<feed> <entry>".
+    """
+    entry = entry.strip()
+    if not entry:
+        return None
+    return f"{'_'.join(feed.split())} {entry}"
+
+
+def entry_feed(key: str) -> str:
+    """Return the feed part of a key made by `entry_key`."""
+    return key.partition(" ")[0]

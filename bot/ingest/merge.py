@@ -29,6 +29,8 @@ MERGED_COLUMNS = (
     "url",
     "pdf_url",
     "categories",
+    "doi",
+    "entry_key",
 )
 
 
@@ -50,6 +52,8 @@ def new_row(paper: ParsedPaper, *, key: str, now: datetime) -> dict[str, Any]:
         "url": paper.url,
         "pdf_url": paper.pdf_url,
         "categories": list(paper.categories),
+        "doi": paper.doi,
+        "entry_key": paper.entry_key,
         "first_seen_at": now,
         "updated_at": now,
     }
@@ -81,6 +85,8 @@ def merge_into(row: dict[str, Any], paper: ParsedPaper, *, authoritative: bool) 
         _fill(row, "authors", list(paper.authors))
         _fill(row, "categories", list(paper.categories))
     _fill(row, "arxiv_id", paper.arxiv_id)
+    _fill(row, "doi", paper.doi)
+    _fill(row, "entry_key", paper.entry_key)
     _fill(row, "organization", paper.organization)
     _fill(row, "paper_date", paper.paper_date)
     if row["authors"]:

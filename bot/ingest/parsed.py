@@ -27,6 +27,10 @@ class ParsedPaper:
     categories: tuple[str, ...] = ()
     # arXiv's announce type: "new", "cross", "replace" or "replace-cross".
     announce_type: str | None = None
+    # A DOI, lower-cased (`bot.ingest.identity.doi_from_text`).
+    doi: str | None = None
+    # A feed entry's guid (else link) within its feed (`bot.ingest.identity.entry_key`).
+    entry_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from bot.db import bulk_insert, in_chunks
-from bot.ingest.identity import title_key
+from bot.ingest.identity import entry_feed, title_key
 from bot.ingest.merge import MERGED_COLUMNS, merge_into, new_row
 from bot.ingest.parsed import ParsedPaper
 from bot.models import Paper, Sighting
@@ -52,9 +52,13 @@ class Origin:
 def store_papers(session: Session, papers: Sequence[ParsedPaper], origin: Origin) -> StoreCounts:
     """Insert the papers not stored yet, merge the others, and record every sighting.
 
-    A paper is the stored one with the same arXiv id, else with the same
-    normalised title (unless both have different arXiv ids). A title with no
-    letters or digits ("???") matches nothing: such a paper is always new.
+    A paper is the stored one with the same arXiv id, else the same DOI, else
+    the same feed entry (guid or link within its feed), else the same
+    normalised title, provided no identifier of one conflicts with the
+    other's: two different arXiv ids or DOIs, or two entries of one feed, are
+    two papers whatever their titles ("Editorial", "Support System - Down").
+    A title with no letters or digits ("???") matches nothing: such a paper is
+    always new.
     """
     keys = [title_key(paper.title) for paper in papers]
     resolver = _Resolver(_load_existing(session, papers, keys))
@@ -68,8 +72,10 @@ def store_papers(session: Session, papers: Sequence[ParsedPaper], origin: Origin
             row = new_row(paper, key=key, now=origin.seen_at)
             fresh.append(row)
             resolver.add(row)
-        elif merge_into(row, paper, authoritative=origin.authoritative) and "id" in row:
-            changed[row["id"]] = row
+        else:
+            if merge_into(row, paper, authoritative=origin.authoritative) and "id" in row:
+                changed[row["id"]] = row
+            resolver.add(row)  # identifiers the merge added find it too
         sighted.setdefault(id(row), (row, paper.upvotes))
     bulk_insert(session, _paper, fresh)
     _update_papers(session, changed.values(), origin.seen_at)
@@ -78,46 +84,69 @@ def store_papers(session: Session, papers: Sequence[ParsedPaper], origin: Origin
     return StoreCounts(new=len(fresh), updated=len(changed), unchanged=matched - len(changed))
 
 
+# The stable identifiers, strongest first: each maps one value to one paper.
+_IDENTIFIERS = ("arxiv_id", "doi", "entry_key")
+
+
 class _Resolver:
     """Finds the row a parsed paper belongs to among loaded and just-created rows."""
 
     def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
-        self._by_arxiv: dict[str, dict[str, Any]] = {}
+        self._by: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in _IDENTIFIERS}
         self._by_title: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             self.add(row)
 
     def add(self, row: dict[str, Any]) -> None:
-        if row["arxiv_id"]:
-            self._by_arxiv[row["arxiv_id"]] = row
-        if row["title_key"]:  # a title with no letters or digits identifies nothing
-            self._by_title.setdefault(row["title_key"], []).append(row)
+        for name in _IDENTIFIERS:
+            if row[name]:
+                self._by[name].setdefault(row[name], row)
+        titled = self._by_title.setdefault(row["title_key"], []) if row["title_key"] else None
+        if titled is not None and not any(other is row for other in titled):
+            titled.append(row)  # a title with no letters or digits identifies nothing
 
     def find(self, paper: ParsedPaper, key: str) -> dict[str, Any] | None:
-        if paper.arxiv_id and paper.arxiv_id in self._by_arxiv:
-            return self._by_arxiv[paper.arxiv_id]
+        for name in _IDENTIFIERS:
+            value = getattr(paper, name)
+            row = self._by[name].get(value) if value else None
+            if row is not None and not _conflict(row, paper):
+                return row
         for row in self._by_title.get(key, ()) if key else ():
-            # Two different arXiv ids under one title are two papers.
-            if not (paper.arxiv_id and row["arxiv_id"]):
-                if paper.arxiv_id:
-                    self._by_arxiv[paper.arxiv_id] = row
+            if not _conflict(row, paper):
                 return row
         return None
+
+
+def _conflict(row: dict[str, Any], paper: ParsedPaper) -> bool:
+    """Whether `row` and `paper` carry identifiers that say they are two papers."""
+    if paper.arxiv_id and row["arxiv_id"] and paper.arxiv_id != row["arxiv_id"]:
+        return True
+    if paper.doi and row["doi"] and paper.doi != row["doi"]:
+        return True
+    # A guid means something only within its feed: two entries of one feed are two papers.
+    stored = row["entry_key"]
+    return bool(
+        paper.entry_key
+        and stored
+        and paper.entry_key != stored
+        and entry_feed(paper.entry_key) == entry_feed(stored)
+    )
 
 
 def _load_existing(
     session: Session, papers: Sequence[ParsedPaper], title_keys: list[str]
 ) -> list[dict[str, Any]]:
-    keys = sorted({key for key in title_keys if key})
-    ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
     columns = [_paper.c.id, *(_paper.c[name] for name in MERGED_COLUMNS)]
     rows: dict[int, dict[str, Any]] = {}
-    for key_chunk in in_chunks(keys):
-        query = select(*columns).where(_paper.c.title_key.in_(key_chunk))
-        rows.update((r.id, dict(r._mapping)) for r in session.execute(query))
-    for id_chunk in in_chunks(ids):
-        query = select(*columns).where(_paper.c.arxiv_id.in_(id_chunk))
-        rows.update((r.id, dict(r._mapping)) for r in session.execute(query) if r.id not in rows)
+    wanted = {"title_key": {key for key in title_keys if key}}
+    for name in _IDENTIFIERS:
+        wanted[name] = {value for p in papers if (value := getattr(p, name))}
+    for name, values in wanted.items():
+        for chunk in in_chunks(sorted(values)):
+            query = select(*columns).where(_paper.c[name].in_(chunk))
+            rows.update(
+                (r.id, dict(r._mapping)) for r in session.execute(query) if r.id not in rows
+            )
     return list(rows.values())
 
 

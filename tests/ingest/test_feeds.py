@@ -403,6 +403,8 @@ def test_rdf_rss_1_0_feed() -> None:
             authors=("Kim Lee",),
             paper_date=date(2024, 9, 3),
             url="https://journal.example.org/a/1",
+            # The item's rdf:about, within the feed its own link names.
+            entry_key="https://journal.example.org/ https://journal.example.org/a/1",
         ),
     )
 
