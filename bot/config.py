@@ -286,11 +286,17 @@ class IngestSettings(_Section):
     secret_params: NameList = ()
 
 
+FeedKind = Literal["arxiv", "feed", "hf-daily"]
+"""The kinds a feed may be said to be: the fetchable entries of `bot.ingest.sources`."""
+
+
 class FeedSettings(_Section):
     """One subscribed feed."""
 
     name: Annotated[str, AfterValidator(_check_name)]
     url: Annotated[str, AfterValidator(_check_feed_url)]
+    # The source kind (`bot.ingest.sources`) when stated; else the content tells.
+    kind: FeedKind | None = None
 
 
 class SmtpSettings(_Section):

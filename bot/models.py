@@ -77,6 +77,17 @@ class Paper(SQLModel, table=True):
     updated_at: datetime = _timestamp()
     doi: str | None = Field(default=None, index=True)
     entry_key: str | None = Field(default=None, index=True)
+    # From Hugging Face's daily papers list (`bot.ingest.hf_daily`).
+    hf_url: str | None = None
+    list_day: date | None = None
+    github_stars: int | None = None
+    comments: int | None = None
+    ai_summary: str | None = None
+    # Added to tables holding rows: a default in the database fills theirs.
+    ai_keywords: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    organization_name: str | None = None  # the Hub's short name; `organization` is the full one
 
 
 class ImportedFile(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """Reading stored papers back, for listing and later for matching and digests."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -56,6 +56,14 @@ class StoredPaper:
     first_seen_at: datetime
     updated_at: datetime
     sightings: int
+    doi: str | None = None
+    hf_url: str | None = None
+    list_day: date | None = None
+    github_stars: int | None = None
+    comments: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    organization_name: str | None = None
 
 
 def list_papers(
@@ -176,4 +184,12 @@ def _view(paper: Paper, sightings: int) -> StoredPaper:
         first_seen_at=paper.first_seen_at,
         updated_at=paper.updated_at,
         sightings=sightings,
+        doi=paper.doi,
+        hf_url=paper.hf_url,
+        list_day=paper.list_day,
+        github_stars=paper.github_stars,
+        comments=paper.comments,
+        ai_summary=paper.ai_summary,
+        ai_keywords=paper.ai_keywords,
+        organization_name=paper.organization_name,
     )

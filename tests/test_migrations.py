@@ -40,7 +40,7 @@ from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0007"
+HEAD = "0008"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -409,7 +409,9 @@ def test_a_new_database_without_auto_upgrade_is_refused(tmp_path: Path, run_cli:
     assert run_cli("db", "upgrade").stdout == f"created the database schema at {HEAD}\n"
 
 
-def test_papers_stored_before_0007_keep_their_rows_and_take_identifiers(database_url: str) -> None:
+def test_papers_stored_before_0007_keep_their_rows_and_take_the_new_fields(
+    database_url: str,
+) -> None:
     engine = open_engine(database_url)
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), "0006")
@@ -417,7 +419,7 @@ def test_papers_stored_before_0007_keep_their_rows_and_take_identifiers(database
             text(
                 "INSERT INTO paper (title, title_key, abstract, authors, code_urls, project_urls,"
                 " arxiv_id, categories, first_seen_at, updated_at) VALUES ('Editorial',"
-                " 'editorial', '', '[]', '[]', '[]', NULL, '[]', :now, :now)"
+                " 'editorial', '', '[]', '[]', '[]', '2311.15127', '[]', :now, :now)"
             ),
             {"now": NOW.replace(tzinfo=None)},
         )
@@ -426,10 +428,15 @@ def test_papers_stored_before_0007_keep_their_rows_and_take_identifiers(database
     assert _differences(engine) == []
     with write_session(engine) as session:
         paper = session.scalars(select(Paper)).one()
-        assert (paper.title, paper.doi, paper.entry_key) == ("Editorial", None, None)
-        paper.doi = "10.1000/x1"
+        assert (paper.title, paper.doi, paper.entry_key, paper.hf_url) == (
+            "Editorial", None, None, None,
+        )  # fmt: skip
+        assert (paper.ai_keywords, paper.github_stars) == ([], None)
+        paper.doi, paper.ai_keywords, paper.github_stars = "10.1000/x1", ["video"], 12
     with Session(engine) as session:
-        assert session.scalars(select(col(Paper.doi))).one() == "10.1000/x1"
+        assert session.execute(
+            select(col(Paper.doi), col(Paper.ai_keywords), col(Paper.github_stars))
+        ).one() == ("10.1000/x1", ["video"], 12)
     with engine.begin() as connection:  # and back down, the rows still there
         command.downgrade(alembic_config(connection), "0006")
         assert connection.scalar(text("SELECT title FROM paper")) == "Editorial"

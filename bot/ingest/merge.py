@@ -31,12 +31,20 @@ MERGED_COLUMNS = (
     "categories",
     "doi",
     "entry_key",
+    "hf_url",
+    "list_day",
+    "github_stars",
+    "comments",
+    "ai_summary",
+    "ai_keywords",
+    "organization_name",
 )
 
 
 def new_row(paper: ParsedPaper, *, key: str, now: datetime) -> dict[str, Any]:
     """Return the column values of a paper seen for the first time; `key` is its title key."""
     authors = list(paper.authors)
+    hub = paper.hub
     return {
         "title": paper.title,
         "title_key": key,
@@ -54,6 +62,13 @@ def new_row(paper: ParsedPaper, *, key: str, now: datetime) -> dict[str, Any]:
         "categories": list(paper.categories),
         "doi": paper.doi,
         "entry_key": paper.entry_key,
+        "hf_url": hub.paper_url if hub else None,
+        "list_day": hub.list_day if hub else None,
+        "github_stars": hub.github_stars if hub else None,
+        "comments": hub.comments if hub else None,
+        "ai_summary": hub.ai_summary if hub else None,
+        "ai_keywords": list(hub.ai_keywords) if hub else [],
+        "organization_name": hub.organization_name if hub else None,
         "first_seen_at": now,
         "updated_at": now,
     }
@@ -93,9 +108,18 @@ def merge_into(row: dict[str, Any], paper: ParsedPaper, *, authoritative: bool) 
         row["author_count"] = len(row["authors"])
     else:
         _fill(row, "author_count", paper.author_count)
-    if paper.upvotes is not None and (row["upvotes"] is None or paper.upvotes > row["upvotes"]):
-        # Upvotes only grow, so the larger count is the newer one whatever the order of ingest.
-        row["upvotes"] = paper.upvotes
+    # Upvotes, stars and comments only grow, so the larger count is the newer one
+    # whatever the order of ingest.
+    _raise(row, "upvotes", paper.upvotes)
+    if paper.hub is not None:
+        hub = paper.hub
+        _fill(row, "hf_url", hub.paper_url)
+        _fill(row, "list_day", hub.list_day)
+        _fill(row, "ai_summary", hub.ai_summary)
+        _fill(row, "ai_keywords", list(hub.ai_keywords))
+        _fill(row, "organization_name", hub.organization_name)
+        _raise(row, "github_stars", hub.github_stars)
+        _raise(row, "comments", hub.comments)
     row["code_urls"] = _union(row["code_urls"], paper.code_urls)
     row["project_urls"] = _union(row["project_urls"], paper.project_urls)
     return any(row[column] != before[column] for column in MERGED_COLUMNS)
@@ -108,6 +132,11 @@ def _replace_if_given(row: dict[str, Any], column: str, value: Any) -> None:
 
 def _fill(row: dict[str, Any], column: str, value: Any) -> None:
     if value and not row[column]:
+        row[column] = value
+
+
+def _raise(row: dict[str, Any], column: str, value: int | None) -> None:
+    if value is not None and (row[column] is None or value > row[column]):
         row[column] = value
 
 

@@ -9,6 +9,23 @@ from datetime import date
 
 
 @dataclass(frozen=True)
+class HubFacts:
+    """What Hugging Face's daily papers list says of a paper besides the usual fields.
+
+    `organization_name` is the organisation's short name on the Hub ("google");
+    `ParsedPaper.organization` holds its full name ("Google").
+    """
+
+    paper_url: str
+    list_day: date | None = None
+    github_stars: int | None = None
+    comments: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    organization_name: str | None = None
+
+
+@dataclass(frozen=True)
 class ParsedPaper:
     """One paper as a source describes it; any field a source lacks stays empty."""
 
@@ -31,6 +48,8 @@ class ParsedPaper:
     doi: str | None = None
     # A feed entry's guid (else link) within its feed (`bot.ingest.identity.entry_key`).
     entry_key: str | None = None
+    # What Hugging Face's daily papers list adds; None from other sources.
+    hub: HubFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -38,7 +57,7 @@ class ParsedSource:
     """Everything one dump or feed yielded.
 
     `kind` names the layout or feed type ("dump/spaced", "dump/compact",
-    "feed/arxiv-rss", "feed/arxiv-atom", "feed/rss", "feed/atom").
+    "feed/arxiv-rss", "feed/arxiv-atom", "feed/rss", "feed/atom", "hf/daily").
     `warnings` are one-line, human-readable notes about what was dropped or
     repaired; they never stop the rest of the source from being stored.
     `dropped` counts the papers or items the parser had to leave out.

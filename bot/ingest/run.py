@@ -75,7 +75,7 @@ def ingest_sources(
         targets.append(str(settings.inbox_dir))
     urls = [FeedSource(t) for t in targets if is_url(t)]
     if feeds:
-        urls += [FeedSource(f.url, f.name) for f in settings.feeds]
+        urls += [FeedSource(f.url, f.name, f.kind) for f in settings.feeds]
     files = list(
         expand_paths((Path(t) for t in targets if not is_url(t)), skip=own_files(settings))
     )

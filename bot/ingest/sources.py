@@ -18,6 +18,7 @@ from typing import Protocol
 
 from bot.ingest.dumps import read_dump
 from bot.ingest.feeds import looks_like_feed, parse_feed
+from bot.ingest.hf_daily import looks_like_json, parse_hf_daily
 from bot.ingest.parsed import ParsedSource
 
 FEED_ACCEPT = (
@@ -66,6 +67,10 @@ def _parse_feed(data: bytes, context: ReadContext) -> ParsedSource:
     return parse_feed(data, source=context.source)
 
 
+def _parse_hf_daily(data: bytes, context: ReadContext) -> ParsedSource:
+    return parse_hf_daily(data, source=context.source)
+
+
 def _parse_dump(data: bytes, context: ReadContext) -> ParsedSource:
     taken = context.taken or date.today()
     return read_dump(data, source=context.source, taken=taken, year=context.year)
@@ -80,6 +85,16 @@ def _nothing(data: bytes) -> bool:
 
 
 SOURCE_KINDS: tuple[SourceKind, ...] = (
+    # Hugging Face's daily papers list: the only JSON paperbot reads, so any JSON is tried
+    # as one, and JSON of another shape is said to be so.
+    SourceKind(
+        name="hf-daily",
+        yields=("hf/",),
+        recognise=looks_like_json,
+        accept="application/json",
+        parse=_parse_hf_daily,
+        authoritative=False,
+    ),
     # arXiv's RSS and its Atom API are feeds: the feed parser tells them apart by their
     # content, so this entry only says what their records are worth.
     SourceKind(

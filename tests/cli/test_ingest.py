@@ -370,3 +370,34 @@ def test_papers_limits(run_cli: RunCli, samples: Path) -> None:
     assert len(_papers(run_cli, "--limit", "0")) == 63
     table = run_cli("papers")
     assert "50 paper(s) shown" in table.stdout
+
+
+def test_hf_daily_papers_by_url_and_by_file_then_bad_input_fails_and_keeps_the_store(
+    run_cli: RunCli, tmp_path: Path, feed_server: StaticFeeds
+) -> None:
+    days = DATA / "hf_daily"
+    feed_server.documents["/api/daily_papers?date=2023-11-27"] = (
+        days / "2023-11-27.json"
+    ).read_bytes()
+    by_url = run_cli("ingest", "--json", feed_server.url("/api/daily_papers?date=2023-11-27"))
+    assert by_url.returncode == 0, by_url.stderr
+    assert [(r["kind"], r["new"]) for r in json.loads(by_url.stdout)] == [("hf/daily", 3)]
+    by_file = run_cli("ingest", str(days / "2023-11-28.json"))
+    assert by_file.returncode == 0, by_file.stderr
+    stored = {p["arxiv_id"]: p for p in _papers(run_cli)}
+    assert len(stored) == 5
+    assert stored["2311.15127"]["hf_url"] == "https://huggingface.co/papers/2311.15127"
+    assert stored["2311.16001"]["github_stars"] == 310
+    (tmp_path / "cut.json").write_bytes((days / "2023-11-27.json").read_bytes()[:3000])
+    (tmp_path / "other.json").write_text('{"error": "Invalid date"}')
+    feed_server.documents["/api/daily_papers?date=2023-11-29"] = b"<!DOCTYPE html><html>Busy</html>"
+    for source, why in (
+        (str(tmp_path / "cut.json"), "JSON cut short after 3000 characters"),
+        (str(tmp_path / "other.json"), "a JSON object (keys: error), not a list of Hugging Face"),
+        (feed_server.url("/api/daily_papers?date=2023-11-29"), "an HTML page, not an RSS or Atom"),
+    ):
+        failed = run_cli("ingest", source)
+        assert failed.returncode == 1
+        [line] = failed.stderr.splitlines()
+        assert line.startswith(f"{source}: {why}")
+    assert len(_papers(run_cli)) == 5

@@ -1,13 +1,21 @@
 """The table of source kinds: recognition by content, authority by kind."""
 
 from datetime import UTC, datetime
+from typing import get_args
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bot.config import FeedKind
 from bot.db import write_session
 from bot.ingest.parsed import ParsedPaper
-from bot.ingest.sources import ReadContext, is_authoritative, read_source, recognise
+from bot.ingest.sources import (
+    SOURCE_KINDS,
+    ReadContext,
+    is_authoritative,
+    read_source,
+    recognise,
+)
 from bot.ingest.store import Origin, store_papers
 from bot.models import Paper
 from tests.conftest import DATA
@@ -48,3 +56,7 @@ def test_a_blog_post_linking_an_arxiv_paper_does_not_rename_it(engine: Engine) -
     with Session(engine) as session:
         [paper] = session.exec(select(Paper)).all()
     assert (paper.title, paper.abstract) == ("Graph Nets at Scale", "The arXiv abstract.")
+
+
+def test_the_kinds_settings_accept_are_the_fetchable_kinds() -> None:
+    assert set(get_args(FeedKind)) == {kind.name for kind in SOURCE_KINDS if kind.fetchable}
