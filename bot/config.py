@@ -284,6 +284,13 @@ class IngestSettings(_Section):
     feed_deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     user_agent: str = f"paperbot/{__version__}"
     secret_params: NameList = ()
+    # Hugging Face's daily papers: the API's address, whether feed polls fetch today's
+    # list, and the pause between the days of a back-fill (`ingest --hf-daily`).
+    hf_daily: bool = False
+    hf_daily_url: Annotated[str, AfterValidator(_check_feed_url)] = (
+        "https://huggingface.co/api/daily_papers"
+    )
+    hf_daily_pause: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
 
 
 FeedKind = Literal["arxiv", "feed", "hf-daily"]
@@ -811,7 +818,11 @@ def describe(settings: Settings) -> dict[str, object]:
         data["database"] = {**_plain(settings.database), "url": settings.database_url}
     data["ingest"] = {**_plain(settings.ingest), "feed_deadline": settings.feed_deadline}
     data["feeds"] = [
-        {"name": feed.name, "url": redact_url(feed.url, settings.ingest.secret_params)}
+        {
+            "name": feed.name,
+            "url": redact_url(feed.url, settings.ingest.secret_params),
+            **({"kind": feed.kind} if feed.kind else {}),
+        }
         for feed in settings.feeds
     ]
     return data

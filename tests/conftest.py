@@ -289,6 +289,81 @@ def guarded_feeds() -> Iterator[GuardedFeeds]:
         yield feeds
 
 
+class DailyPapersApi:
+    """Hugging Face's daily papers API, as served on 127.0.0.1: one JSON list per day.
+
+    `days` maps "YYYY-MM-DD" to a response body; other days answer `[]`, as the real
+    API does on days without a list. Answers carry an ETag and honour If-None-Match.
+    `requests` records (day, If-None-Match, User-Agent) per request; `most_at_once` is
+    the most requests that were being answered at the same time.
+    """
+
+    def __init__(self) -> None:
+        self.base = ""
+        self.days: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str | None, str | None]] = []
+        self.most_at_once = 0
+        self._at_once = 0
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The API's address, as `ingest.hf_daily_url` takes it."""
+        return self.base + "/api/daily_papers"
+
+    def settings(self) -> str:
+        """The `[ingest]` settings that point paperbot here, with no pause between days."""
+        return (
+            f"[ingest]\nhf_daily_url = '{self.url}'\nhf_daily_pause = 0\n"
+            "user_agent = 'paperbot-test/1 (admin@lab.example)'\n"
+        )
+
+
+@pytest.fixture
+def daily_papers_api() -> Iterator[DailyPapersApi]:
+    """A `DailyPapersApi` on a free local port."""
+    api = DailyPapersApi()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with api._lock:
+                api._at_once += 1
+                api.most_at_once = max(api.most_at_once, api._at_once)
+            try:
+                self._answer()
+            finally:
+                with api._lock:
+                    api._at_once -= 1
+
+        def _answer(self) -> None:
+            path, _, query = self.path.partition("?")
+            [day] = parse_qs(query).get("date", [""])
+            api.requests.append(
+                (day, self.headers.get("If-None-Match"), self.headers.get("User-Agent"))
+            )
+            if path != "/api/daily_papers":
+                self.send_error(404)
+                return
+            body = api.days.get(day, b"[]")
+            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with serving(Handler) as api.base:
+        yield api
+
+
 # --- A real browser -----------------------------------------------------------------
 
 CHROMIUM_ARGS = (

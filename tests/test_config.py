@@ -772,6 +772,9 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "feed_deadline": 120.0,
             "user_agent": f"paperbot/{__version__}",
             "secret_params": [],
+            "hf_daily": False,
+            "hf_daily_url": "https://huggingface.co/api/daily_papers",
+            "hf_daily_pause": 1.0,
         },
         "feeds": [{"name": "a", "url": "https://a.example/rss"}],
         "smtp": {

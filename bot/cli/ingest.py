@@ -45,20 +45,37 @@ def ingest(
         int | None,
         typer.Option(min=1990, max=2100, help="The dumps' year (default: from each file's date)."),
     ] = None,
+    hf_daily: Annotated[
+        str | None,
+        typer.Option(
+            "--hf-daily",
+            metavar="SINCE[..UNTIL]",
+            help="Hugging Face's daily papers lists of these days (YYYY-MM-DD; UNTIL defaults"
+            " to today, UTC), one request at a time with ingest.hf_daily_pause between days.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON array of results.")
     ] = False,
 ) -> None:
-    """Ingest digest dumps and RSS/Atom feeds; files already ingested are skipped."""
+    """Ingest dumps, feeds and Hugging Face daily papers; files already ingested are skipped."""
+    from bot.ingest.hf_daily import days_between
     from bot.ingest.run import ingest_sources  # parsers and HTTP: see bot.cli
 
-    if not (paths or inbox or feeds):
-        fail("nothing to ingest: give files, folders or URLs, or --inbox or --feeds", code=2)
+    if not (paths or inbox or feeds or hf_daily):
+        fail(
+            "nothing to ingest: give files, folders or URLs, or --inbox, --feeds or --hf-daily",
+            code=2,
+        )
+    hf_days = []
+    if hf_daily is not None:
+        with as_usage_error():
+            hf_days = days_between(hf_daily, today=utc_now().date())
     settings, engine = open_store(create=True)
     with _progress_bar(show=not as_json) as progress:
         report = ingest_sources(
             engine, settings, clock=utc_now, targets=paths or (), inbox=inbox, feeds=feeds,
-            year=year, progress=progress,
+            year=year, hf_days=hf_days, progress=progress,
         )  # fmt: skip
     results, site = list(report.results), report.site_digests
     if as_json:

@@ -14,10 +14,11 @@ title makes the whole list unusable, since what else it got wrong cannot be told
 import json
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from bot.errors import FeedError
+from bot.errors import FeedError, InputError
 from bot.ingest.identity import arxiv_id_from_text
 from bot.ingest.parsed import HubFacts, ParsedPaper, ParsedSource
 
@@ -31,6 +32,38 @@ _JSON_START = re.compile(rb"\s*(?:\[\s*[\{\]]|\{\s*[\"}])")
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _HTML = re.compile(rb"\s*(?:<!doctype html|<html|<head|<body)", re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
+
+
+def daily_url(base: str, day: date) -> str:
+    """Return the address of `day`'s list at the API `base` ("https://huggingface.co/api/daily_papers")."""
+    parts = urlsplit(base)
+    query = "&".join(q for q in (parts.query, urlencode({"date": day.isoformat()})) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+def days_between(span: str, *, today: date) -> list[date]:
+    """Return the days `span` names, "SINCE" (to `today`) or "SINCE..UNTIL", oldest first.
+
+    Raises `InputError` for a day that is not YYYY-MM-DD, a span that ends
+    before it starts, or one that starts after `today`.
+    """
+    since_text, dots, until_text = span.partition("..")
+    since = _input_day(since_text)
+    until = _input_day(until_text) if dots else today
+    if since > today:
+        raise InputError(f"--hf-daily {span}: {since} is after today ({today})")
+    if until < since:
+        raise InputError(f"--hf-daily {span}: the span ends before it starts")
+    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
+
+
+def _input_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            f"--hf-daily: {text.strip()!r} is not a day: expected YYYY-MM-DD or SINCE..UNTIL"
+        ) from None
 
 
 def looks_like_json(data: bytes) -> bool:

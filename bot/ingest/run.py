@@ -7,8 +7,10 @@ Used by `paperbot ingest` and by the service's inbox and feed jobs.
 """
 
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
@@ -17,6 +19,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.digest.render import DigestRenderer
 from bot.digest.site import days_touched, write_site_digests
+from bot.ingest.hf_daily import daily_url
 from bot.ingest.pipeline import (
     FeedSource,
     FetchOptions,
@@ -60,11 +63,16 @@ def ingest_sources(
     inbox: bool = False,
     feeds: bool = False,
     year: int | None = None,
+    hf_days: Sequence[date] = (),
     progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> IngestReport:
     """Ingest `targets` (files, folders, feed URLs), and the inbox and configured feeds if asked.
 
+    With `feeds` and `ingest.hf_daily`, today's (UTC) Hugging Face daily list
+    is fetched too. `hf_days` back-fills those days' lists, one request at a
+    time with `ingest.hf_daily_pause` seconds between them; each day's URL
+    keeps its validators, so a day unchanged since its last fetch is a 304.
     Files paperbot writes itself (outbox, digests, the database) are never
     ingested. Once `stop` is set, no further source is started; each source is
     stored in its own transaction, so what was done stays done.
@@ -76,6 +84,10 @@ def ingest_sources(
     urls = [FeedSource(t) for t in targets if is_url(t)]
     if feeds:
         urls += [FeedSource(f.url, f.name, f.kind) for f in settings.feeds]
+    days = list(hf_days)
+    if feeds and settings.ingest.hf_daily and clock().date() not in days:
+        days.append(clock().date())
+    hub = [FeedSource(daily_url(settings.ingest.hf_daily_url, d), kind="hf-daily") for d in days]
     files = list(
         expand_paths((Path(t) for t in targets if not is_url(t)), skip=own_files(settings))
     )
@@ -85,14 +97,22 @@ def ingest_sources(
         user_agent=settings.ingest.user_agent,
         secret_params=settings.ingest.secret_params,
     )
-    jobs: list[Callable[[], IngestResult]] = [
-        *(lambda f=f: ingest_file(engine, f, clock=clock, year=year) for f in files),
-        *(lambda u=u: ingest_feed(engine, u, clock=clock, options=options) for u in urls),
+    # Each job with the pause before it: the API is asked politely, one day at a time.
+    pause = settings.ingest.hf_daily_pause
+    jobs: list[tuple[Callable[[], IngestResult], float]] = [
+        *((lambda f=f: ingest_file(engine, f, clock=clock, year=year), 0.0) for f in files),
+        *((lambda u=u: ingest_feed(engine, u, clock=clock, options=options), 0.0) for u in urls),
+        *(
+            (lambda u=u: ingest_feed(engine, u, clock=clock, options=options), pause if n else 0.0)
+            for n, u in enumerate(hub)
+        ),
     ]
     started = clock()
     run_id = start_run(engine, "ingest", now=started)
     results: list[IngestResult] = []
-    for job in jobs:
+    for job, wait in jobs:
+        if wait:
+            _pause(wait, stop)
         if stop is not None and stop.is_set():
             break
         results.append(job())
@@ -100,12 +120,20 @@ def ingest_sources(
             progress(len(results), len(jobs))
     status, counts, details = summarise(results)
     finish_run(engine, run_id, status=status, counts=counts, details=details, now=clock())
-    days = days_touched(engine, started)
+    touched = days_touched(engine, started)
     site: list[Path] = []
-    if days:
+    if touched:
         renderer = DigestRenderer(settings.delivery.templates)
-        site = write_site_digests(engine, renderer, settings.digests_dir, days)
+        site = write_site_digests(engine, renderer, settings.digests_dir, touched)
     return IngestReport(run_id, tuple(results), tuple(site))
+
+
+def _pause(seconds: float, stop: threading.Event | None) -> None:
+    """Wait `seconds`, or less if `stop` is set meanwhile."""
+    if stop is not None:
+        stop.wait(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def own_files(settings: Settings) -> list[Path]:

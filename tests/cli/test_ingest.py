@@ -3,13 +3,20 @@
 import json
 import os
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import DATA, FEED_SECRETS, GuardedFeeds, RunCli, StaticFeeds
+from tests.conftest import (
+    DATA,
+    FEED_SECRETS,
+    DailyPapersApi,
+    GuardedFeeds,
+    RunCli,
+    StaticFeeds,
+)
 
 
 def _arxiv_rss(*items: tuple[str, str, str, str]) -> bytes:
@@ -401,3 +408,69 @@ def test_hf_daily_papers_by_url_and_by_file_then_bad_input_fails_and_keeps_the_s
         [line] = failed.stderr.splitlines()
         assert line.startswith(f"{source}: {why}")
     assert len(_papers(run_cli)) == 5
+
+
+def test_hf_daily_back_fill_fetches_each_day_politely_and_conditionally(
+    run_cli: RunCli, tmp_path: Path, daily_papers_api: DailyPapersApi
+) -> None:
+    days = DATA / "hf_daily"
+    for day in ("2023-11-27", "2023-11-28"):
+        daily_papers_api.days[day] = (days / f"{day}.json").read_bytes()
+    (tmp_path / "paperbot.toml").write_text(daily_papers_api.settings())
+    first = run_cli("ingest", "--json", "--hf-daily", "2023-11-25..2023-11-28")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert [(r["status"], r["new"]) for r in report] == [("ok", 0), ("ok", 0), ("ok", 3), ("ok", 2)]
+    assert [day for day, _, _ in daily_papers_api.requests] == [
+        "2023-11-25", "2023-11-26", "2023-11-27", "2023-11-28",
+    ]  # fmt: skip
+    assert {agent for _, _, agent in daily_papers_api.requests} == {
+        "paperbot-test/1 (admin@lab.example)"
+    }
+    assert daily_papers_api.most_at_once == 1
+    # Again, unchanged: every day is asked conditionally and answers "not modified".
+    again = json.loads(run_cli("ingest", "--json", "--hf-daily", "2023-11-25..2023-11-28").stdout)
+    assert [r["reason"] for r in again] == ["not modified since the last fetch"] * 4
+    assert all(etag for _, etag, _ in daily_papers_api.requests[4:])
+    # A later fetch with more upvotes updates the paper, and duplicates nothing.
+    raised = json.loads(daily_papers_api.days["2023-11-28"])
+    raised[0]["paper"]["upvotes"] = 80
+    daily_papers_api.days["2023-11-28"] = json.dumps(raised).encode()
+    later = json.loads(run_cli("ingest", "--json", "--hf-daily", "2023-11-28..2023-11-28").stdout)
+    assert [(r["new"], r["updated"]) for r in later] == [(0, 1)]
+    stored = _papers(run_cli)
+    assert len(stored) == 5
+    assert next(p for p in stored if p["arxiv_id"] == "2311.16001")["upvotes"] == 80
+
+
+@pytest.mark.parametrize(
+    ("span", "why"),
+    [
+        ("2023-11-31", "'2023-11-31' is not a day: expected YYYY-MM-DD or SINCE..UNTIL"),
+        ("2023-11-28..2023-11-25", "the span ends before it starts"),
+        ("2999-01-01", "2999-01-01 is after today"),
+    ],
+)
+def test_a_bad_hf_daily_span_is_a_usage_error(run_cli: RunCli, span: str, why: str) -> None:
+    result = run_cli("ingest", "--hf-daily", span)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert why in line
+
+
+def test_the_feed_poll_fetches_todays_list_when_hf_daily_is_on(
+    run_cli: RunCli, tmp_path: Path, daily_papers_api: DailyPapersApi
+) -> None:
+    (tmp_path / "paperbot.toml").write_text(daily_papers_api.settings())
+    assert run_cli("ingest", "--feeds").returncode == 0
+    assert daily_papers_api.requests == []  # off by default
+    (tmp_path / "paperbot.toml").write_text(
+        daily_papers_api.settings().replace("[ingest]\n", "[ingest]\nhf_daily = true\n")
+    )
+    before = datetime.now(UTC).date().isoformat()
+    result = run_cli("ingest", "--json", "--feeds")
+    after = datetime.now(UTC).date().isoformat()
+    assert result.returncode == 0, result.stderr
+    [(day, _, _)] = daily_papers_api.requests
+    assert day in (before, after)
+    assert [r["kind"] for r in json.loads(result.stdout)] == ["hf/daily"]

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from bot.errors import FeedError
-from bot.ingest.hf_daily import looks_like_json, parse_hf_daily
+from bot.ingest.hf_daily import daily_url, days_between, looks_like_json, parse_hf_daily
 from bot.ingest.parsed import HubFacts
 from tests.conftest import DATA
 
@@ -97,3 +97,22 @@ def test_bad_input_is_refused_with_one_line(data: bytes, reason: str) -> None:
     assert raised.value.reason.startswith(reason)
     assert "\n" not in str(raised.value)
     assert str(raised.value).startswith("https://hf.example/api/daily_papers?date=2023-11-27: ")
+
+
+def test_a_day_s_url_adds_the_date_to_the_api_address() -> None:
+    assert daily_url("https://huggingface.co/api/daily_papers", date(2024, 6, 3)) == (
+        "https://huggingface.co/api/daily_papers?date=2024-06-03"
+    )
+    assert daily_url("http://127.0.0.1:9/api?limit=100", date(2024, 6, 3)) == (
+        "http://127.0.0.1:9/api?limit=100&date=2024-06-03"
+    )
+
+
+def test_a_span_names_every_day_in_it() -> None:
+    today = date(2024, 6, 5)
+    assert days_between("2024-06-03", today=today) == [
+        date(2024, 6, 3), date(2024, 6, 4), date(2024, 6, 5),
+    ]  # fmt: skip
+    assert days_between("2024-05-31..2024-06-01", today=today) == [
+        date(2024, 5, 31), date(2024, 6, 1),
+    ]  # fmt: skip
