@@ -82,3 +82,49 @@ def spaced_dump(count: int, *, seed: int = 2) -> str:
             who = f"  • {rng.randint(1, 30)} authors" if roll < 0.8 else "KFUPM KFUPM"
             blocks.append(f"{who}\n·\n{_MONTHS[day.month - 1]} {day.day}, {day.year}{upvotes}")
     return "\n\n".join(blocks) + "\n"
+
+
+def hf_daily(count: int, day: date, *, seed: int = 3, first: int = 0) -> bytes:
+    """A Hugging Face daily papers response for `day` with `count` papers, as the API shapes it.
+
+    Paper ids run from `first`, so the lists of several days do not overlap.
+    """
+    import json
+
+    rng = random.Random(seed)
+    stamp = f"{day.isoformat()}T04:{rng.randint(10, 59)}:00.000Z"
+    items = []
+    for n in range(first, first + count):
+        arxiv_id = f"{day:%y%m}.{n:05d}"
+        paper: dict[str, object] = {
+            "id": arxiv_id,
+            "authors": [
+                {"_id": f"{n}-{a}", "name": f"Author {rng.randint(1, 9999)}", "hidden": False}
+                for a in range(rng.randint(1, 12))
+            ],
+            "publishedAt": stamp,
+            "submittedOnDailyAt": stamp,
+            "title": _title(rng, n),
+            "summary": _abstract(rng).replace(". ", ".\n", 2),
+            "upvotes": rng.randint(0, 300),
+            "discussionId": f"d{n}",
+            "ai_summary": _abstract(rng)[:200],
+            "ai_keywords": [rng.choice(_WORDS) for _ in range(rng.randint(3, 8))],
+        }
+        if rng.random() < 0.4:
+            paper["githubRepo"] = f"https://github.com/lab{rng.randint(1, 999)}/repo{n}"
+            paper["githubStars"] = rng.randint(0, 20000)
+        if rng.random() < 0.3:
+            name = f"lab{rng.randint(1, 99)}"
+            paper["organization"] = {"_id": name, "name": name, "fullname": name.title()}
+        items.append(
+            {
+                "paper": paper,
+                "publishedAt": stamp,
+                "title": paper["title"],
+                "thumbnail": f"https://cdn.example/{arxiv_id}.png",
+                "numComments": rng.randint(0, 20),
+                "submittedBy": {"_id": "u1", "name": "akhaliq", "fullname": "AK"},
+            }
+        )
+    return json.dumps(items).encode()

@@ -11,6 +11,7 @@ skipped, and fields not named here are ignored; a paper without an id or a
 title makes the whole list unusable, since what else it got wrong cannot be told.
 """
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -30,6 +31,9 @@ PAPER_PAGE = "https://huggingface.co/papers/"
 
 _JSON_START = re.compile(rb"\s*(?:\[\s*[\{\]]|\{\s*[\"}])")
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_STR = frozenset({str})
+_UNCLEAN = re.compile(r"  | \||\| |[\n\t\r]")
+_NEW_STYLE_ID = re.compile(r"\d{4}\.\d{4,5}")
 _HTML = re.compile(rb"\s*(?:<!doctype html|<html|<head|<body)", re.IGNORECASE)
 _BOM = b"\xef\xbb\xbf"
 
@@ -121,53 +125,60 @@ def _shape(value: Any) -> str:
 
 
 def _paper(item: Any, number: int, source: str) -> ParsedPaper:
+    # The hot loop of a large response: fields are read straight, each checked for
+    # its type, with the slower general helpers only where a value needs them.
     paper = item.get("paper") if isinstance(item, dict) else None
     if not isinstance(paper, dict):
         raise FeedError(
             source, f'item {number} has no "paper" object: not a Hugging Face daily papers list'
         )
+    get = paper.get
     paper_id = _text(paper, "id")
     if not paper_id:
         raise FeedError(source, f"item {number} has a paper without an id")
     title = _one_line(_text(paper, "title"))
     if not title:
         raise FeedError(source, f"item {number} (paper {paper_id}) has no title")
-    arxiv_id = arxiv_id_from_text(paper_id)
-    organization = paper.get("organization")
+    arxiv_id = paper_id if _NEW_STYLE_ID.fullmatch(paper_id) else arxiv_id_from_text(paper_id)
+    organization = get("organization")
     org_name = org_full = None
     if isinstance(organization, dict):
         org_name = _text(organization, "name") or None
         org_full = _text(organization, "fullname") or None
-    github = _text(paper, "githubRepo")
-    project = _text(paper, "projectPage")
-    ai_summary = _one_line(_text(paper, "ai_summary"))
-    keywords = paper.get("ai_keywords")
+    github = get("githubRepo")
+    project = get("projectPage")
+    keywords = get("ai_keywords")
+    page = PAPER_PAGE + paper_id
     return ParsedPaper(
         title=title,
         abstract=_one_line(_text(paper, "summary")),
-        authors=_authors(paper.get("authors")),
+        authors=_authors(get("authors")),
         organization=org_full or org_name,
-        paper_date=_day(paper.get("publishedAt")),
-        upvotes=_count(paper.get("upvotes")),
-        code_urls=(github,) if github.startswith(("https://", "http://")) else (),
-        project_urls=(project,) if project.startswith(("https://", "http://")) else (),
+        paper_date=_day(get("publishedAt")),
+        upvotes=_count(get("upvotes")),
+        code_urls=(github.strip(),) if isinstance(github, str) and _is_web(github) else (),
+        project_urls=(project.strip(),) if isinstance(project, str) and _is_web(project) else (),
         arxiv_id=arxiv_id,
-        url=PAPER_PAGE + paper_id,
+        url=page,
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None,
         hub=HubFacts(
-            paper_url=PAPER_PAGE + paper_id,
-            list_day=_day(paper.get("submittedOnDailyAt")),
-            github_stars=_count(paper.get("githubStars")),
+            paper_url=page,
+            list_day=_day(get("submittedOnDailyAt")),
+            github_stars=_count(get("githubStars")),
             comments=_count(item.get("numComments")),
-            ai_summary=ai_summary or None,
-            ai_keywords=tuple(
-                word.strip() for word in keywords if isinstance(word, str) and word.strip()
-            )
-            if isinstance(keywords, list)
-            else (),
+            ai_summary=_one_line(_text(paper, "ai_summary")) or None,
+            ai_keywords=_keywords(keywords) if isinstance(keywords, list) else (),
             organization_name=org_name,
         ),
     )
+
+
+def _is_web(url: str) -> bool:
+    return url.lstrip().startswith(("https://", "http://"))
+
+
+def _keywords(words: list[Any]) -> tuple[str, ...]:
+    return _clean_strings(words)
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:
@@ -176,8 +187,11 @@ def _text(record: Mapping[str, Any], key: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    # Most titles are one clean line already; splitting costs more than looking.
-    if "\n" in text or "  " in text or "\t" in text or "\r" in text:
+    # Summaries wrap their lines with single newlines: replacing them is much cheaper
+    # than splitting the whole text, which is left for what still needs it.
+    if "\n" in text:
+        text = text.replace("\n", " ")
+    if "  " in text or "\t" in text or "\r" in text:
         return " ".join(text.split())
     return text
 
@@ -185,19 +199,39 @@ def _one_line(text: str) -> str:
 def _authors(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
-    names = (_one_line(_text(a, "name")) for a in value if isinstance(a, dict))
-    return tuple(dict.fromkeys(name for name in names if name))
+    try:
+        names = [author["name"] for author in value]
+    except (TypeError, KeyError):  # an author that is not an object, or has no name
+        names = [author.get("name") for author in value if isinstance(author, dict)]
+    return _clean_strings(names)
+
+
+def _clean_strings(values: list[Any]) -> tuple[str, ...]:
+    """The strings among `values`, each on one line without outer spaces, once each."""
+    if not set(map(type, values)) <= _STR:
+        values = [value for value in values if isinstance(value, str)]
+    # One look at all of them together: names and keywords rarely need cleaning.
+    joined = "|".join(values)
+    if _UNCLEAN.search(joined) or joined.strip(" ") != joined:
+        values = [" ".join(value.split()) for value in values]
+    unique = dict.fromkeys(values)
+    unique.pop("", None)
+    return tuple(unique)
 
 
 def _count(value: Any) -> int | None:
     # bool is an int to Python, never a count to the API.
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    return value if type(value) is int and value >= 0 else None
 
 
 def _day(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    found = _ISO_DAY.match(value)
+    return _iso_day(value[:10]) if isinstance(value, str) else None
+
+
+# Every paper of a list shares its list day, and many their publication day.
+@functools.lru_cache(maxsize=1024)
+def _iso_day(text: str) -> date | None:
+    found = _ISO_DAY.fullmatch(text)
     if found is None:
         return None
     try:

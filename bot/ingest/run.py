@@ -9,16 +9,18 @@ Used by `paperbot ingest` and by the service's inbox and feed jobs.
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+import httpx
 from sqlalchemy.engine import Engine, make_url
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digest.render import DigestRenderer
 from bot.digest.site import days_touched, write_site_digests
+from bot.ingest.fetch import MAX_REDIRECTS
 from bot.ingest.hf_daily import daily_url
 from bot.ingest.pipeline import (
     FeedSource,
@@ -97,27 +99,37 @@ def ingest_sources(
         user_agent=settings.ingest.user_agent,
         secret_params=settings.ingest.secret_params,
     )
-    # Each job with the pause before it: the API is asked politely, one day at a time.
+    # Each job with the pause before it: the API is asked politely, one day at a time,
+    # over one kept-alive connection.
     pause = settings.ingest.hf_daily_pause
+    api_client = httpx.Client(max_redirects=MAX_REDIRECTS) if hub else None
+    api_options = replace(options, client=api_client)
     jobs: list[tuple[Callable[[], IngestResult], float]] = [
         *((lambda f=f: ingest_file(engine, f, clock=clock, year=year), 0.0) for f in files),
         *((lambda u=u: ingest_feed(engine, u, clock=clock, options=options), 0.0) for u in urls),
         *(
-            (lambda u=u: ingest_feed(engine, u, clock=clock, options=options), pause if n else 0.0)
+            (
+                lambda u=u: ingest_feed(engine, u, clock=clock, options=api_options),
+                pause if n else 0.0,
+            )
             for n, u in enumerate(hub)
         ),
     ]
     started = clock()
     run_id = start_run(engine, "ingest", now=started)
     results: list[IngestResult] = []
-    for job, wait in jobs:
-        if wait:
-            _pause(wait, stop)
-        if stop is not None and stop.is_set():
-            break
-        results.append(job())
-        if progress is not None:
-            progress(len(results), len(jobs))
+    try:
+        for job, wait in jobs:
+            if wait:
+                _pause(wait, stop)
+            if stop is not None and stop.is_set():
+                break
+            results.append(job())
+            if progress is not None:
+                progress(len(results), len(jobs))
+    finally:
+        if api_client is not None:
+            api_client.close()
     status, counts, details = summarise(results)
     finish_run(engine, run_id, status=status, counts=counts, details=details, now=clock())
     touched = days_touched(engine, started)
