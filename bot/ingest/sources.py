@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from bot.errors import DumpError
 from bot.ingest.dumps import read_dump
 from bot.ingest.feeds import looks_like_feed, parse_feed
 from bot.ingest.hf_daily import looks_like_json, parse_hf_daily
@@ -72,8 +73,10 @@ def _parse_hf_daily(data: bytes, context: ReadContext) -> ParsedSource:
 
 
 def _parse_dump(data: bytes, context: ReadContext) -> ParsedSource:
-    taken = context.taken or date.today()
-    return read_dump(data, source=context.source, taken=taken, year=context.year)
+    # Dumps are files, never fetched: the pipeline always knows the day one was saved.
+    if context.taken is None:
+        raise DumpError(context.source, "a dump is read from a file, with the day it was saved")
+    return read_dump(data, source=context.source, taken=context.taken, year=context.year)
 
 
 def _anything(data: bytes) -> bool:
