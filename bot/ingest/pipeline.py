@@ -2,9 +2,9 @@
 
     path ─> stat ─(same size+mtime as a good import?)─> skip
               └─> read ─> hash ─(same content as a good import?)─> skip
-                            └─> feed or dump? ─> parse ─> store + ImportedFile row (one transaction)
+                            └─> kind (bot.ingest.sources) ─> parse ─> store + ImportedFile row (one transaction)
     url  ─> conditional GET (ETag, Last-Modified) ─(304 or same hash)─> skip
-              └─> parse ─> store + Feed row (one transaction)
+              └─> kind ─> parse ─> store + Feed row (one transaction)
 
 A source that fails leaves a record saying why (an ImportedFile or Feed
 row) and never changes stored papers: parsing happens before the write
