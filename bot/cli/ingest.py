@@ -49,8 +49,8 @@ def ingest(
         str | None,
         typer.Option(
             "--hf-daily",
-            metavar="SINCE[..UNTIL]",
-            help="Hugging Face's daily papers lists of these days (YYYY-MM-DD; UNTIL defaults"
+            metavar="<since[..until]>",
+            help="Hugging Face's daily papers lists of these days (YYYY-MM-DD; until defaults"
             " to today, UTC), one request at a time with ingest.hf_daily_pause between days.",
         ),
     ] = None,
