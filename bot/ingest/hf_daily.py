@@ -14,10 +14,12 @@ title makes the whole list unusable, since what else it got wrong cannot be told
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import msgspec
 
 from bot.errors import FeedError, InputError
 from bot.ingest.identity import arxiv_id_from_text
@@ -31,7 +33,6 @@ PAPER_PAGE = "https://huggingface.co/papers/"
 
 _JSON_START = re.compile(rb"\s*(?:\[\s*[\{\]]|\{\s*[\"}])")
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_STR = frozenset({str})
 _UNCLEAN = re.compile(r"  | \||\| |[\n\t\r]")
 _NEW_STYLE_ID = re.compile(r"\d{4}\.\d{4,5}")
 _HTML = re.compile(rb"\s*(?:<!doctype html|<html|<head|<body)", re.IGNORECASE)
@@ -75,6 +76,44 @@ def looks_like_json(data: bytes) -> bool:
     return _JSON_START.match(data[:4096].removeprefix(_BOM)) is not None
 
 
+class _Author(msgspec.Struct):
+    name: str | None = None
+
+
+class _Organization(msgspec.Struct):
+    name: str | None = None
+    fullname: str | None = None
+
+
+class _Paper(msgspec.Struct):
+    """The fields of a listed paper that paperbot reads; others are ignored."""
+
+    id: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    authors: list[_Author] | None = None
+    published_at: str | None = msgspec.field(default=None, name="publishedAt")
+    list_day: str | None = msgspec.field(default=None, name="submittedOnDailyAt")
+    upvotes: int | None = None
+    github_repo: str | None = msgspec.field(default=None, name="githubRepo")
+    github_stars: int | None = msgspec.field(default=None, name="githubStars")
+    project_page: str | None = msgspec.field(default=None, name="projectPage")
+    organization: _Organization | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] | None = None
+
+
+class _Item(msgspec.Struct):
+    paper: _Paper | None = None
+    comments: int | None = msgspec.field(default=None, name="numComments")
+
+
+# Decoding straight into these records is about twice as fast as `json.loads`
+# alone; a response with a field of an unexpected type takes the slower,
+# lenient path instead (`_lenient_items`).
+_DECODER = msgspec.json.Decoder(list[_Item])
+
+
 def parse_hf_daily(data: bytes, *, source: str) -> ParsedSource:
     """Parse one daily papers response into papers; raise `FeedError` when it is not one.
 
@@ -82,9 +121,10 @@ def parse_hf_daily(data: bytes, *, source: str) -> ParsedSource:
     JSON of another shape (an object, a list of something else), a paper
     without an id or title.
     """
-    items = _load(data, source)
-    if not isinstance(items, list):
-        raise FeedError(source, f"{_shape(items)}, not a list of Hugging Face daily papers")
+    try:
+        items = _DECODER.decode(data)
+    except msgspec.MsgspecError:
+        items = _lenient_items(data, source)
     papers: list[ParsedPaper] = []
     days: set[date] = set()
     seen: set[str] = set()
@@ -99,6 +139,57 @@ def parse_hf_daily(data: bytes, *, source: str) -> ParsedSource:
     return ParsedSource(
         kind=KIND, papers=tuple(papers), page_date=days.pop() if len(days) == 1 else None
     )
+
+
+def _lenient_items(data: bytes, source: str) -> list[_Item]:
+    """The items of a response that is not JSON of the expected types, minus what does not fit.
+
+    Raises `FeedError` when it is not JSON, or JSON of another shape.
+    """
+    items = _load(data, source)
+    if not isinstance(items, list):
+        raise FeedError(source, f"{_shape(items)}, not a list of Hugging Face daily papers")
+    return [_lenient_item(item, number, source) for number, item in enumerate(items, start=1)]
+
+
+def _lenient_item(item: Any, number: int, source: str) -> _Item:
+    paper = item.get("paper") if isinstance(item, dict) else None
+    if not isinstance(paper, dict):
+        raise FeedError(
+            source, f'item {number} has no "paper" object: not a Hugging Face daily papers list'
+        )
+    fields = {key: _fitting(key, value) for key, value in paper.items()}
+    outer = {
+        key: value for key, value in item.items() if key != "paper" and _fits(_Item, key, value)
+    }
+    return msgspec.convert(
+        {
+            **outer,
+            "paper": {key: value for key, value in fields.items() if _fits(_Paper, key, value)},
+        },
+        _Item,
+    )
+
+
+def _fitting(key: str, value: Any) -> Any:
+    # In a list, only the members of the wrong type are left out.
+    if key == "authors" and isinstance(value, list):
+        return [author for author in value if _fits(_Author, "name", _get_name(author))]
+    if key == "ai_keywords" and isinstance(value, list):
+        return [word for word in value if isinstance(word, str)]
+    return value
+
+
+def _get_name(author: Any) -> Any:
+    return author.get("name") if isinstance(author, dict) else 0
+
+
+def _fits(kind: type[msgspec.Struct], key: str, value: Any) -> bool:
+    try:
+        msgspec.convert({key: value}, kind)
+    except msgspec.ValidationError:
+        return False
+    return True
 
 
 def _load(data: bytes, source: str) -> Any:
@@ -124,66 +215,54 @@ def _shape(value: Any) -> str:
     return f"a JSON {type(value).__name__}"
 
 
-def _paper(item: Any, number: int, source: str) -> ParsedPaper:
-    # The hot loop of a large response: fields are read straight, each checked for
-    # its type, with the slower general helpers only where a value needs them.
-    paper = item.get("paper") if isinstance(item, dict) else None
-    if not isinstance(paper, dict):
+def _paper(item: _Item, number: int, source: str) -> ParsedPaper:
+    paper = item.paper
+    if paper is None:
         raise FeedError(
             source, f'item {number} has no "paper" object: not a Hugging Face daily papers list'
         )
-    get = paper.get
-    paper_id = _text(paper, "id")
+    paper_id = (paper.id or "").strip()
     if not paper_id:
         raise FeedError(source, f"item {number} has a paper without an id")
-    title = _one_line(_text(paper, "title"))
+    title = _one_line(paper.title or "")
     if not title:
         raise FeedError(source, f"item {number} (paper {paper_id}) has no title")
     arxiv_id = paper_id if _NEW_STYLE_ID.fullmatch(paper_id) else arxiv_id_from_text(paper_id)
-    organization = get("organization")
+    organization = paper.organization
     org_name = org_full = None
-    if isinstance(organization, dict):
-        org_name = _text(organization, "name") or None
-        org_full = _text(organization, "fullname") or None
-    github = get("githubRepo")
-    project = get("projectPage")
-    keywords = get("ai_keywords")
+    if organization is not None:
+        org_name = (organization.name or "").strip() or None
+        org_full = (organization.fullname or "").strip() or None
+    github = _web(paper.github_repo)
+    project = _web(paper.project_page)
     page = PAPER_PAGE + paper_id
     return ParsedPaper(
         title=title,
-        abstract=_one_line(_text(paper, "summary")),
-        authors=_authors(get("authors")),
+        abstract=_one_line(paper.summary or ""),
+        authors=_clean_strings([author.name for author in paper.authors or ()]),
         organization=org_full or org_name,
-        paper_date=_day(get("publishedAt")),
-        upvotes=_count(get("upvotes")),
-        code_urls=(github.strip(),) if isinstance(github, str) and _is_web(github) else (),
-        project_urls=(project.strip(),) if isinstance(project, str) and _is_web(project) else (),
+        paper_date=_day(paper.published_at),
+        upvotes=_count(paper.upvotes),
+        code_urls=(github,) if github else (),
+        project_urls=(project,) if project else (),
         arxiv_id=arxiv_id,
         url=page,
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None,
         hub=HubFacts(
             paper_url=page,
-            list_day=_day(get("submittedOnDailyAt")),
-            github_stars=_count(get("githubStars")),
-            comments=_count(item.get("numComments")),
-            ai_summary=_one_line(_text(paper, "ai_summary")) or None,
-            ai_keywords=_keywords(keywords) if isinstance(keywords, list) else (),
+            list_day=_day(paper.list_day),
+            github_stars=_count(paper.github_stars),
+            comments=_count(item.comments),
+            ai_summary=_one_line(paper.ai_summary or "") or None,
+            ai_keywords=_clean_strings(paper.ai_keywords) if paper.ai_keywords else (),
             organization_name=org_name,
         ),
     )
 
 
-def _is_web(url: str) -> bool:
-    return url.lstrip().startswith(("https://", "http://"))
-
-
-def _keywords(words: list[Any]) -> tuple[str, ...]:
-    return _clean_strings(words)
-
-
-def _text(record: Mapping[str, Any], key: str) -> str:
-    value = record.get(key)
-    return value.strip() if isinstance(value, str) else ""
+def _web(url: str | None) -> str | None:
+    url = url.strip() if url else None
+    return url if url and url.startswith(("https://", "http://")) else None
 
 
 def _one_line(text: str) -> str:
@@ -193,30 +272,17 @@ def _one_line(text: str) -> str:
         text = text.replace("\n", " ")
     if "  " in text or "\t" in text or "\r" in text:
         return " ".join(text.split())
-    return text
+    return text.strip()
 
 
-def _authors(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    try:
-        names = [author["name"] for author in value]
-    except (TypeError, KeyError):  # an author that is not an object, or has no name
-        names = [author.get("name") for author in value if isinstance(author, dict)]
-    return _clean_strings(names)
-
-
-def _clean_strings(values: list[Any]) -> tuple[str, ...]:
-    """The strings among `values`, each on one line without outer spaces, once each."""
-    if not set(map(type, values)) <= _STR:
-        values = [value for value in values if isinstance(value, str)]
+def _clean_strings(values: Sequence[str | None]) -> tuple[str, ...]:
+    """The non-empty strings among `values`, each on one line without outer spaces, once each."""
+    texts = [value for value in values if value]
     # One look at all of them together: names and keywords rarely need cleaning.
-    joined = "|".join(values)
+    joined = "|".join(texts)
     if _UNCLEAN.search(joined) or joined.strip(" ") != joined:
-        values = [" ".join(value.split()) for value in values]
-    unique = dict.fromkeys(values)
-    unique.pop("", None)
-    return tuple(unique)
+        texts = [text for text in (" ".join(value.split()) for value in texts) if text]
+    return tuple(dict.fromkeys(texts))
 
 
 def _count(value: Any) -> int | None:

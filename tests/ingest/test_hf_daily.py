@@ -76,6 +76,36 @@ def _day_with(**changes: object) -> bytes:
     return json.dumps(items).encode()
 
 
+def test_fields_of_an_unexpected_type_are_left_out_and_the_paper_kept() -> None:
+    odd = _day_with(
+        upvotes="many",
+        githubStars=True,
+        authors=[
+            {"name": "Ana Lima"},
+            "Bo Chen",
+            {"name": 7},
+            {"hidden": True},
+            {"name": "Cy Diaz"},
+        ],
+        organization="a lab",
+        ai_keywords=["avatars", 3, " skinning "],
+        publishedAt=20231125,
+        brandNewField={"nested": [1, 2]},
+    )
+    parsed = parse_hf_daily(odd, source="day")
+    fresa = parsed.papers[1]
+    assert fresa.title.startswith("FRESA") and fresa.arxiv_id == "2311.13628"
+    assert (fresa.upvotes, fresa.organization, fresa.paper_date) == (None, None, None)
+    assert fresa.authors == ("Ana Lima", "Cy Diaz")
+    assert fresa.hub is not None
+    assert (fresa.hub.github_stars, fresa.hub.ai_keywords) == (None, ("avatars", "skinning"))
+    # The other papers of the list are read as usual.
+    assert (
+        parsed.papers[0]
+        == parse_hf_daily((DAYS / "2023-11-27.json").read_bytes(), source="d").papers[0]
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
