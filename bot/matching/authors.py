@@ -123,22 +123,43 @@ def same_person(wanted: PersonName, found: PersonName) -> bool:
     return True
 
 
+# A listed author: paper number, place in the paper's list, name, name as listed.
+_Entry = tuple[int, int, PersonName, str]
+
+
 class AuthorIndex:
     """The authors of many papers by surname: a followed name is compared with its namesakes only."""
 
     def __init__(self, papers: Sequence[Sequence[str]]) -> None:
-        self._by_surname: dict[str, list[tuple[int, PersonName, str]]] = {}
+        # By surname, and by surname and first initial ("" without given names):
+        # a common surname has many namesakes, and most differ by their initial.
+        self._by_surname: dict[str, list[_Entry]] = {}
+        self._by_initial: dict[tuple[str, str], list[_Entry]] = {}
         for number, authors in enumerate(papers):
-            for author in authors:
+            for position, author in enumerate(authors):
                 name = name_of(author)
                 if name is not None:
-                    self._by_surname.setdefault(name.surname, []).append((number, name, author))
+                    entry = (number, position, name, author)
+                    self._by_surname.setdefault(name.surname, []).append(entry)
+                    initial = name.given[0][0] if name.given else ""
+                    self._by_initial.setdefault((name.surname, initial), []).append(entry)
 
     def find(self, term: str) -> dict[int, str]:
         """The papers with an author who is `term`: paper number -> that author as listed."""
         wanted = parse_name(term)
+        if wanted.given:
+            initial = wanted.given[0][0]
+            # Namesakes with that initial, and those listed without given names, in
+            # the order of the papers (the first author of a paper who is `term` counts).
+            candidates = sorted(
+                self._by_initial.get((wanted.surname, initial), [])
+                + self._by_initial.get((wanted.surname, ""), []),
+                key=lambda entry: (entry[0], entry[1]),
+            )
+        else:
+            candidates = self._by_surname.get(wanted.surname, [])
         found: dict[int, str] = {}
-        for number, name, author in self._by_surname.get(wanted.surname, ()):
+        for number, _, name, author in candidates:
             if number not in found and same_person(wanted, name):
                 found[number] = author
         return found

@@ -64,3 +64,13 @@ FACETS: tuple[Facet, ...] = (
     ),
 )  # fmt: skip
 """Every kind, in the order a rule tries them (after keywords): on a tie the earlier explains."""
+
+TRENDING_FIELDS = ("min_upvotes", "top")
+"""The trending switches of a rule (and a subscription): integers or None."""
+
+FOLLOW_FIELDS: tuple[str, ...] = (
+    *(facet.include for facet in FACETS),
+    *(facet.exclude for facet in FACETS),
+    *TRENDING_FIELDS,
+)
+"""Every field a rule, a subscription and its forms share beside keywords and exclusions."""

@@ -78,3 +78,10 @@ def test_the_index_and_the_scan_find_the_same_first_author_of_each_paper() -> No
     for term in ("Y. LeCun", "LeCun", "Yang Li", "R. Wang", "Nobody Here"):
         assert AuthorIndex(papers).find(term) == AuthorScan(papers).find(term)
     assert AuthorIndex(papers).find("Y. LeCun") == {0: "Yann LeCun", 3: "LeCun, Yann"}
+
+
+def test_the_first_listed_author_who_matches_explains_whatever_their_initials() -> None:
+    papers = [["LeCun", "Yann LeCun"], ["Y. LeCun", "LeCun"], ["Ann LeCun", "Yann LeCun"]]
+    for term in ("Yann LeCun", "LeCun", "A. LeCun"):
+        assert AuthorIndex(papers).find(term) == AuthorScan(papers).find(term)
+    assert AuthorIndex(papers).find("Yann LeCun") == {0: "LeCun", 1: "Y. LeCun", 2: "Yann LeCun"}

@@ -113,7 +113,10 @@ def test_a_form_with_one_bad_email_gets_exactly_that_message(site: Site) -> None
 def test_empty_keywords_are_refused(site: Site) -> None:
     response = site.post(keywords=" ,\n , ")
     assert response.status_code == 400
-    assert re.findall(r"<li>(.*?)</li>", response.text) == ["At least one keyword is needed"]
+    assert re.findall(r"<li>(.*?)</li>", response.text) == [
+        "At least one keyword, author, organisation or category, or a trending switch"
+        " (minimum upvotes, top of the day), is needed"
+    ]
 
 
 @pytest.mark.parametrize("database_url", DATABASES, indirect=True)
