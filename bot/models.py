@@ -162,8 +162,18 @@ class Subscriber(SQLModel, table=True):
     timezone: str | None = None
 
 
+def _added_json_list() -> Any:
+    # Added to tables holding rows: a default in the database fills theirs.
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+
+
 class Subscription(SQLModel, table=True):
-    """One topic of a subscriber: keywords that select papers, exclusions that veto them."""
+    """One topic of a subscriber: what selects papers, what vetoes them (`bot.matching.engine.Rule`).
+
+    Keywords, authors, organisations and categories select; exclusions (keywords)
+    and the `exclude_*` lists veto; `min_upvotes` and `top` (the day's top N by
+    upvotes) keep only trending papers.
+    """
 
     __table_args__ = (UniqueConstraint("subscriber_id", "name"),)
 
@@ -174,6 +184,14 @@ class Subscription(SQLModel, table=True):
     exclusions: list[str] = _json_list()
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+    authors: list[str] = _added_json_list()
+    organisations: list[str] = _added_json_list()
+    categories: list[str] = _added_json_list()
+    exclude_authors: list[str] = _added_json_list()
+    exclude_organisations: list[str] = _added_json_list()
+    exclude_categories: list[str] = _added_json_list()
+    min_upvotes: int | None = None
+    top: int | None = None
 
 
 class Run(SQLModel, table=True):

@@ -133,14 +133,42 @@ def papers_for_matching(engine: Engine) -> tuple[list[PaperText], dict[int, Pape
         col(Paper.abstract),
         col(Paper.upvotes),
         col(Paper.paper_date),
+        col(Paper.authors),
+        col(Paper.organization),
+        col(Paper.organization_name),
+        col(Paper.categories),
+        col(Paper.list_day),
     )
     texts: list[PaperText] = []
     facts: dict[int, PaperFacts] = {}
     with Session(engine) as session:
-        for paper_id, title, abstract, upvotes, paper_date in session.execute(query):
-            texts.append(PaperText(paper_id, title, abstract))
+        for row in session.execute(query):
+            paper_id, title, abstract, upvotes, paper_date, *listed = row
+            authors, organization, organization_name, categories, list_day = listed
+            texts.append(
+                PaperText(
+                    paper_id, title, abstract, tuple(authors), organization, organization_name,
+                    tuple(categories), upvotes, list_day or paper_date,
+                )
+            )  # fmt: skip
             facts[paper_id] = PaperFacts(upvotes, paper_date)
     return texts, facts
+
+
+def paper_text(paper: Paper) -> PaperText:
+    """What the matcher reads of a stored paper; its day is the day it was listed, else its date."""
+    assert paper.id is not None  # rows read back always have their key
+    return PaperText(
+        paper.id,
+        paper.title,
+        paper.abstract,
+        authors=tuple(paper.authors),
+        organization=paper.organization,
+        organization_name=paper.organization_name,
+        categories=tuple(paper.categories),
+        upvotes=paper.upvotes,
+        day=paper.list_day or paper.paper_date,
+    )
 
 
 def as_digest_paper(paper: Paper) -> DigestPaper:

@@ -40,7 +40,7 @@ from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0008"
+HEAD = "0009"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -440,4 +440,46 @@ def test_papers_stored_before_0007_keep_their_rows_and_take_the_new_fields(
     with engine.begin() as connection:  # and back down, the rows still there
         command.downgrade(alembic_config(connection), "0006")
         assert connection.scalar(text("SELECT title FROM paper")) == "Editorial"
+    engine.dispose()
+
+
+def test_topics_stored_before_0009_keep_their_keywords_and_take_the_follows(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0008")
+        connection.execute(
+            text(
+                "INSERT INTO subscriber (id, email, email_key, cadence, format, status,"
+                " created_at, updated_at) VALUES (1, 'ana@lab.org', 'ana@lab.org', 'daily',"
+                " 'email', 'active', :now, :now)"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO subscription (subscriber_id, name, keywords, exclusions,"
+                " created_at, updated_at) VALUES (1, 'graphs', '[\"GNN\"]', '[\"survey\"]',"
+                " :now, :now)"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        )
+    done = upgrade_schema(engine)
+    assert (done.before.current, done.after) == ("0008", HEAD)
+    assert _differences(engine) == []
+    with write_session(engine) as session:
+        topic = session.scalars(select(Subscription)).one()
+        assert (topic.keywords, topic.exclusions) == (["GNN"], ["survey"])
+        assert (topic.authors, topic.exclude_categories, topic.min_upvotes, topic.top) == (
+            [], [], None, None,
+        )  # fmt: skip
+        topic.authors, topic.categories, topic.top = ["Y. LeCun"], ["cs.*"], 3
+    with Session(engine) as session:
+        assert session.execute(
+            select(col(Subscription.authors), col(Subscription.categories), col(Subscription.top))
+        ).one() == (["Y. LeCun"], ["cs.*"], 3)
+    with engine.begin() as connection:  # and back down, the topic still there
+        command.downgrade(alembic_config(connection), "0008")
+        assert connection.scalar(text("SELECT name FROM subscription")) == "graphs"
     engine.dispose()

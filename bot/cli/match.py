@@ -9,11 +9,22 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.cli.app import app, as_usage_error, fail, open_store, out, print_rows
+from bot.cli.follows import (
+    Authors,
+    Categories,
+    ExcludedAuthors,
+    ExcludedCategories,
+    ExcludedOrganisations,
+    MinUpvotes,
+    Organisations,
+    Top,
+    follows,
+)
 from bot.cli.hints import KeywordChecker
-from bot.matching.engine import Matcher, Rule
+from bot.matching.engine import Match, Matcher, Rule
 from bot.matching.ranking import RankedPaper, rank
 from bot.papers import papers_for_matching
-from bot.subscriptions.spec import check_keywords, normalise_email
+from bot.subscriptions.spec import check_follows, check_keywords, normalise_email, selects
 from bot.subscriptions.store import find_subscriber
 
 
@@ -26,15 +37,38 @@ def match_command(
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", "-x", help="With --keyword: a veto keyword.")
     ] = None,
+    author: Authors = None,
+    org: Organisations = None,
+    category: Categories = None,
+    exclude_author: ExcludedAuthors = None,
+    exclude_org: ExcludedOrganisations = None,
+    exclude_category: ExcludedCategories = None,
+    min_upvotes: MinUpvotes = None,
+    top: Top = None,
     limit: Annotated[int, typer.Option(min=0, help="At most this many papers; 0 for all.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array, best first.")] = False,
 ) -> None:
-    """Show every stored paper that matches, best first, with why it matched."""
-    if (email is None) == (not keyword):
-        fail("give either a subscriber's EMAIL or --keyword", code=2)
-    # Trial keywords are checked before the database is opened: bad input is said first.
+    """Show every stored paper that matches, best first, with why it matched.
+
+    Either a subscriber's topics, or a trial topic given by the options: keywords,
+    authors, organisations, categories, trending switches and their exclusions.
+    """
+    # Trial rules are checked before the database is opened: bad input is said first.
     with as_usage_error():
-        topics = _trial_rules(keyword, exclude or []) if keyword else {}
+        trial = follows(
+            author, org, category, exclude_author, exclude_org, exclude_category, min_upvotes, top
+        )
+        checked = check_follows(**trial)
+        given = bool(keyword) or selects(checked)
+        if email is not None and (given or exclude or any(checked.values())):
+            fail("give either a subscriber's EMAIL or options for a trial topic, not both", code=2)
+        if email is None and not given:
+            fail(
+                "give either a subscriber's EMAIL or a trial topic: --keyword, --author, --org,"
+                " --category, --min-upvotes or --top",
+                code=2,
+            )
+        topics = _trial_rules(keyword or [], exclude or [], checked) if email is None else {}
         if email is not None:
             normalise_email(email)
     _, engine = open_store()
@@ -54,9 +88,15 @@ def match_command(
     _print(ranked, titles, names, papers=len(texts))
 
 
-def _trial_rules(keywords: list[str], exclusions: list[str]) -> dict[str, Rule]:
-    # The same checks as subscribing, so a keyword that works here works there.
-    return {"(trial)": Rule(0, check_keywords(keywords), check_keywords(exclusions, "exclusion"))}
+def _trial_rules(
+    keywords: list[str], exclusions: list[str], checked: dict[str, Any]
+) -> dict[str, Rule]:
+    # The same checks as subscribing, so a topic that works here works there.
+    return {
+        "(trial)": Rule(
+            0, check_keywords(keywords), check_keywords(exclusions, "exclusion"), **checked
+        )
+    }
 
 
 def _subscriber_rules(engine: Engine, email: str) -> dict[str, Rule]:
@@ -64,7 +104,7 @@ def _subscriber_rules(engine: Engine, email: str) -> dict[str, Rule]:
         subscriber = find_subscriber(session, email)
     if subscriber is None or not subscriber.topics:
         fail(f"{email.strip()} has no subscriptions")
-    return {t.name: Rule(t.id, t.keywords, t.exclusions) for t in subscriber.topics}
+    return {t.name: t.rule() for t in subscriber.topics}
 
 
 def _json(entry: RankedPaper, titles: dict[int, str], names: dict[int, str]) -> dict[str, Any]:
@@ -73,6 +113,9 @@ def _json(entry: RankedPaper, titles: dict[int, str], names: dict[int, str]) -> 
         "paper_id": entry.paper_id,
         "title": titles[entry.paper_id],
         "score": round(match.score, 4),
+        "kind": match.explanation.kind,
+        "rule": match.explanation.label,
+        "trending": match.explanation.trending,
         "keyword": match.keyword,
         "field": match.field,
         "matched": match.matched,
@@ -90,10 +133,7 @@ def _print(
     for number, entry in enumerate(ranked, start=1):
         match = entry.best
         topic = ", ".join(names[rule_id] for rule_id in entry.rule_ids)
-        why = Text(f"{match.keyword!r} in {match.field} ({match.similarity:.2f}), topic {topic}\n")
-        snippet = Text(match.snippet)
-        snippet.stylize("bold reverse", *match.snippet_span)  # what matched, on a terminal
-        rows.append((str(number), f"{match.score:.2f}", titles[entry.paper_id], why + snippet))
+        rows.append((str(number), f"{match.score:.2f}", titles[entry.paper_id], _why(match, topic)))
     print_rows(
         ("#", "score", "title", "why"),
         rows,
@@ -102,3 +142,19 @@ def _print(
     )
     if ranked:
         out.print(f"{len(ranked)} of {papers} stored paper(s) match")
+
+
+def _why(match: Match, topic: str) -> Text:
+    """Why a paper matched, for the table: the rule, where, and the matched text highlighted."""
+    why = match.explanation
+    trending = f", {why.trending}" if why.trending and why.kind != "trending" else ""
+    if why.kind == "keyword":
+        line = Text(
+            f"{match.keyword!r} in {match.field} ({match.similarity:.2f}){trending}, topic {topic}\n"
+        )
+        snippet = Text(match.snippet)
+        snippet.stylize("bold reverse", *match.snippet_span)  # what matched, on a terminal
+        return line + snippet
+    if why.kind == "trending":
+        return Text(f"{why.label}, topic {topic}")
+    return Text(f"{why.label} ({match.matched}){trending}, topic {topic}")

@@ -9,6 +9,19 @@ import typer
 from sqlmodel import Session
 
 from bot.cli.app import app, as_usage_error, fail, jsonable, open_store, out, print_rows
+from bot.cli.follows import (
+    Authors,
+    Categories,
+    ExcludedAuthors,
+    ExcludedCategories,
+    ExcludedOrganisations,
+    MinUpvotes,
+    Organisations,
+    Top,
+    describe,
+    follows,
+    summary,
+)
 from bot.cli.hints import KeywordChecker
 from bot.clock import utc_now
 from bot.db import write_session
@@ -36,11 +49,23 @@ app.add_typer(subscriptions_app, name="subscriptions")
 def subscribe_command(
     email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
     keywords: Annotated[
-        list[str], typer.Argument(help="Keywords; quote a phrase to keep it whole.")
-    ],
+        list[str] | None,
+        typer.Argument(
+            help="Keywords; quote a phrase to keep it whole. None are needed with --author,"
+            " --org, --category, --min-upvotes or --top."
+        ),
+    ] = None,
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", "-x", help="A keyword that vetoes a paper.")
     ] = None,
+    author: Authors = None,
+    org: Organisations = None,
+    category: Categories = None,
+    exclude_author: ExcludedAuthors = None,
+    exclude_org: ExcludedOrganisations = None,
+    exclude_category: ExcludedCategories = None,
+    min_upvotes: MinUpvotes = None,
+    top: Top = None,
     name: Annotated[
         str | None, typer.Option("--name", "-n", help="The topic's name (default: 'default').")
     ] = None,
@@ -58,14 +83,19 @@ def subscribe_command(
         ),
     ] = None,
 ) -> None:
-    """Create or update a subscriber and one topic; the topic's keywords are replaced.
+    """Create or update a subscriber and one topic; what the topic follows is replaced.
 
-    Cadence, format and time zone belong to the subscriber and are kept when not given.
+    Any keyword, author, organisation or category selects a paper; any exclusion
+    vetoes it; a minimum of upvotes or a top of the day keeps only trending
+    papers. Cadence, format and time zone belong to the subscriber and are kept
+    when not given.
     """
     with as_usage_error():
         spec = make_spec(
-            email, keywords, exclude or (), name=name, cadence=cadence, format=format,
+            email, keywords or (), exclude or (), name=name, cadence=cadence, format=format,
             timezone=timezone,
+            **follows(author, org, category, exclude_author, exclude_org, exclude_category,
+                      min_upvotes, top),
         )  # fmt: skip
     _, engine = open_store(create=True)
     with write_session(engine) as session:
@@ -74,7 +104,7 @@ def subscribe_command(
     topic = "new topic" if outcome.new_topic else "topic"
     out.print(
         f"{verb} {spec.email}: {topic} {spec.name!r} with {len(spec.keywords)} keyword(s)"
-        f" and {len(spec.exclusions)} exclusion(s)",
+        f" and {len(spec.exclusions)} exclusion(s){describe(spec.follows)}",
         markup=False,
         highlight=False,
     )
@@ -120,13 +150,24 @@ def list_command(
         return
     default_zone = f"{settings.schedule.timezone} (default)"
     print_rows(
-        ("email", "topic", "keywords", "exclusions", "cadence", "format", "timezone", "status"),
+        (
+            "email",
+            "topic",
+            "keywords",
+            "exclusions",
+            "follows",
+            "cadence",
+            "format",
+            "timezone",
+            "status",
+        ),
         (
             (
                 subscriber.email,
                 topic.name if topic else "",
                 "; ".join(topic.keywords) if topic else "",
                 "; ".join(topic.exclusions) if topic else "",
+                summary(topic.follows) if topic else "",
                 subscriber.cadence,
                 subscriber.format,
                 subscriber.timezone or default_zone,

@@ -50,9 +50,9 @@ from bot.digest.model import Digest, DigestPaper
 from bot.digest.render import DigestRenderer
 from bot.digest.select import select_digest
 from bot.errors import InputError
-from bot.matching.engine import Match, Matcher, PaperText, Rule
+from bot.matching.engine import Match, Matcher, PaperText
 from bot.models import Paper
-from bot.papers import as_digest_paper
+from bot.papers import as_digest_paper, paper_text
 from bot.runs import finish_run, start_run
 from bot.subscriptions.spec import email_key, normalise_email
 from bot.subscriptions.store import SubscriberView, find_subscriber, list_subscribers
@@ -349,7 +349,7 @@ class _Run:
         with Session(self.engine) as session:
             for paper in session.scalars(select(Paper).where(col(Paper.first_seen_at) >= since)):
                 assert paper.id is not None  # rows read back always have their key
-                texts.append(PaperText(paper.id, paper.title, paper.abstract))
+                texts.append(paper_text(paper))
                 papers[paper.id] = as_digest_paper(paper)
                 first_seen[paper.id] = paper.first_seen_at
         return _Index(since, Matcher(texts), papers, first_seen)
@@ -377,7 +377,7 @@ class _Run:
             else:
                 self.outcomes.append(Outcome(subscriber.email, "", "skipped", why))
         by_rule: dict[int, list[Match]] = {}
-        rules = [Rule(t.id, t.keywords, t.exclusions) for s in due for t in s.topics]
+        rules = [t.rule() for s in due for t in s.topics]
         for match in index.matcher.match(rules):
             by_rule.setdefault(match.rule_id, []).append(match)
         planned = []

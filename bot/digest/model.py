@@ -29,17 +29,26 @@ class DigestPaper:
 
 @dataclass(frozen=True)
 class MatchReason:
-    """Why a paper is in a digest: the keyword, where it matched, and the text around it.
+    """Why a paper is in a digest: the rule that matched, where, and the text around it.
 
     `snippet[snippet_span[0]:snippet_span[1]]` is the matched text, for highlighting.
+    For a keyword (`kind` "keyword") the snippet is from the title or abstract;
+    for an author, organisation or category it is the paper's own name for it
+    ("Yann LeCun" for the rule "author: Y. LeCun"), and for trending alone the
+    paper's standing ("42 upvotes, #3 of the day"). `label` names the rule
+    ("author: Y. LeCun", "trending"); `trending` says how the paper stands
+    ("trending: 42 upvotes, #3 of the day") when a rule of another kind asks for it.
     """
 
     topic: str
     keyword: str
-    field: str  # "title" or "abstract"
+    field: str  # "title", "abstract", "authors", "organisations", "categories" or "upvotes"
     snippet: str
     snippet_span: tuple[int, int]
     similarity: float
+    kind: str = "keyword"  # or "author", "organisation", "category", "trending"
+    label: str = ""
+    trending: str | None = None
 
 
 @dataclass(frozen=True)

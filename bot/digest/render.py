@@ -292,6 +292,9 @@ class ReasonView:
     matched: str
     after: str
     similarity: float
+    kind: str = "keyword"
+    label: str = ""
+    trending: str | None = None
 
 
 @dataclass(frozen=True)
@@ -375,6 +378,9 @@ def make_reason_view(reason: MatchReason) -> ReasonView:
         matched=clean(snippet[start:end]),
         after=clean(snippet[end:]).rstrip(),
         similarity=reason.similarity,
+        kind=reason.kind,
+        label=one_line(reason.label),
+        trending=reason.trending,
     )
 
 

@@ -55,6 +55,7 @@ def select_digest(
 
 def _entry(ranked: RankedPaper, paper: DigestPaper, topics: Mapping[int, str]) -> DigestEntry:
     match = ranked.best
+    why = match.explanation
     reason = MatchReason(
         topic=topics[match.rule_id],
         keyword=match.keyword,
@@ -62,5 +63,9 @@ def _entry(ranked: RankedPaper, paper: DigestPaper, topics: Mapping[int, str]) -
         snippet=match.snippet,
         snippet_span=match.snippet_span,
         similarity=match.similarity,
+        kind=why.kind,
+        label=why.rule,
+        # Trending alone says the paper's standing as its snippet already.
+        trending=None if why.kind == "trending" else why.trending,
     )
     return DigestEntry(paper, reason, match.score)

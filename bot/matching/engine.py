@@ -1,10 +1,16 @@
 """Which papers match which subscriptions, and why (pure: no I/O).
 
 A rule (one subscription topic) matches a paper when one of its keywords
-matches the title or the abstract and none of its exclusions does. Per rule
-and paper the best match is kept: a title match (score 1 + similarity) beats
-an abstract match (score = similarity); similarity is 1.0 for an exact match
-and lower for a keyword corrected for a typo.
+matches the title or the abstract, or one of the authors, organisations or
+categories it follows is the paper's (`bot.matching.facets`), and none of its
+exclusions of any kind does. A rule that asks for trending papers
+(`bot.matching.trending`) keeps only those; with nothing else to match, it
+selects every trending paper. Per rule and paper the best match is kept: a
+title match (score 1 + similarity) beats an abstract match (score =
+similarity); similarity is 1.0 for an exact match and lower for a keyword
+corrected for a typo. An author, organisation or category, or trending alone,
+scores 1.0, as an exact abstract match: on a tie the keyword explains, then the
+kinds in the order of `FACETS`.
 
 `Matcher` finds matches through an index built once from the papers;
 `match_exhaustive` applies the same rules by trying every keyword at every
@@ -15,17 +21,21 @@ the index is checked against.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from datetime import date
 from itertools import islice, product
 from typing import Literal, Protocol
 
 from rapidfuzz.distance import OSA
 
 from bot.bulk import collector_paused
+from bot.matching.facets import FACETS, Facet, FacetField, FacetFinder, FacetKind
 from bot.matching.index import TITLE, Fields, PaperIndex, TokenTable
 from bot.matching.keywords import Keyword, Word, parse_keyword, typo_bound
 from bot.matching.text import snippet
+from bot.matching.trending import Trend, day_trends, day_trends_exhaustive, is_trending
 
-Field = Literal["title", "abstract"]
+Field = Literal["title", "abstract", FacetField, "upvotes"]
+RuleKind = Literal["keyword", FacetKind, "trending"]
 _FIELDS: tuple[Field, Field] = ("title", "abstract")
 # A keyword is searched as a few spellings (plural forms of inner words, typo
 # corrections); this bounds their number for keywords with many such words.
@@ -34,28 +44,73 @@ MAX_SPELLINGS = 64
 
 @dataclass(frozen=True, slots=True)
 class PaperText:
-    """What the matcher reads of a paper: its id, title and abstract."""
+    """What the matcher reads of a paper: its id, text, what it lists, and its standing.
+
+    `organization` is the full name, `organization_name` the Hub's short one;
+    `day` is the day the paper was listed (else its own date), for trending rules.
+    """
 
     id: int
     title: str
     abstract: str
+    authors: tuple[str, ...] = ()
+    organization: str | None = None
+    organization_name: str | None = None
+    categories: tuple[str, ...] = ()
+    upvotes: int | None = None
+    day: date | None = None
+
+    @property
+    def organisations(self) -> tuple[str, ...]:
+        """The organisation's names the paper gives: short name first, then the full one."""
+        return tuple(name for name in (self.organization_name, self.organization) if name)
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One subscription topic: match any of `keywords`, unless one of `exclusions` matches."""
+    """One subscription topic: what selects papers, what vetoes them, and trending switches.
+
+    Any of `keywords`, `authors`, `organisations` and `categories` selects a
+    paper; any of `exclusions` (keywords) and the `exclude_*` lists vetoes it.
+    `min_upvotes` and `top` (the day's top N by upvotes) keep only trending
+    papers, or select them all when nothing else selects.
+    """
 
     id: int
-    keywords: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
     exclusions: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    exclude_authors: tuple[str, ...] = ()
+    exclude_organisations: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
+    min_upvotes: int | None = None
+    top: int | None = None
+
+    @property
+    def trending(self) -> bool:
+        """True when the rule keeps only trending papers."""
+        return self.min_upvotes is not None or self.top is not None
+
+    @property
+    def selects(self) -> bool:
+        """True when something besides trending selects papers (keywords, authors...)."""
+        return bool(self.keywords) or any(getattr(self, facet.include) for facet in FACETS)
 
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """Why a paper matched: which keyword, where, how closely.
+    """Why a paper matched: which rule, where, how closely.
 
-    `start` and `end` are offsets into the field's text (`text`), so
-    `text[start:end]` is `matched`.
+    `kind` is the kind of rule that matched: a "keyword", an "author", an
+    "organisation", a "category", or "trending" alone. `keyword` is the rule as
+    the user typed it (the keyword, the author's name...; "" for trending),
+    `text` the paper's field it matched in (the title, the abstract, the
+    author's name as listed..., for trending alone the paper's standing: "42
+    upvotes, #3 of the day"). `start` and `end` are offsets into `text`, so
+    `text[start:end]` is `matched`. `trend` is the paper's standing when the rule
+    asks for trending papers.
     """
 
     keyword: str
@@ -64,6 +119,23 @@ class Explanation:
     end: int
     similarity: float
     text: str = dataclass_field(repr=False)
+    kind: RuleKind = "keyword"
+    trend: Trend | None = None
+
+    @property
+    def rule(self) -> str:
+        """The rule that matched, named: "keyword: graph", "author: Y. LeCun", "trending"."""
+        return "trending" if self.kind == "trending" else f"{self.kind}: {self.keyword}"
+
+    @property
+    def label(self) -> str:
+        """The rule that matched, or for trending alone the paper's standing: "trending: 42 upvotes..."."""
+        return self.trending or "trending" if self.kind == "trending" else self.rule
+
+    @property
+    def trending(self) -> str | None:
+        """ "trending: 42 upvotes, #3 of the day" when the rule asks for trending papers."""
+        return None if self.trend is None else f"trending: {self.trend.describe()}"
 
     @property
     def matched(self) -> str:
@@ -158,9 +230,14 @@ class Matcher:
         papers = list(papers)
         with collector_paused():
             index = PaperIndex([Fields(p.title, p.abstract) for p in papers])
+            self._facets = {
+                facet.kind: facet.index([getattr(p, facet.values) for p in papers])
+                for facet in FACETS
+            }
+        self._trends = day_trends([p.upvotes for p in papers], [p.day for p in papers])
         self._index = index
         self._papers = papers
-        self._search = _Search(index, index, papers)
+        self._search = _Search(index, index, papers, self._facets, self._trends)
 
     @property
     def index(self) -> PaperIndex:
@@ -184,7 +261,9 @@ class Matcher:
         concurrent calls share nothing but the index, which they only read.
         """
         with collector_paused():
-            return _Search(self._index, self._index, self._papers).match(rules)
+            return _Search(
+                self._index, self._index, self._papers, self._facets, self._trends
+            ).match(rules)
 
     def match_keyword(self, keyword: str) -> list[Match]:
         """Return the best match of one keyword in each paper, best first (rule id 0)."""
@@ -199,7 +278,11 @@ def match_exhaustive(papers: Iterable[PaperText], rules: Iterable[Rule]) -> list
     papers = list(papers)
     with collector_paused():
         table = TokenTable([Fields(paper.title, paper.abstract) for paper in papers])
-        return _Search(table, _Scan(table), papers).match(rules)
+        facets = {
+            facet.kind: facet.scan([getattr(p, facet.values) for p in papers]) for facet in FACETS
+        }
+        trends = day_trends_exhaustive([p.upvotes for p in papers], [p.day for p in papers])
+        return _Search(table, _Scan(table), papers, facets, trends).match(rules)
 
 
 class _Scan:
@@ -234,11 +317,22 @@ class _Scan:
 class _Search:
     """The searches behind one `Matcher`: each distinct keyword compiled and searched once, kept."""
 
-    def __init__(self, table: TokenTable, finder: _Finder, papers: Sequence[PaperText]) -> None:
+    def __init__(
+        self,
+        table: TokenTable,
+        finder: _Finder,
+        papers: Sequence[PaperText],
+        facets: dict[FacetKind, FacetFinder],
+        trends: Sequence[Trend | None],
+    ) -> None:
         self._table = table
         self._finder = finder
+        self._facets = facets
+        self._trends = trends
         self._ids = [paper.id for paper in papers]
         self._hits: dict[str, _Hits] = {}
+        self._facet_hits: dict[tuple[FacetKind, str], _Hits] = {}
+        self._trending_hits: dict[tuple[int | None, int | None], _Hits] = {}
         self._occurs: dict[str, bool] = {}
         self._corrections: dict[tuple[str, int], str | None] = {}
 
@@ -253,22 +347,63 @@ class _Search:
         return matches
 
     def _rule(self, rule: Rule) -> _Hits:
-        """The best match of `rule` in each paper: its keywords' best, minus excluded papers."""
+        """The best match of `rule` in each paper: its selectors' best, trending, minus vetoed papers."""
         best: _Hits = {}
         for text in rule.keywords:
-            hits = self._keyword_hits(text)
-            if not best:
-                best = hits.copy()
-                continue
-            for paper, hit in hits.items():
-                kept = best.get(paper)
-                # A tie keeps the earlier keyword's match.
-                if kept is None or hit[0] < kept[0]:
-                    best[paper] = hit
-        for text in rule.exclusions:
-            for paper in self._keyword_hits(text):
+            best = _better(best, self._keyword_hits(text))
+        for facet in FACETS:
+            for term in getattr(rule, facet.include):
+                best = _better(best, self._facet_hits_of(facet, term))
+        if rule.trending:
+            if rule.selects:
+                trends, low, top = self._trends, rule.min_upvotes, rule.top
+                best = {
+                    paper: _with_trend(hit, trends[paper])
+                    for paper, hit in best.items()
+                    if is_trending(trends[paper], low, top)
+                }
+            else:
+                best = self._trending(rule.min_upvotes, rule.top).copy()
+        vetoes = [self._keyword_hits(text) for text in rule.exclusions] + [
+            self._facet_hits_of(facet, term)
+            for facet in FACETS
+            for term in getattr(rule, facet.exclude)
+        ]
+        for hits in vetoes:
+            for paper in hits:
                 best.pop(paper, None)
         return best
+
+    def _facet_hits_of(self, facet: Facet, term: str) -> _Hits:
+        known = (facet.kind, term)
+        hits = self._facet_hits.get(known)
+        if hits is None:
+            ids = self._ids
+            hits = self._facet_hits[known] = {
+                paper: (
+                    -1.0,
+                    ids[paper],
+                    paper,
+                    1.0,
+                    Explanation(term.strip(), facet.values, 0, len(value), 1.0, value, facet.kind),
+                )
+                for paper, value in self._facets[facet.kind].find(term).items()
+            }
+        return hits
+
+    def _trending(self, low: int | None, top: int | None) -> _Hits:
+        """Every trending paper, for a rule that asks for nothing else."""
+        hits = self._trending_hits.get((low, top))
+        if hits is None:
+            ids = self._ids
+            hits = self._trending_hits[(low, top)] = {
+                paper: (-1.0, ids[paper], paper, 1.0, Explanation(
+                    "", "upvotes", 0, len(trend.describe()), 1.0, trend.describe(), "trending", trend
+                ))
+                for paper, trend in enumerate(self._trends)
+                if trend is not None and is_trending(trend, low, top)
+            }  # fmt: skip
+        return hits
 
     def _keyword_hits(self, text: str) -> _Hits:
         hits = self._hits.get(text)
@@ -392,6 +527,32 @@ class _Search:
             if last >= 0:
                 found[segments[token]] = (token, last)
         return found
+
+
+def _better(best: _Hits, hits: _Hits) -> _Hits:
+    """`best` with `hits` merged in, each paper keeping its better match (a tie keeps `best`'s).
+
+    Never changes `hits` (kept for later rules): the first one merged is copied.
+    """
+    if not best:
+        return hits.copy()
+    for paper, hit in hits.items():
+        kept = best.get(paper)
+        if kept is None or hit[0] < kept[0]:
+            best[paper] = hit
+    return best
+
+
+def _with_trend(
+    hit: tuple[float, int, int, float, Explanation], trend: Trend | None
+) -> tuple[float, int, int, float, Explanation]:
+    """A hit whose explanation tells the paper's standing, for a rule that asks for trending."""
+    why = hit[4]
+    # Built directly: dataclasses.replace costs three times as much, for many hits.
+    told = Explanation(
+        why.keyword, why.field, why.start, why.end, why.similarity, why.text, why.kind, trend
+    )
+    return (hit[0], hit[1], hit[2], hit[3], told)
 
 
 def _unsplittable(word: Word) -> bool:

@@ -1,12 +1,17 @@
 """Bulk subscription files, CSV and TOML, read and written (pure: text in, text out).
 
 CSV: a header row, then one row per topic, with the columns
-`email,name,keywords,exclusions,cadence,format,timezone`. Keywords and
-exclusions are separated by `;` inside their cell. Only `email` and `keywords`
-are required, so files written before a column existed still read.
+`email,name,keywords,exclusions,cadence,format,timezone`, then what the topic
+follows: `authors,organisations,categories,exclude_authors,
+exclude_organisations,exclude_categories,min_upvotes,top`. The values of a list
+(keywords, authors...) are separated by `;` inside their cell; `min_upvotes` and
+`top` are whole numbers or empty. Only `email` and one column that selects
+papers (`keywords`, `authors`, `organisations`, `categories`, `min_upvotes` or
+`top`) are required, so files written before a column existed still read.
 
-TOML: one `[[subscription]]` table per topic with the same keys; `keywords`
-and `exclusions` are arrays of strings.
+TOML: one `[[subscription]]` table per topic with the same keys; the lists are
+arrays of strings, `min_upvotes` and `top` integers. Writing leaves out the
+follows a topic does not have.
 
 Reading validates every row with `make_spec` and names the row of the first
 bad one, so a file is imported whole or not at all.
@@ -27,9 +32,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.errors import InputError
+from bot.matching.facets import FOLLOW_FIELDS, TRENDING_FIELDS
 from bot.subscriptions.spec import DEFAULT_TOPIC, SubscriptionSpec, check_text, make_spec
 
-COLUMNS = ("email", "name", "keywords", "exclusions", "cadence", "format", "timezone")
+COLUMNS = (
+    "email", "name", "keywords", "exclusions", "cadence", "format", "timezone", *FOLLOW_FIELDS,
+)  # fmt: skip
+_LISTS = (
+    "keywords",
+    "exclusions",
+    *(name for name in FOLLOW_FIELDS if name not in TRENDING_FIELDS),
+)
+_SELECTING = ("keywords", "authors", "organisations", "categories", *TRENDING_FIELDS)
 _SEPARATOR = ";"
 # What starts a formula in Excel, LibreOffice and Google Sheets (OWASP's list).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -57,26 +71,27 @@ def read_csv(text: str) -> list[SubscriptionSpec]:
 
 
 def _read_rows(reader: "csv.DictReader[str]") -> list[SubscriptionSpec]:
-    missing = {"email", "keywords"} - set(reader.fieldnames or ())
-    if missing:
-        raise InputError(f"CSV header lacks the column(s) {', '.join(sorted(missing))}")
+    header = set(reader.fieldnames or ())
+    if "email" not in header:
+        raise InputError("CSV header lacks the column(s) email")
+    if not header & set(_SELECTING):
+        raise InputError(
+            f"CSV header lacks a column that selects papers: one of {', '.join(_SELECTING)}"
+        )
     unknown = set(reader.fieldnames or ()) - set(COLUMNS)
     if unknown:
         raise InputError(f"CSV header has unknown column(s) {', '.join(sorted(unknown))}")
     specs = []
     for cells in reader:
         where = f"row {reader.line_num}"
-        row = {key: unquote_cell(value) for key, value in cells.items() if isinstance(value, str)}
-        specs.append(
-            _spec(
-                where,
-                {
-                    **row,
-                    "keywords": _split(row.get("keywords")),
-                    "exclusions": _split(row.get("exclusions")),
-                },
-            )
-        )
+        row: dict[str, Any] = {
+            key: unquote_cell(value) for key, value in cells.items() if isinstance(value, str)
+        }
+        for key in _LISTS:
+            row[key] = _split(row.get(key))
+        for key in TRENDING_FIELDS:
+            row[key] = _number(row.get(key), key, where)
+        specs.append(_spec(where, row))
     return specs
 
 
@@ -112,6 +127,7 @@ def write_csv(specs: Iterable[SubscriptionSpec]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for spec in specs:
+        follows = spec.follows
         cells = [
             spec.email,
             spec.name,
@@ -120,6 +136,12 @@ def write_csv(specs: Iterable[SubscriptionSpec]) -> str:
             spec.cadence or "",
             spec.format or "",
             spec.timezone or "",
+            *(
+                ("" if follows[name] is None else str(follows[name]))
+                if name in TRENDING_FIELDS
+                else _SEPARATOR.join(follows[name])
+                for name in FOLLOW_FIELDS
+            ),
         ]
         writer.writerow([quote_cell(cell) for cell in cells])
     return buffer.getvalue()
@@ -155,6 +177,9 @@ def write_toml(specs: Iterable[SubscriptionSpec]) -> str:
             lines.append(f"format = {json.dumps(spec.format)}")
         if spec.timezone:
             lines.append(f"timezone = {json.dumps(spec.timezone)}")
+        for name, value in spec.follows.items():
+            if value:  # None, or an empty list: the topic does not follow it
+                lines.append(f"{name} = {json.dumps(value, ensure_ascii=False)}")
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 
@@ -169,6 +194,12 @@ def _spec(where: str, row: Mapping[str, Any]) -> SubscriptionSpec:
             cadence=_text(row, "cadence", where) or None,
             format=_text(row, "format", where) or None,
             timezone=_text(row, "timezone", where) or None,
+            **{
+                name: _integer(row, name, where)
+                if name in TRENDING_FIELDS
+                else _texts(row, name, where)
+                for name in FOLLOW_FIELDS
+            },
         )
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
@@ -186,6 +217,24 @@ def _texts(row: Mapping[str, Any], key: str, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise InputError(f"{where}: {key} must be a list of strings")
     return value
+
+
+def _integer(row: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = row.get(key)
+    # TOML's booleans are Python's ints: refused with the strings and floats.
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise InputError(f"{where}: {key} must be a whole number")
+    return value
+
+
+def _number(cell: str | None, key: str, where: str) -> int | None:
+    """A CSV cell holding a whole number, or nothing."""
+    text = (cell or "").strip()
+    if not text:
+        return None
+    if not text.isdecimal() or len(text) > 9:
+        raise InputError(f"{where}: {key} must be a whole number, not {text[:20]!r}")
+    return int(text)
 
 
 def _split(cell: str | None) -> list[str]:

@@ -8,14 +8,17 @@ way wherever it comes from.
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
 from bot.errors import InputError
-from bot.matching.keywords import validate_keywords
+from bot.matching.facets import FACETS, FOLLOW_FIELDS, TRENDING_FIELDS, Facet
+from bot.matching.keywords import MAX_KEYWORDS, validate_keywords
+from bot.matching.trending import check_min_upvotes, check_top
 
 CADENCES = ("daily", "weekly", "paused")
 FORMATS = ("email", "markdown", "both")
@@ -53,6 +56,19 @@ class SubscriptionSpec:
     cadence: str | None = None
     format: str | None = None
     timezone: str | None = None
+    authors: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    exclude_authors: tuple[str, ...] = ()
+    exclude_organisations: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
+    min_upvotes: int | None = None
+    top: int | None = None
+
+    @property
+    def follows(self) -> dict[str, Any]:
+        """What the topic follows beside keywords, by field name (see `FOLLOW_FIELDS`)."""
+        return follows_of(self)
 
 
 def normalise_email(text: str) -> str:
@@ -81,17 +97,93 @@ def make_spec(
     cadence: str | None = None,
     format: str | None = None,
     timezone: str | None = None,
+    **follows: Any,
 ) -> SubscriptionSpec:
-    """Validate a subscription request; raise `InputError` naming the first bad value."""
+    """Validate a subscription request; raise `InputError` naming the first bad value.
+
+    `follows` are the fields of `FOLLOW_FIELDS` (authors=[...], top=3...), checked
+    by `check_follows`. A topic needs something that selects papers: a keyword,
+    an author, an organisation, a category or a trending switch.
+    """
+    checked_keywords = _keywords(keywords, "keyword", required=False)
+    checked_exclusions = _keywords(exclusions, "exclusion", required=False)
+    checked = check_follows(**follows)
+    if not checked_keywords and not selects(checked):
+        raise InputError(
+            "at least one keyword, author, organisation or category, or a trending switch"
+            " (minimum upvotes, top of the day), is needed"
+        )
     return SubscriptionSpec(
         email=normalise_email(email),
-        keywords=_keywords(keywords, "keyword", required=True),
-        exclusions=_keywords(exclusions, "exclusion", required=False),
+        keywords=checked_keywords,
+        exclusions=checked_exclusions,
         name=_topic_name(name),
         cadence=_choice(cadence, CADENCES, "cadence"),
         format=_choice(format, FORMATS, "format"),
         timezone=None if timezone is None else normalise_time_zone(timezone),
+        **checked,
     )
+
+
+def check_follows(**given: Any) -> dict[str, Any]:
+    """Validate what a topic follows beside keywords; return every field of `FOLLOW_FIELDS`.
+
+    Lists come back trimmed, each value once (whatever its case), as tuples;
+    missing fields empty or None. Raises `InputError` naming the first bad value
+    ("author '123' has no name in it"), a list of over 100 values, or an unknown field.
+    """
+    unknown = set(given) - set(FOLLOW_FIELDS)
+    if unknown:
+        raise InputError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    checked: dict[str, Any] = {}
+    for facet in FACETS:
+        checked[facet.include] = _follows(
+            given.get(facet.include) or (), facet, facet.kind, facet.plural
+        )
+        checked[facet.exclude] = _follows(
+            given.get(facet.exclude) or (),
+            facet,
+            f"excluded {facet.kind}",
+            f"excluded {facet.plural}",
+        )
+    checked["min_upvotes"] = check_min_upvotes(given.get("min_upvotes"))
+    checked["top"] = check_top(given.get("top"))
+    return checked
+
+
+def selects(follows: Mapping[str, Any]) -> bool:
+    """Tell whether checked follows select papers without keywords (an author, trending...)."""
+    return any(follows.get(facet.include) for facet in FACETS) or any(
+        follows.get(name) is not None for name in TRENDING_FIELDS
+    )
+
+
+def describe_follows(follows: Mapping[str, Any]) -> list[str]:
+    """What a topic follows beside keywords, one line each: "author: Y. LeCun", "top 3 of the day"."""
+    lines = [f"{facet.kind}: {value}" for facet in FACETS for value in follows[facet.include]]
+    lines += [f"not {facet.kind}: {value}" for facet in FACETS for value in follows[facet.exclude]]
+    if follows["min_upvotes"] is not None:
+        lines.append(f"at least {follows['min_upvotes']} upvotes")
+    if follows["top"] is not None:
+        lines.append(f"top {follows['top']} of the day")
+    return lines
+
+
+def follows_of(topic: object) -> dict[str, Any]:
+    """The `FOLLOW_FIELDS` of a spec, a stored topic or a rule, by name."""
+    return {name: getattr(topic, name) for name in FOLLOW_FIELDS}
+
+
+def _follows(texts: Iterable[str], facet: Facet, what: str, plural: str) -> tuple[str, ...]:
+    given = list(texts)
+    if len(given) > MAX_KEYWORDS:
+        raise InputError(f"too many {plural}: {len(given)} (at most {MAX_KEYWORDS})")
+    kept: list[str] = []
+    for text in given:
+        value = facet.check(check_text(text.strip(), f"{what} {text.strip()!r}"), what)
+        if value.casefold() not in (k.casefold() for k in kept):
+            kept.append(value)
+    return tuple(kept)
 
 
 def check_text(text: str, field: str) -> str:

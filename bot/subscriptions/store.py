@@ -8,14 +8,22 @@ re-subscription. Callers own the transaction (`bot.db.write_session`).
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
 from bot.db import in_chunks
 from bot.errors import InputError
+from bot.matching.engine import Rule
+from bot.matching.facets import FOLLOW_FIELDS, TRENDING_FIELDS
 from bot.models import Subscriber, Subscription
-from bot.subscriptions.spec import MAX_TOPIC_NAME, SubscriptionSpec, email_key, normalise_email
+from bot.subscriptions.spec import (
+    MAX_TOPIC_NAME,
+    SubscriptionSpec,
+    email_key,
+    follows_of,
+    normalise_email,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,23 @@ class Topic:
     name: str
     keywords: tuple[str, ...]
     exclusions: tuple[str, ...]
+    authors: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    exclude_authors: tuple[str, ...] = ()
+    exclude_organisations: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
+    min_upvotes: int | None = None
+    top: int | None = None
+
+    @property
+    def follows(self) -> dict[str, Any]:
+        """What the topic follows beside keywords, by field name (see `FOLLOW_FIELDS`)."""
+        return follows_of(self)
+
+    def rule(self) -> Rule:
+        """The matcher's rule for this topic, under the topic's id."""
+        return Rule(self.id, self.keywords, self.exclusions, **self.follows)
 
 
 @dataclass(frozen=True)
@@ -88,6 +113,7 @@ def subscribe(session: Session, spec: SubscriptionSpec, *, now: datetime) -> Sub
         session.add(topic)
     topic.keywords = list(spec.keywords)
     topic.exclusions = list(spec.exclusions)
+    _store_follows(topic, spec)
     topic.updated_at = now
     session.flush()
     return SubscribeOutcome(new_subscriber, new_topic, resubscribed)
@@ -123,9 +149,9 @@ def plan_opt_in(current: SubscriberView | None, spec: SubscriptionSpec) -> OptIn
         return OptIn("new", spec.name)
     if current.status != "active":
         return OptIn("returned", spec.name)
-    wanted = (_folded(spec.keywords), _folded(spec.exclusions))
+    wanted = _compared(spec)
     for topic in current.topics:
-        if (_folded(topic.keywords), _folded(topic.exclusions)) == wanted:
+        if _compared(topic) == wanted:
             return OptIn("kept", topic.name)
     taken = {topic.name for topic in current.topics}
     name, number = spec.name, 2
@@ -151,12 +177,12 @@ def opt_in(session: Session, spec: SubscriptionSpec, *, now: datetime) -> OptIn:
     if plan.action == "added":
         subscriber = _find(session, spec.email)
         assert subscriber is not None and subscriber.id is not None  # planned from it
-        session.add(
-            Subscription(
-                subscriber_id=subscriber.id, name=plan.topic, keywords=list(spec.keywords),
-                exclusions=list(spec.exclusions), created_at=now, updated_at=now,
-            )
+        topic = Subscription(
+            subscriber_id=subscriber.id, name=plan.topic, keywords=list(spec.keywords),
+            exclusions=list(spec.exclusions), created_at=now, updated_at=now,
         )  # fmt: skip
+        _store_follows(topic, spec)
+        session.add(topic)
         subscriber.updated_at = now
         session.flush()
         return plan
@@ -172,6 +198,31 @@ def opt_in(session: Session, spec: SubscriptionSpec, *, now: datetime) -> OptIn:
 
 def _folded(keywords: Iterable[str]) -> frozenset[str]:
     return frozenset(keyword.casefold() for keyword in keywords)
+
+
+def _compared(topic: SubscriptionSpec | Topic) -> tuple[object, ...]:
+    """What makes two topics the same: each list whatever its order and case, the switches."""
+    follows = topic.follows
+    return (
+        _folded(topic.keywords),
+        _folded(topic.exclusions),
+        *(
+            follows[name] if name in TRENDING_FIELDS else _folded(follows[name])
+            for name in FOLLOW_FIELDS
+        ),
+    )
+
+
+def _stored_follows(row: Subscription) -> dict[str, Any]:
+    return {
+        name: getattr(row, name) if name in TRENDING_FIELDS else tuple(getattr(row, name))
+        for name in FOLLOW_FIELDS
+    }
+
+
+def _store_follows(row: Subscription, spec: SubscriptionSpec) -> None:
+    for name, value in spec.follows.items():
+        setattr(row, name, value if name in TRENDING_FIELDS else list(value))
 
 
 def unsubscribe(session: Session, email: str, *, now: datetime, topic: str | None = None) -> int:
@@ -231,7 +282,14 @@ def as_specs(subscribers: Iterable[SubscriberView]) -> list[SubscriptionSpec]:
     """Return one spec per topic, for export."""
     return [
         SubscriptionSpec(
-            s.email, t.keywords, t.exclusions, t.name, s.cadence, s.format, timezone=s.timezone
+            s.email,
+            t.keywords,
+            t.exclusions,
+            t.name,
+            s.cadence,
+            s.format,
+            s.timezone,
+            **t.follows,
         )
         for s in subscribers
         for t in s.topics
@@ -254,7 +312,13 @@ def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberVi
         for row in session.exec(query):
             assert row.id is not None  # rows read back always have their key
             topics.setdefault(row.subscriber_id, []).append(
-                Topic(row.id, row.name, tuple(row.keywords), tuple(row.exclusions))
+                Topic(
+                    row.id,
+                    row.name,
+                    tuple(row.keywords),
+                    tuple(row.exclusions),
+                    **_stored_follows(row),
+                )
             )
     return [
         SubscriberView(

@@ -30,8 +30,9 @@ from bot.db import write_session
 from bot.delivery.transports import FileTransport, Outgoing, SendResult, SmtpTransport
 from bot.digest.message import POLICY
 from bot.errors import InputError
+from bot.matching.facets import TRENDING_FIELDS
 from bot.models import ConfirmationCount, PendingSubscription, Subscriber
-from bot.subscriptions.spec import SubscriptionSpec, email_key, make_spec
+from bot.subscriptions.spec import SubscriptionSpec, describe_follows, email_key, make_spec
 from bot.subscriptions.store import (
     OptIn,
     OptInAction,
@@ -122,6 +123,7 @@ class Confirmed:
     timezone: str | None
     action: ConfirmAction
     topic: str
+    follows: tuple[str, ...] = ()  # what else the topic follows, one line each
 
     @property
     def already(self) -> bool:
@@ -138,6 +140,10 @@ def request_fields(spec: SubscriptionSpec) -> dict[str, Any]:
         "email": spec.email,
         "keywords": list(spec.keywords),
         "exclusions": list(spec.exclusions),
+        **{
+            name: value if name in TRENDING_FIELDS else list(value)
+            for name, value in spec.follows.items()
+        },
         "name": spec.name,
         "cadence": spec.cadence,
         "format": spec.format,
@@ -247,6 +253,7 @@ def confirmation_message(
         "link": link,
         "keywords": spec.keywords,
         "exclusions": spec.exclusions,
+        "follows": describe_follows(spec.follows),
         "cadence": spec.cadence or "daily",
         "format": FORMAT_LABELS.get(spec.format or "email", spec.format),
         "timezone": spec.timezone or f"{site_timezone} (the site's)",
@@ -375,6 +382,7 @@ def _confirmed(
         email_key=subscriber.email_key,
         keywords=spec.keywords,
         exclusions=spec.exclusions,
+        follows=tuple(describe_follows(spec.follows)),
         cadence=subscriber.cadence,
         format=subscriber.format,
         timezone=subscriber.timezone,

@@ -19,7 +19,7 @@ on the event loop.
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -45,6 +45,7 @@ from bot.subscriptions.spec import (
 from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
 from bot.tokens import LinkSubject, Purpose, read_token, signed_link
 from bot.web.context import WebContext, web_context
+from bot.web.follow_form import FollowFields
 from bot.web.pages import error_page, page
 from bot.web.preview import (
     FormTopic,
@@ -97,6 +98,18 @@ class TopicFields:
     keywords: str
     exclusions: str
     remove: bool = False
+    follow: FollowFields = field(default_factory=FollowFields)
+
+    def form_topic(self) -> FormTopic:
+        """The topic as the preview and the checks read it."""
+        return _form_topic(self.name, self.keywords, self.exclusions, self.follow)
+
+
+def _form_topic(name: str, keywords: str, exclusions: str, follow: FollowFields) -> FormTopic:
+    arguments, problems = follow.arguments()
+    return FormTopic(
+        name, split_keywords(keywords), split_keywords(exclusions), arguments, tuple(problems)
+    )
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,7 @@ class ManageForm:
     new_name: str = ""
     new_keywords: str = ""
     new_exclusions: str = ""
+    new_follow: FollowFields = field(default_factory=FollowFields)
     cadence: str = "daily"
     format: str = "email"
     timezone: str = ""
@@ -115,8 +129,12 @@ class ManageForm:
     def from_view(cls, view: SubscriberView) -> "ManageForm":
         """The form filled with what is stored."""
         topics = tuple(
-            TopicFields(t.name, "\n".join(t.keywords), "\n".join(t.exclusions)) for t in view.topics
-        )
+            TopicFields(
+                t.name, "\n".join(t.keywords), "\n".join(t.exclusions),
+                follow=FollowFields.from_follows(t.follows),
+            )
+            for t in view.topics
+        )  # fmt: skip
         return cls(topics, cadence=view.cadence, format=view.format, timezone=view.timezone or "")
 
     @classmethod
@@ -131,6 +149,7 @@ class ManageForm:
                 fields.get(f"topic-{n}-keywords", ""),
                 fields.get(f"topic-{n}-exclusions", ""),
                 remove=bool(fields.get(f"topic-{n}-remove")),
+                follow=FollowFields.from_fields(fields, f"topic-{n}-"),
             )
             for n in numbers
         )
@@ -139,24 +158,27 @@ class ManageForm:
             new_name=fields.get("new-name", ""),
             new_keywords=fields.get("new-keywords", ""),
             new_exclusions=fields.get("new-exclusions", ""),
+            new_follow=FollowFields.from_fields(fields, "new-"),
             cadence=fields.get("cadence", ""),
             format=fields.get("format", ""),
             timezone=fields.get("timezone", ""),
         )
 
+    @property
+    def adds_topic(self) -> bool:
+        """True when the new topic's fields select something: keywords, or a follow field."""
+        return bool(split_keywords(self.new_keywords)) or self.new_follow.given
+
     def wanted_topics(self) -> list[FormTopic]:
-        """The topics the form keeps or adds, as keyword lists (the new one if it has keywords)."""
-        wanted = [
-            FormTopic(t.name, split_keywords(t.keywords), split_keywords(t.exclusions))
-            for t in self.topics
-            if not t.remove
-        ]
-        if split_keywords(self.new_keywords):
+        """The topics the form keeps or adds (the new one if it selects something)."""
+        wanted = [t.form_topic() for t in self.topics if not t.remove]
+        if self.adds_topic:
             wanted.append(
-                FormTopic(
+                _form_topic(
                     self.new_name.strip() or DEFAULT_TOPIC,
-                    split_keywords(self.new_keywords),
-                    split_keywords(self.new_exclusions),
+                    self.new_keywords,
+                    self.new_exclusions,
+                    self.new_follow,
                 )
             )
         return wanted
@@ -179,13 +201,20 @@ def validate(email: str, form: ManageForm) -> tuple[list[SubscriptionSpec], list
     errors: list[str] = []
     settings = _validate_settings(email, form, errors)
     specs: list[SubscriptionSpec] = []
-    if form.new_name.strip() and not split_keywords(form.new_keywords):
-        errors.append(f"The new topic {form.new_name.strip()!r} needs at least one keyword.")
+    if form.new_name.strip() and not form.adds_topic:
+        errors.append(
+            f"The new topic {form.new_name.strip()!r} needs at least one keyword, author,"
+            " organisation or category, or a trending switch."
+        )
     for topic in form.wanted_topics():
+        if topic.problems:
+            errors += [f"Topic {topic.name!r}: {problem}." for problem in topic.problems]
+            continue
         try:
             spec = make_spec(
                 email, topic.keywords, topic.exclusions, name=topic.name,
                 cadence=settings.cadence, format=settings.format, timezone=settings.timezone,
+                **topic.follows,
             )  # fmt: skip
         except InputError as exc:
             errors.append(f"Topic {topic.name!r}: {exc}.")

@@ -9,17 +9,20 @@ the whole preview: the user is still typing, and saving reports them properly.
 """
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import islice
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.errors import InputError
 from bot.matching.engine import Matcher, PaperText, Rule
+from bot.matching.facets import FACETS
 from bot.matching.hints import KeywordHint, Vocabulary, keyword_hints
 from bot.matching.keywords import MAX_KEYWORDS, parse_keyword
 from bot.matching.ranking import PaperFacts, RankedPaper, rank
+from bot.matching.trending import check_min_upvotes, check_top
 
 PREVIEW_LIMIT = 10
 """At most this many papers are shown."""
@@ -43,15 +46,27 @@ class RecentPaper:
     arxiv_id: str | None = None
     url: str | None = None
     first_seen: date | None = None
+    authors: tuple[str, ...] = ()
+    organization: str | None = None
+    organization_name: str | None = None
+    categories: tuple[str, ...] = ()
+    list_day: date | None = None
 
 
 @dataclass(frozen=True)
 class FormTopic:
-    """One topic as the form states it: its name and its keyword lists."""
+    """One topic as the form states it: its name, keyword lists and what else it follows.
+
+    `follows` holds `make_spec`'s arguments of `bot.matching.facets.FOLLOW_FIELDS`
+    as the form gives them, unchecked; `problems` what the form could not even
+    read (a number that is not one).
+    """
 
     name: str
     keywords: tuple[str, ...]
     exclusions: tuple[str, ...] = ()
+    follows: Mapping[str, Any] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,11 +79,14 @@ class PreviewEntry:
     day: date | None
     topics: tuple[str, ...]  # the best match's topic first
     keyword: str
-    field: str  # "title" or "abstract"
+    field: str  # "title" or "abstract", or what a followed author... was found in
     before: str
     matched: str
     after: str
     close: bool  # True when the keyword was corrected for a typo
+    kind: str = "keyword"  # or "author", "organisation", "category", "trending"
+    label: str = ""  # the rule that matched: "author: Y. LeCun", "trending"
+    trending: str | None = None  # "trending: 42 upvotes, #3 of the day", beside another rule
 
     @property
     def topic(self) -> str:
@@ -107,7 +125,13 @@ class PreviewIndex:
 
     def __init__(self, papers: Sequence[RecentPaper]) -> None:
         self.papers = tuple(papers)
-        self._matcher = Matcher(PaperText(p.id, p.title, p.abstract) for p in self.papers)
+        self._matcher = Matcher(
+            PaperText(
+                p.id, p.title, p.abstract, p.authors, p.organization, p.organization_name,
+                p.categories, p.upvotes, p.list_day or p.paper_date,
+            )
+            for p in self.papers
+        )  # fmt: skip
         self._facts = {p.id: PaperFacts(p.upvotes, p.paper_date) for p in self.papers}
         self._by_id = {p.id: p for p in self.papers}
         self._vocabulary: Vocabulary | None = None
@@ -210,6 +234,9 @@ def _entry(item: RankedPaper, paper: RecentPaper, names: dict[int, str]) -> Prev
         matched=text[start:end],
         after=text[end:],
         close=match.similarity < 1.0,
+        kind=match.explanation.kind,
+        label=match.explanation.rule,
+        trending=None if match.explanation.kind == "trending" else match.explanation.trending,
     )
 
 
@@ -237,10 +264,44 @@ def _rules(topics: Iterable[FormTopic]) -> tuple[list[Rule], dict[int, str], lis
             break
         keywords = _usable(topic.keywords, "keyword", topic.name, notes)
         exclusions = _usable(topic.exclusions, "exclusion", topic.name, notes)
-        if keywords:
-            rules.append(Rule(number, keywords, exclusions))
+        notes += [
+            f"topic {topic.name!r}: {problem}; left out of the preview"
+            for problem in topic.problems
+        ]
+        rule = Rule(number, keywords, exclusions, **_usable_follows(topic, notes))
+        if rule.selects or rule.trending:
+            rules.append(rule)
             names[number] = topic.name
     return rules, names, notes
+
+
+def _usable_follows(topic: FormTopic, notes: list[str]) -> dict[str, Any]:
+    """The follows the matcher accepts (the first 100 of each list); a note for each one left out."""
+    usable: dict[str, Any] = {}
+    for facet in FACETS:
+        for name, what, plural in (
+            (facet.include, facet.kind, facet.plural),
+            (facet.exclude, f"excluded {facet.kind}", f"excluded {facet.plural}"),
+        ):
+            given = tuple(topic.follows.get(name) or ())
+            if len(given) > MAX_KEYWORDS:
+                notes.append(
+                    f"topic {topic.name!r}: only the first {MAX_KEYWORDS} {plural} are previewed"
+                )
+            kept = []
+            for text in given[:MAX_KEYWORDS]:
+                try:
+                    kept.append(facet.check(text, what))
+                except InputError as exc:
+                    notes.append(f"topic {topic.name!r}: {exc}; left out of the preview")
+            usable[name] = tuple(kept)
+    for name, check in (("min_upvotes", check_min_upvotes), ("top", check_top)):
+        try:
+            usable[name] = check(topic.follows.get(name))
+        except InputError as exc:
+            notes.append(f"topic {topic.name!r}: {exc}; left out of the preview")
+            usable[name] = None
+    return usable
 
 
 def _usable(texts: Sequence[str], what: str, topic: str, notes: list[str]) -> tuple[str, ...]:

@@ -48,6 +48,8 @@ def recent_papers(engine: Engine, since: datetime) -> list[RecentPaper]:
     columns = (
         col(Paper.id), col(Paper.title), col(Paper.abstract), col(Paper.paper_date),
         col(Paper.upvotes), col(Paper.arxiv_id), col(Paper.url), col(Paper.first_seen_at),
+        col(Paper.authors), col(Paper.organization), col(Paper.organization_name),
+        col(Paper.categories), col(Paper.list_day),
     )  # fmt: skip
     query = (
         select(*columns)
@@ -57,6 +59,12 @@ def recent_papers(engine: Engine, since: datetime) -> list[RecentPaper]:
     )
     with Session(engine) as session:
         return [
-            RecentPaper(pid, title, abstract, day, upvotes, arxiv_id, url, seen.date())
-            for pid, title, abstract, day, upvotes, arxiv_id, url, seen in session.execute(query)
-        ]
+            RecentPaper(
+                pid, title, abstract, day, upvotes, arxiv_id, url, seen.date(), tuple(authors),
+                organization, organization_name, tuple(categories), list_day,
+            )
+            for (
+                pid, title, abstract, day, upvotes, arxiv_id, url, seen, authors, organization,
+                organization_name, categories, list_day,
+            ) in session.execute(query)
+        ]  # fmt: skip

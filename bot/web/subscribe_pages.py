@@ -20,7 +20,7 @@ about the address.
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -32,7 +32,13 @@ from starlette.routing import BaseRoute, Route
 
 from bot.delivery.transports import Outgoing
 from bot.errors import InputError
-from bot.subscriptions.spec import FORMATS, SubscriptionSpec, make_spec, split_keywords
+from bot.subscriptions.spec import (
+    FORMATS,
+    SubscriptionSpec,
+    describe_follows,
+    make_spec,
+    split_keywords,
+)
 from bot.tokens import TokenSubject, signed_link
 from bot.web.confirmation import (
     CONFIRM_MAX_AGE,
@@ -54,6 +60,7 @@ from bot.web.confirmation import (
     send,
 )
 from bot.web.context import WebContext, web_context
+from bot.web.follow_form import FollowFields
 from bot.web.pages import error_page, page
 from bot.web.preview import window_days
 from bot.web.recent import recent_index
@@ -76,6 +83,8 @@ MAX_FORM_BYTES = 64 * 1024
 
 # Known-good values for checking one field alone through make_spec.
 _NEUTRAL: dict[str, Any] = {"email": "someone@example.org", "keywords": ["papers"]}
+# The fields that select papers: a topic needs one of them.
+_SELECTING = ("keywords", "authors", "organisations", "categories", "min_upvotes", "top")
 # How each format is offered on the form.
 _FORMAT_CHOICES = {"email": "Email", "markdown": "Markdown file on this server", "both": "Both"}
 
@@ -100,14 +109,20 @@ class SubscribeForm:
     cadence: str = "daily"
     format: str = "email"
     timezone: str = ""
+    follow: FollowFields = field(default_factory=FollowFields)
 
     @classmethod
     def from_form(cls, data: FormData) -> "SubscribeForm":
         """The values of a submitted form; a missing field is empty."""
-        return cls(**{name: _field(data, name) for name in cls.__dataclass_fields__})
+        texts = {name: _field(data, name) for name in cls.__dataclass_fields__ if name != "follow"}
+        return cls(**texts, follow=FollowFields.from_fields(data))
 
-    def spec_arguments(self) -> dict[str, Any]:
-        """The arguments of `make_spec` for these values (an empty choice: keep the default)."""
+    def spec_arguments(self) -> tuple[dict[str, Any], list[str]]:
+        """The arguments of `make_spec` for these values (an empty choice: keep the default).
+
+        And what could not be read at all (a number that is not one).
+        """
+        follows, problems = self.follow.arguments()
         return {
             "email": self.email,
             "keywords": split_keywords(self.keywords),
@@ -115,13 +130,13 @@ class SubscribeForm:
             "cadence": self.cadence.strip() or None,
             "format": self.format.strip() or None,
             "timezone": self.timezone.strip() or None,
-        }
+            **follows,
+        }, problems
 
 
 def validate(form: SubscribeForm) -> SubscriptionSpec | list[str]:
     """The spec `form` asks for, or one message per field that is wrong."""
-    arguments = form.spec_arguments()
-    problems: list[str] = []
+    arguments, problems = form.spec_arguments()
     cadence = arguments["cadence"]
     if cadence is not None and cadence.lower() not in WEB_CADENCES:
         problems.append(f"cadence {cadence!r} is not one of {', '.join(WEB_CADENCES)}")
@@ -136,11 +151,22 @@ def validate(form: SubscribeForm) -> SubscriptionSpec | list[str]:
 def _field_problems(arguments: dict[str, Any]) -> list[str]:
     # make_spec stops at the first bad value. To show every problem at once, each
     # field goes through make_spec alone, the others set to known-good values: the
-    # rules stay in make_spec, the one place they live.
+    # rules stay in make_spec, the one place they live. Keywords may be left empty
+    # when something else selects papers: that is judged with everything that may.
     problems = []
     for name, value in arguments.items():
+        if name == "keywords" and not value:
+            continue
         try:
             make_spec(**{**_NEUTRAL, name: value})
+        except InputError as exc:
+            problems.append(str(exc))
+    selecting = {name: arguments[name] for name in _SELECTING}
+    if not any(selecting.values()):
+        try:
+            make_spec(
+                _NEUTRAL["email"], [], **{k: v for k, v in selecting.items() if k != "keywords"}
+            )
         except InputError as exc:
             problems.append(str(exc))
     return problems
@@ -374,6 +400,7 @@ def _confirm_page(
             "email": spec.email,
             "keywords": spec.keywords,
             "exclusions": spec.exclusions,
+            "follows": describe_follows(spec.follows),
             "plan": unconfirmed.plan,
             "topics": len(current.topics) if active and current is not None else 0,
             "when": _when(request, cadence),

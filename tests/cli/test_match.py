@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.conftest import RunCli
 
 
@@ -75,3 +77,65 @@ def test_a_subscribers_keyword_matching_nothing_is_said(stored: RunCli) -> None:
     assert result.stderr.splitlines() == [
         "paperbot: warning: keyword 'xqzvw' matches no stored paper ('xqzvw' is in none)"
     ]
+
+
+def test_a_trial_topic_follows_authors_organisations_categories_and_trending(
+    listed: RunCli,
+) -> None:
+    def titles(*args: str) -> list[str]:
+        result = listed("match", "--json", *args)
+        assert result.returncode == 0, result.stderr
+        return [entry["title"] for entry in json.loads(result.stdout)]
+
+    video = "Stable Video Diffusion: Scaling Latent Video Diffusion Models to Large Datasets"
+    assert titles("--author", "Blattmann, A.") == [video]
+    assert titles("--org", "Stability AI") == titles("--org", "stabilityai") == [video]
+    assert len(titles("--category", "cs.*")) == 6  # the feed's papers
+    without = titles("--category", "cs.*", "--exclude-category", "stat.ML")
+    assert (
+        len(without) == 4 and "Conformal Prediction Sets for Graph Neural Networks" not in without
+    )
+    assert titles("--top", "1") == ["Tiny Recurrent Models Reason Well", video]
+    assert titles("--org", "stabilityai", "--min-upvotes", "41") == []
+    assert titles("-k", "video", "--exclude-author", "Tim Dockhorn") == []
+    [entry] = json.loads(listed("match", "--json", "--author", "A. Blattmann", "--top", "1").stdout)
+    assert (entry["kind"], entry["rule"], entry["matched"]) == (
+        "author", "author: A. Blattmann", "Andreas Blattmann",
+    )  # fmt: skip
+    assert entry["trending"] == "trending: 40 upvotes, #1 of the day"
+    table = listed("match", "--org", "example-lab")
+    assert "organisation: example-lab (example-lab), topic (trial)" in table.stdout
+
+
+def test_a_subscribers_follows_are_matched_and_explained(listed: RunCli) -> None:
+    made = listed("subscribe", "ana@lab.org", "-n", "hot", "--min-upvotes", "50")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith(
+        "subscribed ana@lab.org: new topic 'hot' with 0 keyword(s) and 0 exclusion(s),"
+        " at least 50 upvotes"
+    )
+    result = listed("match", "ana@lab.org", "--json")
+    assert result.returncode == 0, result.stderr
+    [entry] = json.loads(result.stdout)
+    assert (entry["title"], entry["rule"], entry["topic"]) == (
+        "Tiny Recurrent Models Reason Well", "trending: 55 upvotes, #1 of the day", "hot",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--author", "42"], "author '42' has no name in it"),
+        (["--category", "cs/LG"], "category 'cs/LG' is not an arXiv category"),
+        (["--top", "0"], "top of the day 0 is out of range: 1 to 100"),
+        (["--exclude-org", "google"], "give either a subscriber's EMAIL or a trial topic"),
+        (["ana@lab.org", "--author", "Y. Li"], "give either a subscriber's EMAIL or options"),
+    ],
+)
+def test_a_bad_trial_follow_is_a_usage_error_in_one_line(
+    run_cli: RunCli, args: list[str], message: str
+) -> None:
+    result = run_cli("match", *args)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"paperbot: error: {message}"), line

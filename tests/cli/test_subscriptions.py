@@ -176,7 +176,7 @@ def test_a_csv_export_neutralises_formulas_and_round_trips_exactly(
     assert first.returncode == 0, first.stderr
     text = (tmp_path / "subs.csv").read_text(encoding="utf-8")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[2] == [
+    assert rows[2][:7] == [
         "ana@lab.org", "'=HYPERLINK(\"http://x\",\"y\")", "'+1;-x;@home", "'@work", "daily", "email", "",
     ]  # fmt: skip
     assert rows[1][:4] == ["''bo@lab.org", "''quoted", "''tis", ""]
@@ -235,3 +235,54 @@ def test_an_import_warns_of_keywords_matching_no_stored_paper_and_stores_them(
         "ana@lab.org": ["grpah neural networks", "GAN"],
         "bo@lab.org": ["LoRA", "xqzvw"],
     }
+
+
+def test_subscribe_follows_authors_organisations_categories_and_trending(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    made = run_cli(
+        "subscribe", "ana@lab.org", "-n", "people", "--author", "Y. LeCun", "-a", "LeCun, Yann",
+        "--org", "stabilityai", "--category", "cs.*", "--exclude-category", "cs.CR",
+        "--exclude-author", "Y. Li", "--exclude-org", "google", "--top", "3",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == (
+        "subscribed ana@lab.org: new topic 'people' with 0 keyword(s) and 0 exclusion(s),"
+        " 2 author(s), 1 organisation(s), 1 category(s), 3 excluded author(s),"
+        " organisation(s) or category(ies), top 3 of the day\n"
+    )
+    [subscriber] = _subscribers(run_cli)
+    [topic] = subscriber["topics"]
+    assert (topic["authors"], topic["categories"], topic["top"]) == (
+        ["Y. LeCun", "LeCun, Yann"], ["cs.*"], 3,
+    )  # fmt: skip
+    table = run_cli("subscriptions").stdout
+    assert "author: Y. LeCun; author: LeCun, Yann; organisation: stabilityai" in table
+    for format in ("csv", "toml"):
+        exported = run_cli("subscriptions", "export", "--format", format, "-o", f"subs.{format}")
+        assert exported.returncode == 0, exported.stderr
+        other = {"PAPERBOT_DATA_DIR": str(tmp_path / format)}
+        imported = run_cli("subscriptions", "import", f"subs.{format}", env=other)
+        assert imported.returncode == 0, imported.stderr
+        assert _stored(run_cli, env=other) == _stored(run_cli)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--author", "12"], "author '12' has no name in it"),
+        (["--category", "machine learning"], "category 'machine learning' is not an arXiv"),
+        (["--min-upvotes", "0"], "minimum upvotes 0 is out of range: 1 to 100000"),
+        (["--exclude-org", "google"], "at least one keyword, author, organisation or category"),
+    ],
+)
+def test_a_bad_follow_is_a_usage_error_and_stores_nothing(
+    run_cli: RunCli, args: list[str], message: str
+) -> None:
+    assert run_cli("subscribe", "ana@lab.org", "GAN").returncode == 0
+    before = _subscribers(run_cli, "--all")
+    result = run_cli("subscribe", "ana@lab.org", "-n", "people", *args)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"paperbot: error: {message}"), line
+    assert _subscribers(run_cli, "--all") == before

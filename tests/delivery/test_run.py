@@ -21,7 +21,7 @@ from bot.ingest.pipeline import ingest_file
 from bot.models import Delivery, DeliveryRound, Run, SentPaper, Subscriber
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
-from tests.conftest import SAMPLES
+from tests.conftest import DATA, SAMPLES
 from tests.delivery.conftest import ManualClock, SmtpServer
 
 
@@ -406,3 +406,33 @@ def test_subscribers_in_different_time_zones_are_due_at_their_own_send_at(
         " next on 2025-11-24 08:00 JST",
         "bo@lab.org": "sent",
     }
+
+
+def test_a_digest_of_followed_authors_and_trending_papers_says_why(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
+    for day in ("2023-11-27", "2023-11-28"):
+        ingest_file(engine, DATA / "hf_daily" / f"{day}.json", clock=clock)
+    with write_session(engine) as session:
+        spec = make_spec(
+            "ana@lab.org", [], name="people", authors=["Blattmann, A."], top=1,
+            exclude_organisations=["example-lab"],
+        )  # fmt: skip
+        subscribe(session, spec, now=clock())
+        subscribe(session, make_spec("ana@lab.org", [], name="hot", min_upvotes=50), now=clock())
+    report = deliver(engine, settings, clock=clock)
+    assert [(o.status, o.papers) for o in report.outcomes] == [("sent", 2)]
+    [eml] = list(settings.outbox_dir.glob("*.eml"))
+    message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content().replace("\r\n", "\n")
+    assert (
+        "Matched author: Blattmann, A. (trending: 40 upvotes, #1 of the day) (topic: people):\n"
+        '   "*Andreas Blattmann*"'
+    ) in text
+    assert 'Matched trending (topic: hot):\n   "*55 upvotes, #1 of the day*"' in text
+    html = message.get_body(("html",))
+    assert html is not None
+    assert "<strong>author: Blattmann, A.</strong>" in html.get_content()

@@ -384,3 +384,40 @@ def test_packaged_templates_are_found_in_a_source_checkout() -> None:
     for name in TEMPLATE_NAMES:
         assert (root / "templates" / name).is_file()
         DigestRenderer().env.get_template(name)
+
+
+def test_the_reason_line_names_the_rule_that_followed_the_paper(
+    renderer: DigestRenderer,
+) -> None:
+    author = MatchReason(
+        "people", "Y. LeCun", "authors", "Yann LeCun", (0, 10), 1.0, kind="author",
+        label="author: Y. LeCun", trending="trending: 42 upvotes, #3 of the day",
+    )  # fmt: skip
+    digest = _one_topic(DigestEntry(PLAIN_PAPER, author, 1.0))
+    text = renderer.text(digest)
+    assert (
+        '   Matched author: Y. LeCun (trending: 42 upvotes, #3 of the day):\n   "*Yann LeCun*"'
+    ) in text
+    assert (
+        "> Matched **author: Y. LeCun** (trending: 42 upvotes, \\#3 of the day): **Yann LeCun**"
+    ) in renderer.markdown(digest)
+    html = renderer.html(digest)
+    assert "Matched <strong>author: Y. LeCun</strong> (trending: 42 upvotes, #3 of the day)" in html
+    assert ">Yann LeCun</mark>" in html
+    alone = MatchReason(
+        "hot", "", "upvotes", "42 upvotes, #3 of the day", (0, 25), 1.0, kind="trending",
+        label="trending",
+    )  # fmt: skip
+    assert '   Matched trending:\n   "*42 upvotes, #3 of the day*"' in renderer.text(
+        _one_topic(DigestEntry(PLAIN_PAPER, alone, 1.0))
+    )
+
+
+def test_a_followed_name_is_escaped_in_the_reason_line(renderer: DigestRenderer) -> None:
+    reason = MatchReason(
+        "t", "<b>Lab</b>", "organisations", "<b>Lab</b>", (0, 10), 1.0, kind="organisation",
+        label="organisation: <b>Lab</b>",
+    )  # fmt: skip
+    html = renderer.html(_one_topic(DigestEntry(PLAIN_PAPER, reason, 1.0)))
+    assert "<b>Lab" not in html
+    assert "<strong>organisation: &lt;b&gt;Lab&lt;/b&gt;</strong>" in html

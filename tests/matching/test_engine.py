@@ -1,6 +1,7 @@
 """The matching contract, clause by clause, on realistic titles and abstracts."""
 
 import random
+from datetime import date, timedelta
 
 import pytest
 
@@ -437,21 +438,68 @@ def _keyword(rng: random.Random, corpus: list[PaperText]) -> str:
     return keyword if any(char.isalnum() for char in keyword) else "graph"
 
 
+_AUTHORS = [
+    "Yann LeCun", "Y. LeCun", "LeCun, Yann", "Yann André LeCun", "Yang Li", "Y. Li", "Li Yang",
+    "Yang Liu", "Yi Li", "Jürgen Schmidhuber", "Jurgen Schmidhuber", "J.-B. Mouret",
+    "Jean-Baptiste Mouret", "María García-Pérez", "Maria Garcia", "Laurens van der Maaten",
+]  # fmt: skip
+_ORGANISATIONS = [
+    ("stabilityai", "Stability AI"), ("google", "Google"), ("google-deepmind", "Google DeepMind"),
+    ("mila", "Mila - Université de Montréal"), (None, "Stability AI"), (None, None),
+]  # fmt: skip
+_CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "stat.ML", "hep-th", "math.OC", "q-bio.NC"]
+_FOLLOWED_CATEGORIES = [*_CATEGORIES, "cs.*", "stat.*", "CS.cl", "q-bio.*"]
+
+
 def _random_rules(seed: int) -> tuple[list[PaperText], list[Rule]]:
-    """40 generated papers and 250 rules on them: phrases, typos, quotes, exclusions."""
+    """40 generated papers and 250 rules on them: phrases, typos, quotes, exclusions, follows."""
     rng = random.Random(seed)
-    corpus = [
-        PaperText(n, _text(rng, rng.randint(3, 8)), _text(rng, rng.randint(20, 45)))
-        for n in range(1, 41)
-    ]
-    rules = [
-        Rule(
-            n,
-            tuple(_keyword(rng, corpus) for _ in range(rng.randint(1, 4))),
-            tuple(_keyword(rng, corpus) for _ in range(rng.choice((0, 0, 0, 1)))),
+    corpus = []
+    for n in range(1, 41):
+        short, full = rng.choice(_ORGANISATIONS)
+        corpus.append(
+            PaperText(
+                n, _text(rng, rng.randint(3, 8)), _text(rng, rng.randint(20, 45)),
+                authors=tuple(rng.sample(_AUTHORS, rng.randint(0, 3))),
+                organization=full, organization_name=short,
+                categories=tuple(rng.sample(_CATEGORIES, rng.randint(0, 3))),
+                upvotes=rng.choice((None, 0, 3, 3, 10, 25, 40)),
+                day=rng.choice((None, date(2025, 3, 3), date(2025, 3, 4))),
+            )
+        )  # fmt: skip
+    rules = []
+    for n in range(250):
+        some = rng.random() < 0.5
+
+        def pick(pool: list[str], most: int) -> tuple[str, ...]:
+            return tuple(rng.sample(pool, rng.randint(0, most)))
+
+        organisations = [name for pair in _ORGANISATIONS for name in pair if name]
+        if rng.random() < 0.08:  # trending alone, with or without a veto
+            rules.append(
+                Rule(
+                    n,
+                    exclude_categories=pick(_FOLLOWED_CATEGORIES, rng.choice((0, 1))),
+                    min_upvotes=rng.choice((None, 3, 20)),
+                    top=rng.choice((1, 3)),
+                )
+            )
+            continue
+        rules.append(
+            Rule(
+                n,
+                tuple(_keyword(rng, corpus) for _ in range(rng.randint(0 if some else 1, 4))),
+                tuple(_keyword(rng, corpus) for _ in range(rng.choice((0, 0, 0, 1)))),
+                authors=pick(_AUTHORS, 2) if some else (),
+                organisations=pick(organisations, 1) if some else (),
+                categories=pick(_FOLLOWED_CATEGORIES, 2) if some else (),
+                exclude_authors=pick(_AUTHORS, rng.choice((0, 0, 1))),
+                exclude_organisations=pick(organisations, rng.choice((0, 0, 0, 1))),
+                exclude_categories=pick(_FOLLOWED_CATEGORIES, rng.choice((0, 0, 0, 1))),
+                min_upvotes=rng.choice((None, None, None, 3, 20)),
+                top=rng.choice((None, None, None, 1, 3)),
+            )
         )
-        for n in range(250)
-    ]
     return corpus, rules
 
 
@@ -463,6 +511,11 @@ def test_the_index_finds_the_same_matches_as_reading_every_word() -> None:
     assert len({m.rule_id for m in indexed}) > 150
     assert any(m.similarity < 1.0 for m in indexed)
     assert any(m.matched.count(" ") + m.matched.count("-") >= 2 for m in indexed)
+    kinds = {m.explanation.kind for m in indexed}
+    assert kinds == {"keyword", "author", "organisation", "category", "trending"}
+    assert any(
+        m.explanation.trend is not None and m.explanation.kind != "trending" for m in indexed
+    )
 
 
 def test_matching_a_few_rules_at_a_time_finds_what_one_call_finds() -> None:
@@ -476,3 +529,84 @@ def test_matching_a_few_rules_at_a_time_finds_what_one_call_finds() -> None:
     again = batched.match(list(reversed(rules)))
     assert again == whole
     assert len({m.rule_id for m in whole}) > 150
+
+
+# Following authors, organisations, categories and trending papers.
+
+_DAY = date(2025, 3, 3)
+
+
+def _listed() -> list[PaperText]:
+    return [
+        PaperText(1, "World models", FILLER, authors=("Yann LeCun",), categories=("cs.LG",),
+                  organization="Meta AI", organization_name="facebook", upvotes=88, day=_DAY),
+        PaperText(2, "Graph neural networks", FILLER, authors=("Yang Liu",),
+                  categories=("cs.CL",), upvotes=12, day=_DAY),
+        PaperText(3, "Speech", FILLER, authors=("Y. LeCun", "Ana Lima"), categories=("eess.AS",),
+                  upvotes=40, day=_DAY),
+        PaperText(4, "Graph neural networks at scale", FILLER, categories=("cs.LG",),
+                  upvotes=3, day=_DAY + timedelta(days=1)),
+    ]  # fmt: skip
+
+
+def _ids(rule: Rule) -> list[int]:
+    return sorted(m.paper_id for m in Matcher(_listed()).match([rule]))
+
+
+def test_the_kinds_of_a_rule_are_alternatives() -> None:
+    assert _ids(Rule(1, ("graph neural networks",), authors=("Y. LeCun",))) == [1, 2, 3, 4]
+    assert _ids(Rule(1, organisations=("Meta AI",), categories=("eess.AS",))) == [1, 3]
+
+
+def test_any_exclusion_of_any_kind_vetoes() -> None:
+    assert _ids(Rule(1, categories=("cs.*",), exclude_authors=("Yann LeCun",))) == [2, 4]
+    assert _ids(Rule(1, authors=("LeCun",), exclude_categories=("eess.*",))) == [1]
+    assert _ids(Rule(1, ("graph",), exclude_organisations=("facebook",))) == [2, 4]
+
+
+def test_trending_filters_other_rules_and_alone_selects() -> None:
+    assert _ids(Rule(1, ("graph neural networks",), min_upvotes=10)) == [2]
+    assert _ids(Rule(1, authors=("Y. LeCun",), top=1)) == [1]
+    assert _ids(Rule(1, top=1)) == [1, 4]  # the top paper of each day
+    assert _ids(Rule(1, min_upvotes=40, exclude_categories=("cs.LG",))) == [3]
+    assert _ids(Rule(1)) == []
+
+
+def test_a_match_names_the_kind_of_rule_and_what_the_paper_lists() -> None:
+    [author] = Matcher(_listed()).match([Rule(1, authors=("Y. LeCun",), top=2)])[:1]
+    assert (author.paper_id, author.explanation.kind, author.matched) == (1, "author", "Yann LeCun")
+    assert author.explanation.label == "author: Y. LeCun"
+    assert author.explanation.trending == "trending: 88 upvotes, #1 of the day"
+    [category] = Matcher(_listed()).match([Rule(1, categories=("eess.AS",))])
+    assert (category.explanation.label, category.field) == ("category: eess.AS", "categories")
+    [organisation] = Matcher(_listed()).match([Rule(1, organisations=("Meta AI",))])
+    assert organisation.explanation.label == "organisation: Meta AI"
+    assert organisation.matched == "Meta AI"  # the name the paper gives that matched
+    [organisation] = Matcher(_listed()).match([Rule(1, organisations=("FaceBook",))])
+    assert organisation.matched == "facebook"
+    trending = Matcher(_listed()).match([Rule(1, min_upvotes=80)])
+    assert [m.explanation.label for m in trending] == ["trending: 88 upvotes, #1 of the day"]
+
+
+def test_a_keyword_in_the_title_explains_before_an_author() -> None:
+    rule = Rule(1, ("world models",), authors=("Yann LeCun",))
+    first, second = Matcher(_listed()).match([rule])
+    assert (first.paper_id, first.explanation.kind, first.field, first.score) == (
+        1, "keyword", "title", 2.0,
+    )  # fmt: skip
+    assert (second.paper_id, second.explanation.kind, second.score) == (3, "author", 1.0)
+    rule = Rule(1, authors=("Yann LeCun",), categories=("cs.LG",))
+    assert Matcher(_listed()).match([rule])[0].explanation.kind == "author"  # the earlier kind
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (Rule(1, authors=("123",)), "author '123' has no name in it"),
+        (Rule(1, categories=("cs/CL",)), "category 'cs/CL' is not an arXiv category"),
+        (Rule(1, exclude_organisations=("!!",)), "organisation '!!' has no letters or digits"),
+    ],
+)
+def test_a_bad_follow_in_a_rule_is_refused_and_named(rule: Rule, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        Matcher(_listed()).match([rule])

@@ -15,7 +15,14 @@ SPECS = [
     make_spec("a@lab.org", ['"attention"', "LoRA"], name='efficient, "fast" models'),
     make_spec("b@lab.org", ["self-supervised", "diffusion models"], format="markdown"),
     make_spec("c@lab.org", ["MoE"], cadence="weekly", timezone="America/New_York"),
-]
+    make_spec(
+        "d@lab.org", [], name="people", authors=["Y. LeCun", "Jürgen Schmidhuber"],
+        organisations=["stabilityai"], categories=["cs.*"], exclude_authors=["Y. Li"],
+        exclude_organisations=["Google DeepMind"], exclude_categories=["cs.CR", "stat.ML"],
+        min_upvotes=20, top=3,
+    ),
+    make_spec("e@lab.org", [], name="trending", top=5),
+]  # fmt: skip
 
 
 def test_csv_round_trips() -> None:
@@ -59,8 +66,8 @@ def test_a_bad_toml_table_is_named() -> None:
 
 
 def test_the_time_zone_is_a_column_and_a_key() -> None:
-    assert write_csv(SPECS).splitlines()[0].endswith(",format,timezone")
-    assert "c@lab.org,default,MoE,,weekly,,America/New_York" in write_csv(SPECS)
+    assert ",format,timezone," in write_csv(SPECS).splitlines()[0]
+    assert "c@lab.org,default,MoE,,weekly,,America/New_York," in write_csv(SPECS)
     assert 'timezone = "America/New_York"' in write_toml(SPECS)
     assert "timezone" not in write_toml(SPECS[:3])  # not set: the key is left out
     [spec] = read_csv("email,keywords,timezone\nc@lab.org,GAN,asia/tokyo\n")
@@ -173,3 +180,52 @@ def test_a_control_character_in_toml_is_refused_naming_its_table() -> None:
     raw = text + '[[subscription]]\nemail="b@lab.org"\nkeywords=["G\x00AN"]\n'
     with pytest.raises(InputError, match=r"not valid TOML: .*line 6"):
         read_toml(raw)
+
+
+def test_follows_are_columns_and_keys_and_need_no_keywords() -> None:
+    header, *_ = write_csv(SPECS).splitlines()
+    assert header.endswith(
+        ",authors,organisations,categories,exclude_authors,exclude_organisations,"
+        "exclude_categories,min_upvotes,top"
+    )
+    assert (
+        "d@lab.org,people,,,,,,Y. LeCun;Jürgen Schmidhuber,stabilityai,cs.*,Y. Li,"
+        "Google DeepMind,cs.CR;stat.ML,20,3"
+    ) in write_csv(SPECS)
+    toml = write_toml(SPECS)
+    assert 'authors = ["Y. LeCun", "Jürgen Schmidhuber"]\n' in toml
+    assert "min_upvotes = 20\ntop = 3\n" in toml
+    assert "top = 5\n" in toml
+    assert "authors" not in write_toml(SPECS[:1])  # not followed: the key is left out
+    [spec] = read_csv("email,authors,top\nf@lab.org,LeCun; Y. Li,2\n")
+    assert (spec.keywords, spec.authors, spec.top) == ((), ("LeCun", "Y. Li"), 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("email,categories\na@lab.org,cs/CL\n", "row 2: category 'cs/CL' is not an arXiv category"),
+        ("email,authors\na@lab.org,42\n", "row 2: author '42' has no name in it"),
+        ("email,top\na@lab.org,three\n", "row 2: top must be a whole number, not 'three'"),
+        ("email,min_upvotes\na@lab.org,0\n", "row 2: minimum upvotes 0 is out of range"),
+        ("email,exclude_authors\na@lab.org,Y. Li\n", "lacks a column that selects papers"),
+        ("email,authors,keywords\na@lab.org,,\n", "row 2: at least one keyword, author"),
+    ],
+)
+def test_a_bad_follow_in_a_csv_names_its_row(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_csv(text)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('top = "3"', "subscription 1: top must be a whole number"),
+        ("top = true", "subscription 1: top must be a whole number"),
+        ('organisations = "x"', "subscription 1: organisations must be a list of strings"),
+        ('exclude_categories = ["cs"]\ncategories = ["q-bio.*", "nope!"]', "category 'nope!'"),
+    ],
+)
+def test_a_bad_follow_in_toml_names_its_table(table: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_toml(f'[[subscription]]\nemail = "a@lab.org"\n{table}\n')

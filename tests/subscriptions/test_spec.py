@@ -143,3 +143,39 @@ def test_surrounding_white_space_is_trimmed_not_refused() -> None:
         "graphs",
         "UTC",
     )
+
+
+def test_a_topic_may_follow_people_labs_categories_and_trending_without_keywords() -> None:
+    spec = make_spec(
+        "a@b.org", [], authors=[" Y. LeCun ", "y. lecun"], organisations=["Stability AI"],
+        categories=["cs.*"], exclude_authors=["Y. Li"], exclude_categories=["cs.CR"],
+        min_upvotes=10, top=3,
+    )  # fmt: skip
+    assert (spec.keywords, spec.authors, spec.organisations, spec.categories) == (
+        (), ("Y. LeCun",), ("Stability AI",), ("cs.*",),
+    )  # fmt: skip
+    assert (spec.exclude_authors, spec.exclude_categories) == (("Y. Li",), ("cs.CR",))
+    assert (spec.min_upvotes, spec.top) == (10, 3)
+    assert make_spec("a@b.org", [], top=5).top == 5  # trending alone selects
+
+
+@pytest.mark.parametrize(
+    ("follows", "message"),
+    [
+        ({"authors": ["42"]}, "author '42' has no name in it"),
+        (
+            {"exclude_authors": ["Y.\u202eLi"], "top": 1},
+            "excluded author .* contains an invisible formatting character",
+        ),
+        ({"categories": ["computer science"]}, "category 'computer science' is not an arXiv"),
+        ({"organisations": ["x" * 201]}, "organisation 'x+…' is too long"),
+        ({"authors": [f"A. Person{n}" for n in range(101)]}, "too many authors: 101"),
+        ({"exclude_categories": ["cs.CR"]}, "at least one keyword, author, organisation"),
+        ({"top": 0}, "top of the day 0 is out of range: 1 to 100"),
+        ({"min_upvotes": -3}, "minimum upvotes -3 is out of range"),
+        ({"colour": ["red"]}, "unknown field"),
+    ],
+)
+def test_bad_follows_are_refused_and_named(follows: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        make_spec("a@b.org", [], **follows)

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -142,3 +144,43 @@ def test_opt_in_for_an_address_that_left_starts_afresh(engine: Engine, clock: Cl
         "active", "daily", "email", None,
     )  # fmt: skip
     assert [t.keywords for t in found.topics] == [("LoRA",)]
+
+
+def test_a_topic_keeps_what_it_follows_and_becomes_its_rule(engine: Engine, clock: Clock) -> None:
+    spec = make_spec(
+        "a@lab.org", ["world models"], name="people", authors=["Y. LeCun"],
+        organisations=["stabilityai"], categories=["cs.*"], exclude_authors=["Y. Li"],
+        exclude_organisations=["google"], exclude_categories=["cs.CR"], min_upvotes=5, top=3,
+    )  # fmt: skip
+    with write_session(engine) as session:
+        subscribe(session, spec, now=clock())
+    with Session(engine) as session:
+        [subscriber] = list_subscribers(session)
+        assert as_specs([subscriber]) == [replace(spec, cadence="daily", format="email")]
+    [topic] = subscriber.topics
+    rule = topic.rule()
+    assert (rule.id, rule.keywords, rule.authors, rule.exclude_categories, rule.top) == (
+        topic.id, ("world models",), ("Y. LeCun",), ("cs.CR",), 3,
+    )  # fmt: skip
+    with write_session(engine) as session:  # updating replaces the follows too
+        subscribe(session, make_spec("a@lab.org", [], name="people", top=1), now=clock())
+    with Session(engine) as session:
+        [subscriber] = list_subscribers(session)
+    assert subscriber.topics[0].follows["authors"] == ()
+    assert (subscriber.topics[0].top, subscriber.topics[0].min_upvotes) == (1, None)
+
+
+def test_opt_in_tells_topics_apart_by_what_they_follow(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        subscribe(session, make_spec("a@lab.org", [], authors=["Y. LeCun"]), now=clock())
+        same = opt_in(session, make_spec("a@lab.org", [], authors=["y. lecun"]), now=clock())
+        other = opt_in(
+            session, make_spec("a@lab.org", [], authors=["Y. LeCun"], top=3), now=clock()
+        )
+    assert (same.action, other.action, other.topic) == ("kept", "added", "default 2")
+    with Session(engine) as session:
+        found = find_subscriber(session, "a@lab.org")
+    assert found is not None
+    assert [(t.authors, t.top) for t in found.topics] == [
+        (("Y. LeCun",), None), (("Y. LeCun",), 3),
+    ]  # fmt: skip

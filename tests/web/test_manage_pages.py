@@ -626,3 +626,72 @@ def test_a_post_without_the_one_click_field_is_refused(
     response = site.client.post(f"/unsubscribe/{site.token('unsubscribe')}", data=data)
     assert response.status_code == 400
     assert site.view() == before
+
+
+# --- Following authors, organisations, categories, trending ----------------------------
+
+
+def test_a_topic_follows_authors_and_trending_in_the_preview_and_once_saved(
+    site: ManageSite,
+) -> None:
+    ingest_file(site.engine, DATA / "hf_daily" / "2023-11-27.json", clock=lambda: INGESTED_AT)
+    url, form = _manage_form(site)
+    graphs = _topic_fields(form, "graphs")
+    assert form[f"{graphs}-authors"] == "" and form[f"{graphs}-top"] == ""
+    form[f"{graphs}-authors"] = "Blattmann, A.\nR. Wang"
+    form[f"{graphs}-exclude_authors"] = "Rong Wang"
+    form[f"{graphs}-top"] = "1"
+    preview = site.client.post(url, data={**form, "action": "preview"})
+    assert preview.status_code == 200
+    assert DIFFUSION_TITLE in preview.text and "FRESA" not in preview.text
+    assert (
+        "Matched <strong>author: Blattmann, A.</strong> (trending: 40 upvotes, #1 of the day):"
+        " <mark>Andreas Blattmann</mark>"
+    ) in preview.text
+    assert site.view().topics[0].authors == ()  # a preview saves nothing
+    saved = site.client.post(url, data={**form, "action": "save"}, follow_redirects=False)
+    assert saved.status_code == 303
+    topic = next(t for t in site.view().topics if t.name == "graphs")
+    assert (topic.keywords, topic.authors, topic.exclude_authors, topic.top) == (
+        ("graph neural network",), ("Blattmann, A.", "R. Wang"), ("Rong Wang",), 1,
+    )  # fmt: skip
+    shown = _form(site.client.get(url).text)
+    assert shown[f"{graphs}-authors"] == "Blattmann, A.\nR. Wang" and shown[f"{graphs}-top"] == "1"
+
+
+def test_a_new_topic_may_follow_an_organisation_without_keywords(site: ManageSite) -> None:
+    ingest_file(site.engine, DATA / "hf_daily" / "2023-11-27.json", clock=lambda: INGESTED_AT)
+    url, form = _manage_form(site)
+    form |= {"new-name": "labs", "new-organisations": "stabilityai", "action": "save"}
+    assert site.client.post(url, data=form, follow_redirects=False).status_code == 303
+    topic = next(t for t in site.view().topics if t.name == "labs")
+    assert (topic.keywords, topic.organisations) == ((), ("stabilityai",))
+    text = site.client.get(url).text
+    assert "Matched <strong>organisation: stabilityai</strong>: <mark>stabilityai</mark>" in text
+
+
+def test_bad_follows_are_refused_shown_back_and_nothing_is_saved(site: ManageSite) -> None:
+    url, form = _manage_form(site)
+    before = site.view()
+    graphs = _topic_fields(form, "graphs")
+    form[f"{graphs}-categories"] = "cs.CL cs/LG"
+    form[f"{graphs}-min_upvotes"] = "<b>many</b>"
+    form |= {"new-name": "empty", "new-exclude_categories": "cs.CR"}
+    response = site.client.post(url, data={**form, "action": "save"})
+    assert response.status_code == 400
+    errors = re.findall(r"<li>(.*?)</li>", response.text)
+    assert (
+        "Topic &#39;graphs&#39;: minimum upvotes &#39;&lt;b&gt;many&lt;/b&gt;&#39; is not a whole number."
+        in errors
+    )
+    assert (
+        "Topic &#39;empty&#39;: at least one keyword, author, organisation or category, or a"
+        " trending switch (minimum upvotes, top of the day), is needed."
+    ) in errors
+    assert "<b>many" not in response.text
+    shown = _form(response.text)
+    assert shown[f"{graphs}-categories"] == "cs.CL cs/LG"
+    form[f"{graphs}-min_upvotes"] = ""
+    again = site.client.post(url, data={**form, "action": "save"})
+    assert "Topic &#39;graphs&#39;: category &#39;cs/LG&#39; is not an arXiv category" in again.text
+    assert site.view() == before

@@ -179,3 +179,40 @@ def test_a_new_version_builds_a_new_index_from_the_papers_then() -> None:
     index = cache.get(after, lambda: PAPERS)
     assert cache.builds == 2 and len(index.papers) == 5
     assert cache.get(after, lambda: []) is index and cache.builds == 2
+
+
+LISTED = [
+    RecentPaper(6, "World models", FILLER, date(2025, 11, 20), 88, authors=("Yann LeCun",),
+                categories=("cs.LG",), list_day=date(2025, 11, 21)),
+    RecentPaper(7, "Speech", FILLER, date(2025, 11, 20), 12, authors=("Y. LeCun",),
+                organization="Meta AI", organization_name="facebook",
+                list_day=date(2025, 11, 21)),
+]  # fmt: skip
+
+
+def test_the_preview_follows_authors_organisations_and_trending_with_their_reasons() -> None:
+    topic = FormTopic("people", (), follows={"authors": ("LeCun, Yann",), "top": 1})
+    [entry] = build_preview(LISTED, [topic]).entries
+    assert (entry.title, entry.kind, entry.label, entry.matched) == (
+        "World models", "author", "author: LeCun, Yann", "Yann LeCun",
+    )  # fmt: skip
+    assert entry.trending == "trending: 88 upvotes, #1 of the day"
+    alone = build_preview(LISTED, [FormTopic("hot", (), follows={"min_upvotes": 10})])
+    assert [(e.title, e.label, e.matched) for e in alone.entries] == [
+        ("World models", "trending", "88 upvotes, #1 of the day"),
+        ("Speech", "trending", "12 upvotes, #2 of the day"),
+    ]
+
+
+def test_follows_the_matcher_cannot_use_are_left_out_with_a_note() -> None:
+    topic = FormTopic(
+        "labs", (), follows={"organisations": ("!!", "Meta AI"), "top": 0},
+        problems=("minimum upvotes 'x' is not a whole number",),
+    )  # fmt: skip
+    preview = build_preview(LISTED, [topic])
+    assert [e.title for e in preview.entries] == ["Speech"]
+    assert preview.notes == (
+        "topic 'labs': minimum upvotes 'x' is not a whole number; left out of the preview",
+        "topic 'labs': organisation '!!' has no letters or digits; left out of the preview",
+        "topic 'labs': top of the day 0 is out of range: 1 to 100; left out of the preview",
+    )

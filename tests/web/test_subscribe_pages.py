@@ -113,7 +113,10 @@ def test_a_form_with_one_bad_email_gets_exactly_that_message(site: Site) -> None
 def test_empty_keywords_are_refused(site: Site) -> None:
     response = site.post(keywords=" ,\n , ")
     assert response.status_code == 400
-    assert re.findall(r"<li>(.*?)</li>", response.text) == ["At least one keyword is needed"]
+    assert re.findall(r"<li>(.*?)</li>", response.text) == [
+        "At least one keyword, author, organisation or category, or a trending switch"
+        " (minimum upvotes, top of the day), is needed"
+    ]
 
 
 @pytest.mark.parametrize("database_url", DATABASES, indirect=True)
@@ -411,3 +414,58 @@ def test_requests_nobody_confirmed_in_time_are_dropped(engine: Engine) -> None:
     with Session(engine) as session:
         left = {row.email for row in session.exec(select(PendingSubscription))}
     assert left == {"fresh@lab.org", "new@lab.org"}
+
+
+# --- Following authors, organisations, categories, trending ------------------------------
+
+
+def test_a_request_may_follow_authors_organisations_categories_and_trending(site: Site) -> None:
+    text = site.subscribe(
+        keywords="",
+        authors="LeCun, Yann\nJ.-B. Mouret",
+        organisations="Stability AI",
+        categories="cs.CL, cs.* stat.ML",
+        exclude_authors="Y. Li",
+        exclude_categories="cs.CR",
+        top="3",
+    )
+    assert SENT in text
+    (message,) = site.inbox()
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    for line in ("author: LeCun, Yann", "organisation: Stability AI", "not author: Y. Li"):
+        assert f"  - {line}\n" in plain.get_content().replace("\r\n", "\n")
+    assert "top 3 of the day" in site.client.get(link_in(message)).text
+    html = site.confirm(link_in(message)).text
+    assert "<li>category: cs.*</li>" in html and "<li>not category: cs.CR</li>" in html
+    (subscriber,) = site.subscribers()
+    (topic,) = subscriber.topics
+    assert (topic.keywords, topic.authors, topic.organisations) == (
+        (), ("LeCun, Yann", "J.-B. Mouret"), ("Stability AI",),
+    )  # fmt: skip
+    assert (topic.categories, topic.exclude_categories, topic.top) == (
+        ("cs.CL", "cs.*", "stat.ML"), ("cs.CR",), 3,
+    )  # fmt: skip
+
+
+def test_bad_follows_are_each_refused_shown_back_escaped(site: Site) -> None:
+    response = site.post(
+        keywords="",
+        authors="<script>alert(1)</script>",
+        categories="cs/CL",
+        exclude_organisations="!!",
+        min_upvotes="lots",
+        top="500",
+    )
+    assert response.status_code == 400
+    problems = re.findall(r"<li>(.*?)</li>", response.text)
+    assert problems == [
+        "Minimum upvotes &#39;lots&#39; is not a whole number",
+        "Category &#39;cs/CL&#39; is not an arXiv category: expected one like &#39;cs.CL&#39;,"
+        " &#39;hep-th&#39; or &#39;cs.*&#39;",
+        "Excluded organisation &#39;!!&#39; has no letters or digits",
+        "Top of the day 500 is out of range: 1 to 100",
+    ]
+    assert "<script>" not in response.text  # a name, however odd, is text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in response.text
+    assert site.pending() == [] and site.inbox() == []
