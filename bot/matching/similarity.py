@@ -49,7 +49,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
+from operator import itemgetter, mul
 
 import numpy as np
 import numpy.typing as npt
@@ -439,21 +439,29 @@ class SimilarityIndex:
                 closest = similarity[rows_of_unliked].max(axis=0)
                 vetoed[number] = closest > nearest_score[number]
         if method.feedback_papers and method.feedback and count > method.feedback_papers:
-            final = self._feedback(final, vetoed)
+            self._feedback(final, vetoed)
         return Scores(tuple(topics), self.candidates, final, nearest, nearest_score, vetoed)
 
-    def _feedback(self, first: _FloatArray, vetoed: npt.NDArray[np.bool_]) -> _FloatArray:
-        """Blend each score with the mean similarity to the topic's best few papers."""
+    def _feedback(self, scores: _FloatArray, vetoed: npt.NDArray[np.bool_]) -> None:
+        """Blend each score, in place, with the mean similarity to the topic's best few papers.
+
+        A block of topics at a time, so the temporary arrays stay small.
+        """
         method = self.method
+        papers = method.feedback_papers
         neighbours = self._paper_similarity()
-        ranked = np.where(vetoed, np.float32(-1.0), first)
-        top = np.argpartition(-ranked, method.feedback_papers - 1, axis=1)
-        top = top[:, : method.feedback_papers]
-        blended = first * np.float32(1 - method.feedback)
-        weight = np.float32(method.feedback / method.feedback_papers)
-        for k in range(method.feedback_papers):
-            blended += weight * neighbours[top[:, k]]
-        return blended
+        keep = np.float32(1 - method.feedback)
+        weight = np.float32(method.feedback / papers)
+        last = scores.shape[1] - papers
+        for first in range(0, len(scores), _TOPIC_BLOCK):
+            block = scores[first : first + _TOPIC_BLOCK]
+            ranked = np.where(vetoed[first : first + _TOPIC_BLOCK], np.float32(-1.0), block)
+            top = np.argpartition(ranked, last, axis=1)[:, last:]
+            echo = neighbours[top[:, 0]]
+            for k in range(1, papers):
+                echo += neighbours[top[:, k]]
+            block *= keep
+            block += weight * echo
 
     def _paper_similarity(self) -> _FloatArray:
         """Cosine similarity between every two candidates, each with itself at zero."""
@@ -528,4 +536,5 @@ def _length_of_sum(vectors: Sequence[Mapping[str, float]], squares: Iterable[flo
 
 
 def _dot(first: Mapping[str, float], second: Mapping[str, float]) -> float:
-    return sum(first[term] * second[term] for term in first.keys() & second.keys())
+    common = first.keys() & second.keys()
+    return float(sum(map(mul, map(first.__getitem__, common), map(second.__getitem__, common))))
