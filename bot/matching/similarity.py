@@ -293,7 +293,7 @@ class Scores:
     topics: tuple[Topic, ...]
     candidates: tuple[Candidate, ...]
     final: _FloatArray
-    nearest: npt.NDArray[np.int8]
+    nearest: npt.NDArray[np.int16]
     nearest_score: _FloatArray
     vetoed: npt.NDArray[np.bool_]
 
@@ -425,7 +425,7 @@ class SimilarityIndex:
 
         count = len(self.candidates)
         final = np.zeros((len(topics), count), dtype=np.float32)
-        nearest = np.zeros((len(topics), count), dtype=np.int8)
+        nearest = np.zeros((len(topics), count), dtype=np.int16)
         nearest_score = np.zeros((len(topics), count), dtype=np.float32)
         vetoed = np.zeros((len(topics), count), dtype=np.bool_)
         for first in range(0, len(topics), _TOPIC_BLOCK):

@@ -211,3 +211,14 @@ def test_no_candidates_and_no_shared_terms_score_zero() -> None:
     stranger = Candidate(2, PaperTerms({"zzz": 1.0}))
     index = SimilarityIndex([stranger], term_statistics([example.terms, stranger.terms]))
     assert index.score([Topic(1, (example,))]).final.tolist() == [[0.0]]
+
+
+def test_the_nearest_example_is_found_among_many_liked_ones() -> None:
+    # Feedback rounds grow the liked examples: the index of the nearest must not wrap.
+    liked = tuple(Example(n, f"paper {n}", PaperTerms({f"t{n}": 1.0})) for n in range(200))
+    candidate = Candidate(1000, PaperTerms({"t150": 1.0}))
+    statistics = term_statistics([e.terms for e in liked] + [candidate.terms])
+    index = SimilarityIndex([candidate], statistics, Method(threshold=0.0))
+    (match,) = index.score([Topic(1, liked)]).matches(index.method)
+    assert match.example_id == 150
+    assert match.example_score == pytest.approx(1.0)
