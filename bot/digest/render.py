@@ -14,7 +14,7 @@ by every digest that shows the paper.
 import re
 import textwrap
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 
 import bot
 from bot.digest.model import Digest, DigestPaper, MatchReason
+from bot.urls import clean_link, web_url
 
 SUBJECT_MAX = 200
 """A subject line is cut to this many characters (mail clients show far fewer)."""
@@ -216,16 +217,6 @@ def author_line(paper: DigestPaper) -> str:
     return " · ".join(part for part in (who, org) if part)
 
 
-def safe_url(url: str | None) -> str | None:
-    """Return `url` when it is an http(s) address, else None (no `javascript:` links)."""
-    if url is None:
-        return None
-    url = url.strip()
-    if not re.match(r"https?://[^\s<>\"]+$", url, re.IGNORECASE):
-        return None
-    return url
-
-
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
@@ -315,6 +306,10 @@ def _iso(day: date | None) -> str:
     return day.isoformat() if day else ""
 
 
+def _distinct(urls: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(u for u in urls if u))
+
+
 def make_paper_view(paper: DigestPaper) -> PaperView:
     """Prepare what every template shows of `paper` (pure; cached by the renderer)."""
     title = one_line(readable_latex(paper.title))
@@ -322,9 +317,10 @@ def make_paper_view(paper: DigestPaper) -> PaperView:
     short = shorten(abstract)
     arxiv_id = paper.arxiv_id.strip() if paper.arxiv_id else None
     arxiv_url = f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None
-    pdf_url = safe_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None)
-    code_urls = tuple(u for u in map(safe_url, paper.code_urls) if u)
-    project_urls = tuple(u for u in map(safe_url, paper.project_urls) if u)
+    pdf_url = web_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None)
+    # Links stored before abstracts' LaTeX residue was taken off are cleaned here too.
+    code_urls = _distinct(clean_link(u) for u in paper.code_urls)
+    project_urls = _distinct(clean_link(u) for u in paper.project_urls)
     links = (
         *(("code", u) for u in code_urls),
         *(("project", u) for u in project_urls),
@@ -339,7 +335,7 @@ def make_paper_view(paper: DigestPaper) -> PaperView:
         title=title,
         title_html=escape(title),
         title_md=markdown_escape(title),
-        link=arxiv_url or safe_url(paper.url),
+        link=arxiv_url or web_url(paper.url),
         abstract=abstract,
         abstract_short=short,
         abstract_text=wrapped,
@@ -468,8 +464,8 @@ class DigestRenderer:
             "text_entry": lambda e: self.entry("entry.txt", e, show_topics),
             "markdown_entry": lambda e: self.entry("entry.md", e, show_topics),
             "more": digest.more,
-            "manage_url": safe_url(digest.manage_url),
-            "unsubscribe_url": safe_url(digest.unsubscribe_url),
+            "manage_url": web_url(digest.manage_url),
+            "unsubscribe_url": web_url(digest.unsubscribe_url),
         }
 
     def _render(self, name: str, digest: Digest, context: dict[str, Any] | None = None) -> str:

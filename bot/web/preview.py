@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import islice
-from urllib.parse import urlsplit
 
 from bot.errors import InputError
 from bot.matching.engine import Matcher, PaperText, Rule
 from bot.matching.hints import KeywordHint, Vocabulary, keyword_hints
 from bot.matching.keywords import MAX_KEYWORDS, parse_keyword
 from bot.matching.ranking import PaperFacts, RankedPaper, rank
+from bot.urls import web_url
 
 PREVIEW_LIMIT = 10
 """At most this many papers are shown."""
@@ -221,9 +221,7 @@ def paper_link(paper: RecentPaper) -> str | None:
     """
     if paper.arxiv_id:
         return f"https://arxiv.org/abs/{paper.arxiv_id}"
-    if paper.url and urlsplit(paper.url.strip()).scheme.lower() in ("http", "https"):
-        return paper.url.strip()
-    return None
+    return web_url(paper.url)
 
 
 def _rules(topics: Iterable[FormTopic]) -> tuple[list[Rule], dict[int, str], list[str]]:

@@ -19,7 +19,6 @@ from bot.digest.render import (
     make_paper_view,
     markdown_escape,
     readable_latex,
-    safe_url,
     shorten,
 )
 from tests.golden import assert_golden
@@ -191,13 +190,6 @@ def test_author_line() -> None:
     assert author_line(DigestPaper(9, "t", "a")) == ""
 
 
-def test_safe_url_keeps_only_web_links() -> None:
-    assert safe_url(" https://x.org/a?b=1 ") == "https://x.org/a?b=1"
-    assert safe_url("javascript:alert(1)") is None
-    assert safe_url('https://x.org/"onmouseover=') is None
-    assert safe_url(None) is None
-
-
 def test_markdown_escape_keeps_math() -> None:
     assert markdown_escape("a_b [x](y) <b> $x_i$") == "a\\_b \\[x\\](y) \\<b\\> $x_i$"
 
@@ -213,6 +205,27 @@ def test_paper_view_links() -> None:
     assert [label for label, _ in code.links] == ["code", "project"]
     hostile = make_paper_view(DigestPaper(9, "t", "a", url="javascript:x", code_urls=("data:x",)))
     assert hostile.link is None and hostile.links == ()
+
+
+def test_links_stored_with_latex_residue_show_clean() -> None:
+    # Stored by an ingest before links were cleaned: the digest cleans them the same way.
+    stored = DigestPaper(
+        9,
+        "t",
+        "a",
+        code_urls=(
+            "https://github.com/AlibabaResearch/AdvancedLiterateMachinery{AdvancedLiterateMachinery",
+            "https://github.com/AlibabaResearch/AdvancedLiterateMachinery",
+            "https://github.com/x/MSRNet}",
+        ),
+        project_urls=("https://msr.org/\\_site",),
+    )
+    view = make_paper_view(stored)
+    assert view.code_urls == (
+        "https://github.com/AlibabaResearch/AdvancedLiterateMachinery",
+        "https://github.com/x/MSRNet",
+    )
+    assert view.project_urls == ("https://msr.org/_site",)
 
 
 # --- Rendering --------------------------------------------------------------------------
