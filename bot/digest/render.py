@@ -137,6 +137,8 @@ _SYMBOLS = {
     "~": " ",
 }
 _SYMBOL = re.compile("|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True)))
+# An address grouped right after a word (`MSRNet{https://...}`, `SequeL\url{...}`).
+_GLUED_ADDRESS = re.compile(r"(?<=\w)(?=\\url\s*\{|\{https?://)", re.IGNORECASE)
 # Any other command, such as a paper's own `\method` macro: keep its name as a word.
 _COMMAND = re.compile(r"\\([A-Za-z]+)(?:\{\})?")
 
@@ -150,6 +152,7 @@ def _accent(match: re.Match[str]) -> str:
 
 
 def _readable_prose(text: str) -> str:
+    text = _GLUED_ADDRESS.sub(" ", text)  # set off from the word once its braces are gone
     text = _ACCENT.sub(_accent, text)
     text = _SWITCH.sub(r"\1", text)
     # Nested groups (`\textbf{\emph{x}}`) come apart one level per pass.

@@ -214,6 +214,16 @@ def test_readable_latex_keeps_math_as_written(math: str) -> None:
     assert readable_latex(f"cost \\emph{{low}}: {math} ok") == f"cost low: {math} ok"
 
 
+def test_readable_latex_sets_a_grouped_address_off_from_the_word_before_it() -> None:
+    assert readable_latex("MSRNet{https://github.com/x/MSRNet}.") == (
+        "MSRNet https://github.com/x/MSRNet."
+    )
+    assert readable_latex("SequeL\\url{https://github.com/nik-dim/sequel}") == (
+        "SequeL https://github.com/nik-dim/sequel"
+    )
+    assert readable_latex("{BERT}-style x{y}") == "BERT-style xy"
+
+
 def test_readable_latex_escaped_dollar_is_not_math() -> None:
     assert readable_latex("costs \\$5 and \\emph{x} \\$6") == "costs $5 and x $6"
 
