@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## The main job on the bundled samples with the embedded defaults: ingest the dumps
-## (they are from 2025), load the demo subscriptions, deliver the digests as .eml and
-## Markdown files under paperbot-data/.
+## (they are from 2025) and a Hugging Face daily list of the same day, load the demo
+## subscriptions, deliver the digests as .eml and Markdown files under paperbot-data/.
 demo: $(STAMP)
 	$(BIN)/paperbot ingest --year 2025 examples/dumps
+	$(BIN)/paperbot ingest examples/hf_daily
 	$(BIN)/paperbot subscriptions import examples/subscriptions.csv
 	$(BIN)/paperbot digest
 	@echo "digests: paperbot-data/outbox (.eml) and paperbot-data/digests (.md); run 'make demo' again: nothing is sent twice"

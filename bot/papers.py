@@ -172,23 +172,26 @@ def paper_text(paper: Paper) -> PaperText:
 
 
 def as_digest_paper(paper: Paper) -> DigestPaper:
-    """Return what a digest shows of a stored paper; its link is the arXiv page when known."""
+    """Return what a digest shows of a stored paper (which link it gets is the renderer's choice)."""
     assert paper.id is not None  # rows read back always have their key
-    arxiv_url = f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None
     return DigestPaper(
         paper_id=paper.id,
         title=paper.title,
         abstract=paper.abstract,
         authors=tuple(paper.authors),
         author_count=paper.author_count,
-        organization=paper.organization,
+        organization=paper.organization or paper.organization_name,
         paper_date=paper.paper_date,
         upvotes=paper.upvotes,
         code_urls=tuple(paper.code_urls),
         project_urls=tuple(paper.project_urls),
         arxiv_id=paper.arxiv_id,
-        url=arxiv_url or paper.url,
+        url=paper.url,
         pdf_url=paper.pdf_url,
+        hf_url=paper.hf_url,
+        comments=paper.comments,
+        github_stars=paper.github_stars,
+        ai_summary=paper.ai_summary,
     )
 
 

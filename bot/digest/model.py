@@ -10,7 +10,12 @@ from datetime import date
 
 @dataclass(frozen=True)
 class DigestPaper:
-    """What a digest shows of one paper."""
+    """What a digest shows of one paper.
+
+    `url` is the paper's own web page as its source gave it; `hf_url` its page
+    on Hugging Face; `comments`, `github_stars` and `ai_summary` come from
+    Hugging Face's daily lists. Anything unknown is None or empty.
+    """
 
     paper_id: int
     title: str
@@ -25,6 +30,10 @@ class DigestPaper:
     arxiv_id: str | None = None
     url: str | None = None
     pdf_url: str | None = None
+    hf_url: str | None = None
+    comments: int | None = None
+    github_stars: int | None = None
+    ai_summary: str | None = None
 
 
 @dataclass(frozen=True)

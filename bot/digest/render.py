@@ -14,7 +14,7 @@ by every digest that shows the paper.
 import re
 import textwrap
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -22,12 +22,14 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from markupsafe import Markup, escape
 
 import bot
 from bot.digest.model import Digest, DigestPaper, MatchReason
+from bot.urls import clean_link, web_url
 
 SUBJECT_MAX = 200
 """A subject line is cut to this many characters (mail clients show far fewer)."""
@@ -38,8 +40,14 @@ ABSTRACT_MAX = 300
 TEXT_WIDTH = 72
 """Line width of the plain-text email."""
 
-MAX_AUTHOR_NAMES = 3
-"""More authors than this are shown as the first ones and "et al."."""
+MAX_AUTHOR_NAMES = 5
+"""Up to this many authors are all named; more are shown as the first ones and "et al."."""
+
+SUMMARY_MAX = 280
+"""A paper's summary line (the abstract's opening sentences) is at most this long."""
+
+ARXIV_TITLE_SEARCH = "https://arxiv.org/search/"
+"""arXiv's search page; a paper known only by its title links to a title search there."""
 
 PAPER_CACHE_SIZE = 16_384
 """Papers whose prepared text a renderer keeps; a run shows far fewer."""
@@ -129,6 +137,8 @@ _SYMBOLS = {
     "~": " ",
 }
 _SYMBOL = re.compile("|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True)))
+# An address grouped right after a word (`MSRNet{https://...}`, `SequeL\url{...}`).
+_GLUED_ADDRESS = re.compile(r"(?<=\w)(?=\\url\s*\{|\{https?://)", re.IGNORECASE)
 # Any other command, such as a paper's own `\method` macro: keep its name as a word.
 _COMMAND = re.compile(r"\\([A-Za-z]+)(?:\{\})?")
 
@@ -142,6 +152,7 @@ def _accent(match: re.Match[str]) -> str:
 
 
 def _readable_prose(text: str) -> str:
+    text = _GLUED_ADDRESS.sub(" ", text)  # set off from the word once its braces are gone
     text = _ACCENT.sub(_accent, text)
     text = _SWITCH.sub(r"\1", text)
     # Nested groups (`\textbf{\emph{x}}`) come apart one level per pass.
@@ -202,7 +213,9 @@ def shorten(text: str, limit: int = ABSTRACT_MAX) -> str:
 
 
 def author_line(paper: DigestPaper) -> str:
-    """Return who wrote `paper`: "A, B, C et al.", or "12 authors", and the organisation."""
+    """Return who wrote `paper`: "A, B, C" (all, up to `MAX_AUTHOR_NAMES`, else the first
+    ones and "et al."), or "12 authors" when only the count is known; and the organisation.
+    """
     names = [one_line(a) for a in paper.authors if a.strip()]
     if len(names) > MAX_AUTHOR_NAMES:
         who = ", ".join(names[:MAX_AUTHOR_NAMES]) + " et al."
@@ -216,14 +229,34 @@ def author_line(paper: DigestPaper) -> str:
     return " · ".join(part for part in (who, org) if part)
 
 
-def safe_url(url: str | None) -> str | None:
-    """Return `url` when it is an http(s) address, else None (no `javascript:` links)."""
-    if url is None:
-        return None
-    url = url.strip()
-    if not re.match(r"https?://[^\s<>\"]+$", url, re.IGNORECASE):
-        return None
-    return url
+# A sentence ends at ., ! or ? followed by a space and a capital, digit or bracket.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"“])")
+
+
+def opening(text: str, limit: int = SUMMARY_MAX) -> str:
+    """Return the first sentence or two of `text` that fit in `limit` characters.
+
+    A first sentence longer than `limit` is cut on a word, ending in "…".
+    """
+    cut = ""
+    for sentence in _SENTENCE_END.split(text):
+        candidate = f"{cut} {sentence}" if cut else sentence
+        if len(candidate) > limit:
+            break
+        cut = candidate
+        if len(cut) >= limit // 2:  # one more sentence would make the line a paragraph
+            break
+    return cut or shorten(text, limit)
+
+
+def count_label(count: int, thing: str) -> str:
+    """Return "1 upvote", "1,204 upvotes": a count and its noun."""
+    return f"{count:,} {thing}{'' if count == 1 else 's'}"
+
+
+def title_search_url(title: str) -> str:
+    """Return arXiv's search for papers with exactly `title` as their title."""
+    return ARXIV_TITLE_SEARCH + "?" + urlencode({"query": f'"{title}"', "searchtype": "title"})
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
@@ -265,20 +298,31 @@ class PaperView:
     title: str
     title_html: Markup
     title_md: str
-    link: str | None
+    link: str | None  # the paper's page: Hugging Face's, arXiv's, its own, else a title search
+    link_is_search: bool  # True when `link` is arXiv's search for the title
     abstract: str
     abstract_short: str
     abstract_text: str  # short, wrapped and indented for the text email
     abstract_html: Markup  # short
     abstract_md: str  # whole
+    summary: str  # one line: the AI summary, else the abstract's opening
+    summary_is_ai: bool  # True when `summary` is Hugging Face's machine-written one
+    summary_text: str  # wrapped and indented for the text email, "AI summary: " shown
+    summary_html: Markup
+    summary_md: str
+    abstract_is_longer: bool  # True when the abstract says more than `summary`
     authors: str
     date: str
     upvotes: int | None
+    comments: int | None
+    github_stars: int | None
+    meta: tuple[str, ...]  # authors and organisation, date, upvotes, comments: what is known
     code_urls: tuple[str, ...]
     project_urls: tuple[str, ...]
     arxiv_url: str | None
     pdf_url: str | None
-    links: tuple[tuple[str, str], ...]  # (label, url): code, project, arXiv, PDF
+    hf_url: str | None
+    links: tuple[tuple[str, str], ...]  # (label, url): code (with stars), project, arXiv, PDF
 
 
 @dataclass(frozen=True)
@@ -318,45 +362,99 @@ def _iso(day: date | None) -> str:
     return day.isoformat() if day else ""
 
 
+def _distinct(urls: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(u for u in urls if u))
+
+
 def make_paper_view(paper: DigestPaper) -> PaperView:
-    """Prepare what every template shows of `paper` (pure; cached by the renderer)."""
+    """Prepare what every template shows of `paper` (pure; cached by the renderer).
+
+    The title links to the paper's Hugging Face page when it has one, else its
+    arXiv page, else its own web page, else arXiv's search for its exact title.
+    Every address passes `bot.urls` (http and https only; LaTeX residue cleaned).
+    """
     title = one_line(readable_latex(paper.title))
     abstract = one_line(readable_latex(paper.abstract))
     short = shorten(abstract)
     arxiv_id = paper.arxiv_id.strip() if paper.arxiv_id else None
     arxiv_url = f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None
-    pdf_url = safe_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None)
-    code_urls = tuple(u for u in map(safe_url, paper.code_urls) if u)
-    project_urls = tuple(u for u in map(safe_url, paper.project_urls) if u)
+    pdf_url = web_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None)
+    hf_url = web_url(paper.hf_url)
+    own_url = web_url(paper.url)
+    page = hf_url or arxiv_url or own_url
+    link = page or (title_search_url(title) if title else None)
+    # Links stored before abstracts' LaTeX residue was taken off are cleaned here too.
+    code_urls = _distinct(clean_link(u) for u in paper.code_urls)
+    project_urls = _distinct(clean_link(u) for u in paper.project_urls)
+    ai_summary = one_line(paper.ai_summary or "")
+    summary = ai_summary or opening(abstract)
+    summary_line = f"AI summary: {summary}" if ai_summary else summary
     links = (
-        *(("code", u) for u in code_urls),
+        *((_code_label(u, paper.github_stars, code_urls), u) for u in code_urls),
         *(("project", u) for u in project_urls),
-        *((("arXiv", arxiv_url),) if arxiv_url else ()),
+        *((("arXiv", arxiv_url),) if arxiv_url and arxiv_url != link else ()),
         *((("PDF", pdf_url),) if pdf_url else ()),
     )
-    wrapped = textwrap.fill(
-        short, TEXT_WIDTH, initial_indent="   ", subsequent_indent="   ", break_long_words=False
+    authors = author_line(paper)
+    meta = tuple(
+        part
+        for part in (
+            authors,
+            _iso(paper.paper_date),
+            count_label(paper.upvotes, "upvote") if paper.upvotes is not None else "",
+            count_label(paper.comments, "comment") if paper.comments else "",
+        )
+        if part
     )
     return PaperView(
         paper_id=paper.paper_id,
         title=title,
         title_html=escape(title),
         title_md=markdown_escape(title),
-        link=arxiv_url or safe_url(paper.url),
+        link=link,
+        link_is_search=page is None and link is not None,
         abstract=abstract,
         abstract_short=short,
-        abstract_text=wrapped,
+        abstract_text=_indented(short),
         abstract_html=escape(short),
         abstract_md=markdown_escape(abstract),
-        authors=author_line(paper),
+        summary=summary,
+        summary_is_ai=bool(ai_summary),
+        summary_text=_indented(summary_line),
+        summary_html=escape(summary),
+        summary_md=markdown_escape(summary),
+        abstract_is_longer=bool(abstract) and (bool(ai_summary) or len(summary) < len(abstract)),
+        authors=authors,
         date=_iso(paper.paper_date),
         upvotes=paper.upvotes,
+        comments=paper.comments,
+        github_stars=paper.github_stars,
+        meta=meta,
         code_urls=code_urls,
         project_urls=project_urls,
         arxiv_url=arxiv_url,
         pdf_url=pdf_url,
+        hf_url=hf_url,
         links=links,
     )
+
+
+def _indented(text: str) -> str:
+    """`text` wrapped and indented for the text email."""
+    return textwrap.fill(
+        text, TEXT_WIDTH, initial_indent="   ", subsequent_indent="   ", break_long_words=False
+    )
+
+
+def _code_label(url: str, stars: int | None, code_urls: tuple[str, ...]) -> str:
+    """ "code", or "GitHub, 1,204 stars" for the repository Hugging Face counted the stars of.
+
+    The stars are of the paper's one GitHub repository: with several, the first.
+    """
+    github = [u for u in code_urls if (urlsplit(u).hostname or "").lower() == "github.com"]
+    if stars is not None and github and url == github[0]:
+        return f"GitHub, {count_label(stars, 'star')}"
+    return "code"
 
 
 def make_reason_view(reason: MatchReason) -> ReasonView:
@@ -474,8 +572,8 @@ class DigestRenderer:
             "text_entry": lambda e: self.entry("entry.txt", e, show_topics),
             "markdown_entry": lambda e: self.entry("entry.md", e, show_topics),
             "more": digest.more,
-            "manage_url": safe_url(digest.manage_url),
-            "unsubscribe_url": safe_url(digest.unsubscribe_url),
+            "manage_url": web_url(digest.manage_url),
+            "unsubscribe_url": web_url(digest.unsubscribe_url),
         }
 
     def _render(self, name: str, digest: Digest, context: dict[str, Any] | None = None) -> str:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
-from urllib.parse import urlsplit
 
+from bot.digest.model import DigestPaper
+from bot.digest.render import PaperView, make_paper_view
 from bot.errors import InputError
 from bot.matching.engine import Matcher, PaperText, Rule
 from bot.matching.facets import FACETS
@@ -36,7 +37,7 @@ MAX_TOPICS = 50
 
 @dataclass(frozen=True)
 class RecentPaper:
-    """What the preview needs of one recently seen paper."""
+    """What the preview needs of one recently seen paper: what it matches, and what it shows."""
 
     id: int
     title: str
@@ -47,10 +48,40 @@ class RecentPaper:
     url: str | None = None
     first_seen: date | None = None
     authors: tuple[str, ...] = ()
+    author_count: int | None = None
     organization: str | None = None
     organization_name: str | None = None
     categories: tuple[str, ...] = ()
     list_day: date | None = None
+    hf_url: str | None = None
+    pdf_url: str | None = None
+    comments: int | None = None
+    github_stars: int | None = None
+    ai_summary: str | None = None
+    code_urls: tuple[str, ...] = ()
+    project_urls: tuple[str, ...] = ()
+
+    def digest_paper(self) -> DigestPaper:
+        """This paper as digests show it: the preview shows it the same way."""
+        return DigestPaper(
+            paper_id=self.id,
+            title=self.title,
+            abstract=self.abstract,
+            authors=self.authors,
+            author_count=self.author_count,
+            organization=self.organization or self.organization_name,
+            paper_date=self.paper_date,
+            upvotes=self.upvotes,
+            code_urls=self.code_urls,
+            project_urls=self.project_urls,
+            arxiv_id=self.arxiv_id,
+            url=self.url,
+            pdf_url=self.pdf_url,
+            hf_url=self.hf_url,
+            comments=self.comments,
+            github_stars=self.github_stars,
+            ai_summary=self.ai_summary,
+        )
 
 
 @dataclass(frozen=True)
@@ -76,6 +107,7 @@ class PreviewEntry:
     paper_id: int
     title: str
     link: str | None
+    paper: PaperView  # as digests show it: links, authors, counts, summary line
     day: date | None
     topics: tuple[str, ...]  # the best match's topic first
     keyword: str
@@ -135,6 +167,8 @@ class PreviewIndex:
         self._facts = {p.id: PaperFacts(p.upvotes, p.paper_date) for p in self.papers}
         self._by_id = {p.id: p for p in self.papers}
         self._vocabulary: Vocabulary | None = None
+        # Each paper's view is prepared once per index, whichever previews show it.
+        self._views: dict[int, PaperView] = {}
         self._vocabulary_lock = threading.Lock()
 
     def hints(self, keywords: Iterable[str]) -> list[KeywordHint]:
@@ -143,6 +177,12 @@ class PreviewIndex:
         Only the first `MAX_KEYWORDS` are looked at: anyone can type a form.
         """
         return keyword_hints(islice(keywords, MAX_KEYWORDS), self._matcher, self._words())
+
+    def _view(self, paper_id: int) -> PaperView:
+        view = self._views.get(paper_id)
+        if view is None:  # two requests may both prepare it: the same view, harmlessly
+            view = self._views[paper_id] = make_paper_view(self._by_id[paper_id].digest_paper())
+        return view
 
     def _words(self) -> Vocabulary:
         if self._vocabulary is None:
@@ -159,7 +199,10 @@ class PreviewIndex:
             return Preview((), 0, searched, tuple(notes))
         # Nothing of a form's keywords is kept: anyone can type them.
         ranked = rank(self._matcher.match_apart(rules), self._facts)
-        entries = tuple(_entry(item, self._by_id[item.paper_id], names) for item in ranked[:limit])
+        entries = tuple(
+            _entry(item, self._by_id[item.paper_id], self._view(item.paper_id), names)
+            for item in ranked[:limit]
+        )
         return Preview(entries, len(ranked), searched, tuple(notes))
 
 
@@ -216,7 +259,9 @@ class PreviewIndexCache:
             return index
 
 
-def _entry(item: RankedPaper, paper: RecentPaper, names: dict[int, str]) -> PreviewEntry:
+def _entry(
+    item: RankedPaper, paper: RecentPaper, view: PaperView, names: dict[int, str]
+) -> PreviewEntry:
     match = item.best
     start, end = match.snippet_span
     text = match.snippet
@@ -224,8 +269,9 @@ def _entry(item: RankedPaper, paper: RecentPaper, names: dict[int, str]) -> Prev
     others = tuple(names[rule_id] for rule_id in item.rule_ids if rule_id != match.rule_id)
     return PreviewEntry(
         paper_id=paper.id,
-        title=paper.title,
-        link=paper_link(paper),
+        title=view.title,
+        link=view.link,
+        paper=view,
         day=paper.paper_date or paper.first_seen,
         topics=(names[match.rule_id], *others),
         keyword=match.keyword,
@@ -238,19 +284,6 @@ def _entry(item: RankedPaper, paper: RecentPaper, names: dict[int, str]) -> Prev
         label=match.explanation.rule,
         trending=None if match.explanation.kind == "trending" else match.explanation.trending,
     )
-
-
-def paper_link(paper: RecentPaper) -> str | None:
-    """The paper's arXiv page when known, else its own web link; never a non-web URL.
-
-    Feed links are third-party text: a `javascript:` URL in an href would run
-    on this page, so only http and https links are kept.
-    """
-    if paper.arxiv_id:
-        return f"https://arxiv.org/abs/{paper.arxiv_id}"
-    if paper.url and urlsplit(paper.url.strip()).scheme.lower() in ("http", "https"):
-        return paper.url.strip()
-    return None
 
 
 def _rules(topics: Iterable[FormTopic]) -> tuple[list[Rule], dict[int, str], list[str]]:

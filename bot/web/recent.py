@@ -48,8 +48,10 @@ def recent_papers(engine: Engine, since: datetime) -> list[RecentPaper]:
     columns = (
         col(Paper.id), col(Paper.title), col(Paper.abstract), col(Paper.paper_date),
         col(Paper.upvotes), col(Paper.arxiv_id), col(Paper.url), col(Paper.first_seen_at),
-        col(Paper.authors), col(Paper.organization), col(Paper.organization_name),
-        col(Paper.categories), col(Paper.list_day),
+        col(Paper.authors), col(Paper.author_count), col(Paper.organization),
+        col(Paper.organization_name), col(Paper.categories), col(Paper.list_day),
+        col(Paper.hf_url), col(Paper.pdf_url), col(Paper.comments), col(Paper.github_stars),
+        col(Paper.ai_summary), col(Paper.code_urls), col(Paper.project_urls),
     )  # fmt: skip
     query = (
         select(*columns)
@@ -60,11 +62,27 @@ def recent_papers(engine: Engine, since: datetime) -> list[RecentPaper]:
     with Session(engine) as session:
         return [
             RecentPaper(
-                pid, title, abstract, day, upvotes, arxiv_id, url, seen.date(), tuple(authors),
-                organization, organization_name, tuple(categories), list_day,
+                row.id,
+                row.title,
+                row.abstract,
+                row.paper_date,
+                row.upvotes,
+                row.arxiv_id,
+                row.url,
+                row.first_seen_at.date(),
+                authors=tuple(row.authors or ()),
+                author_count=row.author_count,
+                organization=row.organization,
+                organization_name=row.organization_name,
+                categories=tuple(row.categories or ()),
+                list_day=row.list_day,
+                hf_url=row.hf_url,
+                pdf_url=row.pdf_url,
+                comments=row.comments,
+                github_stars=row.github_stars,
+                ai_summary=row.ai_summary,
+                code_urls=tuple(row.code_urls or ()),
+                project_urls=tuple(row.project_urls or ()),
             )
-            for (
-                pid, title, abstract, day, upvotes, arxiv_id, url, seen, authors, organization,
-                organization_name, categories, list_day,
-            ) in session.execute(query)
-        ]  # fmt: skip
+            for row in session.execute(query)
+        ]

@@ -163,7 +163,8 @@ FACTS = """() => {
         column_left: column.left,
         column_right: column.right,
         widest_right: Math.max(...all.map((e) => e.getBoundingClientRect().right)),
-        titles: [...document.querySelectorAll("h3")].map((h) => h.innerText),
+        // The title is the heading's first link (the PDF link follows it).
+        titles: [...document.querySelectorAll("h3")].map((h) => (h.firstElementChild || h).innerText),
         marks: [...document.querySelectorAll("mark")].map((m) => m.textContent),
         hrefs: [...document.querySelectorAll("a")].map((a) => a.getAttribute("href")),
         active: [...document.querySelectorAll("script, iframe, object, embed, base, form")]

@@ -19,7 +19,6 @@ from bot.digest.render import (
     make_paper_view,
     markdown_escape,
     readable_latex,
-    safe_url,
     shorten,
 )
 from tests.golden import assert_golden
@@ -61,6 +60,35 @@ PLAIN_PAPER = DigestPaper(
     authors=("Ana Lima", "Bo Chen"),
     arxiv_id="2411.05678",
     pdf_url="https://arxiv.org/pdf/2411.05678v2",
+)
+
+HF_PAPER = DigestPaper(
+    paper_id=4,
+    title="Mixture of LoRA Experts",
+    abstract=(
+        "We route tokens to a mixture of low-rank experts. It matches full fine-tuning. "
+        "Code at MoLE{https://github.com/example/mole}."
+    ),
+    authors=("Ana Lima", "Bo Chen", "Chloé Martin", "Dev Patel", "Eve Park", "Fay Wong"),
+    organization="Example Lab",
+    paper_date=date(2024, 11, 21),
+    upvotes=1204,
+    comments=3,
+    github_stars=2500,
+    ai_summary="Routing tokens among low-rank experts matches full fine-tuning at a fraction of its cost.",
+    code_urls=("https://github.com/example/mole}",),
+    project_urls=("https://example.org/mole",),
+    arxiv_id="2411.09999",
+    url="https://huggingface.co/papers/2411.09999",
+    hf_url="https://huggingface.co/papers/2411.09999",
+    pdf_url="https://arxiv.org/pdf/2411.09999",
+)
+DUMP_PAPER = DigestPaper(
+    paper_id=5,
+    title="Low-Rank Adapters & [Friends]: A Survey",
+    abstract="A survey of low-rank adapters.",
+    author_count=6,
+    upvotes=0,
 )
 
 
@@ -114,6 +142,22 @@ SAMPLE = Digest(
                         "LoRA",
                     ),
                     2.0,
+                ),
+                DigestEntry(
+                    HF_PAPER,
+                    _reason("adapters & <b>", "LoRA", "title", HF_PAPER.title, "LoRA"),
+                    1.5,
+                ),
+                DigestEntry(
+                    DUMP_PAPER,
+                    _reason(
+                        "adapters & <b>",
+                        "low-rank adapter",
+                        "title",
+                        DUMP_PAPER.title,
+                        "Low-Rank Adapters",
+                    ),
+                    1.0,
                 ),
             ),
         ),
@@ -170,6 +214,16 @@ def test_readable_latex_keeps_math_as_written(math: str) -> None:
     assert readable_latex(f"cost \\emph{{low}}: {math} ok") == f"cost low: {math} ok"
 
 
+def test_readable_latex_sets_a_grouped_address_off_from_the_word_before_it() -> None:
+    assert readable_latex("MSRNet{https://github.com/x/MSRNet}.") == (
+        "MSRNet https://github.com/x/MSRNet."
+    )
+    assert readable_latex("SequeL\\url{https://github.com/nik-dim/sequel}") == (
+        "SequeL https://github.com/nik-dim/sequel"
+    )
+    assert readable_latex("{BERT}-style x{y}") == "BERT-style xy"
+
+
 def test_readable_latex_escaped_dollar_is_not_math() -> None:
     assert readable_latex("costs \\$5 and \\emph{x} \\$6") == "costs $5 and x $6"
 
@@ -184,18 +238,14 @@ def test_shorten_cuts_at_a_word_boundary() -> None:
 
 
 def test_author_line() -> None:
-    assert author_line(LATEX_PAPER) == "Ana Lima, Bo Chen, Chloé Martin et al."
+    assert author_line(LATEX_PAPER) == "Ana Lima, Bo Chen, Chloé Martin, Dev Patel, Eve Park"
+    assert author_line(HF_PAPER) == (
+        "Ana Lima, Bo Chen, Chloé Martin, Dev Patel, Eve Park et al. · Example Lab"
+    )
     assert author_line(PLAIN_PAPER) == "Ana Lima, Bo Chen"
     assert author_line(CODE_PAPER) == "7 authors · Example Lab"
     assert author_line(DigestPaper(9, "t", "a", author_count=1)) == "1 author"
     assert author_line(DigestPaper(9, "t", "a")) == ""
-
-
-def test_safe_url_keeps_only_web_links() -> None:
-    assert safe_url(" https://x.org/a?b=1 ") == "https://x.org/a?b=1"
-    assert safe_url("javascript:alert(1)") is None
-    assert safe_url('https://x.org/"onmouseover=') is None
-    assert safe_url(None) is None
 
 
 def test_markdown_escape_keeps_math() -> None:
@@ -211,8 +261,70 @@ def test_paper_view_links() -> None:
     assert code.link == "https://papers.example.org/lora-scale"
     assert code.arxiv_url is None and code.pdf_url is None
     assert [label for label, _ in code.links] == ["code", "project"]
-    hostile = make_paper_view(DigestPaper(9, "t", "a", url="javascript:x", code_urls=("data:x",)))
-    assert hostile.link is None and hostile.links == ()
+    hostile = make_paper_view(
+        DigestPaper(
+            9,
+            "t",
+            "a",
+            url="javascript:x",
+            hf_url="javascript:alert(1)",
+            pdf_url=" JavaScript:alert(2)",
+            code_urls=("data:x", "javascript://github.com/%0aalert(3)"),
+            project_urls=("vbscript:x",),
+        )
+    )
+    assert hostile.links == () and hostile.pdf_url is None and hostile.hf_url is None
+    assert hostile.link is not None and hostile.link.startswith("https://arxiv.org/search/?")
+
+
+def test_hugging_face_paper_links_its_page_with_pdf_arxiv_and_stars() -> None:
+    view = make_paper_view(HF_PAPER)
+    assert view.link == "https://huggingface.co/papers/2411.09999" and not view.link_is_search
+    assert view.pdf_url == "https://arxiv.org/pdf/2411.09999"
+    assert view.links == (
+        ("GitHub, 2,500 stars", "https://github.com/example/mole"),
+        ("project", "https://example.org/mole"),
+        ("arXiv", "https://arxiv.org/abs/2411.09999"),
+        ("PDF", "https://arxiv.org/pdf/2411.09999"),
+    )
+    assert view.meta == (
+        "Ana Lima, Bo Chen, Chloé Martin, Dev Patel, Eve Park et al. · Example Lab",
+        "2024-11-21",
+        "1,204 upvotes",
+        "3 comments",
+    )
+
+
+def test_paper_known_only_by_its_title_links_to_a_title_search() -> None:
+    view = make_paper_view(DUMP_PAPER)
+    assert view.link_is_search
+    assert view.link == (
+        "https://arxiv.org/search/?query=%22Low-Rank+Adapters+%26+%5BFriends%5D%3A+A+Survey%22"
+        "&searchtype=title"
+    )
+    assert view.meta == ("6 authors", "0 upvotes")
+    assert view.pdf_url is None and view.links == ()
+
+
+def test_links_stored_with_latex_residue_show_clean() -> None:
+    # Stored by an ingest before links were cleaned: the digest cleans them the same way.
+    stored = DigestPaper(
+        9,
+        "t",
+        "a",
+        code_urls=(
+            "https://github.com/AlibabaResearch/AdvancedLiterateMachinery{AdvancedLiterateMachinery",
+            "https://github.com/AlibabaResearch/AdvancedLiterateMachinery",
+            "https://github.com/x/MSRNet}",
+        ),
+        project_urls=("https://msr.org/\\_site",),
+    )
+    view = make_paper_view(stored)
+    assert view.code_urls == (
+        "https://github.com/AlibabaResearch/AdvancedLiterateMachinery",
+        "https://github.com/x/MSRNet",
+    )
+    assert view.project_urls == ("https://msr.org/_site",)
 
 
 # --- Rendering --------------------------------------------------------------------------
@@ -226,7 +338,7 @@ def test_subject_is_one_line_and_capped(renderer: DigestRenderer) -> None:
     assert subject.startswith("Paper digest: Evil Bcc: x@y.org long")
     assert len(subject) <= 200 and subject.endswith("…")
     assert renderer.subject(SAMPLE) == (
-        "Paper digest: 3 new papers: Fréchet <Distances> & Graph Kernels, and more"
+        "Paper digest: 5 new papers: Fréchet <Distances> & Graph Kernels, and more"
     )
 
 
@@ -246,6 +358,29 @@ def test_html_escapes_everything_from_outside(renderer: DigestRenderer) -> None:
     assert "<mark" in html and "&lt;img&gt;</mark>" in html
     assert "<strong>&lt;kw&gt;</strong>" in html
     assert 'href="https://github.com/x/y?a=1&amp;b=2"' in html
+
+
+def test_no_format_links_a_non_web_address(renderer: DigestRenderer) -> None:
+    paper = DigestPaper(
+        1,
+        "Hostile links",
+        "Code at {javascript:alert(1)} and data:text/html,x.",
+        url="javascript:alert(2)",
+        hf_url="javascript:alert(3)",
+        pdf_url="data:application/pdf,x",
+        code_urls=("javascript:alert(4)",),
+        project_urls=("vbscript:alert(5)",),
+    )
+    reason = MatchReason("t", "hostile", "title", "Hostile links", (0, 7), 1.0)
+    digest = _one_topic(DigestEntry(paper, reason, 1.0))
+    html, md, text = renderer.html(digest), renderer.markdown(digest), renderer.text(digest)
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and all(h.startswith("https://arxiv.org/search/?") for h in hrefs)
+    targets = re.findall(r"\]\(([^)]*)\)", md)
+    assert targets and all(t.startswith("https://arxiv.org/search/?") for t in targets)
+    for rendered in (html, md, text):  # the abstract's text is shown as text, never linked
+        assert not any(f"alert({n})" in rendered for n in range(2, 6))
+        assert "data:application" not in rendered
 
 
 def test_html_is_inline_styled_and_self_contained(renderer: DigestRenderer) -> None:
@@ -282,13 +417,36 @@ def _check_well_formed(html: str) -> None:
     assert checker.stack == []
 
 
-def test_abstract_is_short_in_email_and_whole_in_markdown(renderer: DigestRenderer) -> None:
-    full = make_paper_view(LATEX_PAPER).abstract
-    assert len(full) > 300
+def test_email_shows_a_summary_line_and_markdown_the_abstract_folded(
+    renderer: DigestRenderer,
+) -> None:
+    view = make_paper_view(LATEX_PAPER)
+    first_sentence = view.abstract[: view.abstract.index(". ") + 1]
+    assert view.summary == first_sentence
     text, html, md = renderer.text(SAMPLE), renderer.html(SAMPLE), renderer.markdown(SAMPLE)
-    assert full not in text and full[:200] in text.replace("\n   ", " ")
-    assert "…" in text and "…" in html
-    assert markdown_escape(full) in md
+    assert view.abstract not in text.replace("\n   ", " ")
+    assert first_sentence in text.replace("\n   ", " ")
+    assert str(view.abstract_html) not in html and str(view.summary_html) in html
+    # Markdown: the summary line, then the whole abstract in a collapsed block.
+    folded = (
+        f"<details><summary>Abstract</summary>\n\n{markdown_escape(view.abstract)}\n\n</details>"
+    )
+    assert folded in md
+
+
+def test_ai_summary_is_marked_as_machine_written(renderer: DigestRenderer) -> None:
+    view = make_paper_view(HF_PAPER)
+    assert view.summary_is_ai and view.summary == HF_PAPER.ai_summary
+    assert "AI summary: Routing tokens" in renderer.text(SAMPLE)
+    assert '<em style="color:#5f6368;">AI summary:</em> Routing tokens' in renderer.html(SAMPLE)
+    assert "*AI summary:* Routing tokens" in renderer.markdown(SAMPLE)
+
+
+def test_opening_cuts_long_sentences_on_a_word() -> None:
+    assert render.opening("One. Two. Three.") == "One. Two. Three."
+    long = "word " * 100
+    cut = render.opening(long)
+    assert len(cut) <= render.SUMMARY_MAX and cut.endswith("word…")
 
 
 def test_highlights_in_each_format(renderer: DigestRenderer) -> None:
@@ -328,13 +486,13 @@ def test_each_paper_is_prepared_once_per_renderer() -> None:
     # Typed as a plain callable in the renderer; it is an lru_cache, whose counts say it all.
     assert isinstance(renderer.paper_view, functools._lru_cache_wrapper)
     info = renderer.paper_view.cache_info()
-    assert info.misses == 3
+    assert info.misses == len(SAMPLE.entries)
 
 
 def test_overrides_replace_templates_by_name(tmp_path: Path) -> None:
     (tmp_path / "subject.txt").write_text("Digest {{ day }}: {{ count }} papers\n")
     renderer = DigestRenderer(tmp_path)
-    assert renderer.subject(SAMPLE) == "Digest 2024-11-22: 3 papers"
+    assert renderer.subject(SAMPLE) == "Digest 2024-11-22: 5 papers"
     # The templates not overridden are the packaged ones.
     assert renderer.markdown(SAMPLE) == DigestRenderer().markdown(SAMPLE)
 

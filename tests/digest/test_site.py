@@ -7,7 +7,8 @@ from bot.clock import Clock
 from bot.digest.render import DigestRenderer
 from bot.digest.site import days_touched, write_site_digests
 from bot.ingest.pipeline import ingest_file
-from tests.conftest import SAMPLES
+from tests.conftest import DATA, SAMPLES
+from tests.golden import assert_golden
 
 
 def test_one_file_per_page_date_with_every_paper_of_that_day(
@@ -35,3 +36,13 @@ def test_papers_without_a_page_date_go_to_the_day_they_were_ingested(
     assert days_touched(engine, before) == {clock().date()}
     [path] = write_site_digests(engine, DigestRenderer(), tmp_path, {clock().date()})
     assert "214 papers listed" in path.read_text(encoding="utf-8")
+
+
+def test_golden_site_digest_of_a_hugging_face_list(
+    engine: Engine, clock: Clock, tmp_path: Path
+) -> None:
+    # Links to each paper's page with its PDF, authors, counts, the AI summary marked
+    # as such, GitHub stars, and the abstract folded: compared with a reviewed copy.
+    ingest_file(engine, DATA / "hf_daily" / "2023-11-27.json", clock=clock)
+    [path] = write_site_digests(engine, DigestRenderer(), tmp_path, {date(2023, 11, 27)})
+    assert_golden(path.read_text(encoding="utf-8"), DATA / "digest" / "site-2023-11-27.md")

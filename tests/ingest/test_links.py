@@ -28,3 +28,16 @@ def test_repeats_are_listed_once_and_hosts_without_dot_ignored() -> None:
     )
     assert code == ("https://gitlab.com/a/b",)
     assert project == ()
+
+
+def test_latex_around_links_is_not_part_of_them() -> None:
+    # As the sample dumps have them: a group after a name, and \href's text glued on.
+    code, project = extract_links(
+        "Code: MSRNet{https://github.com/x/MSRNet}. Our site: \\href{https://msr.org/}{msr.org}; "
+        "also https://github.com/AlibabaResearch/AdvancedLiterateMachinery{AdvancedLiterateMachinery}."
+    )
+    assert code == (
+        "https://github.com/x/MSRNet",
+        "https://github.com/AlibabaResearch/AdvancedLiterateMachinery",
+    )
+    assert project == ("https://msr.org/",)

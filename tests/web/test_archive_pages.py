@@ -18,10 +18,11 @@ from bot.matching.engine import Matcher, PaperText
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe
 from bot.web.app import create_app
-from tests.conftest import SAMPLES
+from tests.conftest import DATA, SAMPLES
 from tests.web.conftest import Archive
 
 NOW = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
+HF_DAILY = DATA / "hf_daily"
 
 
 def _client(engine: Engine, tmp_path: Path) -> TestClient:
@@ -47,6 +48,27 @@ def test_the_archive_lists_days_and_shows_each_days_papers(engine: Engine, tmp_p
     assert "reader@lab.org" not in page.text + index.text
 
 
+def test_each_paper_links_its_page_pdf_code_and_a_title_search_when_known_by_title_only(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ingest_file(engine, SAMPLES / "spaced-1.txt", clock=lambda: NOW, year=2025)
+    # Hugging Face's list of the same paper: it fills in the links the dump lacked.
+    ingest_file(engine, HF_DAILY / "2023-11-27.json", clock=lambda: NOW)
+    text = "".join(every_page(_client(engine, tmp_path), "/archive/2025-11-21"))
+    [svd] = [p for p in text.split('<div class="paper">') if ">Stable Video Diffusion" in p]
+    assert (
+        '<a href="https://huggingface.co/papers/2311.15127" rel="noopener noreferrer">Stable' in svd
+    )
+    assert 'href="https://arxiv.org/pdf/2311.15127"' in svd
+    assert "<em>AI summary:</em> Stable Video Diffusion trains" in svd
+    assert ">GitHub, 24,100 stars</a>" in svd and "<details><summary>Abstract</summary>" in svd
+    # A paper of the dump alone links to arXiv's search for its exact title.
+    search = "https://arxiv.org/search/?query=%22A+Deep+Look+into+Neural+Ranking+Models"
+    assert f'<a href="{search}' in text
+    hrefs = re.findall(r'href="([^"]*)"', text)
+    assert [h for h in hrefs if not h.startswith(("https://", "http://", "/"))] == []
+
+
 def test_unknown_days_are_404_pages(engine: Engine, tmp_path: Path) -> None:
     client = _client(engine, tmp_path)
     assert client.get("/archive/not-a-date").status_code == 404
@@ -70,7 +92,9 @@ def test_titles_are_escaped(engine: Engine, tmp_path: Path) -> None:
 
 # --- Paging and search, on the app with the sample dump's 63 papers ----------------------
 
-PAPER_TITLE = re.compile(r'<div class="paper">\s*<h3>(?:<a href="[^"]*">)?(.*?)(?:</a>)?</h3>')
+PAPER_TITLE = re.compile(
+    r'<div class="paper">\s*<h3>(?:<a href="[^"]*"[^>]*>)?(.*?)(?:</a>)?(?: <a class="pdf"[^>]*>PDF</a>)?</h3>'
+)
 WHERE = re.compile(r'<p class="muted why">“[^”]*” in the (title|abstract):')
 
 

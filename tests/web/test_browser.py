@@ -76,7 +76,8 @@ def _fits(page: Page) -> bool:
 
 
 def _preview_titles(page: Page) -> list[str]:
-    return [t.strip() for t in page.locator("#preview .paper h3").all_inner_texts()]
+    # The title is the heading's first link (a PDF link may follow it).
+    return [t.strip() for t in page.locator("#preview .paper h3 > a:first-child").all_inner_texts()]
 
 
 def _link(text: str, path: str) -> str:

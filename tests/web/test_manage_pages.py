@@ -292,7 +292,7 @@ def test_the_preview_holds_only_recent_papers(engine: Engine, tmp_path: Path) ->
     assert "No recent paper matches" in text and "among 0 recent papers" in text
 
 
-def test_the_preview_links_titles_to_arxiv_when_known(site: ManageSite) -> None:
+def test_the_preview_links_titles_to_the_paper_or_a_title_search(site: ManageSite) -> None:
     ingest_file(site.engine, DATA / "feeds" / "arxiv_cs_LG.rss.xml", clock=lambda: INGESTED_AT)
     title = "Sparse Expert Routing for Long-Context Transformers"
     with Session(site.engine) as session:
@@ -304,7 +304,11 @@ def test_the_preview_links_titles_to_arxiv_when_known(site: ManageSite) -> None:
     assert (
         f'<a href="https://arxiv.org/abs/{arxiv_id}" rel="noopener noreferrer">{title}</a>' in text
     )
-    assert "<h3>Forward Learning" not in text  # dump papers have no link
+    assert f'<a class="pdf" href="https://arxiv.org/pdf/{arxiv_id}"' in text  # beside the title
+    # A paper of a dump, known by its title only, links to arXiv's search for it.
+    search = "https://arxiv.org/search/?query=%22Activation+Space+Selectable+Kolmogorov-Arnold"
+    assert f'<h3><a href="{search}+Networks%22&amp;searchtype=title" rel="noopener' in text
+    assert "known by its title only" in text
 
 
 def test_the_preview_index_is_built_once_until_an_ingest_changes_the_papers(

@@ -11,7 +11,6 @@ from bot.web.preview import (
     PreviewIndexCache,
     RecentPaper,
     build_preview,
-    paper_link,
     window_days,
     window_start,
 )
@@ -106,14 +105,51 @@ def test_topics_beyond_the_cap_are_not_previewed() -> None:
     assert any(str(MAX_TOPICS) in note for note in preview.notes)
 
 
-def test_links_go_to_arxiv_when_known_and_never_to_a_non_web_url() -> None:
-    assert paper_link(RecentPaper(1, "t", "a", arxiv_id="2411.01234")) == (
-        "https://arxiv.org/abs/2411.01234"
+def _link(paper: RecentPaper) -> str | None:
+    [entry] = build_preview([paper], [FormTopic("t", ("folding",))]).entries
+    return entry.link
+
+
+def test_links_go_to_the_paper_and_never_to_a_non_web_url() -> None:
+    def paper(**fields: str) -> RecentPaper:
+        return RecentPaper(1, "Protein folding", "We fold.", **fields)  # type: ignore[arg-type]
+
+    assert _link(paper(arxiv_id="2411.01234")) == "https://arxiv.org/abs/2411.01234"
+    assert _link(
+        paper(hf_url="https://huggingface.co/papers/2411.01234", arxiv_id="2411.01234")
+    ) == ("https://huggingface.co/papers/2411.01234")
+    assert _link(paper(url="https://lab.org/p")) == "https://lab.org/p"
+    search = "https://arxiv.org/search/?query=%22Protein+folding%22&searchtype=title"
+    assert _link(paper(url="javascript:alert(1)")) == search
+    assert _link(paper(url=" JavaScript:alert(1)")) == search
+    assert _link(paper()) == search
+
+
+def test_entries_show_the_paper_as_digests_do() -> None:
+    paper = RecentPaper(
+        1,
+        "Protein folding",
+        "We fold proteins. Then we unfold them.",
+        date(2025, 11, 20),
+        7,
+        arxiv_id="2411.01234",
+        authors=("Ana Lima", "Bo Chen"),
+        organization="Example Lab",
+        comments=2,
+        github_stars=10,
+        code_urls=("https://github.com/x/fold}",),
+        pdf_url="javascript:alert(1)",
     )
-    assert paper_link(RecentPaper(1, "t", "a", url="https://lab.org/p")) == "https://lab.org/p"
-    assert paper_link(RecentPaper(1, "t", "a", url="javascript:alert(1)")) is None
-    assert paper_link(RecentPaper(1, "t", "a", url=" JavaScript:alert(1)")) is None
-    assert paper_link(RecentPaper(1, "t", "a")) is None
+    [entry] = build_preview([paper], [FormTopic("t", ("folding",))]).entries
+    assert entry.paper.meta == (
+        "Ana Lima, Bo Chen · Example Lab",
+        "2025-11-20",
+        "7 upvotes",
+        "2 comments",
+    )
+    assert entry.paper.summary == "We fold proteins. Then we unfold them."
+    assert entry.paper.pdf_url == "https://arxiv.org/pdf/2411.01234"
+    assert entry.paper.links[0] == ("GitHub, 10 stars", "https://github.com/x/fold")
 
 
 def test_the_day_shown_is_the_paper_date_else_the_day_it_was_first_seen() -> None:
