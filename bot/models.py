@@ -8,7 +8,7 @@ PostgreSQL): JSON columns, no dialect-specific upserts.
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -192,6 +192,41 @@ class Subscription(SQLModel, table=True):
     exclude_categories: list[str] = _added_json_list()
     min_upvotes: int | None = None
     top: int | None = None
+    # How far the example papers' threshold moves: positive "more", negative "fewer".
+    similarity_level: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+
+
+class TopicExample(SQLModel, table=True):
+    """A paper given as an example of a topic: liked (more like it) or unliked (fewer).
+
+    A paper is one or the other in a topic, never both: marking it again replaces
+    the mark. `source` says where the mark came from ("subscribe", "import",
+    "web", "feedback"), for the manage page and the export.
+    """
+
+    subscription_id: int = Field(
+        foreign_key="subscription.id", ondelete="CASCADE", primary_key=True
+    )
+    paper_id: int = Field(foreign_key="paper.id", ondelete="CASCADE", primary_key=True, index=True)
+    liked: bool
+    source: str
+    added_at: datetime = _timestamp()
+
+
+class PaperVector(SQLModel, table=True):
+    """A paper's terms for similarity (`bot.matching.similarity.PaperTerms` as JSON).
+
+    Computed once per paper text: `text_hash` is a hash of the title and abstract
+    it was made from and `method` the recipe, so a changed text or recipe is
+    recomputed and nothing else is.
+    """
+
+    paper_id: int = Field(foreign_key="paper.id", ondelete="CASCADE", primary_key=True)
+    method: str
+    text_hash: str
+    terms: str
 
 
 class Run(SQLModel, table=True):

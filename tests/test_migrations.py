@@ -30,17 +30,19 @@ from bot.models import (
     DeliveryRound,
     JobState,
     Paper,
+    PaperVector,
     PendingSubscription,
     SentPaper,
     Sighting,
     Subscriber,
     Subscription,
+    TopicExample,
 )
 from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0009"
+HEAD = "0010"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -482,4 +484,48 @@ def test_topics_stored_before_0009_keep_their_keywords_and_take_the_follows(
     with engine.begin() as connection:  # and back down, the topic still there
         command.downgrade(alembic_config(connection), "0008")
         assert connection.scalar(text("SELECT name FROM subscription")) == "graphs"
+    engine.dispose()
+
+
+def test_topics_stored_before_0010_start_at_level_0_and_take_examples(database_url: str) -> None:
+    engine = open_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0009")
+        now = {"now": NOW.replace(tzinfo=None)}
+        connection.execute(
+            text(
+                "INSERT INTO subscriber (id, email, email_key, cadence, format, status,"
+                " created_at, updated_at) VALUES (1, 'ana@lab.org', 'ana@lab.org', 'daily',"
+                " 'email', 'active', :now, :now)"
+            ),
+            now,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO subscription (id, subscriber_id, name, keywords, exclusions,"
+                " created_at, updated_at) VALUES (1, 1, 'grok', '[\"grokking\"]', '[]', :now, :now)"
+            ),
+            now,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO paper (id, title, title_key, abstract, authors, code_urls,"
+                " project_urls, categories, first_seen_at, updated_at) VALUES (7, 'Grokking',"
+                " 'grokking', 'Fourier.', '[]', '[]', '[]', '[]', :now, :now)"
+            ),
+            now,
+        )
+    done = upgrade_schema(engine)
+    assert (done.before.current, done.after) == ("0009", HEAD)
+    assert _differences(engine) == []
+    with write_session(engine) as session:
+        topic = session.scalars(select(Subscription)).one()
+        assert (topic.keywords, topic.similarity_level) == (["grokking"], 0)
+        session.add(TopicExample(subscription_id=1, paper_id=7, liked=True, source="web",
+                                 added_at=NOW))  # fmt: skip
+        session.add(PaperVector(paper_id=7, method="terms/1", text_hash="h", terms="{}"))
+    with engine.begin() as connection:  # and back down, the topic and paper still there
+        command.downgrade(alembic_config(connection), "0009")
+        assert connection.scalar(text("SELECT name FROM subscription")) == "grok"
+        assert connection.scalar(text("SELECT title FROM paper")) == "Grokking"
     engine.dispose()

@@ -185,6 +185,10 @@ def write_toml(specs: Iterable[SubscriptionSpec]) -> str:
 
 
 def _spec(where: str, row: Mapping[str, Any]) -> SubscriptionSpec:
+    follows: dict[str, Any] = {
+        name: _integer(row, name, where) if name in TRENDING_FIELDS else _texts(row, name, where)
+        for name in FOLLOW_FIELDS
+    }
     try:
         return make_spec(
             _text(row, "email", where) or "",
@@ -194,12 +198,7 @@ def _spec(where: str, row: Mapping[str, Any]) -> SubscriptionSpec:
             cadence=_text(row, "cadence", where) or None,
             format=_text(row, "format", where) or None,
             timezone=_text(row, "timezone", where) or None,
-            **{
-                name: _integer(row, name, where)
-                if name in TRENDING_FIELDS
-                else _texts(row, name, where)
-                for name in FOLLOW_FIELDS
-            },
+            **follows,
         )
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None

@@ -19,11 +19,18 @@ from bot.errors import InputError
 from bot.matching.facets import FACETS, FOLLOW_FIELDS, TRENDING_FIELDS, Facet
 from bot.matching.keywords import MAX_KEYWORDS, validate_keywords
 from bot.matching.trending import check_min_upvotes, check_top
+from bot.subscriptions.paper_reference import PaperReference, parse_paper_reference
 
 CADENCES = ("daily", "weekly", "paused")
 FORMATS = ("email", "markdown", "both")
 DEFAULT_TOPIC = "default"
 MAX_TOPIC_NAME = 100
+# Example papers per topic, liked and unliked together: enough for years of feedback,
+# few enough that a page listing them stays short and a request stays small.
+MAX_EXAMPLES = 100
+# The "more / fewer" levels of example topics, as `bot.matching.similarity.MAX_LEVEL`
+# (not imported from there: that would load numpy for every command).
+MAX_LEVEL = 3
 
 # Every field is one line of text. Refused in all of them: control characters
 # (Unicode category Cc, tab and newline included, and the line and paragraph
@@ -64,6 +71,9 @@ class SubscriptionSpec:
     exclude_categories: tuple[str, ...] = ()
     min_upvotes: int | None = None
     top: int | None = None
+    liked: tuple[PaperReference, ...] = ()
+    unliked: tuple[PaperReference, ...] = ()
+    level: int = 0
 
     @property
     def follows(self) -> dict[str, Any]:
@@ -97,21 +107,28 @@ def make_spec(
     cadence: str | None = None,
     format: str | None = None,
     timezone: str | None = None,
+    liked: Iterable[str] = (),
+    unliked: Iterable[str] = (),
+    level: int = 0,
     **follows: Any,
 ) -> SubscriptionSpec:
     """Validate a subscription request; raise `InputError` naming the first bad value.
 
     `follows` are the fields of `FOLLOW_FIELDS` (authors=[...], top=3...), checked
-    by `check_follows`. A topic needs something that selects papers: a keyword,
-    an author, an organisation, a category or a trending switch.
+    by `check_follows`. `liked` and `unliked` name example papers (arXiv id, link
+    or exact title: `check_paper`), `level` moves their threshold ("more" above 0,
+    "fewer" below). A topic needs something that selects papers: a keyword, a
+    liked paper, an author, an organisation, a category or a trending switch.
     """
     checked_keywords = _keywords(keywords, "keyword", required=False)
     checked_exclusions = _keywords(exclusions, "exclusion", required=False)
     checked = check_follows(**follows)
-    if not checked_keywords and not selects(checked):
+    checked_liked, checked_unliked = check_examples(liked, unliked)
+    checked_level = check_level(level)
+    if not checked_keywords and not checked_liked and not selects(checked):
         raise InputError(
-            "at least one keyword, author, organisation or category, or a trending switch"
-            " (minimum upvotes, top of the day), is needed"
+            "at least one keyword, liked paper, author, organisation or category, or a"
+            " trending switch (minimum upvotes, top of the day), is needed"
         )
     return SubscriptionSpec(
         email=normalise_email(email),
@@ -121,8 +138,63 @@ def make_spec(
         cadence=_choice(cadence, CADENCES, "cadence"),
         format=_choice(format, FORMATS, "format"),
         timezone=None if timezone is None else normalise_time_zone(timezone),
+        liked=checked_liked,
+        unliked=checked_unliked,
+        level=checked_level,
         **checked,
     )
+
+
+def check_paper(text: str) -> PaperReference:
+    """Validate how a paper is named (arXiv id, arXiv or Hugging Face link, exact title).
+
+    Raises `InputError` naming the text; whether the store holds the paper is
+    `bot.subscriptions.examples.find_paper`'s to say.
+    """
+    return parse_paper_reference(check_text(text.strip(), f"paper {text.strip()!r}"))
+
+
+def check_examples(
+    liked: Iterable[str], unliked: Iterable[str]
+) -> tuple[tuple[PaperReference, ...], tuple[PaperReference, ...]]:
+    """Validate a topic's liked and unliked papers: each once, at most `MAX_EXAMPLES` in all.
+
+    A paper named twice in one list counts once; one named as both liked and
+    unliked is refused (the reader has to say which).
+    """
+    checked: list[list[PaperReference]] = [[], []]
+    for kept, texts in zip(checked, (liked, unliked), strict=True):
+        for text in texts:
+            reference = check_paper(text)
+            if not any(_same_paper(reference, other) for other in kept):
+                kept.append(reference)
+    total = len(checked[0]) + len(checked[1])
+    if total > MAX_EXAMPLES:
+        raise InputError(f"too many example papers: {total} (at most {MAX_EXAMPLES})")
+    for reference in checked[0]:
+        if any(_same_paper(reference, other) for other in checked[1]):
+            raise InputError(f"paper {reference.text!r} is given as both liked and unliked")
+    return tuple(checked[0]), tuple(checked[1])
+
+
+def _same_paper(first: PaperReference, second: PaperReference) -> bool:
+    if first.arxiv_id or second.arxiv_id:
+        return first.arxiv_id == second.arxiv_id
+    return (first.title or "").casefold() == (second.title or "").casefold()
+
+
+def check_level(level: int) -> int:
+    """Validate a topic's "more / fewer" level: a whole number from -3 (fewer) to 3 (more)."""
+    if (
+        isinstance(level, bool)
+        or not isinstance(level, int)
+        or not -MAX_LEVEL <= level <= MAX_LEVEL
+    ):
+        raise InputError(
+            f"level {level!r} is out of range: use a whole number from -{MAX_LEVEL} (fewer papers)"
+            f" to {MAX_LEVEL} (more papers); 0 is the default"
+        )
+    return level
 
 
 def check_follows(**given: Any) -> dict[str, Any]:

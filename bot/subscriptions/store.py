@@ -14,9 +14,17 @@ from sqlmodel import Session, col, select
 
 from bot.db import in_chunks
 from bot.errors import InputError
+from bot.ingest.identity import title_key
 from bot.matching.engine import Rule
 from bot.matching.facets import FOLLOW_FIELDS, TRENDING_FIELDS
 from bot.models import Subscriber, Subscription
+from bot.subscriptions.examples import (
+    ExamplePaper,
+    examples_of,
+    find_papers,
+    replace_examples,
+)
+from bot.subscriptions.paper_reference import PaperReference
 from bot.subscriptions.spec import (
     MAX_TOPIC_NAME,
     SubscriptionSpec,
@@ -51,6 +59,9 @@ class Topic:
     exclude_categories: tuple[str, ...] = ()
     min_upvotes: int | None = None
     top: int | None = None
+    liked: tuple[ExamplePaper, ...] = ()
+    unliked: tuple[ExamplePaper, ...] = ()
+    level: int = 0
 
     @property
     def follows(self) -> dict[str, Any]:
@@ -79,12 +90,19 @@ class SubscriberView:
     timezone: str | None = None
 
 
-def subscribe(session: Session, spec: SubscriptionSpec, *, now: datetime) -> SubscribeOutcome:
+def subscribe(
+    session: Session, spec: SubscriptionSpec, *, now: datetime, source: str = "subscribe"
+) -> SubscribeOutcome:
     """Create or update the subscriber and its topic named `spec.name`.
 
-    The topic's keywords and exclusions are replaced by the spec's. A subscriber
-    who had unsubscribed becomes active again, with their history intact.
+    The topic's keywords, exclusions, follows and level are replaced by the
+    spec's; so are its example papers when the spec names any (`source` says
+    where they came from), while a spec naming none keeps those the topic has
+    (feedback from digests is not lost to a change of keywords). A subscriber who
+    had unsubscribed becomes active again, with their history intact. Raises
+    `InputError` when an example paper is not in the store.
     """
+    liked, unliked = _example_papers(session, spec)
     subscriber = _find(session, spec.email)
     new_subscriber = subscriber is None
     resubscribed = subscriber is not None and subscriber.status != "active"
@@ -114,9 +132,26 @@ def subscribe(session: Session, spec: SubscriptionSpec, *, now: datetime) -> Sub
     topic.keywords = list(spec.keywords)
     topic.exclusions = list(spec.exclusions)
     _store_follows(topic, spec)
+    topic.similarity_level = spec.level
     topic.updated_at = now
     session.flush()
+    assert topic.id is not None  # flushed above
+    if spec.liked or spec.unliked:
+        replace_examples(session, topic.id, liked, unliked, source=source, now=now)
     return SubscribeOutcome(new_subscriber, new_topic, resubscribed)
+
+
+def _example_papers(
+    session: Session, spec: SubscriptionSpec
+) -> tuple[list[ExamplePaper], list[ExamplePaper]]:
+    """The stored papers a spec names as examples; `InputError` for one that is not stored."""
+    liked = find_papers(session, spec.liked)
+    unliked = find_papers(session, spec.unliked)
+    both = {paper.id for paper in liked} & {paper.id for paper in unliked}
+    if both:
+        title = next(paper.title for paper in liked if paper.id in both)
+        raise InputError(f"paper {title!r} is given as both liked and unliked")
+    return liked, unliked
 
 
 OptInAction = Literal["new", "returned", "added", "kept"]
@@ -175,6 +210,7 @@ def opt_in(session: Session, spec: SubscriptionSpec, *, now: datetime) -> OptIn:
     if plan.action == "kept":
         return plan
     if plan.action == "added":
+        liked, unliked = _example_papers(session, spec)
         subscriber = _find(session, spec.email)
         assert subscriber is not None and subscriber.id is not None  # planned from it
         topic = Subscription(
@@ -182,11 +218,14 @@ def opt_in(session: Session, spec: SubscriptionSpec, *, now: datetime) -> OptIn:
             exclusions=list(spec.exclusions), created_at=now, updated_at=now,
         )  # fmt: skip
         _store_follows(topic, spec)
+        topic.similarity_level = spec.level
         session.add(topic)
         subscriber.updated_at = now
         session.flush()
+        assert topic.id is not None  # flushed above
+        replace_examples(session, topic.id, liked, unliked, source="web", now=now)
         return plan
-    subscribe(session, spec, now=now)
+    subscribe(session, spec, now=now, source="web")
     subscriber = _find(session, spec.email)
     assert subscriber is not None  # just stored
     subscriber.cadence = spec.cadence or "daily"
@@ -206,11 +245,19 @@ def _compared(topic: SubscriptionSpec | Topic) -> tuple[object, ...]:
     return (
         _folded(topic.keywords),
         _folded(topic.exclusions),
+        _example_keys(topic.liked),
+        _example_keys(topic.unliked),
+        topic.level,
         *(
             follows[name] if name in TRENDING_FIELDS else _folded(follows[name])
             for name in FOLLOW_FIELDS
         ),
     )
+
+
+def _example_keys(papers: Iterable[PaperReference | ExamplePaper]) -> frozenset[str]:
+    """Example papers as comparable keys: the arXiv id, else the title's key."""
+    return frozenset(paper.arxiv_id or title_key(paper.title or "") for paper in papers)
 
 
 def _stored_follows(row: Subscription) -> dict[str, Any]:
@@ -290,10 +337,20 @@ def as_specs(subscribers: Iterable[SubscriberView]) -> list[SubscriptionSpec]:
             s.format,
             s.timezone,
             **t.follows,
+            liked=tuple(_reference(paper) for paper in t.liked),
+            unliked=tuple(_reference(paper) for paper in t.unliked),
+            level=t.level,
         )
         for s in subscribers
         for t in s.topics
     ]
+
+
+def _reference(paper: ExamplePaper) -> PaperReference:
+    """How an export names a stored example: by arXiv id when it has one, else by title."""
+    if paper.arxiv_id:
+        return PaperReference(paper.arxiv_id, arxiv_id=paper.arxiv_id)
+    return PaperReference(paper.title, title=paper.title)
 
 
 def _find(session: Session, email: str) -> Subscriber | None:
@@ -302,24 +359,31 @@ def _find(session: Session, email: str) -> Subscriber | None:
 
 def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberView]:
     ids = [s.id for s in subscribers if s.id is not None]
-    topics: dict[int, list[Topic]] = {}
+    rows: list[Subscription] = []
     for chunk in in_chunks(ids):
         query = (
             select(Subscription)
             .where(col(Subscription.subscriber_id).in_(chunk))
             .order_by(col(Subscription.name))
         )
-        for row in session.exec(query):
-            assert row.id is not None  # rows read back always have their key
-            topics.setdefault(row.subscriber_id, []).append(
-                Topic(
-                    row.id,
-                    row.name,
-                    tuple(row.keywords),
-                    tuple(row.exclusions),
-                    **_stored_follows(row),
-                )
+        rows.extend(session.exec(query))
+    examples = examples_of(session, (row.id for row in rows if row.id is not None))
+    topics: dict[int, list[Topic]] = {}
+    for row in rows:
+        assert row.id is not None  # rows read back always have their key
+        marked = examples.get(row.id, [])
+        topics.setdefault(row.subscriber_id, []).append(
+            Topic(
+                row.id,
+                row.name,
+                tuple(row.keywords),
+                tuple(row.exclusions),
+                **_stored_follows(row),
+                liked=tuple(e.paper for e in marked if e.liked),
+                unliked=tuple(e.paper for e in marked if not e.liked),
+                level=row.similarity_level,
             )
+        )
     return [
         SubscriberView(
             s.id,

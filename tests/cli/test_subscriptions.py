@@ -273,7 +273,10 @@ def test_subscribe_follows_authors_organisations_categories_and_trending(
         (["--author", "12"], "author '12' has no name in it"),
         (["--category", "machine learning"], "category 'machine learning' is not an arXiv"),
         (["--min-upvotes", "0"], "minimum upvotes 0 is out of range: 1 to 100000"),
-        (["--exclude-org", "google"], "at least one keyword, author, organisation or category"),
+        (
+            ["--exclude-org", "google"],
+            "at least one keyword, liked paper, author, organisation or category",
+        ),
     ],
 )
 def test_a_bad_follow_is_a_usage_error_and_stores_nothing(

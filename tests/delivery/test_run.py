@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import ColumnElement, func, select
@@ -48,7 +49,7 @@ def _setup(
 
 
 def _subscribe(
-    engine: Engine, clock: ManualClock, email: str, *keywords: str, **options: str
+    engine: Engine, clock: ManualClock, email: str, *keywords: str, **options: Any
 ) -> None:
     with write_session(engine) as session:
         subscribe(session, make_spec(email, keywords, **options), now=clock())

@@ -209,7 +209,10 @@ def test_follows_are_columns_and_keys_and_need_no_keywords() -> None:
         ("email,top\na@lab.org,three\n", "row 2: top must be a whole number, not 'three'"),
         ("email,min_upvotes\na@lab.org,0\n", "row 2: minimum upvotes 0 is out of range"),
         ("email,exclude_authors\na@lab.org,Y. Li\n", "lacks a column that selects papers"),
-        ("email,authors,keywords\na@lab.org,,\n", "row 2: at least one keyword, author"),
+        (
+            "email,authors,keywords\na@lab.org,,\n",
+            "row 2: at least one keyword, liked paper, author",
+        ),
     ],
 )
 def test_a_bad_follow_in_a_csv_names_its_row(text: str, message: str) -> None:

@@ -1,8 +1,11 @@
+import re
 from typing import Any
 
 import pytest
 
 from bot.errors import InputError
+from bot.matching import similarity
+from bot.subscriptions import spec as spec_module
 from bot.subscriptions.spec import DEFAULT_TOPIC, email_key, make_spec, normalise_email
 
 
@@ -170,7 +173,10 @@ def test_a_topic_may_follow_people_labs_categories_and_trending_without_keywords
         ({"categories": ["computer science"]}, "category 'computer science' is not an arXiv"),
         ({"organisations": ["x" * 201]}, "organisation 'x+…' is too long"),
         ({"authors": [f"A. Person{n}" for n in range(101)]}, "too many authors: 101"),
-        ({"exclude_categories": ["cs.CR"]}, "at least one keyword, author, organisation"),
+        (
+            {"exclude_categories": ["cs.CR"]},
+            "at least one keyword, liked paper, author, organisation",
+        ),
         ({"top": 0}, "top of the day 0 is out of range: 1 to 100"),
         ({"min_upvotes": -3}, "minimum upvotes -3 is out of range"),
         ({"colour": ["red"]}, "unknown field"),
@@ -179,3 +185,46 @@ def test_a_topic_may_follow_people_labs_categories_and_trending_without_keywords
 def test_bad_follows_are_refused_and_named(follows: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=message):
         make_spec("a@b.org", [], **follows)
+
+
+def test_examples_are_named_once_each_and_not_both_liked_and_unliked() -> None:
+    spec = make_spec(
+        "a@lab.org", [], liked=["2401.00001", "arXiv:2401.00001v2", "A Title"],
+        unliked=["a title 2"], level=-2,
+    )  # fmt: skip
+    assert [r.text for r in spec.liked] == ["2401.00001", "A Title"]
+    assert (spec.liked[0].arxiv_id, spec.liked[1].title, spec.level) == (
+        "2401.00001",
+        "A Title",
+        -2,
+    )
+    with pytest.raises(
+        InputError, match=re.escape("'https://arxiv.org/abs/2401.00001' is given as both")
+    ):
+        make_spec(
+            "a@lab.org", [], liked=["https://arxiv.org/abs/2401.00001"], unliked=["2401.00001"]
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"level": 4}, "level 4 is out of range: use a whole number from -3"),
+        ({"liked": ["   "]}, "a paper cannot be empty"),
+        ({"liked": ["x" * 501]}, "paper too long: 501 characters"),
+        ({"liked": ["Bad\u202etitle"]}, "invisible formatting character"),
+        ({"liked": ["https://arxiv.org/list/cs.CL/new"]}, "this arXiv link names no paper"),
+        ({"liked": ["https://huggingface.co/models"]}, "this Hugging Face link names no paper"),
+        ({"liked": [f"{n:04d}.00001" for n in range(101)]}, "too many example papers: 101"),
+        ({}, "at least one keyword, liked paper, author"),
+    ],
+)
+def test_bad_examples_and_levels_are_refused_naming_them(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        make_spec("a@lab.org", [], **kwargs)
+
+
+def test_the_levels_of_the_spec_are_those_of_the_similarity_engine() -> None:
+    assert spec_module.MAX_LEVEL == similarity.MAX_LEVEL

@@ -689,7 +689,7 @@ def test_bad_follows_are_refused_shown_back_and_nothing_is_saved(site: ManageSit
         in errors
     )
     assert (
-        "Topic &#39;empty&#39;: at least one keyword, author, organisation or category, or a"
+        "Topic &#39;empty&#39;: at least one keyword, liked paper, author, organisation or category, or a"
         " trending switch (minimum upvotes, top of the day), is needed."
     ) in errors
     assert "<b>many" not in response.text

@@ -114,7 +114,7 @@ def test_empty_keywords_are_refused(site: Site) -> None:
     response = site.post(keywords=" ,\n , ")
     assert response.status_code == 400
     assert re.findall(r"<li>(.*?)</li>", response.text) == [
-        "At least one keyword, author, organisation or category, or a trending switch"
+        "At least one keyword, liked paper, author, organisation or category, or a trending switch"
         " (minimum upvotes, top of the day), is needed"
     ]
 
