@@ -257,6 +257,10 @@ class Method:
     `query_terms`: strongest terms kept per query vector (speed; 0 keeps all).
     `threshold`: the score a paper needs at level 0; `level_step`: the fraction of
     it that one level ("more" or "fewer") takes off or adds.
+    `classifier_unliked`: from how many unliked examples on (with at least two
+    liked) a classifier of the examples decides what is kept out, instead of
+    "nearer to an unliked example than to every liked one"; `classifier_ridge`:
+    its regularisation.
     """
 
     feedback_papers: int = 5
@@ -264,6 +268,8 @@ class Method:
     query_terms: int = 60
     threshold: float = 0.16
     level_step: float = 0.15
+    classifier_unliked: int = 2
+    classifier_ridge: float = 0.5
 
     def threshold_at(self, level: int) -> float:
         """The inclusion threshold at a topic's level ("more" is positive, "fewer" negative)."""
@@ -435,12 +441,42 @@ class SimilarityIndex:
             nearest_score[block] = per_example.max(axis=1)
             final[block] = per_example.sum(axis=1) / norms[block, None]
         for number, rows_of_unliked in enumerate(unliked_rows):
-            if rows_of_unliked:
+            topic = topics[number]
+            if len(topic.liked) >= 2 and len(topic.unliked) >= max(method.classifier_unliked, 1):
+                vetoed[number] = self._classified_unliked(topic, examples, similarity, rows)
+            elif rows_of_unliked:
                 closest = similarity[rows_of_unliked].max(axis=0)
                 vetoed[number] = closest > nearest_score[number]
         if method.feedback_papers and method.feedback and count > method.feedback_papers:
             self._feedback(final, vetoed)
         return Scores(tuple(topics), self.candidates, final, nearest, nearest_score, vetoed)
+
+    def _classified_unliked(
+        self,
+        topic: Topic,
+        examples: Mapping[int, Mapping[str, float]],
+        similarity: _FloatArray,
+        rows: Mapping[int, int],
+    ) -> npt.NDArray[np.bool_]:
+        """The candidates a classifier of the topic's liked and unliked examples calls unliked.
+
+        Kernel ridge regression over the examples, cosine similarity as the kernel:
+        the weights solve (G + ridge I) a = y, where G holds the examples'
+        similarities to one another and y is +1/n for each of the n liked examples
+        and -1/m for each of the m unliked ones (each side weighs the same however
+        many it has). A candidate is unliked when a . s, its similarities to the
+        examples weighted, is below zero: every example has its say, so ten unliked
+        examples around the topic do not each get a veto of their own.
+        """
+        given = [e.paper_id for e in topic.liked] + [e.paper_id for e in topic.unliked]
+        vectors = [examples[paper_id] for paper_id in given]
+        gram = np.array([[_dot(first, second) for second in vectors] for first in vectors])
+        liked, unliked = len(topic.liked), len(topic.unliked)
+        target = np.concatenate([np.full(liked, 1.0 / liked), np.full(unliked, -1.0 / unliked)])
+        ridge = self.method.classifier_ridge * np.eye(len(given))
+        weights = np.linalg.solve(gram + ridge, target).astype(np.float32)
+        decision = weights @ similarity[[rows[paper_id] for paper_id in given]]
+        return np.asarray(decision < 0, dtype=np.bool_)
 
     def _feedback(self, scores: _FloatArray, vetoed: npt.NDArray[np.bool_]) -> None:
         """Blend each score, in place, with the mean similarity to the topic's best few papers.
