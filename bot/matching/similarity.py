@@ -443,7 +443,8 @@ class SimilarityIndex:
         for number, rows_of_unliked in enumerate(unliked_rows):
             topic = topics[number]
             if len(topic.liked) >= 2 and len(topic.unliked) >= max(method.classifier_unliked, 1):
-                vetoed[number] = self._classified_unliked(topic, examples, similarity, rows)
+                given = [rows[e.paper_id] for e in topic.liked + topic.unliked]
+                vetoed[number] = self._classified_unliked(topic, queries, similarity, given)
             elif rows_of_unliked:
                 closest = similarity[rows_of_unliked].max(axis=0)
                 vetoed[number] = closest > nearest_score[number]
@@ -452,11 +453,7 @@ class SimilarityIndex:
         return Scores(tuple(topics), self.candidates, final, nearest, nearest_score, vetoed)
 
     def _classified_unliked(
-        self,
-        topic: Topic,
-        examples: Mapping[int, Mapping[str, float]],
-        similarity: _FloatArray,
-        rows: Mapping[int, int],
+        self, topic: Topic, queries: _Queries, similarity: _FloatArray, given: list[int]
     ) -> npt.NDArray[np.bool_]:
         """The candidates a classifier of the topic's liked and unliked examples calls unliked.
 
@@ -466,16 +463,16 @@ class SimilarityIndex:
         and -1/m for each of the m unliked ones (each side weighs the same however
         many it has). A candidate is unliked when a . s, its similarities to the
         examples weighted, is below zero: every example has its say, so ten unliked
-        examples around the topic do not each get a veto of their own.
+        examples around the topic do not each get a veto of their own. `given` are
+        the query rows of the liked examples, then of the unliked ones; like the
+        similarities, G counts the terms the candidates have.
         """
-        given = [e.paper_id for e in topic.liked] + [e.paper_id for e in topic.unliked]
-        vectors = [examples[paper_id] for paper_id in given]
-        gram = np.array([[_dot(first, second) for second in vectors] for first in vectors])
+        gram = _gram([queries.rows[row] for row in given])
         liked, unliked = len(topic.liked), len(topic.unliked)
         target = np.concatenate([np.full(liked, 1.0 / liked), np.full(unliked, -1.0 / unliked)])
         ridge = self.method.classifier_ridge * np.eye(len(given))
         weights = np.linalg.solve(gram + ridge, target).astype(np.float32)
-        decision = weights @ similarity[[rows[paper_id] for paper_id in given]]
+        decision = weights @ similarity[given]
         return np.asarray(decision < 0, dtype=np.bool_)
 
     def _feedback(self, scores: _FloatArray, vetoed: npt.NDArray[np.bool_]) -> None:
@@ -569,6 +566,15 @@ def _length_of_sum(vectors: Sequence[Mapping[str, float]], squares: Iterable[flo
         for second in vectors[number + 1 :]:
             square += 2 * _dot(first, second)
     return math.sqrt(square) or 1.0
+
+
+def _gram(rows: Sequence[tuple[_IntArray, _FloatArray]]) -> npt.NDArray[np.float64]:
+    """The dot products of every two query rows, through a dense matrix of their terms."""
+    terms, columns = np.unique(np.concatenate([t for t, _ in rows]), return_inverse=True)
+    owner = np.repeat(np.arange(len(rows)), [len(t) for t, _ in rows])
+    dense = np.zeros((len(rows), len(terms)))
+    dense[owner, columns] = np.concatenate([w for _, w in rows])
+    return dense @ dense.T
 
 
 def _dot(first: Mapping[str, float], second: Mapping[str, float]) -> float:
