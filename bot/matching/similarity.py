@@ -30,9 +30,12 @@ labelled profiles of `tests/data/similarity/`; only what helped there is here.
    the top papers rather than with the examples.
 5. **Unliked examples, only where closer.** Subtracting the unliked examples
    (Rocchio), or even only scaling down the papers closer to them, lowered
-   precision, because unliked papers share the liked ones' topic. Here an unliked
-   example only keeps out of the digest the papers nearer to it than to every
-   liked example; the ranking is left alone.
+   precision, because unliked papers share the liked ones' topic. Here the
+   unliked examples only keep papers out of the digest; the ranking is left
+   alone. One unliked example keeps out the papers nearer to it than to every
+   liked example. From two on (readers marking papers "fewer" add them by the
+   dozen), that rule lets each one decide alone, and a classifier of all the
+   examples (kernel ridge regression over their similarities) decides instead.
 6. **A threshold, shifted by a level.** A paper is included when its score
    reaches `Method.threshold_at(level)`; level 0 is the default calibrated on the
    labelled profiles, each level up ("more") lowers it by a fraction and each
