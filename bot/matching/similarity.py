@@ -296,7 +296,7 @@ class Scores:
 
     `final[t, c]` ranks candidate c for topic t; `nearest[t, c]` is the index in
     `topics[t].liked` of the example most similar to it and `nearest_score[t, c]`
-    that similarity; `vetoed[t, c]` marks candidates closer to an unliked example.
+    that similarity; `vetoed[t, c]` marks candidates the unliked examples keep out.
     """
 
     topics: tuple[Topic, ...]
