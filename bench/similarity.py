@@ -7,7 +7,8 @@ papers, most from one paper and a few from another. Prints, from one run:
 
 - the vectors of 20,000 papers: papers/s (computed once per paper);
 - scoring: 10,000 topics of 2-3 liked examples on one subject (a fifth with an
-  unliked one), drawn from 5,000 stored papers whose vectors are made, against 1,000
+  unliked one; a tenth, as after feedback, with up to 8 liked and 4-12
+  unliked), drawn from 5,000 stored papers whose vectors are made, against 1,000
   new papers, timed from the new papers' text to the matches with their
   explanations (target < 3 s on one core), and the peak RSS (target < 500 MB);
 - ingest of bench/ingest.py's generated 20,000-paper dump, with and without
@@ -96,15 +97,19 @@ def _score(topics: int, new: int, stored: int) -> dict[str, Any]:
     for paper, example in zip(stored_papers, pool, strict=True):
         by_subject.setdefault(paper.subject, []).append(example)
     subjects = [group for group in by_subject.values() if len(group) >= 3]
-    subscriptions = [
-        Topic(
-            number,
-            tuple(rng.sample(rng.choice(subjects), rng.choice((2, 3)))),
-            (rng.choice(pool),) if rng.random() < 0.2 else (),
-            rng.choice((-1, 0, 0, 0, 1)),
+    subscriptions = []
+    for number in range(topics):
+        subject = rng.choice(subjects)
+        if rng.random() < 0.1:
+            # After a few rounds of feedback: more liked examples, many unliked.
+            liked = rng.sample(subject, min(len(subject), 8))
+            unliked = rng.sample(pool, rng.randint(4, 12))
+        else:
+            liked = rng.sample(subject, rng.choice((2, 3)))
+            unliked = [rng.choice(pool)] if rng.random() < 0.2 else []
+        subscriptions.append(
+            Topic(number, tuple(liked), tuple(unliked), rng.choice((-1, 0, 0, 0, 1)))
         )
-        for number in range(topics)
-    ]
     arrived = papers(new, seed=17)
     before = _peak_rss_mb()
     started = time.perf_counter()

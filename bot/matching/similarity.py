@@ -30,9 +30,12 @@ labelled profiles of `tests/data/similarity/`; only what helped there is here.
    the top papers rather than with the examples.
 5. **Unliked examples, only where closer.** Subtracting the unliked examples
    (Rocchio), or even only scaling down the papers closer to them, lowered
-   precision, because unliked papers share the liked ones' topic. Here an unliked
-   example only keeps out of the digest the papers nearer to it than to every
-   liked example; the ranking is left alone.
+   precision, because unliked papers share the liked ones' topic. Here the
+   unliked examples only keep papers out of the digest; the ranking is left
+   alone. One unliked example keeps out the papers nearer to it than to every
+   liked example. From two on (readers marking papers "fewer" add them by the
+   dozen), that rule lets each one decide alone, and a classifier of all the
+   examples (kernel ridge regression over their similarities) decides instead.
 6. **A threshold, shifted by a level.** A paper is included when its score
    reaches `Method.threshold_at(level)`; level 0 is the default calibrated on the
    labelled profiles, each level up ("more") lowers it by a fraction and each
@@ -257,6 +260,10 @@ class Method:
     `query_terms`: strongest terms kept per query vector (speed; 0 keeps all).
     `threshold`: the score a paper needs at level 0; `level_step`: the fraction of
     it that one level ("more" or "fewer") takes off or adds.
+    `classifier_unliked`: from how many unliked examples on (with at least two
+    liked) a classifier of the examples decides what is kept out, instead of
+    "nearer to an unliked example than to every liked one"; `classifier_ridge`:
+    its regularisation.
     """
 
     feedback_papers: int = 5
@@ -264,6 +271,8 @@ class Method:
     query_terms: int = 60
     threshold: float = 0.16
     level_step: float = 0.15
+    classifier_unliked: int = 2
+    classifier_ridge: float = 0.5
 
     def threshold_at(self, level: int) -> float:
         """The inclusion threshold at a topic's level ("more" is positive, "fewer" negative)."""
@@ -287,7 +296,7 @@ class Scores:
 
     `final[t, c]` ranks candidate c for topic t; `nearest[t, c]` is the index in
     `topics[t].liked` of the example most similar to it and `nearest_score[t, c]`
-    that similarity; `vetoed[t, c]` marks candidates closer to an unliked example.
+    that similarity; `vetoed[t, c]` marks candidates the unliked examples keep out.
     """
 
     topics: tuple[Topic, ...]
@@ -435,12 +444,39 @@ class SimilarityIndex:
             nearest_score[block] = per_example.max(axis=1)
             final[block] = per_example.sum(axis=1) / norms[block, None]
         for number, rows_of_unliked in enumerate(unliked_rows):
-            if rows_of_unliked:
+            topic = topics[number]
+            if len(topic.liked) >= 2 and len(topic.unliked) >= max(method.classifier_unliked, 1):
+                given = [rows[e.paper_id] for e in topic.liked + topic.unliked]
+                vetoed[number] = self._classified_unliked(topic, queries, similarity, given)
+            elif rows_of_unliked:
                 closest = similarity[rows_of_unliked].max(axis=0)
                 vetoed[number] = closest > nearest_score[number]
         if method.feedback_papers and method.feedback and count > method.feedback_papers:
             self._feedback(final, vetoed)
         return Scores(tuple(topics), self.candidates, final, nearest, nearest_score, vetoed)
+
+    def _classified_unliked(
+        self, topic: Topic, queries: _Queries, similarity: _FloatArray, given: list[int]
+    ) -> npt.NDArray[np.bool_]:
+        """The candidates a classifier of the topic's liked and unliked examples calls unliked.
+
+        Kernel ridge regression over the examples, cosine similarity as the kernel:
+        the weights solve (G + ridge I) a = y, where G holds the examples'
+        similarities to one another and y is +1/n for each of the n liked examples
+        and -1/m for each of the m unliked ones (each side weighs the same however
+        many it has). A candidate is unliked when a . s, its similarities to the
+        examples weighted, is below zero: every example has its say, so ten unliked
+        examples around the topic do not each get a veto of their own. `given` are
+        the query rows of the liked examples, then of the unliked ones; like the
+        similarities, G counts the terms the candidates have.
+        """
+        gram = _gram([queries.rows[row] for row in given])
+        liked, unliked = len(topic.liked), len(topic.unliked)
+        target = np.concatenate([np.full(liked, 1.0 / liked), np.full(unliked, -1.0 / unliked)])
+        ridge = self.method.classifier_ridge * np.eye(len(given))
+        weights = np.linalg.solve(gram + ridge, target).astype(np.float32)
+        decision = weights @ similarity[given]
+        return np.asarray(decision < 0, dtype=np.bool_)
 
     def _feedback(self, scores: _FloatArray, vetoed: npt.NDArray[np.bool_]) -> None:
         """Blend each score, in place, with the mean similarity to the topic's best few papers.
@@ -533,6 +569,15 @@ def _length_of_sum(vectors: Sequence[Mapping[str, float]], squares: Iterable[flo
         for second in vectors[number + 1 :]:
             square += 2 * _dot(first, second)
     return math.sqrt(square) or 1.0
+
+
+def _gram(rows: Sequence[tuple[_IntArray, _FloatArray]]) -> npt.NDArray[np.float64]:
+    """The dot products of every two query rows, through a dense matrix of their terms."""
+    terms, columns = np.unique(np.concatenate([t for t, _ in rows]), return_inverse=True)
+    owner = np.repeat(np.arange(len(rows)), [len(t) for t, _ in rows])
+    dense = np.zeros((len(rows), len(terms)))
+    dense[owner, columns] = np.concatenate([w for _, w in rows])
+    return dense @ dense.T
 
 
 def _dot(first: Mapping[str, float], second: Mapping[str, float]) -> float:

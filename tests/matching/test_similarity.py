@@ -222,3 +222,27 @@ def test_the_nearest_example_is_found_among_many_liked_ones() -> None:
     (match,) = index.score([Topic(1, liked)]).matches(index.method)
     assert match.example_id == 150
     assert match.example_score == pytest.approx(1.0)
+
+
+def _example(number: int, words: str) -> Example:
+    return Example(number, f"paper {number}", PaperTerms(dict.fromkeys(words.split(), 1.0)))
+
+
+def test_with_several_unliked_examples_a_classifier_of_all_of_them_keeps_papers_out() -> None:
+    liked = (_example(1, "graph node message pass"), _example(2, "graph node citation edge"))
+    unliked = (_example(3, "graph node molecule drug"), _example(4, "protein fold chain residue"))
+    near_an_unliked = Candidate(10, _example(10, "graph node molecule message").terms)
+    unliked_side = Candidate(11, _example(11, "protein fold chain drug").terms)
+    unrelated = Candidate(12, _example(12, "speech audio text").terms)
+    candidates = [near_an_unliked, unliked_side, unrelated]
+    statistics = term_statistics([e.terms for e in liked + unliked] + [c.terms for c in candidates])
+    topic = Topic(1, liked, unliked)
+    # One unliked example nearer than every liked one was enough to keep a paper out...
+    nearest_rule = Method(threshold=0.0, feedback_papers=0, classifier_unliked=3)
+    vetoed = SimilarityIndex(candidates, statistics, nearest_rule).score([topic]).vetoed
+    assert vetoed[0].tolist() == [True, True, False]
+    # ...with two or more, the examples decide together: the paper that shares the
+    # liked examples' subject stays, the one on the unliked side is kept out.
+    classifier = Method(threshold=0.0, feedback_papers=0)
+    vetoed = SimilarityIndex(candidates, statistics, classifier).score([topic]).vetoed
+    assert vetoed[0].tolist() == [False, True, False]

@@ -13,7 +13,9 @@ is less than 80% relevant.
 A second test replays a reader's feedback for three rounds (each topic's top 10
 marked "more" when relevant, "fewer" when not) and prints how the figures move:
 over the papers not yet marked, and the share of all relevant papers the reader
-has met.
+has met. It fails when a round's included papers are less than 80% relevant,
+as they were after the first round's "fewer" marks while each unliked example
+vetoed papers on its own.
 """
 
 import pytest
