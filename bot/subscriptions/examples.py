@@ -150,15 +150,7 @@ def mark_example(
     )
     if (held or 0) >= MAX_EXAMPLES:
         raise InputError(f"this topic already has {MAX_EXAMPLES} example papers: remove some first")
-    session.add(
-        TopicExample(
-            subscription_id=subscription_id,
-            paper_id=paper_id,
-            liked=liked,
-            source=source,
-            added_at=now,
-        )
-    )
+    session.add(_example(subscription_id, paper_id, liked, source, now))
     session.flush()
     return True
 
@@ -202,15 +194,7 @@ def replace_examples(
             row.liked, row.source, row.added_at = wanted[paper_id], source, now
     for paper_id, is_liked in wanted.items():
         if paper_id not in current:
-            session.add(
-                TopicExample(
-                    subscription_id=subscription_id,
-                    paper_id=paper_id,
-                    liked=is_liked,
-                    source=source,
-                    added_at=now,
-                )
-            )
+            session.add(_example(subscription_id, paper_id, is_liked, source, now))
     session.flush()
 
 
@@ -233,6 +217,15 @@ def topic_id(session: Session, subscriber_id: int, name: str | None) -> int:
         names = ", ".join(repr(row.name) for row in rows)
         raise InputError(f"name the topic (--name): there are several ({names})")
     return int(rows[0].id)
+
+
+def _example(
+    subscription_id: int, paper_id: int, liked: bool, source: str, now: datetime
+) -> TopicExample:
+    return TopicExample(
+        subscription_id=subscription_id, paper_id=paper_id, liked=liked, source=source,
+        added_at=now,
+    )  # fmt: skip
 
 
 def _check_source(source: str) -> None:

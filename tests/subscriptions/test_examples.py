@@ -55,6 +55,14 @@ def _topic_examples(engine: Engine, email: str) -> list[tuple[str, bool, str]]:
         ]
 
 
+def _new_topic(session: Session, clock: Clock, name: str = "default") -> int:
+    """Subscribe a@lab.org to "grokking" under `name`; return the topic's id."""
+    subscribe(session, make_spec("a@lab.org", ["grokking"], name=name), now=clock())
+    subscriber = find_subscriber(session, "a@lab.org")
+    assert subscriber is not None
+    return topic_id(session, subscriber.id, name)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -131,10 +139,7 @@ def test_a_change_of_keywords_keeps_the_examples_feedback_gave(
     engine: Engine, stored: dict[str, int], clock: Clock
 ) -> None:
     with write_session(engine) as session:
-        subscribe(session, make_spec("a@lab.org", ["grokking"]), now=clock())
-        subscriber = find_subscriber(session, "a@lab.org")
-        assert subscriber is not None
-        topic = topic_id(session, subscriber.id, None)
+        topic = _new_topic(session, clock)
         mark_example(session, topic, stored["Grokking Modular Addition"], liked=True,
                      source="feedback", now=clock())  # fmt: skip
         subscribe(session, make_spec("a@lab.org", ["grokking", "modular arithmetic"]), now=clock())
@@ -151,10 +156,7 @@ def test_marking_again_flips_the_mark_and_removing_forgets_it(
 ) -> None:
     grokking = stored["Grokking Modular Addition"]
     with write_session(engine) as session:
-        subscribe(session, make_spec("a@lab.org", ["grokking"]), now=clock())
-        subscriber = find_subscriber(session, "a@lab.org")
-        assert subscriber is not None
-        topic = topic_id(session, subscriber.id, "default")
+        topic = _new_topic(session, clock)
         assert mark_example(session, topic, grokking, liked=True, source="feedback", now=clock())
         assert not mark_example(session, topic, grokking, liked=True, source="web", now=clock())
         assert mark_example(session, topic, grokking, liked=False, source="web", now=clock())
@@ -169,10 +171,7 @@ def test_a_topic_holds_a_bounded_number_of_examples(
     engine: Engine, stored: dict[str, int], clock: Clock
 ) -> None:
     with write_session(engine) as session:
-        subscribe(session, make_spec("a@lab.org", ["grokking"]), now=clock())
-        subscriber = find_subscriber(session, "a@lab.org")
-        assert subscriber is not None
-        topic = topic_id(session, subscriber.id, None)
+        topic = _new_topic(session, clock)
         for number in range(MAX_EXAMPLES):
             paper = Paper(title=f"P{number}", title_key=f"p{number}", first_seen_at=NOW,
                           updated_at=NOW)  # fmt: skip
@@ -188,11 +187,10 @@ def test_the_topic_of_a_mark_is_named_or_the_only_one(
     engine: Engine, stored: dict[str, int], clock: Clock
 ) -> None:
     with write_session(engine) as session:
-        subscribe(session, make_spec("a@lab.org", ["grokking"], name="grok"), now=clock())
+        named = _new_topic(session, clock, "grok")
         subscriber = find_subscriber(session, "a@lab.org")
         assert subscriber is not None
-        only = topic_id(session, subscriber.id, None)
-        assert topic_id(session, subscriber.id, "grok") == only
+        assert topic_id(session, subscriber.id, None) == named
         subscribe(session, make_spec("a@lab.org", ["quark"], name="physics"), now=clock())
         with pytest.raises(InputError, match=r"name the topic \(--name\): .*'grok', 'physics'"):
             topic_id(session, subscriber.id, None)
