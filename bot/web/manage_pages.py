@@ -203,7 +203,7 @@ def validate(email: str, form: ManageForm) -> tuple[list[SubscriptionSpec], list
     specs: list[SubscriptionSpec] = []
     if form.new_name.strip() and not form.adds_topic:
         errors.append(
-            f"The new topic {form.new_name.strip()!r} needs at least one keyword, liked paper, author,"
+            f"The new topic {form.new_name.strip()!r} needs at least one keyword, author,"
             " organisation or category, or a trending switch."
         )
     for topic in form.wanted_topics():
