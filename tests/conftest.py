@@ -51,6 +51,7 @@ ON_EVERY_DATABASE = (
     "tests/test_locks.py",
     "tests/test_migrations.py",
     "tests/test_papers.py",
+    "tests/test_paper_vectors.py",
     "tests/test_runs.py",
     "tests/test_tokens.py",
     "tests/ingest/",
