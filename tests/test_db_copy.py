@@ -29,10 +29,12 @@ from bot.errors import StoreError
 from bot.ingest.pipeline import FeedSource, FetchOptions, ingest_feed, ingest_file
 from bot.locks import acquire
 from bot.migrations import HEAD, alembic_config
-from bot.models import Subscriber
+from bot.models import Paper, Subscriber
+from bot.paper_vectors import paper_vectors
 from bot.service.state import STALE_AFTER, beat, job_finished, job_started, set_next_runs
+from bot.subscriptions.examples import mark_example, topic_id
 from bot.subscriptions.spec import make_spec
-from bot.subscriptions.store import subscribe, unsubscribe
+from bot.subscriptions.store import find_subscriber, subscribe, unsubscribe
 from bot.tokens import read_token, signing_secret
 from bot.web.confirmation import record_request
 from tests.conftest import DATA, SAMPLES, StaticFeeds
@@ -80,6 +82,14 @@ def _populated(
     _subscribe(engine, clock, "dee@lab.org", "transformer")
     with write_session(engine) as session:
         unsubscribe(session, "dee@lab.org", now=clock())
+        ids = session.scalars(select(col(Paper.id)).order_by(col(Paper.id)).limit(2))
+        first, second = (int(pid or 0) for pid in ids)
+        subscriber = find_subscriber(session, "ana@lab.org")
+        assert subscriber is not None
+        ana = topic_id(session, subscriber.id, None)
+        mark_example(session, ana, first, liked=True, source="feedback", now=clock())
+        mark_example(session, ana, second, liked=False, source="web", now=clock())
+        paper_vectors(session, [first, second])
     report = deliver(engine, settings, clock=clock)
     assert {o.status for o in report.outcomes} == {"sent"}
     # The service's state, as `paperbot serve` leaves it after a clean stop an hour ago.
