@@ -42,6 +42,15 @@ def arxiv_id_from_text(text: str) -> str | None:
     return _canonical(found.group("id")) if found else None
 
 
+def arxiv_id_alone(text: str) -> str | None:
+    """Return the version-less arXiv id when `text` is one and nothing else ("arXiv:2409.01234v1").
+
+    A text that merely holds an id ("GPT-4 and 2401.01234 others") gives None.
+    """
+    found = _ARXIV_ID.fullmatch(text.strip())
+    return _canonical(found.group("id")) if found else None
+
+
 def _canonical(arxiv_id: str) -> str:
     # Old-style archive names are lower case; the subject class (math.GT) keeps its case.
     if "/" in arxiv_id:

@@ -10,16 +10,10 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import InputError
-from bot.ingest.identity import arxiv_id_from_text, arxiv_id_from_url
+from bot.ingest.identity import arxiv_id_alone, arxiv_id_from_url
 
 MAX_REFERENCE = 500
 
-# The whole text is an id, with an optional "arXiv:" and version: a title that merely
-# holds a number ("GPT-4 and 2401.01234 others") stays a title.
-_WHOLE_ARXIV_ID = re.compile(
-    r"(?:arxiv:\s*)?(?:\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?",
-    re.IGNORECASE,
-)
 _HF_PAPER_URL = re.compile(
     r"(?:https?://)?(?:www\.)?huggingface\.co/papers/(?P<id>\d{4}\.\d{4,5})(?:v\d+)?(?:[/?#].*)?",
     re.IGNORECASE,
@@ -51,9 +45,8 @@ def parse_paper_reference(text: str) -> PaperReference:
         raise InputError("a paper cannot be empty: give its arXiv id, a link to it or its title")
     if len(given) > MAX_REFERENCE:
         raise InputError(f"paper too long: {len(given)} characters (at most {MAX_REFERENCE})")
-    if _WHOLE_ARXIV_ID.fullmatch(given):
-        arxiv_id = arxiv_id_from_text(given)
-        assert arxiv_id is not None  # the pattern above is narrower than the id finder's
+    arxiv_id = arxiv_id_alone(given)
+    if arxiv_id is not None:
         return PaperReference(given, arxiv_id=arxiv_id)
     hub = _HF_PAPER_URL.fullmatch(given)
     if hub:
