@@ -24,6 +24,7 @@ from bot.cli.hints import KeywordChecker
 from bot.matching.engine import Match, Matcher, Rule
 from bot.matching.ranking import RankedPaper, rank
 from bot.papers import papers_for_matching
+from bot.similar_papers import load_similar_papers
 from bot.subscriptions.spec import check_follows, check_keywords, normalise_email, selects
 from bot.subscriptions.store import find_subscriber
 
@@ -50,7 +51,8 @@ def match_command(
 ) -> None:
     """Show every stored paper that matches, best first, with why it matched.
 
-    Either a subscriber's topics, or a trial topic given by the options: keywords,
+    Either a subscriber's topics (papers similar to a topic's example papers
+    show which example and how similar, on the same 0-1 scale as digests), or a trial topic given by the options: keywords,
     authors, organisations, categories, trending switches and their exclusions.
     """
     # Trial rules are checked before the database is opened: bad input is said first.
@@ -72,9 +74,9 @@ def match_command(
         if email is not None:
             normalise_email(email)
     _, engine = open_store()
-    if email is not None:
-        topics = _subscriber_rules(engine, email)
     texts, facts = papers_for_matching(engine)
+    if email is not None:
+        topics = _subscriber_rules(engine, email, [paper.id for paper in texts])
     titles = {paper.id: paper.title for paper in texts}
     matcher = Matcher(texts)
     ranked = rank(matcher.match(topics.values()), facts)
@@ -99,12 +101,14 @@ def _trial_rules(
     }
 
 
-def _subscriber_rules(engine: Engine, email: str) -> dict[str, Rule]:
+def _subscriber_rules(engine: Engine, email: str, papers: list[int]) -> dict[str, Rule]:
+    """The subscriber's topics' rules, with the stored papers similar to their examples."""
     with Session(engine) as session:
         subscriber = find_subscriber(session, email)
     if subscriber is None or not subscriber.topics:
         fail(f"{email.strip()} has no subscriptions")
-    return {t.name: t.rule() for t in subscriber.topics}
+    rules = load_similar_papers(engine, papers, subscriber.topics).rules(subscriber.topics)
+    return {topic.name: rule for topic, rule in zip(subscriber.topics, rules, strict=True)}
 
 
 def _json(entry: RankedPaper, titles: dict[int, str], names: dict[int, str]) -> dict[str, Any]:
@@ -155,6 +159,6 @@ def _why(match: Match, topic: str) -> Text:
         snippet = Text(match.snippet)
         snippet.stylize("bold reverse", *match.snippet_span)  # what matched, on a terminal
         return line + snippet
-    if why.kind == "trending":
+    if why.kind in ("trending", "similar"):
         return Text(f"{why.label}, topic {topic}")
     return Text(f"{why.label} ({match.matched}){trending}, topic {topic}")

@@ -54,6 +54,7 @@ from bot.matching.engine import Match, Matcher, PaperText
 from bot.models import Paper
 from bot.papers import as_digest_paper, paper_text
 from bot.runs import finish_run, start_run
+from bot.similar_papers import SimilarPapers, load_similar_papers
 from bot.subscriptions.spec import email_key, normalise_email
 from bot.subscriptions.store import SubscriberView, find_subscriber, list_subscribers
 from bot.tokens import TokenSubject, signed_link, signing_secret
@@ -98,6 +99,7 @@ class _Index:
 
     since: datetime
     matcher: Matcher
+    similar: SimilarPapers
     papers: dict[int, DigestPaper]
     first_seen: dict[int, datetime]
 
@@ -352,7 +354,13 @@ class _Run:
                 texts.append(paper_text(paper))
                 papers[paper.id] = as_digest_paper(paper)
                 first_seen[paper.id] = paper.first_seen_at
-        return _Index(since, Matcher(texts), papers, first_seen)
+        similar = load_similar_papers(
+            self.engine,
+            papers,
+            (t for s in due for t in s.topics),
+            keep=self.holding is not None,  # a dry run writes nothing, not even vectors
+        )
+        return _Index(since, Matcher(texts), similar, papers, first_seen)
 
     def _digests(
         self, subscribers: list[SubscriberView], index: _Index, *, ignore_cadence: bool = False
@@ -377,7 +385,7 @@ class _Run:
             else:
                 self.outcomes.append(Outcome(subscriber.email, "", "skipped", why))
         by_rule: dict[int, list[Match]] = {}
-        rules = [t.rule() for s in due for t in s.topics]
+        rules = index.similar.rules(t for s in due for t in s.topics)
         for match in index.matcher.match(rules):
             by_rule.setdefault(match.rule_id, []).append(match)
         planned = []

@@ -44,18 +44,22 @@ class MatchReason:
     For a keyword (`kind` "keyword") the snippet is from the title or abstract;
     for an author, organisation or category it is the paper's own name for it
     ("Yann LeCun" for the rule "author: Y. LeCun"), and for trending alone the
-    paper's standing ("42 upvotes, #3 of the day"). `label` names the rule
-    ("author: Y. LeCun", "trending"); `trending` says how the paper stands
-    ("trending: 42 upvotes, #3 of the day") when a rule of another kind asks for it.
+    paper's standing ("42 upvotes, #3 of the day"). For a paper similar to the
+    topic's example papers (`kind` "similar") `keyword` and the snippet are the
+    closest example's title and `similarity` the paper's similarity to it. `label`
+    names the rule ("author: Y. LeCun", "trending", "similar to <title> (0.71)");
+    `trending` says how the paper stands ("trending: 42 upvotes, #3 of the day")
+    when a rule of another kind asks for it.
     """
 
     topic: str
     keyword: str
-    field: str  # "title", "abstract", "authors", "organisations", "categories" or "upvotes"
+    field: str  # "title", "abstract", "authors", "organisations", "categories", "upvotes"
+    # or "examples"
     snippet: str
     snippet_span: tuple[int, int]
     similarity: float
-    kind: str = "keyword"  # or "author", "organisation", "category", "trending"
+    kind: str = "keyword"  # or "author", "organisation", "category", "trending", "similar"
     label: str = ""
     trending: str | None = None
 

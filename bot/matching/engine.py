@@ -2,15 +2,20 @@
 
 A rule (one subscription topic) matches a paper when one of its keywords
 matches the title or the abstract, or one of the authors, organisations or
-categories it follows is the paper's (`bot.matching.facets`), and none of its
-exclusions of any kind does. A rule that asks for trending papers
+categories it follows is the paper's (`bot.matching.facets`), or it is similar
+enough to the rule's example papers (found beforehand by
+`bot.matching.similarity`, given as `Rule.similar`), and none of its exclusions
+of any kind does. A rule's own example papers never match it: the reader has
+them already. A rule that asks for trending papers
 (`bot.matching.trending`) keeps only those; with nothing else to match, it
 selects every trending paper. Per rule and paper the best match is kept: a
 title match (score 1 + similarity) beats an abstract match (score =
 similarity); similarity is 1.0 for an exact match and lower for a keyword
 corrected for a typo. An author, organisation or category, or trending alone,
 scores 1.0, as an exact abstract match: on a tie the keyword explains, then the
-kinds in the order of `FACETS`.
+kinds in the order of `FACETS`. A paper similar to the examples scores its
+similarity (about 0.15 to 0.8), so in a mixed topic a keyword or a follow
+explains a paper both find.
 
 `Matcher` finds matches through an index built once from the papers;
 `match_exhaustive` applies the same rules by trying every keyword at every
@@ -34,8 +39,8 @@ from bot.matching.keywords import Keyword, Word, parse_keyword, typo_bound
 from bot.matching.text import snippet
 from bot.matching.trending import Trend, day_trends, day_trends_exhaustive, is_trending
 
-Field = Literal["title", "abstract", FacetField, "upvotes"]
-RuleKind = Literal["keyword", FacetKind, "trending"]
+Field = Literal["title", "abstract", FacetField, "upvotes", "examples"]
+RuleKind = Literal["keyword", FacetKind, "trending", "similar"]
 _FIELDS: tuple[Field, Field] = ("title", "abstract")
 # A keyword is searched as a few spellings (plural forms of inner words, typo
 # corrections); this bounds their number for keywords with many such words.
@@ -67,13 +72,25 @@ class PaperText:
 
 
 @dataclass(frozen=True, slots=True)
+class SimilarPaper:
+    """A paper similar enough to a topic's liked examples, and the example it is closest to."""
+
+    paper_id: int
+    score: float
+    example_title: str
+    example_score: float
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One subscription topic: what selects papers, what vetoes them, and trending switches.
 
     Any of `keywords`, `authors`, `organisations` and `categories` selects a
     paper; any of `exclusions` (keywords) and the `exclude_*` lists vetoes it.
     `min_upvotes` and `top` (the day's top N by upvotes) keep only trending
-    papers, or select them all when nothing else selects.
+    papers, or select them all when nothing else selects. `liked` and
+    `unliked` are the ids of the topic's example papers, which never match it;
+    `similar` the papers the similarity of `liked` selects.
     """
 
     id: int
@@ -87,6 +104,9 @@ class Rule:
     exclude_categories: tuple[str, ...] = ()
     min_upvotes: int | None = None
     top: int | None = None
+    liked: tuple[int, ...] = ()
+    unliked: tuple[int, ...] = ()
+    similar: tuple[SimilarPaper, ...] = ()
 
     @property
     def trending(self) -> bool:
@@ -95,8 +115,12 @@ class Rule:
 
     @property
     def selects(self) -> bool:
-        """True when something besides trending selects papers (keywords, authors...)."""
-        return bool(self.keywords) or any(getattr(self, facet.include) for facet in FACETS)
+        """True when something besides trending selects papers (keywords, authors, examples...)."""
+        return (
+            bool(self.keywords)
+            or bool(self.liked)
+            or any(getattr(self, facet.include) for facet in FACETS)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +128,9 @@ class Explanation:
     """Why a paper matched: which rule, where, how closely.
 
     `kind` is the kind of rule that matched: a "keyword", an "author", an
-    "organisation", a "category", or "trending" alone. `keyword` is the rule as
+    "organisation", a "category", "trending" alone, or "similar" to an example
+    paper (then `keyword` and `text` are the example's title and `similarity`
+    the paper's similarity to it). `keyword` is the rule as
     the user typed it (the keyword, the author's name...; "" for trending),
     `text` the paper's field it matched in (the title, the abstract, the
     author's name as listed..., for trending alone the paper's standing: "42
@@ -124,7 +150,10 @@ class Explanation:
 
     @property
     def rule(self) -> str:
-        """The rule that matched, named: "keyword: graph", "author: Y. LeCun", "trending"."""
+        """The rule that matched, named: "keyword: graph", "author: Y. LeCun", "trending",
+        "similar to Attention Is All You Need (0.71)"."""
+        if self.kind == "similar":
+            return f"similar to {self.keyword} ({self.similarity:.2f})"
         return "trending" if self.kind == "trending" else f"{self.kind}: {self.keyword}"
 
     @property
@@ -330,6 +359,7 @@ class _Search:
         self._facets = facets
         self._trends = trends
         self._ids = [paper.id for paper in papers]
+        self._numbers = {paper_id: number for number, paper_id in enumerate(self._ids)}
         self._hits: dict[str, _Hits] = {}
         self._facet_hits: dict[tuple[FacetKind, str], _Hits] = {}
         self._trending_hits: dict[tuple[int | None, int | None], _Hits] = {}
@@ -354,6 +384,8 @@ class _Search:
         for facet in FACETS:
             for term in getattr(rule, facet.include):
                 best = _better(best, self._facet_hits_of(facet, term))
+        if rule.similar:
+            best = _better(best, self._similar_hits(rule.similar))
         if rule.trending:
             if rule.selects:
                 trends, low, top = self._trends, rule.min_upvotes, rule.top
@@ -372,7 +404,25 @@ class _Search:
         for hits in vetoes:
             for paper in hits:
                 best.pop(paper, None)
+        for paper_id in rule.liked + rule.unliked:
+            number = self._numbers.get(paper_id)
+            if number is not None:
+                best.pop(number, None)
         return best
+
+    def _similar_hits(self, similar: Sequence[SimilarPaper]) -> _Hits:
+        """The hits of papers found similar to a rule's examples (not kept: they are per rule)."""
+        hits: _Hits = {}
+        for found in similar:
+            number = self._numbers.get(found.paper_id)
+            if number is None:
+                continue  # similar among papers this matcher was not given
+            title = found.example_title
+            why = Explanation(
+                title, "examples", 0, len(title), found.example_score, title, "similar"
+            )
+            hits[number] = (-found.score, found.paper_id, number, found.score, why)
+        return hits
 
     def _facet_hits_of(self, facet: Facet, term: str) -> _Hits:
         known = (facet.kind, term)

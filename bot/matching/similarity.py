@@ -296,7 +296,8 @@ class Scores:
 
     `final[t, c]` ranks candidate c for topic t; `nearest[t, c]` is the index in
     `topics[t].liked` of the example most similar to it and `nearest_score[t, c]`
-    that similarity; `vetoed[t, c]` marks candidates the unliked examples keep out.
+    that similarity; `vetoed[t, c]` marks candidates the unliked examples keep out,
+    and the topic's own examples.
     """
 
     topics: tuple[Topic, ...]
@@ -370,6 +371,7 @@ class SimilarityIndex:
         self.method = method
         self._idf: dict[str, float] = {}
         self._vectors = [self.weighted(c.terms) for c in self.candidates]
+        self._columns = {c.paper_id: column for column, c in enumerate(self.candidates)}
         vocabulary: dict[str, int] = {}
         columns: list[list[tuple[int, float]]] = []
         for number, vector in enumerate(self._vectors):
@@ -451,6 +453,12 @@ class SimilarityIndex:
             elif rows_of_unliked:
                 closest = similarity[rows_of_unliked].max(axis=0)
                 vetoed[number] = closest > nearest_score[number]
+            # A topic's own examples, when they are candidates too, are neither
+            # included nor taken as its best papers for feedback: they are the query.
+            for example in topic.liked + topic.unliked:
+                column = self._columns.get(example.paper_id)
+                if column is not None:
+                    vetoed[number, column] = True
         if method.feedback_papers and method.feedback and count > method.feedback_papers:
             self._feedback(final, vetoed)
         return Scores(tuple(topics), self.candidates, final, nearest, nearest_score, vetoed)

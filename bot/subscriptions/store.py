@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from bot.db import in_chunks
 from bot.errors import InputError
 from bot.ingest.identity import title_key
-from bot.matching.engine import Rule
+from bot.matching.engine import Rule, SimilarPaper
 from bot.matching.facets import FOLLOW_FIELDS, TRENDING_FIELDS
 from bot.models import Subscriber, Subscription
 from bot.subscriptions.examples import (
@@ -68,9 +68,17 @@ class Topic:
         """What the topic follows beside keywords, by field name (see `FOLLOW_FIELDS`)."""
         return follows_of(self)
 
-    def rule(self) -> Rule:
-        """The matcher's rule for this topic, under the topic's id."""
-        return Rule(self.id, self.keywords, self.exclusions, **self.follows)
+    def rule(self, similar: tuple[SimilarPaper, ...] = ()) -> Rule:
+        """The matcher's rule for this topic, under the topic's id.
+
+        `similar` are the papers found similar to the topic's liked examples
+        (`bot.similar_papers`); without them, the examples select nothing.
+        """
+        return Rule(
+            self.id, self.keywords, self.exclusions, **self.follows,
+            liked=tuple(p.id for p in self.liked), unliked=tuple(p.id for p in self.unliked),
+            similar=similar,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,8 @@ class PreviewEntry:
     matched: str
     after: str
     close: bool  # True when the keyword was corrected for a typo
-    kind: str = "keyword"  # or "author", "organisation", "category", "trending"
+    similarity: float = 1.0  # the keyword's, or for "similar" the paper's to the example
+    kind: str = "keyword"  # or "author", "organisation", "category", "trending", "similar"
     label: str = ""  # the rule that matched: "author: Y. LeCun", "trending"
     trending: str | None = None  # "trending: 42 upvotes, #3 of the day", beside another rule
 
@@ -280,6 +281,7 @@ def _entry(
         matched=text[start:end],
         after=text[end:],
         close=match.similarity < 1.0,
+        similarity=match.similarity,
         kind=match.explanation.kind,
         label=match.explanation.rule,
         trending=None if match.explanation.kind == "trending" else match.explanation.trending,

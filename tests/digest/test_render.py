@@ -579,3 +579,19 @@ def test_a_followed_name_is_escaped_in_the_reason_line(renderer: DigestRenderer)
     html = renderer.html(_one_topic(DigestEntry(PLAIN_PAPER, reason, 1.0)))
     assert "<b>Lab" not in html
     assert "<strong>organisation: &lt;b&gt;Lab&lt;/b&gt;</strong>" in html
+
+
+def test_a_paper_similar_to_an_example_names_the_example_and_the_score(
+    renderer: DigestRenderer,
+) -> None:
+    example = "Grokking <modular> addition"
+    reason = MatchReason(
+        "grokking", example, "examples", example, (0, len(example)), 0.714, kind="similar"
+    )
+    digest = _one_topic(DigestEntry(LATEX_PAPER, reason, 0.5))
+
+    assert f'Similar to "{example}" (0.71)' in renderer.text(digest)
+    assert "Similar to **Grokking \\<modular\\> addition** (0.71)" in renderer.markdown(digest)
+    html = renderer.html(digest)
+    assert "Similar to <strong>Grokking &lt;modular&gt; addition</strong> (0.71)" in html
+    assert "Matched" not in renderer.text(digest) + html

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot.errors import InputError
-from bot.matching.engine import Match, Matcher, PaperText, Rule, match_exhaustive
+from bot.matching.engine import Match, Matcher, PaperText, Rule, SimilarPaper, match_exhaustive
 
 FILLER = "We evaluate on standard benchmarks and release our code."
 
@@ -610,3 +610,70 @@ def test_a_keyword_in_the_title_explains_before_an_author() -> None:
 def test_a_bad_follow_in_a_rule_is_refused_and_named(rule: Rule, message: str) -> None:
     with pytest.raises(InputError, match=message):
         Matcher(_listed()).match([rule])
+
+
+# Papers similar to a topic's examples.
+
+_ATTENTION = "Attention is all you need"
+
+
+def _paper(
+    number: int, title: str, abstract: str = FILLER, upvotes: int | None = None
+) -> PaperText:
+    return PaperText(number, title, abstract, upvotes=upvotes, day=date(2025, 11, 21))
+
+
+def test_a_paper_similar_to_the_examples_matches_and_says_which_example() -> None:
+    papers = [_paper(1, "Linear attention at scale"), _paper(2, "Protein folding")]
+    similar = (SimilarPaper(1, 0.42, _ATTENTION, 0.61),)
+
+    [match] = Matcher(papers).match([Rule(7, liked=(99,), similar=similar)])
+
+    assert (match.rule_id, match.paper_id, match.score) == (7, 1, 0.42)
+    assert match.explanation.kind == "similar"
+    assert match.explanation.rule == f"similar to {_ATTENTION} (0.61)"
+    assert match.keyword == _ATTENTION
+
+
+def test_a_keyword_or_a_similarity_includes_and_the_keyword_explains_a_paper_both_find() -> None:
+    papers = [_paper(1, "Linear attention at scale"), _paper(2, "Sparse transformers")]
+    similar = (SimilarPaper(1, 0.42, _ATTENTION, 0.61), SimilarPaper(2, 0.3, _ATTENTION, 0.5))
+
+    found = Matcher(papers).match([Rule(7, ("linear attention",), liked=(99,), similar=similar)])
+
+    assert {m.paper_id: m.explanation.kind for m in found} == {1: "keyword", 2: "similar"}
+
+
+def test_an_exclusion_removes_a_similar_paper() -> None:
+    papers = [_paper(1, "Linear attention for speech"), _paper(2, "Linear attention at scale")]
+    similar = (SimilarPaper(1, 0.5, _ATTENTION, 0.6), SimilarPaper(2, 0.4, _ATTENTION, 0.5))
+
+    found = Matcher(papers).match([Rule(7, exclusions=("speech",), liked=(99,), similar=similar)])
+
+    assert [m.paper_id for m in found] == [2]
+
+
+def test_a_topics_own_examples_never_match_it_even_by_keyword() -> None:
+    papers = [_paper(1, "Linear attention"), _paper(2, "Linear attention again")]
+    rule = Rule(7, ("linear attention",), liked=(1,), unliked=(2,))
+
+    assert Matcher(papers).match([rule]) == []
+
+
+def test_examples_select_so_a_trending_switch_filters_them_rather_than_taking_every_paper() -> None:
+    papers = [_paper(1, "Linear attention", upvotes=50), _paper(2, "Protein folding", upvotes=80)]
+    similar = (SimilarPaper(1, 0.5, _ATTENTION, 0.6),)
+    quiet = Rule(7, liked=(99,), min_upvotes=10)  # nothing similar today
+
+    assert Matcher(papers).match([quiet]) == []
+    found = Matcher(papers).match([Rule(7, liked=(99,), min_upvotes=10, similar=similar)])
+    assert [m.paper_id for m in found] == [1]
+    assert found[0].explanation.trend is not None
+
+
+def test_similar_papers_the_matcher_was_not_given_are_ignored() -> None:
+    similar = (SimilarPaper(42, 0.5, _ATTENTION, 0.6),)
+
+    assert (
+        Matcher([_paper(1, "Linear attention")]).match([Rule(7, liked=(9,), similar=similar)]) == []
+    )

@@ -246,3 +246,17 @@ def test_with_several_unliked_examples_a_classifier_of_all_of_them_keeps_papers_
     classifier = Method(threshold=0.0, feedback_papers=0)
     vetoed = SimilarityIndex(candidates, statistics, classifier).score([topic]).vetoed
     assert vetoed[0].tolist() == [False, True, False]
+
+
+def test_a_topics_own_examples_among_the_candidates_are_neither_included_nor_fed_back() -> None:
+    liked, other, unliked, relevant, speech = _papers(
+        GRAPHS, GRAPHS_TOO, FORGETTING, REPLAY, SPEECH
+    )
+    # The examples are candidates too, as when a reader likes a paper of this week's digest.
+    candidates = [liked, other, unliked, relevant, speech]
+    scores = _index([], candidates).score([Topic(1, (liked,), (unliked,))])
+
+    included = {candidates[i].paper_id for i in scores.included(0)}
+    assert liked.paper_id not in included and unliked.paper_id not in included
+    assert other.paper_id in included
+    assert scores.vetoed[0, 0] and scores.vetoed[0, 2]
