@@ -12,7 +12,7 @@ as on the labelled profiles the method was measured on. Topics are then scored
 a batch at a time.
 """
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ from bot.matching.similarity import (
     DEFAULT_METHOD,
     Candidate,
     Example,
+    Match,
     Method,
     PaperTerms,
     SimilarityIndex,
@@ -60,26 +61,35 @@ class SimilarPapers:
 
     def similar(self, topics: Sequence[Topic]) -> dict[int, tuple[SimilarPaper, ...]]:
         """The candidates each topic with liked examples includes, by topic id, best first."""
-        scored = [t for t in (self._example_topic(topic) for topic in topics) if t is not None]
+        scored = [t for t in (example_topic(topic, self._vectors) for topic in topics) if t]
         if self._index is None or not scored:
             return {}
-        found: dict[int, list[SimilarPaper]] = {}
-        for match in self._index.score(scored).matches(self._method):
-            found.setdefault(match.topic_key, []).append(
-                SimilarPaper(match.paper_id, match.score, match.example_title, match.example_score)
-            )
-        return {key: tuple(papers) for key, papers in found.items()}
+        return similar_by_topic(self._index.score(scored).matches(self._method))
 
-    def _example_topic(self, topic: Topic) -> ExampleTopic | None:
-        vectors = self._vectors
 
-        def examples(papers: Iterable[ExamplePaper]) -> tuple[Example, ...]:
-            return tuple(Example(p.id, p.title, vectors[p.id]) for p in papers if p.id in vectors)
+def example_topic(topic: Topic, vectors: Mapping[int, PaperTerms]) -> ExampleTopic | None:
+    """The stored topic as the similarity scorer takes it, or None when it likes no paper.
 
-        liked = examples(topic.liked)
-        if not liked:
-            return None
-        return ExampleTopic(topic.id, liked, examples(topic.unliked), topic.level)
+    Examples whose vectors are missing (a paper removed since) are left out.
+    """
+
+    def examples(papers: Iterable[ExamplePaper]) -> tuple[Example, ...]:
+        return tuple(Example(p.id, p.title, vectors[p.id]) for p in papers if p.id in vectors)
+
+    liked = examples(topic.liked)
+    if not liked:
+        return None
+    return ExampleTopic(topic.id, liked, examples(topic.unliked), topic.level)
+
+
+def similar_by_topic(matches: Iterable[Match]) -> dict[int, tuple[SimilarPaper, ...]]:
+    """The scorer's matches as the matcher's `SimilarPaper`s, by topic key, in their order."""
+    found: dict[int, list[SimilarPaper]] = {}
+    for match in matches:
+        found.setdefault(match.topic_key, []).append(
+            SimilarPaper(match.paper_id, match.score, match.example_title, match.example_score)
+        )
+    return {key: tuple(papers) for key, papers in found.items()}
 
 
 def example_ids(topics: Iterable[Topic]) -> set[int]:
@@ -92,21 +102,41 @@ def load_similar_papers(
 ) -> SimilarPapers:
     """A `SimilarPapers` over `candidates` for `topics`, with the vectors read (or made) once.
 
-    With `keep`, new vectors are stored for later runs. When another worker
-    stores the same papers' vectors at the same moment, this run keeps its own
-    in memory and stores none: they are the same vectors.
+    With `keep`, new vectors are stored for later runs (`read_vectors`).
     """
     wanted = example_ids(topics)
     if not wanted:
         return SimilarPapers(candidates, {})
     ids = set(candidates) | wanted
+    return SimilarPapers(candidates, read_vectors(engine, ids, keep=keep))
+
+
+def read_vectors(
+    engine: Engine, paper_ids: Collection[int], *, keep: bool
+) -> dict[int, PaperTerms]:
+    """The vectors of these papers; with `keep`, those made now are stored for later.
+
+    When another worker stores the same papers' vectors at the same moment, the
+    ones made here are used without being stored: they are the same vectors.
+    """
     if keep:
         try:
             with write_session(engine, exclusive=False) as session:
-                return SimilarPapers(candidates, paper_vectors(session, ids))
+                return paper_vectors(session, paper_ids)
         except IntegrityError:
             pass
     with Session(engine) as session:
-        vectors = paper_vectors(session, ids)
+        vectors = paper_vectors(session, paper_ids)
         session.rollback()
-    return SimilarPapers(candidates, vectors)
+    return vectors
+
+
+def stored_example_topics(engine: Engine, topics: Iterable[Topic]) -> dict[str, ExampleTopic]:
+    """The topics that like some paper, by name, with their examples' vectors (nothing stored).
+
+    For the web pages: a visitor's request reads the database but never writes it.
+    """
+    topics = [topic for topic in topics if topic.liked]
+    vectors = read_vectors(engine, example_ids(topics), keep=False)
+    found = ((topic.name, example_topic(topic, vectors)) for topic in topics)
+    return {name: scored for name, scored in found if scored is not None}

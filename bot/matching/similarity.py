@@ -372,6 +372,7 @@ class SimilarityIndex:
         self._idf: dict[str, float] = {}
         self._vectors = [self.weighted(c.terms) for c in self.candidates]
         self._columns = {c.paper_id: column for column, c in enumerate(self.candidates)}
+        self._neighbours: _FloatArray | None = None
         vocabulary: dict[str, int] = {}
         columns: list[list[tuple[int, float]]] = []
         for number, vector in enumerate(self._vectors):
@@ -508,13 +509,19 @@ class SimilarityIndex:
             block += weight * echo
 
     def _paper_similarity(self) -> _FloatArray:
-        """Cosine similarity between every two candidates, each with itself at zero."""
-        queries = _Queries(self.vocabulary)
-        for vector in self._vectors:
-            queries.add(_strongest(vector, self.method.query_terms))
-        similarity = self._dot(queries)
-        np.fill_diagonal(similarity, 0.0)
-        return similarity
+        """Cosine similarity between every two candidates, each with itself at zero.
+
+        Made on first use and kept: an index kept for many scorings (the web
+        preview's) pays for it once.
+        """
+        if self._neighbours is None:
+            queries = _Queries(self.vocabulary)
+            for vector in self._vectors:
+                queries.add(_strongest(vector, self.method.query_terms))
+            similarity = self._dot(queries)
+            np.fill_diagonal(similarity, 0.0)
+            self._neighbours = similarity
+        return self._neighbours
 
     def _dot(self, queries: _Queries) -> _FloatArray:
         """Dot products of every query with every candidate: a join on the term ids.

@@ -34,6 +34,7 @@ from bot.db import write_session
 from bot.errors import InputError
 from bot.matching.hints import KeywordHint
 from bot.models import Subscriber
+from bot.similar_papers import stored_example_topics
 from bot.subscriptions.spec import (
     CADENCES,
     DEFAULT_TOPIC,
@@ -377,7 +378,7 @@ def _render(
 ) -> Response:
     csrf = csrf_token(request)
     backlog = context.settings.delivery.backlog_days
-    preview, hints = _preview(request, context, form)
+    preview, hints = _preview(request, context, form, view)
     response = page(
         request,
         "manage.html",
@@ -405,18 +406,21 @@ def _render(
 
 
 def _preview(
-    request: Request, context: WebContext, form: ManageForm
+    request: Request, context: WebContext, form: ManageForm, view: SubscriberView
 ) -> tuple[Preview | None, list[KeywordHint]]:
     """The form's preview and its keywords that match no recent paper.
 
-    (None, []) when this client asked for too many previews lately: the hints
-    cost matching too.
+    The stored topics' example papers count for the form's topics of the same
+    name. (None, []) when this client asked for too many previews lately: the
+    hints cost matching too.
     """
     if not context.preview_limit.allow(client_key(request)):
         return None, []
     index = recent_index(context)
     topics = form.wanted_topics()
-    return index.preview(topics), index.hints(k for topic in topics for k in topic.keywords)
+    examples = stored_example_topics(context.engine, view.topics)
+    hints = index.hints(k for topic in topics for k in topic.keywords)
+    return index.preview(topics, examples=examples), hints
 
 
 # --- Unsubscribe ---------------------------------------------------------------------

@@ -18,11 +18,18 @@ from typing import Any
 from bot.digest.model import DigestPaper
 from bot.digest.render import PaperView, make_paper_view
 from bot.errors import InputError
-from bot.matching.engine import Matcher, PaperText, Rule
+from bot.matching.engine import Matcher, PaperText, Rule, SimilarPaper
 from bot.matching.facets import FACETS
 from bot.matching.hints import KeywordHint, Vocabulary, keyword_hints
 from bot.matching.keywords import MAX_KEYWORDS, parse_keyword
 from bot.matching.ranking import PaperFacts, RankedPaper, rank
+from bot.matching.similarity import (
+    Candidate,
+    SimilarityIndex,
+    Topic,
+    paper_terms,
+    term_statistics,
+)
 from bot.matching.trending import check_min_upvotes, check_top
 
 PREVIEW_LIMIT = 10
@@ -171,6 +178,8 @@ class PreviewIndex:
         # Each paper's view is prepared once per index, whichever previews show it.
         self._views: dict[int, PaperView] = {}
         self._vocabulary_lock = threading.Lock()
+        self._similarity: SimilarityIndex | None = None
+        self._similarity_lock = threading.Lock()
 
     def hints(self, keywords: Iterable[str]) -> list[KeywordHint]:
         """The keywords that match no recent paper, with what they may have meant.
@@ -192,9 +201,54 @@ class PreviewIndex:
                     self._vocabulary = Vocabulary.of_matcher(self._matcher)
         return self._vocabulary
 
-    def preview(self, topics: Iterable[FormTopic], *, limit: int = PREVIEW_LIMIT) -> Preview:
-        """Return the papers the topics would match, best first (at most `limit`), with notes."""
-        rules, names, notes = _rules(topics)
+    def _similarities(self) -> SimilarityIndex:
+        """The recent papers' similarity index, made on first use (their vectors from their text).
+
+        The words' rarity is counted over the recent papers alone: a visitor's few
+        examples would barely move it, and the index is shared by every visitor.
+        """
+        if self._similarity is None:
+            with self._similarity_lock:
+                if self._similarity is None:  # not made by another request meanwhile
+                    candidates = [
+                        Candidate(p.id, paper_terms(p.title, p.abstract)) for p in self.papers
+                    ]
+                    statistics = term_statistics(c.terms for c in candidates)
+                    self._similarity = SimilarityIndex(candidates, statistics)
+        return self._similarity
+
+    def _similar(
+        self, topics: Sequence[FormTopic], examples: Mapping[str, Topic]
+    ) -> dict[int, tuple[Topic, tuple[SimilarPaper, ...]]]:
+        """For each form topic (by position) with stored examples: them, and the papers like them."""
+        wanted = [
+            Topic(number, given.liked, given.unliked, given.level)
+            for number, topic in enumerate(topics[:MAX_TOPICS])
+            if (given := examples.get(topic.name)) is not None
+        ]
+        if not wanted or not self.papers:
+            return {}
+        found: dict[int, list[SimilarPaper]] = {topic.key: [] for topic in wanted}
+        for match in self._similarities().score(wanted).matches():
+            found[match.topic_key].append(
+                SimilarPaper(match.paper_id, match.score, match.example_title, match.example_score)
+            )
+        return {topic.key: (topic, tuple(found[topic.key])) for topic in wanted}
+
+    def preview(
+        self,
+        topics: Iterable[FormTopic],
+        *,
+        limit: int = PREVIEW_LIMIT,
+        examples: Mapping[str, Topic] | None = None,
+    ) -> Preview:
+        """Return the papers the topics would match, best first (at most `limit`), with notes.
+
+        `examples` are the stored example papers of topics by name (with their
+        vectors and level): the papers like them are matched too.
+        """
+        topics = list(topics)
+        rules, names, notes = _rules(topics, self._similar(topics, examples or {}))
         searched = len(self.papers)
         if not rules or not searched:
             return Preview((), 0, searched, tuple(notes))
@@ -208,10 +262,14 @@ class PreviewIndex:
 
 
 def build_preview(
-    papers: Sequence[RecentPaper], topics: Iterable[FormTopic], *, limit: int = PREVIEW_LIMIT
+    papers: Sequence[RecentPaper],
+    topics: Iterable[FormTopic],
+    *,
+    limit: int = PREVIEW_LIMIT,
+    examples: Mapping[str, Topic] | None = None,
 ) -> Preview:
     """Return the papers the topics would match, best first (at most `limit`), with notes."""
-    return PreviewIndex(papers).preview(topics, limit=limit)
+    return PreviewIndex(papers).preview(topics, limit=limit, examples=examples)
 
 
 @dataclass(frozen=True)
@@ -288,8 +346,13 @@ def _entry(
     )
 
 
-def _rules(topics: Iterable[FormTopic]) -> tuple[list[Rule], dict[int, str], list[str]]:
-    """The matcher's rules for the usable part of each topic, their names, and notes."""
+def _rules(
+    topics: Iterable[FormTopic], similar: Mapping[int, tuple[Topic, tuple[SimilarPaper, ...]]]
+) -> tuple[list[Rule], dict[int, str], list[str]]:
+    """The matcher's rules for the usable part of each topic, their names, and notes.
+
+    `similar` holds, by topic position, the topic's examples and the papers like them.
+    """
     rules: list[Rule] = []
     names: dict[int, str] = {}
     notes: list[str] = []
@@ -303,7 +366,13 @@ def _rules(topics: Iterable[FormTopic]) -> tuple[list[Rule], dict[int, str], lis
             f"topic {topic.name!r}: {problem}; left out of the preview"
             for problem in topic.problems
         ]
-        rule = Rule(number, keywords, exclusions, **_usable_follows(topic, notes))
+        given, like_them = similar.get(number, (None, ()))
+        rule = Rule(
+            number, keywords, exclusions, **_usable_follows(topic, notes),
+            liked=tuple(e.paper_id for e in given.liked) if given else (),
+            unliked=tuple(e.paper_id for e in given.unliked) if given else (),
+            similar=like_them,
+        )  # fmt: skip
         if rule.selects or rule.trending:
             rules.append(rule)
             names[number] = topic.name

@@ -699,3 +699,24 @@ def test_bad_follows_are_refused_shown_back_and_nothing_is_saved(site: ManageSit
     again = site.client.post(url, data={**form, "action": "save"})
     assert "Topic &#39;graphs&#39;: category &#39;cs/LG&#39; is not an arXiv category" in again.text
     assert site.view() == before
+
+
+def test_the_preview_shows_the_papers_like_a_topics_examples_with_the_example_named(
+    site: ManageSite,
+) -> None:
+    liked = [
+        "NoProp: Training Neural Networks without Back-propagation or Forward-propagation",
+        "Counter-Current Learning: A Biologically Plausible Dual Network Approach for Deep "
+        "Learning",
+    ]
+    with write_session(site.engine) as session:
+        subscribe(session, make_spec(ANA, [], name="noprop", liked=liked, level=3), now=site.now[0])
+
+    page = site.client.get(f"/manage/{site.token('manage')}")
+
+    assert page.status_code == 200
+    preview = page.text.split('id="preview"', 1)[1]
+    shown = re.findall(r"Similar to <strong>([^<]+)</strong> \((0\.\d\d)\)", preview)
+    assert shown and {title for title, _ in shown} <= set(liked)
+    assert "Backpropagation-free Training of Deep Physical Neural Networks" in preview
+    assert not any(f">{title}</a>" in preview for title in liked), "examples are not previewed"

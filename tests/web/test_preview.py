@@ -3,6 +3,7 @@
 import threading
 from datetime import UTC, date, datetime, timedelta
 
+from bot.matching.similarity import MAX_LEVEL, Example, Topic, paper_terms
 from bot.subscriptions.spec import split_keywords
 from bot.web.preview import (
     MAX_TOPICS,
@@ -252,3 +253,20 @@ def test_follows_the_matcher_cannot_use_are_left_out_with_a_note() -> None:
         "topic 'labs': organisation '!!' has no letters or digits; left out of the preview",
         "topic 'labs': top of the day 0 is out of range: 1 to 100; left out of the preview",
     )
+
+
+def test_a_topics_stored_examples_preview_the_papers_like_them() -> None:
+    liked = RecentPaper(6, "Graph neural networks for molecules", "Message passing on atoms.")
+    papers = [*PAPERS, liked]
+    example = Example(6, liked.title, paper_terms(liked.title, liked.abstract))
+    topic = Topic(0, (example,), level=MAX_LEVEL)
+
+    preview = build_preview(papers, [FormTopic("graphs", ())], examples={"graphs": topic})
+
+    by_title = {entry.title: entry for entry in preview.entries}
+    assert "Graph neural networks at scale" in by_title and liked.title not in by_title
+    entry = by_title["Graph neural networks at scale"]
+    assert entry.kind == "similar" and entry.keyword == liked.title
+    assert entry.label == f"similar to {liked.title} ({entry.similarity:.2f})"
+    # Another topic's name gets nothing from these examples.
+    assert build_preview(papers, [FormTopic("other", ())], examples={"graphs": topic}).entries == ()
