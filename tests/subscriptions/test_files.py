@@ -186,7 +186,7 @@ def test_follows_are_columns_and_keys_and_need_no_keywords() -> None:
     header, *_ = write_csv(SPECS).splitlines()
     assert header.endswith(
         ",authors,organisations,categories,exclude_authors,exclude_organisations,"
-        "exclude_categories,min_upvotes,top"
+        "exclude_categories,min_upvotes,top,liked,unliked,level"
     )
     assert (
         "d@lab.org,people,,,,,,Y. LeCun;Jürgen Schmidhuber,stabilityai,cs.*,Y. Li,"

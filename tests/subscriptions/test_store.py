@@ -156,7 +156,7 @@ def test_a_topic_keeps_what_it_follows_and_becomes_its_rule(engine: Engine, cloc
         subscribe(session, spec, now=clock())
     with Session(engine) as session:
         [subscriber] = list_subscribers(session)
-        assert as_specs([subscriber]) == [replace(spec, cadence="daily", format="email")]
+        assert as_specs([subscriber]) == [replace(spec, cadence="daily", format="email", level=0)]
     [topic] = subscriber.topics
     rule = topic.rule()
     assert (rule.id, rule.keywords, rule.authors, rule.exclude_categories, rule.top) == (
