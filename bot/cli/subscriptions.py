@@ -1,7 +1,8 @@
 """Commands for subscribers: `subscribe`, `unsubscribe`, `subscriptions` (list, import, export)."""
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -30,12 +31,22 @@ from bot.subscriptions import files
 from bot.subscriptions.spec import (
     CADENCES,
     FORMATS,
+    MAX_LEVEL,
     SubscriptionSpec,
     make_spec,
     normalise_email,
     normalise_topic_name,
+    shifted_level,
 )
-from bot.subscriptions.store import as_specs, list_subscribers, subscribe, unsubscribe
+from bot.subscriptions.store import (
+    SubscribeOutcome,
+    Topic,
+    as_specs,
+    find_subscriber,
+    list_subscribers,
+    subscribe,
+    unsubscribe,
+)
 
 subscriptions_app = typer.Typer(
     help="List subscriptions, or import and export them in bulk.",
@@ -51,8 +62,8 @@ def subscribe_command(
     keywords: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Keywords; quote a phrase to keep it whole. None are needed with --author,"
-            " --org, --category, --min-upvotes or --top."
+            help="Keywords; quote a phrase to keep it whole. None are needed with --like,"
+            " --author, --org, --category, --min-upvotes, or --top."
         ),
     ] = None,
     exclude: Annotated[
@@ -82,33 +93,91 @@ def subscribe_command(
             " (default: the configured schedule.timezone)."
         ),
     ] = None,
+    like: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--like",
+            help="A stored paper to find more like: its arXiv id, an arXiv or Hugging Face"
+            " link, or its exact title.",
+        ),
+    ] = None,
+    unlike: Annotated[
+        list[str] | None,
+        typer.Option("--unlike", help="A stored paper to find fewer like (as --like)."),
+    ] = None,
+    level: Annotated[
+        int | None,
+        typer.Option(
+            help=f"How many papers like the liked ones: -{MAX_LEVEL} (fewer) to {MAX_LEVEL}"
+            " (more), 0 by default; kept when not given."
+        ),
+    ] = None,
+    more: Annotated[
+        bool, typer.Option("--more", help="Raise the topic's level by one: more papers.")
+    ] = False,
+    fewer: Annotated[
+        bool, typer.Option("--fewer", help="Lower the topic's level by one: fewer papers.")
+    ] = False,
 ) -> None:
     """Create or update a subscriber and one topic; what the topic follows is replaced.
 
     Any keyword, author, organisation or category selects a paper; any exclusion
     vetoes it; a minimum of upvotes or a top of the day keeps only trending
-    papers. Cadence, format and time zone belong to the subscriber and are kept
-    when not given.
+    papers. Liked papers (--like) select papers like them, unliked ones keep
+    those like them out; the topic's example papers are replaced when any are
+    given and kept otherwise, as is its level. Cadence, format and time zone
+    belong to the subscriber and are kept when not given.
     """
     with as_usage_error():
+        step = _level_step(level, more=more, fewer=fewer)
         spec = make_spec(
             email, keywords or (), exclude or (), name=name, cadence=cadence, format=format,
-            timezone=timezone,
+            timezone=timezone, liked=like or (), unliked=unlike or (), level=level,
             **follows(author, org, category, exclude_author, exclude_org, exclude_category,
                       min_upvotes, top),
         )  # fmt: skip
     _, engine = open_store(create=True)
     with write_session(engine) as session:
+        if step:
+            spec = replace(spec, level=shifted_level(_stored_level(session, spec), step))
         outcome = subscribe(session, spec, now=utc_now())
     verb = "subscribed" if outcome.new_subscriber or outcome.resubscribed else "updated"
     topic = "new topic" if outcome.new_topic else "topic"
     out.print(
         f"{verb} {spec.email}: {topic} {spec.name!r} with {len(spec.keywords)} keyword(s)"
-        f" and {len(spec.exclusions)} exclusion(s){describe(spec.follows)}",
+        f" and {len(spec.exclusions)} exclusion(s){describe(spec.follows)}"
+        f"{_describe_examples(spec)}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     KeywordChecker.of_store(engine).warn(spec.keywords)
+
+
+def _level_step(level: int | None, *, more: bool, fewer: bool) -> int:
+    """How far --more or --fewer moves the stored level: 1, -1, or 0 when neither is given."""
+    if sum((level is not None, more, fewer)) > 1:
+        raise InputError("give only one of --level, --more and --fewer")
+    return 1 if more else -1 if fewer else 0
+
+
+def _stored_level(session: Session, spec: SubscriptionSpec) -> int:
+    """The level of the topic `spec` names, 0 when there is no such topic yet."""
+    subscriber = find_subscriber(session, spec.email)
+    topics = subscriber.topics if subscriber is not None else ()
+    return next((topic.level for topic in topics if topic.name == spec.name), 0)
+
+
+def _describe_examples(spec: SubscriptionSpec) -> str:
+    """The example papers and level given, counted: ", 2 liked paper(s), level 1"."""
+    parts = [
+        f"{len(papers)} {what} paper(s)"
+        for papers, what in ((spec.liked, "liked"), (spec.unliked, "unliked"))
+        if papers
+    ]
+    if spec.level is not None:
+        parts.append(f"level {spec.level}")
+    return "".join(f", {part}" for part in parts)
 
 
 @app.command("unsubscribe")
@@ -156,6 +225,8 @@ def list_command(
             "keywords",
             "exclusions",
             "follows",
+            "examples",
+            "level",
             "cadence",
             "format",
             "timezone",
@@ -168,6 +239,8 @@ def list_command(
                 "; ".join(topic.keywords) if topic else "",
                 "; ".join(topic.exclusions) if topic else "",
                 summary(topic.follows) if topic else "",
+                _examples_listed(topic) if topic else "",
+                str(topic.level) if topic else "",
                 subscriber.cadence,
                 subscriber.format,
                 subscriber.timezone or default_zone,
@@ -182,16 +255,25 @@ def list_command(
         out.print(f"{len(subscribers)} subscriber(s)")
 
 
+def _examples_listed(topic: Topic) -> str:
+    """A topic's example papers, one a line: "liked: Title", then "unliked: Title"."""
+    return "\n".join(
+        [f"liked: {paper.title}" for paper in topic.liked]
+        + [f"unliked: {paper.title}" for paper in topic.unliked]
+    )
+
+
 @subscriptions_app.command("import")
 def import_command(
     path: Annotated[Path, typer.Argument(help="A .csv or .toml file (see the README).")],
 ) -> None:
     """Create or update every subscription in a CSV or TOML file, all or nothing."""
-    specs = _read(path)
+    entries = _read(path)
+    specs = [spec for _, spec in entries]
     _, engine = open_store(create=True)
     now = utc_now()
     with write_session(engine) as session:
-        outcomes = [subscribe(session, spec, now=now) for spec in specs]
+        outcomes = [_imported(session, path, where, spec, now) for where, spec in entries]
     new = sum(o.new_subscriber for o in outcomes)
     out.print(f"imported {len(specs)} subscription(s) from {path}: {new} new subscriber(s)")
     checker = KeywordChecker.of_store(engine)
@@ -220,14 +302,24 @@ def export_command(
         out.print(f"exported {len(specs)} subscription(s) to {output}")
 
 
-def _read(path: Path) -> list[SubscriptionSpec]:
+def _imported(
+    session: Session, path: Path, where: str, spec: SubscriptionSpec, now: datetime
+) -> SubscribeOutcome:
+    """Store one spec of an import file; an error (an unknown paper) names the file and row."""
+    try:
+        return subscribe(session, spec, now=now, source="import")
+    except InputError as exc:
+        raise InputError(f"{path}: {where}: {exc}") from None
+
+
+def _read(path: Path) -> list[files.Entry]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}"
         ) from None
-    readers = {".csv": files.read_csv, ".toml": files.read_toml}
+    readers = {".csv": files.read_csv_entries, ".toml": files.read_toml_entries}
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise InputError(f"{path}: expected a .csv or .toml file")

@@ -3,18 +3,25 @@
 CSV: a header row, then one row per topic, with the columns
 `email,name,keywords,exclusions,cadence,format,timezone`, then what the topic
 follows: `authors,organisations,categories,exclude_authors,
-exclude_organisations,exclude_categories,min_upvotes,top`. The values of a list
-(keywords, authors...) are separated by `;` inside their cell; `min_upvotes` and
-`top` are whole numbers or empty. Only `email` and one column that selects
-papers (`keywords`, `authors`, `organisations`, `categories`, `min_upvotes` or
-`top`) are required, so files written before a column existed still read.
+exclude_organisations,exclude_categories,min_upvotes,top`, then its example
+papers and level: `liked,unliked,level`. The values of a list (keywords,
+authors, liked papers...) are separated by `;` inside their cell; `min_upvotes`
+and `top` are whole numbers or empty, `level` a whole number from -3 to 3 or
+empty (which keeps the topic's level). Only `email` and one column that selects
+papers (`keywords`, `liked`, `authors`, `organisations`, `categories`,
+`min_upvotes` or `top`) are required, so files written before a column existed
+still read. A paper is named by its arXiv id, a link to it or its exact title;
+writing names it by its arXiv id, else by its title (with any `;` in it made a
+`,`: titles are compared without their punctuation, so it still names the paper).
 
 TOML: one `[[subscription]]` table per topic with the same keys; the lists are
-arrays of strings, `min_upvotes` and `top` integers. Writing leaves out the
-follows a topic does not have.
+arrays of strings, `min_upvotes`, `top` and `level` integers. Writing leaves out
+the follows and example papers a topic does not have.
 
 Reading validates every row with `make_spec` and names the row of the first
-bad one, so a file is imported whole or not at all.
+bad one, so a file is imported whole or not at all. Whether the store holds the
+papers named is the importer's to check: `read_csv_entries` and
+`read_toml_entries` say where each spec came from ("row 3", "subscription 2").
 
 A CSV cell that a spreadsheet would take for a formula (it starts with `=`, `+`,
 `-`, `@`, a tab or a carriage return) is written with a single quote before it,
@@ -33,25 +40,37 @@ from typing import Any
 
 from bot.errors import InputError
 from bot.matching.facets import FOLLOW_FIELDS, TRENDING_FIELDS
+from bot.subscriptions.paper_reference import PaperReference
 from bot.subscriptions.spec import DEFAULT_TOPIC, SubscriptionSpec, check_text, make_spec
 
 COLUMNS = (
     "email", "name", "keywords", "exclusions", "cadence", "format", "timezone", *FOLLOW_FIELDS,
+    "liked", "unliked", "level",
 )  # fmt: skip
+_EXAMPLES = ("liked", "unliked")
 _LISTS = (
     "keywords",
     "exclusions",
     *(name for name in FOLLOW_FIELDS if name not in TRENDING_FIELDS),
+    *_EXAMPLES,
 )
-_SELECTING = ("keywords", "authors", "organisations", "categories", *TRENDING_FIELDS)
+_SELECTING = ("keywords", "liked", "authors", "organisations", "categories", *TRENDING_FIELDS)
 _SEPARATOR = ";"
 # What starts a formula in Excel, LibreOffice and Google Sheets (OWASP's list).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _QUOTE = "'"
 
+Entry = tuple[str, SubscriptionSpec]
+"""A spec read from a file, after where it was in the file: ("row 3", spec)."""
+
 
 def read_csv(text: str) -> list[SubscriptionSpec]:
     """Parse a CSV subscriptions file; raise `InputError` naming the first bad row."""
+    return [spec for _, spec in read_csv_entries(text)]
+
+
+def read_csv_entries(text: str) -> list[Entry]:
+    """Parse a CSV subscriptions file into specs with their rows ("row 3")."""
     text = text.removeprefix("\ufeff")
     nul = text.find("\x00")
     if nul >= 0:
@@ -70,7 +89,7 @@ def read_csv(text: str) -> list[SubscriptionSpec]:
         raise InputError(f"row {reader.reader.line_num}: not valid CSV: {exc}") from None
 
 
-def _read_rows(reader: "csv.DictReader[str]") -> list[SubscriptionSpec]:
+def _read_rows(reader: "csv.DictReader[str]") -> list[Entry]:
     header = set(reader.fieldnames or ())
     if "email" not in header:
         raise InputError("CSV header lacks the column(s) email")
@@ -91,12 +110,18 @@ def _read_rows(reader: "csv.DictReader[str]") -> list[SubscriptionSpec]:
             row[key] = _split(row.get(key))
         for key in TRENDING_FIELDS:
             row[key] = _number(row.get(key), key, where)
-        specs.append(_spec(where, row))
+        row["level"] = _signed_number(row.get("level"), "level", where)
+        specs.append((where, _spec(where, row)))
     return specs
 
 
 def read_toml(text: str) -> list[SubscriptionSpec]:
     """Parse a TOML subscriptions file; raise `InputError` naming the first bad table."""
+    return [spec for _, spec in read_toml_entries(text)]
+
+
+def read_toml_entries(text: str) -> list[Entry]:
+    """Parse a TOML subscriptions file into specs with their tables ("subscription 2")."""
     try:
         data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
@@ -117,7 +142,7 @@ def read_toml(text: str) -> list[SubscriptionSpec]:
         extra = set(table) - set(COLUMNS)
         if extra:
             raise InputError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
-        specs.append(_spec(where, table))
+        specs.append((where, _spec(where, table)))
     return specs
 
 
@@ -142,9 +167,19 @@ def write_csv(specs: Iterable[SubscriptionSpec]) -> str:
                 else _SEPARATOR.join(follows[name])
                 for name in FOLLOW_FIELDS
             ),
+            _SEPARATOR.join(_csv_reference(reference) for reference in spec.liked),
+            _SEPARATOR.join(_csv_reference(reference) for reference in spec.unliked),
+            "" if spec.level is None else str(spec.level),
         ]
-        writer.writerow([quote_cell(cell) for cell in cells])
+        # The level is a number the writer made, never a formula: "-1" stays as it is.
+        writer.writerow([*(quote_cell(cell) for cell in cells[:-1]), cells[-1]])
     return buffer.getvalue()
+
+
+def _csv_reference(reference: PaperReference) -> str:
+    # A title is found by its letters and digits alone, so a `;` in it, which would
+    # split the cell, becomes a `,` and still names the same paper.
+    return reference.text.replace(_SEPARATOR, ",")
 
 
 def quote_cell(cell: str) -> str:
@@ -180,6 +215,12 @@ def write_toml(specs: Iterable[SubscriptionSpec]) -> str:
         for name, value in spec.follows.items():
             if value:  # None, or an empty list: the topic does not follow it
                 lines.append(f"{name} = {json.dumps(value, ensure_ascii=False)}")
+        for name, references in (("liked", spec.liked), ("unliked", spec.unliked)):
+            if references:
+                texts = [reference.text for reference in references]
+                lines.append(f"{name} = {json.dumps(texts, ensure_ascii=False)}")
+        if spec.level is not None:
+            lines.append(f"level = {spec.level}")
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 
@@ -198,6 +239,9 @@ def _spec(where: str, row: Mapping[str, Any]) -> SubscriptionSpec:
             cadence=_text(row, "cadence", where) or None,
             format=_text(row, "format", where) or None,
             timezone=_text(row, "timezone", where) or None,
+            liked=_texts(row, "liked", where),
+            unliked=_texts(row, "unliked", where),
+            level=_integer(row, "level", where),
             **follows,
         )
     except InputError as exc:
@@ -232,6 +276,17 @@ def _number(cell: str | None, key: str, where: str) -> int | None:
     if not text:
         return None
     if not text.isdecimal() or len(text) > 9:
+        raise InputError(f"{where}: {key} must be a whole number, not {text[:20]!r}")
+    return int(text)
+
+
+def _signed_number(cell: str | None, key: str, where: str) -> int | None:
+    """A CSV cell holding a whole number that may be negative, or nothing."""
+    text = (cell or "").strip()
+    digits = text.removeprefix("-")
+    if not text:
+        return None
+    if not digits.isdecimal() or len(digits) > 9:
         raise InputError(f"{where}: {key} must be a whole number, not {text[:20]!r}")
     return int(text)
 

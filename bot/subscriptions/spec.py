@@ -53,7 +53,7 @@ class SubscriptionSpec:
 
     `cadence`, `format` and `timezone` belong to the subscriber; None keeps
     what the subscriber has (daily, email and the configured time zone for a
-    new one).
+    new one). `level` None likewise keeps the topic's level (0 for a new topic).
     """
 
     email: str
@@ -73,7 +73,7 @@ class SubscriptionSpec:
     top: int | None = None
     liked: tuple[PaperReference, ...] = ()
     unliked: tuple[PaperReference, ...] = ()
-    level: int = 0
+    level: int | None = None
 
     @property
     def follows(self) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def make_spec(
     timezone: str | None = None,
     liked: Iterable[str] = (),
     unliked: Iterable[str] = (),
-    level: int = 0,
+    level: int | None = None,
     **follows: Any,
 ) -> SubscriptionSpec:
     """Validate a subscription request; raise `InputError` naming the first bad value.
@@ -117,14 +117,14 @@ def make_spec(
     `follows` are the fields of `FOLLOW_FIELDS` (authors=[...], top=3...), checked
     by `check_follows`. `liked` and `unliked` name example papers (arXiv id, link
     or exact title: `check_paper`), `level` moves their threshold ("more" above 0,
-    "fewer" below). A topic needs something that selects papers: a keyword, a
+    "fewer" below; None keeps the topic's). A topic needs something that selects papers: a keyword, a
     liked paper, an author, an organisation, a category or a trending switch.
     """
     checked_keywords = _keywords(keywords, "keyword", required=False)
     checked_exclusions = _keywords(exclusions, "exclusion", required=False)
     checked = check_follows(**follows)
     checked_liked, checked_unliked = check_examples(liked, unliked)
-    checked_level = check_level(level)
+    checked_level = None if level is None else check_level(level)
     if not checked_keywords and not checked_liked and not selects(checked):
         raise InputError(
             "at least one keyword, liked paper, author, organisation or category, or a"
@@ -195,6 +195,11 @@ def check_level(level: int) -> int:
             f" to {MAX_LEVEL} (more papers); 0 is the default"
         )
     return level
+
+
+def shifted_level(current: int, step: int) -> int:
+    """The level one "more" (`step` 1) or "fewer" (-1) away from `current`, kept in range."""
+    return max(-MAX_LEVEL, min(MAX_LEVEL, current + step))
 
 
 def check_follows(**given: Any) -> dict[str, Any]:

@@ -103,10 +103,11 @@ def subscribe(
 ) -> SubscribeOutcome:
     """Create or update the subscriber and its topic named `spec.name`.
 
-    The topic's keywords, exclusions, follows and level are replaced by the
-    spec's; so are its example papers when the spec names any (`source` says
-    where they came from), while a spec naming none keeps those the topic has
-    (feedback from digests is not lost to a change of keywords). A subscriber who
+    The topic's keywords, exclusions and follows are replaced by the spec's; so
+    are its level when the spec gives one, and its example papers when the spec
+    names any (`source` says where they came from), while a spec naming none
+    keeps those the topic has (feedback from digests is not lost to a change of
+    keywords). A subscriber who
     had unsubscribed becomes active again, with their history intact. Raises
     `InputError` when an example paper is not in the store.
     """
@@ -140,7 +141,8 @@ def subscribe(
     topic.keywords = list(spec.keywords)
     topic.exclusions = list(spec.exclusions)
     _store_follows(topic, spec)
-    topic.similarity_level = spec.level
+    if spec.level is not None:
+        topic.similarity_level = spec.level
     topic.updated_at = now
     session.flush()
     assert topic.id is not None  # flushed above
@@ -226,7 +228,7 @@ def opt_in(session: Session, spec: SubscriptionSpec, *, now: datetime) -> OptIn:
             exclusions=list(spec.exclusions), created_at=now, updated_at=now,
         )  # fmt: skip
         _store_follows(topic, spec)
-        topic.similarity_level = spec.level
+        topic.similarity_level = spec.level or 0
         session.add(topic)
         subscriber.updated_at = now
         session.flush()
@@ -255,7 +257,7 @@ def _compared(topic: SubscriptionSpec | Topic) -> tuple[object, ...]:
         _folded(topic.exclusions),
         _example_keys(topic.liked),
         _example_keys(topic.unliked),
-        topic.level,
+        topic.level or 0,  # a spec's None is a new topic's 0
         *(
             follows[name] if name in TRENDING_FIELDS else _folded(follows[name])
             for name in FOLLOW_FIELDS

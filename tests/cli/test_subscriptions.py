@@ -289,3 +289,104 @@ def test_a_bad_follow_is_a_usage_error_and_stores_nothing(
     [line] = result.stderr.splitlines()
     assert line.startswith(f"paperbot: error: {message}"), line
     assert _subscribers(run_cli, "--all") == before
+
+
+NOPROP = "NoProp: Training Neural Networks without Back-propagation or Forward-propagation"
+LATENT = "Searching Latent Program Spaces"
+
+
+def _examples(subscriber: dict[str, Any]) -> dict[str, tuple[list[str], list[str], int]]:
+    """Each topic's liked and unliked titles and its level, by topic name."""
+    return {
+        topic["name"]: (
+            sorted(paper["title"] for paper in topic["liked"]),
+            sorted(paper["title"] for paper in topic["unliked"]),
+            topic["level"],
+        )
+        for topic in subscriber["topics"]
+    }
+
+
+def test_subscribe_by_example_keeps_the_examples_and_level_when_not_given(stored: RunCli) -> None:
+    made = stored(
+        "subscribe", "ana@lab.org", "-n", "rules", "--like", NOPROP, "--unlike", LATENT,
+        "--level", "2",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == (
+        "subscribed ana@lab.org: new topic 'rules' with 0 keyword(s) and 0 exclusion(s),"
+        " 1 liked paper(s), 1 unliked paper(s), level 2\n"
+    )
+    assert stored("subscribe", "ana@lab.org", "-n", "rules", "backpropagation").returncode == 0
+    [ana] = _subscribers(stored)
+    assert _examples(ana) == {"rules": ([NOPROP], [LATENT], 2)}
+    assert ana["topics"][0]["keywords"] == ["backpropagation"]
+    levels = []
+    for flag in ("--more", "--more", "--fewer"):
+        assert stored("subscribe", "ana@lab.org", "-n", "rules", "GAN", flag).returncode == 0
+        levels.append(_examples(_subscribers(stored)[0])["rules"][2])
+    assert levels == [3, 3, 2]  # clamped at 3
+    table = stored("subscriptions").stdout
+    assert f"liked: {NOPROP}; unliked: {LATENT}\t2\t" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--like", "No Such Paper"], 1, "paper 'No Such Paper': no stored paper has this title"),
+        (["--like", "2401.99999"], 1, "no stored paper has the arXiv id 2401.99999"),
+        (["--like", NOPROP, "--unlike", NOPROP.upper()], 2, "is given as both liked and unliked"),
+        (["--like", NOPROP, "--level", "4"], 2, "level 4 is out of range"),
+        (["--like", NOPROP, "--level", "1", "--more"], 2, "give only one of --level, --more"),
+    ],
+)
+def test_an_unknown_paper_or_bad_level_is_one_line_and_stores_nothing(
+    stored: RunCli, args: list[str], code: int, message: str
+) -> None:
+    result = stored("subscribe", "ana@lab.org", *args)
+    assert result.returncode == code
+    [line] = result.stderr.splitlines()
+    assert line.startswith("paperbot: error: ") and message in line, line
+    assert _subscribers(stored, "--all") == []  # not even the subscriber
+
+
+def test_examples_and_levels_round_trip_through_export_and_import(
+    stored: RunCli, samples: Path, tmp_path: Path
+) -> None:
+    assert stored("subscribe", "ana@lab.org", "--like", NOPROP, "--like", LATENT).returncode == 0
+    made = stored("subscribe", "bo@lab.org", "GAN", "--unlike", NOPROP, "--level", "-2")
+    assert made.returncode == 0, made.stderr
+    for format in ("csv", "toml"):
+        exported = stored("subscriptions", "export", "--format", format, "-o", f"subs.{format}")
+        assert exported.returncode == 0, exported.stderr
+        other = {"PAPERBOT_DATA_DIR": str(tmp_path / format)}
+        assert stored("ingest", str(samples), env=other).returncode == 0
+        imported = stored("subscriptions", "import", f"subs.{format}", env=other)
+        assert imported.returncode == 0, imported.stderr
+        listed = stored("subscriptions", "--json", env=other)
+        assert [_examples(s) for s in json.loads(listed.stdout)] == [
+            {"default": ([NOPROP, LATENT], [], 0)},
+            {"default": ([], [NOPROP], -2)},
+        ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        ("subs.csv", f"email,keywords,liked\nbo@lab.org,LoRA,{NOPROP}\ncy@lab.org,GAN,Unknown Paper\n", "row 3"),
+        ("subs.toml", f'[[subscription]]\nemail = "bo@lab.org"\nliked = ["{NOPROP}"]\n\n'
+         '[[subscription]]\nemail = "cy@lab.org"\nunliked = ["Unknown Paper"]\nkeywords = ["GAN"]\n',
+         "subscription 2"),
+    ],
+)  # fmt: skip
+def test_an_import_naming_an_unknown_paper_names_its_row_and_stores_nothing(
+    stored: RunCli, tmp_path: Path, name: str, content: str, where: str
+) -> None:
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    result = stored("subscriptions", "import", name)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"paperbot: error: {name}: {where}: paper 'Unknown Paper': no stored paper has this"
+        " title (give its exact title, its arXiv id or a link to it)"
+    ]
+    assert _subscribers(stored, "--all") == []

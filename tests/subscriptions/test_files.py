@@ -5,6 +5,7 @@ import re
 import pytest
 
 from bot.errors import InputError
+from bot.ingest.identity import title_key
 from bot.subscriptions.files import read_csv, read_toml, write_csv, write_toml
 from bot.subscriptions.spec import SubscriptionSpec, make_spec
 
@@ -22,6 +23,11 @@ SPECS = [
         min_upvotes=20, top=3,
     ),
     make_spec("e@lab.org", [], name="trending", top=5),
+    make_spec(
+        "f@lab.org", [], name="by example", liked=["2401.00001", "Sparse Autoencoders"],
+        unliked=["Top Quark Tagging"], level=-2,
+    ),
+    make_spec("f@lab.org", ["grokking"], name="kept level", liked=["2401.00002"]),
 ]  # fmt: skip
 
 
@@ -186,7 +192,7 @@ def test_follows_are_columns_and_keys_and_need_no_keywords() -> None:
     header, *_ = write_csv(SPECS).splitlines()
     assert header.endswith(
         ",authors,organisations,categories,exclude_authors,exclude_organisations,"
-        "exclude_categories,min_upvotes,top"
+        "exclude_categories,min_upvotes,top,liked,unliked,level"
     )
     assert (
         "d@lab.org,people,,,,,,Y. LeCun;Jürgen Schmidhuber,stabilityai,cs.*,Y. Li,"
@@ -232,3 +238,43 @@ def test_a_bad_follow_in_a_csv_names_its_row(text: str, message: str) -> None:
 def test_a_bad_follow_in_toml_names_its_table(table: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         read_toml(f'[[subscription]]\nemail = "a@lab.org"\n{table}\n')
+
+
+def test_examples_and_level_are_columns_and_keys() -> None:
+    csv_text = "email,liked,unliked,level\na@lab.org,2401.00001;Sparse Autoencoders,Top Quark,-1\n"
+    toml_text = (
+        '[[subscription]]\nemail = "a@lab.org"\nliked = ["2401.00001", "Sparse Autoencoders"]\n'
+        'unliked = ["Top Quark"]\nlevel = -1\n'
+    )
+    for spec in (*read_csv(csv_text), *read_toml(toml_text)):
+        assert [r.text for r in spec.liked] == ["2401.00001", "Sparse Autoencoders"]
+        assert ([r.text for r in spec.unliked], spec.level, spec.keywords) == (
+            ["Top Quark"],
+            -1,
+            (),
+        )
+    [kept] = read_csv("email,keywords,level\na@lab.org,GAN,\n")
+    assert kept.level is None  # an empty level keeps the topic's
+
+
+def test_a_title_holding_the_list_separator_is_written_so_it_still_names_the_paper() -> None:
+    spec = make_spec("a@lab.org", [], liked=["Less is More; or Not", "2401.00001"])
+    [read] = read_csv(write_csv([spec]))
+    assert [r.text for r in read.liked] == ["Less is More, or Not", "2401.00001"]
+    assert title_key(read.liked[0].title or "") == title_key("Less is More; or Not")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("email,liked,level\na@lab.org,2401.00001,many\n", "row 2: level must be a whole number, not 'many'"),
+        ("email,liked,level\na@lab.org,2401.00001,4\n", "row 2: level 4 is out of range"),
+        ("email,liked,unliked\na@lab.org,Grokking,grokking\n", "row 2: paper 'Grokking' is given as both"),
+        ('[[subscription]]\nemail = "a@lab.org"\nliked = ["X"]\nlevel = "1"\n', "subscription 1: level must be a whole number"),
+        ('[[subscription]]\nemail = "a@lab.org"\nliked = "X"\n', "subscription 1: liked must be a list of strings"),
+    ],
+)  # fmt: skip
+def test_bad_examples_or_levels_name_their_row_or_table(text: str, message: str) -> None:
+    read = read_toml if text.startswith("[[") else read_csv
+    with pytest.raises(InputError, match=re.escape(message)):
+        read(text)

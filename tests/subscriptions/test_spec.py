@@ -6,7 +6,13 @@ import pytest
 from bot.errors import InputError
 from bot.matching import similarity
 from bot.subscriptions import spec as spec_module
-from bot.subscriptions.spec import DEFAULT_TOPIC, email_key, make_spec, normalise_email
+from bot.subscriptions.spec import (
+    DEFAULT_TOPIC,
+    email_key,
+    make_spec,
+    normalise_email,
+    shifted_level,
+)
 
 
 def test_a_valid_request_is_normalised() -> None:
@@ -228,3 +234,17 @@ def test_bad_examples_and_levels_are_refused_naming_them(
 
 def test_the_levels_of_the_spec_are_those_of_the_similarity_engine() -> None:
     assert spec_module.MAX_LEVEL == similarity.MAX_LEVEL
+
+
+def test_a_level_not_given_is_none_and_keeps_the_stored_one() -> None:
+    assert make_spec("a@lab.org", ["GAN"]).level is None
+    assert make_spec("a@lab.org", ["GAN"], level=0).level == 0
+
+
+@pytest.mark.parametrize(
+    ("current", "step", "shifted"), [(0, 1, 1), (2, 1, 3), (3, 1, 3), (-3, -1, -3), (1, -1, 0)]
+)
+def test_more_and_fewer_move_the_level_by_one_within_its_range(
+    current: int, step: int, shifted: int
+) -> None:
+    assert shifted_level(current, step) == shifted

@@ -156,7 +156,7 @@ def test_a_topic_keeps_what_it_follows_and_becomes_its_rule(engine: Engine, cloc
         subscribe(session, spec, now=clock())
     with Session(engine) as session:
         [subscriber] = list_subscribers(session)
-        assert as_specs([subscriber]) == [replace(spec, cadence="daily", format="email")]
+        assert as_specs([subscriber]) == [replace(spec, cadence="daily", format="email", level=0)]
     [topic] = subscriber.topics
     rule = topic.rule()
     assert (rule.id, rule.keywords, rule.authors, rule.exclude_categories, rule.top) == (
@@ -184,3 +184,21 @@ def test_opt_in_tells_topics_apart_by_what_they_follow(engine: Engine, clock: Cl
     assert [(t.authors, t.top) for t in found.topics] == [
         (("Y. LeCun",), None), (("Y. LeCun",), 3),
     ]  # fmt: skip
+
+
+def test_a_topic_keeps_its_level_when_a_spec_gives_none(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        subscribe(session, make_spec("a@lab.org", ["GAN"]), now=clock())
+        subscribe(session, make_spec("a@lab.org", ["GAN"], name="more", level=2), now=clock())
+        subscribe(session, make_spec("a@lab.org", ["LoRA"], name="more"), now=clock())
+    with Session(engine) as session:
+        found = find_subscriber(session, "a@lab.org")
+    assert found is not None
+    assert [(t.name, t.keywords, t.level) for t in found.topics] == [
+        ("default", ("GAN",), 0), ("more", ("LoRA",), 2),
+    ]  # fmt: skip
+    with write_session(engine) as session:  # a level given replaces it, 0 included
+        subscribe(session, make_spec("a@lab.org", ["LoRA"], name="more", level=0), now=clock())
+    with Session(engine) as session:
+        found = find_subscriber(session, "a@lab.org")
+    assert found is not None and found.topics[1].level == 0
