@@ -228,3 +228,10 @@ def test_bad_examples_and_levels_are_refused_naming_them(
 
 def test_the_levels_of_the_spec_are_those_of_the_similarity_engine() -> None:
     assert spec_module.MAX_LEVEL == similarity.MAX_LEVEL
+
+
+def test_a_topic_keeping_its_stored_liked_papers_needs_no_keyword() -> None:
+    spec = make_spec("a@lab.org", [], level=-1, keeps_liked=True)
+    assert (spec.keywords, spec.liked, spec.level) == ((), (), -1)
+    with pytest.raises(InputError, match="at least one keyword"):
+        make_spec("a@lab.org", [], level=-1, keeps_liked=False)
