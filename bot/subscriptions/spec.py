@@ -110,6 +110,7 @@ def make_spec(
     liked: Iterable[str] = (),
     unliked: Iterable[str] = (),
     level: int | None = None,
+    keeps_liked: bool = False,
     **follows: Any,
 ) -> SubscriptionSpec:
     """Validate a subscription request; raise `InputError` naming the first bad value.
@@ -117,15 +118,17 @@ def make_spec(
     `follows` are the fields of `FOLLOW_FIELDS` (authors=[...], top=3...), checked
     by `check_follows`. `liked` and `unliked` name example papers (arXiv id, link
     or exact title: `check_paper`), `level` moves their threshold ("more" above 0,
-    "fewer" below; None keeps the topic's). A topic needs something that selects papers: a keyword, a
-    liked paper, an author, an organisation, a category or a trending switch.
+    "fewer" below; None keeps the topic's). A topic needs something that selects
+    papers: a keyword, a liked paper, an author, an organisation, a category or a
+    trending switch; `keeps_liked` says the topic already has liked papers stored,
+    which it keeps (the manage page saves a topic without naming its examples again).
     """
     checked_keywords = _keywords(keywords, "keyword", required=False)
     checked_exclusions = _keywords(exclusions, "exclusion", required=False)
     checked = check_follows(**follows)
     checked_liked, checked_unliked = check_examples(liked, unliked)
     checked_level = None if level is None else check_level(level)
-    if not checked_keywords and not checked_liked and not selects(checked):
+    if not checked_keywords and not checked_liked and not keeps_liked and not selects(checked):
         raise InputError(
             "at least one keyword, liked paper, author, organisation or category, or a"
             " trending switch (minimum upvotes, top of the day), is needed"

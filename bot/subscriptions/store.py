@@ -347,8 +347,8 @@ def as_specs(subscribers: Iterable[SubscriberView]) -> list[SubscriptionSpec]:
             s.format,
             s.timezone,
             **t.follows,
-            liked=tuple(_reference(paper) for paper in t.liked),
-            unliked=tuple(_reference(paper) for paper in t.unliked),
+            liked=tuple(reference_of(paper) for paper in t.liked),
+            unliked=tuple(reference_of(paper) for paper in t.unliked),
             level=t.level,
         )
         for s in subscribers
@@ -356,8 +356,8 @@ def as_specs(subscribers: Iterable[SubscriberView]) -> list[SubscriptionSpec]:
     ]
 
 
-def _reference(paper: ExamplePaper) -> PaperReference:
-    """How an export names a stored example: by arXiv id when it has one, else by title."""
+def reference_of(paper: ExamplePaper) -> PaperReference:
+    """How an export or a request names a stored paper: by arXiv id when it has one, else by title."""
     if paper.arxiv_id:
         return PaperReference(paper.arxiv_id, arxiv_id=paper.arxiv_id)
     return PaperReference(paper.title, title=paper.title)

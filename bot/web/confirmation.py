@@ -32,6 +32,8 @@ from bot.digest.message import POLICY
 from bot.errors import InputError
 from bot.matching.facets import TRENDING_FIELDS
 from bot.models import ConfirmationCount, PendingSubscription, Subscriber
+from bot.subscriptions.examples import find_paper
+from bot.subscriptions.paper_reference import PaperReference
 from bot.subscriptions.spec import SubscriptionSpec, describe_follows, email_key, make_spec
 from bot.subscriptions.store import (
     OptIn,
@@ -78,6 +80,8 @@ class PendingRequest:
 
     id: int
     spec: SubscriptionSpec
+    liked_titles: tuple[str, ...] = ()  # the titles of the example papers, for the email
+    unliked_titles: tuple[str, ...] = ()
 
     @property
     def subject(self) -> TokenSubject:
@@ -96,6 +100,8 @@ class Unconfirmed:
     spec: SubscriptionSpec
     current: SubscriberView | None
     plan: OptIn
+    liked_titles: tuple[str, ...] = ()
+    unliked_titles: tuple[str, ...] = ()
 
 
 ConfirmAction = OptInAction | Literal["already"]
@@ -144,6 +150,9 @@ def request_fields(spec: SubscriptionSpec) -> dict[str, Any]:
             name: value if name in TRENDING_FIELDS else list(value)
             for name, value in spec.follows.items()
         },
+        "liked": [reference.text for reference in spec.liked],
+        "unliked": [reference.text for reference in spec.unliked],
+        "level": spec.level,
         "name": spec.name,
         "cadence": spec.cadence,
         "format": spec.format,
@@ -254,6 +263,8 @@ def confirmation_message(
         "keywords": spec.keywords,
         "exclusions": spec.exclusions,
         "follows": describe_follows(spec.follows),
+        "liked": pending.liked_titles,
+        "unliked": pending.unliked_titles,
         "cadence": spec.cadence or "daily",
         "format": FORMAT_LABELS.get(spec.format or "email", spec.format),
         "timezone": spec.timezone or f"{site_timezone} (the site's)",
@@ -339,7 +350,8 @@ def read_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Unco
         if pending.confirmed_at is not None:
             return _confirmed(session, pending, spec, "already", spec.name)
         current = find_subscriber(session, pending.email)
-        return Unconfirmed(spec, current, plan_opt_in(current, spec))
+        liked, unliked = example_titles(session, spec)
+        return Unconfirmed(spec, current, plan_opt_in(current, spec), liked, unliked)
 
 
 def confirm_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> Confirmed:
@@ -355,11 +367,31 @@ def confirm_request(engine: Engine, subject: LinkSubject, *, now: datetime) -> C
         spec = _stored_spec(pending)
         if pending.confirmed_at is not None:
             return _confirmed(session, pending, spec, "already", spec.name)
-        done = opt_in(session, spec, now=now)
+        try:
+            done = opt_in(session, spec, now=now)
+        except InputError as error:  # an example paper no longer named clearly: nothing applied
+            raise StaleRequestError(str(error)) from error
         pending.confirmed_at = now
         session.add(pending)
         session.flush()
         return _confirmed(session, pending, spec, done.action, done.topic)
+
+
+def example_titles(
+    session: Session, spec: SubscriptionSpec
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The titles of a request's liked and unliked papers (a paper not found: as it was named)."""
+
+    def titles(references: tuple[PaperReference, ...]) -> tuple[str, ...]:
+        found = []
+        for reference in references:
+            try:
+                found.append(find_paper(session, reference).title)
+            except InputError:
+                found.append(reference.text)
+        return tuple(found)
+
+    return titles(spec.liked), titles(spec.unliked)
 
 
 def _confirmed(

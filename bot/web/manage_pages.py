@@ -5,9 +5,12 @@ Every digest carries `<base>/manage/<token>` and `<base>/unsubscribe/<token>`
 working; a link is honoured only when its signature holds for its purpose and
 the subscriber it names still exists with the same address.
 
-    GET  /manage/<token>       the form (topics, cadence, format, time zone) and a preview
+    GET  /manage/<token>       the form (topics, cadence, format, time zone) and a preview;
+                               ?find=TEXT&topic=ID also lists stored papers whose title holds TEXT
     POST /manage/<token>       action=preview: the preview of the form as submitted, nothing saved
                                action=save: validated like the CLI (make_spec), saved, 303 back
+                               action=example-add / example-remove: one example paper of one
+                               of the subscriber's topics marked or unmarked, 303 back
     GET  /unsubscribe/<token>  one button; a GET never changes anything (link scanners follow links)
     POST /unsubscribe/<token>  List-Unsubscribe=One-Click (the button, or an RFC 8058 mail client)
 
@@ -18,7 +21,7 @@ on the event loop.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,15 +35,27 @@ from starlette.routing import BaseRoute, Route
 
 from bot.db import write_session
 from bot.errors import InputError
+from bot.matching.facets import FOLLOW_FIELDS
 from bot.matching.hints import KeywordHint
-from bot.models import Subscriber
+from bot.models import Paper, Subscriber, Subscription
 from bot.similar_papers import stored_example_topics
+from bot.subscriptions.examples import (
+    ExamplePaper,
+    examples_of,
+    find_paper,
+    mark_example,
+    remove_example,
+)
+from bot.subscriptions.paper_search import MAX_QUERY, search_titles
 from bot.subscriptions.spec import (
     CADENCES,
     DEFAULT_TOPIC,
     FORMATS,
+    MAX_LEVEL,
     SubscriptionSpec,
+    check_paper,
     make_spec,
+    selects,
     split_keywords,
 )
 from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
@@ -79,6 +94,22 @@ MAX_ONE_CLICK_BYTES = 4096
 # nothing, so repeated names could not be paired up. Four digits is plenty and keeps
 # int() away from absurd numbers.
 _TOPIC_FIELD = re.compile(r"topic-(\d{1,4})-name")
+# Ids of topics and papers in the example forms: digits only, short enough for int().
+_ID = re.compile(r"\d{1,18}")
+_LEVEL = re.compile(r"[+-]?\d{1,2}")
+
+LEVELS = tuple(range(MAX_LEVEL, -MAX_LEVEL - 1, -1))
+_LEVEL_LABELS = {3: "many more", 2: "more", 1: "a few more", 0: "as is", -1: "a few fewer",
+                 -2: "fewer", -3: "far fewer"}  # fmt: skip
+LEVEL_CHOICES = [
+    (level, f"{level:+d}: {_LEVEL_LABELS[level]}" if level else "0: as is") for level in LEVELS
+]
+_SOURCE_LABELS = {
+    "subscribe": "from subscribing",
+    "import": "imported",
+    "web": "added here",
+    "feedback": "from a digest",
+}
 
 _CADENCE_LABELS = {"daily": "Daily", "weekly": "Weekly", "paused": "Paused (no digests for now)"}
 _FORMAT_LABELS = {"email": "Email", "markdown": "Markdown file", "both": "Email and Markdown file"}
@@ -100,6 +131,7 @@ class TopicFields:
     exclusions: str
     remove: bool = False
     follow: FollowFields = field(default_factory=FollowFields)
+    level: str = "0"
 
     def form_topic(self) -> FormTopic:
         """The topic as the preview and the checks read it."""
@@ -132,7 +164,7 @@ class ManageForm:
         topics = tuple(
             TopicFields(
                 t.name, "\n".join(t.keywords), "\n".join(t.exclusions),
-                follow=FollowFields.from_follows(t.follows),
+                follow=FollowFields.from_follows(t.follows), level=str(t.level),
             )
             for t in view.topics
         )  # fmt: skip
@@ -151,6 +183,7 @@ class ManageForm:
                 fields.get(f"topic-{n}-exclusions", ""),
                 remove=bool(fields.get(f"topic-{n}-remove")),
                 follow=FollowFields.from_fields(fields, f"topic-{n}-"),
+                level=fields.get(f"topic-{n}-level", "0"),
             )
             for n in numbers
         )
@@ -172,16 +205,19 @@ class ManageForm:
 
     def wanted_topics(self) -> list[FormTopic]:
         """The topics the form keeps or adds (the new one if it selects something)."""
-        wanted = [t.form_topic() for t in self.topics if not t.remove]
+        return [topic for topic, _ in self.wanted_levels()]
+
+    def wanted_levels(self) -> list[tuple[FormTopic, str]]:
+        """The topics the form keeps or adds, each with its "more / fewer" level as typed."""
+        wanted = [(t.form_topic(), t.level) for t in self.topics if not t.remove]
         if self.adds_topic:
-            wanted.append(
-                _form_topic(
-                    self.new_name.strip() or DEFAULT_TOPIC,
-                    self.new_keywords,
-                    self.new_exclusions,
-                    self.new_follow,
-                )
+            new = _form_topic(
+                self.new_name.strip() or DEFAULT_TOPIC,
+                self.new_keywords,
+                self.new_exclusions,
+                self.new_follow,
             )
+            wanted.append((new, "0"))
         return wanted
 
 
@@ -194,10 +230,14 @@ class _Settings:
     timezone: str | None
 
 
-def validate(email: str, form: ManageForm) -> tuple[list[SubscriptionSpec], list[str]]:
+def validate(
+    email: str, form: ManageForm, with_liked: Collection[str] = ()
+) -> tuple[list[SubscriptionSpec], list[str]]:
     """The specs the form asks for (one per topic) and every error, with make_spec's rules.
 
-    Nothing is saved unless the error list is empty.
+    `with_liked` names the stored topics that have liked papers: those keep them
+    (the specs name no examples, so stored ones are neither dropped nor looked up
+    again) and need no keyword. Nothing is saved unless the error list is empty.
     """
     errors: list[str] = []
     settings = _validate_settings(email, form, errors)
@@ -207,15 +247,18 @@ def validate(email: str, form: ManageForm) -> tuple[list[SubscriptionSpec], list
             f"The new topic {form.new_name.strip()!r} needs at least one keyword, author,"
             " organisation or category, or a trending switch."
         )
-    for topic in form.wanted_topics():
-        if topic.problems:
-            errors += [f"Topic {topic.name!r}: {problem}." for problem in topic.problems]
+    for topic, level_text in form.wanted_levels():
+        level = _level(level_text)
+        problems = [*topic.problems] + ([] if level is not None else [_level_problem(level_text)])
+        if problems:
+            errors += [f"Topic {topic.name!r}: {problem}." for problem in problems]
             continue
+        assert level is not None  # a problem otherwise
         try:
             spec = make_spec(
                 email, topic.keywords, topic.exclusions, name=topic.name,
                 cadence=settings.cadence, format=settings.format, timezone=settings.timezone,
-                **topic.follows,
+                level=level, keeps_liked=topic.name in with_liked, **topic.follows,
             )  # fmt: skip
         except InputError as exc:
             errors.append(f"Topic {topic.name!r}: {exc}.")
@@ -230,6 +273,17 @@ def validate(email: str, form: ManageForm) -> tuple[list[SubscriptionSpec], list
             " cadence 'paused'; to stop them for good, unsubscribe."
         )
     return specs, errors
+
+
+def _level(text: str) -> int | None:
+    """A level as typed, as a number (its range is make_spec's to check); None if not one."""
+    given = text.strip() or "0"
+    return int(given) if _LEVEL.fullmatch(given) else None
+
+
+def _level_problem(text: str) -> str:
+    shown = text.strip() if len(text.strip()) <= 20 else text.strip()[:20] + "…"
+    return f"level {shown!r} is not a whole number from -{MAX_LEVEL} to {MAX_LEVEL}"
 
 
 def _validate_settings(email: str, form: ManageForm, errors: list[str]) -> _Settings:
@@ -308,7 +362,12 @@ def _show_stored(request: Request, subject: LinkSubject) -> Response:
     if view is None:
         return _bad_link(request)
     saved = request.query_params.get("saved") == "1"
-    return _render(request, context, subject, view, ManageForm.from_view(view), saved=saved)
+    search = _search(context.engine, view, request.query_params)
+    return _render(
+        request, context, subject, view, ManageForm.from_view(view), saved=saved,
+        examples_changed=request.query_params.get("examples") == "1", search=search,
+        status=400 if search is not None and search.problem else 200,
+    )  # fmt: skip
 
 
 def _submit(request: Request, subject: LinkSubject, fields: dict[str, str]) -> Response:
@@ -322,10 +381,12 @@ def _submit(request: Request, subject: LinkSubject, fields: dict[str, str]) -> R
             "This form has expired",
             "Nothing was changed. Open the link from your digest again and resubmit the form.",
         )
+    if fields.get("action") in EXAMPLE_ACTIONS:
+        return _submit_example(request, context, subject, view, fields)
     form = ManageForm.from_fields(fields)
     if fields.get("action") != "save":  # "preview", or Enter pressed somewhere: never a save
         return _render(request, context, subject, view, form)
-    specs, errors = validate(view.email, form)
+    specs, errors = validate(view.email, form, {t.name for t in view.topics if t.liked})
     if errors:
         return _render(request, context, subject, view, form, errors=errors, status=400)
     if not _save(context.engine, subject, specs, now=context.clock()):
@@ -373,6 +434,8 @@ def _render(
     form: ManageForm,
     *,
     saved: bool = False,
+    examples_changed: bool = False,
+    search: "Search | None" = None,
     errors: list[str] | None = None,
     status: int = 200,
 ) -> Response:
@@ -392,6 +455,10 @@ def _render(
             "csrf": csrf,
             "csrf_field": CSRF_FIELD,
             "saved": saved,
+            "examples_changed": examples_changed,
+            "cards": _example_cards(context.engine, view, search),
+            "find_max": MAX_QUERY,
+            "levels": LEVEL_CHOICES,
             "errors": errors or [],
             "preview": preview,
             "hints": hints,
@@ -421,6 +488,200 @@ def _preview(
     examples = stored_example_topics(context.engine, view.topics)
     hints = index.hints(k for topic in topics for k in topic.keywords)
     return index.preview(topics, examples=examples), hints
+
+
+# --- Example papers ------------------------------------------------------------------
+
+EXAMPLE_ACTIONS = ("example-add", "example-remove")
+
+
+@dataclass(frozen=True)
+class ExampleRow:
+    """One example paper of a topic as its card shows it."""
+
+    paper_id: int
+    title: str
+    link: str | None
+    liked: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Search:
+    """A title search asked for one topic's card: the text, the papers found or the problem."""
+
+    topic_id: int
+    text: str
+    found: tuple[ExamplePaper, ...] = ()
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ExampleCard:
+    """A topic's example papers and, when asked there, a title search's results."""
+
+    topic_id: int
+    name: str
+    level: int
+    examples: tuple[ExampleRow, ...]
+    search: Search | None
+
+
+def _search(engine: Engine, view: SubscriberView, query: Mapping[str, str]) -> Search | None:
+    """The title search the page's query asks for (?find=TEXT&topic=ID), or None.
+
+    Only the subscriber's own topics have a card to show it in: another id is ignored.
+    """
+    text, topic = query.get("find"), query.get("topic", "")
+    if text is None or not _ID.fullmatch(topic):
+        return None
+    topic_id = int(topic)
+    if topic_id not in {t.id for t in view.topics}:
+        return None
+    try:
+        with Session(engine) as session:
+            found = search_titles(session, text)
+    except InputError as exc:
+        return Search(topic_id, text[: MAX_QUERY + 1], problem=_sentence(exc))
+    return Search(topic_id, text, tuple(found))
+
+
+def _example_cards(
+    engine: Engine, view: SubscriberView, search: Search | None
+) -> list[ExampleCard]:
+    """One card per stored topic: its examples, liked first, with links and where they came from."""
+    ids = [topic.id for topic in view.topics]
+    with Session(engine) as session:
+        marked = examples_of(session, ids)
+        rows = {
+            topic_id: tuple(
+                ExampleRow(
+                    e.paper.id, e.paper.title, _paper_link(session, e.paper), e.liked,
+                    _SOURCE_LABELS.get(e.source, e.source),
+                )
+                for e in examples
+            )
+            for topic_id, examples in marked.items()
+        }  # fmt: skip
+    return [
+        ExampleCard(
+            topic.id,
+            topic.name,
+            topic.level,
+            rows.get(topic.id, ()),
+            search if search is not None and search.topic_id == topic.id else None,
+        )
+        for topic in view.topics
+    ]
+
+
+def _paper_link(session: Session, paper: ExamplePaper) -> str | None:
+    """The paper's arXiv page, else the link its source gave, else None."""
+    if paper.arxiv_id:
+        return f"https://arxiv.org/abs/{paper.arxiv_id}"
+    row = session.get(Paper, paper.id)
+    return None if row is None else row.url
+
+
+def _submit_example(
+    request: Request,
+    context: WebContext,
+    subject: LinkSubject,
+    view: SubscriberView,
+    fields: Mapping[str, str],
+) -> Response:
+    """Mark or unmark one example paper, then back to the page; the stored page and why if not."""
+    try:
+        done = _change_example(context.engine, subject, fields, now=context.clock())
+    except InputError as exc:
+        return _render(
+            request, context, subject, view, ManageForm.from_view(view),
+            errors=[_sentence(exc)], status=400,
+        )  # fmt: skip
+    if not done:
+        return _bad_link(request)  # the subscriber went away meanwhile
+    anchor = (
+        f"#examples-{fields.get('topic', '')}" if _ID.fullmatch(fields.get("topic", "")) else ""
+    )
+    return RedirectResponse(
+        f"{request.url.path}?examples=1{anchor}", status_code=303, headers=_PRIVATE_HEADERS
+    )
+
+
+def _change_example(
+    engine: Engine, subject: LinkSubject, fields: Mapping[str, str], *, now: datetime
+) -> bool:
+    """Apply an example form in one transaction; False if the owner is gone.
+
+    Raises `InputError` (nothing changed) for a topic that is not the owner's,
+    a paper that is not stored or not named clearly, or a removal that would
+    leave a topic with nothing selecting papers.
+    """
+    with write_session(engine) as session:
+        owner = _owner(session, subject)
+        if owner is None:
+            return False
+        topic = _own_topic(session, owner, fields.get("topic", ""))
+        assert topic.id is not None  # read back from the store
+        if fields.get("action") == "example-remove":
+            paper_id = _paper_id(fields.get("paper", ""))
+            if remove_example(session, topic.id, paper_id):
+                _check_selects(session, topic)
+            return True
+        paper = _named_paper(session, fields)
+        mark_example(
+            session, topic.id, paper.id, liked=fields.get("liked") != "0", source="web", now=now
+        )
+        if fields.get("liked") == "0":
+            _check_selects(session, topic)
+        topic.updated_at = now
+    return True
+
+
+def _own_topic(session: Session, owner: Subscriber, text: str) -> Subscription:
+    """The owner's topic with this id; `InputError` for any other (another's, or none)."""
+    row = session.get(Subscription, int(text)) if _ID.fullmatch(text) else None
+    if row is None or row.subscriber_id != owner.id:
+        raise InputError("that topic is not one of this subscription's: open the page again")
+    return row
+
+
+def _paper_id(text: str) -> int:
+    if not _ID.fullmatch(text):
+        raise InputError(
+            "no paper was chosen: pick one from the list or type its arXiv id or title"
+        )
+    return int(text)
+
+
+def _named_paper(session: Session, fields: Mapping[str, str]) -> ExamplePaper:
+    """The paper an add form names: a search result's id, or an arXiv id, link or exact title."""
+    reference = fields.get("reference", "")
+    if reference.strip():
+        return find_paper(session, check_paper(reference))
+    paper_id = _paper_id(fields.get("paper", ""))
+    row = session.get(Paper, paper_id)
+    if row is None or row.id is None:
+        raise InputError(f"paper {paper_id}: no stored paper has this id; search for it again")
+    return ExamplePaper(row.id, row.title, row.arxiv_id)
+
+
+def _check_selects(session: Session, topic: Subscription) -> None:
+    """Refuse a topic left with no keyword, liked paper, follow or trending switch."""
+    if topic.keywords or selects({name: getattr(topic, name) for name in FOLLOW_FIELDS}):
+        return
+    assert topic.id is not None  # read back from the store
+    if any(e.liked for e in examples_of(session, [topic.id]).get(topic.id, [])):
+        return
+    raise InputError(
+        f"topic {topic.name!r} would select no paper without this liked paper:"
+        " give it a keyword first, or remove the topic"
+    )
+
+
+def _sentence(exc: InputError) -> str:
+    message = str(exc)
+    return message[:1].upper() + message[1:] + "."
 
 
 # --- Unsubscribe ---------------------------------------------------------------------

@@ -20,9 +20,11 @@ about the address.
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
@@ -32,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.delivery.transports import Outgoing
 from bot.errors import InputError
+from bot.subscriptions.examples import ExamplePaper, find_papers
 from bot.subscriptions.spec import (
     FORMATS,
     SubscriptionSpec,
@@ -39,6 +42,7 @@ from bot.subscriptions.spec import (
     make_spec,
     split_keywords,
 )
+from bot.subscriptions.store import reference_of
 from bot.tokens import TokenSubject, signed_link
 from bot.web.confirmation import (
     CONFIRM_MAX_AGE,
@@ -81,6 +85,9 @@ WEB_CADENCES = ("daily", "weekly")
 MAX_FORM_BYTES = 64 * 1024
 """The largest form body read: 100 keywords of 200 characters fit, with room to spare."""
 
+MAX_WEB_EXAMPLES = 20
+"""The most papers each of the form's "more / fewer like" boxes takes (the manage page adds more)."""
+
 # Known-good values for checking one field alone through make_spec.
 _NEUTRAL: dict[str, Any] = {"email": "someone@example.org", "keywords": ["papers"]}
 # The fields that select papers: a topic needs one of them.
@@ -109,6 +116,8 @@ class SubscribeForm:
     cadence: str = "daily"
     format: str = "email"
     timezone: str = ""
+    liked: str = ""
+    unliked: str = ""
     follow: FollowFields = field(default_factory=FollowFields)
 
     @classmethod
@@ -123,6 +132,10 @@ class SubscribeForm:
         And what could not be read at all (a number that is not one).
         """
         follows, problems = self.follow.arguments()
+        liked, unliked = split_papers(self.liked), split_papers(self.unliked)
+        for label, papers in (("more papers like", liked), ("fewer papers like", unliked)):
+            if len(papers) > MAX_WEB_EXAMPLES:
+                problems.append(f"{label}: {len(papers)} papers (at most {MAX_WEB_EXAMPLES} here)")
         return {
             "email": self.email,
             "keywords": split_keywords(self.keywords),
@@ -130,8 +143,15 @@ class SubscribeForm:
             "cadence": self.cadence.strip() or None,
             "format": self.format.strip() or None,
             "timezone": self.timezone.strip() or None,
+            "liked": liked[: MAX_WEB_EXAMPLES + 1],
+            "unliked": unliked[: MAX_WEB_EXAMPLES + 1],
             **follows,
         }, problems
+
+
+def split_papers(text: str) -> tuple[str, ...]:
+    """The papers of a box: one per line (titles may hold commas), blanks dropped."""
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
 def validate(form: SubscribeForm) -> SubscriptionSpec | list[str]:
@@ -214,7 +234,36 @@ async def subscribe_submit(request: Request) -> Response:
     checked = validate(form)
     if isinstance(checked, list):
         return _form_page(request, form, checked, status=400)
-    return await _request_confirmation(request, checked)
+    found = await run_in_threadpool(_stored_examples, context.engine, checked)
+    if isinstance(found, str):  # a paper not stored, or not named clearly: nothing stored or sent
+        return _form_page(request, form, [found], status=400)
+    spec, liked, unliked = found
+    return await _request_confirmation(request, spec, liked, unliked)
+
+
+def _stored_examples(
+    engine: Engine, spec: SubscriptionSpec
+) -> tuple[SubscriptionSpec, list[ExamplePaper], list[ExamplePaper]] | str:
+    """The spec naming its example papers as stored (arXiv id, else exact title), and the papers.
+
+    Or the one message saying which paper is not stored, or not named clearly.
+    """
+    try:
+        with Session(engine) as session:
+            liked = find_papers(session, spec.liked)
+            unliked = find_papers(session, spec.unliked)
+    except InputError as exc:
+        return _sentence(str(exc))
+    both = {paper.id for paper in liked} & {paper.id for paper in unliked}
+    if both:
+        title = next(paper.title for paper in liked if paper.id in both)
+        return _sentence(f"paper {title!r} is given as both liked and unliked")
+    named = replace(
+        spec,
+        liked=tuple(reference_of(paper) for paper in liked),
+        unliked=tuple(reference_of(paper) for paper in unliked),
+    )
+    return named, liked, unliked
 
 
 def _form_page(
@@ -233,6 +282,7 @@ def _form_page(
             "cadences": WEB_CADENCES,
             "formats": [(name, _FORMAT_CHOICES[name]) for name in FORMATS],
             "site_timezone": settings.schedule.timezone,
+            "max_examples": MAX_WEB_EXAMPLES,
         },
         status=status,
     )
@@ -240,8 +290,16 @@ def _form_page(
     return response
 
 
-async def _request_confirmation(request: Request, spec: SubscriptionSpec) -> Response:
-    """Store the request and mail its link, unless one went out too recently; the same page."""
+async def _request_confirmation(
+    request: Request,
+    spec: SubscriptionSpec,
+    liked: Sequence[ExamplePaper] = (),
+    unliked: Sequence[ExamplePaper] = (),
+) -> Response:
+    """Store the request and mail its link, unless one went out too recently; the same page.
+
+    The email names the example papers `liked` and `unliked` by title.
+    """
     context = web_context(request)
     now = context.clock()
     pending = await run_in_threadpool(
@@ -252,6 +310,9 @@ async def _request_confirmation(request: Request, spec: SubscriptionSpec) -> Res
         secret=context.secret,
         per_day=context.settings.web.confirmations_per_day,
     )
+    if pending is not None:
+        titles = tuple(p.title for p in liked), tuple(p.title for p in unliked)
+        pending = replace(pending, liked_titles=titles[0], unliked_titles=titles[1])
     if pending is not None and not await _send_confirmation(request, pending):
         # Forgotten, so that trying again sends an email instead of being taken for a resend.
         await run_in_threadpool(forget_request, context.engine, pending.id, secret=context.secret)
@@ -401,6 +462,8 @@ def _confirm_page(
             "keywords": spec.keywords,
             "exclusions": spec.exclusions,
             "follows": describe_follows(spec.follows),
+            "liked": unconfirmed.liked_titles,
+            "unliked": unconfirmed.unliked_titles,
             "plan": unconfirmed.plan,
             "topics": len(current.topics) if active and current is not None else 0,
             "when": _when(request, cadence),

@@ -248,3 +248,10 @@ def test_more_and_fewer_move_the_level_by_one_within_its_range(
     current: int, step: int, shifted: int
 ) -> None:
     assert shifted_level(current, step) == shifted
+
+
+def test_a_topic_keeping_its_stored_liked_papers_needs_no_keyword() -> None:
+    spec = make_spec("a@lab.org", [], level=-1, keeps_liked=True)
+    assert (spec.keywords, spec.liked, spec.level) == ((), (), -1)
+    with pytest.raises(InputError, match="at least one keyword"):
+        make_spec("a@lab.org", [], level=-1, keeps_liked=False)

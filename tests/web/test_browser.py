@@ -196,3 +196,44 @@ def test_the_archive_is_searched_and_paged_in_a_browser_without_javascript(
     assert second_url.endswith("?q=model&page=2") and kept == "model"
     assert "Page 2 of 3" in second and "26\N{EN DASH}50 shown" in second
     assert fits_phone and blocked == []
+
+
+def test_an_example_paper_is_found_added_and_removed_on_the_manage_page(
+    site: BrowserSite,
+    browser: BrowserThread,
+    smtp_server: SmtpServer,
+    run_cli: RunCli,
+    artifacts: Path,
+) -> None:
+    subscribed = run_cli("subscribe", "reader@lab.org", "graph neural network", env=site.env)
+    assert subscribed.returncode == 0, subscribed.stderr
+    assert run_cli("digest", env=site.env).returncode == 0
+    body = smtp_server.handler.received[-1].message.get_body(("plain",))
+    assert body is not None
+    manage_url = _link(body.get_content(), "manage")
+    title = "Forward Learning of Graph Neural Networks"
+    blocked: list[str] = []
+
+    def add_and_remove(b: Browser) -> tuple[list[str], str, list[str], str]:
+        page = _guarded_page(b, site.base, blocked)
+        page.goto(manage_url)
+        card = page.locator("[id^='examples-']").first
+        card.locator("input[name=find]").fill("forward learning of graph")
+        card.locator("form[method=get] button[type=submit]").click()
+        found = page.locator("ul[aria-label='Papers found'] li")
+        results = [text.strip() for text in found.all_inner_texts()]
+        found.filter(has_text=title).locator("button[name=liked][value='1']").click()
+        card = page.locator("[id^='examples-']").first
+        listed = card.locator("ul.papers").first.inner_text()
+        page.screenshot(path=artifacts / "web-manage-examples.png", full_page=True)
+        card.locator("ul.papers li", has_text=title).locator("button", has_text="Remove").click()
+        card = page.locator("[id^='examples-']").first
+        after = card.locator("ul.papers").all_inner_texts()
+        return results, listed, after, page.inner_text("main")
+
+    results, listed, after, shown = browser.run(add_and_remove)
+    assert any(title in result for result in results)
+    assert title in listed and "Liked" in listed and "added here" in listed
+    assert all(title not in text for text in after)
+    assert "No example papers yet." in shown and "Example papers updated" in shown
+    assert blocked == []

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -22,8 +23,10 @@ from starlette.testclient import TestClient
 from bot.config import load_settings
 from bot.db import write_session
 from bot.delivery.ledger import record_delivery
+from bot.ingest.identity import title_key
 from bot.ingest.pipeline import ingest_file
 from bot.models import Delivery, Paper, SentPaper, Subscriber
+from bot.subscriptions.examples import mark_example
 from bot.subscriptions.spec import email_key, make_spec
 from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
 from bot.tokens import Purpose, TokenSubject, make_token, read_token
@@ -720,3 +723,241 @@ def test_the_preview_shows_the_papers_like_a_topics_examples_with_the_example_na
     assert shown and {title for title, _ in shown} <= set(liked)
     assert "Backpropagation-free Training of Deep Physical Neural Networks" in preview
     assert not any(f">{title}</a>" in preview for title in liked), "examples are not previewed"
+
+
+# --- Example papers --------------------------------------------------------------------
+
+
+def _paper_id(site: ManageSite, title: str) -> int:
+    with Session(site.engine) as session:
+        found = session.scalars(select(Paper).where(col(Paper.title) == title)).one().id
+    assert found is not None, title
+    return found
+
+
+def _topic_id(site: ManageSite, name: str, email: str = ANA) -> int:
+    [found] = [t.id for t in site.view(email).topics if t.name == name]
+    return found
+
+
+def _examples(site: ManageSite, name: str, email: str = ANA) -> tuple[set[str], set[str]]:
+    """The titles of a stored topic's liked and unliked papers."""
+    [topic] = [t for t in site.view(email).topics if t.name == name]
+    return {p.title for p in topic.liked}, {p.title for p in topic.unliked}
+
+
+def _post_example(site: ManageSite, **fields: str) -> httpx.Response:
+    """Submit one example form of Ana's page as a browser does: with the page's CSRF value."""
+    url, form = _manage_form(site)
+    return site.client.post(url, data={"csrf": form["csrf"], **fields}, follow_redirects=False)
+
+
+def _mark(site: ManageSite, name: str, title: str, *, liked: bool, email: str = ANA) -> None:
+    """Store a paper as an example of a topic, as the CLI or a digest's feedback does."""
+    with write_session(site.engine) as session:
+        topic = _topic_id(site, name, email)
+        mark_example(session, topic, _paper_id(site, title), liked=liked, source="feedback",
+                     now=INGESTED_AT)  # fmt: skip
+
+
+def test_a_paper_found_by_title_is_added_as_liked_listed_and_removed(site: ManageSite) -> None:
+    url, _ = _manage_form(site)
+    graphs, gnn = _topic_id(site, "graphs"), _paper_id(site, GNN_TITLE)
+    found = site.client.get(url, params={"find": "graph NEURAL", "topic": str(graphs)})
+    assert found.status_code == 200
+    assert re.search(rf'name="topic" value="{graphs}">\s*<input type="hidden" name="paper" '
+                     rf'value="{gnn}">', found.text)  # fmt: skip
+    assert "Add as liked" in found.text
+    assert _examples(site, "graphs") == (set(), set())  # a search changes nothing
+    added = _post_example(site, action="example-add", topic=str(graphs), paper=str(gnn), liked="1")
+    assert added.status_code == 303
+    assert re.fullmatch(rf"/manage/[^/?]+\?examples=1#examples-{graphs}", added.headers["location"])
+    assert _examples(site, "graphs") == ({GNN_TITLE}, set())
+    page = site.client.get(added.headers["location"]).text
+    assert "Example papers updated" in page
+    card = page[page.index(f'id="examples-{graphs}"') :]
+    assert re.search(rf"Liked</span>\s*<span>{re.escape(GNN_TITLE)}</span>\s*<span "
+                     r'class="muted">added here', card)  # fmt: skip
+    removed = _post_example(site, action="example-remove", topic=str(graphs), paper=str(gnn))
+    assert removed.status_code == 303
+    assert _examples(site, "graphs") == (set(), set())
+    assert GNN_TITLE not in site.client.get(url).text.split('id="examples-')[1]
+
+
+def test_a_paper_named_by_arxiv_id_or_exact_title_is_added_and_linked(site: ManageSite) -> None:
+    with write_session(site.engine) as session:
+        paper = session.get(Paper, _paper_id(site, DIFFUSION_TITLE))
+        assert paper is not None
+        paper.arxiv_id = "2311.15127"
+    kan = str(_topic_id(site, "kan"))
+    by_id = _post_example(site, action="example-add", topic=kan, reference="arXiv:2311.15127v1",
+                          liked="0")  # fmt: skip
+    by_title = _post_example(site, action="example-add", topic=kan,
+                             reference=GNN_TITLE.upper() + " ", liked="1")  # fmt: skip
+    assert (by_id.status_code, by_title.status_code) == (303, 303)
+    assert _examples(site, "kan") == ({GNN_TITLE}, {DIFFUSION_TITLE})
+    page = site.client.get(by_id.headers["location"]).text
+    assert '<a href="https://arxiv.org/abs/2311.15127" rel="noopener noreferrer">' in page
+    assert "Unliked" in page
+
+
+AMBIGUOUS = "Forward Learning of Graph Neural Networks."  # the same title key as GNN_TITLE
+
+
+def _second_gnn(site: ManageSite) -> None:
+    """Another stored paper under GNN_TITLE's key, so that title names two papers."""
+    with write_session(site.engine) as session:
+        session.add(Paper(title=AMBIGUOUS, title_key=title_key(AMBIGUOUS), abstract="Two.",
+                          first_seen_at=INGESTED_AT, updated_at=INGESTED_AT))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("x" * 501, "Paper too long: 501 characters"),
+        (
+            "<b>No Such Paper</b>",
+            "Paper &#39;&lt;b&gt;No Such Paper&lt;/b&gt;&#39;: no stored paper",
+        ),
+        (GNN_TITLE, "several stored papers have this title"),
+        ("arXiv:2999.00001", "no stored paper has the arXiv id 2999.00001"),
+        ("graph\x00network", "paper"),
+        ("", "No paper was chosen"),
+    ],
+)
+def test_an_unknown_ambiguous_or_bad_paper_is_refused_and_nothing_changes(
+    site: ManageSite, reference: str, message: str
+) -> None:
+    _second_gnn(site)
+    before = site.view()
+    response = _post_example(site, action="example-add", topic=str(_topic_id(site, "graphs")),
+                             reference=reference, liked="1")  # fmt: skip
+    assert response.status_code == 400
+    assert "Nothing was saved" in response.text
+    assert message in response.text
+    assert "<b>No Such" not in response.text
+    assert site.view() == before
+
+
+def test_an_example_of_another_subscribers_topic_cannot_be_added_or_removed(
+    site: ManageSite,
+) -> None:
+    _mark(site, "default", GNN_TITLE, liked=True, email=BO)
+    bo_topic, gnn = str(_topic_id(site, "default", BO)), str(_paper_id(site, GNN_TITLE))
+    diffusion = str(_paper_id(site, DIFFUSION_TITLE))
+    for fields in (
+        {"action": "example-remove", "topic": bo_topic, "paper": gnn},
+        {"action": "example-add", "topic": bo_topic, "paper": diffusion, "liked": "0"},
+        {"action": "example-add", "topic": "99999", "paper": diffusion, "liked": "1"},
+        {"action": "example-remove", "topic": "-1", "paper": gnn},
+    ):
+        response = _post_example(site, **fields)
+        assert response.status_code == 400, fields
+        assert "not one of this subscription" in response.text
+    assert _examples(site, "default", BO) == ({GNN_TITLE}, set())
+    # Bo's topic gets no card on Ana's page, even when a search names it.
+    url, _ = _manage_form(site)
+    page = site.client.get(url, params={"find": "graph", "topic": bo_topic}).text
+    assert re.findall(r'id="(examples-\d+)"', page) == [
+        f"examples-{_topic_id(site, 'graphs')}",
+        f"examples-{_topic_id(site, 'kan')}",
+    ]
+    assert "Papers found" not in page
+
+
+@pytest.mark.parametrize("csrf", ["missing", "wrong", "no cookie"])
+@pytest.mark.parametrize("action", ["example-add", "example-remove"])
+def test_an_example_form_without_the_matching_csrf_value_is_refused(
+    site: ManageSite, csrf: str, action: str
+) -> None:
+    _mark(site, "graphs", GNN_TITLE, liked=True)
+    url, form = _manage_form(site)
+    data = {"csrf": form["csrf"], "action": action, "topic": str(_topic_id(site, "graphs"))}
+    data |= {"paper": str(_paper_id(site, GNN_TITLE if action == "example-remove" else
+                                     DIFFUSION_TITLE)), "liked": "1"}  # fmt: skip
+    if csrf == "missing":
+        del data["csrf"]
+    elif csrf == "wrong":
+        data["csrf"] = "x" * 43
+    else:
+        site.client.cookies.clear()
+    response = site.client.post(url, data=data)
+    assert response.status_code == 400
+    assert "This form has expired" in response.text
+    assert _examples(site, "graphs") == ({GNN_TITLE}, set())
+
+
+@pytest.mark.parametrize(
+    ("find", "message"),
+    [
+        ("gn", "Search &#39;gn&#39; is too short"),
+        ("<i>", "Search &#39;&lt;i&gt;&#39; is too short"),
+        ("graph " * 40, "Search too long: 239 characters"),
+    ],
+)
+def test_a_short_or_long_search_is_refused_escaped(
+    site: ManageSite, find: str, message: str
+) -> None:
+    url, _ = _manage_form(site)
+    response = site.client.get(url, params={"find": find, "topic": _topic_id(site, "graphs")})
+    assert response.status_code == 400
+    assert message in response.text
+    assert "<i>" not in response.text.split("<body", 1)[1]
+
+
+def test_a_search_finding_nothing_says_so_escaped(site: ManageSite) -> None:
+    url, _ = _manage_form(site)
+    response = site.client.get(url, params={"find": "<b>zzqx</b>", "topic": _topic_id(site, "kan")})
+    assert response.status_code == 200
+    assert "No stored paper has a title holding “&lt;b&gt;zzqx&lt;/b&gt;”" in response.text
+
+
+def test_saving_keeps_stored_examples_even_ambiguous_ones_and_saves_the_level(
+    site: ManageSite,
+) -> None:
+    _mark(site, "graphs", GNN_TITLE, liked=True)
+    _mark(site, "graphs", DIFFUSION_TITLE, liked=False)
+    _second_gnn(site)  # GNN_TITLE now names two papers: it must not be looked up again
+    url, form = _manage_form(site)
+    graphs = _topic_fields(form, "graphs")
+    assert form[f"{graphs}-level"] == "0"
+    form[f"{graphs}-keywords"] = ""  # its liked paper alone selects papers
+    form[f"{graphs}-level"] = "-2"
+    response = site.client.post(url, data={**form, "action": "save"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    [topic] = [t for t in site.view().topics if t.name == "graphs"]
+    assert (topic.keywords, topic.level) == ((), -2)
+    assert _examples(site, "graphs") == ({GNN_TITLE}, {DIFFUSION_TITLE})
+    assert _form(site.client.get(url).text)[f"{graphs}-level"] == "-2"
+
+
+@pytest.mark.parametrize(
+    ("level", "message"),
+    [("4", "level 4 is out of range"), ("more", "level &#39;more&#39; is not a whole number")],
+)
+def test_a_bad_level_is_refused_and_nothing_is_saved(
+    site: ManageSite, level: str, message: str
+) -> None:
+    url, form = _manage_form(site)
+    before = site.view()
+    form[f"{_topic_fields(form, 'kan')}-level"] = level
+    response = site.client.post(url, data={**form, "action": "save"})
+    assert response.status_code == 400
+    assert message in response.text
+    assert site.view() == before
+
+
+def test_a_topic_without_keywords_keeps_its_last_liked_paper(site: ManageSite) -> None:
+    _mark(site, "graphs", GNN_TITLE, liked=True)
+    url, form = _manage_form(site)
+    form[f"{_topic_fields(form, 'graphs')}-keywords"] = ""
+    assert site.client.post(url, data={**form, "action": "save"}).status_code == 200
+    graphs, gnn = str(_topic_id(site, "graphs")), str(_paper_id(site, GNN_TITLE))
+    for fields in (
+        {"action": "example-remove", "topic": graphs, "paper": gnn},
+        {"action": "example-add", "topic": graphs, "paper": gnn, "liked": "0"},
+    ):
+        response = _post_example(site, **fields)
+        assert response.status_code == 400
+        assert "would select no paper without this liked paper" in response.text
+    assert _examples(site, "graphs") == ({GNN_TITLE}, set())

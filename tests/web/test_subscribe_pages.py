@@ -16,8 +16,9 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from bot.db import write_session
+from bot.ingest.identity import title_key
 from bot.ingest.pipeline import ingest_file
-from bot.models import PendingSubscription
+from bot.models import Paper, PendingSubscription
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe
 from bot.tokens import TokenSubject, make_token, read_token
@@ -469,3 +470,90 @@ def test_bad_follows_are_each_refused_shown_back_escaped(site: Site) -> None:
     assert "<script>" not in response.text  # a name, however odd, is text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in response.text
     assert site.pending() == [] and site.inbox() == []
+
+
+# --- Example papers ---------------------------------------------------------------------
+
+GNN_TITLE = "Forward Learning of Graph Neural Networks"
+DIFFUSION_TITLE = "Stable Video Diffusion: Scaling Latent Video Diffusion Models to Large Datasets"
+
+
+@pytest.fixture
+def papers(engine: Engine) -> Engine:
+    """The sample dump's papers stored, one of them with an arXiv id."""
+    ingest_file(engine, SAMPLES / "spaced-1.txt", clock=lambda: T0, year=2025)
+    with write_session(engine) as session:
+        paper = session.exec(select(Paper).where(Paper.title == DIFFUSION_TITLE)).one()
+        paper.arxiv_id = "2311.15127"
+    return engine
+
+
+def _second_gnn(engine: Engine) -> None:
+    """Another stored paper under GNN_TITLE's key: the title then names two papers."""
+    title = GNN_TITLE + "."
+    with write_session(engine) as session:
+        session.add(Paper(title=title, title_key=title_key(title), abstract="Two.",
+                          first_seen_at=T0, updated_at=T0))  # fmt: skip
+
+
+def test_example_papers_go_through_the_confirmation_to_the_topic(
+    site: Site, papers: Engine
+) -> None:
+    text = site.subscribe(
+        liked=f"  {GNN_TITLE.lower()}  \n\n", unliked="https://arxiv.org/abs/2311.15127v2"
+    )
+    assert SENT in text
+    [pending] = site.pending()
+    # Stored as the store names the papers: by arXiv id, else by exact title.
+    assert (pending.request["liked"], pending.request["unliked"]) == ([GNN_TITLE], ["2311.15127"])
+    (message,) = site.inbox()
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    content = plain.get_content().replace("\r\n", "\n")
+    assert f"more papers like:\n\n  - {GNN_TITLE}\n" in content
+    assert f"fewer papers like:\n\n  - {DIFFUSION_TITLE}\n" in content
+    shown = site.client.get(link_in(message)).text
+    assert "<h2>More papers like</h2>" in shown and f"<li>{GNN_TITLE}</li>" in shown
+    assert f"<li>{DIFFUSION_TITLE}</li>" in shown and site.subscribers() == []
+    assert site.confirm(link_in(message)).status_code == 200
+    (subscriber,) = site.subscribers()
+    (topic,) = subscriber.topics
+    assert [p.title for p in topic.liked] == [GNN_TITLE]
+    assert [(p.title, p.arxiv_id) for p in topic.unliked] == [(DIFFUSION_TITLE, "2311.15127")]
+
+
+@pytest.mark.parametrize(
+    ("liked", "unliked", "message"),
+    [
+        ("<b>No Such Paper</b>", "", "Paper &#39;&lt;b&gt;No Such Paper&lt;/b&gt;&#39;: no stored"
+                                     " paper has this title"),
+        (GNN_TITLE, "", f"Paper &#39;{GNN_TITLE}&#39;: several stored papers have this title"),
+        ("2999.00001", "", "no stored paper has the arXiv id 2999.00001"),
+        ("x" * 501, "", "Paper too long: 501 characters (at most 500)"),
+        ("\n".join(f"paper {n}" for n in range(21)), "", "More papers like: 21 papers (at most 20"),
+        ("2311.15127", DIFFUSION_TITLE.upper(), "is given as both liked and unliked"),
+    ],
+)  # fmt: skip
+def test_a_paper_not_stored_or_not_clear_is_refused_and_nothing_is_sent(
+    site: Site, papers: Engine, liked: str, unliked: str, message: str
+) -> None:
+    _second_gnn(papers)
+    response = site.post(liked=liked, unliked=unliked)
+    assert response.status_code == 400
+    assert [message in problem for problem in re.findall(r"<li>(.*?)</li>", response.text)] == [
+        True
+    ]
+    assert "<b>No Such" not in response.text
+    assert site.pending() == [] and site.inbox() == []
+
+
+def test_a_paper_no_longer_clear_at_confirmation_changes_nothing(
+    site: Site, papers: Engine
+) -> None:
+    assert SENT in site.subscribe(liked=GNN_TITLE)
+    (message,) = site.inbox()
+    _second_gnn(papers)
+    response = site.confirm(link_in(message))
+    assert "This request cannot be confirmed" in response.text
+    assert "several stored papers have this title" in response.text
+    assert site.subscribers() == []
