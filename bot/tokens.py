@@ -1,10 +1,12 @@
-"""Signed, per-subscriber link tokens: unsubscribe, manage, confirm.
+"""Signed, per-subscriber link tokens: unsubscribe, manage, confirm, feedback.
 
 A token names the subscriber and the purpose it was made for, and is signed
 with the site's secret, so it cannot be forged, cannot be turned into a token
 for another address, and cannot be used for another purpose. Tokens for
 confirming an address expire; unsubscribe links must keep working in old
-emails, so they do not.
+emails, so they do not. A feedback token ("more like this", "fewer like this"
+under a paper of a digest) also names the topic and the paper, and the day it
+was made: it expires after `FEEDBACK_MAX_AGE`, counted by the app's clock.
 
 A token holds the subscriber's id and a keyed fingerprint of their address, not
 the address: links end up in logs and browser histories, and signing is not
@@ -15,9 +17,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Literal
 
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy.engine import Engine
 
 from bot.db import write_session
@@ -25,6 +29,12 @@ from bot.errors import InputError
 from bot.models import AppSecret
 
 Purpose = Literal["unsubscribe", "manage", "confirm"]
+Direction = Literal["more", "fewer"]
+"""What a feedback link asks for: more papers like this one, or fewer."""
+
+FEEDBACK_MAX_AGE = timedelta(days=90)
+"""How long the feedback links of a digest work: long enough to read old digests."""
+
 _SECRET_NAME = "link-signing"
 _FINGERPRINT_LENGTH = 24  # 96 bits: no address can be made to collide with another
 
@@ -82,6 +92,61 @@ def read_token(
     return LinkSubject(int(subscriber_id), str(fingerprint), secret)
 
 
+class ExpiredTokenError(InputError):
+    """A token whose signature holds, made longer ago than its purpose allows."""
+
+
+@dataclass(frozen=True)
+class FeedbackSubject:
+    """Whom a valid feedback token is for, about which topic and paper, made on which day."""
+
+    link: LinkSubject
+    topic_id: int
+    paper_id: int
+    issued: date
+
+
+def make_feedback_token(
+    secret: str, subject: TokenSubject, topic_id: int, paper_id: int, *, today: date
+) -> str:
+    """Return a URL-safe token for feedback on `paper_id` in the subscriber's topic `topic_id`.
+
+    One token serves both links of an entry ("more" and "fewer"): the page it
+    opens asks which, and the reader may change their mind.
+    """
+    fingerprint = _fingerprint(secret, subject.email_key)
+    payload = [subject.subscriber_id, fingerprint, topic_id, paper_id, today.toordinal()]
+    return _feedback_serializer(secret).dumps(payload)
+
+
+def feedback_link(base_url: str, direction: Direction, token: str) -> str:
+    """The page link of a feedback token: `<base_url>/feedback/<direction>/<token>`."""
+    return f"{base_url.rstrip('/')}/feedback/{direction}/{token}"
+
+
+def read_feedback_token(secret: str, token: str, *, today: date) -> FeedbackSubject:
+    """Return what a feedback token is for; raise `InputError` if it was tampered with.
+
+    Raises `ExpiredTokenError` (an `InputError`) once it is older than `FEEDBACK_MAX_AGE`.
+    """
+    try:
+        subscriber_id, fingerprint, topic_id, paper_id, issued = _feedback_serializer(secret).loads(
+            token
+        )
+        made = date.fromordinal(int(issued))
+        found = FeedbackSubject(
+            LinkSubject(int(subscriber_id), str(fingerprint), secret),
+            int(topic_id),
+            int(paper_id),
+            made,
+        )
+    except (BadData, ValueError, TypeError, OverflowError):
+        raise InputError("this link is not valid") from None
+    if today - made > FEEDBACK_MAX_AGE:
+        raise ExpiredTokenError("this link has expired")
+    return found
+
+
 def _fingerprint(secret: str, email_key: str) -> str:
     digest = hmac.new(secret.encode(), b"address:" + email_key.encode(), hashlib.sha256)
     return digest.hexdigest()[:_FINGERPRINT_LENGTH]
@@ -102,3 +167,11 @@ def signing_secret(engine: Engine, configured: str) -> str:
 def _serializer(secret: str, purpose: Purpose) -> URLSafeTimedSerializer:
     # The salt binds a token to its purpose: an unsubscribe token is no manage token.
     return URLSafeTimedSerializer(secret, salt=f"paperbot-{purpose}")
+
+
+@lru_cache(maxsize=4)
+def _feedback_serializer(secret: str) -> URLSafeSerializer:
+    # A salt of its own, as for every purpose; no timestamp of itsdangerous's: the token
+    # carries its day, dated by the app's clock like everything else it stores. Kept:
+    # a digest makes one token per paper, and the serializer costs a fifth of a token.
+    return URLSafeSerializer(secret, salt="paperbot-feedback")

@@ -1,10 +1,21 @@
 import base64
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from bot.errors import InputError
-from bot.tokens import TokenSubject, make_token, read_token, signing_secret
+from bot.tokens import (
+    FEEDBACK_MAX_AGE,
+    ExpiredTokenError,
+    TokenSubject,
+    feedback_link,
+    make_feedback_token,
+    make_token,
+    read_feedback_token,
+    read_token,
+    signing_secret,
+)
 
 ANA = TokenSubject(1, "ana@lab.org")
 
@@ -54,3 +65,51 @@ def test_the_secret_is_generated_once_and_kept(engine: Engine) -> None:
     first = signing_secret(engine, "")
     assert len(first) >= 32 and signing_secret(engine, "") == first
     assert signing_secret(engine, "configured") == "configured"
+
+
+TODAY = date(2025, 11, 22)
+
+
+def test_a_feedback_token_reads_back_to_its_subscriber_topic_paper_and_day() -> None:
+    token = make_feedback_token("s3cret", ANA, 5, 123, today=TODAY)
+    found = read_feedback_token("s3cret", token, today=TODAY)
+    assert (found.link.subscriber_id, found.topic_id, found.paper_id) == (1, 5, 123)
+    assert found.issued == TODAY
+    assert found.link.is_for("ana@lab.org") and not found.link.is_for("bo@lab.org")
+    payload = token.split(".")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert b"ana" not in decoded and b"lab.org" not in decoded
+
+
+def test_feedback_and_subscriber_tokens_are_not_interchangeable() -> None:
+    feedback = make_feedback_token("s3cret", ANA, 5, 123, today=TODAY)
+    for purpose in ("unsubscribe", "manage", "confirm"):
+        with pytest.raises(InputError, match="not valid"):
+            read_token("s3cret", purpose, feedback)
+        with pytest.raises(InputError, match="not valid"):
+            read_feedback_token("s3cret", make_token("s3cret", purpose, ANA), today=TODAY)
+
+
+def test_a_feedback_token_is_bound_to_its_secret_and_content() -> None:
+    token = make_feedback_token("s3cret", ANA, 5, 123, today=TODAY)
+    with pytest.raises(InputError, match="not valid"):
+        read_feedback_token("other", token, today=TODAY)
+    payload, signature = token.rsplit(".", 1)
+    tampered = payload[:-1] + ("A" if payload[-1] != "A" else "B") + "." + signature
+    for bad in (tampered, "garbage", "", token + "x"):
+        with pytest.raises(InputError, match="not valid"):
+            read_feedback_token("s3cret", bad, today=TODAY)
+
+
+def test_a_feedback_token_expires_after_ninety_days() -> None:
+    token = make_feedback_token("s3cret", ANA, 5, 123, today=TODAY)
+    last = TODAY + FEEDBACK_MAX_AGE
+    assert FEEDBACK_MAX_AGE.days == 90
+    assert read_feedback_token("s3cret", token, today=last).paper_id == 123
+    with pytest.raises(ExpiredTokenError, match="expired"):
+        read_feedback_token("s3cret", token, today=last + timedelta(days=1))
+
+
+def test_feedback_links_name_their_direction() -> None:
+    assert feedback_link("https://p.org/", "more", "t.k") == "https://p.org/feedback/more/t.k"
+    assert feedback_link("https://p.org", "fewer", "t.k") == "https://p.org/feedback/fewer/t.k"

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,7 +46,7 @@ from bot.delivery.transports import (
     write_markdown,
 )
 from bot.digest.message import build_message
-from bot.digest.model import Digest, DigestPaper
+from bot.digest.model import Digest, DigestPaper, DigestSection, FeedbackLinks
 from bot.digest.render import DigestRenderer
 from bot.digest.select import select_digest
 from bot.errors import InputError
@@ -57,7 +57,13 @@ from bot.runs import finish_run, start_run
 from bot.similar_papers import SimilarPapers, load_similar_papers
 from bot.subscriptions.spec import email_key, normalise_email
 from bot.subscriptions.store import SubscriberView, find_subscriber, list_subscribers
-from bot.tokens import TokenSubject, signed_link, signing_secret
+from bot.tokens import (
+    TokenSubject,
+    feedback_link,
+    make_feedback_token,
+    signed_link,
+    signing_secret,
+)
 
 log = logging.getLogger("paperbot.delivery")
 
@@ -164,6 +170,24 @@ def deliver(
         now=clock(),
     )  # fmt: skip
     return DeliveryReport(run_id, tuple(outcomes), round_id)
+
+
+def _with_feedback(
+    section: DigestSection, base: str, secret: str, subject: TokenSubject, today: date
+) -> DigestSection:
+    """The section with each entry's feedback links for its topic; one token (~15 us) serves both."""
+    if section.topic_id is None:
+        return section
+    entries = []
+    for entry in section.entries:
+        token = make_feedback_token(
+            secret, subject, section.topic_id, entry.paper.paper_id, today=today
+        )
+        links = FeedbackLinks(
+            feedback_link(base, "more", token), feedback_link(base, "fewer", token)
+        )
+        entries.append(replace(entry, feedback=links))
+    return replace(section, entries=tuple(entries))
 
 
 def _check_active(engine: Engine, email: str) -> None:
@@ -447,8 +471,11 @@ class _Run:
             self._secret = signing_secret(self.engine, self.settings.web.secret.get_secret_value())
         secret = self._secret
         subject = TokenSubject(digest.subscriber_id, email_key(digest.email))
+        today = self.clock().date()
+        sections = tuple(_with_feedback(s, base, secret, subject, today) for s in digest.sections)
         return replace(
             digest,
+            sections=sections,
             unsubscribe_url=signed_link(base, secret, "unsubscribe", subject),
             manage_url=signed_link(base, secret, "manage", subject),
         )

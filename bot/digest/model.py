@@ -65,20 +65,37 @@ class MatchReason:
 
 
 @dataclass(frozen=True)
+class FeedbackLinks:
+    """An entry's signed "more like this" and "fewer like this" links, for its topic."""
+
+    more_url: str
+    fewer_url: str
+
+
+@dataclass(frozen=True)
 class DigestEntry:
-    """One paper in a digest, with its best reason and score."""
+    """One paper in a digest, with its best reason and score.
+
+    `feedback` holds the reader's links to mark the paper in the entry's topic
+    (None when no base URL is configured, and in site-wide digests).
+    """
 
     paper: DigestPaper
     reason: MatchReason
     score: float
+    feedback: FeedbackLinks | None = None
 
 
 @dataclass(frozen=True)
 class DigestSection:
-    """The entries of one topic; a subscriber with one topic gets one section."""
+    """The entries of one topic; a subscriber with one topic gets one section.
+
+    `topic_id` is the stored topic's id, which its entries' feedback links name.
+    """
 
     topic: str
     entries: tuple[DigestEntry, ...]
+    topic_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 import bot
-from bot.digest.model import Digest, DigestPaper, MatchReason
+from bot.digest.model import Digest, DigestPaper, FeedbackLinks, MatchReason
 from bot.urls import clean_link, web_url
 
 SUBJECT_MAX = 200
@@ -62,7 +62,8 @@ TEMPLATE_NAMES = (
     "entry.md",
 )
 """Every template a digest uses; the `entry.*` ones show one paper and see only `e`
-and `show_topics`."""
+and `show_topics`. The reader's own links under each entry (`feedback`, by paper id)
+are the digest templates' part."""
 
 
 # --- LaTeX -------------------------------------------------------------------------
@@ -482,6 +483,22 @@ def make_reason_view(reason: MatchReason) -> ReasonView:
     )
 
 
+def _feedback_views(digest: Digest) -> dict[int, FeedbackLinks]:
+    """Each entry's feedback links by paper id (a paper is in a digest once), web URLs only.
+
+    Kept apart from the entries: these differ for every reader, and an entry is
+    rendered once for all of them.
+    """
+    views = {}
+    for entry in digest.entries:
+        if entry.feedback is None:
+            continue
+        more, fewer = web_url(entry.feedback.more_url), web_url(entry.feedback.fewer_url)
+        if more and fewer:
+            views[entry.paper.paper_id] = FeedbackLinks(more, fewer)
+    return views
+
+
 # --- The renderer -------------------------------------------------------------------
 
 
@@ -574,6 +591,7 @@ class DigestRenderer:
             "more": digest.more,
             "manage_url": web_url(digest.manage_url),
             "unsubscribe_url": web_url(digest.unsubscribe_url),
+            "feedback": _feedback_views(digest),
         }
 
     def _render(self, name: str, digest: Digest, context: dict[str, Any] | None = None) -> str:

@@ -46,7 +46,7 @@ def select_digest(
     for entry in chosen:
         by_topic[entry.best.rule_id].append(_entry(entry, papers[entry.paper_id], topics))
     sections = tuple(
-        DigestSection(topics[rule_id], tuple(entries))
+        DigestSection(topics[rule_id], tuple(entries), topic_id=rule_id)
         for rule_id, entries in by_topic.items()
         if entries
     )

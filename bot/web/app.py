@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.service.state import read_health
 from bot.tokens import signing_secret
-from bot.web import archive_pages, manage_pages, subscribe_pages
+from bot.web import archive_pages, feedback_pages, manage_pages, subscribe_pages
 from bot.web.context import WebContext, web_context
 from bot.web.pages import error_page, page
 from bot.web.security import BodyLimit
@@ -109,6 +109,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             *subscribe_pages.routes,
             *manage_pages.routes,
+            *feedback_pages.routes,
             *archive_pages.routes,
         ],
     )

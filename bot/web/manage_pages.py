@@ -1,9 +1,10 @@
-"""A subscriber's own pages, reached by signed links: manage (with a live preview), unsubscribe.
+"""A subscriber's own pages, reached by signed links: manage (with a live preview) and unsubscribe.
 
 Every digest carries `<base>/manage/<token>` and `<base>/unsubscribe/<token>`
 (`bot.delivery.run`). The tokens never expire, so links in old digests keep
 working; a link is honoured only when its signature holds for its purpose and
-the subscriber it names still exists with the same address.
+the subscriber it names still exists with the same address (`bot.web.link_owners`).
+The feedback links under each paper are `bot.web.feedback_pages`.
 
     GET  /manage/<token>       the form (topics, cadence, format, time zone) and a preview;
                                ?find=TEXT&topic=ID also lists stored papers whose title holds TEXT
@@ -59,15 +60,12 @@ from bot.subscriptions.spec import (
     split_keywords,
 )
 from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
-from bot.tokens import LinkSubject, Purpose, read_token, signed_link
+from bot.tokens import LinkSubject
 from bot.web.context import WebContext, web_context
 from bot.web.follow_form import FollowFields
+from bot.web.link_owners import PRIVATE_HEADERS, bad_link_page, link_owner, link_subject, page_link
 from bot.web.pages import error_page, page
-from bot.web.preview import (
-    FormTopic,
-    Preview,
-    window_days,
-)
+from bot.web.preview import FormTopic, Preview, window_days
 from bot.web.recent import recent_index
 from bot.web.security import (
     CSRF_FIELD,
@@ -113,10 +111,6 @@ _SOURCE_LABELS = {
 
 _CADENCE_LABELS = {"daily": "Daily", "weekly": "Weekly", "paused": "Paused (no digests for now)"}
 _FORMAT_LABELS = {"email": "Email", "markdown": "Markdown file", "both": "Email and Markdown file"}
-
-# Pages holding a signed link must not hand it to the sites they link to (arXiv),
-# nor be kept by shared caches.
-_PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
 # --- The form ------------------------------------------------------------------------
@@ -302,43 +296,13 @@ def _validate_settings(email: str, form: ManageForm, errors: list[str]) -> _Sett
     return _Settings(checked.cadence, checked.format, checked.timezone)
 
 
-# --- Links and owners ----------------------------------------------------------------
-
-
-def _subject(context: WebContext, purpose: Purpose, token: str) -> LinkSubject | None:
-    """Whom a link is for, or None when it was tampered with or made for another purpose."""
-    try:
-        return read_token(context.secret, purpose, token)  # no max_age: old digests' links work
-    except InputError:
-        return None
-
-
-def _owner(session: Session, subject: LinkSubject) -> Subscriber | None:
-    """The subscriber a token names, only if it still has the address the token was made for."""
-    row = session.get(Subscriber, subject.subscriber_id)
-    return row if row is not None and subject.is_for(row.email_key) else None
+# --- Manage --------------------------------------------------------------------------
 
 
 def _load_view(engine: Engine, subject: LinkSubject) -> SubscriberView | None:
     with Session(engine) as session:
-        owner = _owner(session, subject)
+        owner = link_owner(session, subject)
         return None if owner is None else find_subscriber(session, owner.email)
-
-
-def _bad_link(request: Request) -> Response:
-    return error_page(
-        request,
-        "This link is not valid",
-        "It may have been cut short when it was copied. Use the link in your latest digest.",
-    )
-
-
-def _link(context: WebContext, purpose: Purpose, subject: LinkSubject) -> str:
-    """The signed link for `purpose`, on the same base URL digests use."""
-    return signed_link(context.base_url(), context.secret, purpose, subject)
-
-
-# --- Manage --------------------------------------------------------------------------
 
 
 async def manage(request: Request) -> Response:
@@ -346,9 +310,9 @@ async def manage(request: Request) -> Response:
     context = web_context(request)
     # The signature is checked before anything else, so a forged link costs no body
     # parsing and no database work.
-    subject = _subject(context, "manage", request.path_params["token"])
+    subject = link_subject(context, "manage", request.path_params["token"])
     if subject is None:
-        return _bad_link(request)
+        return bad_link_page(request)
     if request.method != "POST":
         return await run_in_threadpool(_show_stored, request, subject)
     async with request.form(max_files=0) as form:
@@ -360,7 +324,7 @@ def _show_stored(request: Request, subject: LinkSubject) -> Response:
     context = web_context(request)
     view = _load_view(context.engine, subject)
     if view is None:
-        return _bad_link(request)
+        return bad_link_page(request)
     saved = request.query_params.get("saved") == "1"
     search = _search(context.engine, view, request.query_params)
     return _render(
@@ -374,7 +338,7 @@ def _submit(request: Request, subject: LinkSubject, fields: dict[str, str]) -> R
     context = web_context(request)
     view = _load_view(context.engine, subject)
     if view is None:
-        return _bad_link(request)
+        return bad_link_page(request)
     if not csrf_ok(request, fields.get(CSRF_FIELD)):
         return error_page(
             request,
@@ -390,11 +354,9 @@ def _submit(request: Request, subject: LinkSubject, fields: dict[str, str]) -> R
     if errors:
         return _render(request, context, subject, view, form, errors=errors, status=400)
     if not _save(context.engine, subject, specs, now=context.clock()):
-        return _bad_link(request)  # the subscriber went away meanwhile
+        return bad_link_page(request)  # the subscriber went away meanwhile
     # Relative: back to this very page, whatever address the visitor used to reach it.
-    return RedirectResponse(
-        f"{request.url.path}?saved=1", status_code=303, headers=_PRIVATE_HEADERS
-    )
+    return RedirectResponse(f"{request.url.path}?saved=1", status_code=303, headers=PRIVATE_HEADERS)
 
 
 def _save(
@@ -407,7 +369,7 @@ def _save(
     "no topics", which would unsubscribe them).
     """
     with write_session(engine) as session:
-        owner = _owner(session, subject)
+        owner = link_owner(session, subject)
         if owner is None:
             return False
         for spec in specs:
@@ -463,11 +425,11 @@ def _render(
             "preview": preview,
             "hints": hints,
             "window_days": window_days(backlog),
-            "unsubscribe_url": _link(context, "unsubscribe", subject),
+            "unsubscribe_url": page_link(context, "unsubscribe", subject),
         },
         status=status,
     )
-    response.headers.update(_PRIVATE_HEADERS)
+    response.headers.update(PRIVATE_HEADERS)
     set_csrf_cookie(response, csrf, secure=context.base_url().startswith("https://"))
     return response
 
@@ -599,12 +561,12 @@ def _submit_example(
             errors=[_sentence(exc)], status=400,
         )  # fmt: skip
     if not done:
-        return _bad_link(request)  # the subscriber went away meanwhile
+        return bad_link_page(request)  # the subscriber went away meanwhile
     anchor = (
         f"#examples-{fields.get('topic', '')}" if _ID.fullmatch(fields.get("topic", "")) else ""
     )
     return RedirectResponse(
-        f"{request.url.path}?examples=1{anchor}", status_code=303, headers=_PRIVATE_HEADERS
+        f"{request.url.path}?examples=1{anchor}", status_code=303, headers=PRIVATE_HEADERS
     )
 
 
@@ -618,7 +580,7 @@ def _change_example(
     leave a topic with nothing selecting papers.
     """
     with write_session(engine) as session:
-        owner = _owner(session, subject)
+        owner = link_owner(session, subject)
         if owner is None:
             return False
         topic = _own_topic(session, owner, fields.get("topic", ""))
@@ -690,9 +652,9 @@ def _sentence(exc: InputError) -> str:
 async def unsubscribe_page(request: Request) -> Response:
     """GET: a page with one button. POST List-Unsubscribe=One-Click: unsubscribe at once."""
     context = web_context(request)
-    subject = _subject(context, "unsubscribe", request.path_params["token"])
+    subject = link_subject(context, "unsubscribe", request.path_params["token"])
     if subject is None:
-        return _bad_link(request)
+        return bad_link_page(request)
     if request.method != "POST":
         return await run_in_threadpool(_confirm_unsubscribe, request, subject)
     # A body without Content-Length is fine (a mail provider may send it chunked): the
@@ -712,7 +674,7 @@ def _confirm_unsubscribe(request: Request, subject: LinkSubject) -> Response:
     context = web_context(request)
     view = _load_view(context.engine, subject)
     if view is None:
-        return _bad_link(request)
+        return bad_link_page(request)
     response = page(
         request,
         "unsubscribe.html",
@@ -721,10 +683,10 @@ def _confirm_unsubscribe(request: Request, subject: LinkSubject) -> Response:
             "unsubscribed": view.status != "active",
             "field": ONE_CLICK_FIELD,
             "value": ONE_CLICK_VALUE,
-            "manage_url": _link(context, "manage", subject),
+            "manage_url": page_link(context, "manage", subject),
         },
     )
-    response.headers.update(_PRIVATE_HEADERS)
+    response.headers.update(PRIVATE_HEADERS)
     return response
 
 
@@ -732,13 +694,13 @@ def _unsubscribe(request: Request, subject: LinkSubject) -> Response:
     context = web_context(request)
     email = _unsubscribe_owner(context.engine, subject, now=context.clock())
     if email is None:
-        return _bad_link(request)
+        return bad_link_page(request)
     response = page(
         request,
         "unsubscribed.html",
-        {"email": email, "manage_url": _link(context, "manage", subject)},
+        {"email": email, "manage_url": page_link(context, "manage", subject)},
     )
-    response.headers.update(_PRIVATE_HEADERS)
+    response.headers.update(PRIVATE_HEADERS)
     return response
 
 
@@ -749,7 +711,7 @@ def _unsubscribe_owner(engine: Engine, subject: LinkSubject, *, now: datetime) -
     repeated POST (mail clients retry) answers the same.
     """
     with write_session(engine) as session:
-        owner = _owner(session, subject)
+        owner = link_owner(session, subject)
         if owner is None:
             return None
         if owner.status == "active":

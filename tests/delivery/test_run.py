@@ -1,5 +1,6 @@
 """One delivery run against real files, a real database (SQLite and PostgreSQL) and a real SMTP server."""
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -11,17 +12,30 @@ import pytest
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
+from starlette.testclient import TestClient
 
 from bot.config import Settings, load_settings
 from bot.db import open_engine, upgrade_schema, write_session
 from bot.delivery import claims
 from bot.delivery.claims import Holding
 from bot.delivery.run import deliver
+from bot.digest.render import DigestRenderer
+from bot.digest.site import days_touched, write_site_digests
 from bot.errors import InputError
 from bot.ingest.pipeline import ingest_file
-from bot.models import Delivery, DeliveryRound, Run, SentPaper, Subscriber
+from bot.models import (
+    Delivery,
+    DeliveryRound,
+    Run,
+    SentPaper,
+    Subscriber,
+    Subscription,
+    TopicExample,
+)
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
+from bot.tokens import read_feedback_token
+from bot.web.app import create_app
 from tests.conftest import DATA, SAMPLES
 from tests.delivery.conftest import ManualClock, SmtpServer
 
@@ -437,3 +451,68 @@ def test_a_digest_of_followed_authors_and_trending_papers_says_why(
     html = message.get_body(("html",))
     assert html is not None
     assert "<strong>author: Blattmann, A.</strong>" in html.get_content()
+
+
+def test_each_entry_carries_feedback_links_that_mark_the_paper_when_followed(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
+    env = {"PAPERBOT_WEB_BASE_URL": "http://testserver", "PAPERBOT_WEB_SECRET": "s" * 32}
+    engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network", name="graphs", format="both")
+    _subscribe(engine, clock, "ana@lab.org", "diffusion", name="video")
+    deliver(engine, settings, clock=clock)
+    [eml] = settings.outbox_dir.glob("*.eml")
+    message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    [markdown] = settings.digests_dir.glob("*.md")
+    with Session(engine) as session:
+        sent = session.scalar(select(func.count()).select_from(SentPaper))
+    link = re.compile(r"http://testserver/feedback/(more|fewer)/([A-Za-z0-9_.-]+)")
+    parts = [message.get_body((kind,)) for kind in ("plain", "html")]
+    bodies = [part.get_content() for part in parts if part is not None]
+    for body in [*bodies, markdown.read_text(encoding="utf-8")]:
+        links = link.findall(body)
+        more = [token for direction, token in links if direction == "more"]
+        # One token per entry, for both of its links.
+        assert more == [token for direction, token in links if direction == "fewer"]
+        assert len(set(more)) == len(more) == sent
+    with Session(engine) as session:
+        topics = set(session.scalars(select(col(Subscription.id))))
+    tokens = [token for direction, token in link.findall(bodies[0]) if direction == "more"]
+    today = clock().date()
+    # Each entry's links name the topic it was sent under: both topics have entries.
+    assert {read_feedback_token("s" * 32, t, today=today).topic_id for t in tokens} == topics
+    token = tokens[0]
+    found = read_feedback_token("s" * 32, token, today=today)
+
+    # The site-wide digests, which anyone may read, carry no reader's links.
+    days = days_touched(engine, clock() - timedelta(days=1))
+    site_digests = write_site_digests(engine, DigestRenderer(), tmp_path / "public", days)
+    assert site_digests
+    for path in site_digests:
+        assert "/feedback/" not in path.read_text(encoding="utf-8")
+
+    client = TestClient(create_app(engine, settings, clock=clock))
+    url = f"/feedback/more/{token}"
+    shown = client.get(url)
+    assert shown.status_code == 200
+    assert _count(engine, TopicExample) == 0  # opening the link changes nothing
+    csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+    assert csrf is not None
+    done = client.post(url, data={"csrf": csrf[1]})
+    assert done.status_code == 200 and "Noted: more like this" in done.text
+    with Session(engine) as session:
+        [example] = session.scalars(select(TopicExample)).all()
+    assert (example.subscription_id, example.paper_id) == (found.topic_id, found.paper_id)
+    assert (example.liked, example.source) == (True, "feedback")
+
+
+def test_without_a_base_url_digests_carry_no_feedback_links(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network", format="both")
+    deliver(engine, settings, clock=clock)
+    [eml] = settings.outbox_dir.glob("*.eml")
+    [markdown] = settings.digests_dir.glob("*.md")
+    for text in (eml.read_text(), markdown.read_text(encoding="utf-8")):
+        assert "/feedback/" not in text and "like this" not in text

@@ -1,5 +1,6 @@
 """Rendering digests: LaTeX clean-up, shortening, escaping, templates, overrides, golden files."""
 
+import dataclasses
 import functools
 import re
 from datetime import date
@@ -11,7 +12,14 @@ import pytest
 from jinja2 import UndefinedError
 
 from bot.digest import render
-from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
+from bot.digest.model import (
+    Digest,
+    DigestEntry,
+    DigestPaper,
+    DigestSection,
+    FeedbackLinks,
+    MatchReason,
+)
 from bot.digest.render import (
     TEMPLATE_NAMES,
     DigestRenderer,
@@ -97,7 +105,26 @@ def _reason(topic: str, keyword: str, field: str, snippet: str, matched: str) ->
     return MatchReason(topic, keyword, field, snippet, (start, start + len(matched)), 1.0)
 
 
-SAMPLE = Digest(
+def _feedback(paper: DigestPaper) -> FeedbackLinks:
+    """Stand-ins for the signed links delivery puts under an entry (`bot.tokens`)."""
+    base = "https://papers.example.org/feedback"
+    return FeedbackLinks(f"{base}/more/t{paper.paper_id}", f"{base}/fewer/t{paper.paper_id}")
+
+
+def _with_feedback(digest: Digest, *, but_last: bool = False) -> Digest:
+    """`digest` with feedback links on every entry (but the last one, when told)."""
+    last = digest.entries[-1] if but_last else None
+    return dataclasses.replace(digest, sections=tuple(
+        dataclasses.replace(section, entries=tuple(
+            e if e is last else dataclasses.replace(e, feedback=_feedback(e.paper))
+            for e in section.entries
+        ))
+        for section in digest.sections
+    ))  # fmt: skip
+
+
+# The last entry has no feedback links: the layout of both kinds is in the golden files.
+SAMPLE = _with_feedback(Digest(
     subscriber_id=7,
     email="ana@lab.org",
     day=date(2024, 11, 22),
@@ -165,7 +192,7 @@ SAMPLE = Digest(
     more=4,
     unsubscribe_url="https://papers.example.org/u/abc?t=1&s=2",
     manage_url="https://papers.example.org/m/abc",
-)
+), but_last=True)  # fmt: skip
 
 
 def _one_topic(*entries: DigestEntry, more: int = 0) -> Digest:
@@ -475,6 +502,65 @@ def test_footer(renderer: DigestRenderer) -> None:
     bare = _one_topic(SAMPLE.sections[0].entries[0])
     for body in (renderer.text(bare), renderer.html(bare), renderer.markdown(bare)):
         assert "more matching" not in body and "nsubscribe" not in body
+
+
+def test_each_entry_is_followed_by_its_own_feedback_links_in_every_format(
+    renderer: DigestRenderer,
+) -> None:
+    titles = [make_paper_view(e.paper).title for e in SAMPLE.entries]
+    for body in (renderer.text(SAMPLE), renderer.html(SAMPLE), renderer.markdown(SAMPLE)):
+        plain = body.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+        starts = [plain.index(markdown_escape(t) if body.startswith("#") else t) for t in titles]
+        for entry, start, end in zip(
+            SAMPLE.entries, starts, [*starts[1:], len(plain)], strict=True
+        ):
+            shown = plain[start:end]
+            if entry.feedback is None:
+                assert "/feedback/" not in shown
+                continue
+            assert (
+                shown.count(entry.feedback.more_url) == shown.count(entry.feedback.fewer_url) == 1
+            )
+            assert "More like this" in shown and "Fewer like this" in shown
+    html = renderer.html(SAMPLE)
+    assert '<a href="https://papers.example.org/feedback/more/t1"' in html
+    assert "[More like this](https://papers.example.org/feedback/more/t1)" in renderer.markdown(
+        SAMPLE
+    )
+    assert "   More like this: https://papers.example.org/feedback/more/t1\n" in renderer.text(
+        SAMPLE
+    )
+
+
+def test_a_feedback_link_that_is_no_web_address_is_left_out(renderer: DigestRenderer) -> None:
+    entry = dataclasses.replace(
+        SAMPLE.entries[0], feedback=FeedbackLinks("javascript:alert(1)", "https://ok.org/f")
+    )
+    digest = _one_topic(entry)
+    for body in (renderer.text(digest), renderer.html(digest), renderer.markdown(digest)):
+        assert "alert" not in body and "https://ok.org/f" not in body
+        assert "like this" not in body
+
+
+def test_readers_get_their_own_feedback_links_and_share_the_rendered_entries() -> None:
+    renderer = DigestRenderer()
+    ana = _with_feedback(_one_topic(*SAMPLE.entries))
+    bo = dataclasses.replace(ana, sections=tuple(
+        dataclasses.replace(section, entries=tuple(
+            dataclasses.replace(e, feedback=FeedbackLinks(f"https://b.org/m{i}", f"https://b.org/f{i}"))
+            for i, e in enumerate(section.entries)
+        ))
+        for section in ana.sections
+    ))  # fmt: skip
+    for digest, other in ((ana, bo), (bo, ana)):
+        for body in (renderer.text(digest), renderer.html(digest), renderer.markdown(digest)):
+            for entry in digest.entries:
+                assert entry.feedback is not None and entry.feedback.more_url in body
+            for entry in other.entries:
+                assert entry.feedback is not None and entry.feedback.more_url not in body
+    # Entries are rendered once per format, whoever reads them.
+    assert isinstance(renderer.entry, functools._lru_cache_wrapper)
+    assert renderer.entry.cache_info().misses == 3 * len(SAMPLE.entries)
 
 
 def test_each_paper_is_prepared_once_per_renderer() -> None:

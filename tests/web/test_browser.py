@@ -6,6 +6,7 @@ with one click. JavaScript is off: every page must work without it. Screenshots
 of each page (desktop and phone) go to the test artifacts folder.
 """
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -167,6 +168,42 @@ def test_subscribe_confirm_edit_preview_and_unsubscribe_in_a_browser(
     assert "Unsubscribe" in shown and "unsubscribed" in done.lower()
     assert "reader@lab.org" not in run_cli("subscriptions", "--json", env=site.env).stdout
     assert blocked == []  # no page fetched anything from elsewhere
+
+
+def test_a_more_like_this_link_from_a_digest_marks_the_paper_in_a_browser(
+    site: BrowserSite,
+    browser: BrowserThread,
+    smtp_server: SmtpServer,
+    run_cli: RunCli,
+    artifacts: Path,
+) -> None:
+    subscribed = run_cli("subscribe", "reader@lab.org", "graph neural network", env=site.env)
+    assert subscribed.returncode == 0, subscribed.stderr
+    assert run_cli("digest", env=site.env).returncode == 0
+    body = smtp_server.handler.received[-1].message.get_body(("plain",))
+    assert body is not None
+    more_url = _link(body.get_content(), "feedback/more")
+    blocked: list[str] = []
+
+    def give_feedback(b: Browser) -> tuple[str, str, str]:
+        page = _guarded_page(b, site.base, blocked)
+        page.goto(more_url)
+        title = page.inner_text("main p strong")
+        page.screenshot(path=artifacts / "web-feedback.png", full_page=True)
+        page.click("button[type=submit]")
+        done = page.inner_text("main")
+        page.screenshot(path=artifacts / "web-feedback-done.png", full_page=True)
+        return title, done, page.get_attribute("a[href*='/manage/']", "href") or ""
+
+    title, done, manage = browser.run(give_feedback)
+    assert "Noted: more like this" in done and title in done
+    assert manage.startswith(f"{site.base}/manage/")
+    listed = run_cli("subscriptions", "--json", env=site.env)
+    [reader] = json.loads(listed.stdout)
+    [topic] = reader["topics"]
+    assert [paper["title"] for paper in topic["liked"]] == [title]
+    assert topic["unliked"] == []
+    assert blocked == []
 
 
 def test_the_archive_is_searched_and_paged_in_a_browser_without_javascript(

@@ -6,9 +6,7 @@ browser would, so the tests see what a visitor sees.
 """
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +18,6 @@ from sqlmodel import Session, col
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from bot.config import load_settings
 from bot.db import write_session
 from bot.delivery.ledger import record_delivery
 from bot.ingest.identity import title_key
@@ -28,119 +25,29 @@ from bot.ingest.pipeline import ingest_file
 from bot.models import Delivery, Paper, SentPaper, Subscriber
 from bot.subscriptions.examples import mark_example
 from bot.subscriptions.spec import email_key, make_spec
-from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
-from bot.tokens import Purpose, TokenSubject, make_token, read_token
-from bot.web.app import create_app
+from bot.subscriptions.store import subscribe, unsubscribe
+from bot.tokens import TokenSubject, make_token
 from bot.web.context import WebContext
 from bot.web.security import CSRF_COOKIE
-from tests.conftest import DATA, DATABASES, SAMPLES
-
-INGESTED_AT = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
-SECRET = "test-link-secret-of-32-characters"
-ANA = "ana@lab.org"
-BO = "bo@lab.org"
-GNN_TITLE = "Forward Learning of Graph Neural Networks"
-DIFFUSION_TITLE = "Stable Video Diffusion: Scaling Latent Video Diffusion Models to Large Datasets"
-
-
-@dataclass
-class ManageSite:
-    """The app over a database holding the sample papers and two subscribers."""
-
-    engine: Engine
-    client: TestClient
-    now: list[datetime]
-
-    def token(self, purpose: Purpose, email: str = ANA) -> str:
-        with Session(self.engine) as session:
-            view = find_subscriber(session, email)
-        assert view is not None
-        return make_token(SECRET, purpose, TokenSubject(view.id, email_key(view.email)))
-
-    def links_to_own_page(self, html: str, purpose: Purpose, email: str = ANA) -> bool:
-        """True when the page links to `purpose` with a valid token for `email`.
-
-        Tokens carry the second they were made, so the page's token is read, not
-        compared with one made here.
-        """
-        tokens = re.findall(rf'/{purpose}/([A-Za-z0-9_.\-]+)"', html)
-        assert tokens, f"no /{purpose}/ link in the page"
-        view = self.view(email)
-        subjects = [read_token(SECRET, purpose, token) for token in tokens]
-        return all(s.subscriber_id == view.id and s.is_for(email_key(view.email)) for s in subjects)
-
-    def view(self, email: str = ANA) -> SubscriberView:
-        with Session(self.engine) as session:
-            view = find_subscriber(session, email)
-        assert view is not None
-        return view
-
-
-def _make_site(engine: Engine, tmp_path: Path, **env: str) -> ManageSite:
-    settings = load_settings(
-        environ={"PAPERBOT_DATA_DIR": str(tmp_path / "data"), "PAPERBOT_WEB_SECRET": SECRET, **env},
-        cwd=tmp_path,
-    )
-    ingest_file(engine, SAMPLES / "spaced-1.txt", clock=lambda: INGESTED_AT, year=2025)
-    with write_session(engine) as session:
-        for spec in (
-            make_spec(ANA, ["graph neural network"], name="graphs", cadence="weekly",
-                      format="email", timezone="Europe/Berlin"),
-            make_spec(ANA, ["Kolmogorov-Arnold network"], ["survey"], name="kan"),
-            make_spec(BO, ["backpropagation"]),
-        ):  # fmt: skip
-            subscribe(session, spec, now=INGESTED_AT)
-    now = [INGESTED_AT + timedelta(days=1)]
-    client = TestClient(create_app(engine, settings, clock=lambda: now[0]))
-    return ManageSite(engine, client, now)
+from tests.conftest import DATA, DATABASES
+from tests.web.manage_site import (
+    ANA,
+    BO,
+    DIFFUSION_TITLE,
+    GNN_TITLE,
+    INGESTED_AT,
+    SECRET,
+    ManageSite,
+    make_manage_site,
+    paper_id_of,
+    read_form,
+    topic_id_of,
+)
 
 
 @pytest.fixture
 def site(engine: Engine, tmp_path: Path) -> ManageSite:
-    return _make_site(engine, tmp_path)
-
-
-class _Form(HTMLParser):
-    """The fields the first form of a page submits, as a browser would (no buttons)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.fields: dict[str, str] = {}
-        self._textarea: str | None = None
-        self._select: str | None = None
-        self._forms = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {key: value or "" for key, value in attrs}
-        if tag == "form":
-            self._forms += 1
-        if self._forms != 1:
-            return
-        if tag == "input" and (a.get("type") != "checkbox" or "checked" in a):
-            self.fields[a["name"]] = a.get("value", "")
-        if tag == "textarea":
-            self._textarea = a["name"]
-            self.fields[a["name"]] = ""
-        if tag == "select":
-            self._select = a["name"]
-        if tag == "option" and self._select and "selected" in a:
-            self.fields[self._select] = a["value"]
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "textarea":
-            self._textarea = None
-        if tag == "select":
-            self._select = None
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea is not None:
-            self.fields[self._textarea] += data
-
-
-def _form(html: str) -> dict[str, str]:
-    parser = _Form()
-    parser.feed(html)
-    return parser.fields
+    return make_manage_site(engine, tmp_path)
 
 
 def _topic_fields(form: dict[str, str], name: str) -> str:
@@ -158,7 +65,7 @@ def _manage_form(site: ManageSite) -> tuple[str, dict[str, str]]:
     url = f"/manage/{site.token('manage')}"
     response = site.client.get(url)
     assert response.status_code == 200
-    return url, _form(response.text)
+    return url, read_form(response.text)
 
 
 # --- Links that are not valid ----------------------------------------------------------
@@ -236,7 +143,7 @@ def test_the_manage_page_shows_the_current_settings_and_no_one_else(site: Manage
     assert response.status_code == 200
     assert ANA in response.text and BO not in response.text
     assert response.headers["referrer-policy"] == "no-referrer"
-    form = _form(response.text)
+    form = read_form(response.text)
     graphs, kan = _topic_fields(form, "graphs"), _topic_fields(form, "kan")
     assert form[f"{graphs}-keywords"] == "graph neural network"
     assert form[f"{kan}-keywords"] == "Kolmogorov-Arnold network"
@@ -268,7 +175,7 @@ def test_the_preview_follows_the_keywords_in_the_form_and_saves_nothing(site: Ma
     assert "<mark>Diffusion</mark>" in response.text
     assert "topic graphs" in response.text
     # The values as submitted are shown back, not the stored ones.
-    shown = _form(response.text)
+    shown = read_form(response.text)
     assert shown[f"{_topic_fields(shown, 'graphs')}-keywords"] == "diffusion"
     assert shown["cadence"] == "paused"
     assert site.view() == before
@@ -285,7 +192,7 @@ def test_the_preview_leaves_out_removed_topics_and_includes_the_new_one(site: Ma
 
 
 def test_the_preview_holds_only_recent_papers(engine: Engine, tmp_path: Path) -> None:
-    site = _make_site(engine, tmp_path, PAPERBOT_DELIVERY_BACKLOG_DAYS="14")
+    site = make_manage_site(engine, tmp_path, PAPERBOT_DELIVERY_BACKLOG_DAYS="14")
     url = f"/manage/{site.token('manage')}"
     assert "last 14 days" in site.client.get(url).text
     assert GNN_TITLE in site.client.get(url).text
@@ -345,7 +252,7 @@ def test_previews_are_limited_per_client_and_the_page_still_works(site: ManageSi
     response = site.client.get(url)
     assert response.status_code == 200
     assert "The preview is skipped" in response.text and GNN_TITLE not in response.text
-    assert _form(response.text)["cadence"] == "weekly"  # the form is all there
+    assert read_form(response.text)["cadence"] == "weekly"  # the form is all there
     other = TestClient(site.client.app, client=("192.0.2.7", 50000))
     assert GNN_TITLE in other.get(url).text
 
@@ -377,7 +284,7 @@ def test_a_bad_value_is_refused_escaped_and_nothing_is_saved(
     assert "<i>" not in response.text
     # What was typed is shown back, to be corrected (a select can only show its choices).
     if key != "cadence":
-        assert _form(response.text)[key] == value
+        assert read_form(response.text)[key] == value
     assert site.view() == before
 
 
@@ -557,7 +464,7 @@ def test_following_the_unsubscribe_link_changes_nothing(site: ManageSite) -> Non
     assert response.status_code == 200
     assert ANA in response.text and BO not in response.text
     # One button whose form posts exactly the RFC 8058 body.
-    assert _form(response.text) == {"List-Unsubscribe": "One-Click"}
+    assert read_form(response.text) == {"List-Unsubscribe": "One-Click"}
     assert site.links_to_own_page(response.text, "manage")
     assert site.view() == before
 
@@ -662,7 +569,7 @@ def test_a_topic_follows_authors_and_trending_in_the_preview_and_once_saved(
     assert (topic.keywords, topic.authors, topic.exclude_authors, topic.top) == (
         ("graph neural network",), ("Blattmann, A.", "R. Wang"), ("Rong Wang",), 1,
     )  # fmt: skip
-    shown = _form(site.client.get(url).text)
+    shown = read_form(site.client.get(url).text)
     assert shown[f"{graphs}-authors"] == "Blattmann, A.\nR. Wang" and shown[f"{graphs}-top"] == "1"
 
 
@@ -696,7 +603,7 @@ def test_bad_follows_are_refused_shown_back_and_nothing_is_saved(site: ManageSit
         " trending switch (minimum upvotes, top of the day), is needed."
     ) in errors
     assert "<b>many" not in response.text
-    shown = _form(response.text)
+    shown = read_form(response.text)
     assert shown[f"{graphs}-categories"] == "cs.CL cs/LG"
     form[f"{graphs}-min_upvotes"] = ""
     again = site.client.post(url, data={**form, "action": "save"})
@@ -728,18 +635,6 @@ def test_the_preview_shows_the_papers_like_a_topics_examples_with_the_example_na
 # --- Example papers --------------------------------------------------------------------
 
 
-def _paper_id(site: ManageSite, title: str) -> int:
-    with Session(site.engine) as session:
-        found = session.scalars(select(Paper).where(col(Paper.title) == title)).one().id
-    assert found is not None, title
-    return found
-
-
-def _topic_id(site: ManageSite, name: str, email: str = ANA) -> int:
-    [found] = [t.id for t in site.view(email).topics if t.name == name]
-    return found
-
-
 def _examples(site: ManageSite, name: str, email: str = ANA) -> tuple[set[str], set[str]]:
     """The titles of a stored topic's liked and unliked papers."""
     [topic] = [t for t in site.view(email).topics if t.name == name]
@@ -755,14 +650,14 @@ def _post_example(site: ManageSite, **fields: str) -> httpx.Response:
 def _mark(site: ManageSite, name: str, title: str, *, liked: bool, email: str = ANA) -> None:
     """Store a paper as an example of a topic, as the CLI or a digest's feedback does."""
     with write_session(site.engine) as session:
-        topic = _topic_id(site, name, email)
-        mark_example(session, topic, _paper_id(site, title), liked=liked, source="feedback",
+        topic = topic_id_of(site, name, email)
+        mark_example(session, topic, paper_id_of(site, title), liked=liked, source="feedback",
                      now=INGESTED_AT)  # fmt: skip
 
 
 def test_a_paper_found_by_title_is_added_as_liked_listed_and_removed(site: ManageSite) -> None:
     url, _ = _manage_form(site)
-    graphs, gnn = _topic_id(site, "graphs"), _paper_id(site, GNN_TITLE)
+    graphs, gnn = topic_id_of(site, "graphs"), paper_id_of(site, GNN_TITLE)
     found = site.client.get(url, params={"find": "graph NEURAL", "topic": str(graphs)})
     assert found.status_code == 200
     assert re.search(rf'name="topic" value="{graphs}">\s*<input type="hidden" name="paper" '
@@ -786,10 +681,10 @@ def test_a_paper_found_by_title_is_added_as_liked_listed_and_removed(site: Manag
 
 def test_a_paper_named_by_arxiv_id_or_exact_title_is_added_and_linked(site: ManageSite) -> None:
     with write_session(site.engine) as session:
-        paper = session.get(Paper, _paper_id(site, DIFFUSION_TITLE))
+        paper = session.get(Paper, paper_id_of(site, DIFFUSION_TITLE))
         assert paper is not None
         paper.arxiv_id = "2311.15127"
-    kan = str(_topic_id(site, "kan"))
+    kan = str(topic_id_of(site, "kan"))
     by_id = _post_example(site, action="example-add", topic=kan, reference="arXiv:2311.15127v1",
                           liked="0")  # fmt: skip
     by_title = _post_example(site, action="example-add", topic=kan,
@@ -830,7 +725,7 @@ def test_an_unknown_ambiguous_or_bad_paper_is_refused_and_nothing_changes(
 ) -> None:
     _second_gnn(site)
     before = site.view()
-    response = _post_example(site, action="example-add", topic=str(_topic_id(site, "graphs")),
+    response = _post_example(site, action="example-add", topic=str(topic_id_of(site, "graphs")),
                              reference=reference, liked="1")  # fmt: skip
     assert response.status_code == 400
     assert "Nothing was saved" in response.text
@@ -843,8 +738,8 @@ def test_an_example_of_another_subscribers_topic_cannot_be_added_or_removed(
     site: ManageSite,
 ) -> None:
     _mark(site, "default", GNN_TITLE, liked=True, email=BO)
-    bo_topic, gnn = str(_topic_id(site, "default", BO)), str(_paper_id(site, GNN_TITLE))
-    diffusion = str(_paper_id(site, DIFFUSION_TITLE))
+    bo_topic, gnn = str(topic_id_of(site, "default", BO)), str(paper_id_of(site, GNN_TITLE))
+    diffusion = str(paper_id_of(site, DIFFUSION_TITLE))
     for fields in (
         {"action": "example-remove", "topic": bo_topic, "paper": gnn},
         {"action": "example-add", "topic": bo_topic, "paper": diffusion, "liked": "0"},
@@ -859,8 +754,8 @@ def test_an_example_of_another_subscribers_topic_cannot_be_added_or_removed(
     url, _ = _manage_form(site)
     page = site.client.get(url, params={"find": "graph", "topic": bo_topic}).text
     assert re.findall(r'id="(examples-\d+)"', page) == [
-        f"examples-{_topic_id(site, 'graphs')}",
-        f"examples-{_topic_id(site, 'kan')}",
+        f"examples-{topic_id_of(site, 'graphs')}",
+        f"examples-{topic_id_of(site, 'kan')}",
     ]
     assert "Papers found" not in page
 
@@ -872,8 +767,8 @@ def test_an_example_form_without_the_matching_csrf_value_is_refused(
 ) -> None:
     _mark(site, "graphs", GNN_TITLE, liked=True)
     url, form = _manage_form(site)
-    data = {"csrf": form["csrf"], "action": action, "topic": str(_topic_id(site, "graphs"))}
-    data |= {"paper": str(_paper_id(site, GNN_TITLE if action == "example-remove" else
+    data = {"csrf": form["csrf"], "action": action, "topic": str(topic_id_of(site, "graphs"))}
+    data |= {"paper": str(paper_id_of(site, GNN_TITLE if action == "example-remove" else
                                      DIFFUSION_TITLE)), "liked": "1"}  # fmt: skip
     if csrf == "missing":
         del data["csrf"]
@@ -899,7 +794,7 @@ def test_a_short_or_long_search_is_refused_escaped(
     site: ManageSite, find: str, message: str
 ) -> None:
     url, _ = _manage_form(site)
-    response = site.client.get(url, params={"find": find, "topic": _topic_id(site, "graphs")})
+    response = site.client.get(url, params={"find": find, "topic": topic_id_of(site, "graphs")})
     assert response.status_code == 400
     assert message in response.text
     assert "<i>" not in response.text.split("<body", 1)[1]
@@ -907,7 +802,9 @@ def test_a_short_or_long_search_is_refused_escaped(
 
 def test_a_search_finding_nothing_says_so_escaped(site: ManageSite) -> None:
     url, _ = _manage_form(site)
-    response = site.client.get(url, params={"find": "<b>zzqx</b>", "topic": _topic_id(site, "kan")})
+    response = site.client.get(
+        url, params={"find": "<b>zzqx</b>", "topic": topic_id_of(site, "kan")}
+    )
     assert response.status_code == 200
     assert "No stored paper has a title holding “&lt;b&gt;zzqx&lt;/b&gt;”" in response.text
 
@@ -928,7 +825,7 @@ def test_saving_keeps_stored_examples_even_ambiguous_ones_and_saves_the_level(
     [topic] = [t for t in site.view().topics if t.name == "graphs"]
     assert (topic.keywords, topic.level) == ((), -2)
     assert _examples(site, "graphs") == ({GNN_TITLE}, {DIFFUSION_TITLE})
-    assert _form(site.client.get(url).text)[f"{graphs}-level"] == "-2"
+    assert read_form(site.client.get(url).text)[f"{graphs}-level"] == "-2"
 
 
 @pytest.mark.parametrize(
@@ -952,7 +849,7 @@ def test_a_topic_without_keywords_keeps_its_last_liked_paper(site: ManageSite) -
     url, form = _manage_form(site)
     form[f"{_topic_fields(form, 'graphs')}-keywords"] = ""
     assert site.client.post(url, data={**form, "action": "save"}).status_code == 200
-    graphs, gnn = str(_topic_id(site, "graphs")), str(_paper_id(site, GNN_TITLE))
+    graphs, gnn = str(topic_id_of(site, "graphs")), str(paper_id_of(site, GNN_TITLE))
     for fields in (
         {"action": "example-remove", "topic": graphs, "paper": gnn},
         {"action": "example-add", "topic": graphs, "paper": gnn, "liked": "0"},
