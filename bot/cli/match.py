@@ -51,9 +51,10 @@ def match_command(
 ) -> None:
     """Show every stored paper that matches, best first, with why it matched.
 
-    Either a subscriber's topics (papers similar to a topic's example papers
-    show which example and how similar, on the same 0-1 scale as digests), or a trial topic given by the options: keywords,
-    authors, organisations, categories, trending switches and their exclusions.
+    Either a subscriber's topics (papers similar to a topic's example papers show
+    which example and how similar, on the same 0-1 scale as digests), or a trial topic
+    given by the options: keywords, authors, organisations, categories, trending
+    switches and their exclusions.
     """
     # Trial rules are checked before the database is opened: bad input is said first.
     with as_usage_error():

@@ -139,3 +139,27 @@ def test_a_bad_trial_follow_is_a_usage_error_in_one_line(
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith(f"paperbot: error: {message}"), line
+
+
+NOPROP = "NoProp: Training Neural Networks without Back-propagation or Forward-propagation"
+
+
+def test_a_topic_of_example_papers_shows_the_papers_like_them_and_which_example(
+    stored: RunCli,
+) -> None:
+    made = stored("subscribe", "ana@lab.org", "-n", "like noprop", "--like", NOPROP, "--more")
+    assert made.returncode == 0, made.stderr
+    result = stored("match", "ana@lab.org", "--json")
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert entries, "a liked paper at the 'more' level finds papers like it"
+    assert {e["kind"] for e in entries} == {"similar"}
+    assert all(e["topic"] == "like noprop" for e in entries)
+    for entry in entries:
+        assert entry["rule"] == f"similar to {NOPROP} ({entry['similarity']:.2f})"
+        assert 0 < entry["similarity"] < 1
+    assert NOPROP not in {e["title"] for e in entries}, "an example is never its own match"
+    scores = [e["score"] for e in entries]
+    assert scores == sorted(scores, reverse=True)
+    table = stored("match", "ana@lab.org")
+    assert f"similar to {NOPROP[:30]}" in " ".join(table.stdout.split())
