@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/following.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/manage_page.py
+	$(BIN)/python bench/similarity.py
 
 clean:
 	rm -rf $(VENV) paperbot-data .pytest_cache .mypy_cache .ruff_cache
