@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select as select_columns  # SQLModel's `select` takes up to 4 columns
 from sqlmodel import Session, col, func, select
 
 from bot.db import in_chunks
@@ -99,8 +100,18 @@ def examples_of(
     """Return the examples of these topics, by topic id, liked first, then oldest first."""
     found: dict[int, list[TopicExampleView]] = {}
     for chunk in in_chunks(list(subscription_ids)):
+        # Plain columns, not `TopicExample` rows: delivery reads every topic's examples,
+        # and building (and tracking) an ORM object per row nearly doubled the time.
         query = (
-            select(TopicExample, Paper.title, Paper.arxiv_id)
+            select_columns(
+                col(TopicExample.subscription_id),
+                col(TopicExample.paper_id),
+                col(Paper.title),
+                col(Paper.arxiv_id),
+                col(TopicExample.liked),
+                col(TopicExample.source),
+                col(TopicExample.added_at),
+            )
             .join(Paper, col(Paper.id) == col(TopicExample.paper_id))
             .where(col(TopicExample.subscription_id).in_(chunk))
             .order_by(
@@ -109,14 +120,9 @@ def examples_of(
                 col(TopicExample.paper_id),
             )
         )
-        for example, title, arxiv_id in session.execute(query):
-            found.setdefault(example.subscription_id, []).append(
-                TopicExampleView(
-                    ExamplePaper(example.paper_id, title, arxiv_id),
-                    example.liked,
-                    example.source,
-                    example.added_at,
-                )
+        for topic, paper_id, title, arxiv_id, liked, source, added_at in session.execute(query):
+            found.setdefault(topic, []).append(
+                TopicExampleView(ExamplePaper(paper_id, title, arxiv_id), liked, source, added_at)
             )
     return found
 
