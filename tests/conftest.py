@@ -138,6 +138,23 @@ def clock() -> Clock:
     return lambda: datetime(2024, 11, 22, 9, 30, tzinfo=UTC)
 
 
+def run_paperbot(
+    args: tuple[str, ...], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `paperbot ARGS...` as a real process in `cwd`, with no PAPERBOT_* settings but `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    clean.update(env or {})
+    clean["COLUMNS"] = "200"  # wide tables, so assertions see whole titles
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """Run `paperbot ARGS...` as a real process in `tmp_path`, with no PAPERBOT_* settings."""
@@ -145,17 +162,7 @@ def run_cli(tmp_path: Path) -> RunCli:
     def run(
         *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-        clean.update(env or {})
-        clean["COLUMNS"] = "200"  # wide tables, so assertions see whole titles
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=cwd or tmp_path,
-            env=clean,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_paperbot(args, cwd or tmp_path, env)
 
     return run
 
