@@ -112,20 +112,34 @@ def evaluate(
     unliked: dict[str, tuple[str, ...]] | None = None,
     level: int = 0,
 ) -> list[Outcome]:
-    """Score `method` on every profile; `liked`/`unliked` replace a profile's examples."""
+    """Score `method` on every profile; `liked`/`unliked` replace a profile's examples.
+
+    One index over every paper serves all profiles, as delivery's serves all
+    topics: a profile's own examples are never included, and are left out of its
+    ranking here.
+    """
     by_title = {p.title: p for p in papers}
     statistics = term_statistics(p.terms for p in papers)
+    index = SimilarityIndex([Candidate(p.id, p.terms) for p in papers], statistics, method)
+    shown = [
+        Profile(
+            profile.name,
+            (liked or {}).get(profile.name, profile.liked),
+            (unliked or {}).get(profile.name, profile.unliked),
+            profile.relevant,
+            profile.held_out,
+        )
+        for profile in profiles
+    ]
+    scores = index.score(
+        [topic_for(n, profile, by_title, level) for n, profile in enumerate(shown)]
+    )
     outcomes = []
-    for number, profile in enumerate(profiles):
-        likes = (liked or {}).get(profile.name, profile.liked)
-        dislikes = (unliked or {}).get(profile.name, profile.unliked)
-        shown = Profile(profile.name, likes, dislikes, profile.relevant, profile.held_out)
-        examples = set(likes) | set(dislikes)
-        pool = [p for p in papers if p.title not in examples]
-        index = SimilarityIndex([Candidate(p.id, p.terms) for p in pool], statistics, method)
-        scores = index.score([topic_for(number, shown, by_title, level)])
-        ranked = [pool[i].title for i in scores.ranking(0)]
-        included = [pool[i].title for i in scores.included(0, method)]
+    for number, profile in enumerate(shown):
+        examples = set(profile.liked) | set(profile.unliked)
+        ranked = [papers[i].title for i in scores.ranking(number)]
+        ranked = [title for title in ranked if title not in examples]
+        included = [papers[i].title for i in scores.included(number, method)]
         outcomes.append(_outcome(profile.name, profile.relevant - examples, ranked, included))
     return outcomes
 
