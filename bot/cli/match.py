@@ -24,7 +24,6 @@ from bot.cli.hints import KeywordChecker
 from bot.matching.engine import Match, Matcher, Rule
 from bot.matching.ranking import RankedPaper, rank
 from bot.papers import papers_for_matching
-from bot.similar_papers import load_similar_papers
 from bot.subscriptions.spec import check_follows, check_keywords, normalise_email, selects
 from bot.subscriptions.store import find_subscriber
 
@@ -108,6 +107,8 @@ def _subscriber_rules(engine: Engine, email: str, papers: list[int]) -> dict[str
         subscriber = find_subscriber(session, email)
     if subscriber is None or not subscriber.topics:
         fail(f"{email.strip()} has no subscriptions")
+    from bot.similar_papers import load_similar_papers  # numpy: only for a subscriber's topics
+
     rules = load_similar_papers(engine, papers, subscriber.topics).rules(subscriber.topics)
     return {topic.name: rule for topic, rule in zip(subscriber.topics, rules, strict=True)}
 
