@@ -160,6 +160,10 @@ class Subscriber(SQLModel, table=True):
     unsubscribed_at: datetime | None = _timestamp(nullable=True)
     # An IANA name such as "Europe/Berlin"; None follows the configured schedule.timezone.
     timezone: str | None = None
+    # Every feed token names it: raising it retires the feed addresses made before.
+    feed_version: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
 
 
 def _added_json_list() -> Any:

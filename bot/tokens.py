@@ -1,4 +1,4 @@
-"""Signed, per-subscriber link tokens: unsubscribe, manage, confirm, feedback.
+"""Signed, per-subscriber link tokens: unsubscribe, manage, confirm, feedback, feeds.
 
 A token names the subscriber and the purpose it was made for, and is signed
 with the site's secret, so it cannot be forged, cannot be turned into a token
@@ -6,7 +6,10 @@ for another address, and cannot be used for another purpose. Tokens for
 confirming an address expire; unsubscribe links must keep working in old
 emails, so they do not. A feedback token ("more like this", "fewer like this"
 under a paper of a digest) also names the topic and the paper, and the day it
-was made: it expires after `FEEDBACK_MAX_AGE`, counted by the app's clock.
+was made: it expires after `FEEDBACK_MAX_AGE`, counted by the app's clock. A feed
+token (the address of a subscriber's Atom feed) names one topic or all of them, and
+the subscriber's feed version: it never expires, and making a new version
+(`Subscriber.feed_version`) is what retires every feed address made before.
 
 A token holds the subscriber's id and a keyed fingerprint of their address, not
 the address: links end up in logs and browser histories, and signing is not
@@ -147,6 +150,49 @@ def read_feedback_token(secret: str, token: str, *, today: date) -> FeedbackSubj
     return found
 
 
+@dataclass(frozen=True)
+class FeedSubject:
+    """Whom a valid feed token is for, which topic (None: all of them), and at which version."""
+
+    link: LinkSubject
+    topic_id: int | None
+    version: int
+
+
+def make_feed_token(
+    secret: str, subject: TokenSubject | LinkSubject, topic_id: int | None, version: int
+) -> str:
+    """Return a URL-safe token for the feed of `topic_id` (None: every topic) at `version`.
+
+    The same arguments always give the same token: a feed's address must not
+    change each time the manage page shows it.
+    """
+    if isinstance(subject, LinkSubject):
+        fingerprint = subject.fingerprint
+    else:
+        fingerprint = _fingerprint(secret, subject.email_key)
+    payload = [subject.subscriber_id, fingerprint, topic_id, version]
+    return _feed_serializer(secret).dumps(payload)
+
+
+def feed_link(base_url: str, token: str) -> str:
+    """The address of a feed token's Atom feed: `<base_url>/feed/<token>.atom`."""
+    return f"{base_url.rstrip('/')}/feed/{token}.atom"
+
+
+def read_feed_token(secret: str, token: str) -> FeedSubject:
+    """Return what a feed token is for; raise `InputError` if it was tampered with."""
+    try:
+        subscriber_id, fingerprint, topic_id, version = _feed_serializer(secret).loads(token)
+        return FeedSubject(
+            LinkSubject(int(subscriber_id), str(fingerprint), secret),
+            None if topic_id is None else int(topic_id),
+            int(version),
+        )
+    except (BadData, ValueError, TypeError, OverflowError):
+        raise InputError("this link is not valid") from None
+
+
 def _fingerprint(secret: str, email_key: str) -> str:
     digest = hmac.new(secret.encode(), b"address:" + email_key.encode(), hashlib.sha256)
     return digest.hexdigest()[:_FINGERPRINT_LENGTH]
@@ -175,3 +221,10 @@ def _feedback_serializer(secret: str) -> URLSafeSerializer:
     # carries its day, dated by the app's clock like everything else it stores. Kept:
     # a digest makes one token per paper, and the serializer costs a fifth of a token.
     return URLSafeSerializer(secret, salt="paperbot-feedback")
+
+
+@lru_cache(maxsize=4)
+def _feed_serializer(secret: str) -> URLSafeSerializer:
+    # A salt of its own; no timestamp, so a feed's address stays the same until its
+    # version changes, and feed readers keep polling one address for years.
+    return URLSafeSerializer(secret, salt="paperbot-feed")

@@ -42,7 +42,7 @@ from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0010"
+HEAD = "0011"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -528,4 +528,31 @@ def test_topics_stored_before_0010_start_at_level_0_and_take_examples(database_u
         command.downgrade(alembic_config(connection), "0009")
         assert connection.scalar(text("SELECT name FROM subscription")) == "grok"
         assert connection.scalar(text("SELECT title FROM paper")) == "Grokking"
+    engine.dispose()
+
+
+def test_subscribers_stored_before_0011_start_at_feed_version_0(database_url: str) -> None:
+    engine = open_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0010")
+        connection.execute(
+            text(
+                "INSERT INTO subscriber (id, email, email_key, cadence, format, status,"
+                " created_at, updated_at) VALUES (1, 'ana@lab.org', 'ana@lab.org', 'daily',"
+                " 'email', 'active', :now, :now)"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        )
+    done = upgrade_schema(engine)
+    assert (done.before.current, done.after) == ("0010", HEAD)
+    assert _differences(engine) == []
+    with write_session(engine) as session:
+        subscriber = session.scalars(select(Subscriber)).one()
+        assert (subscriber.email, subscriber.feed_version) == ("ana@lab.org", 0)
+        subscriber.feed_version += 1
+    with Session(engine) as session:
+        assert session.scalars(select(col(Subscriber.feed_version))).one() == 1
+    with engine.begin() as connection:  # and back down, the subscriber still there
+        command.downgrade(alembic_config(connection), "0010")
+        assert connection.scalar(text("SELECT email FROM subscriber")) == "ana@lab.org"
     engine.dispose()

@@ -9,9 +9,12 @@ from bot.tokens import (
     FEEDBACK_MAX_AGE,
     ExpiredTokenError,
     TokenSubject,
+    feed_link,
     feedback_link,
+    make_feed_token,
     make_feedback_token,
     make_token,
+    read_feed_token,
     read_feedback_token,
     read_token,
     signing_secret,
@@ -113,3 +116,31 @@ def test_a_feedback_token_expires_after_ninety_days() -> None:
 def test_feedback_links_name_their_direction() -> None:
     assert feedback_link("https://p.org/", "more", "t.k") == "https://p.org/feedback/more/t.k"
     assert feedback_link("https://p.org", "fewer", "t.k") == "https://p.org/feedback/fewer/t.k"
+
+
+def test_a_feed_token_names_the_subscriber_the_topic_and_the_version() -> None:
+    found = read_feed_token("s3cret", make_feed_token("s3cret", ANA, 7, 2))
+    assert (found.link.subscriber_id, found.topic_id, found.version) == (1, 7, 2)
+    assert found.link.is_for("ana@lab.org") and not found.link.is_for("bo@lab.org")
+    every = read_feed_token("s3cret", make_feed_token("s3cret", ANA, None, 0))
+    assert (every.topic_id, every.version) == (None, 0)
+
+
+def test_a_feed_token_is_the_same_each_time_it_is_made() -> None:
+    # A feed reader polls one address: the manage page must show the same one every time.
+    assert make_feed_token("s3cret", ANA, 7, 0) == make_feed_token("s3cret", ANA, 7, 0)
+    assert make_feed_token("s3cret", ANA, 7, 0) != make_feed_token("s3cret", ANA, 7, 1)
+    assert feed_link("https://p.example/", "abc") == "https://p.example/feed/abc.atom"
+
+
+def test_a_feed_token_is_no_other_token_and_cannot_be_forged() -> None:
+    token = make_feed_token("s3cret", ANA, 7, 0)
+    for bad in (token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), token[:10], "", "x.y"):
+        with pytest.raises(InputError):
+            read_feed_token("s3cret", bad)
+    with pytest.raises(InputError):
+        read_feed_token("other-secret", token)
+    with pytest.raises(InputError):  # a manage token is no feed token, nor the reverse
+        read_feed_token("s3cret", make_token("s3cret", "manage", ANA))
+    with pytest.raises(InputError):
+        read_token("s3cret", "manage", token)
