@@ -483,6 +483,26 @@ def make_reason_view(reason: MatchReason) -> ReasonView:
     )
 
 
+def reason_line(reason: ReasonView, *, show_topic: bool = False) -> str:
+    """Why an entry matched, as one plain line, worded as the digests word it.
+
+    "Matched “graph neural network” in the title", "Matched author: Y. LeCun",
+    "Similar to “Grokking” (0.71)"; then how it trends, and its topic when asked.
+    """
+    if reason.kind == "similar":
+        line = f"Similar to “{reason.keyword}” ({reason.similarity:.2f})"
+    elif reason.kind == "keyword":
+        close = " (close match)" if reason.similarity < 1 else ""
+        line = f"Matched “{reason.keyword}”{close} in the {reason.field}"
+    else:
+        line = f"Matched {reason.label}"
+    if reason.trending:
+        line += f" ({reason.trending})"
+    if show_topic:
+        line += f" (topic: {reason.topic})"
+    return line
+
+
 def _feedback_views(digest: Digest) -> dict[int, FeedbackLinks]:
     """Each entry's feedback links by paper id (a paper is in a digest once), web URLs only.
 

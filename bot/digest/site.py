@@ -68,3 +68,21 @@ def site_days(engine: Engine) -> list[tuple[date, int]]:
         for page_date, seen_at, paper_id in session.execute(query):
             papers.setdefault(page_date or seen_at.date(), set()).add(paper_id)
     return sorted(((day, len(ids)) for day, ids in papers.items()), reverse=True)
+
+
+def latest_days(engine: Engine, count: int) -> list[tuple[date, int, datetime]]:
+    """The newest `count` days with papers: each day, its number of papers, its last sighting.
+
+    The last sighting is when the day last changed (an ingest added or saw a paper
+    of it again): the archive feed's entries are updated then.
+    """
+    query = select(col(Sighting.page_date), col(Sighting.seen_at), col(Sighting.paper_id))
+    papers: dict[date, set[int]] = {}
+    last: dict[date, datetime] = {}
+    with Session(engine) as session:
+        for page_date, seen_at, paper_id in session.execute(query):
+            day = page_date or seen_at.date()
+            papers.setdefault(day, set()).add(paper_id)
+            last[day] = max(last.get(day, seen_at), seen_at)
+    newest = sorted(papers, reverse=True)[:count]
+    return [(day, len(papers[day]), last[day]) for day in newest]

@@ -1,4 +1,4 @@
-"""The ASGI app: the front page, /healthz, the subscribe, confirm, manage and unsubscribe pages, the archive.
+"""The ASGI app: the front page, /healthz, the subscribe, confirm, manage and unsubscribe pages, the archive, the feeds.
 
 Built by `create_app` around an engine, the settings and a clock, so tests run
 it against a real database with a controlled clock. Handlers find these in
@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.service.state import read_health
 from bot.tokens import signing_secret
-from bot.web import archive_pages, feedback_pages, manage_pages, subscribe_pages
+from bot.web import archive_pages, feed_pages, feedback_pages, manage_pages, subscribe_pages
 from bot.web.context import WebContext, web_context
 from bot.web.pages import error_page, page
 from bot.web.security import BodyLimit
@@ -110,6 +110,7 @@ def create_app(
             *subscribe_pages.routes,
             *manage_pages.routes,
             *feedback_pages.routes,
+            *feed_pages.routes,
             *archive_pages.routes,
         ],
     )

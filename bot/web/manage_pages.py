@@ -12,6 +12,8 @@ The feedback links under each paper are `bot.web.feedback_pages`.
                                action=save: validated like the CLI (make_spec), saved, 303 back
                                action=example-add / example-remove: one example paper of one
                                of the subscriber's topics marked or unmarked, 303 back
+                               action=new-feeds: new feed addresses, the old ones retired
+                               (`bot.web.feed_pages`), 303 back
     GET  /unsubscribe/<token>  one button; a GET never changes anything (link scanners follow links)
     POST /unsubscribe/<token>  List-Unsubscribe=One-Click (the button, or an RFC 8058 mail client)
 
@@ -62,6 +64,7 @@ from bot.subscriptions.spec import (
 from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
 from bot.tokens import LinkSubject
 from bot.web.context import WebContext, web_context
+from bot.web.feed_pages import feed_links, new_feed_addresses, opml_link
 from bot.web.follow_form import FollowFields
 from bot.web.link_owners import PRIVATE_HEADERS, bad_link_page, link_owner, link_subject, page_link
 from bot.web.pages import error_page, page
@@ -330,6 +333,7 @@ def _show_stored(request: Request, subject: LinkSubject) -> Response:
     return _render(
         request, context, subject, view, ManageForm.from_view(view), saved=saved,
         examples_changed=request.query_params.get("examples") == "1", search=search,
+        feeds_renewed=request.query_params.get("feeds") == "1",
         status=400 if search is not None and search.problem else 200,
     )  # fmt: skip
 
@@ -347,6 +351,8 @@ def _submit(request: Request, subject: LinkSubject, fields: dict[str, str]) -> R
         )
     if fields.get("action") in EXAMPLE_ACTIONS:
         return _submit_example(request, context, subject, view, fields)
+    if fields.get("action") == NEW_FEEDS_ACTION:
+        return _submit_new_feeds(request, context, subject)
     form = ManageForm.from_fields(fields)
     if fields.get("action") != "save":  # "preview", or Enter pressed somewhere: never a save
         return _render(request, context, subject, view, form)
@@ -397,6 +403,7 @@ def _render(
     *,
     saved: bool = False,
     examples_changed: bool = False,
+    feeds_renewed: bool = False,
     search: "Search | None" = None,
     errors: list[str] | None = None,
     status: int = 200,
@@ -426,6 +433,10 @@ def _render(
             "hints": hints,
             "window_days": window_days(backlog),
             "unsubscribe_url": page_link(context, "unsubscribe", subject),
+            "feeds": feed_links(context, subject, view) if view.status == "active" else [],
+            "opml_url": opml_link(context, request.path_params["token"]),
+            "feeds_renewed": feeds_renewed,
+            "new_feeds_action": NEW_FEEDS_ACTION,
         },
         status=status,
     )
@@ -644,6 +655,22 @@ def _check_selects(session: Session, topic: Subscription) -> None:
 def _sentence(exc: InputError) -> str:
     message = str(exc)
     return message[:1].upper() + message[1:] + "."
+
+
+# --- Feed addresses ------------------------------------------------------------------
+
+NEW_FEEDS_ACTION = "new-feeds"
+
+
+def _submit_new_feeds(request: Request, context: WebContext, subject: LinkSubject) -> Response:
+    """Retire the subscriber's feed addresses for new ones, then back to the page's feeds."""
+    with write_session(context.engine) as session:
+        done = new_feed_addresses(session, subject)
+    if not done:
+        return bad_link_page(request)  # the subscriber went away meanwhile
+    return RedirectResponse(
+        f"{request.url.path}?feeds=1#feeds", status_code=303, headers=PRIVATE_HEADERS
+    )
 
 
 # --- Unsubscribe ---------------------------------------------------------------------
