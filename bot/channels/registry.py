@@ -1,0 +1,24 @@
+"""The table of channel kinds: a new channel is one module and one line here."""
+
+from collections.abc import Mapping
+
+from bot.channels.base import Channel, RateLimiter
+from bot.channels.slack import SlackChannel
+from bot.errors import ConfigError
+
+CHANNELS: dict[str, type[Channel]] = {
+    SlackChannel.kind: SlackChannel,
+}
+"""Every channel class by its kind."""
+
+
+def make_channel(
+    kind: str, options: Mapping[str, object], *, limiter: RateLimiter | None = None
+) -> Channel:
+    """The channel of `kind` built from `options`; `ConfigError` for an unknown kind or option."""
+    try:
+        channel_type = CHANNELS[kind]
+    except KeyError:
+        known = ", ".join(sorted(CHANNELS))
+        raise ConfigError(f"unknown channel kind {kind!r}; known: {known}") from None
+    return channel_type.from_options(options, limiter=limiter)
