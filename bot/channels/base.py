@@ -464,12 +464,14 @@ def pack(sizes: Sequence[int], *, max_items: int, max_size: int) -> list[list[in
     return groups
 
 
-_MARKUP_TAIL = re.compile(r"\\+$")
-
-
-def drop_trailing_escape(text: str) -> str:
-    """`text` without a lone escaping backslash at its end (left by a cut)."""
-    match = _MARKUP_TAIL.search(text)
-    if match and len(match.group()) % 2:
-        return text[:-1]
-    return text
+def fit_escaped(text: str, limit: int, escape: Callable[[str], str]) -> str:
+    """`escape(text)`, with `text` first shortened on a word so that the result fits `limit`."""
+    length = limit
+    while True:
+        escaped = escape(shorten(text, length))
+        if len(escaped) <= limit:
+            return escaped
+        if length <= 1:
+            return ""
+        # Escaping lengthened it: shorten the text by at least what it is over.
+        length = max(1, length - (len(escaped) - limit))

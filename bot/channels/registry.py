@@ -3,11 +3,13 @@
 from collections.abc import Mapping
 
 from bot.channels.base import Channel, RateLimiter
+from bot.channels.discord import DiscordChannel
 from bot.channels.slack import SlackChannel
 from bot.errors import ConfigError
 
 CHANNELS: dict[str, type[Channel]] = {
     SlackChannel.kind: SlackChannel,
+    DiscordChannel.kind: DiscordChannel,
 }
 """Every channel class by its kind."""
 
