@@ -395,6 +395,26 @@ async def exchange(
     return Exchange(result, response)
 
 
+def with_body_retry_after(
+    result: ChannelResult, response: httpx.Response, name: str, *, scale: float = 1.0
+) -> ChannelResult:
+    """`result` of a 429 with the pause its JSON body names in `name` (times `scale`: seconds).
+
+    For services that say it in the body rather than in `Retry-After`; `result`
+    unchanged when it already has a pause or the body names none.
+    """
+    if result.code != 429 or result.retry_after is not None:
+        return result
+    try:
+        value = json.loads(response.text).get(name)
+    except (ValueError, AttributeError):
+        return result
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        return result
+    seconds = min(float(value) * scale, RETRY_AFTER_MAX)
+    return ChannelResult(result.status, result.reason, seconds, result.code)
+
+
 # --- What the channels show of an entry -----------------------------------------------
 
 

@@ -7,7 +7,6 @@ description) goes as several messages, each numbered. Mentions are switched off,
 title saying "@everyone" pings nobody.
 """
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from bot.channels.base import (
-    RETRY_AFTER_MAX,
     ChannelResult,
     EntryText,
     PaperViewer,
@@ -32,6 +30,7 @@ from bot.channels.base import (
     to_json,
     url_option,
     url_secrets,
+    with_body_retry_after,
 )
 from bot.clock import Clock, utc_now
 from bot.digest.model import Digest
@@ -224,8 +223,9 @@ class DiscordChannel:
             reset_after = bucket_reset(done.response)
             if reset_after is not None:
                 self.limiter.hold(key, reset_after)
-            if result.code == 429 and result.retry_after is None:
-                result = _with_body_retry_after(result, done.response)
+            if result.retry_after is None:
+                # Discord names its pause in the body too, in seconds.
+                result = with_body_retry_after(result, done.response, "retry_after")
                 if result.retry_after is not None:
                     self.limiter.hold(key, result.retry_after)
         return result
@@ -240,16 +240,3 @@ def bucket_reset(response: httpx.Response) -> float | None:
     except ValueError:
         return None
     return seconds if seconds > 0 else None
-
-
-def _with_body_retry_after(result: ChannelResult, response: httpx.Response) -> ChannelResult:
-    """`result` with the pause Discord's 429 body names (`retry_after`, seconds), if any."""
-    try:
-        seconds = json.loads(response.text).get("retry_after")
-    except (ValueError, AttributeError):
-        return result
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
-        return ChannelResult(
-            result.status, result.reason, min(float(seconds), RETRY_AFTER_MAX), result.code
-        )
-    return result

@@ -4,12 +4,14 @@ from collections.abc import Mapping
 
 from bot.channels.base import Channel, RateLimiter
 from bot.channels.discord import DiscordChannel
+from bot.channels.matrix import MatrixChannel
 from bot.channels.slack import SlackChannel
 from bot.errors import ConfigError
 
 CHANNELS: dict[str, type[Channel]] = {
     SlackChannel.kind: SlackChannel,
     DiscordChannel.kind: DiscordChannel,
+    MatrixChannel.kind: MatrixChannel,
 }
 """Every channel class by its kind."""
 
