@@ -6,12 +6,14 @@ from bot.channels.base import Channel, RateLimiter
 from bot.channels.discord import DiscordChannel
 from bot.channels.matrix import MatrixChannel
 from bot.channels.slack import SlackChannel
+from bot.channels.webhook import WebhookChannel
 from bot.errors import ConfigError
 
 CHANNELS: dict[str, type[Channel]] = {
     SlackChannel.kind: SlackChannel,
     DiscordChannel.kind: DiscordChannel,
     MatrixChannel.kind: MatrixChannel,
+    WebhookChannel.kind: WebhookChannel,
 }
 """Every channel class by its kind."""
 
