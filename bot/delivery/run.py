@@ -12,7 +12,6 @@ A dry run renders everything and says what it would send, and changes nothing.
 """
 
 import asyncio
-import hashlib
 import logging
 import random
 import threading
@@ -20,8 +19,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from email.utils import parseaddr
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -31,11 +28,11 @@ from bot import locks
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import write_session
-from bot.delivery import claims
-from bot.delivery.cadence import Slots, due_reason
+from bot.delivery import claims, plan
 from bot.delivery.claims import Holding
 from bot.delivery.ledger import last_sent, record_delivery, sent_papers
 from bot.delivery.outcomes import DeliveryReport, Outcome, count_outcomes
+from bot.delivery.plan import Candidates, Ledger, PlannedDigest, Policy
 from bot.delivery.transports import (
     BeforeSend,
     FileTransport,
@@ -48,15 +45,14 @@ from bot.delivery.transports import (
 from bot.digest.message import build_message
 from bot.digest.model import Digest, DigestPaper, DigestSection, FeedbackLinks
 from bot.digest.render import DigestRenderer
-from bot.digest.select import select_digest
 from bot.errors import InputError
 from bot.matching.engine import Match, Matcher, PaperText
 from bot.models import Paper
 from bot.papers import as_digest_paper, paper_text
 from bot.runs import finish_run, start_run
 from bot.similar_papers import SimilarPapers, load_similar_papers
-from bot.subscriptions.spec import email_key, normalise_email
-from bot.subscriptions.store import SubscriberView, find_subscriber, list_subscribers
+from bot.subscriptions.spec import email_key
+from bot.subscriptions.store import SubscriberView, Topic, find_subscriber, list_subscribers
 from bot.tokens import (
     TokenSubject,
     feedback_link,
@@ -86,17 +82,8 @@ _SENT_TWICE = (
     " clients show once)"
 )
 
-_NO_SUBSCRIBER = "no active subscriber with the address {!r}"
-
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 60.0
-_WEEK = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class _Planned:
-    subscriber: SubscriberView
-    digest: Digest
 
 
 @dataclass(frozen=True)
@@ -106,8 +93,11 @@ class _Index:
     since: datetime
     matcher: Matcher
     similar: SimilarPapers
-    papers: dict[int, DigestPaper]
-    first_seen: dict[int, datetime]
+    candidates: Candidates
+
+    def match(self, topics: list[Topic]) -> list[Match]:
+        """The candidates' matches of `topics` (by keywords, follows and examples)."""
+        return self.matcher.match(self.similar.rules(topics))
 
 
 def deliver(
@@ -195,7 +185,7 @@ def _check_active(engine: Engine, email: str) -> None:
     with Session(engine) as session:
         subscriber = find_subscriber(session, email)
     if subscriber is None or subscriber.status != "active":
-        raise InputError(_NO_SUBSCRIBER.format(email.strip()))
+        raise InputError(plan.NO_SUBSCRIBER.format(email.strip()))
 
 
 def preview(engine: Engine, settings: Settings, email: str, *, clock: Clock) -> Digest | None:
@@ -208,7 +198,10 @@ def preview(engine: Engine, settings: Settings, email: str, *, clock: Clock) -> 
 
 
 class _Run:
-    """The steps of one run, sharing its settings, clock and renderer."""
+    """The I/O of one run: reading, claiming, sending and recording what `plan` decides.
+
+    Its steps share the run's settings, clock and renderer.
+    """
 
     def __init__(
         self,
@@ -223,6 +216,7 @@ class _Run:
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.policy = Policy.from_settings(settings)
         self.clock = clock
         self.run_id = run_id
         self.sleep = sleep
@@ -239,7 +233,6 @@ class _Run:
         # The subscribers this run holds claims on, as of the last claim or renewal.
         self.held: set[int] = set()
         self._secret: str | None = None
-        self._domain = parseaddr(settings.delivery.sender)[1].rpartition("@")[2] or "localhost"
         self._file_transport = FileTransport(settings.outbox_dir)
         smtp = settings.smtp
         self._smtp_transport = SmtpTransport(
@@ -251,16 +244,15 @@ class _Run:
     def dry_run(self, only: str | None) -> list[Outcome]:
         """Say what a run would send now, changing nothing."""
         for item in self._plan(only):
-            subscriber, count = item.subscriber, len(item.digest.entries)
-            if subscriber.format in ("markdown", "both"):
-                self.outcomes.append(
-                    Outcome(subscriber.email, "markdown", "would send", "Markdown digest", count)
-                )
-            if subscriber.format in ("email", "both"):
-                subject = self._outgoing(item).message["Subject"]
-                self.outcomes.append(
-                    Outcome(subscriber.email, "email", "would send", subject, count)
-                )
+            email, count = item.subscriber.email, len(item.digest.entries)
+            for channel in item.channels:
+                if channel == "markdown":
+                    self.outcomes.append(
+                        Outcome(email, channel, "would send", "Markdown digest", count)
+                    )
+                elif channel == "email":
+                    subject = self._outgoing(item).message["Subject"]
+                    self.outcomes.append(Outcome(email, channel, "would send", subject, count))
         return self.outcomes
 
     def deliver(self, *, only: str | None, spread: bool = False) -> list[Outcome]:
@@ -290,7 +282,7 @@ class _Run:
 
     def _claimed(
         self, waiting: list[SubscriberView], index: _Index, held_by_others: list[SubscriberView]
-    ) -> Iterator[_Planned]:
+    ) -> Iterator[PlannedDigest]:
         """Claim `waiting` a few at a time; write Markdown digests; yield those to email.
 
         Subscribers another worker is on go to `held_by_others`.
@@ -322,12 +314,12 @@ class _Run:
                     continue
                 if not self._still_held(item.subscriber):
                     continue
-                if item.subscriber.format in ("markdown", "both"):
+                if "markdown" in item.channels:
                     self._markdown(item)
-                if item.subscriber.format in ("email", "both"):
+                if "email" in item.channels:
                     yield item
 
-    def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> list[_Planned]:
+    def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> list[PlannedDigest]:
         """Every due subscriber's digest, without claiming anyone (a dry run, a preview)."""
         due, last = self._due(only, ignore_cadence=ignore_cadence)
         if not due:
@@ -342,33 +334,16 @@ class _Run:
         with Session(self.engine) as session:
             subscribers = list_subscribers(session)
             if only is not None:
-                wanted = email_key(normalise_email(only))
-                subscribers = [s for s in subscribers if email_key(s.email) == wanted]
-                if not subscribers:
-                    raise InputError(_NO_SUBSCRIBER.format(only.strip()))
+                subscribers = plan.named(subscribers, only)
             last = last_sent(session, [s.id for s in subscribers])
-        due = []
-        for subscriber in subscribers:
-            why = (
-                None if ignore_cadence else self._not_due(subscriber, last.get(subscriber.id), now)
-            )
-            if why is None and not subscriber.topics:
-                why = "no topics"
-            if why is not None:
-                self.outcomes.append(Outcome(subscriber.email, "", "skipped", why))
-            else:
-                due.append(subscriber)
-        return due, last
-
-    def _not_due(
-        self, subscriber: SubscriberView, last: datetime | None, now: datetime
-    ) -> str | None:
-        return due_reason(subscriber.cadence, last, now, self._slots(subscriber))
+        due = plan.due_now(subscribers, last, now, self.policy, ignore_cadence=ignore_cadence)
+        self.outcomes.extend(due.skipped)
+        return list(due.subscribers), last
 
     def _index(self, due: list[SubscriberView], last: dict[int, datetime]) -> _Index:
         """Index the papers first seen early enough to be in any of `due`'s digests."""
         now = self.clock()
-        since = min(self._window_start(s, last.get(s.id), now) for s in due)
+        since = plan.earliest_window(due, last, now, self.policy)
         texts: list[PaperText] = []
         papers: dict[int, DigestPaper] = {}
         first_seen: dict[int, datetime] = {}
@@ -381,14 +356,14 @@ class _Run:
         similar = load_similar_papers(
             self.engine,
             papers,
-            (t for s in due for t in s.topics),
+            plan.topics_of(due),
             keep=self.holding is not None,  # a dry run writes nothing, not even vectors
         )
-        return _Index(since, Matcher(texts), similar, papers, first_seen)
+        return _Index(since, Matcher(texts), similar, Candidates(papers, first_seen))
 
     def _digests(
         self, subscribers: list[SubscriberView], index: _Index, *, ignore_cadence: bool = False
-    ) -> list[_Planned]:
+    ) -> list[PlannedDigest]:
         """The digests of `subscribers`, from the ledger as it is now; the others are reported.
 
         Read afresh, not from the start of the run: another worker may have
@@ -399,69 +374,14 @@ class _Run:
         with Session(self.engine) as session:
             last = last_sent(session, ids)
             sent = sent_papers(session, ids, since=index.since)
-        due = []
-        for subscriber in subscribers:
-            why = (
-                None if ignore_cadence else self._not_due(subscriber, last.get(subscriber.id), now)
-            )
-            if why is None:
-                due.append(subscriber)
-            else:
-                self.outcomes.append(Outcome(subscriber.email, "", "skipped", why))
-        by_rule: dict[int, list[Match]] = {}
-        rules = index.similar.rules(t for s in due for t in s.topics)
-        for match in index.matcher.match(rules):
-            by_rule.setdefault(match.rule_id, []).append(match)
-        planned = []
-        for subscriber in due:
-            window = self._window_start(subscriber, last.get(subscriber.id), now)
-            matches = [
-                m
-                for t in subscriber.topics
-                for m in by_rule.get(t.id, ())
-                if index.first_seen[m.paper_id] >= window
-            ]
-            # Dated on the subscriber's own calendar: Tokyo's 08:00 is the previous day in UTC.
-            day = now.astimezone(self._slots(subscriber).zone).date()
-            digest = select_digest(
-                subscriber_id=subscriber.id, email=subscriber.email, day=day,
-                topics={t.id: t.name for t in subscriber.topics}, matches=matches,
-                papers=index.papers, already_sent=sent[subscriber.id],
-                cap=self.settings.delivery.max_papers,
-            )  # fmt: skip
-            if digest is None:
-                self.outcomes.append(
-                    Outcome(subscriber.email, "", "skipped", "no new matching papers")
-                )
-            else:
-                planned.append(_Planned(subscriber, self._with_links(digest)))
-        return planned
-
-    def _slots(self, subscriber: SubscriberView) -> Slots:
-        """The subscriber's slots: the schedule's times, on their own zone's clock."""
-        schedule = self.settings.schedule
-        try:
-            zone = ZoneInfo(subscriber.timezone or schedule.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            # Names are checked when stored; one the time zone database stopped knowing
-            # falls back to the configured zone rather than stopping every digest.
-            zone = ZoneInfo(schedule.timezone)
-        return Slots(zone, schedule.send_at, schedule.weekly_on)
-
-    def _window_start(
-        self, subscriber: SubscriberView, last: datetime | None, now: datetime
-    ) -> datetime:
-        """How far back the subscriber's digest looks: papers first seen since then count.
-
-        A new subscriber gets `delivery.backlog_days` of papers from before they
-        subscribed. A weekly digest holds at least the whole week (or everything since
-        the last one), however short that backlog is.
-        """
-        start = subscriber.created_at - timedelta(days=self.settings.delivery.backlog_days)
-        if subscriber.cadence == "weekly":
-            week_ago = now - _WEEK
-            start = min(start, week_ago if last is None else min(last, week_ago))
-        return start
+        due = plan.due_now(subscribers, last, now, self.policy, ignore_cadence=ignore_cadence)
+        self.outcomes.extend(due.skipped)
+        matches = index.match(plan.topics_of(due.subscribers))
+        planned = plan.plan_digests(
+            due.subscribers, Ledger(last, sent), index.candidates, matches, now, self.policy
+        )
+        self.outcomes.extend(planned.skipped)
+        return [replace(p, digest=self._with_links(p.digest)) for p in planned.digests]
 
     def _with_links(self, digest: Digest) -> Digest:
         base = self.settings.web.base_url.rstrip("/")
@@ -480,22 +400,20 @@ class _Run:
             manage_url=signed_link(base, secret, "manage", subject),
         )
 
-    def _markdown(self, item: _Planned) -> None:
+    def _markdown(self, item: PlannedDigest) -> None:
         text = self.renderer.markdown(item.digest)
         path = write_markdown(
             self.settings.digests_dir, email=item.subscriber.email, day=item.digest.day, text=text
         )
-        # With "both", the email is what counts as delivered (and settles the claim);
-        # the file is a copy.
-        markdown_only = item.subscriber.format == "markdown"
-        self._record(
-            item, "markdown", "sent", str(path), ledger=markdown_only, settles=markdown_only
-        )
+        # Unless the file is what counts (see `PlannedDigest.counted`), it is a copy:
+        # it writes no ledger rows and leaves the claim to the email.
+        counts = item.counted == "markdown"
+        self._record(item, "markdown", "sent", str(path), ledger=counts, settles=counts)
 
-    def _outgoing(self, item: _Planned) -> Outgoing:
+    def _outgoing(self, item: PlannedDigest) -> Outgoing:
         message = build_message(
             item.digest, renderer=self.renderer, sender=self.settings.delivery.sender,
-            now=self.clock(), domain=self._domain, message_id=self._message_id(item),
+            now=self.clock(), domain=self.policy.domain, message_id=item.message_id,
             unsubscribe_mailto=self.settings.delivery.unsubscribe_mailto or None,
         )  # fmt: skip
         return Outgoing(
@@ -504,16 +422,7 @@ class _Run:
             message=message,
         )
 
-    def _message_id(self, item: _Planned) -> str:
-        # The same for every attempt, every run and every worker sending this digest:
-        # a message the server took but did not confirm (the connection dropped, the
-        # worker died) and that is sent again is then one message to mail clients.
-        digest = item.digest
-        papers = ",".join(str(e.paper.paper_id) for e in digest.entries)
-        tag = hashlib.sha256(papers.encode()).hexdigest()[:16]
-        return f"<{digest.day:%Y%m%d}.{item.subscriber.id}.{tag}@{self._domain}>"
-
-    def _send(self, items: Iterable[_Planned]) -> None:
+    def _send(self, items: Iterable[PlannedDigest]) -> None:
         """Send `items` (read lazily); retry temporary failures with backoff."""
         pending = self._attempt(items, 1)
         attempt = 1
@@ -530,7 +439,7 @@ class _Run:
             self._keep_claims(force=True)
             pending = self._attempt(pending, attempt)
 
-    def _attempt(self, items: Iterable[_Planned], attempt: int) -> list[_Planned]:
+    def _attempt(self, items: Iterable[PlannedDigest], attempt: int) -> list[PlannedDigest]:
         """Send each of `items` once; record what was settled; return what to try again.
 
         Messages are built lazily: the transport takes the next one when a
@@ -540,8 +449,8 @@ class _Run:
         The claim on each reader is checked last when the transport is about to
         send (before MAIL FROM), not when the message was built.
         """
-        retry: list[_Planned] = []
-        taken: dict[int, _Planned] = {}
+        retry: list[PlannedDigest] = []
+        taken: dict[int, PlannedDigest] = {}
 
         def messages() -> Iterator[Outgoing]:
             remaining = iter(items)
@@ -571,7 +480,7 @@ class _Run:
                 status = "sent" if result.accepted else "failed"
                 self._record(
                     item, "email", status, result.reply,
-                    message_id=self._message_id(item), attempts=attempt, settles=True,
+                    message_id=item.message_id, attempts=attempt, settles=True,
                 )  # fmt: skip
             else:
                 retry.append(item)
@@ -592,9 +501,7 @@ class _Run:
     ) -> None:
         """Report the channels of `subscriber` this run did not reach (all by default), and why."""
         if channels is None:
-            channels = (
-                ("markdown", "email") if subscriber.format == "both" else (subscriber.format,)
-            )
+            channels = plan.channels_of(subscriber.format)
         for channel in channels:
             self.outcomes.append(Outcome(subscriber.email, channel, "skipped", reason))
 
@@ -628,7 +535,7 @@ class _Run:
         self.renewed = now
 
     def _record(
-        self, item: _Planned, channel: str, status: str, reason: str, *,
+        self, item: PlannedDigest, channel: str, status: str, reason: str, *,
         ledger: bool = True, message_id: str | None = None, attempts: int = 1,
         settles: bool = False,
     ) -> None:  # fmt: skip
