@@ -8,7 +8,7 @@
 `bot.delivery.run` reads the subscribers, the ledger and the papers, matches
 them, passes them here with `now`, and sends what comes back. A subscriber's
 `format` is turned into the channels their digest goes to in one place,
-`channels_of`, so nothing else branches on the format.
+`channels_of`, so no delivery code branches on the format.
 """
 
 import hashlib

@@ -1,14 +1,19 @@
 """One delivery run: every due subscriber gets the matched papers they have not had yet.
 
     round (started, or joined) ─> run record ─> due subscribers ─> recent papers
-      indexed once ─> claim a few subscribers (nobody else is on them) ─> their
-      unsent matches, ranked and capped ─> render ─> send (.eml files or SMTP);
-      temporary failures retried with backoff ─> per message: delivery + ledger
-      rows + settled claim in one transaction ─> next few ─> wait for subscribers
-      other workers hold ─> round finished ─> run record completed
+      indexed once ─> claim a few subscribers (nobody else is on them) ─> the
+      ledger read again, their papers matched ─> plan ─> render ─> send (.eml
+      files, Markdown files or SMTP); temporary failures retried with backoff
+      ─> per message: delivery + ledger rows + settled claim in one transaction
+      ─> next few ─> wait for subscribers other workers hold ─> round finished
+      ─> run record completed
 
-Several processes on one database share a round (see `bot.delivery.claims`).
-A dry run renders everything and says what it would send, and changes nothing.
+This module does the I/O: it reads the subscribers, the ledger and the papers,
+claims, sends and records. What to send is decided by `bot.delivery.plan` from
+what it reads and `now`: who is due, each digest's papers, channels and
+Message-ID. Several processes on one database share a round (see
+`bot.delivery.claims`). A dry run renders everything and says what it would
+send, and changes nothing.
 """
 
 import asyncio
