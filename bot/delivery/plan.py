@@ -151,13 +151,22 @@ def slots_of(subscriber: SubscriberView, policy: Policy) -> Slots:
 
 
 def not_due(
-    subscriber: SubscriberView, last: datetime | None, now: datetime, policy: Policy
+    subscriber: SubscriberView,
+    last: datetime | None,
+    now: datetime,
+    policy: Policy,
+    *,
+    ignore_cadence: bool = False,
 ) -> str | None:
-    """None when `subscriber`, last delivered at `last` (None: never), is due at `now`; else why not."""
-    why = due_reason(subscriber.cadence, last, now, slots_of(subscriber, policy))
-    if why is None and not subscriber.topics:
-        return "no topics"
-    return why
+    """None when `subscriber`, last delivered at `last` (None: never), is due at `now`; else why not.
+
+    With `ignore_cadence` (a preview), only their topics count.
+    """
+    if not ignore_cadence:
+        why = due_reason(subscriber.cadence, last, now, slots_of(subscriber, policy))
+        if why is not None:
+            return why
+    return None if subscriber.topics else "no topics"
 
 
 def due_now(
@@ -168,19 +177,12 @@ def due_now(
     *,
     ignore_cadence: bool = False,
 ) -> Due:
-    """Which of `subscribers` are due at `now`, given when each was last delivered.
-
-    With `ignore_cadence` (a preview), everyone with topics is due.
-    """
+    """Which of `subscribers` are due at `now`, given when each was last delivered (see `not_due`)."""
     due: list[SubscriberView] = []
     skipped: list[Outcome] = []
     for subscriber in subscribers:
         last = last_sent.get(subscriber.id)
-        why = (
-            ("no topics" if not subscriber.topics else None)
-            if ignore_cadence
-            else not_due(subscriber, last, now, policy)
-        )
+        why = not_due(subscriber, last, now, policy, ignore_cadence=ignore_cadence)
         if why is None:
             due.append(subscriber)
         else:
