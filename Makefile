@@ -25,13 +25,15 @@ demo: $(STAMP)
 	$(BIN)/paperbot digest
 	@echo "digests: paperbot-data/outbox (.eml) and paperbot-data/digests (.md); run 'make demo' again: nothing is sent twice"
 
-## Lint, format check, type check and the whole test suite on every core (up to 4
-## processes); the `serial` tests (real services on the clock) start first, on one of them.
+## Lint, format check, type check and the whole test suite: one worker per core (up to 4)
+## for the tests that keep a core busy, and one more for the `serial` tests (real services
+## on the clock, mostly waiting), which start first, one after another.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(min(os.cpu_count() or 1, 4) + 1)')
 test: $(STAMP)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadgroup
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 format: $(STAMP)
 	$(BIN)/ruff format bot tests bench

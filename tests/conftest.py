@@ -82,15 +82,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Start the `serial` tests first, one after another within each module.
+    """Start the `serial` tests first, one after another on one worker.
 
     They spend minutes waiting on real services' clocks and little on the CPU: begun
-    first (`--dist loadgroup` keeps each module's group on one worker), they overlap the
-    rest of the suite instead of adding their time at its end.
+    first (`--dist loadgroup` keeps their one group on one worker), they overlap the
+    rest of the suite instead of adding their time at its end, and they leave the
+    other workers, one per core, to the tests that keep a core busy.
     """
     serial = [item for item in items if item.get_closest_marker("serial")]
     for item in serial:
-        item.add_marker(pytest.mark.xdist_group(f"serial-{item.path.stem}"))
+        item.add_marker(pytest.mark.xdist_group("serial"))
     others = [item for item in items if not item.get_closest_marker("serial")]
     items[:] = serial + others
 
