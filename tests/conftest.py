@@ -156,6 +156,28 @@ def run_paperbot(
     )
 
 
+DATA_FOLDER = "paperbot-data"
+"""Where paperbot keeps its database with the embedded defaults, under the current folder."""
+
+
+def prepared_data(factory: pytest.TempPathFactory, *commands: tuple[str, ...]) -> Path:
+    """The data folder after running each `paperbot` command of `commands` in a new folder.
+
+    For fixtures that many tests start from: made once (session or module scope) by
+    the real commands, then copied into each test's folder with `use_data`.
+    """
+    folder = factory.mktemp("prepared")
+    for args in commands:
+        result = run_paperbot(args, folder)
+        assert result.returncode == 0, result.stderr
+    return folder / DATA_FOLDER
+
+
+def use_data(data: Path, folder: Path) -> None:
+    """Copy a data folder made by `prepared_data` to where paperbot run in `folder` reads it."""
+    shutil.copytree(data, folder / DATA_FOLDER)
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """Run `paperbot ARGS...` as a real process in `tmp_path`, with no PAPERBOT_* settings."""

@@ -9,20 +9,30 @@ from sqlmodel import SQLModel
 
 from bot.db import open_engine, upgrade_schema
 from bot.migrations import HEAD
-from tests.conftest import RunCli
+from tests.conftest import SAMPLES, RunCli, prepared_data, run_paperbot, use_data
 from tests.postgres import PostgresCluster
 
 PASSWORD = "s3cret-pw"
 
 
-@pytest.fixture
-def ready(run_cli: RunCli, samples: Path) -> RunCli:
+@pytest.fixture(scope="module")
+def ready_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The configured SQLite database with papers, two readers, and one delivery done."""
-    assert run_cli("ingest", "--year", "2025", str(samples / "spaced-1.txt")).returncode == 0
-    assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
-    assert run_cli("subscribe", "bo@lab.org", "backpropagation").returncode == 0
-    delivered = run_cli("digest")
+    data = prepared_data(
+        tmp_path_factory,
+        ("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt")),
+        ("subscribe", "ana@lab.org", "graph neural network"),
+        ("subscribe", "bo@lab.org", "backpropagation"),
+    )
+    delivered = run_paperbot(("digest",), data.parent)
     assert delivered.returncode == 0 and "2 delivered" in delivered.stdout, delivered.stdout
+    return data
+
+
+@pytest.fixture
+def ready(run_cli: RunCli, tmp_path: Path, ready_data: Path) -> RunCli:
+    """`run_cli` on a copy of `ready_data`."""
+    use_data(ready_data, tmp_path)
     return run_cli
 
 

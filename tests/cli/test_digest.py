@@ -12,18 +12,25 @@ from sqlmodel import Session, select
 
 from bot.db import open_engine
 from bot.models import Delivery
-from tests.conftest import RunCli
+from tests.conftest import SAMPLES, RunCli, prepared_data, use_data
 from tests.delivery.conftest import ECHOED_AUTH, ECHOED_PASSWORD, ECHOED_USER, SmtpServer
 
 
-@pytest.fixture
-def ready(run_cli: RunCli, samples: Path) -> RunCli:
-    assert run_cli("ingest", "--year", "2025", str(samples / "spaced-1.txt")).returncode == 0
-    assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
-    assert (
-        run_cli("subscribe", "bo@lab.org", "backpropagation", "--format", "markdown").returncode
-        == 0
+@pytest.fixture(scope="module")
+def ready_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Papers of one sample dump, and two readers: ana by email, bo by Markdown."""
+    return prepared_data(
+        tmp_path_factory,
+        ("ingest", "--year", "2025", str(SAMPLES / "spaced-1.txt")),
+        ("subscribe", "ana@lab.org", "graph neural network"),
+        ("subscribe", "bo@lab.org", "backpropagation", "--format", "markdown"),
     )
+
+
+@pytest.fixture
+def ready(run_cli: RunCli, tmp_path: Path, ready_data: Path) -> RunCli:
+    """`run_cli` on a copy of `ready_data`."""
+    use_data(ready_data, tmp_path)
     return run_cli
 
 
