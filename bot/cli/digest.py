@@ -1,7 +1,9 @@
 """`paperbot digest`: run delivery once (or say what it would send)."""
 
+import json
 import sys
 import webbrowser
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +18,18 @@ from bot.cli.app import (
     open_store,
     out,
     print_rows,
+    state,
     warn_about_settings,
 )
 from bot.clock import utc_now
-from bot.delivery.outcomes import count_outcomes, summarise
+from bot.delivery.outcomes import (
+    DeliveryReport,
+    Outcome,
+    OutcomeCounts,
+    count_outcomes,
+    needs_attention,
+    summarise,
+)
 from bot.subscriptions.spec import normalise_email
 
 
@@ -32,8 +42,16 @@ def digest_command(
         ),
     ] = False,
     only: Annotated[str | None, typer.Option(help="Deliver to this subscriber only.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object: the run, its counts, every row.")
+    ] = False,
 ) -> None:
-    """Send each due subscriber the matching papers they have not had yet."""
+    """Send each due subscriber the matching papers they have not had yet.
+
+    Prints a row per subscriber and channel, then the counts. A run of more than
+    20 rows lists only the rows that failed or were skipped (or says that all were
+    delivered); `paperbot --verbose digest` or `--json` lists every row.
+    """
     from bot.delivery.run import deliver  # templates and SMTP: see bot.cli
 
     if only is not None:
@@ -50,16 +68,86 @@ def digest_command(
             )  # fmt: skip
     else:
         report = deliver(engine, settings, clock=utc_now, only=only, dry_run=dry_run)
-    print_rows(
-        ("subscriber", "channel", "status", "papers", "why"),
-        ((o.email, o.channel, o.status, str(o.papers or ""), o.reason) for o in report.outcomes),
-        empty="no subscribers: nothing to do",
-    )
     counts = count_outcomes(report.outcomes, dry_run=dry_run)
-    where = "dry run: nothing sent or recorded" if report.run_id is None else f"run {report.run_id}"
-    out.print(f"{where}; {summarise(counts)}", markup=False, highlight=False)
+    if as_json:
+        print(json.dumps(outcomes_json(report, counts), indent=2))
+    else:
+        print_outcomes(report, counts, every_row=state.verbose)
     if counts.failed:
         raise typer.Exit(1)
+
+
+SHOWN_WHOLE = 20
+"""Up to this many rows a run's result lists them all: a small run reads as a whole."""
+
+COLUMNS = ("subscriber", "channel", "status", "papers", "why")
+
+
+def print_outcomes(report: DeliveryReport, counts: OutcomeCounts, *, every_row: bool) -> None:
+    """Print a run's rows and then its counts, in the words `paperbot report` repeats.
+
+    Every row when asked (`every_row`) or when there are at most `SHOWN_WHOLE`;
+    otherwise only the rows that need a look, since a table of thousands of
+    deliveries costs seconds to draw and hides the few that failed. A last line
+    then says what was left out and where every row is.
+    """
+    outcomes = report.outcomes
+    whole = every_row or len(outcomes) <= SHOWN_WHOLE
+    shown = outcomes if whole else tuple(o for o in outcomes if needs_attention(o))
+    if shown or whole:
+        print_rows(COLUMNS, map(_row, shown), empty="no subscribers: nothing to do")
+    where = "dry run: nothing sent or recorded" if report.run_id is None else f"run {report.run_id}"
+    out.print(f"{where}; {summarise(counts)}", markup=False, highlight=False)
+    if not whole:
+        out.print(_left_out(report, shown), markup=False, highlight=False, soft_wrap=True)
+
+
+def _row(outcome: Outcome) -> tuple[str, ...]:
+    return (
+        outcome.email,
+        outcome.channel,
+        outcome.status,
+        str(outcome.papers or ""),
+        outcome.reason,
+    )
+
+
+def _left_out(report: DeliveryReport, shown: Sequence[Outcome]) -> str:
+    """The line after a large run's counts: what its table left out, and where to see it."""
+    total = len(report.outcomes)
+    if report.run_id is None:
+        every = "every row: paperbot --verbose digest --dry-run"
+        done = f"all {total} would be sent"
+    else:
+        # Running digest again would make a new run: this one's rows are in its record.
+        every = "every row: paperbot report --json --kind delivery --limit 1"
+        done = f"all {total} delivered"
+    if not shown:
+        return f"{done}; {every}"
+    return f"listed: the {len(shown)} of {total} rows that failed or were skipped; {every}"
+
+
+def outcomes_json(report: DeliveryReport, counts: OutcomeCounts) -> dict[str, object]:
+    """A run as `digest --json` prints it: its id, its counts as recorded, every row.
+
+    The rows hold the table's fields; their reasons are already free of secrets
+    (a server's reply to a login is never kept).
+    """
+    return {
+        "run": report.run_id,
+        "dry_run": counts.dry_run,
+        "counts": counts.as_record(),
+        "outcomes": [
+            {
+                "subscriber": o.email,
+                "channel": o.channel,
+                "status": o.status,
+                "papers": o.papers,
+                "why": o.reason,
+            }
+            for o in report.outcomes
+        ],
+    }
 
 
 @app.command("preview")

@@ -26,6 +26,15 @@ class Outcome:
     papers: int = 0
 
 
+DONE = frozenset({"sent", "would send"})
+"""The statuses of a digest delivered, or that a dry run would deliver: all others want a look."""
+
+
+def needs_attention(outcome: Outcome) -> bool:
+    """Whether an outcome is worth a reader's look: anything but a digest (to be) delivered."""
+    return outcome.status not in DONE
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     """Everything one run did; `run_id` and `round_id` are None for a dry run."""
