@@ -13,7 +13,14 @@ from sqlmodel import Session, select
 from bot.db import open_engine
 from bot.models import Delivery
 from tests.conftest import SAMPLES, RunCli, prepared_data, use_data
-from tests.delivery.conftest import ECHOED_AUTH, ECHOED_PASSWORD, ECHOED_USER, SmtpServer
+from tests.delivery.conftest import (
+    ECHOED_AUTH,
+    ECHOED_PASSWORD,
+    ECHOED_USER,
+    Handler,
+    SmtpServer,
+    StartServer,
+)
 
 
 @pytest.fixture(scope="module")
@@ -163,13 +170,16 @@ def test_a_refused_login_keeps_no_word_of_the_servers_reply(
         "PAPERBOT_SMTP_PASSWORD": ECHOED_PASSWORD,
     }
     runs = [ready("--verbose", "digest", env=env), ready("report"), ready("report", "--json")]
+    runs.append(ready("digest", "--json", env=env))  # the failed one is tried again
     engine = open_engine(f"sqlite:///{tmp_path / 'paperbot-data' / 'paperbot.db'}")
     with Session(engine) as session:
         reasons = [row.reason for row in session.exec(select(Delivery)) if row.status == "failed"]
     engine.dispose()
 
-    assert runs[0].returncode == 1
-    assert reasons == ["cannot connect: 535 login refused (the server's reply is not kept)"]
+    assert runs[0].returncode == 1 and runs[3].returncode == 1
+    [retried] = [o for o in json.loads(runs[3].stdout)["outcomes"] if o["status"] == "failed"]
+    assert reasons == ["cannot connect: 535 login refused (the server's reply is not kept)"] * 2
+    assert retried["why"] == reasons[0]
     shown = "\n".join([*map(str, reasons), *(run.stdout + run.stderr for run in runs)])
     assert "535 login refused" in runs[1].stdout
     secrets = (ECHOED_PASSWORD, ECHOED_AUTH, "AUTH PLAIN")
@@ -195,7 +205,88 @@ def test_digest_and_report_tell_a_run_in_the_same_words_and_numbers(ready: RunCl
     )
     summary = "4 delivered (2 by email, 2 as Markdown), 0 failed, 1 skipped"
     assert real.stdout.splitlines()[-1] == f"run {recorded['id']}; {summary}"
+    # A small run lists every row, as a whole, then its counts: nothing left out to say.
+    assert len(real.stdout.splitlines()) == 1 + 5 + 1
+    assert "di@lab.org\t\tskipped" in real.stdout and "ana@lab.org\temail\tsent" in real.stdout
     assert summary in report.stdout
     assert recorded["counts"] == {
         "subscribers": 4, "delivered": 4, "emails": 2, "markdown": 2, "failed": 0, "skipped": 1,
     }  # fmt: skip
+
+
+BIG = 25
+"""Readers imported by `test_a_large_run_*`: with ana and bo, more rows than a table lists whole."""
+
+
+def _many_readers(ready: RunCli, tmp_path: Path) -> None:
+    lines = ["email,name,keywords,exclusions,cadence,format,liked"]
+    lines += [f"reader{i:02d}@lab.org,,graph neural network,,daily,email," for i in range(BIG)]
+    (tmp_path / "readers.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    imported = ready("subscriptions", "import", "readers.csv")
+    assert imported.returncode == 0, imported.stderr
+
+
+def _smtp_env(server: SmtpServer) -> dict[str, str]:
+    return {
+        "PAPERBOT_DELIVERY_TRANSPORT": "smtp",
+        "PAPERBOT_DELIVERY_RETRIES": "0",
+        "PAPERBOT_SMTP_HOST": server.host,
+        "PAPERBOT_SMTP_PORT": str(server.port),
+        "PAPERBOT_SMTP_SECURITY": "none",
+    }
+
+
+def test_a_large_run_lists_only_the_rows_that_need_a_look(
+    ready: RunCli, start_server: StartServer, tmp_path: Path
+) -> None:
+    _many_readers(ready, tmp_path)
+    server = start_server(Handler(reject={"reader07@lab.org"}))
+    rows = BIG + 2  # ana by email and bo as Markdown too
+
+    dry = ready("digest", "--dry-run")
+    every = ready("--verbose", "digest", "--dry-run")
+    real = ready("digest", env=_smtp_env(server))
+    [recorded] = json.loads(ready("report", "--json", "--kind", "delivery").stdout)
+
+    assert dry.returncode == 0 and every.returncode == 0, dry.stderr + every.stderr
+    assert dry.stdout.splitlines() == [
+        f"dry run: nothing sent or recorded; would send {rows} ({rows - 1} by email, 1 as"
+        " Markdown), 0 skipped",
+        f"all {rows} would be sent; every row: paperbot --verbose digest --dry-run",
+    ]
+    listed = every.stdout.splitlines()
+    assert listed[0].split("\t") == ["subscriber", "channel", "status", "papers", "why"]
+    assert len(listed) == 1 + rows + 1 and listed[-1] == dry.stdout.splitlines()[0]
+    assert real.returncode == 1
+    [header, failed, summary, left_out] = real.stdout.splitlines()
+    assert header == listed[0]
+    assert failed.startswith("reader07@lab.org\temail\tfailed\t")
+    assert summary == (
+        f"run {recorded['id']}; {rows - 1} delivered ({rows - 2} by email, 1 as Markdown),"
+        " 1 failed, 0 skipped"
+    )
+    assert left_out == (
+        f"listed: the 1 of {rows} rows that failed or were skipped;"
+        " every row: paperbot report --json --kind delivery --limit 1"
+    )
+    assert len(recorded["details"]) == rows  # where that line points: every row
+
+
+def test_digest_json_gives_every_row_and_the_counts_as_recorded(
+    ready: RunCli, start_server: StartServer, tmp_path: Path
+) -> None:
+    _many_readers(ready, tmp_path)
+    server = start_server(Handler(reject={"reader07@lab.org"}))
+    result = ready("digest", "--json", env=_smtp_env(server))
+    [recorded] = json.loads(ready("report", "--json", "--kind", "delivery").stdout)
+
+    assert result.returncode == 1
+    shown = json.loads(result.stdout)  # one document, nothing else on stdout
+    assert shown["run"] == recorded["id"] and shown["dry_run"] is False
+    assert shown["counts"] == recorded["counts"]
+    assert len(shown["outcomes"]) == BIG + 2
+    assert set(shown["outcomes"][0]) == {"subscriber", "channel", "status", "papers", "why"}
+    failed = [o["subscriber"] for o in shown["outcomes"] if o["status"] == "failed"]
+    assert failed == ["reader07@lab.org"]
+    dry = json.loads(ready("digest", "--dry-run", "--json").stdout)
+    assert dry["run"] is None and dry["dry_run"] is True
