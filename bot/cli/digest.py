@@ -49,8 +49,9 @@ def digest_command(
     """Send each due subscriber the matching papers they have not had yet.
 
     Prints a row per subscriber and channel, then the counts. A run of more than
-    20 rows lists only the rows that failed or were skipped (or says that all were
-    delivered); `paperbot --verbose digest` or `--json` lists every row.
+    20 rows lists only the rows that need a look: failures, and skips other than
+    the schedule's (not due, nothing new); `paperbot --verbose digest` or `--json`
+    lists every row.
     """
     from bot.delivery.run import deliver  # templates and SMTP: see bot.cli
 
@@ -87,8 +88,9 @@ def print_outcomes(report: DeliveryReport, counts: OutcomeCounts, *, every_row: 
     """Print a run's rows and then its counts, in the words `paperbot report` repeats.
 
     Every row when asked (`every_row`) or when there are at most `SHOWN_WHOLE`;
-    otherwise only the rows that need a look, since a table of thousands of
-    deliveries costs seconds to draw and hides the few that failed. A last line
+    otherwise only the rows that need a look (`needs_attention`: failures, and skips
+    the schedule did not intend), since a table of thousands of deliveries costs
+    seconds to draw and hides the few that failed. A last line
     then says what was left out and where every row is.
     """
     outcomes = report.outcomes
@@ -117,14 +119,15 @@ def _left_out(report: DeliveryReport, shown: Sequence[Outcome]) -> str:
     total = len(report.outcomes)
     if report.run_id is None:
         every = "every row: paperbot --verbose digest --dry-run"
-        done = f"all {total} would be sent"
     else:
         # Running digest again would make a new run: this one's rows are in its record.
         every = "every row: paperbot report --json --kind delivery --limit 1"
-        done = f"all {total} delivered"
     if not shown:
-        return f"{done}; {every}"
-    return f"listed: the {len(shown)} of {total} rows that failed or were skipped; {every}"
+        return f"none of the {total} rows needs a look; {every}"
+    return (
+        f"listed: the {len(shown)} of {total} rows that need a look (failed, or skipped"
+        f" other than by the schedule); {every}"
+    )
 
 
 def outcomes_json(report: DeliveryReport, counts: OutcomeCounts) -> dict[str, object]:

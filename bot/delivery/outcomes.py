@@ -24,6 +24,7 @@ class Outcome:
     status: str  # "sent", "failed", "skipped" or, in a dry run, "would send"
     reason: str
     papers: int = 0
+    routine: bool = False  # skipped as the schedule intends: not due, nothing new, paused
 
 
 DONE = frozenset({"sent", "would send"})
@@ -31,8 +32,12 @@ DONE = frozenset({"sent", "would send"})
 
 
 def needs_attention(outcome: Outcome) -> bool:
-    """Whether an outcome is worth a reader's look: anything but a digest (to be) delivered."""
-    return outcome.status not in DONE
+    """Whether an outcome is worth a reader's look: a failure, or a skip the schedule did not intend.
+
+    A weekly reader not due today, or a topic with nothing new, is the schedule
+    working; a run stopped or taken over before it sent a digest is not.
+    """
+    return outcome.status not in DONE and not outcome.routine
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ def due_now(
         if why is None:
             due.append(subscriber)
         else:
-            skipped.append(Outcome(subscriber.email, "", "skipped", why))
+            skipped.append(Outcome(subscriber.email, "", "skipped", why, routine=True))
     return Due(tuple(due), tuple(skipped))
 
 
@@ -255,7 +255,9 @@ def plan_digests(
     for subscriber in due:
         digest = _digest(subscriber, ledger, candidates, by_rule, now, policy)
         if digest is None:
-            skipped.append(Outcome(subscriber.email, "", "skipped", "no new matching papers"))
+            skipped.append(
+                Outcome(subscriber.email, "", "skipped", "no new matching papers", routine=True)
+            )
         else:
             channels = channels_of(subscriber.format)
             digests.append(

@@ -252,7 +252,7 @@ def test_a_large_run_lists_only_the_rows_that_need_a_look(
     assert dry.stdout.splitlines() == [
         f"dry run: nothing sent or recorded; would send {rows} ({rows - 1} by email, 1 as"
         " Markdown), 0 skipped",
-        f"all {rows} would be sent; every row: paperbot --verbose digest --dry-run",
+        f"none of the {rows} rows needs a look; every row: paperbot --verbose digest --dry-run",
     ]
     listed = every.stdout.splitlines()
     assert listed[0].split("\t") == ["subscriber", "channel", "status", "papers", "why"]
@@ -266,8 +266,8 @@ def test_a_large_run_lists_only_the_rows_that_need_a_look(
         " 1 failed, 0 skipped"
     )
     assert left_out == (
-        f"listed: the 1 of {rows} rows that failed or were skipped;"
-        " every row: paperbot report --json --kind delivery --limit 1"
+        f"listed: the 1 of {rows} rows that need a look (failed, or skipped other than by"
+        " the schedule); every row: paperbot report --json --kind delivery --limit 1"
     )
     assert len(recorded["details"]) == rows  # where that line points: every row
 

@@ -1,6 +1,6 @@
 """How a delivery run's outcomes add up and are worded: the same numbers and words everywhere."""
 
-from bot.delivery.outcomes import Outcome, OutcomeCounts, count_outcomes, summarise
+from bot.delivery.outcomes import Outcome, OutcomeCounts, count_outcomes, needs_attention, summarise
 
 RUN = [
     Outcome("ana@lab.org", "email", "sent", "250 OK", 3),
@@ -49,3 +49,14 @@ def test_a_run_that_delivered_nothing_and_failed_failed() -> None:
     assert count_outcomes(RUN[3:]).status == "failed"
     assert count_outcomes(RUN[4:]).status == "ok"
     assert summarise(count_outcomes(RUN[4:])) == "0 delivered, 0 failed, 1 skipped"
+
+
+def test_failures_and_unscheduled_skips_need_a_look_but_the_schedules_own_do_not() -> None:
+    rows = [
+        Outcome("ana@lab.org", "email", "sent", "250 OK", 3),
+        Outcome("bo@lab.org", "email", "failed", "550 no such user", 2),
+        Outcome("cy@lab.org", "email", "skipped", "the run was stopped: still due"),
+        Outcome("di@lab.org", "", "skipped", "no new matching papers", routine=True),
+        Outcome("ed@lab.org", "markdown", "would send", "Markdown digest", 1),
+    ]
+    assert [o.email for o in rows if needs_attention(o)] == ["bo@lab.org", "cy@lab.org"]

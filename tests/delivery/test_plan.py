@@ -157,6 +157,7 @@ def test_paused_readers_and_readers_without_topics_are_skipped_and_say_why() -> 
         ("reader1@lab.example", "paused"),
         ("reader2@lab.example", "no topics"),
     ]
+    assert all(o.routine for o in due.skipped), "the schedule's own skips need no look"
 
 
 def test_a_preview_ignores_the_cadence_but_not_the_topics() -> None:
@@ -221,8 +222,8 @@ def test_each_due_reader_gets_their_matches_ranked_under_their_topics() -> None:
 def test_papers_already_sent_are_not_planned_again() -> None:
     planned = plan([reader(1), reader(2)], sent={1: {1, 5}, 2: {1, 2, 3, 5}})
     assert paper_ids(planned) == [[2, 3]]
-    assert [(o.email, o.reason) for o in planned.skipped] == [
-        ("reader2@lab.example", "no new matching papers")
+    assert [(o.email, o.reason, o.routine) for o in planned.skipped] == [
+        ("reader2@lab.example", "no new matching papers", True)
     ]
 
 
