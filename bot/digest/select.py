@@ -1,8 +1,8 @@
 """What one subscriber's digest holds (pure: data in, a `Digest` out).
 
 matches of the subscriber's topics ─> drop papers already in the ledger
-  ─> one entry per paper, best match first (`matching.ranking.rank`)
-  ─> the first `cap` entries, the rest counted in `more`
+  ─> one entry per paper, best match first, the first `cap` kept
+     (`matching.ranking.rank_top`), the rest counted in `more`
   ─> grouped into one section per topic, in the subscriber's topic order
 """
 
@@ -11,7 +11,7 @@ from datetime import date
 
 from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
 from bot.matching.engine import Match
-from bot.matching.ranking import PaperFacts, RankedPaper, rank
+from bot.matching.ranking import RankedPaper, rank_top
 
 
 def select_digest(
@@ -31,38 +31,35 @@ def select_digest(
     order the sections should follow. A paper matched by several topics appears
     once, in the section of its best match.
     """
-    fresh = [m for m in matches if m.paper_id not in already_sent and m.rule_id in topics]
-    # Only the matched papers are ranked: facts for every candidate paper, built per
-    # subscriber, would cost 10,000 x 500 objects in a large run.
-    facts = {
-        m.paper_id: PaperFacts(papers[m.paper_id].upvotes, papers[m.paper_id].paper_date)
-        for m in fresh
-    }
-    ranked = rank(fresh, facts)
-    if not ranked:
+    fresh = (m for m in matches if m.paper_id not in already_sent and m.rule_id in topics)
+    # The papers' own views have the upvotes and dates ranking reads: no facts are
+    # built, and only the `cap` papers shown are put in order.
+    ranked = rank_top(fresh, papers, cap)
+    if not ranked.top:
         return None
-    chosen = ranked[:cap]
     by_topic: dict[int, list[DigestEntry]] = {rule_id: [] for rule_id in topics}
-    for entry in chosen:
+    for entry in ranked.top:
         by_topic[entry.best.rule_id].append(_entry(entry, papers[entry.paper_id], topics))
     sections = tuple(
         DigestSection(topics[rule_id], tuple(entries), topic_id=rule_id)
         for rule_id, entries in by_topic.items()
         if entries
     )
-    return Digest(subscriber_id, email, day, sections, more=len(ranked) - len(chosen))
+    return Digest(subscriber_id, email, day, sections, more=ranked.total - len(ranked.top))
 
 
 def _entry(ranked: RankedPaper, paper: DigestPaper, topics: Mapping[int, str]) -> DigestEntry:
     match = ranked.best
     why = match.explanation
+    # Both from one snippet: asking for `snippet` and `snippet_span` apart computes it twice.
+    snippet, span = why.excerpt
     reason = MatchReason(
         topic=topics[match.rule_id],
-        keyword=match.keyword,
-        field=match.field,
-        snippet=match.snippet,
-        snippet_span=match.snippet_span,
-        similarity=match.similarity,
+        keyword=why.keyword,
+        field=why.field,
+        snippet=snippet,
+        snippet_span=span,
+        similarity=why.similarity,
         kind=why.kind,
         label=why.rule,
         # Trending alone says the paper's standing as its snippet already.

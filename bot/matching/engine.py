@@ -182,6 +182,12 @@ class Explanation:
         _, start, end = snippet(self.text, self.start, self.end)
         return start, end
 
+    @property
+    def excerpt(self) -> tuple[str, tuple[int, int]]:
+        """`snippet` and `snippet_span` together, from one computation of the snippet."""
+        text, start, end = snippet(self.text, self.start, self.end)
+        return text, (start, end)
+
 
 @dataclass(frozen=True, slots=True)
 class Match:
