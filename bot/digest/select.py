@@ -35,7 +35,7 @@ def select_digest(
     # The papers' own views have the upvotes and dates ranking reads: no facts are
     # built, and only the `cap` papers shown are put in order.
     ranked = rank_top(fresh, papers, cap)
-    if not ranked.top:
+    if not ranked.total:
         return None
     by_topic: dict[int, list[DigestEntry]] = {rule_id: [] for rule_id in topics}
     for entry in ranked.top:
