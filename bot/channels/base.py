@@ -22,12 +22,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Literal, Protocol, Self
+from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from bot.clock import Clock
+from bot.clock import Clock, utc_now
 from bot.digest.model import Digest, DigestPaper
 from bot.digest.render import (
     PaperView,
@@ -355,6 +355,38 @@ class RateLimiter:
 
 
 # --- Sending --------------------------------------------------------------------------
+
+
+class _Described(Protocol):
+    def describe(self) -> str: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=_Described)
+
+
+class HttpChannel(Generic[ConfigT]):
+    """What every channel over HTTP holds: its settings, a rate limiter and a clock.
+
+    A channel subclasses it with its own settings type, whose `describe` masks the
+    secrets, and adds `kind`, `from_options`, `render` and `send`.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self, config: ConfigT, *, limiter: "RateLimiter | None" = None, clock: Clock = utc_now
+    ) -> None:
+        """Send as `config` says, spaced by `limiter` (one of its own when None)."""
+        self.config = config
+        self.limiter = limiter or RateLimiter()
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+    def describe(self) -> str:
+        """The channel for logs and messages: its settings' description, secrets masked."""
+        return self.config.describe()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import httpx
 from bot.channels.base import (
     ChannelResult,
     EntryText,
+    HttpChannel,
     PaperViewer,
     Payload,
     Rate,
@@ -32,7 +33,6 @@ from bot.channels.base import (
     url_secrets,
     with_body_retry_after,
 )
-from bot.clock import Clock, utc_now
 from bot.digest.model import Digest
 from bot.digest.render import count_label, make_paper_view, shorten
 from bot.urls import web_url
@@ -130,18 +130,10 @@ def closing_line(digest: Digest) -> str:
     return " · ".join(parts)
 
 
-class DiscordChannel:
+class DiscordChannel(HttpChannel[DiscordConfig]):
     """Sends digests to a Discord webhook."""
 
     kind: ClassVar[str] = "discord"
-
-    def __init__(
-        self, config: DiscordConfig, *, limiter: RateLimiter | None = None, clock: Clock = utc_now
-    ) -> None:
-        """Send to `config`'s webhook, spaced by `limiter` (one of its own when None)."""
-        self.config = config
-        self.limiter = limiter or RateLimiter()
-        self.clock = clock
 
     @classmethod
     def from_options(
@@ -154,13 +146,6 @@ class DiscordChannel:
             username=(username.strip() or None) if isinstance(username, str) else None,
         )
         return cls(config, limiter=limiter)
-
-    def __repr__(self) -> str:
-        return f"<DiscordChannel {self.describe()}>"
-
-    def describe(self) -> str:
-        """The webhook's host; its address holds the token."""
-        return self.config.describe()
 
     def render(self, digest: Digest, *, paper_view: PaperViewer = make_paper_view) -> list[Payload]:
         """Messages of up to ten embeds, one per paper; numbered when there are several."""

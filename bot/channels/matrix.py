@@ -20,6 +20,7 @@ import httpx
 from bot.channels.base import (
     ChannelResult,
     EntryText,
+    HttpChannel,
     PaperViewer,
     Payload,
     Rate,
@@ -34,7 +35,6 @@ from bot.channels.base import (
     url_option,
     with_body_retry_after,
 )
-from bot.clock import Clock, utc_now
 from bot.digest.model import Digest
 from bot.digest.render import count_label, make_paper_view, shorten
 from bot.errors import ConfigError
@@ -126,18 +126,10 @@ def _closing(digest: Digest) -> tuple[str, str] | None:
     return (" · ".join(plain), " · ".join(html)) if plain else None
 
 
-class MatrixChannel:
+class MatrixChannel(HttpChannel[MatrixConfig]):
     """Posts digests to a Matrix room as the account whose token it holds."""
 
     kind: ClassVar[str] = "matrix"
-
-    def __init__(
-        self, config: MatrixConfig, *, limiter: RateLimiter | None = None, clock: Clock = utc_now
-    ) -> None:
-        """Post to `config`'s room, spaced by `limiter` (one of its own when None)."""
-        self.config = config
-        self.limiter = limiter or RateLimiter()
-        self.clock = clock
 
     @classmethod
     def from_options(
@@ -153,13 +145,6 @@ class MatrixChannel:
             text_option(options, "access_token", cls.kind),
         )
         return cls(config, limiter=limiter)
-
-    def __repr__(self) -> str:
-        return f"<MatrixChannel {self.describe()}>"
-
-    def describe(self) -> str:
-        """The room and its homeserver; never the token."""
-        return self.config.describe()
 
     def render(self, digest: Digest, *, paper_view: PaperViewer = make_paper_view) -> list[Payload]:
         """`m.text` messages with an HTML list of the papers; numbered when there are several."""

@@ -15,6 +15,7 @@ import httpx
 from bot.channels.base import (
     ChannelResult,
     EntryText,
+    HttpChannel,
     PaperViewer,
     Payload,
     Rate,
@@ -28,7 +29,6 @@ from bot.channels.base import (
     url_option,
     url_secrets,
 )
-from bot.clock import Clock, utc_now
 from bot.digest.model import Digest
 from bot.digest.render import count_label, make_paper_view, shorten
 from bot.urls import web_url
@@ -113,18 +113,10 @@ def closing_mrkdwn(digest: Digest) -> str | None:
     return " · ".join(parts) or None
 
 
-class SlackChannel:
+class SlackChannel(HttpChannel[SlackConfig]):
     """Sends digests to a Slack incoming webhook."""
 
     kind: ClassVar[str] = "slack"
-
-    def __init__(
-        self, config: SlackConfig, *, limiter: RateLimiter | None = None, clock: Clock = utc_now
-    ) -> None:
-        """Send to `config`'s webhook, spaced by `limiter` (one of its own when None)."""
-        self.config = config
-        self.limiter = limiter or RateLimiter()
-        self.clock = clock
 
     @classmethod
     def from_options(
@@ -132,13 +124,6 @@ class SlackChannel:
     ) -> Self:
         """A channel from its settings: `webhook_url`."""
         return cls(SlackConfig(url_option(options, "webhook_url", cls.kind)), limiter=limiter)
-
-    def __repr__(self) -> str:
-        return f"<SlackChannel {self.describe()}>"
-
-    def describe(self) -> str:
-        """The webhook's host; its address is the secret."""
-        return self.config.describe()
 
     def render(self, digest: Digest, *, paper_view: PaperViewer = make_paper_view) -> list[Payload]:
         """One message of Block Kit sections per digest, several (numbered) when it is long."""

@@ -18,6 +18,7 @@ import httpx
 
 from bot.channels.base import (
     ChannelResult,
+    HttpChannel,
     PaperViewer,
     Payload,
     Rate,
@@ -31,7 +32,6 @@ from bot.channels.base import (
     url_option,
     url_secrets,
 )
-from bot.clock import Clock, utc_now
 from bot.digest.model import Digest, DigestEntry
 from bot.digest.render import make_paper_view, make_reason_view, reason_line
 from bot.errors import ConfigError
@@ -122,18 +122,10 @@ def paper_document(entry: DigestEntry, paper_view: PaperViewer) -> dict[str, Any
     }
 
 
-class WebhookChannel:
+class WebhookChannel(HttpChannel[WebhookConfig]):
     """POSTs signed JSON digests to any HTTP endpoint."""
 
     kind: ClassVar[str] = "webhook"
-
-    def __init__(
-        self, config: WebhookConfig, *, limiter: RateLimiter | None = None, clock: Clock = utc_now
-    ) -> None:
-        """POST to `config`'s URL, spaced by `limiter` (one of its own when None)."""
-        self.config = config
-        self.limiter = limiter or RateLimiter()
-        self.clock = clock
 
     @classmethod
     def from_options(
@@ -160,13 +152,6 @@ class WebhookChannel:
             int(max_papers),
         )
         return cls(config, limiter=limiter)
-
-    def __repr__(self) -> str:
-        return f"<WebhookChannel {self.describe()}>"
-
-    def describe(self) -> str:
-        """The endpoint's host; its address may hold a secret, and the signing secret does."""
-        return self.config.describe()
 
     def render(self, digest: Digest, *, paper_view: PaperViewer = make_paper_view) -> list[Payload]:
         """Version 1 documents of up to `max_papers` papers each, grouped by topic."""
