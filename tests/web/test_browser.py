@@ -87,6 +87,16 @@ def _link(text: str, path: str) -> str:
     return found[0]
 
 
+def _digest_link(site: BrowserSite, run_cli: RunCli, smtp_server: SmtpServer, path: str) -> str:
+    """The first `/path/` link of the digest a new reader of graph neural networks gets."""
+    subscribed = run_cli("subscribe", "reader@lab.org", "graph neural network", env=site.env)
+    assert subscribed.returncode == 0, subscribed.stderr
+    assert run_cli("digest", env=site.env).returncode == 0
+    body = smtp_server.handler.received[-1].message.get_body(("plain",))
+    assert body is not None
+    return _link(body.get_content(), path)
+
+
 def test_subscribe_confirm_edit_preview_and_unsubscribe_in_a_browser(
     site: BrowserSite,
     browser: BrowserThread,
@@ -177,12 +187,7 @@ def test_a_more_like_this_link_from_a_digest_marks_the_paper_in_a_browser(
     run_cli: RunCli,
     artifacts: Path,
 ) -> None:
-    subscribed = run_cli("subscribe", "reader@lab.org", "graph neural network", env=site.env)
-    assert subscribed.returncode == 0, subscribed.stderr
-    assert run_cli("digest", env=site.env).returncode == 0
-    body = smtp_server.handler.received[-1].message.get_body(("plain",))
-    assert body is not None
-    more_url = _link(body.get_content(), "feedback/more")
+    more_url = _digest_link(site, run_cli, smtp_server, "feedback/more")
     blocked: list[str] = []
 
     def give_feedback(b: Browser) -> tuple[str, str, str]:
@@ -242,12 +247,7 @@ def test_an_example_paper_is_found_added_and_removed_on_the_manage_page(
     run_cli: RunCli,
     artifacts: Path,
 ) -> None:
-    subscribed = run_cli("subscribe", "reader@lab.org", "graph neural network", env=site.env)
-    assert subscribed.returncode == 0, subscribed.stderr
-    assert run_cli("digest", env=site.env).returncode == 0
-    body = smtp_server.handler.received[-1].message.get_body(("plain",))
-    assert body is not None
-    manage_url = _link(body.get_content(), "manage")
+    manage_url = _digest_link(site, run_cli, smtp_server, "manage")
     title = "Forward Learning of Graph Neural Networks"
     blocked: list[str] = []
 
