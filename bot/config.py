@@ -330,6 +330,10 @@ class DeliverySettings(_Section):
     claim_lease: Annotated[float, Field(ge=1, le=86400, allow_inf_nan=False)] = 600.0
     unsubscribe_mailto: str = ""
     templates: OptionalConfigPath = None
+    # Chat channels and webhooks (`paperbot channel add`): how long one request may
+    # take, and how many go at once (each destination keeps to its own rate limit).
+    channel_timeout: Seconds = 30.0
+    channel_connections: Annotated[int, Field(ge=1, le=64)] = 4
 
 
 MIN_SECRET_LENGTH = 32

@@ -153,7 +153,6 @@ class Subscriber(SQLModel, table=True):
     email: str
     email_key: str = Field(unique=True)  # the address case-folded: one person, one row
     cadence: str = "daily"  # "daily", "weekly" or "paused" (nothing is sent)
-    format: str = "email"  # "email", "markdown" or "both"
     status: str = "active"  # "active" or "unsubscribed"
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
@@ -163,6 +162,12 @@ class Subscriber(SQLModel, table=True):
     # Every feed token names it: raising it retires the feed addresses made before.
     feed_version: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    # Where digests go, in order: "email", "markdown" (a file on this server) or the
+    # name of one of the subscriber's own `Channel`s. Empty: feeds only.
+    channels: list[str] = Field(
+        default_factory=lambda: ["email"],
+        sa_column=Column(JSON, nullable=False, server_default='["email"]'),
     )
 
 
@@ -260,7 +265,7 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
-    channel: str  # "email" or "markdown"
+    channel: str  # "email", "markdown" or a `Channel`'s name
     status: str
     reason: str | None = None
     message_id: str | None = None
@@ -270,16 +275,35 @@ class Delivery(SQLModel, table=True):
 
 
 class SentPaper(SQLModel, table=True):
-    """The ledger: this paper reached this subscriber. The single truth of "sent".
+    """The ledger: this paper reached this subscriber on this channel. The single truth of "sent".
 
     Written in the same transaction as the `Delivery` that says the message
-    was accepted, so a paper is either recorded and delivered, or neither.
+    was accepted, so a paper is either recorded and delivered, or neither. Each
+    channel of a subscriber has its own rows: a paper reaches each channel once.
     """
 
     subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True)
+    channel: str = Field(primary_key=True)
     paper_id: int = Field(foreign_key="paper.id", primary_key=True)
     delivery_id: int = Field(foreign_key="delivery.id")
     sent_at: datetime = _timestamp()
+
+
+class Channel(SQLModel, table=True):
+    """A chat room or webhook a subscriber's digests go to (`bot.channels`).
+
+    `kind` names its module ("slack", "discord", "matrix", "webhook"); `options`
+    are its settings (`from_options`), secrets among them (webhook addresses,
+    tokens), so they are shown only through the channel's `describe`. The owner
+    lists the channel's `name` among their `Subscriber.channels`.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str
+    subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE", index=True)
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp()
 
 
 class DeliveryRound(SQLModel, table=True):

@@ -796,6 +796,8 @@ def test_describe_shows_effective_defaults(tmp_path: Path) -> None:
             "claim_lease": 600.0,
             "unsubscribe_mailto": "",
             "templates": None,
+            "channel_timeout": 30.0,
+            "channel_connections": 4,
         },
         "web": {
             "base_url": "",

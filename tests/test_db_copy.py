@@ -32,6 +32,7 @@ from bot.migrations import HEAD, alembic_config
 from bot.models import Paper, Subscriber
 from bot.paper_vectors import paper_vectors
 from bot.service.state import STALE_AFTER, beat, job_finished, job_started, set_next_runs
+from bot.subscriptions.channels import add_channel
 from bot.subscriptions.examples import mark_example, topic_id
 from bot.subscriptions.spec import make_spec
 from bot.subscriptions.store import find_subscriber, subscribe, unsubscribe
@@ -77,10 +78,14 @@ def _populated(
     options = FetchOptions(timeout=10, deadline=40, user_agent="paperbot-tests")
     assert ingest_feed(engine, feed, clock=clock, options=options).status == "ok"
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
-    _subscribe(engine, clock, "Bo@Lab.org", "backpropagation", format="markdown")
+    _subscribe(engine, clock, "Bo@Lab.org", "backpropagation", channels=["markdown"])
     _subscribe(engine, clock, "cy@lab.org", "diffusion", cadence="weekly", timezone="Asia/Tokyo")
     _subscribe(engine, clock, "dee@lab.org", "transformer")
     with write_session(engine) as session:
+        add_channel(
+            session, "cy-hook", "webhook", {"url": "http://127.0.0.1:9/hook", "secret": "a-long-enough-s3cret"},
+            owner="cy@lab.org", now=clock(), use=False,
+        )  # fmt: skip
         unsubscribe(session, "dee@lab.org", now=clock())
         ids = session.scalars(select(col(Paper.id)).order_by(col(Paper.id)).limit(2))
         first, second = (int(pid or 0) for pid in ids)
@@ -280,8 +285,8 @@ def test_a_copy_that_fails_midway_leaves_the_target_empty(
     path = _file(source)
     with sqlite3.connect(path) as connection:
         connection.execute(
-            "INSERT INTO sentpaper (subscriber_id, paper_id, delivery_id, sent_at)"
-            " VALUES (4, (SELECT max(id) FROM paper), 999, '2025-11-22 08:00:00.000000')"
+            "INSERT INTO sentpaper (subscriber_id, channel, paper_id, delivery_id, sent_at)"
+            " VALUES (4, 'email', (SELECT max(id) FROM paper), 999, '2025-11-22 08:00:00.000000')"
         )
     target = open_engine(database_url)
 

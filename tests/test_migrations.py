@@ -42,7 +42,7 @@ from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0011"
+HEAD = "0012"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 

@@ -7,6 +7,7 @@ HTTP) inside its own function: `paperbot health`, run by the container every
 """
 
 from bot.cli import (  # noqa: F401  (registers the commands)
+    channels,
     db,
     digest,
     feedback,

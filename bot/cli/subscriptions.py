@@ -30,9 +30,10 @@ from bot.errors import InputError
 from bot.subscriptions import files
 from bot.subscriptions.spec import (
     CADENCES,
-    FORMATS,
+    CHANNELS_OF_FORMAT,
     MAX_LEVEL,
     SubscriptionSpec,
+    channels_of_format,
     make_spec,
     normalise_email,
     normalise_topic_name,
@@ -83,8 +84,22 @@ def subscribe_command(
     cadence: Annotated[
         str | None, typer.Option(help=f"How often digests come: {', '.join(CADENCES)}.")
     ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--channel",
+            help="Where digests go: email, markdown (a file on this server) or the name of"
+            " one of the subscriber's channels (`paperbot channel add`); repeat for several."
+            " Replaces the subscriber's channels; kept when not given.",
+        ),
+    ] = None,
     format: Annotated[
-        str | None, typer.Option("--format", help=f"How digests come: {', '.join(FORMATS)}.")
+        str | None,
+        typer.Option(
+            "--format",
+            help=f"The older way to say --channel: {', '.join(CHANNELS_OF_FORMAT)}.",
+            hidden=True,
+        ),
     ] = None,
     timezone: Annotated[
         str | None,
@@ -125,13 +140,16 @@ def subscribe_command(
     vetoes it; a minimum of upvotes or a top of the day keeps only trending
     papers. Liked papers (--like) select papers like them, unliked ones keep
     those like them out; the topic's example papers are replaced when any are
-    given and kept otherwise, as is its level. Cadence, format and time zone
+    given and kept otherwise, as is its level. Cadence, channels and time zone
     belong to the subscriber and are kept when not given.
     """
     with as_usage_error():
         step = _level_step(level, more=more, fewer=fewer)
+        if channel and format:
+            raise InputError("give --channel or --format, not both")
         spec = make_spec(
-            email, keywords or (), exclude or (), name=name, cadence=cadence, format=format,
+            email, keywords or (), exclude or (), name=name, cadence=cadence,
+            channels=channel or channels_of_format(format),
             timezone=timezone, liked=like or (), unliked=unlike or (), level=level,
             **follows(author, org, category, exclude_author, exclude_org, exclude_category,
                       min_upvotes, top),
@@ -228,7 +246,7 @@ def list_command(
             "examples",
             "level",
             "cadence",
-            "format",
+            "channels",
             "timezone",
             "status",
         ),
@@ -242,7 +260,7 @@ def list_command(
                 _examples_listed(topic) if topic else "",
                 str(topic.level) if topic else "",
                 subscriber.cadence,
-                subscriber.format,
+                ", ".join(subscriber.channels),
                 subscriber.timezone or default_zone,
                 subscriber.status,
             )

@@ -20,39 +20,50 @@ _DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]
 _SENT_PAPER: Table = SentPaper.__table__  # type: ignore[attr-defined]
 
 
+ChannelKey = tuple[int, str]
+"""A subscriber's id and one of their channels' names: what the ledger is kept by."""
+
+
 def sent_papers(
     session: Session, subscriber_ids: Collection[int], *, since: datetime
-) -> dict[int, set[int]]:
-    """Return, per subscriber, the ids of the papers first seen `since` then and delivered to them.
+) -> dict[ChannelKey, set[int]]:
+    """Return, per subscriber and channel, the papers first seen `since` then that reached it.
 
-    Older papers cannot be in a digest any more, so the ledger's old rows are not read.
+    Older papers cannot be in a digest any more, so the ledger's old rows are not
+    read. A channel that had none is absent.
     """
-    sent: dict[int, set[int]] = {sid: set() for sid in subscriber_ids}
+    sent: dict[ChannelKey, set[int]] = {}
     for chunk in in_chunks(subscriber_ids):
         query = (
-            select(col(SentPaper.subscriber_id), col(SentPaper.paper_id))
+            select(col(SentPaper.subscriber_id), col(SentPaper.channel), col(SentPaper.paper_id))
             .join(Paper, col(Paper.id) == col(SentPaper.paper_id))
             .where(col(SentPaper.subscriber_id).in_(chunk), col(Paper.first_seen_at) >= since)
         )
-        for subscriber_id, paper_id in session.execute(query):
-            sent[subscriber_id].add(paper_id)
+        for subscriber_id, channel, paper_id in session.execute(query):
+            sent.setdefault((subscriber_id, channel), set()).add(paper_id)
     return sent
 
 
-def last_sent(session: Session, subscriber_ids: Collection[int]) -> dict[int, datetime]:
-    """Return, per subscriber, when their last digest was delivered (absent: never).
+def last_sent(session: Session, subscriber_ids: Collection[int]) -> dict[ChannelKey, datetime]:
+    """Return, per subscriber and channel, when a whole digest last reached it (absent: never).
 
-    Read from the ledger, so only what counts as delivered counts: not the
-    Markdown copy of a subscriber whose email failed.
+    Read from the ledger, so only what was delivered counts: not a failed email,
+    nor a chat digest cut short (its papers that went are in the ledger, and the
+    rest go at the next run rather than the next slot).
     """
-    last: dict[int, datetime] = {}
+    last: dict[ChannelKey, datetime] = {}
     for chunk in in_chunks(subscriber_ids):
         query = (
-            select(col(SentPaper.subscriber_id), func.max(col(SentPaper.sent_at)))
-            .where(col(SentPaper.subscriber_id).in_(chunk))
-            .group_by(col(SentPaper.subscriber_id))
+            select(
+                col(SentPaper.subscriber_id),
+                col(SentPaper.channel),
+                func.max(col(SentPaper.sent_at)),
+            )
+            .join(Delivery, col(Delivery.id) == col(SentPaper.delivery_id))
+            .where(col(SentPaper.subscriber_id).in_(chunk), col(Delivery.status) == "sent")
+            .group_by(col(SentPaper.subscriber_id), col(SentPaper.channel))
         )
-        last.update({subscriber_id: when for subscriber_id, when in session.execute(query)})
+        last.update({(sid, channel): when for sid, channel, when in session.execute(query)})
     return last
 
 
@@ -70,8 +81,13 @@ def record_delivery(
     attempts: int = 0,
     ledger: bool = True,
     settles: Holding | None = None,
+    delivered: Collection[int] | None = None,
 ) -> bool:
     """Record one delivery; for an accepted one (`status == "sent"` and `ledger`), its papers too.
+
+    `delivered`, when given, are the papers that reached the channel whatever the
+    status: a chat digest in several messages whose later ones failed still
+    delivered the papers of the first (written to the ledger when `ledger`).
 
     `settles`, when given, is the claim on the subscriber this delivery settles,
     marked in the same transaction: the other workers then see the ledger rows
@@ -98,12 +114,13 @@ def record_delivery(
                 "attempts": attempts, "papers": len(papers), "created_at": now,
             },
         )  # fmt: skip
-        if status == "sent" and ledger and papers:
+        reached = papers if delivered is None and status == "sent" else list(delivered or ())
+        if ledger and reached:
             (delivery_id,) = result.inserted_primary_key or (None,)
             rows = [
-                {"subscriber_id": subscriber_id, "paper_id": pid,
+                {"subscriber_id": subscriber_id, "channel": channel, "paper_id": pid,
                  "delivery_id": delivery_id, "sent_at": now}
-                for pid in papers
+                for pid in reached
             ]  # fmt: skip
             bulk_insert(session, _SENT_PAPER, rows)
     return True

@@ -2,24 +2,28 @@
 
     subscribers + their last delivery ─> who is due now (cadence, time zone,
       send time, paused, topics) ─> each one's window ─> the papers first seen in
-      it that their topics matched, minus those the ledger says they had
-      ─> ranked, capped ─> a planned digest: its channels and Message-ID
+      it that their topics matched, minus those the ledger says that channel had
+      ─> ranked, capped ─> a planned digest per channel: its Message-ID, and
+      whether recording it settles the subscriber's claim
 
 `bot.delivery.run` reads the subscribers, the ledger and the papers, matches
-them, passes them here with `now`, and sends what comes back. A subscriber's
-`format` is turned into the channels their digest goes to in one place,
-`channels_of`, so no delivery code branches on the format.
+them, passes them here with `now`, and sends what comes back. The ledger is kept
+per channel, so each channel of a subscriber (their email, a Markdown file, a
+Slack room...) gets each paper once, whatever happened to the others: a channel
+that failed today gets its papers at its next run, one that worked does not get
+them again.
 """
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import Settings
 from bot.delivery.cadence import Slots, due_reason
+from bot.delivery.ledger import ChannelKey
 from bot.delivery.outcomes import Outcome
 from bot.digest.model import Digest, DigestPaper
 from bot.digest.select import select_digest
@@ -32,12 +36,9 @@ NO_SUBSCRIBER = "no active subscriber with the address {!r}"
 
 _WEEK = timedelta(days=7)
 
-# The channels each `format` goes to, in the order they are written or sent.
-_CHANNELS: dict[str, tuple[str, ...]] = {
-    "email": ("email",),
-    "markdown": ("markdown",),
-    "both": ("markdown", "email"),
-}
+# Email goes last: it is sent over SMTP connections after the other channels of a
+# batch are done, and the last channel of a subscriber settles their claim.
+_EMAIL = "email"
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,14 @@ class Policy:
 
 @dataclass(frozen=True)
 class Ledger:
-    """What the ledger says of some subscribers, by subscriber id.
+    """What the ledger says of some subscribers, by subscriber id and channel name.
 
-    `last_sent`: when their last digest was delivered (absent: never).
-    `sent`: the ids of the papers already delivered to them (absent: none).
+    `last_sent`: when a digest last reached that channel (absent: never).
+    `sent`: the ids of the papers already delivered to it (absent: none).
     """
 
-    last_sent: Mapping[int, datetime]
-    sent: Mapping[int, Collection[int]]
+    last_sent: Mapping[ChannelKey, datetime]
+    sent: Mapping[ChannelKey, Collection[int]]
 
 
 @dataclass(frozen=True)
@@ -95,20 +96,26 @@ class Due:
 
 @dataclass(frozen=True)
 class PlannedDigest:
-    """One subscriber's digest, the channels it goes to and its Message-ID."""
+    """One subscriber's digest for one of their channels, and its Message-ID.
+
+    `settles`: this is the last of the subscriber's digests in the run, so the
+    transaction recording it settles their claim.
+    """
 
     subscriber: SubscriberView
     digest: Digest
-    channels: tuple[str, ...]
+    channel: str
     message_id: str
+    settles: bool = True
 
     @property
-    def counted(self) -> str:
-        """The channel whose delivery counts: it writes the ledger and settles the claim.
+    def delivery_key(self) -> str:
+        """The key a chat service or webhook receiver knows a resend of this digest by.
 
-        With "both", the email: the Markdown file is a copy.
+        The same for every attempt, run and worker (made from the Message-ID), and
+        different for each channel.
         """
-        return counted_channel(self.channels)
+        return f"{self.message_id.strip('<>')}/{self.channel}"
 
 
 @dataclass(frozen=True)
@@ -119,15 +126,16 @@ class Plan:
     skipped: tuple[Outcome, ...]
 
 
-def channels_of(format: str) -> tuple[str, ...]:
-    """The channels a digest in `format` goes to, in the order they are written or sent."""
-    # A format this version does not know names itself, so reports still say it.
-    return _CHANNELS.get(format, (format,))
+def sending_order(channels: Sequence[str]) -> tuple[str, ...]:
+    """`channels` in the order a run reaches them: as listed, the email last."""
+    return tuple(c for c in channels if c != _EMAIL) + tuple(c for c in channels if c == _EMAIL)
 
 
-def counted_channel(channels: Sequence[str]) -> str:
-    """Of `channels`, the one whose delivery counts as the subscriber's digest."""
-    return "email" if "email" in channels else channels[-1]
+def last_of(
+    subscriber: SubscriberView, last_sent: Mapping[ChannelKey, datetime]
+) -> dict[str, datetime | None]:
+    """When a digest last reached each of the subscriber's channels (None: never)."""
+    return {c: last_sent.get((subscriber.id, c)) for c in subscriber.channels}
 
 
 def named(subscribers: Iterable[SubscriberView], only: str) -> list[SubscriberView]:
@@ -171,23 +179,42 @@ def not_due(
 
 def due_now(
     subscribers: Iterable[SubscriberView],
-    last_sent: Mapping[int, datetime],
+    last_sent: Mapping[ChannelKey, datetime],
     now: datetime,
     policy: Policy,
     *,
     ignore_cadence: bool = False,
 ) -> Due:
-    """Which of `subscribers` are due at `now`, given when each was last delivered (see `not_due`)."""
+    """Which of `subscribers` are due at `now`: those with a channel due (see `not_due`).
+
+    `last_sent` says when a digest last reached each subscriber's channel.
+    """
     due: list[SubscriberView] = []
     skipped: list[Outcome] = []
     for subscriber in subscribers:
-        last = last_sent.get(subscriber.id)
-        why = not_due(subscriber, last, now, policy, ignore_cadence=ignore_cadence)
+        why = _not_due(subscriber, last_sent, now, policy, ignore_cadence)
         if why is None:
             due.append(subscriber)
         else:
             skipped.append(Outcome(subscriber.email, "", "skipped", why, routine=True))
     return Due(tuple(due), tuple(skipped))
+
+
+def _not_due(
+    subscriber: SubscriberView,
+    last_sent: Mapping[ChannelKey, datetime],
+    now: datetime,
+    policy: Policy,
+    ignore_cadence: bool,
+) -> str | None:
+    """None when one of the subscriber's channels is due; else why none is (the first one's)."""
+    if not subscriber.channels:
+        return "no channels"
+    reasons = [
+        not_due(subscriber, last, now, policy, ignore_cadence=ignore_cadence)
+        for last in last_of(subscriber, last_sent).values()
+    ]
+    return None if None in reasons else reasons[0]
 
 
 def window_start(
@@ -208,12 +235,16 @@ def window_start(
 
 def earliest_window(
     subscribers: Iterable[SubscriberView],
-    last_sent: Mapping[int, datetime],
+    last_sent: Mapping[ChannelKey, datetime],
     now: datetime,
     policy: Policy,
 ) -> datetime:
-    """The start of the longest window among `subscribers`: older papers are in no digest."""
-    return min(window_start(s, last_sent.get(s.id), now, policy) for s in subscribers)
+    """The start of the longest window among `subscribers`' channels: older papers are in no digest."""
+    return min(
+        window_start(s, last, now, policy)
+        for s in subscribers
+        for last in (last_of(s, last_sent).values() or (None,))
+    )
 
 
 def topics_of(subscribers: Iterable[SubscriberView]) -> list[Topic]:
@@ -240,12 +271,14 @@ def plan_digests(
     matches: Iterable[Match],
     now: datetime,
     policy: Policy,
+    *,
+    ignore_cadence: bool = False,
 ) -> Plan:
-    """The digests of `due` (subscribers found due by `due_now`), from what the ledger says.
+    """The digests of `due` (subscribers found due by `due_now`), one per channel due.
 
     `matches` are the candidates' matches of (at least) their topics, the topic's
-    id as `Match.rule_id`. A subscriber with no new matching paper gets an
-    outcome saying so instead.
+    id as `Match.rule_id`. A subscriber with no new matching paper on any channel
+    gets an outcome saying so instead.
     """
     by_rule: dict[int, list[Match]] = {}
     for match in matches:
@@ -253,29 +286,40 @@ def plan_digests(
     digests: list[PlannedDigest] = []
     skipped: list[Outcome] = []
     for subscriber in due:
-        digest = _digest(subscriber, ledger, candidates, by_rule, now, policy)
-        if digest is None:
+        theirs: list[PlannedDigest] = []
+        for channel in sending_order(subscriber.channels):
+            last = ledger.last_sent.get((subscriber.id, channel))
+            if not_due(subscriber, last, now, policy, ignore_cadence=ignore_cadence) is not None:
+                continue  # this channel had today's digest; another is due
+            digest = _digest(subscriber, channel, ledger, candidates, by_rule, now, policy)
+            if digest is not None:
+                theirs.append(
+                    PlannedDigest(
+                        subscriber, digest, channel, message_id(digest, policy.domain), False
+                    )
+                )
+        if not theirs:
             skipped.append(
                 Outcome(subscriber.email, "", "skipped", "no new matching papers", routine=True)
             )
-        else:
-            channels = channels_of(subscriber.format)
-            digests.append(
-                PlannedDigest(subscriber, digest, channels, message_id(digest, policy.domain))
-            )
+            continue
+        theirs[-1] = replace(theirs[-1], settles=True)
+        digests.extend(theirs)
     return Plan(tuple(digests), tuple(skipped))
 
 
 def _digest(
     subscriber: SubscriberView,
+    channel: str,
     ledger: Ledger,
     candidates: Candidates,
     by_rule: Mapping[int, list[Match]],
     now: datetime,
     policy: Policy,
 ) -> Digest | None:
-    """The subscriber's unsent matches in their window, ranked and capped; None when none."""
-    window = window_start(subscriber, ledger.last_sent.get(subscriber.id), now, policy)
+    """The channel's unsent matches in its window, ranked and capped; None when none."""
+    last = ledger.last_sent.get((subscriber.id, channel))
+    window = window_start(subscriber, last, now, policy)
     first_seen = candidates.first_seen
     matches = [
         m
@@ -290,7 +334,7 @@ def _digest(
         topics={t.id: t.name for t in subscriber.topics},
         matches=matches,
         papers=candidates.papers,
-        already_sent=ledger.sent.get(subscriber.id, ()),
+        already_sent=ledger.sent.get((subscriber.id, channel), ()),
         cap=policy.max_papers,
     )
 

@@ -2,16 +2,17 @@
 
     round (started, or joined) ─> run record ─> due subscribers ─> recent papers
       indexed once ─> claim a few subscribers (nobody else is on them) ─> the
-      ledger read again, their papers matched ─> plan ─> render ─> send (.eml
-      files, Markdown files or SMTP); temporary failures retried with backoff
-      ─> per message: delivery + ledger rows + settled claim in one transaction
+      ledger read again, their papers matched ─> plan (a digest per channel)
+      ─> render ─> send (Markdown files and chat channels first, then the emails
+      as .eml files or over SMTP); temporary failures retried with backoff
+      ─> per message: delivery + ledger rows (+ the settled claim, with the
+      subscriber's last channel) in one transaction
       ─> next few ─> wait for subscribers other workers hold ─> round finished
       ─> run record completed
 
 This module does the I/O: it reads the subscribers, the ledger and the papers,
 claims, sends and records. What to send is decided by `bot.delivery.plan` from
-what it reads and `now`: who is due, each digest's papers, channels and
-Message-ID. Several processes on one database share a round (see
+what it reads and `now`: who is due, each channel's digest and Message-ID. Several processes on one database share a round (see
 `bot.delivery.claims`). A dry run renders everything and says what it would
 send, and changes nothing.
 """
@@ -21,9 +22,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -35,7 +37,7 @@ from bot.config import Settings
 from bot.db import write_session
 from bot.delivery import claims, plan
 from bot.delivery.claims import Holding
-from bot.delivery.ledger import last_sent, record_delivery, sent_papers
+from bot.delivery.ledger import ChannelKey, last_sent, record_delivery, sent_papers
 from bot.delivery.outcomes import DeliveryReport, Outcome, count_outcomes
 from bot.delivery.plan import Candidates, Ledger, PlannedDigest, Policy
 from bot.delivery.transports import (
@@ -56,6 +58,7 @@ from bot.models import Paper
 from bot.papers import as_digest_paper, paper_text
 from bot.runs import finish_run, start_run
 from bot.similar_papers import SimilarPapers, load_similar_papers
+from bot.subscriptions.channels import ChannelSettings, channel_settings
 from bot.subscriptions.spec import email_key
 from bot.subscriptions.store import SubscriberView, Topic, find_subscriber, list_subscribers
 from bot.tokens import (
@@ -65,6 +68,9 @@ from bot.tokens import (
     signed_link,
     signing_secret,
 )
+
+if TYPE_CHECKING:
+    from bot.delivery.chat import ChatDelivery, ChatSender
 
 log = logging.getLogger("paperbot.delivery")
 
@@ -83,9 +89,9 @@ _TAKEN_OVER = (
 )
 _SENT_TWICE = (
     "this run stalled while sending it, past its claim's lease, and another worker took the"
-    " reader over: they may have received this digest twice (with one Message-ID, which mail"
-    " clients show once)"
+    " reader over: they may have received this digest twice"
 )
+_ONE_MESSAGE_ID = " (with one Message-ID, which mail clients show once)"
 
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 60.0
@@ -155,6 +161,7 @@ def deliver(
         finish_run(engine, run_id, status="failed", counts={}, details=failure, now=clock())
         raise
     finally:
+        run.close()
         claims.release(engine, holding)
     if not run.stop.is_set():
         claims.finish_round(engine, round_id, now=clock())
@@ -238,6 +245,9 @@ class _Run:
         # The subscribers this run holds claims on, as of the last claim or renewal.
         self.held: set[int] = set()
         self._secret: str | None = None
+        # The chat channels of the subscribers read, by name; their sender once needed.
+        self._chat_settings: dict[str, ChannelSettings] = {}
+        self._chat: ChatSender | None = None
         self._file_transport = FileTransport(settings.outbox_dir)
         smtp = settings.smtp
         self._smtp_transport = SmtpTransport(
@@ -249,16 +259,22 @@ class _Run:
     def dry_run(self, only: str | None) -> list[Outcome]:
         """Say what a run would send now, changing nothing."""
         for item in self._plan(only):
-            email, count = item.subscriber.email, len(item.digest.entries)
-            for channel in item.channels:
-                if channel == "markdown":
-                    self.outcomes.append(
-                        Outcome(email, channel, "would send", "Markdown digest", count)
-                    )
-                elif channel == "email":
-                    subject = self._outgoing(item).message["Subject"]
-                    self.outcomes.append(Outcome(email, channel, "would send", subject, count))
+            if item.channel == "email":
+                what = str(self._outgoing(item).message["Subject"])
+            elif item.channel == "markdown":
+                what = "Markdown digest"
+            else:
+                what = self._chat_sender().describe(item.channel)
+            count = len(item.digest.entries)
+            self.outcomes.append(
+                Outcome(item.subscriber.email, item.channel, "would send", what, count)
+            )
         return self.outcomes
+
+    def close(self) -> None:
+        """Let go of the chat channels' connections, if any were made."""
+        if self._chat is not None:
+            self._chat.close()
 
     def deliver(self, *, only: str | None, spread: bool = False) -> list[Outcome]:
         """Claim, plan and send until every due subscriber is settled (or the run is stopped).
@@ -288,7 +304,7 @@ class _Run:
     def _claimed(
         self, waiting: list[SubscriberView], index: _Index, held_by_others: list[SubscriberView]
     ) -> Iterator[PlannedDigest]:
-        """Claim `waiting` a few at a time; write Markdown digests; yield those to email.
+        """Claim `waiting` a few at a time; write Markdown digests, send chat ones; yield emails.
 
         Subscribers another worker is on go to `held_by_others`.
         """
@@ -313,16 +329,20 @@ class _Run:
                 with write_session(self.engine, exclusive=False) as session:
                     claims.settle(session, self.holding, sorted(nothing_to_send))
                 self._settled(len(nothing_to_send))
+            chats: list[PlannedDigest] = []
+            emails: list[PlannedDigest] = []
             for item in planned:
                 if self.stop.is_set():
-                    self._skipped(item.subscriber, _STOPPING)
-                    continue
-                if not self._still_held(item.subscriber):
-                    continue
-                if "markdown" in item.channels:
-                    self._markdown(item)
-                if "email" in item.channels:
-                    yield item
+                    self._skipped(item.subscriber, _STOPPING, (item.channel,))
+                elif item.channel == "markdown":
+                    if self._still_held(item):
+                        self._markdown(item)
+                elif item.channel == "email":
+                    emails.append(item)  # the transport looks at the claim just before sending
+                else:
+                    chats.append(item)
+            self._send_chats(chats)
+            yield from emails
 
     def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> list[PlannedDigest]:
         """Every due subscriber's digest, without claiming anyone (a dry run, a preview)."""
@@ -333,19 +353,21 @@ class _Run:
 
     def _due(
         self, only: str | None, *, ignore_cadence: bool = False
-    ) -> tuple[list[SubscriberView], dict[int, datetime]]:
-        """The subscribers due now, and when each was last delivered; the others are reported."""
+    ) -> tuple[list[SubscriberView], dict[ChannelKey, datetime]]:
+        """The subscribers due now, and when each channel was last delivered; the others are reported."""
         now = self.clock()
         with Session(self.engine) as session:
             subscribers = list_subscribers(session)
             if only is not None:
                 subscribers = plan.named(subscribers, only)
             last = last_sent(session, [s.id for s in subscribers])
+            names = {name for s in subscribers for name in s.channels}
+            self._chat_settings = channel_settings(session, names)
         due = plan.due_now(subscribers, last, now, self.policy, ignore_cadence=ignore_cadence)
         self.outcomes.extend(due.skipped)
         return list(due.subscribers), last
 
-    def _index(self, due: list[SubscriberView], last: dict[int, datetime]) -> _Index:
+    def _index(self, due: list[SubscriberView], last: dict[ChannelKey, datetime]) -> _Index:
         """Index the papers first seen early enough to be in any of `due`'s digests."""
         now = self.clock()
         since = plan.earliest_window(due, last, now, self.policy)
@@ -383,8 +405,9 @@ class _Run:
         self.outcomes.extend(due.skipped)
         matches = index.match(plan.topics_of(due.subscribers))
         planned = plan.plan_digests(
-            due.subscribers, Ledger(last, sent), index.candidates, matches, now, self.policy
-        )
+            due.subscribers, Ledger(last, sent), index.candidates, matches, now, self.policy,
+            ignore_cadence=ignore_cadence,
+        )  # fmt: skip
         self.outcomes.extend(planned.skipped)
         return [replace(p, digest=self._with_links(p.digest)) for p in planned.digests]
 
@@ -410,10 +433,35 @@ class _Run:
         path = write_markdown(
             self.settings.digests_dir, email=item.subscriber.email, day=item.digest.day, text=text
         )
-        # Unless the file is what counts (see `PlannedDigest.counted`), it is a copy:
-        # it writes no ledger rows and leaves the claim to the email.
-        counts = item.counted == "markdown"
-        self._record(item, "markdown", "sent", str(path), ledger=counts, settles=counts)
+        self._record(item, "sent", str(path), settles=item.settles)
+
+    def _chat_sender(self) -> "ChatSender":
+        if self._chat is None:
+            from bot.delivery.chat import ChatSender  # httpx and the channels: only when used
+
+            delivery = self.settings.delivery
+            self._chat = ChatSender(
+                self._chat_settings, paper_view=self.renderer.paper_view,
+                retries=delivery.retries, timeout=delivery.channel_timeout,
+                connections=delivery.channel_connections,
+            )  # fmt: skip
+        return self._chat
+
+    def _send_chats(self, items: list[PlannedDigest]) -> None:
+        """Send `items` to their chat channels; record each as its answer comes."""
+        if not items:
+            return
+
+        def delivered(item: PlannedDigest, result: "ChatDelivery") -> None:
+            if result.status == "skipped":
+                self._skipped(item.subscriber, _STOPPING, (item.channel,))
+                return
+            self._record(
+                item, result.status, result.reason, message_id=item.delivery_key,
+                attempts=result.attempts, settles=item.settles, delivered=result.delivered,
+            )  # fmt: skip
+
+        self._chat_sender().send(items, delivered, self._still_held, self.stop.is_set)
 
     def _outgoing(self, item: PlannedDigest) -> Outgoing:
         message = build_message(
@@ -434,7 +482,7 @@ class _Run:
         while pending:
             if self.stop.is_set():
                 for item in pending:
-                    self._skipped(item.subscriber, _STOPPING, channels=("email",))
+                    self._skipped(item.subscriber, _STOPPING, (item.channel,))
                 return
             attempt += 1
             # Exponential backoff with jitter, so retries do not hit a struggling
@@ -472,7 +520,7 @@ class _Run:
         def still_held(index: int) -> bool:
             # The run may have stalled since the message was built (while a
             # connection was set up, say) and lost the reader to another worker.
-            if self._still_held(taken[index].subscriber, channels=("email",)):
+            if self._still_held(taken[index]):
                 return True
             del taken[index]
             return False
@@ -484,8 +532,8 @@ class _Run:
             if result.accepted or result.permanent or attempt > self.settings.delivery.retries:
                 status = "sent" if result.accepted else "failed"
                 self._record(
-                    item, "email", status, result.reply,
-                    message_id=item.message_id, attempts=attempt, settles=True,
+                    item, status, result.reply,
+                    message_id=item.message_id, attempts=attempt, settles=item.settles,
                 )  # fmt: skip
             else:
                 retry.append(item)
@@ -502,18 +550,14 @@ class _Run:
             asyncio.run(self._smtp_transport.send_all(batch, on_result, before_send))
 
     def _skipped(
-        self, subscriber: SubscriberView, reason: str, channels: tuple[str, ...] | None = None
+        self, subscriber: SubscriberView, reason: str, channels: Iterable[str] | None = None
     ) -> None:
         """Report the channels of `subscriber` this run did not reach (all by default), and why."""
-        if channels is None:
-            channels = plan.channels_of(subscriber.format)
-        for channel in channels:
+        for channel in subscriber.channels if channels is None else channels:
             self.outcomes.append(Outcome(subscriber.email, channel, "skipped", reason))
 
-    def _still_held(
-        self, subscriber: SubscriberView, channels: tuple[str, ...] | None = None
-    ) -> bool:
-        """Whether this run still holds its claim on `subscriber`, checked just before sending.
+    def _still_held(self, item: PlannedDigest) -> bool:
+        """Whether this run still holds its claim on `item`'s subscriber, checked just before sending.
 
         A run that stalled (a paused machine, a hung disk) past its lease may have
         lost claims to another worker, which then serves those subscribers: they are
@@ -525,10 +569,11 @@ class _Run:
         of every claim in `held` has at least two thirds left.
         """
         self._keep_claims()
-        if subscriber.id in self.held:
+        if item.subscriber.id in self.held:
             return True
-        self._skipped(subscriber, _TAKEN_OVER, channels)
-        self._settled(1)
+        self._skipped(item.subscriber, _TAKEN_OVER, (item.channel,))
+        if item.settles:
+            self._settled(1)
         return False
 
     def _keep_claims(self, *, force: bool = False) -> None:
@@ -540,22 +585,26 @@ class _Run:
         self.renewed = now
 
     def _record(
-        self, item: PlannedDigest, channel: str, status: str, reason: str, *,
-        ledger: bool = True, message_id: str | None = None, attempts: int = 1,
-        settles: bool = False,
+        self, item: PlannedDigest, status: str, reason: str, *,
+        message_id: str | None = None, attempts: int = 1, settles: bool = False,
+        delivered: Collection[int] | None = None,
     ) -> None:  # fmt: skip
+        """Record `item`'s delivery on its channel; `delivered`: see `record_delivery`."""
+        channel = item.channel
         ids = [entry.paper.paper_id for entry in item.digest.entries]
         recorded = record_delivery(
             self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id, channel=channel,
             status=status, reason=reason, paper_ids=ids, now=self.clock(), attempts=attempts,
-            message_id=message_id, ledger=ledger, settles=self.holding if settles else None,
+            message_id=message_id, settles=self.holding if settles else None,
+            delivered=delivered,
         )  # fmt: skip
         if not recorded:
             # The run stalled after its last look at the claim (a message on its way)
             # and another worker took the reader over: the delivery is recorded as
             # what it was, and the ledger and the claim are left to that worker.
-            if status == "sent" and channel == "email":
-                reason = f"{reason}; {_SENT_TWICE}"
+            if status == "sent" and channel != "markdown":
+                twice = _SENT_TWICE + (_ONE_MESSAGE_ID if channel == "email" else "")
+                reason = f"{reason}; {twice}"
                 log.warning(
                     "digest sent after another worker took the reader over",
                     extra={"run": self.run_id, "subscriber": item.subscriber.id},

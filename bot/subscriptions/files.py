@@ -1,16 +1,17 @@
 """Bulk subscription files, CSV and TOML, read and written (pure: text in, text out).
 
 CSV: a header row, then one row per topic, with the columns
-`email,name,keywords,exclusions,cadence,format,timezone`, then what the topic
+`email,name,keywords,exclusions,cadence,channels,timezone`, then what the topic
 follows: `authors,organisations,categories,exclude_authors,
 exclude_organisations,exclude_categories,min_upvotes,top`, then its example
 papers and level: `liked,unliked,level`. The values of a list (keywords,
-authors, liked papers...) are separated by `;` inside their cell; `min_upvotes`
+authors, liked papers, channels...) are separated by `;` inside their cell; `min_upvotes`
 and `top` are whole numbers or empty, `level` a whole number from -3 to 3 or
 empty (which keeps the topic's level). Only `email` and one column that selects
 papers (`keywords`, `liked`, `authors`, `organisations`, `categories`,
 `min_upvotes` or `top`) are required, so files written before a column existed
-still read. A paper is named by its arXiv id, a link to it or its exact title;
+still read; a `format` column of older files (email, markdown or both) is read
+as the channels it means. A paper is named by its arXiv id, a link to it or its exact title;
 writing names it by its arXiv id, else by its title (with any `;` in it made a
 `,`: titles are compared without their punctuation, so it still names the paper).
 
@@ -41,16 +42,24 @@ from typing import Any
 from bot.errors import InputError
 from bot.matching.facets import FOLLOW_FIELDS, TRENDING_FIELDS
 from bot.subscriptions.paper_reference import PaperReference
-from bot.subscriptions.spec import DEFAULT_TOPIC, SubscriptionSpec, check_text, make_spec
+from bot.subscriptions.spec import (
+    DEFAULT_TOPIC,
+    SubscriptionSpec,
+    channels_of_format,
+    check_text,
+    make_spec,
+)
 
 COLUMNS = (
-    "email", "name", "keywords", "exclusions", "cadence", "format", "timezone", *FOLLOW_FIELDS,
+    "email", "name", "keywords", "exclusions", "cadence", "channels", "timezone", *FOLLOW_FIELDS,
     "liked", "unliked", "level",
 )  # fmt: skip
+_LEGACY = ("format",)  # read, never written
 _EXAMPLES = ("liked", "unliked")
 _LISTS = (
     "keywords",
     "exclusions",
+    "channels",
     *(name for name in FOLLOW_FIELDS if name not in TRENDING_FIELDS),
     *_EXAMPLES,
 )
@@ -97,7 +106,7 @@ def _read_rows(reader: "csv.DictReader[str]") -> list[Entry]:
         raise InputError(
             f"CSV header lacks a column that selects papers: one of {', '.join(_SELECTING)}"
         )
-    unknown = set(reader.fieldnames or ()) - set(COLUMNS)
+    unknown = set(reader.fieldnames or ()) - {*COLUMNS, *_LEGACY}
     if unknown:
         raise InputError(f"CSV header has unknown column(s) {', '.join(sorted(unknown))}")
     specs = []
@@ -139,7 +148,7 @@ def read_toml_entries(text: str) -> list[Entry]:
         where = f"subscription {number}"
         if not isinstance(table, dict):
             raise InputError(f"{where}: expected a table")
-        extra = set(table) - set(COLUMNS)
+        extra = set(table) - {*COLUMNS, *_LEGACY}
         if extra:
             raise InputError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
         specs.append((where, _spec(where, table)))
@@ -159,7 +168,7 @@ def write_csv(specs: Iterable[SubscriptionSpec]) -> str:
             _SEPARATOR.join(spec.keywords),
             _SEPARATOR.join(spec.exclusions),
             spec.cadence or "",
-            spec.format or "",
+            _SEPARATOR.join(spec.channels or ()),
             spec.timezone or "",
             *(
                 ("" if follows[name] is None else str(follows[name]))
@@ -208,8 +217,8 @@ def write_toml(specs: Iterable[SubscriptionSpec]) -> str:
         lines.append(f"exclusions = {json.dumps(list(spec.exclusions), ensure_ascii=False)}")
         if spec.cadence:
             lines.append(f"cadence = {json.dumps(spec.cadence)}")
-        if spec.format:
-            lines.append(f"format = {json.dumps(spec.format)}")
+        if spec.channels:
+            lines.append(f"channels = {json.dumps(list(spec.channels))}")
         if spec.timezone:
             lines.append(f"timezone = {json.dumps(spec.timezone)}")
         for name, value in spec.follows.items():
@@ -237,7 +246,7 @@ def _spec(where: str, row: Mapping[str, Any]) -> SubscriptionSpec:
             _texts(row, "exclusions", where),
             name=_text(row, "name", where) or DEFAULT_TOPIC,
             cadence=_text(row, "cadence", where) or None,
-            format=_text(row, "format", where) or None,
+            channels=_channels(row, where),
             timezone=_text(row, "timezone", where) or None,
             liked=_texts(row, "liked", where),
             unliked=_texts(row, "unliked", where),
@@ -246,6 +255,15 @@ def _spec(where: str, row: Mapping[str, Any]) -> SubscriptionSpec:
         )
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _channels(row: Mapping[str, Any], where: str) -> tuple[str, ...] | None:
+    """The row's `channels`, or what an older file's `format` means; None when it says neither."""
+    channels = _texts(row, "channels", where)
+    format = _text(row, "format", where) or None
+    if channels and format:
+        raise InputError("give channels or format, not both")
+    return tuple(channels) if channels else channels_of_format(format)
 
 
 def _text(row: Mapping[str, Any], key: str, where: str) -> str | None:

@@ -22,7 +22,13 @@ from bot.matching.trending import check_min_upvotes, check_top
 from bot.subscriptions.paper_reference import PaperReference, parse_paper_reference
 
 CADENCES = ("daily", "weekly", "paused")
-FORMATS = ("email", "markdown", "both")
+BUILT_IN_CHANNELS = ("email", "markdown")
+"""The channels every subscriber can have: their address, and a Markdown file on the server."""
+# What the `format` of older files, commands and forms becomes.
+CHANNELS_OF_FORMAT = {"email": ("email",), "markdown": ("markdown",), "both": ("markdown", "email")}
+MAX_CHANNELS = 10
+CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+"""A chat channel's name: lowercase letters, digits, `-` and `_`, at most 40 characters."""
 DEFAULT_TOPIC = "default"
 MAX_TOPIC_NAME = 100
 # Example papers per topic, liked and unliked together: enough for years of feedback,
@@ -51,7 +57,7 @@ _REFUSED_CHARACTER = re.compile(
 class SubscriptionSpec:
     """One topic of one subscriber, as requested.
 
-    `cadence`, `format` and `timezone` belong to the subscriber; None keeps
+    `cadence`, `channels` and `timezone` belong to the subscriber; None keeps
     what the subscriber has (daily, email and the configured time zone for a
     new one). `level` None likewise keeps the topic's level (0 for a new topic).
     """
@@ -61,7 +67,7 @@ class SubscriptionSpec:
     exclusions: tuple[str, ...] = ()
     name: str = DEFAULT_TOPIC
     cadence: str | None = None
-    format: str | None = None
+    channels: tuple[str, ...] | None = None
     timezone: str | None = None
     authors: tuple[str, ...] = ()
     organisations: tuple[str, ...] = ()
@@ -105,7 +111,7 @@ def make_spec(
     *,
     name: str | None = None,
     cadence: str | None = None,
-    format: str | None = None,
+    channels: Iterable[str] | None = None,
     timezone: str | None = None,
     liked: Iterable[str] = (),
     unliked: Iterable[str] = (),
@@ -139,13 +145,43 @@ def make_spec(
         exclusions=checked_exclusions,
         name=_topic_name(name),
         cadence=_choice(cadence, CADENCES, "cadence"),
-        format=_choice(format, FORMATS, "format"),
+        channels=None if channels is None else check_channels(channels),
         timezone=None if timezone is None else normalise_time_zone(timezone),
         liked=checked_liked,
         unliked=checked_unliked,
         level=checked_level,
         **checked,
     )
+
+
+def check_channels(names: Iterable[str]) -> tuple[str, ...]:
+    """Validate a list of channel names: "email", "markdown" or a chat channel's name.
+
+    Names are lowercased; repeats are dropped, the order kept. Whether a chat
+    channel of that name is the subscriber's is the store's to say. Raises
+    `InputError` naming the first bad name, or when the list is empty.
+    """
+    checked: list[str] = []
+    for name in names:
+        word = check_text(name.strip(), "channel").lower()
+        if not CHANNEL_NAME.fullmatch(word):
+            raise InputError(
+                f"channel {name.strip()!r} is not email, markdown or a channel's name"
+                " (lowercase letters, digits, - and _, at most 40)"
+            )
+        if word not in checked:
+            checked.append(word)
+    if not checked:
+        raise InputError("at least one channel is needed: email, markdown or a channel's name")
+    if len(checked) > MAX_CHANNELS:
+        raise InputError(f"at most {MAX_CHANNELS} channels, not {len(checked)}")
+    return tuple(checked)
+
+
+def channels_of_format(format: str | None) -> tuple[str, ...] | None:
+    """The channels a `format` ("email", "markdown" or "both") of older files and commands means."""
+    word = _choice(format, tuple(CHANNELS_OF_FORMAT), "format")
+    return None if word is None else CHANNELS_OF_FORMAT[word]
 
 
 def check_paper(text: str) -> PaperReference:

@@ -17,7 +17,7 @@ from bot.errors import InputError
 from bot.ingest.identity import title_key
 from bot.matching.engine import Rule, SimilarPaper
 from bot.matching.facets import FOLLOW_FIELDS, TRENDING_FIELDS
-from bot.models import Subscriber, Subscription
+from bot.models import Channel, Subscriber, Subscription
 from bot.subscriptions.examples import (
     ExamplePaper,
     examples_of,
@@ -26,6 +26,7 @@ from bot.subscriptions.examples import (
 )
 from bot.subscriptions.paper_reference import PaperReference
 from bot.subscriptions.spec import (
+    BUILT_IN_CHANNELS,
     MAX_TOPIC_NAME,
     SubscriptionSpec,
     email_key,
@@ -91,7 +92,7 @@ class SubscriberView:
     id: int
     email: str
     cadence: str
-    format: str
+    channels: tuple[str, ...]
     status: str
     topics: tuple[Topic, ...]
     created_at: datetime
@@ -124,7 +125,8 @@ def subscribe(
     subscriber.status = "active"
     subscriber.unsubscribed_at = None
     subscriber.cadence = spec.cadence or subscriber.cadence
-    subscriber.format = spec.format or subscriber.format
+    if spec.channels is not None:
+        subscriber.channels = _checked_channels(session, subscriber, spec.channels)
     subscriber.timezone = spec.timezone or subscriber.timezone
     subscriber.updated_at = now
     session.flush()
@@ -239,10 +241,34 @@ def opt_in(session: Session, spec: SubscriptionSpec, *, now: datetime) -> OptIn:
     subscriber = _find(session, spec.email)
     assert subscriber is not None  # just stored
     subscriber.cadence = spec.cadence or "daily"
-    subscriber.format = spec.format or "email"
+    subscriber.channels = _checked_channels(session, subscriber, spec.channels or ("email",))
     subscriber.timezone = spec.timezone
     session.flush()
     return plan
+
+
+def _checked_channels(session: Session, subscriber: Subscriber, names: Iterable[str]) -> list[str]:
+    """`names` (checked by `check_channels`), once each chat channel is known to be the subscriber's.
+
+    Raises `InputError` naming a channel that is not one of theirs.
+    """
+    names = list(names)
+    chat = [n for n in names if n not in BUILT_IN_CHANNELS]
+    if chat:
+        owned = set(
+            session.exec(
+                select(Channel.name).where(
+                    col(Channel.name).in_(chat), Channel.subscriber_id == subscriber.id
+                )
+            )
+        )
+        for name in chat:
+            if name not in owned:
+                raise InputError(
+                    f"{subscriber.email} has no channel named {name!r}:"
+                    " add it first with `paperbot channel add`"
+                )
+    return names
 
 
 def _folded(keywords: Iterable[str]) -> frozenset[str]:
@@ -344,7 +370,7 @@ def as_specs(subscribers: Iterable[SubscriberView]) -> list[SubscriptionSpec]:
             t.exclusions,
             t.name,
             s.cadence,
-            s.format,
+            s.channels,
             s.timezone,
             **t.follows,
             liked=tuple(reference_of(paper) for paper in t.liked),
@@ -399,7 +425,7 @@ def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberVi
             s.id,
             s.email,
             s.cadence,
-            s.format,
+            tuple(s.channels),
             s.status,
             tuple(topics.get(s.id, ())),
             s.created_at,

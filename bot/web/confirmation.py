@@ -14,6 +14,7 @@ data: the page handlers (`bot.web.subscribe_pages`) do the HTTP.
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -34,7 +35,13 @@ from bot.matching.facets import TRENDING_FIELDS
 from bot.models import ConfirmationCount, PendingSubscription, Subscriber
 from bot.subscriptions.examples import find_paper
 from bot.subscriptions.paper_reference import PaperReference
-from bot.subscriptions.spec import SubscriptionSpec, describe_follows, email_key, make_spec
+from bot.subscriptions.spec import (
+    SubscriptionSpec,
+    channels_of_format,
+    describe_follows,
+    email_key,
+    make_spec,
+)
 from bot.subscriptions.store import (
     OptIn,
     OptInAction,
@@ -54,12 +61,14 @@ RESEND_AFTER = timedelta(minutes=5)
 
 SUBJECT = "Confirm your paper digest subscription"
 
-FORMAT_LABELS = {
-    "email": "by email",
-    "markdown": "as a Markdown file on this server",
-    "both": "by email and as a Markdown file",
-}
-"""How each format is said in the confirmation email and pages."""
+CHANNEL_LABELS = {"email": "by email", "markdown": "as a Markdown file on this server"}
+"""How each built-in channel is said in the confirmation email and pages."""
+
+
+def channels_label(channels: Iterable[str]) -> str:
+    """Where digests go, as words: "by email and as a Markdown file on this server"."""
+    said = [CHANNEL_LABELS.get(name, f"to the channel {name}") for name in channels]
+    return " and ".join(said) or "nowhere (no channel)"
 
 
 class InvalidLinkError(InputError):
@@ -112,7 +121,7 @@ ConfirmAction = OptInAction | Literal["already"]
 class Confirmed:
     """A confirmed request: what it asked for and the subscriber it now belongs to.
 
-    `cadence`, `format` and `timezone` are the subscriber's own after confirming
+    `cadence`, `channels` and `timezone` are the subscriber's own after confirming
     (None time zone: the site's). `action` says what confirming did (see
     `bot.subscriptions.store.OptIn`), or "already" when the link had been used
     before and nothing was applied this time; `topic` names the topic holding
@@ -125,7 +134,7 @@ class Confirmed:
     keywords: tuple[str, ...]
     exclusions: tuple[str, ...]
     cadence: str
-    format: str
+    channels: tuple[str, ...]
     timezone: str | None
     action: ConfirmAction
     topic: str
@@ -155,7 +164,7 @@ def request_fields(spec: SubscriptionSpec) -> dict[str, Any]:
         "level": spec.level,
         "name": spec.name,
         "cadence": spec.cadence,
-        "format": spec.format,
+        "channels": None if spec.channels is None else list(spec.channels),
         "timezone": spec.timezone,
     }
 
@@ -266,7 +275,7 @@ def confirmation_message(
         "liked": pending.liked_titles,
         "unliked": pending.unliked_titles,
         "cadence": spec.cadence or "daily",
-        "format": FORMAT_LABELS.get(spec.format or "email", spec.format),
+        "channels": channels_label(spec.channels or ("email",)),
         "timezone": spec.timezone or f"{site_timezone} (the site's)",
         "days": CONFIRM_MAX_AGE.days,
     }
@@ -330,8 +339,11 @@ def _pending(session: Session, subject: LinkSubject, now: datetime) -> PendingSu
 
 def _stored_spec(pending: PendingSubscription) -> SubscriptionSpec:
     """The request as a spec, through `make_spec` again: stored JSON obeys today's rules."""
+    request = dict(pending.request)
     try:
-        return make_spec(**pending.request)
+        if "format" in request:  # stored before channels replaced formats
+            request["channels"] = channels_of_format(request.pop("format"))
+        return make_spec(**request)
     except InputError as error:
         raise StaleRequestError(str(error)) from error
 
@@ -416,7 +428,7 @@ def _confirmed(
         exclusions=spec.exclusions,
         follows=tuple(describe_follows(spec.follows)),
         cadence=subscriber.cadence,
-        format=subscriber.format,
+        channels=tuple(subscriber.channels),
         timezone=subscriber.timezone,
         action=action,
         topic=topic,

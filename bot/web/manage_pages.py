@@ -42,6 +42,7 @@ from bot.matching.facets import FOLLOW_FIELDS
 from bot.matching.hints import KeywordHint
 from bot.models import Paper, Subscriber, Subscription
 from bot.similar_papers import stored_example_topics
+from bot.subscriptions.channels import list_channels
 from bot.subscriptions.examples import (
     ExamplePaper,
     examples_of,
@@ -51,9 +52,9 @@ from bot.subscriptions.examples import (
 )
 from bot.subscriptions.paper_search import MAX_QUERY, search_titles
 from bot.subscriptions.spec import (
+    BUILT_IN_CHANNELS,
     CADENCES,
     DEFAULT_TOPIC,
-    FORMATS,
     MAX_LEVEL,
     SubscriptionSpec,
     check_paper,
@@ -113,7 +114,8 @@ _SOURCE_LABELS = {
 }
 
 _CADENCE_LABELS = {"daily": "Daily", "weekly": "Weekly", "paused": "Paused (no digests for now)"}
-_FORMAT_LABELS = {"email": "Email", "markdown": "Markdown file", "both": "Email and Markdown file"}
+_CHANNEL_LABELS = {"email": "Email", "markdown": "Markdown file on this server"}
+_CHANNEL_FIELD = "channel-"  # one checkbox per channel: "channel-email", "channel-lab-slack"
 
 
 # --- The form ------------------------------------------------------------------------
@@ -152,7 +154,7 @@ class ManageForm:
     new_exclusions: str = ""
     new_follow: FollowFields = field(default_factory=FollowFields)
     cadence: str = "daily"
-    format: str = "email"
+    channels: tuple[str, ...] = ("email",)
     timezone: str = ""
 
     @classmethod
@@ -165,7 +167,9 @@ class ManageForm:
             )
             for t in view.topics
         )  # fmt: skip
-        return cls(topics, cadence=view.cadence, format=view.format, timezone=view.timezone or "")
+        return cls(
+            topics, cadence=view.cadence, channels=view.channels, timezone=view.timezone or ""
+        )
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> "ManageForm":
@@ -191,7 +195,9 @@ class ManageForm:
             new_exclusions=fields.get("new-exclusions", ""),
             new_follow=FollowFields.from_fields(fields, "new-"),
             cadence=fields.get("cadence", ""),
-            format=fields.get("format", ""),
+            channels=tuple(
+                key.removeprefix(_CHANNEL_FIELD) for key in fields if key.startswith(_CHANNEL_FIELD)
+            ),
             timezone=fields.get("timezone", ""),
         )
 
@@ -223,7 +229,7 @@ class _Settings:
     """The subscriber-wide choices, validated; `timezone` None follows the site's."""
 
     cadence: str | None
-    format: str | None
+    channels: tuple[str, ...] | None
     timezone: str | None
 
 
@@ -254,7 +260,7 @@ def validate(
         try:
             spec = make_spec(
                 email, topic.keywords, topic.exclusions, name=topic.name,
-                cadence=settings.cadence, format=settings.format, timezone=settings.timezone,
+                cadence=settings.cadence, channels=settings.channels, timezone=settings.timezone,
                 level=level, keeps_liked=topic.name in with_liked, **topic.follows,
             )  # fmt: skip
         except InputError as exc:
@@ -290,13 +296,13 @@ def _validate_settings(email: str, form: ManageForm, errors: list[str]) -> _Sett
         # errors are reported once rather than under every topic.
         checked = make_spec(
             email, ("placeholder",), cadence=form.cadence.strip() or None,
-            format=form.format.strip() or None, timezone=form.timezone.strip() or None,
+            channels=form.channels, timezone=form.timezone.strip() or None,
         )  # fmt: skip
     except InputError as exc:
         message = str(exc)
         errors.append(message[:1].upper() + message[1:] + ".")
         return _Settings(None, None, None)
-    return _Settings(checked.cadence, checked.format, checked.timezone)
+    return _Settings(checked.cadence, checked.channels, checked.timezone)
 
 
 # --- Manage --------------------------------------------------------------------------
@@ -419,7 +425,7 @@ def _render(
             "unsubscribed": view.status != "active",
             "form": form,
             "cadences": [(name, _CADENCE_LABELS.get(name, name)) for name in CADENCES],
-            "formats": [(name, _FORMAT_LABELS.get(name, name)) for name in FORMATS],
+            "channel_choices": _channel_choices(context.engine, view, form),
             "site_zone": context.settings.schedule.timezone,
             "csrf": csrf,
             "csrf_field": CSRF_FIELD,
@@ -517,6 +523,17 @@ def _search(engine: Engine, view: SubscriberView, query: Mapping[str, str]) -> S
     except InputError as exc:
         return Search(topic_id, text[: MAX_QUERY + 1], problem=_sentence(exc))
     return Search(topic_id, text, tuple(found))
+
+
+def _channel_choices(
+    engine: Engine, view: SubscriberView, form: ManageForm
+) -> list[tuple[str, str, bool]]:
+    """The channels the form offers: (field name, label, checked), built-in ones first."""
+    with Session(engine) as session:
+        own = list_channels(session, view.email)
+    labels = {name: _CHANNEL_LABELS[name] for name in BUILT_IN_CHANNELS}
+    labels.update((c.name, f"{c.name}: {c.description}") for c in own)
+    return [(_CHANNEL_FIELD + name, label, name in form.channels) for name, label in labels.items()]
 
 
 def _example_cards(

@@ -5,7 +5,7 @@ client's rate limit, then `make_spec`), stores a pending request and mails a
 signed link to the address. GET /confirm/{token} shows what the request asks
 for and what confirming it would do, with one button; changes nothing (link
 scanners open links). POST /confirm/{token} (the button) applies it
-(`bot.web.confirmation`): an active subscriber's topics, cadence, format and
+(`bot.web.confirmation`): an active subscriber's topics, cadence, channels and
 time zone are never replaced, the keywords are added as one more topic.
 
 What a visitor can learn: after a valid form the page is the same, byte for
@@ -36,7 +36,6 @@ from bot.delivery.transports import Outgoing
 from bot.errors import InputError
 from bot.subscriptions.examples import ExamplePaper, find_papers
 from bot.subscriptions.spec import (
-    FORMATS,
     SubscriptionSpec,
     describe_follows,
     make_spec,
@@ -46,7 +45,6 @@ from bot.subscriptions.store import reference_of
 from bot.tokens import TokenSubject, signed_link
 from bot.web.confirmation import (
     CONFIRM_MAX_AGE,
-    FORMAT_LABELS,
     RESEND_AFTER,
     Confirmed,
     ExpiredLinkError,
@@ -54,6 +52,7 @@ from bot.web.confirmation import (
     PendingRequest,
     StaleRequestError,
     Unconfirmed,
+    channels_label,
     confirm_link,
     confirm_request,
     confirmation_message,
@@ -92,8 +91,13 @@ MAX_WEB_EXAMPLES = 20
 _NEUTRAL: dict[str, Any] = {"email": "someone@example.org", "keywords": ["papers"]}
 # The fields that select papers: a topic needs one of them.
 _SELECTING = ("keywords", "authors", "organisations", "categories", "min_upvotes", "top")
-# How each format is offered on the form.
-_FORMAT_CHOICES = {"email": "Email", "markdown": "Markdown file on this server", "both": "Both"}
+# Where digests may go, as the form offers it: the built-in channels (a reader adds
+# chat channels of their own later, from the manage page's list).
+_CHANNEL_CHOICES = {
+    "email": "Email",
+    "markdown": "Markdown file on this server",
+    "markdown email": "Both",
+}
 
 CONFIRM_FIELD = "confirm"
 CONFIRM_VALUE = "yes"
@@ -114,7 +118,7 @@ class SubscribeForm:
     keywords: str = ""
     exclusions: str = ""
     cadence: str = "daily"
-    format: str = "email"
+    channels: str = "email"
     timezone: str = ""
     liked: str = ""
     unliked: str = ""
@@ -141,7 +145,7 @@ class SubscribeForm:
             "keywords": split_keywords(self.keywords),
             "exclusions": split_keywords(self.exclusions),
             "cadence": self.cadence.strip() or None,
-            "format": self.format.strip() or None,
+            "channels": self.channels.split() or None,
             "timezone": self.timezone.strip() or None,
             "liked": liked[: MAX_WEB_EXAMPLES + 1],
             "unliked": unliked[: MAX_WEB_EXAMPLES + 1],
@@ -280,7 +284,7 @@ def _form_page(
             "csrf_field": CSRF_FIELD,
             "csrf": token,
             "cadences": WEB_CADENCES,
-            "formats": [(name, _FORMAT_CHOICES[name]) for name in FORMATS],
+            "channel_choices": list(_CHANNEL_CHOICES.items()),
             "site_timezone": settings.schedule.timezone,
             "max_examples": MAX_WEB_EXAMPLES,
         },
@@ -450,10 +454,10 @@ def _confirm_page(
     active = current is not None and current.status == "active"
     if active:
         assert current is not None  # for the type checker
-        settings = (current.cadence, current.format, current.timezone)
+        settings = (current.cadence, current.channels, current.timezone)
     else:  # a new or returning subscriber gets what the request says, defaults for the rest
-        settings = (spec.cadence or "daily", spec.format or "email", spec.timezone)
-    cadence, format, timezone = settings
+        settings = (spec.cadence or "daily", spec.channels or ("email",), spec.timezone)
+    cadence, channels, timezone = settings
     return page(
         request,
         "confirm.html",
@@ -467,7 +471,7 @@ def _confirm_page(
             "plan": unconfirmed.plan,
             "topics": len(current.topics) if active and current is not None else 0,
             "when": _when(request, cadence),
-            "format": FORMAT_LABELS.get(format, format),
+            "channels": channels_label(channels),
             "timezone": _zone(request, timezone),
             "field": CONFIRM_FIELD,
             "value": CONFIRM_VALUE,
@@ -496,7 +500,7 @@ def _confirmed_view(request: Request, confirmed: Confirmed) -> dict[str, Any]:
         "confirmed": confirmed,
         "when": _when(request, confirmed.cadence),
         "timezone": _zone(request, confirmed.timezone),
-        "format": FORMAT_LABELS.get(confirmed.format, confirmed.format),
+        "channels": channels_label(confirmed.channels),
         "manage_url": signed_link(context.base_url(), context.secret, "manage", subject),
     }
 

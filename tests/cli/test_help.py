@@ -37,7 +37,7 @@ def test_no_help_shows_a_value_after_a_plain_flag() -> None:
             command = command.commands[name]
         assert isinstance(command, TyperCommand | TyperGroup)
         for param in command.params:
-            if not isinstance(param, TyperOption):
+            if not isinstance(param, TyperOption) or param.hidden:
                 continue
             name = max(param.opts, key=len)  # "-c, --config <path>": the value follows it
             after = re.search(rf"(?:^|[ ,]){re.escape(name)}( <[^>]+>| [A-Z_]+)?\s", shown.output)

@@ -283,3 +283,6 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
         capture_output=True,
     )  # fmt: skip
     return files
+
+
+from tests.channels.conftest import receiver  # noqa: E402,F401  (the webhook receiver, for delivery to channels)

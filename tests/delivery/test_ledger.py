@@ -40,9 +40,9 @@ def test_reads_take_any_number_of_subscribers(engine: Engine) -> None:
                     reason="250 ok", paper_ids=[paper], now=NOW)  # fmt: skip
     ids = [ana, *range(100_000, 400_000)]
     with Session(engine) as session:
-        assert last_sent(session, ids) == {ana: NOW}
+        assert last_sent(session, ids) == {(ana, "email"): NOW}
         sent = sent_papers(session, ids, since=NOW - timedelta(days=1))
-    assert sent[ana] == {paper} and len(sent) == len(ids)
+    assert sent == {(ana, "email"): {paper}}
 
 
 def test_only_recent_papers_are_read_and_only_the_ledger_counts(engine: Engine) -> None:
@@ -51,11 +51,29 @@ def test_only_recent_papers_are_read_and_only_the_ledger_counts(engine: Engine) 
     [new] = _papers(engine, NOW, "New graph paper")
     record_delivery(engine, run_id=None, subscriber_id=ana, channel="email", status="sent",
                     reason="250 ok", paper_ids=[old, new], now=NOW - timedelta(days=2))  # fmt: skip
-    # A Markdown copy (no ledger rows) and a failure are not deliveries.
-    record_delivery(engine, run_id=None, subscriber_id=ana, channel="markdown", status="sent",
-                    reason="file", paper_ids=[new], now=NOW, ledger=False)  # fmt: skip
+    # A delivery recorded without its ledger rows, and a failure, are not deliveries.
+    record_delivery(engine, run_id=None, subscriber_id=ana, channel="email", status="sent",
+                    reason="250 ok", paper_ids=[new], now=NOW, ledger=False)  # fmt: skip
     record_delivery(engine, run_id=None, subscriber_id=ana, channel="email", status="failed",
                     reason="550 no", paper_ids=[new], now=NOW)  # fmt: skip
     with Session(engine) as session:
-        assert sent_papers(session, [ana], since=NOW - timedelta(days=7)) == {ana: {new}}
-        assert last_sent(session, [ana]) == {ana: NOW - timedelta(days=2)}
+        assert sent_papers(session, [ana], since=NOW - timedelta(days=7)) == {(ana, "email"): {new}}
+        assert last_sent(session, [ana]) == {(ana, "email"): NOW - timedelta(days=2)}
+
+
+def test_each_channel_has_its_own_ledger_and_a_partial_failure_keeps_what_went(
+    engine: Engine,
+) -> None:
+    ana = _subscriber(engine, "ana@lab.org")
+    first, second = _papers(engine, NOW, "Graph paper", "Second graph paper")
+    record_delivery(engine, run_id=None, subscriber_id=ana, channel="email", status="sent",
+                    reason="250 ok", paper_ids=[first, second], now=NOW)  # fmt: skip
+    # A chat digest whose second message failed: only the first one's paper reached it.
+    record_delivery(engine, run_id=None, subscriber_id=ana, channel="lab-slack",
+                    status="failed", reason="part 2 of 2: 500", paper_ids=[first, second],
+                    now=NOW, delivered=[first])  # fmt: skip
+    with Session(engine) as session:
+        assert sent_papers(session, [ana], since=NOW - timedelta(days=1)) == {
+            (ana, "email"): {first, second},
+            (ana, "lab-slack"): {first},
+        }

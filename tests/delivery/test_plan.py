@@ -1,7 +1,9 @@
 """What a delivery run plans, from plain data alone: no database, no clock, no server."""
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,8 +12,8 @@ from bot.delivery.plan import (
     Candidates,
     Ledger,
     Plan,
+    PlannedDigest,
     Policy,
-    channels_of,
     due_now,
     earliest_window,
     local_day,
@@ -25,6 +27,8 @@ from bot.digest.model import DigestPaper
 from bot.errors import InputError
 from bot.matching.engine import Matcher, PaperText
 from bot.subscriptions.store import SubscriberView, Topic
+
+T = TypeVar("T")
 
 POLICY = Policy(
     timezone="UTC",
@@ -59,7 +63,7 @@ def reader(
     subscriber_id: int = 1,
     *,
     cadence: str = "daily",
-    format: str = "email",
+    channels: tuple[str, ...] = ("email",),
     timezone: str | None = None,
     topics: tuple[Topic, ...] = (GRAPHS, LORA),
 ) -> SubscriberView:
@@ -68,7 +72,7 @@ def reader(
         id=subscriber_id,
         email=f"reader{subscriber_id}@lab.example",
         cadence=cadence,
-        format=format,
+        channels=channels,
         status="active",
         topics=topics,
         created_at=CREATED,
@@ -79,7 +83,12 @@ def reader(
 def due_ids(
     subscribers: list[SubscriberView], last: dict[int, datetime], now: datetime
 ) -> list[int]:
-    return [s.id for s in due_now(subscribers, last, now, POLICY).subscribers]
+    return [s.id for s in due_now(subscribers, by_email(last), now, POLICY).subscribers]
+
+
+def by_email(values: Mapping[int, T]) -> dict[tuple[int, str], T]:
+    """`values` of subscribers as the ledger keeps them for their email channel."""
+    return {(subscriber_id, "email"): value for subscriber_id, value in values.items()}
 
 
 def plan(
@@ -96,7 +105,7 @@ def plan(
     matches = Matcher(TEXTS).match(t.rule() for t in topics_of(subscribers))
     return plan_digests(
         subscribers,
-        Ledger(last or {}, sent or {}),
+        Ledger(by_email(last or {}), by_email(sent or {})),
         Candidates(PAPERS, seen),
         matches,
         now,
@@ -130,7 +139,7 @@ def test_daily_readers_are_due_at_their_own_zones_send_time() -> None:
 
 
 def test_a_reader_served_since_their_latest_slot_is_skipped_with_the_next_one() -> None:
-    due = due_now([reader()], {1: at(22, 8, 2)}, at(22, 9), POLICY)
+    due = due_now([reader()], {(1, "email"): at(22, 8, 2)}, at(22, 9), POLICY)
     assert due.subscribers == ()
     (skipped,) = due.skipped
     assert (skipped.email, skipped.channel, skipped.status) == (
@@ -162,7 +171,7 @@ def test_paused_readers_and_readers_without_topics_are_skipped_and_say_why() -> 
 
 def test_a_preview_ignores_the_cadence_but_not_the_topics() -> None:
     paused, empty = reader(1, cadence="paused"), reader(2, topics=())
-    due = due_now([paused, empty], {1: at(22, 8)}, at(22, 8), POLICY, ignore_cadence=True)
+    due = due_now([paused, empty], by_email({1: at(22, 8)}), at(22, 8), POLICY, ignore_cadence=True)
     assert [s.id for s in due.subscribers] == [1]
     assert [o.reason for o in due.skipped] == ["no topics"]
 
@@ -206,7 +215,7 @@ def test_the_earliest_window_is_the_oldest_of_the_readers() -> None:
     weekly = replace(reader(2, cadence="weekly"), created_at=at(23, 12))
     now = at(24, 8)
     assert earliest_window([daily, weekly], {}, now, POLICY) == at(13, 12)
-    assert earliest_window([daily, weekly], {2: at(3, 8)}, now, POLICY) == at(3, 8)
+    assert earliest_window([daily, weekly], by_email({2: at(3, 8)}), now, POLICY) == at(3, 8)
 
 
 # --- What each digest holds ----------------------------------------------------------
@@ -264,17 +273,43 @@ def test_the_message_id_differs_by_reader_day_and_papers() -> None:
     assert len({base, other_reader, next_day, fewer_papers}) == 4
 
 
-def test_channels_of_each_format() -> None:
-    assert channels_of("email") == ("email",)
-    assert channels_of("markdown") == ("markdown",)
-    assert channels_of("both") == ("markdown", "email")
-
-
-def test_each_planned_digest_goes_to_its_formats_channels_and_one_of_them_counts() -> None:
-    formats = ["email", "markdown", "both"]
-    planned = plan([reader(n, format=f) for n, f in enumerate(formats, 1)])
-    assert [(p.channels, p.counted) for p in planned.digests] == [
-        (("email",), "email"),
-        (("markdown",), "markdown"),
-        (("markdown", "email"), "email"),
+def test_each_channel_gets_a_digest_in_sending_order_and_the_last_settles_the_claim() -> None:
+    planned = plan([reader(1, channels=("email", "markdown", "lab-slack"))])
+    assert [(p.channel, p.settles) for p in planned.digests] == [
+        ("markdown", False),
+        ("lab-slack", False),
+        ("email", True),
     ]
+    keys = {p.delivery_key for p in planned.digests}
+    assert len(keys) == 3  # one per channel, each made from the digest's Message-ID
+
+
+def _plan_with(
+    subscriber: SubscriberView, ledger: Ledger, now: datetime = SLOT
+) -> dict[str, PlannedDigest]:
+    due = due_now([subscriber], ledger.last_sent, now, POLICY)
+    matches = Matcher(TEXTS).match(t.rule() for t in subscriber.topics)
+    seen = Candidates(PAPERS, {pid: SEEN for pid in PAPERS})
+    planned = plan_digests(due.subscribers, ledger, seen, matches, now, POLICY)
+    return {p.channel: p for p in planned.digests}
+
+
+def test_a_channel_gets_only_the_papers_its_own_ledger_lacks() -> None:
+    both = reader(1, channels=("markdown", "email"))
+    planned = _plan_with(both, Ledger({}, {(1, "email"): {1, 5}}))
+    ids = {name: {e.paper.paper_id for e in p.digest.entries} for name, p in planned.items()}
+    assert {1, 5} <= ids["markdown"]
+    assert not {1, 5} & ids["email"]
+
+
+def test_a_channel_served_since_its_slot_waits_while_another_channel_is_due() -> None:
+    both = reader(1, channels=("markdown", "email"))
+    # The email went today, after the slot; the file never did.
+    planned = _plan_with(both, Ledger({(1, "email"): at(22, 8, 2)}, {}), at(22, 9))
+    assert [(name, p.settles) for name, p in planned.items()] == [("markdown", True)]
+
+
+def test_a_reader_with_no_channel_is_skipped_saying_so() -> None:
+    due = due_now([reader(channels=())], {}, SLOT, POLICY)
+    assert due.subscribers == ()
+    assert [o.reason for o in due.skipped] == ["no channels"]

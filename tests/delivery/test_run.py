@@ -88,7 +88,7 @@ def test_files_are_written_once_and_the_ledger_remembers(
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
-    _subscribe(engine, clock, "bo@lab.org", "backpropagation", format="markdown")
+    _subscribe(engine, clock, "bo@lab.org", "backpropagation", channels=["markdown"])
     report = deliver(engine, settings, clock=clock)
     assert sorted((o.email, o.channel, o.status) for o in report.outcomes) == [
         ("ana@lab.org", "email", "sent"),
@@ -259,23 +259,27 @@ def test_retries_pause_once_per_attempt_for_all_failing_recipients(
     assert recorded == {ids.pop() for ids in ids_per_address.values()}
 
 
-def test_a_markdown_copy_does_not_count_when_the_email_failed(
+def test_each_channel_counts_alone_a_failed_email_goes_again_and_the_written_file_does_not(
     tmp_path: Path, database_url: str, clock: ManualClock, smtp_server: SmtpServer
 ) -> None:
     engine, settings = _setup(tmp_path, clock, _smtp_env(smtp_server), database_url=database_url)
     smtp_server.handler.reject.add("both@lab.org")
-    _subscribe(engine, clock, "both@lab.org", "graph neural network", format="both")
+    _subscribe(
+        engine, clock, "both@lab.org", "graph neural network", channels=["markdown", "email"]
+    )
     first = deliver(engine, settings, clock=clock)
     assert sorted((o.channel, o.status) for o in first.outcomes) == [
         ("email", "failed"),
         ("markdown", "sent"),
     ]
-    # The subscriber has not had their digest: the next run tries again at once.
+    # The email has not had its papers: the next run tries it again at once; the
+    # Markdown file had them, and gets nothing until its next slot.
     smtp_server.handler.reject.clear()
     clock.now += timedelta(minutes=5)
     second = deliver(engine, settings, clock=clock)
-    assert ("email", "sent") in {(o.channel, o.status) for o in second.outcomes}
+    assert [(o.channel, o.status) for o in second.outcomes] == [("email", "sent")]
     assert [m.recipients[0] for m in smtp_server.handler.received] == ["both@lab.org"]
+    assert len(list(settings.digests_dir.glob("*.md"))) == 1
 
 
 def test_unsubscribing_and_coming_back_does_not_resend_old_papers(
@@ -298,7 +302,7 @@ def test_progress_is_reported_subscriber_by_subscriber(
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
     _subscribe(engine, clock, "ana@lab.org", "graph neural network")
-    _subscribe(engine, clock, "bo@lab.org", "backpropagation", format="both")
+    _subscribe(engine, clock, "bo@lab.org", "backpropagation", channels=["markdown", "email"])
     seen: list[tuple[int, int]] = []
     deliver(engine, settings, clock=clock, progress=lambda done, total: seen.append((done, total)))
     # bo gets an email and a Markdown file: settled once both are done.
@@ -458,14 +462,22 @@ def test_each_entry_carries_feedback_links_that_mark_the_paper_when_followed(
 ) -> None:
     env = {"PAPERBOT_WEB_BASE_URL": "http://testserver", "PAPERBOT_WEB_SECRET": "s" * 32}
     engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
-    _subscribe(engine, clock, "ana@lab.org", "graph neural network", name="graphs", format="both")
+    _subscribe(
+        engine,
+        clock,
+        "ana@lab.org",
+        "graph neural network",
+        name="graphs",
+        channels=["markdown", "email"],
+    )
     _subscribe(engine, clock, "ana@lab.org", "diffusion", name="video")
     deliver(engine, settings, clock=clock)
     [eml] = settings.outbox_dir.glob("*.eml")
     message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
     [markdown] = settings.digests_dir.glob("*.md")
     with Session(engine) as session:
-        sent = session.scalar(select(func.count()).select_from(SentPaper))
+        query = select(func.count()).select_from(SentPaper).where(col(SentPaper.channel) == "email")
+        sent = session.scalar(query)
     link = re.compile(r"http://testserver/feedback/(more|fewer)/([A-Za-z0-9_.-]+)")
     parts = [message.get_body((kind,)) for kind in ("plain", "html")]
     bodies = [part.get_content() for part in parts if part is not None]
@@ -510,7 +522,7 @@ def test_without_a_base_url_digests_carry_no_feedback_links(
     tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     engine, settings = _setup(tmp_path, clock, database_url=database_url)
-    _subscribe(engine, clock, "ana@lab.org", "graph neural network", format="both")
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network", channels=["markdown", "email"])
     deliver(engine, settings, clock=clock)
     [eml] = settings.outbox_dir.glob("*.eml")
     [markdown] = settings.digests_dir.glob("*.md")

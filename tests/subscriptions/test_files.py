@@ -14,7 +14,7 @@ SPECS = [
         "a@lab.org", ["graph neural network"], ["link prediction"], name="graphs", cadence="weekly"
     ),
     make_spec("a@lab.org", ['"attention"', "LoRA"], name='efficient, "fast" models'),
-    make_spec("b@lab.org", ["self-supervised", "diffusion models"], format="markdown"),
+    make_spec("b@lab.org", ["self-supervised", "diffusion models"], channels=["markdown"]),
     make_spec("c@lab.org", ["MoE"], cadence="weekly", timezone="America/New_York"),
     make_spec(
         "d@lab.org", [], name="people", authors=["Y. LeCun", "Jürgen Schmidhuber"],
@@ -72,7 +72,7 @@ def test_a_bad_toml_table_is_named() -> None:
 
 
 def test_the_time_zone_is_a_column_and_a_key() -> None:
-    assert ",format,timezone," in write_csv(SPECS).splitlines()[0]
+    assert ",channels,timezone," in write_csv(SPECS).splitlines()[0]
     assert "c@lab.org,default,MoE,,weekly,,America/New_York," in write_csv(SPECS)
     assert 'timezone = "America/New_York"' in write_toml(SPECS)
     assert "timezone" not in write_toml(SPECS[:3])  # not set: the key is left out

@@ -8,6 +8,7 @@ from bot.matching import similarity
 from bot.subscriptions import spec as spec_module
 from bot.subscriptions.spec import (
     DEFAULT_TOPIC,
+    channels_of_format,
     email_key,
     make_spec,
     normalise_email,
@@ -25,7 +26,7 @@ def test_a_valid_request_is_normalised() -> None:
     assert spec.email == "Alice@example.org"
     assert spec.keywords == ("reinforcment learning", "GAN")
     assert spec.exclusions == ("link prediction",)
-    assert (spec.name, spec.cadence, spec.format) == (DEFAULT_TOPIC, "weekly", None)
+    assert (spec.name, spec.cadence, spec.channels) == (DEFAULT_TOPIC, "weekly", None)
 
 
 def test_the_same_keyword_twice_is_kept_once() -> None:
@@ -51,11 +52,23 @@ def test_bad_requests_are_refused_with_a_clear_message(
         make_spec(email, keywords)
 
 
+def test_channels_are_lowercased_kept_in_order_once_and_formats_become_channels() -> None:
+    spec = make_spec("a@b.org", ["x"], channels=["Markdown", "lab-slack", "email", "markdown"])
+    assert spec.channels == ("markdown", "lab-slack", "email")
+    assert channels_of_format("both") == ("markdown", "email")
+    assert channels_of_format("Email") == ("email",)
+    assert channels_of_format(None) is None
+
+
 def test_bad_choices_and_names_are_refused() -> None:
     with pytest.raises(InputError, match="cadence 'hourly' is not one of daily, weekly"):
         make_spec("a@b.org", ["x"], cadence="hourly")
+    with pytest.raises(InputError, match="channel 'Slack!' is not email, markdown"):
+        make_spec("a@b.org", ["x"], channels=["Slack!"])
+    with pytest.raises(InputError, match="at least one channel"):
+        make_spec("a@b.org", ["x"], channels=[])
     with pytest.raises(InputError, match="format 'pdf'"):
-        make_spec("a@b.org", ["x"], format="pdf")
+        channels_of_format("pdf")
     with pytest.raises(InputError, match="topic name cannot be empty"):
         make_spec("a@b.org", ["x"], name="  ")
     with pytest.raises(InputError, match="exclusion"):
@@ -108,7 +121,7 @@ REFUSED = {
         ("exclusions", "exclusion 'ab{}cd'"),
         ("name", "topic name"),
         ("cadence", "cadence"),
-        ("format", "format"),
+        ("channels", "channel"),
         ("timezone", "time zone"),
     ],
 )
@@ -120,6 +133,7 @@ def test_a_control_character_in_any_field_is_refused_naming_the_field(
         "email": f"a{char}b@c.org",
         "keywords": [f"ab{char}cd"],
         "exclusions": [f"ab{char}cd"],
+        "channels": [f"ab{char}cd"],
     }
     arguments[field] = values.get(field, f"ab{char}cd")
     expected = f"{named.format(repr(char)[1:-1])} contains {REFUSED[char]}"

@@ -131,7 +131,13 @@ def test_opt_in_for_an_address_that_left_starts_afresh(engine: Engine, clock: Cl
     with write_session(engine) as session:
         subscribe(
             session,
-            make_spec("a@lab.org", ["GAN"], cadence="paused", format="both", timezone="Asia/Tokyo"),
+            make_spec(
+                "a@lab.org",
+                ["GAN"],
+                cadence="paused",
+                channels=["markdown", "email"],
+                timezone="Asia/Tokyo",
+            ),
             now=clock(),
         )
         unsubscribe(session, "a@lab.org", now=clock())
@@ -140,8 +146,8 @@ def test_opt_in_for_an_address_that_left_starts_afresh(engine: Engine, clock: Cl
     with Session(engine) as session:
         found = find_subscriber(session, "a@lab.org")
     assert found is not None
-    assert (found.status, found.cadence, found.format, found.timezone) == (
-        "active", "daily", "email", None,
+    assert (found.status, found.cadence, found.channels, found.timezone) == (
+        "active", "daily", ("email",), None,
     )  # fmt: skip
     assert [t.keywords for t in found.topics] == [("LoRA",)]
 
@@ -156,7 +162,9 @@ def test_a_topic_keeps_what_it_follows_and_becomes_its_rule(engine: Engine, cloc
         subscribe(session, spec, now=clock())
     with Session(engine) as session:
         [subscriber] = list_subscribers(session)
-        assert as_specs([subscriber]) == [replace(spec, cadence="daily", format="email", level=0)]
+        assert as_specs([subscriber]) == [
+            replace(spec, cadence="daily", channels=("email",), level=0)
+        ]
     [topic] = subscriber.topics
     rule = topic.rule()
     assert (rule.id, rule.keywords, rule.authors, rule.exclude_categories, rule.top) == (

@@ -64,7 +64,7 @@ class Site:
         """The POST /subscribe response for `fields` over the defaults, with a valid CSRF."""
         client = client or self.client
         data = {"email": "ana@lab.org", "keywords": "diffusion models", "cadence": "daily"}
-        data["format"] = "email"
+        data["channels"] = "email"
         return client.post("/subscribe", data={**data, "csrf": csrf_of(client), **fields})
 
     def confirm(self, link: str, client: TestClient | None = None) -> httpx.Response:

@@ -73,7 +73,7 @@ def make_manage_site(engine: Engine, tmp_path: Path, **env: str) -> ManageSite:
     with write_session(engine) as session:
         for spec in (
             make_spec(ANA, ["graph neural network"], name="graphs", cadence="weekly",
-                      format="email", timezone="Europe/Berlin"),
+                      channels=["email"], timezone="Europe/Berlin"),
             make_spec(ANA, ["Kolmogorov-Arnold network"], ["survey"], name="kan"),
             make_spec(BO, ["backpropagation"]),
         ):  # fmt: skip

@@ -36,7 +36,7 @@ def _everything(site: Site) -> dict[str, list[Any]]:
 def _bob(site: Site) -> None:
     """Bob, subscribed on his own: one topic, weekly, Markdown, Berlin time."""
     spec = make_spec(
-        "bob@lab.org", ["GAN"], ["medical"], cadence="weekly", format="markdown",
+        "bob@lab.org", ["GAN"], ["medical"], cadence="weekly", channels=["markdown"],
         timezone="Europe/Berlin",
     )  # fmt: skip
     with write_session(site.engine) as session:
@@ -46,7 +46,7 @@ def _bob(site: Site) -> None:
 def _request_for_bob(site: Site, **fields: str) -> str:
     """A stranger asks for Bob's address (from a browser of their own); the link Bob gets."""
     stranger = site.new_client("198.51.100.7")
-    form = {"email": "bob@lab.org", "keywords": "robotics", "cadence": "daily", "format": "email"}
+    form = {"email": "bob@lab.org", "keywords": "robotics", "cadence": "daily", "channels": "email"}
     site.subscribe(stranger, **{**form, **fields})
     return link_in(site.inbox()[-1])
 
@@ -85,7 +85,7 @@ def test_confirming_for_a_subscriber_adds_a_topic_and_keeps_their_settings(site:
     assert done.status_code == 200 and "Topic added" in done.text
     assert "“default 2”" in done.text
     (bob,) = site.subscribers()
-    assert (bob.cadence, bob.format, bob.timezone) == ("weekly", "markdown", "Europe/Berlin")
+    assert (bob.cadence, bob.channels, bob.timezone) == ("weekly", ("markdown",), "Europe/Berlin")
     assert [(t.name, t.keywords, t.exclusions) for t in bob.topics] == [
         ("default", ("GAN",), ("medical",)),
         ("default 2", ("robotics", "LoRA"), ("survey",)),
@@ -95,7 +95,7 @@ def test_confirming_for_a_subscriber_adds_a_topic_and_keeps_their_settings(site:
     site.confirm(_request_for_bob(site, keywords="diffusion", cadence="daily"))
     (bob,) = site.subscribers()
     assert [t.name for t in bob.topics] == ["default", "default 2", "default 3"]
-    assert (bob.cadence, bob.format, bob.timezone) == ("weekly", "markdown", "Europe/Berlin")
+    assert (bob.cadence, bob.channels, bob.timezone) == ("weekly", ("markdown",), "Europe/Berlin")
 
 
 def test_confirming_keywords_a_subscriber_already_has_changes_nothing(site: Site) -> None:
@@ -118,7 +118,9 @@ def test_an_address_that_left_is_active_again_only_after_the_button(site: Site) 
     with write_session(site.engine) as session:
         subscribe(session, make_spec("cy@lab.org", ["GAN"], cadence="paused"), now=T0)
         unsubscribe(session, "cy@lab.org", now=T0)
-    site.subscribe(email="cy@lab.org", keywords="robotics", cadence="weekly", format="both")
+    site.subscribe(
+        email="cy@lab.org", keywords="robotics", cadence="weekly", channels="markdown email"
+    )
     link = link_in(site.inbox()[0])
     for _ in range(2):
         assert "Confirm my subscription" in site.client.get(link).text
@@ -127,7 +129,7 @@ def test_an_address_that_left_is_active_again_only_after_the_button(site: Site) 
     assert done.status_code == 200 and "You are subscribed" in done.text
     (cy,) = site.subscribers()
     # What the confirmed page said, not what Cy had before leaving.
-    assert (cy.status, cy.cadence, cy.format) == ("active", "weekly", "both")
+    assert (cy.status, cy.cadence, cy.channels) == ("active", "weekly", ("markdown", "email"))
     assert [(t.name, t.keywords) for t in cy.topics] == [("default", ("robotics",))]
 
 
@@ -148,7 +150,7 @@ def test_the_email_and_the_page_name_the_keywords_escaped(site: Site) -> None:
         keywords="<b>GAN</b>\ngraph neural network",
         exclusions="<img src=x>medical",
         cadence="weekly",
-        format="both",
+        channels="markdown email",
         timezone="Asia/Tokyo",
     )
     (message,) = site.inbox()
@@ -158,7 +160,7 @@ def test_the_email_and_the_page_name_the_keywords_escaped(site: Site) -> None:
     plain = text.get_content()
     for shown in ("  - <b>GAN</b>", "  - graph neural network", "  - <img src=x>medical"):
         assert shown in plain
-    assert "Weekly, by email and as a Markdown file; time zone: Asia/Tokyo." in plain
+    assert "Weekly, as a Markdown file on this server and by email; time zone: Asia/Tokyo." in plain
     markup = html.get_content()
     assert "<b>GAN" not in markup and "<img" not in markup
     assert "<li>&lt;b&gt;GAN&lt;/b&gt;</li>" in markup
@@ -166,7 +168,10 @@ def test_the_email_and_the_page_name_the_keywords_escaped(site: Site) -> None:
     page = site.client.get(link_in(message)).text
     assert "<b>GAN" not in page and "<img src=x>" not in page
     assert "<li>&lt;b&gt;GAN&lt;/b&gt;</li>" in page and "Asia/Tokyo" in page
-    assert re.search(r"Weekly, on Mondays at 08:00</strong>, by email and as a Markdown", page)
+    assert re.search(
+        r"Weekly, on Mondays at 08:00</strong>, as a Markdown file on this server and by email",
+        page,
+    )
 
 
 # --- At most so many confirmation emails per address and day ---------------------------

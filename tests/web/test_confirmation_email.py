@@ -25,7 +25,7 @@ def test_golden_eml(make_site: MakeSite, monkeypatch: pytest.MonkeyPatch) -> Non
         keywords="<b>GAN</b>\nFréchet distance",
         exclusions="survey",
         cadence="weekly",
-        format="both",
+        channels="markdown email",
         timezone="Asia/Tokyo",
     )
     assert SENT in answer

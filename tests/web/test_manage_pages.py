@@ -149,11 +149,12 @@ def test_the_manage_page_shows_the_current_settings_and_no_one_else(site: Manage
     assert form[f"{kan}-keywords"] == "Kolmogorov-Arnold network"
     assert form[f"{kan}-exclusions"] == "survey"
     assert f"{graphs}-remove" not in form
-    assert (form["cadence"], form["format"], form["timezone"]) == (
+    assert (form["cadence"], form.get("channel-email"), form["timezone"]) == (
         "weekly",
-        "email",
+        "on",
         "Europe/Berlin",
     )
+    assert "channel-markdown" not in form  # offered, not checked
     # The CSRF field repeats the cookie set with the page.
     assert form["csrf"] == site.client.cookies[CSRF_COOKIE]
     # The preview: the stored keywords' papers, with the matched text marked.
@@ -275,7 +276,7 @@ def test_a_bad_value_is_refused_escaped_and_nothing_is_saved(
     graphs = _topic_fields(form, "graphs")
     key = f"{graphs}-{field}" if field in ("keywords", "exclusions") else field
     form[key] = value
-    form["format"] = "both"  # a valid change, which must not be saved either
+    form["channel-markdown"] = "on"  # a valid change, which must not be saved either
     response = site.client.post(url, data={**form, "action": "save"})
     assert response.status_code == 400
     assert "Nothing was saved" in response.text
@@ -325,7 +326,8 @@ def test_saving_updates_every_setting_removes_and_adds_topics(site: ManageSite) 
     form[f"{graphs}-exclusions"] = "survey"
     form[f"{kan}-remove"] = "1"
     form.update({"new-name": "rl", "new-keywords": "reinforcement learning\n\n"})
-    form.update({"cadence": "paused", "format": "markdown", "timezone": "asia/tokyo"})
+    form.pop("channel-email")
+    form.update({"cadence": "paused", "channel-markdown": "on", "timezone": "asia/tokyo"})
     response = site.client.post(url, data={**form, "action": "save"}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == f"{urlsplit(url).path}?saved=1"
@@ -335,8 +337,8 @@ def test_saving_updates_every_setting_removes_and_adds_topics(site: ManageSite) 
         "graphs": (("diffusion", "video generation", "GNN"), ("survey",)),
         "rl": (("reinforcement learning",), ()),
     }
-    assert (view.cadence, view.format, view.timezone, view.status) == (
-        "paused", "markdown", "Asia/Tokyo", "active",
+    assert (view.cadence, view.channels, view.timezone, view.status) == (
+        "paused", ("markdown",), "Asia/Tokyo", "active",
     )  # fmt: skip
     page = site.client.get(response.headers["location"])
     assert "Saved." in page.text

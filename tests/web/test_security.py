@@ -145,7 +145,7 @@ def _submit(site: Site, csrf: str, cookie: str | None = None) -> int:
     """POST a valid subscribe form with `csrf` in the field (and `cookie`, if given)."""
     if cookie is not None:
         site.client.cookies.set(CSRF_COOKIE, cookie)
-    data = {"email": ANA, "keywords": "diffusion", "cadence": "daily", "format": "email"}
+    data = {"email": ANA, "keywords": "diffusion", "cadence": "daily", "channels": "email"}
     return site.client.post("/subscribe", data={**data, "csrf": csrf}).status_code
 
 

@@ -49,12 +49,12 @@ def test_the_form_renders_with_a_csrf_field_matching_its_cookie(site: Site) -> N
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
     html = response.text
-    for name in ("email", "keywords", "exclusions", "cadence", "format", "timezone"):
+    for name in ("email", "keywords", "exclusions", "cadence", "channels", "timezone"):
         assert f'name="{name}"' in html
     assert "One per line, or separated by commas" in html
     assert "e.g. Europe/Berlin; empty: the site's (UTC)" in html
-    options = re.findall(r'<option value="(\w+)"', html)
-    assert options == ["daily", "weekly", "email", "markdown", "both"]  # no "paused"
+    options = re.findall(r'<option value="([\w ]+)"', html)
+    assert options == ["daily", "weekly", "email", "markdown", "markdown email"]  # no "paused"
     assert "<script" not in html  # works without JavaScript
 
 
@@ -64,7 +64,7 @@ def test_the_csrf_cookie_is_secure_over_https(site: Site) -> None:
 
 
 def test_a_post_without_or_with_a_wrong_csrf_is_refused(site: Site) -> None:
-    form = {"email": "ana@lab.org", "keywords": "GAN", "cadence": "daily", "format": "email"}
+    form = {"email": "ana@lab.org", "keywords": "GAN", "cadence": "daily", "channels": "email"}
     fresh = site.new_client()
     refused = [
         fresh.post("/subscribe", data=form),  # no cookie, no field

@@ -1,0 +1,153 @@
+"""`paperbot channel`: a subscriber's chat channels (Slack, Discord, Matrix, a webhook).
+
+A channel is added for one subscriber (`--for`) and, unless `--unused`, joins the
+channels their digests go to; `paperbot subscribe --channel` chooses among them
+later. Webhook addresses and tokens are secrets: give `-` to read one from the
+standard input instead of the command line (and the shell's history); they are
+shown masked everywhere.
+"""
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from sqlmodel import Session
+
+from bot.cli.app import app, as_usage_error, open_store, out, print_rows
+from bot.clock import utc_now
+from bot.db import write_session
+from bot.errors import InputError
+
+channel_app = typer.Typer(
+    help="A subscriber's chat channels: add, list, remove.", no_args_is_help=True
+)
+app.add_typer(channel_app, name="channel")
+
+_READ_STDIN = "-"
+
+
+def _secret(value: str | None) -> str | None:
+    """`value`, or the next line of the standard input when it is `-`."""
+    if value != _READ_STDIN:
+        return value
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise InputError("expected the secret on the standard input, found nothing")
+    return line
+
+
+def channel_options(
+    slack: str | None,
+    discord: str | None,
+    matrix_room: str | None,
+    matrix_homeserver: str | None,
+    matrix_token: str | None,
+    webhook: str | None,
+    webhook_secret: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """The kind and options the command's flags describe; `InputError` unless exactly one kind."""
+    kinds = {
+        "slack": slack is not None,
+        "discord": discord is not None,
+        "matrix": matrix_room is not None,
+        "webhook": webhook is not None,
+    }
+    chosen = [kind for kind, given in kinds.items() if given]
+    if len(chosen) != 1:
+        raise InputError("give exactly one of --slack, --discord, --matrix-room and --webhook")
+    kind = chosen[0]
+    if kind == "slack":
+        return kind, {"webhook_url": _secret(slack)}
+    if kind == "discord":
+        return kind, {"webhook_url": _secret(discord)}
+    if kind == "matrix":
+        return kind, {
+            "room_id": matrix_room,
+            "homeserver": matrix_homeserver,
+            "access_token": _secret(matrix_token),
+        }
+    return kind, {"url": _secret(webhook), "secret": _secret(webhook_secret)}
+
+
+@channel_app.command("add")
+def add_command(
+    name: Annotated[str, typer.Argument(help="The channel's name: lowercase, digits, - and _.")],
+    owner: Annotated[str, typer.Option("--for", help="The subscriber whose digests go to it.")],
+    slack: Annotated[
+        str | None, typer.Option("--slack", help="A Slack incoming webhook's address (or -).")
+    ] = None,
+    discord: Annotated[
+        str | None, typer.Option("--discord", help="A Discord webhook's address (or -).")
+    ] = None,
+    matrix_room: Annotated[
+        str | None, typer.Option("--matrix-room", help="A Matrix room id: !abc:example.org.")
+    ] = None,
+    matrix_homeserver: Annotated[
+        str | None,
+        typer.Option("--matrix-homeserver", help="The Matrix homeserver: https://matrix.org."),
+    ] = None,
+    matrix_token: Annotated[
+        str | None,
+        typer.Option("--matrix-token", help="The Matrix account's access token (or -)."),
+    ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option("--webhook", help="A JSON webhook's address (docs/webhook.md) (or -)."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option("--secret", help="The webhook's signing secret (or -)."),
+    ] = None,
+    unused: Annotated[
+        bool, typer.Option("--unused", help="Store it without sending digests to it yet.")
+    ] = False,
+) -> None:
+    """Add a chat channel for a subscriber; their digests go to it too (unless --unused)."""
+    from bot.subscriptions.channels import add_channel
+
+    with as_usage_error():
+        kind, options = channel_options(
+            slack, discord, matrix_room, matrix_homeserver, matrix_token, webhook, webhook_secret
+        )
+    _, engine = open_store()
+    with write_session(engine) as session:
+        info = add_channel(session, name, kind, options, owner=owner, now=utc_now(), use=not unused)
+    used = "" if unused else "; their digests go to it"
+    out.print(
+        f"added channel {info.name} for {info.owner}: {info.description}{used}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@channel_app.command("list")
+def list_command(
+    owner: Annotated[
+        str | None, typer.Option("--for", help="Only this subscriber's channels.")
+    ] = None,
+) -> None:
+    """List the chat channels, their owners and where they post (secrets masked)."""
+    from bot.subscriptions.channels import list_channels
+
+    _, engine = open_store()
+    with Session(engine) as session:
+        channels = list_channels(session, owner)
+    print_rows(
+        ("name", "kind", "for", "where", "used"),
+        ((c.name, c.kind, c.owner, c.description, "yes" if c.active else "no") for c in channels),
+        empty="no channels (paperbot channel add adds one)",
+    )
+
+
+@channel_app.command("remove")
+def remove_command(
+    name: Annotated[str, typer.Argument(help="The channel's name.")],
+) -> None:
+    """Remove a chat channel; its owner's digests stop going to it."""
+    from bot.subscriptions.channels import remove_channel
+
+    _, engine = open_store()
+    with write_session(engine) as session:
+        info = remove_channel(session, name, now=utc_now())
+    out.print(f"removed channel {info.name} of {info.owner}", markup=False, highlight=False)

@@ -1,0 +1,70 @@
+"""`paperbot channel`: adding, listing and removing a subscriber's chat channels, as a process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import RunCli
+
+HOOK = "https://hooks.slack.com/services/T0000/B0000/Xs3cretXs3cretXs3cret"
+
+
+def test_a_channel_is_added_listed_used_and_removed_with_its_address_never_shown(
+    run_cli: RunCli,
+) -> None:
+    assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
+    added = run_cli("channel", "add", "lab-slack", "--for", "ana@lab.org", "--slack", HOOK)
+    assert added.returncode == 0, added.stderr
+    assert "added channel lab-slack for ana@lab.org" in added.stdout
+    listed = run_cli("channel", "list")
+    assert "lab-slack" in listed.stdout and "hooks.slack.com" in listed.stdout
+    [ana] = json.loads(run_cli("subscriptions", "--json").stdout)
+    assert ana["channels"] == ["email", "lab-slack"]
+    exported = run_cli("subscriptions", "export").stdout
+    assert "email;lab-slack" in exported
+    for result in (added, listed):
+        assert "s3cret" not in result.stdout + result.stderr
+    assert run_cli("subscribe", "ana@lab.org", "GNN", "--channel", "lab-slack").returncode == 0
+    only = run_cli("channel", "remove", "lab-slack")
+    assert only.returncode == 1 and "only channel of ana@lab.org" in only.stderr
+    assert run_cli("subscribe", "ana@lab.org", "GNN", "--channel", "email").returncode == 0
+    removed = run_cli("channel", "remove", "lab-slack")
+    assert removed.returncode == 0, removed.stderr
+    assert "no channels" in run_cli("channel", "list").stdout
+
+
+def test_bad_channels_are_refused_in_one_line_and_nothing_is_stored(run_cli: RunCli) -> None:
+    assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
+    cases = [
+        (("channel", "add", "x", "--for", "ana@lab.org", "--slack", "ftp://x"), "must be an http"),
+        (("channel", "add", "email", "--for", "ana@lab.org", "--slack", HOOK), "built-in"),
+        (("channel", "add", "x", "--for", "nobody@lab.org", "--slack", HOOK), "no active"),
+        (("channel", "add", "x", "--for", "ana@lab.org"), "exactly one of"),
+        (("subscribe", "ana@lab.org", "GNN", "--channel", "nope"), "no channel named 'nope'"),
+    ]
+    for args, said in cases:
+        result = run_cli(*args)
+        assert result.returncode != 0, args
+        assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, (
+            args,
+            result.stderr,
+        )
+    assert "no channels" in run_cli("channel", "list").stdout
+    [ana] = json.loads(run_cli("subscriptions", "--json").stdout)
+    assert ana["channels"] == ["email"]
+
+
+def test_a_secret_can_come_from_the_standard_input(run_cli: RunCli, tmp_path: Path) -> None:
+    assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "channel", "add", "hook", "--for", "ana@lab.org",
+         "--webhook", "http://127.0.0.1:9/in", "--secret", "-"],
+        input="a-webhook-signing-secret\n", capture_output=True, text=True, cwd=tmp_path,
+        env=clean, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "signing-secret" not in result.stdout
+    assert "hook" in run_cli("channel", "list").stdout

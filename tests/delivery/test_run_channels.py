@@ -1,0 +1,126 @@
+"""Digests to chat channels and webhooks on the delivery run's ledger, claims and retries.
+
+A webhook receiver on 127.0.0.1 stands in for the service; each test runs on
+SQLite and on PostgreSQL.
+"""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from bot.config import Settings
+from bot.db import write_session
+from bot.delivery.run import deliver
+from bot.models import Delivery, SentPaper
+from bot.subscriptions.channels import add_channel
+from tests.channels.conftest import Receiver, Reply
+from tests.delivery.conftest import ManualClock
+from tests.delivery.test_run import _setup, _subscribe
+
+SECRET = "a-webhook-signing-secret"
+
+
+def _with_hook(
+    tmp_path: Path, database_url: str, clock: ManualClock, hook: Receiver, **options: Any
+) -> tuple[Engine, Settings]:
+    """Ana subscribed to graph papers by email and through a webhook channel `hook`."""
+    env = {"PAPERBOT_DELIVERY_RETRIES": "1"}
+    engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network")
+    with write_session(engine) as session:
+        add_channel(
+            session, "hook", "webhook", {"url": hook.url("/in"), "secret": SECRET, **options},
+            owner="ana@lab.org", now=clock(),
+        )  # fmt: skip
+    return engine, settings
+
+
+def _ledger(engine: Engine, channel: str) -> set[int]:
+    with Session(engine) as session:
+        query = select(col(SentPaper.paper_id)).where(col(SentPaper.channel) == channel)
+        return set(session.scalars(query))
+
+
+def _posted_papers(hook: Receiver) -> list[list[str]]:
+    """The titles each accepted request carried, in order."""
+    return [
+        [paper["title"] for topic in json.loads(r.body)["topics"] for paper in topic["papers"]]
+        for r in hook.requests
+    ]
+
+
+def test_a_webhook_gets_each_digest_once_beside_the_email(
+    tmp_path: Path, database_url: str, clock: ManualClock, receiver: Receiver
+) -> None:
+    engine, settings = _with_hook(tmp_path, database_url, clock, receiver)
+    report = deliver(engine, settings, clock=clock)
+    assert sorted((o.channel, o.status) for o in report.outcomes) == [
+        ("email", "sent"),
+        ("hook", "sent"),
+    ]
+    [request] = receiver.requests
+    assert request.headers["Idempotency-Key"]
+    sent = _ledger(engine, "hook")
+    assert sent and sent == _ledger(engine, "email")
+    assert len(_posted_papers(receiver)[0]) == len(sent)
+    # Another run the same day, and the next day with nothing new: nothing is posted again.
+    clock.now += timedelta(minutes=5)
+    deliver(engine, settings, clock=clock)
+    clock.now += timedelta(days=1)
+    again = deliver(engine, settings, clock=clock)
+    assert {o.status for o in again.outcomes} == {"skipped"}
+    assert len(receiver.requests) == 1
+
+
+def test_a_channel_that_keeps_failing_gets_its_papers_at_the_next_run_and_only_it(
+    tmp_path: Path, database_url: str, clock: ManualClock, receiver: Receiver
+) -> None:
+    engine, settings = _with_hook(tmp_path, database_url, clock, receiver)
+    receiver.answer(Reply(500, b"down"), Reply(503, b"still down"))  # the try and one retry
+    first = deliver(engine, settings, clock=clock)
+    outcomes = {o.channel: o for o in first.outcomes}
+    assert outcomes["email"].status == "sent"
+    assert outcomes["hook"].status == "failed" and "503" in outcomes["hook"].reason
+    assert _ledger(engine, "hook") == set()
+    keys = {r.headers["Idempotency-Key"] for r in receiver.requests}
+    assert len(receiver.requests) == 2 and len(keys) == 1  # a retry is the same message
+    clock.now += timedelta(minutes=5)
+    second = deliver(engine, settings, clock=clock)
+    assert [(o.channel, o.status) for o in second.outcomes] == [("hook", "sent")]
+    assert receiver.requests[-1].headers["Idempotency-Key"] in keys
+    assert _ledger(engine, "hook") == _ledger(engine, "email")
+    with Session(engine) as session:
+        emails = session.scalars(select(Delivery).where(col(Delivery.channel) == "email")).all()
+    assert len(emails) == 1
+
+
+def test_a_429_is_waited_out_for_the_time_the_service_asks(
+    tmp_path: Path, database_url: str, clock: ManualClock, receiver: Receiver
+) -> None:
+    engine, settings = _with_hook(tmp_path, database_url, clock, receiver)
+    receiver.answer(Reply(429, b"slow down", {"Retry-After": "1"}))
+    report = deliver(engine, settings, clock=clock)
+    assert ("hook", "sent") in {(o.channel, o.status) for o in report.outcomes}
+    assert len(receiver.requests) == 2
+
+
+def test_a_digest_cut_short_keeps_the_papers_that_went_and_sends_only_the_rest(
+    tmp_path: Path, database_url: str, clock: ManualClock, receiver: Receiver
+) -> None:
+    engine, settings = _with_hook(tmp_path, database_url, clock, receiver, max_papers=1)
+    receiver.answer(Reply(200), Reply(400, b"bad payload"))  # the second message is refused
+    first = deliver(engine, settings, clock=clock)
+    [hook] = [o for o in first.outcomes if o.channel == "hook"]
+    assert hook.status == "failed" and hook.reason.startswith("part 2 of ")
+    posted = _posted_papers(receiver)
+    assert len(posted[0]) == 1 and len(_ledger(engine, "hook")) == 1
+    clock.now += timedelta(minutes=5)
+    deliver(engine, settings, clock=clock)
+    titles = [t for request in _posted_papers(receiver)[2:] for t in request]
+    assert posted[0][0] not in titles  # the paper that went is not sent again
+    assert _ledger(engine, "hook") == _ledger(engine, "email")
