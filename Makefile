@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/selection.py
 	$(BIN)/python bench/following.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/webhook.py
 	$(BIN)/python bench/digest_output.py
 	$(BIN)/python bench/manage_page.py
 	$(BIN)/python bench/similarity.py

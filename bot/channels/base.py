@@ -32,9 +32,8 @@ from bot.digest.model import Digest, DigestPaper
 from bot.digest.render import (
     PaperView,
     make_paper_view,
-    make_reason_view,
+    match_line,
     one_line,
-    reason_line,
     shorten,
 )
 from bot.errors import ConfigError
@@ -473,7 +472,7 @@ def entry_texts(digest: Digest, paper_view: PaperViewer = make_paper_view) -> li
     texts = []
     for entry in digest.entries:
         view = paper_view(entry.paper)
-        reason = reason_line(make_reason_view(entry.reason), show_topic=show_topic)
+        reason = match_line(entry.reason, show_topic=show_topic)
         link = view.link if view.link and len(view.link) <= LINK_MAX else None
         texts.append(
             EntryText(

@@ -33,7 +33,7 @@ from bot.channels.base import (
     url_secrets,
 )
 from bot.digest.model import Digest, DigestEntry
-from bot.digest.render import make_paper_view, make_reason_view, reason_line
+from bot.digest.render import make_paper_view, match_line
 from bot.errors import ConfigError
 from bot.urls import web_url
 
@@ -104,7 +104,7 @@ def paper_document(entry: DigestEntry, paper_view: PaperViewer) -> dict[str, Any
         "topic": reason.topic,
         "score": entry.score,
         "reason": {
-            "text": reason_line(make_reason_view(reason)),
+            "text": match_line(reason),
             "kind": reason.kind,
             "keyword": reason.keyword,
             "field": reason.field,

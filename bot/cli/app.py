@@ -27,7 +27,7 @@ from bot.config import ENV_PREFIX, Settings, describe, load_settings
 from bot.db import open_engine, schema_state, sqlite_file, upgrade_schema
 from bot.errors import InputError, NoDatabaseError, PaperbotError, StoreError
 from bot.redaction import redact_url
-from bot.service.logs import RedactUrls
+from bot.service.logs import configure_console
 from bot.web.links import missing_base_url_warning
 
 app = typer.Typer(
@@ -110,17 +110,12 @@ def load_config() -> Settings:
     """Load the settings named on the command line and set up logging."""
     settings = load_settings(state.config)
     level = logging.DEBUG if state.verbose else getattr(logging, settings.log.level.upper())
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    # httpx logs every request at INFO with its whole URL, and a feed's or a webhook's
+    # URL may hold a password, a key or a token: paperbot says itself what became of
+    # each feed and digest, and with --verbose the URLs in httpx's lines are redacted.
+    configure_console(
+        level=level, verbose=state.verbose, secret_params=settings.ingest.secret_params
     )
-    # httpx logs every request at INFO with its whole URL, and a feed's URL may hold a
-    # password or a key: paperbot says itself what became of each feed, and with
-    # --verbose the URLs in httpx's lines are redacted.
-    http_log = logging.getLogger("httpx")
-    http_log.filters[:] = [RedactUrls(settings.ingest.secret_params)]
-    if not state.verbose:
-        for name in ("httpx", "httpcore"):
-            logging.getLogger(name).setLevel(logging.WARNING)
     return settings
 
 

@@ -469,18 +469,32 @@ def make_reason_view(reason: MatchReason) -> ReasonView:
     def clean(piece: str) -> str:
         return _SPACES.sub(" ", readable_latex(piece))
 
+    before = clean(snippet[:start]).lstrip()
+    return _reason_view(reason, before, clean(snippet[start:end]), clean(snippet[end:]).rstrip())
+
+
+def _reason_view(reason: MatchReason, before: str, matched: str, after: str) -> ReasonView:
     return ReasonView(
         topic=one_line(reason.topic),
         keyword=one_line(reason.keyword),
         field=reason.field,
-        before=clean(snippet[:start]).lstrip(),
-        matched=clean(snippet[start:end]),
-        after=clean(snippet[end:]).rstrip(),
+        before=before,
+        matched=matched,
+        after=after,
         similarity=reason.similarity,
         kind=reason.kind,
         label=one_line(reason.label),
         trending=reason.trending,
     )
+
+
+def match_line(reason: MatchReason, *, show_topic: bool = False) -> str:
+    """`reason_line(make_reason_view(reason))`, without cleaning the snippet it does not show.
+
+    For the chat and webhook channels, which give each entry's reason as this line in
+    every message: cutting and cleaning the snippet was most of the time they took.
+    """
+    return reason_line(_reason_view(reason, "", "", ""), show_topic=show_topic)
 
 
 def reason_line(reason: ReasonView, *, show_topic: bool = False) -> str:

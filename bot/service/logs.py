@@ -3,7 +3,10 @@
 Fields given with `extra=` (`job`, `outcome`, `seconds`...) become keys of the
 JSON line, so a log shipper can filter on them; plain lines show them as
 `key=value` after the message. Every URL in a line is redacted (`bot.redaction`),
-whatever logged it: a database error quoting a feed's URL among its parameters too.
+whatever logged it: a database error quoting a feed's URL among its parameters too,
+httpx's line for each request to a webhook whose address holds its secret.
+The other commands log `LEVEL logger: message` lines, redacted the same way
+(`configure_console`).
 """
 
 import json
@@ -28,17 +31,36 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
+CONSOLE_FORMAT = "%(levelname)s %(name)s: %(message)s"
+"""The lines the commands other than `serve` and `web` log."""
+
+
 class _RedactingFormatter(logging.Formatter):
     """A formatter whose lines have their URLs redacted (`bot.redaction`)."""
 
-    def __init__(self, secret_params: Iterable[str] = ()) -> None:
-        """Redact URLs, masking the values of `secret_params` too (`bot.redaction`)."""
-        super().__init__()
+    def __init__(self, secret_params: Iterable[str] = (), fmt: str | None = None) -> None:
+        """Redact URLs, masking the values of `secret_params` too (`bot.redaction`).
+
+        `fmt` is a `logging` format string, for the formatters that use one.
+        """
+        super().__init__(fmt)
         self.secret_params = tuple(secret_params)
 
     def redact(self, text: str) -> str:
         """`text` with every URL in it redacted."""
         return redact_text(text, secret_params=self.secret_params)
+
+
+class ConsoleFormatter(_RedactingFormatter):
+    """Formats a record with a `logging` format string (`CONSOLE_FORMAT`), then redacts it."""
+
+    def __init__(self, secret_params: Iterable[str] = (), fmt: str = CONSOLE_FORMAT) -> None:
+        """Format records with `fmt`, masking the values of `secret_params` too."""
+        super().__init__(secret_params, fmt)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record's line, and its traceback if any, with every URL redacted."""
+        return self.redact(super().format(record))
 
 
 class JsonFormatter(_RedactingFormatter):
@@ -89,6 +111,25 @@ class RedactUrls(logging.Filter):
         record.msg = redact_text(record.getMessage(), secret_params=self.secret_params)
         record.args = None
         return True
+
+
+def configure_console(*, level: int, verbose: bool, secret_params: Iterable[str] = ()) -> None:
+    """Send every log record at `level` or above to stderr as redacted `CONSOLE_FORMAT` lines.
+
+    httpx and httpcore log every request at INFO or DEBUG, with its whole URL: their
+    lines are shown only when `verbose`. URLs in the lines are redacted, with the
+    values of `secret_params` masked too.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ConsoleFormatter(secret_params))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # A handler added by someone else formats httpx's request lines its own way: the
+    # filter redacts the message itself, before any handler sees it.
+    logging.getLogger("httpx").filters[:] = [RedactUrls(secret_params)]
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
 
 
 def configure(*, fmt: str, level: str, secret_params: Iterable[str] = ()) -> None:

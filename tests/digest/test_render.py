@@ -25,8 +25,11 @@ from bot.digest.render import (
     DigestRenderer,
     author_line,
     make_paper_view,
+    make_reason_view,
     markdown_escape,
+    match_line,
     readable_latex,
+    reason_line,
     shorten,
 )
 from tests.golden import assert_golden
@@ -655,6 +658,31 @@ def test_the_reason_line_names_the_rule_that_followed_the_paper(
     assert '   Matched trending:\n   "*42 upvotes, #3 of the day*"' in renderer.text(
         _one_topic(DigestEntry(PLAIN_PAPER, alone, 1.0))
     )
+
+
+@pytest.mark.parametrize("show_topic", [False, True])
+def test_the_channels_reason_line_is_the_reason_views(show_topic: bool) -> None:
+    # The channels skip the snippet's clean-up: the line never shows it.
+    reasons = [
+        MatchReason(
+            "graphs\nand {\\sc more}", "Fr\\'echet\n distance", "title",
+            "the Fr\\'echet\n distance of $x$", (4, 21), 1.0,
+            trending="trending: 42 upvotes, #3 of the day",
+        ),
+        MatchReason("t", "kernels", "abstract", "kernel methods", (0, 6), 0.86),
+        MatchReason(
+            "people", "Y. LeCun", "authors", "Yann LeCun", (0, 10), 1.0, kind="author",
+            label="author:\n Y.  LeCun",
+        ),
+        MatchReason(
+            "hot", "", "upvotes", "42 upvotes, #3 of the day", (0, 25), 1.0, kind="trending",
+            label="trending",
+        ),
+        MatchReason("g", "Grokking <modular>", "examples", "Grokking", (0, 8), 0.714, "similar"),
+    ]  # fmt: skip
+    for reason in reasons:
+        expected = reason_line(make_reason_view(reason), show_topic=show_topic)
+        assert match_line(reason, show_topic=show_topic) == expected
 
 
 def test_a_followed_name_is_escaped_in_the_reason_line(renderer: DigestRenderer) -> None:
