@@ -365,7 +365,13 @@ def _submit(request: Request, subject: LinkSubject, fields: dict[str, str]) -> R
     specs, errors = validate(view.email, form, {t.name for t in view.topics if t.liked})
     if errors:
         return _render(request, context, subject, view, form, errors=errors, status=400)
-    if not _save(context.engine, subject, specs, now=context.clock()):
+    try:
+        saved = _save(context.engine, subject, specs, now=context.clock())
+    except InputError as error:  # what only the store can tell: a channel that is not theirs
+        message = str(error)
+        errors = [message[:1].upper() + message[1:] + "."]
+        return _render(request, context, subject, view, form, errors=errors, status=400)
+    if not saved:
         return bad_link_page(request)  # the subscriber went away meanwhile
     # Relative: back to this very page, whatever address the visitor used to reach it.
     return RedirectResponse(f"{request.url.path}?saved=1", status_code=303, headers=PRIVATE_HEADERS)

@@ -6,7 +6,7 @@ browser would, so the tests see what a visitor sees.
 """
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from bot.delivery.ledger import record_delivery
 from bot.ingest.identity import title_key
 from bot.ingest.pipeline import ingest_file
 from bot.models import Delivery, Paper, SentPaper, Subscriber
+from bot.subscriptions.channels import add_channel
 from bot.subscriptions.examples import mark_example
 from bot.subscriptions.spec import email_key, make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
@@ -860,3 +861,28 @@ def test_a_topic_without_keywords_keeps_its_last_liked_paper(site: ManageSite) -
         assert response.status_code == 400
         assert "would select no paper without this liked paper" in response.text
     assert _examples(site, "graphs") == ({GNN_TITLE}, set())
+
+
+def test_the_readers_chat_channels_are_offered_masked_and_chosen_on_the_page(
+    site: ManageSite,
+) -> None:
+    hook = "https://hooks.slack.com/services/T0000/B0000/Xs3cretXs3cretXs3cret"
+    with write_session(site.engine) as session:
+        add_channel(
+            session, "ana-slack", "slack", {"webhook_url": hook}, owner=ANA,
+            now=datetime(2025, 11, 22, tzinfo=UTC), use=False,
+        )  # fmt: skip
+    url, form = _manage_form(site)
+    page = site.client.get(url).text
+    assert "ana-slack: Slack webhook https://hooks.slack.com/***" in page
+    assert "s3cret" not in page and "T0000" not in page
+    assert "channel-ana-slack" not in form  # offered, not in use yet
+    form["channel-ana-slack"] = "on"
+    response = site.client.post(url, data={**form, "action": "save"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert site.view().channels == ("email", "ana-slack")
+    # A channel that is not the reader's cannot be chosen by posting its name.
+    form["channel-someone-elses"] = "on"
+    refused = site.client.post(url, data={**form, "action": "save"})
+    assert refused.status_code == 400 and "no channel named" in refused.text
+    assert site.view().channels == ("email", "ana-slack")
