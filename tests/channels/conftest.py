@@ -4,7 +4,7 @@ import asyncio
 import socket
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Literal
@@ -45,10 +45,12 @@ Answer = Reply | Literal["drop", "hang"]
 class Receiver:
     """A service on 127.0.0.1 that answers with `answers` in turn (200 "ok" when none are left).
 
-    `requests` holds every request received; `received` is set at each.
+    `requests` holds every request received; `received` is set at each;
+    `on_request`, when set, hears each request before it is answered.
     """
 
     def __init__(self) -> None:
+        self.on_request: Callable[[Received], None] | None = None
         self.base = ""
         self.answers: deque[Answer] = deque()
         self.requests: list[Received] = []
@@ -75,9 +77,10 @@ def receiver() -> Iterator[Receiver]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            service.requests.append(
-                Received(self.command, self.path, dict(self.headers.items()), body)
-            )
+            request = Received(self.command, self.path, dict(self.headers.items()), body)
+            service.requests.append(request)
+            if service.on_request is not None:
+                service.on_request(request)
             answer = service.answers.popleft() if service.answers else Reply()
             service.received.set()
             if answer == "drop":

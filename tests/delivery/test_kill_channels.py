@@ -1,0 +1,75 @@
+"""A delivery to webhook channels killed halfway: the next run sends what is missing, once."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from bot.db import write_session
+from bot.models import SentPaper
+from bot.subscriptions.channels import add_channel
+from tests.channels.conftest import Received, Receiver
+from tests.delivery.conftest import ManualClock
+from tests.delivery.test_run import _setup, _subscribe
+
+READERS = [f"reader{n}@lab.org" for n in range(8)]
+
+
+def test_a_run_killed_while_posting_is_finished_by_the_next_and_resends_only_the_one_in_flight(
+    tmp_path: Path, database_url: str, receiver: Receiver
+) -> None:
+    clock = ManualClock()
+    # One request at a time: when the fourth arrives, three are answered and recorded.
+    env = {"PAPERBOT_DELIVERY_CHANNEL_CONNECTIONS": "1"}
+    if not database_url.startswith("sqlite"):  # SQLite: the settings' own file
+        env["PAPERBOT_DATABASE_URL"] = database_url
+    engine, _ = _setup(tmp_path, clock, env)
+    for number, email in enumerate(READERS):
+        _subscribe(engine, clock, email, "graph neural network", channels=["markdown"])
+        with write_session(engine) as session:
+            url, secret = receiver.url(f"/in/{number}"), "a-webhook-signing-secret"
+            add_channel(
+                session, f"hook-{number}", "webhook", {"url": url, "secret": secret},
+                owner=email, now=clock(),
+            )  # fmt: skip
+    process_env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    process_env.update(env, PAPERBOT_DATA_DIR=str(tmp_path / "data"))
+    bot: subprocess.Popen[str] | None = None
+
+    def kill_at_the_fourth(request: Received) -> None:
+        if len(receiver.requests) == 4 and bot is not None:
+            os.kill(bot.pid, signal.SIGKILL)
+            bot.wait()  # dead before this request is answered
+
+    receiver.on_request = kill_at_the_fourth
+    command = [sys.executable, "-m", "bot", "digest"]
+    bot = subprocess.Popen(
+        command, env=process_env, cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    bot.communicate(timeout=60)
+    assert bot.returncode == -signal.SIGKILL
+    assert len(receiver.requests) == 4
+    receiver.on_request = None
+
+    again = subprocess.run(
+        command, env=process_env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 0, again.stderr
+    posts = Counter(r.path for r in receiver.requests)
+    assert set(posts) == {f"/in/{n}" for n in range(len(READERS))}  # every channel reached
+    # Only the request in flight at the kill went twice, with the same idempotency key.
+    assert sorted(posts.values()) == [1] * (len(READERS) - 1) + [2]
+    [twice] = [path for path, count in posts.items() if count == 2]
+    keys = {r.headers["Idempotency-Key"] for r in receiver.requests if r.path == twice}
+    assert len(keys) == 1
+    with Session(engine) as session:
+        query = select(func.count(func.distinct(SentPaper.subscriber_id))).where(
+            col(SentPaper.channel).like("hook-%")
+        )
+        assert session.scalar(query) == len(READERS)
