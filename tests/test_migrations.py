@@ -556,3 +556,67 @@ def test_subscribers_stored_before_0011_start_at_feed_version_0(database_url: st
         command.downgrade(alembic_config(connection), "0010")
         assert connection.scalar(text("SELECT email FROM subscriber")) == "ana@lab.org"
     engine.dispose()
+
+
+def test_formats_stored_before_0012_become_channels_and_their_ledger_is_kept_per_channel(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
+    now = {"now": NOW.replace(tzinfo=None)}
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0011")
+        for number, format in enumerate(("email", "markdown", "both"), start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO subscriber (id, email, email_key, cadence, format, status,"
+                    " created_at, updated_at) VALUES (:id, :email, :email, 'daily', :format,"
+                    " 'active', :now, :now)"
+                ),
+                {"id": number, "email": f"{format}@lab.org", "format": format, **now},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO paper (id, title, title_key, abstract, authors, code_urls,"
+                " project_urls, categories, first_seen_at, updated_at) VALUES (1, 'Graph paper',"
+                " 'graph paper', '', '[]', '[]', '[]', '[]', :now, :now)"
+            ),
+            now,
+        )
+        for number in (1, 2, 3):
+            connection.execute(
+                text(
+                    "INSERT INTO delivery (id, subscriber_id, channel, status, attempts,"
+                    " papers, created_at) VALUES (:id, :id, 'email', 'sent', 1, 1, :now)"
+                ),
+                {"id": number, **now},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO sentpaper (subscriber_id, paper_id, delivery_id, sent_at)"
+                    " VALUES (:id, 1, :id, :now)"
+                ),
+                {"id": number, **now},
+            )
+    done = upgrade_schema(engine)
+    assert (done.before.current, done.after) == ("0011", HEAD)
+    assert _differences(engine) == []
+    with Session(engine) as session:
+        channels = dict(
+            session.execute(select(col(Subscriber.email), col(Subscriber.channels))).all()
+        )
+        ledger = sorted(
+            session.execute(select(col(SentPaper.subscriber_id), col(SentPaper.channel)))
+        )
+    assert channels == {
+        "email@lab.org": ["email"],
+        "markdown@lab.org": ["markdown"],
+        "both@lab.org": ["markdown", "email"],
+    }
+    assert ledger == [(1, "email"), (2, "markdown"), (3, "email"), (3, "markdown")]
+    with engine.begin() as connection:  # and back down: formats again, one row per paper
+        command.downgrade(alembic_config(connection), "0011")
+        formats = dict(connection.execute(text("SELECT id, format FROM subscriber")).all())
+        rows = connection.scalar(text("SELECT count(*) FROM sentpaper"))
+    assert formats == {1: "email", 2: "markdown", 3: "both"}
+    assert rows == 3
+    engine.dispose()
