@@ -615,7 +615,9 @@ def test_formats_stored_before_0012_become_channels_and_their_ledger_is_kept_per
     assert ledger == [(1, "email"), (2, "markdown"), (3, "email"), (3, "markdown")]
     with engine.begin() as connection:  # and back down: formats again, one row per paper
         command.downgrade(alembic_config(connection), "0011")
-        formats = dict(connection.execute(text("SELECT id, format FROM subscriber")).all())
+        formats: dict[int, str] = dict(
+            connection.execute(text("SELECT id, format FROM subscriber")).all()
+        )
         rows = connection.scalar(text("SELECT count(*) FROM sentpaper"))
     assert formats == {1: "email", 2: "markdown", 3: "both"}
     assert rows == 3
