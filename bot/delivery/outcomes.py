@@ -7,8 +7,9 @@ with `summarise`, so the same run reads the same words and numbers everywhere:
     12 delivered (10 by email, 2 as Markdown), 1 failed, 3 skipped
     would send 12 (10 by email, 2 as Markdown), 3 skipped
 
-One outcome is one subscriber on one channel: a subscriber whose format is
-"both" who got their digest counts twice, once by email and once as Markdown.
+One outcome is one subscriber on one channel: a subscriber with an email and a
+Markdown file who got both counts twice, once by email and once as Markdown;
+digests to chat channels and webhooks are counted together, "to chat channels".
 """
 
 from collections.abc import Iterable, Mapping
@@ -61,14 +62,15 @@ class OutcomeCounts:
     subscribers: int = 0
     emails: int = 0
     markdown: int = 0
+    chats: int = 0
     failed: int = 0
     skipped: int = 0
     dry_run: bool = False
 
     @property
     def delivered(self) -> int:
-        """Digests delivered (or that a dry run would deliver), on both channels."""
-        return self.emails + self.markdown
+        """Digests delivered (or that a dry run would deliver), on every channel."""
+        return self.emails + self.markdown + self.chats
 
     @property
     def status(self) -> str:
@@ -84,6 +86,7 @@ class OutcomeCounts:
             "delivered": self.delivered,
             "emails": self.emails,
             "markdown": self.markdown,
+            "chats": self.chats,
             "failed": self.failed,
             "skipped": self.skipped,
         }
@@ -98,6 +101,7 @@ class OutcomeCounts:
             subscribers=counts.get("subscribers", 0),
             emails=counts.get("emails", counts.get("sent", 0)),
             markdown=counts.get("markdown", 0),
+            chats=counts.get("chats", 0),
             failed=counts.get("failed", 0),
             skipped=counts.get("skipped", 0),
         )
@@ -115,6 +119,7 @@ def count_outcomes(outcomes: Iterable[Outcome], *, dry_run: bool = False) -> Out
         subscribers=len({o.email for o in listed}),
         emails=count(done, "email"),
         markdown=count(done, "markdown"),
+        chats=count(done) - count(done, "email") - count(done, "markdown"),
         failed=count("failed"),
         skipped=count("skipped"),
         dry_run=dry_run,
@@ -125,7 +130,8 @@ def summarise(counts: OutcomeCounts) -> str:
     """One line saying what a run did, or what a dry run would do."""
     channels = ""
     if counts.delivered:
-        channels = f" ({counts.emails} by email, {counts.markdown} as Markdown)"
+        chats = f", {counts.chats} to chat channels" if counts.chats else ""
+        channels = f" ({counts.emails} by email, {counts.markdown} as Markdown{chats})"
     if counts.dry_run:
         return f"would send {counts.delivered}{channels}, {counts.skipped} skipped"
     return (

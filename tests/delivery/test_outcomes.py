@@ -29,11 +29,26 @@ def test_a_dry_run_says_what_it_would_send() -> None:
     assert summarise(count_outcomes([], dry_run=True)) == "would send 0, 0 skipped"
 
 
+def test_chat_channels_count_as_delivered_and_are_named_only_when_there_are_some() -> None:
+    rows = [
+        Outcome("ana@lab.org", "lab-slack", "sent", "200 OK", 3),
+        Outcome("ana@lab.org", "email", "sent", "250 OK", 3),
+        Outcome("bo@lab.org", "bo-hook", "failed", "500 Internal Server Error", 2),
+    ]
+    counts = count_outcomes(rows)
+    assert (counts.delivered, counts.chats, counts.status) == (2, 1, "partial")
+    assert summarise(counts) == (
+        "2 delivered (1 by email, 0 as Markdown, 1 to chat channels), 1 failed, 0 skipped"
+    )
+    assert OutcomeCounts.from_record(counts.as_record()) == counts
+
+
 def test_the_record_reads_back_as_the_same_counts_and_words() -> None:
     counts = count_outcomes(RUN)
     record = counts.as_record()
     assert record == {
-        "subscribers": 4, "delivered": 3, "emails": 2, "markdown": 1, "failed": 1, "skipped": 1,
+        "subscribers": 4, "delivered": 3, "emails": 2, "markdown": 1, "chats": 0, "failed": 1,
+        "skipped": 1,
     }  # fmt: skip
     assert OutcomeCounts.from_record(record) == counts
     assert summarise(OutcomeCounts.from_record(record)) == summarise(counts)
