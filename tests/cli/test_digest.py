@@ -210,7 +210,8 @@ def test_digest_and_report_tell_a_run_in_the_same_words_and_numbers(ready: RunCl
     assert "di@lab.org\t\tskipped" in real.stdout and "ana@lab.org\temail\tsent" in real.stdout
     assert summary in report.stdout
     assert recorded["counts"] == {
-        "subscribers": 4, "delivered": 4, "emails": 2, "markdown": 2, "failed": 0, "skipped": 1,
+        "subscribers": 4, "delivered": 4, "emails": 2, "markdown": 2, "chats": 0, "failed": 0,
+        "skipped": 1,
     }  # fmt: skip
 
 
