@@ -5,16 +5,20 @@ SQLite and on PostgreSQL.
 """
 
 import json
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.config import Settings
 from bot.db import write_session
+from bot.delivery import claims
+from bot.delivery.claims import Round
 from bot.delivery.run import deliver
 from bot.models import Delivery, SentPaper
 from bot.subscriptions.channels import add_channel
@@ -124,3 +128,48 @@ def test_a_digest_cut_short_keeps_the_papers_that_went_and_sends_only_the_rest(
     titles = [t for request in _posted_papers(receiver)[2:] for t in request]
     assert posted[0][0] not in titles  # the paper that went is not sent again
     assert _ledger(engine, "hook") == _ledger(engine, "email")
+
+
+def test_two_workers_at_once_post_each_readers_digest_once(
+    tmp_path: Path, database_url: str, clock: ManualClock, receiver: Receiver
+) -> None:
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
+    readers = 40
+    for number in range(readers):
+        email = f"reader{number}@lab.org"
+        _subscribe(engine, clock, email, "graph neural network", channels=["markdown"])
+        with write_session(engine) as session:
+            add_channel(
+                session, f"hook-{number}", "webhook",
+                {"url": receiver.url(f"/in/{number}"), "secret": SECRET},
+                owner=email, now=clock(),
+            )  # fmt: skip
+    receiver.on_request = lambda request: time.sleep(0.01)  # so the two workers overlap
+    started = claims.start_round(engine, holder="test:0", now=clock())
+    reports = []
+
+    def run() -> None:
+        # A short wait for the other worker's claims: no need for the full pause here.
+        reports.append(
+            deliver(engine, settings, clock=clock, join=Round(started, None), sleep=_short)
+        )
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    posts = sorted(r.path for r in receiver.requests)
+    assert posts == sorted(f"/in/{n}" for n in range(readers))  # each channel exactly once
+    posted_by = [sum(o.status == "sent" and o.channel != "markdown" for o in r.outcomes)
+                 for r in reports]  # fmt: skip
+    assert sum(posted_by) == readers and min(posted_by) > 0  # both took part
+    with Session(engine) as session:
+        query = select(func.count(func.distinct(SentPaper.subscriber_id))).where(
+            col(SentPaper.channel).like("hook-%")
+        )
+        assert session.scalar(query) == readers
+
+
+def _short(seconds: float) -> None:
+    time.sleep(0.05)
