@@ -72,6 +72,7 @@ from bot.ingest.hf_daily import parse_hf_daily
 from bot.ingest.parsed import ParsedPaper
 from bot.subscriptions.spec import email_key
 from bot.tokens import TokenSubject, feedback_link, make_feedback_token, signed_link
+from tests.channels.samples import digest_paper
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
@@ -110,31 +111,7 @@ def sample_papers() -> list[DigestPaper]:
     days += (ROOT / "tests" / "data" / "hf_daily").glob("*.json")
     for path in sorted(days):
         parsed += parse_hf_daily(path.read_bytes(), source=path.name).papers
-    return [_digest_paper(n, paper) for n, paper in enumerate(parsed, start=1)]
-
-
-def _digest_paper(paper_id: int, paper: ParsedPaper) -> DigestPaper:
-    """What a digest shows of a parsed paper, as `bot.papers.as_digest_paper` does of a row."""
-    hub = paper.hub
-    return DigestPaper(
-        paper_id=paper_id,
-        title=paper.title,
-        abstract=paper.abstract,
-        authors=paper.authors,
-        author_count=paper.author_count,
-        organization=paper.organization or (hub.organization_name if hub else None),
-        paper_date=paper.paper_date,
-        upvotes=paper.upvotes,
-        code_urls=paper.code_urls,
-        project_urls=paper.project_urls,
-        arxiv_id=paper.arxiv_id,
-        url=paper.url,
-        pdf_url=paper.pdf_url,
-        hf_url=hub.paper_url if hub else None,
-        comments=hub.comments if hub else None,
-        github_stars=hub.github_stars if hub else None,
-        ai_summary=hub.ai_summary if hub else None,
-    )
+    return [digest_paper(n, paper) for n, paper in enumerate(parsed, start=1)]
 
 
 def _reason(rng: random.Random, topic: str, paper: DigestPaper) -> MatchReason:

@@ -20,10 +20,8 @@ from bot.subscriptions.spec import (
     BUILT_IN_CHANNELS,
     CHANNEL_NAME,
     MAX_CHANNELS,
-    email_key,
-    normalise_email,
 )
-from bot.subscriptions.store import find_subscriber
+from bot.subscriptions.store import subscriber_row
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ def list_channels(session: Session, owner: str | None = None) -> list[ChannelInf
         Subscriber, col(Subscriber.id) == Channel.subscriber_id
     )
     if owner is not None:
-        subscriber = find_subscriber(session, owner)
+        subscriber = subscriber_row(session, owner)
         if subscriber is None:
             raise InputError(f"no subscriber with the address {owner.strip()!r}")
         query = query.where(Channel.subscriber_id == subscriber.id)
@@ -145,12 +143,9 @@ def channel_settings(session: Session, names: Iterable[str]) -> dict[str, Channe
 
 
 def _active(session: Session, email: str) -> Subscriber:
-    address = normalise_email(email)
-    subscriber = session.exec(
-        select(Subscriber).where(Subscriber.email_key == email_key(address))
-    ).first()
+    subscriber = subscriber_row(session, email)
     if subscriber is None or subscriber.status != "active":
-        raise InputError(f"no active subscriber with the address {address!r}")
+        raise InputError(f"no active subscriber with the address {email.strip()!r}")
     return subscriber
 
 

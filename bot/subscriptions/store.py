@@ -347,8 +347,16 @@ def list_subscribers(
 
 def find_subscriber(session: Session, email: str) -> SubscriberView | None:
     """Return the subscriber with this address (any case), with topics, or None."""
-    subscriber = _find(session, normalise_email(email))
+    subscriber = subscriber_row(session, email)
     return None if subscriber is None else _views(session, [subscriber])[0]
+
+
+def subscriber_row(session: Session, email: str) -> Subscriber | None:
+    """The stored row of the subscriber with this address (any case), to change it; or None.
+
+    Raises `InputError` when `email` is not an address.
+    """
+    return _find(session, normalise_email(email))
 
 
 def subscriber_time_zones(session: Session) -> set[str]:

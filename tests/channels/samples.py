@@ -14,7 +14,7 @@ from tests.conftest import DATA, SAMPLES
 DAY = date(2023, 11, 28)
 
 
-def _digest_paper(paper_id: int, paper: ParsedPaper) -> DigestPaper:
+def digest_paper(paper_id: int, paper: ParsedPaper) -> DigestPaper:
     """What a digest shows of a parsed paper, as `bot.papers.as_digest_paper` does of a row."""
     hub = paper.hub
     return DigestPaper(
@@ -62,7 +62,7 @@ def sample_digest() -> Digest:
             (SAMPLES / "compact-1.txt").read_text(encoding="utf-8"), source="c", taken=DAY
         ).papers[:3],
     ]
-    papers = {n: _digest_paper(n, paper) for n, paper in enumerate(parsed, start=1)}
+    papers = {n: digest_paper(n, paper) for n, paper in enumerate(parsed, start=1)}
     video = (
         _entry("video & 3D", papers[1], "video diffusion", 3.0),
         _entry("video & 3D", papers[8], "vision-language", 2.0),
