@@ -147,13 +147,18 @@ class Subscriber(SQLModel, table=True):
 
     Unsubscribing keeps the row (with its delivery history), so subscribing
     again later does not send old papers a second time.
+
+    A lab channel (a `Channel` no person owns) is a recipient too: a row of status
+    "channel" whose `email` is "#" and the channel's name, whose one channel is
+    that one, and whose topics are those routed to it (`ChannelRoute`). It is no
+    subscriber: lists, exports and the web pages never show it.
     """
 
     id: int | None = Field(default=None, primary_key=True)
     email: str
     email_key: str = Field(unique=True)  # the address case-folded: one person, one row
     cadence: str = "daily"  # "daily", "weekly" or "paused" (nothing is sent)
-    status: str = "active"  # "active" or "unsubscribed"
+    status: str = "active"  # "active", "unsubscribed" or "channel" (a lab channel's)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
     unsubscribed_at: datetime | None = _timestamp(nullable=True)
@@ -290,12 +295,13 @@ class SentPaper(SQLModel, table=True):
 
 
 class Channel(SQLModel, table=True):
-    """A chat room or webhook a subscriber's digests go to (`bot.channels`).
+    """A chat room or webhook digests go to (`bot.channels`).
 
     `kind` names its module ("slack", "discord", "matrix", "webhook"); `options`
     are its settings (`from_options`), secrets among them (webhook addresses,
     tokens), so they are shown only through the channel's `describe`. The owner
-    lists the channel's `name` among their `Subscriber.channels`.
+    lists the channel's `name` among their `Subscriber.channels`; a lab
+    channel's owner is its own recipient row (see `Subscriber`).
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -303,6 +309,16 @@ class Channel(SQLModel, table=True):
     kind: str
     subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE", index=True)
     options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp()
+
+
+class ChannelRoute(SQLModel, table=True):
+    """A topic whose matches also go to a lab channel, whoever owns the topic."""
+
+    channel_id: int = Field(foreign_key="channel.id", ondelete="CASCADE", primary_key=True)
+    subscription_id: int = Field(
+        foreign_key="subscription.id", ondelete="CASCADE", primary_key=True, index=True
+    )
     created_at: datetime = _timestamp()
 
 

@@ -34,7 +34,8 @@ from bot.paper_vectors import paper_vectors
 from bot.service.state import STALE_AFTER, beat, job_finished, job_started, set_next_runs
 from bot.subscriptions.channels import add_channel
 from bot.subscriptions.examples import mark_example, topic_id
-from bot.subscriptions.spec import make_spec
+from bot.subscriptions.lab_channels import route_topic
+from bot.subscriptions.spec import DEFAULT_TOPIC, make_spec
 from bot.subscriptions.store import find_subscriber, subscribe, unsubscribe
 from bot.tokens import read_token, signing_secret
 from bot.web.confirmation import record_request
@@ -97,6 +98,12 @@ def _populated(
         paper_vectors(session, [first, second])
     report = deliver(engine, settings, clock=clock)
     assert {o.status for o in report.outcomes} == {"sent"}
+    with write_session(engine) as session:  # a lab channel, after the digests: it would fail
+        add_channel(
+            session, "lab-hook", "webhook", {"url": "http://127.0.0.1:9/lab", "secret": "a-long-enough-s3cret"},
+            owner=None, now=clock(),
+        )  # fmt: skip
+        route_topic(session, "lab-hook", DEFAULT_TOPIC, owner="ana@lab.org", now=clock())
     # The service's state, as `paperbot serve` leaves it after a clean stop an hour ago.
     earlier = clock() - timedelta(hours=1, microseconds=-123_456)  # sub-second times too
     beat(engine, holder="old-host:41", started_at=earlier - timedelta(days=3), now=earlier)

@@ -38,11 +38,15 @@ from bot.models import (
     Subscription,
     TopicExample,
 )
+from bot.subscriptions.channels import add_channel
+from bot.subscriptions.lab_channels import lab_recipients, route_topic
+from bot.subscriptions.spec import make_spec
+from bot.subscriptions.store import subscribe
 from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0012"
+HEAD = "0013"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -621,4 +625,29 @@ def test_formats_stored_before_0012_become_channels_and_their_ledger_is_kept_per
         rows = connection.scalar(text("SELECT count(*) FROM sentpaper"))
     assert formats == {1: "email", 2: "markdown", 3: "both"}
     assert rows == 3
+    engine.dispose()
+
+
+def test_lab_channels_added_at_0013_are_dropped_with_their_history_going_back_to_0012(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
+    upgrade_schema(engine)
+    with write_session(engine) as session:
+        subscribe(session, make_spec("ana@lab.org", ["graphs"]), now=NOW)
+        add_channel(session, "lab", "slack", {"webhook_url": "https://hooks.slack.com/x"},
+                    owner=None, now=NOW)  # fmt: skip
+        route_topic(session, "lab", "default", owner=None, now=NOW)
+        [room] = lab_recipients(session)
+        session.add(Delivery(subscriber_id=room.id, channel="lab", status="failed", created_at=NOW))
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0012")
+        emails = connection.scalars(text("SELECT email FROM subscriber")).all()
+        left = [
+            connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in ("channel", "delivery")
+        ]
+        assert not inspect(connection).has_table("channelroute")
+    assert emails == ["ana@lab.org"] and left == [0, 0]
+    assert upgrade_schema(engine).after == HEAD
+    assert _differences(engine) == []
     engine.dispose()

@@ -1,14 +1,16 @@
-"""`paperbot channel`: a subscriber's chat channels (Slack, Discord, Matrix, a webhook).
+"""`paperbot channel`: chat channels (Slack, Discord, Matrix, a webhook) of subscribers and labs.
 
 A channel is added for one subscriber (`--for`) and, unless `--unused`, joins the
 channels their digests go to; `paperbot subscribe --channel` chooses among them
-later. Webhook addresses and tokens are secrets: give `-` to read one from the
-standard input instead of the command line (and the shell's history); they are
-shown masked everywhere.
+later. A channel added for no one is a lab channel: it gets the matches of the
+topics routed to it (`paperbot channel route`), whoever's they are. Webhook
+addresses and tokens are secrets: give `-` to read one from the standard input
+instead of the command line (and the shell's history); they are shown masked
+everywhere.
 """
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlmodel import Session
@@ -18,8 +20,12 @@ from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
 
+if TYPE_CHECKING:
+    from bot.subscriptions.channels import ChannelInfo
+
 channel_app = typer.Typer(
-    help="A subscriber's chat channels: add, list, remove.", no_args_is_help=True
+    help="Chat channels of subscribers and labs: add, route topics, list, remove.",
+    no_args_is_help=True,
 )
 app.add_typer(channel_app, name="channel")
 
@@ -72,7 +78,14 @@ def channel_options(
 @channel_app.command("add")
 def add_command(
     name: Annotated[str, typer.Argument(help="The channel's name: lowercase, digits, - and _.")],
-    owner: Annotated[str, typer.Option("--for", help="The subscriber whose digests go to it.")],
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="The subscriber whose digests go to it; without it, a lab channel"
+            " (paperbot channel route sends topics to it).",
+        ),
+    ] = None,
     slack: Annotated[
         str | None, typer.Option("--slack", help="A Slack incoming webhook's address (or -).")
     ] = None,
@@ -101,23 +114,78 @@ def add_command(
     unused: Annotated[
         bool, typer.Option("--unused", help="Store it without sending digests to it yet.")
     ] = False,
+    cadence: Annotated[
+        str | None,
+        typer.Option("--cadence", help="A lab channel's: daily (the default), weekly or paused."),
+    ] = None,
 ) -> None:
-    """Add a chat channel for a subscriber; their digests go to it too (unless --unused)."""
+    """Add a chat channel for a subscriber (their digests go to it too, unless --unused), or a lab's."""
     from bot.subscriptions.channels import add_channel
 
     with as_usage_error():
         kind, options = channel_options(
             slack, discord, matrix_room, matrix_homeserver, matrix_token, webhook, webhook_secret
         )
+        if owner is not None and cadence is not None:
+            raise InputError("--cadence is a lab channel's: a subscriber's digests keep theirs")
     _, engine = open_store()
     with write_session(engine) as session:
-        info = add_channel(session, name, kind, options, owner=owner, now=utc_now(), use=not unused)
-    used = "" if unused else "; their digests go to it"
+        info = add_channel(
+            session, name, kind, options, owner=owner, now=utc_now(), use=not unused,
+            cadence=(cadence or "daily").strip().lower(),
+        )  # fmt: skip
+    if info.owner is None:
+        whom = f"lab channel {info.name}"
+        then = f"; route topics to it with paperbot channel route {info.name} TOPIC"
+    else:
+        whom = f"channel {info.name} for {info.owner}"
+        then = "" if unused else "; their digests go to it"
     out.print(
-        f"added channel {info.name} for {info.owner}: {info.description}{used}",
+        f"added {whom}: {info.description}{then}", markup=False, highlight=False, soft_wrap=True
+    )
+
+
+_TOPIC_OWNER = typer.Option(
+    "--of", help="The topic's subscriber, when several have a topic of that name."
+)
+
+
+@channel_app.command("route")
+def route_command(
+    name: Annotated[str, typer.Argument(help="The lab channel's name.")],
+    topic: Annotated[str, typer.Argument(help="The topic's name.")],
+    owner: Annotated[str | None, _TOPIC_OWNER] = None,
+) -> None:
+    """Send the matches of a topic to a lab channel too, each paper once."""
+    from bot.subscriptions.lab_channels import route_topic
+
+    _, engine = open_store()
+    with write_session(engine) as session:
+        route, new = route_topic(session, name, topic, owner=owner, now=utc_now())
+    done = "routed" if new else "already routed"
+    out.print(
+        f"{done} topic {route.topic!r} of {route.owner} to {route.channel}",
         markup=False,
         highlight=False,
-        soft_wrap=True,
+    )
+
+
+@channel_app.command("unroute")
+def unroute_command(
+    name: Annotated[str, typer.Argument(help="The lab channel's name.")],
+    topic: Annotated[str, typer.Argument(help="The topic's name.")],
+    owner: Annotated[str | None, _TOPIC_OWNER] = None,
+) -> None:
+    """Stop sending the matches of a topic to a lab channel."""
+    from bot.subscriptions.lab_channels import unroute_topic
+
+    _, engine = open_store()
+    with write_session(engine) as session:
+        route = unroute_topic(session, name, topic, owner=owner)
+    out.print(
+        f"topic {route.topic!r} of {route.owner} no longer goes to {route.channel}",
+        markup=False,
+        highlight=False,
     )
 
 
@@ -135,9 +203,17 @@ def list_command(
         channels = list_channels(session, owner)
     print_rows(
         ("name", "kind", "for", "where", "used"),
-        ((c.name, c.kind, c.owner, c.description, "yes" if c.active else "no") for c in channels),
+        ((c.name, c.kind, _for(c), c.description, "yes" if c.active else "no") for c in channels),
         empty="no channels (paperbot channel add adds one)",
     )
+
+
+def _for(channel: "ChannelInfo") -> str:
+    """Whom a channel serves: its owner, or a lab channel's routed topics."""
+    if channel.owner is not None:
+        return channel.owner
+    topics = ", ".join(f"{r.topic} ({r.owner})" for r in channel.routes)
+    return f"lab: {topics or 'no topics routed yet'}"
 
 
 @channel_app.command("remove")
@@ -150,4 +226,7 @@ def remove_command(
     _, engine = open_store()
     with write_session(engine) as session:
         info = remove_channel(session, name, now=utc_now())
-    out.print(f"removed channel {info.name} of {info.owner}", markup=False, highlight=False)
+    what = (
+        f"lab channel {info.name}" if info.owner is None else f"channel {info.name} of {info.owner}"
+    )
+    out.print(f"removed {what}", markup=False, highlight=False)

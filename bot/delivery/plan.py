@@ -248,8 +248,15 @@ def earliest_window(
 
 
 def topics_of(subscribers: Iterable[SubscriberView]) -> list[Topic]:
-    """Every topic of `subscribers`, in order: the rules to match."""
-    return [t for s in subscribers for t in s.topics]
+    """Every topic of `subscribers`, in order, each once: the rules to match.
+
+    A topic routed to a lab channel is its owner's too: matched once for both.
+    """
+    topics: dict[int, Topic] = {}
+    for subscriber in subscribers:
+        for topic in subscriber.topics:
+            topics.setdefault(topic.id, topic)
+    return list(topics.values())
 
 
 def message_id(digest: Digest, domain: str) -> str:

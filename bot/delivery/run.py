@@ -59,6 +59,7 @@ from bot.papers import as_digest_paper, paper_text
 from bot.runs import finish_run, start_run
 from bot.similar_papers import SimilarPapers, load_similar_papers
 from bot.subscriptions.channels import ChannelSettings, channel_settings
+from bot.subscriptions.lab_channels import is_lab, lab_recipients
 from bot.subscriptions.spec import email_key
 from bot.subscriptions.store import SubscriberView, Topic, find_subscriber, list_subscribers
 from bot.tokens import (
@@ -360,6 +361,8 @@ class _Run:
             subscribers = list_subscribers(session)
             if only is not None:
                 subscribers = plan.named(subscribers, only)
+            else:
+                subscribers += lab_recipients(session)
             last = last_sent(session, [s.id for s in subscribers])
             names = {name for s in subscribers for name in s.channels}
             self._chat_settings = channel_settings(session, names)
@@ -409,9 +412,17 @@ class _Run:
             ignore_cadence=ignore_cadence,
         )  # fmt: skip
         self.outcomes.extend(planned.skipped)
-        return [replace(p, digest=self._with_links(p.digest)) for p in planned.digests]
+        return [
+            p if is_lab(p.subscriber) else replace(p, digest=self._with_links(p.digest))
+            for p in planned.digests
+        ]
 
     def _with_links(self, digest: Digest) -> Digest:
+        """The digest with its reader's signed links: feedback on each entry, unsubscribe, manage.
+
+        A lab channel's digest has none: its room is no one reader, and its topics
+        are their owners' to change.
+        """
         base = self.settings.web.base_url.rstrip("/")
         if not base:
             return digest

@@ -2,9 +2,10 @@
 
 A chat channel (`bot.models.Channel`) is a Slack, Discord or Matrix room or a
 webhook, named, owned by one subscriber, who lists its name among their
-channels. Its options hold secrets (webhook addresses, tokens): they are
-checked by the channel's own `from_options` when added and shown only through
-its `describe`, never as stored.
+channels, or by no one: a lab channel, fed by the topics routed to it
+(`bot.subscriptions.lab_channels`). Its options hold secrets (webhook
+addresses, tokens): they are checked by the channel's own `from_options` when
+added and shown only through its `describe`, never as stored.
 """
 
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import ConfigError, InputError
 from bot.models import Channel, Subscriber
+from bot.subscriptions.lab_channels import LAB_STATUS, Route, lab_recipient, routes_of
 from bot.subscriptions.spec import (
     BUILT_IN_CHANNELS,
     CHANNEL_NAME,
@@ -26,13 +28,17 @@ from bot.subscriptions.store import subscriber_row
 
 @dataclass(frozen=True)
 class ChannelInfo:
-    """A stored chat channel as people see it: its owner and a description with secrets masked."""
+    """A stored chat channel as people see it: its owner and a description with secrets masked.
+
+    A lab channel has no owner (`owner` is None) but the topics routed to it.
+    """
 
     name: str
     kind: str
-    owner: str
+    owner: str | None
     description: str
     active: bool  # listed among the owner's channels: digests go to it
+    routes: tuple[Route, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,22 +68,29 @@ def add_channel(
     kind: str,
     options: Mapping[str, Any],
     *,
-    owner: str,
+    owner: str | None,
     now: datetime,
     use: bool = True,
+    cadence: str = "daily",
 ) -> ChannelInfo:
     """Store a chat channel of `owner` (an active subscriber); with `use`, add it to their channels.
 
-    The options are checked by the channel's kind first (`ConfigError` naming a
+    Without an owner, the channel is a lab channel: it gets the matches of the
+    topics routed to it, at `cadence` (`bot.subscriptions.lab_channels`). The
+    options are checked by the channel's kind first (`ConfigError` naming a
     missing or wrong one). Raises `InputError` for a taken name or an unknown owner.
     """
     from bot.channels.registry import make_channel  # httpx and the channels: only here
 
     checked = check_channel_name(name)
     channel = make_channel(kind, options)
-    subscriber = _active(session, owner)
     if session.exec(select(Channel.id).where(Channel.name == checked)).first() is not None:
         raise InputError(f"there is already a channel named {checked!r}")
+    if owner is None:
+        subscriber = lab_recipient(session, checked, cadence=cadence, now=now)
+        use = True
+    else:
+        subscriber = _active(session, owner)
     if use and len(subscriber.channels) >= MAX_CHANNELS:
         raise InputError(f"{subscriber.email} already has {MAX_CHANNELS} channels")
     assert subscriber.id is not None  # rows read back always have their key
@@ -91,21 +104,23 @@ def add_channel(
         subscriber.channels = [*subscriber.channels, checked]
         subscriber.updated_at = now
     session.flush()
-    return ChannelInfo(checked, kind, subscriber.email, channel.describe(), use)
+    return ChannelInfo(checked, kind, owner and subscriber.email, channel.describe(), use)
 
 
 def remove_channel(session: Session, name: str, *, now: datetime) -> ChannelInfo:
     """Delete the chat channel `name` and take it off its owner's channels.
 
     Its ledger rows stay with the deliveries that wrote them. Raises `InputError`
-    when there is no such channel, or when it is its owner's only channel.
+    when there is no such channel, or when it is its owner's only channel. A lab
+    channel goes with its routes.
     """
     row = session.exec(select(Channel).where(Channel.name == name.strip().lower())).first()
     if row is None:
         raise InputError(f"there is no channel named {name.strip()!r}")
     owner = session.get(Subscriber, row.subscriber_id)
     assert owner is not None  # a channel is deleted with its owner
-    info = _info(row, owner)
+    assert row.id is not None  # rows read back always have their key
+    info = _info(row, owner, routes_of(session, [row.id]).get(row.id, []))
     remaining = [n for n in owner.channels if n != row.name]
     if not remaining and owner.status == "active":
         raise InputError(
@@ -120,7 +135,7 @@ def remove_channel(session: Session, name: str, *, now: datetime) -> ChannelInfo
 
 
 def list_channels(session: Session, owner: str | None = None) -> list[ChannelInfo]:
-    """Every chat channel (or `owner`'s), by name, secrets masked."""
+    """Every chat channel (or `owner`'s), by name, secrets masked; lab channels with their routes."""
     query = select(Channel, Subscriber).join(
         Subscriber, col(Subscriber.id) == Channel.subscriber_id
     )
@@ -130,7 +145,8 @@ def list_channels(session: Session, owner: str | None = None) -> list[ChannelInf
             raise InputError(f"no subscriber with the address {owner.strip()!r}")
         query = query.where(Channel.subscriber_id == subscriber.id)
     rows = session.exec(query.order_by(col(Channel.name))).all()
-    return [_info(channel, subscriber) for channel, subscriber in rows]
+    routes = routes_of(session, [c.id for c, s in rows if c.id is not None and _is_lab(s)])
+    return [_info(c, s, routes.get(c.id or 0, [])) for c, s in rows]
 
 
 def channel_settings(session: Session, names: Iterable[str]) -> dict[str, ChannelSettings]:
@@ -149,11 +165,18 @@ def _active(session: Session, email: str) -> Subscriber:
     return subscriber
 
 
-def _info(row: Channel, owner: Subscriber) -> ChannelInfo:
+def _is_lab(owner: Subscriber) -> bool:
+    return owner.status == LAB_STATUS
+
+
+def _info(row: Channel, owner: Subscriber, routes: Iterable[Route] = ()) -> ChannelInfo:
     from bot.channels.registry import make_channel
 
     try:
         description = make_channel(row.kind, row.options).describe()
     except ConfigError:  # an option this version refuses: say so, never show the options
         description = f"{row.kind} channel with settings this version cannot read"
-    return ChannelInfo(row.name, row.kind, owner.email, description, row.name in owner.channels)
+    return ChannelInfo(
+        row.name, row.kind, None if _is_lab(owner) else owner.email, description,
+        row.name in owner.channels, tuple(routes),
+    )  # fmt: skip

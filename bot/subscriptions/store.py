@@ -338,10 +338,16 @@ def unsubscribe(session: Session, email: str, *, now: datetime, topic: str | Non
 def list_subscribers(
     session: Session, *, include_unsubscribed: bool = False
 ) -> list[SubscriberView]:
-    """Return subscribers (active ones unless asked) with their topics, by address."""
-    query = select(Subscriber).order_by(col(Subscriber.email_key))
-    if not include_unsubscribed:
-        query = query.where(Subscriber.status == "active")
+    """Return subscribers (active ones unless asked) with their topics, by address.
+
+    Lab channels' recipient rows are no subscribers: never listed here.
+    """
+    statuses = ("active", "unsubscribed") if include_unsubscribed else ("active",)
+    query = (
+        select(Subscriber)
+        .where(col(Subscriber.status).in_(statuses))
+        .order_by(col(Subscriber.email_key))
+    )
     return _views(session, list(session.exec(query)))
 
 
@@ -411,23 +417,9 @@ def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberVi
             .order_by(col(Subscription.name))
         )
         rows.extend(session.exec(query))
-    examples = examples_of(session, (row.id for row in rows if row.id is not None))
     topics: dict[int, list[Topic]] = {}
-    for row in rows:
-        assert row.id is not None  # rows read back always have their key
-        marked = examples.get(row.id, [])
-        topics.setdefault(row.subscriber_id, []).append(
-            Topic(
-                row.id,
-                row.name,
-                tuple(row.keywords),
-                tuple(row.exclusions),
-                **_stored_follows(row),
-                liked=tuple(e.paper for e in marked if e.liked),
-                unliked=tuple(e.paper for e in marked if not e.liked),
-                level=row.similarity_level,
-            )
-        )
+    for row, topic in zip(rows, as_topics(session, rows), strict=True):
+        topics.setdefault(row.subscriber_id, []).append(topic)
     return [
         SubscriberView(
             s.id,
@@ -442,3 +434,25 @@ def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberVi
         for s in subscribers
         if s.id is not None
     ]
+
+
+def as_topics(session: Session, rows: list[Subscription]) -> list[Topic]:
+    """The stored topics `rows` as plain data, with their example papers, in the same order."""
+    examples = examples_of(session, (row.id for row in rows if row.id is not None))
+    topics = []
+    for row in rows:
+        assert row.id is not None  # rows read back always have their key
+        marked = examples.get(row.id, [])
+        topics.append(
+            Topic(
+                row.id,
+                row.name,
+                tuple(row.keywords),
+                tuple(row.exclusions),
+                **_stored_follows(row),
+                liked=tuple(e.paper for e in marked if e.liked),
+                unliked=tuple(e.paper for e in marked if not e.liked),
+                level=row.similarity_level,
+            )
+        )
+    return topics

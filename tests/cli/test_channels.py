@@ -68,3 +68,51 @@ def test_a_secret_can_come_from_the_standard_input(run_cli: RunCli, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert "signing-secret" not in result.stdout
     assert "hook" in run_cli("channel", "list").stdout
+
+
+def test_a_lab_channel_is_added_for_no_one_fed_by_routed_topics_and_removed(
+    run_cli: RunCli,
+) -> None:
+    for email, keyword in (("ana@lab.org", "graph neural network"), ("bob@lab.org", "graph")):
+        assert run_cli("subscribe", email, keyword, "--name", "graphs").returncode == 0
+    added = run_cli("channel", "add", "lab-room", "--slack", HOOK, "--cadence", "weekly")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("added lab channel lab-room: ")
+    ambiguous = run_cli("channel", "route", "lab-room", "graphs")
+    assert ambiguous.returncode == 1
+    assert ambiguous.stderr.strip().splitlines() == [
+        "paperbot: error: more than one subscriber has a topic named 'graphs' (ana@lab.org,"
+        " bob@lab.org): name its owner with --of"
+    ]
+    routed = run_cli("channel", "route", "lab-room", "graphs", "--of", "bob@lab.org")
+    assert routed.returncode == 0, routed.stderr
+    assert "routed topic 'graphs' of bob@lab.org to lab-room" in routed.stdout
+    listed = run_cli("channel", "list")
+    assert "lab: graphs (bob@lab.org)" in listed.stdout and "s3cret" not in listed.stdout
+    # The room is no subscriber: not listed, not exported.
+    everyone = json.loads(run_cli("subscriptions", "--all", "--json").stdout)
+    assert [s["email"] for s in everyone] == ["ana@lab.org", "bob@lab.org"]
+    assert "lab-room" not in run_cli("subscriptions", "export").stdout
+    planned = run_cli("digest", "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "#lab-room" in planned.stdout
+    unrouted = run_cli("channel", "unroute", "lab-room", "graphs")
+    assert unrouted.returncode == 0, unrouted.stderr
+    assert "lab: no topics routed yet" in run_cli("channel", "list").stdout
+    removed = run_cli("channel", "remove", "lab-room")
+    assert removed.returncode == 0 and "removed lab channel lab-room" in removed.stdout
+    assert "no channels" in run_cli("channel", "list").stdout
+
+
+def test_a_subscribers_own_channel_takes_no_routes_nor_a_cadence(run_cli: RunCli) -> None:
+    assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
+    own = run_cli(
+        "channel", "add", "x", "--for", "ana@lab.org", "--slack", HOOK, "--cadence", "weekly"
+    )
+    assert own.returncode == 2 and "--cadence is a lab channel's" in own.stderr
+    assert (
+        run_cli("channel", "add", "mine", "--for", "ana@lab.org", "--slack", HOOK).returncode == 0
+    )
+    route = run_cli("channel", "route", "mine", "default")
+    assert route.returncode == 1
+    assert "channel 'mine' is ana@lab.org's own" in route.stderr

@@ -1,4 +1,7 @@
-"""A delivery to webhook channels killed halfway: the next run sends what is missing, once."""
+"""A delivery to webhook channels killed halfway: the next run sends what is missing, once.
+
+Half the channels are readers' own, half lab channels fed by a reader's topic.
+"""
 
 import os
 import signal
@@ -13,6 +16,8 @@ from sqlmodel import Session, col
 from bot.db import write_session
 from bot.models import SentPaper
 from bot.subscriptions.channels import add_channel
+from bot.subscriptions.lab_channels import route_topic
+from bot.subscriptions.spec import DEFAULT_TOPIC
 from tests.channels.conftest import Received, Receiver
 from tests.delivery.conftest import ManualClock
 from tests.delivery.test_run import _setup, _subscribe
@@ -33,10 +38,13 @@ def test_a_run_killed_while_posting_is_finished_by_the_next_and_resends_only_the
         _subscribe(engine, clock, email, "graph neural network", channels=["markdown"])
         with write_session(engine) as session:
             url, secret = receiver.url(f"/in/{number}"), "a-webhook-signing-secret"
+            lab = number % 2 == 1
             add_channel(
                 session, f"hook-{number}", "webhook", {"url": url, "secret": secret},
-                owner=email, now=clock(),
+                owner=None if lab else email, now=clock(),
             )  # fmt: skip
+            if lab:
+                route_topic(session, f"hook-{number}", DEFAULT_TOPIC, owner=email, now=clock())
     process_env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
     process_env.update(env, PAPERBOT_DATA_DIR=str(tmp_path / "data"))
     bot: subprocess.Popen[str] | None = None
@@ -69,7 +77,7 @@ def test_a_run_killed_while_posting_is_finished_by_the_next_and_resends_only_the
     keys = {r.headers["Idempotency-Key"] for r in receiver.requests if r.path == twice}
     assert len(keys) == 1
     with Session(engine) as session:
-        query = select(func.count(func.distinct(SentPaper.subscriber_id))).where(
+        query = select(func.count(func.distinct(SentPaper.channel))).where(
             col(SentPaper.channel).like("hook-%")
         )
         assert session.scalar(query) == len(READERS)
