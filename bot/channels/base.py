@@ -156,6 +156,14 @@ def text_option(options: Mapping[str, object], name: str, kind: str) -> str:
     return value.strip()
 
 
+def flag_option(options: Mapping[str, object], name: str, kind: str) -> bool:
+    """The true-or-false option `name` of a `kind` channel (false when unset); `ConfigError` otherwise."""
+    value = options.get(name, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{kind} channel: `{name}` must be true or false")
+    return value
+
+
 def url_option(options: Mapping[str, object], name: str, kind: str) -> str:
     """The http(s) address option `name` of a `kind` channel; `ConfigError` otherwise."""
     value = text_option(options, name, kind)
@@ -495,10 +503,11 @@ def entry_texts(digest: Digest, paper_view: PaperViewer = make_paper_view) -> li
     return texts
 
 
-def headline(digest: Digest, count: int) -> str:
-    """The first line of a chat message: the day and how many papers the digest holds."""
+def headline(digest: Digest, count: int, topic: str | None = None) -> str:
+    """The first line of a chat message: the day, the topic if one, and how many papers it holds."""
     papers = f"{count} paper{'' if count == 1 else 's'}"
-    return f"Papers for {digest.day.isoformat()}: {papers}"
+    about = "" if topic is None else f" in “{topic}”"
+    return f"Papers for {digest.day.isoformat()}{about}: {papers}"
 
 
 def pack(sizes: Sequence[int], *, max_items: int, max_size: int) -> list[list[int]]:

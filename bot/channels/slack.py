@@ -1,8 +1,9 @@
 """Slack: a digest as Block Kit messages to an incoming webhook.
 
-One message per digest: a headline section, one `mrkdwn` section per paper, and a
-closing section with the reader's links. A digest beyond Slack's limits (50 blocks
-per message, 3,000 characters per section's text) goes as several messages, each
+One message per digest (or, with the `per_topic` option, one per topic): a
+headline section, one `mrkdwn` section per paper, and a closing section with the
+reader's links in the last message. A digest beyond Slack's limits (50 blocks per
+message, 3,000 characters per section's text) goes as several messages, each
 numbered. `text` is the fallback Slack shows in notifications.
 """
 
@@ -23,6 +24,7 @@ from bot.channels.base import (
     describe_url,
     entry_texts,
     exchange,
+    flag_option,
     headline,
     pack,
     to_json,
@@ -52,13 +54,15 @@ _STAGES = ((300, 300, True, True), (300, 300, False, False), (100, 100, False, F
 
 @dataclass(frozen=True)
 class SlackConfig:
-    """An incoming webhook's address; it is the secret, so it is never shown."""
+    """An incoming webhook's address (the secret, so never shown); one message per topic or not."""
 
     webhook_url: str = field(repr=False)
+    per_topic: bool = False
 
     def describe(self) -> str:
         """ "Slack webhook https://hooks.slack.com/***": the host only."""
-        return f"Slack webhook {describe_url(self.webhook_url)}"
+        each = ", a message per topic" if self.per_topic else ""
+        return f"Slack webhook {describe_url(self.webhook_url)}{each}"
 
 
 def escape(text: str) -> str:
@@ -122,30 +126,38 @@ class SlackChannel(HttpChannel[SlackConfig]):
     def from_options(
         cls, options: Mapping[str, object], *, limiter: RateLimiter | None = None
     ) -> Self:
-        """A channel from its settings: `webhook_url`."""
-        return cls(SlackConfig(url_option(options, "webhook_url", cls.kind)), limiter=limiter)
+        """A channel from its settings: `webhook_url`, and `per_topic` (false by default)."""
+        config = SlackConfig(
+            url_option(options, "webhook_url", cls.kind),
+            flag_option(options, "per_topic", cls.kind),
+        )
+        return cls(config, limiter=limiter)
 
     def render(self, digest: Digest, *, paper_view: PaperViewer = make_paper_view) -> list[Payload]:
-        """One message of Block Kit sections per digest, several (numbered) when it is long."""
+        """Messages of Block Kit sections: one per digest (or topic), several (numbered) when long."""
         entries = entry_texts(digest, paper_view)
         sections = [entry_mrkdwn(entry) for entry in entries]
         closing = closing_mrkdwn(digest)
-        # Room for the headline and the closing section in every message.
-        groups = pack(
-            [len(text) for text in sections],
-            max_items=BLOCKS_MAX - 2,
-            max_size=MESSAGE_TEXT_MAX - 2 * SECTION_MAX,
-        )
-        first_line = headline(digest, len(entries))
+        groups: list[tuple[str | None, list[int]]] = []
+        for topic, indices in self._runs(digest):
+            # Room for the headline and the closing section in every message.
+            packed = pack(
+                [len(sections[index]) for index in indices],
+                max_items=BLOCKS_MAX - 2,
+                max_size=MESSAGE_TEXT_MAX - 2 * SECTION_MAX,
+            )
+            groups.extend((topic, [indices[i] for i in group]) for group in packed)
         payloads = []
-        for number, group in enumerate(groups, start=1):
+        for number, (topic, group) in enumerate(groups, start=1):
             label = f" (part {number} of {len(groups)})" if len(groups) > 1 else ""
+            count = len(entries) if topic is None else len(group)
+            first_line = headline(digest, count, topic)
             blocks = [_section(f"*{escape(first_line)}*{label}")]
             blocks.extend(_section(sections[index]) for index in group)
             if closing and number == len(groups):
                 blocks.append(_section(closing))
             content = {
-                "text": f"{first_line}{label}",
+                "text": f"{escape(first_line)}{label}",
                 "blocks": blocks,
                 # A digest links a dozen pages: previews of each would bury it.
                 "unfurl_links": False,
@@ -154,6 +166,18 @@ class SlackChannel(HttpChannel[SlackConfig]):
             ids = tuple(entries[index].paper_id for index in group)
             payloads.append(Payload(number, len(groups), content, ids))
         return payloads
+
+    def _runs(self, digest: Digest) -> list[tuple[str | None, list[int]]]:
+        """The entries' indices each message run holds: all together, or (per topic) each topic's."""
+        if not self.config.per_topic:
+            return [(None, list(range(len(digest.entries))))]
+        runs: list[tuple[str | None, list[int]]] = []
+        start = 0
+        for section in digest.sections:
+            if section.entries:
+                runs.append((section.topic, list(range(start, start + len(section.entries)))))
+            start += len(section.entries)
+        return runs or [(None, [])]
 
     async def send(
         self, client: httpx.AsyncClient, payload: Payload, *, idempotency_key: str

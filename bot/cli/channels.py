@@ -50,6 +50,7 @@ def channel_options(
     matrix_token: str | None,
     webhook: str | None,
     webhook_secret: str | None,
+    per_topic: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """The kind and options the command's flags describe; `InputError` unless exactly one kind."""
     kinds = {
@@ -62,8 +63,10 @@ def channel_options(
     if len(chosen) != 1:
         raise InputError("give exactly one of --slack, --discord, --matrix-room and --webhook")
     kind = chosen[0]
+    if per_topic and kind != "slack":
+        raise InputError("--per-topic is a Slack channel's")
     if kind == "slack":
-        return kind, {"webhook_url": _secret(slack)}
+        return kind, {"webhook_url": _secret(slack), **({"per_topic": True} if per_topic else {})}
     if kind == "discord":
         return kind, {"webhook_url": _secret(discord)}
     if kind == "matrix":
@@ -111,6 +114,9 @@ def add_command(
         str | None,
         typer.Option("--secret", help="The webhook's signing secret (or -)."),
     ] = None,
+    per_topic: Annotated[
+        bool, typer.Option("--per-topic", help="Slack: one message per topic, not per digest.")
+    ] = False,
     unused: Annotated[
         bool, typer.Option("--unused", help="Store it without sending digests to it yet.")
     ] = False,
@@ -124,8 +130,9 @@ def add_command(
 
     with as_usage_error():
         kind, options = channel_options(
-            slack, discord, matrix_room, matrix_homeserver, matrix_token, webhook, webhook_secret
-        )
+            slack, discord, matrix_room, matrix_homeserver, matrix_token, webhook, webhook_secret,
+            per_topic,
+        )  # fmt: skip
         if owner is not None and cadence is not None:
             raise InputError("--cadence is a lab channel's: a subscriber's digests keep theirs")
     _, engine = open_store()

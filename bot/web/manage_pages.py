@@ -14,6 +14,8 @@ The feedback links under each paper are `bot.web.feedback_pages`.
                                of the subscriber's topics marked or unmarked, 303 back
                                action=new-feeds: new feed addresses, the old ones retired
                                (`bot.web.feed_pages`), 303 back
+                               action=channel-add / channel-remove: one of the reader's own
+                               Slack or Discord webhooks (`bot.web.channel_forms`), 303 back
     GET  /unsubscribe/<token>  one button; a GET never changes anything (link scanners follow links)
     POST /unsubscribe/<token>  List-Unsubscribe=One-Click (the button, or an RFC 8058 mail client)
 
@@ -42,7 +44,7 @@ from bot.matching.facets import FOLLOW_FIELDS
 from bot.matching.hints import KeywordHint
 from bot.models import Paper, Subscriber, Subscription
 from bot.similar_papers import stored_example_topics
-from bot.subscriptions.channels import list_channels
+from bot.subscriptions.channels import ChannelInfo, list_channels
 from bot.subscriptions.examples import (
     ExamplePaper,
     examples_of,
@@ -64,6 +66,7 @@ from bot.subscriptions.spec import (
 )
 from bot.subscriptions.store import SubscriberView, find_subscriber, subscribe, unsubscribe
 from bot.tokens import LinkSubject
+from bot.web.channel_forms import CHANNEL_ACTIONS, WEB_KINDS, change_channel
 from bot.web.context import WebContext, web_context
 from bot.web.feed_pages import feed_links, new_feed_addresses, opml_link
 from bot.web.follow_form import FollowFields
@@ -340,6 +343,7 @@ def _show_stored(request: Request, subject: LinkSubject) -> Response:
         request, context, subject, view, ManageForm.from_view(view), saved=saved,
         examples_changed=request.query_params.get("examples") == "1", search=search,
         feeds_renewed=request.query_params.get("feeds") == "1",
+        channels_changed=request.query_params.get("channels") == "1",
         status=400 if search is not None and search.problem else 200,
     )  # fmt: skip
 
@@ -359,6 +363,8 @@ def _submit(request: Request, subject: LinkSubject, fields: dict[str, str]) -> R
         return _submit_example(request, context, subject, view, fields)
     if fields.get("action") == NEW_FEEDS_ACTION:
         return _submit_new_feeds(request, context, subject)
+    if fields.get("action") in CHANNEL_ACTIONS:
+        return _submit_channel(request, context, subject, view, fields)
     form = ManageForm.from_fields(fields)
     if fields.get("action") != "save":  # "preview", or Enter pressed somewhere: never a save
         return _render(request, context, subject, view, form)
@@ -416,11 +422,15 @@ def _render(
     saved: bool = False,
     examples_changed: bool = False,
     feeds_renewed: bool = False,
+    channels_changed: bool = False,
     search: "Search | None" = None,
     errors: list[str] | None = None,
+    channel_error: str | None = None,
     status: int = 200,
 ) -> Response:
     csrf = csrf_token(request)
+    with Session(context.engine) as session:
+        own_channels = list_channels(session, view.email)
     backlog = context.settings.delivery.backlog_days
     preview, hints = _preview(request, context, form, view)
     response = page(
@@ -431,7 +441,11 @@ def _render(
             "unsubscribed": view.status != "active",
             "form": form,
             "cadences": [(name, _CADENCE_LABELS.get(name, name)) for name in CADENCES],
-            "channel_choices": _channel_choices(context.engine, view, form),
+            "channel_choices": _channel_choices(own_channels, form),
+            "own_channels": own_channels,
+            "web_kinds": [(kind, service.label) for kind, service in WEB_KINDS.items()],
+            "channels_changed": channels_changed,
+            "channel_error": channel_error,
             "site_zone": context.settings.schedule.timezone,
             "csrf": csrf,
             "csrf_field": CSRF_FIELD,
@@ -531,12 +545,8 @@ def _search(engine: Engine, view: SubscriberView, query: Mapping[str, str]) -> S
     return Search(topic_id, text, tuple(found))
 
 
-def _channel_choices(
-    engine: Engine, view: SubscriberView, form: ManageForm
-) -> list[tuple[str, str, bool]]:
+def _channel_choices(own: list[ChannelInfo], form: ManageForm) -> list[tuple[str, str, bool]]:
     """The channels the form offers: (field name, label, checked), built-in ones first."""
-    with Session(engine) as session:
-        own = list_channels(session, view.email)
     labels = {name: _CHANNEL_LABELS[name] for name in BUILT_IN_CHANNELS}
     labels.update((c.name, f"{c.name}: {c.description}") for c in own)
     return [(_CHANNEL_FIELD + name, label, name in form.channels) for name, label in labels.items()]
@@ -601,6 +611,28 @@ def _submit_example(
     )
     return RedirectResponse(
         f"{request.url.path}?examples=1{anchor}", status_code=303, headers=PRIVATE_HEADERS
+    )
+
+
+def _submit_channel(
+    request: Request,
+    context: WebContext,
+    subject: LinkSubject,
+    view: SubscriberView,
+    fields: Mapping[str, str],
+) -> Response:
+    """Add or remove one of the reader's chat channels, then back to the page; the page and why if not."""
+    try:
+        done = change_channel(context.engine, subject, fields, now=context.clock())
+    except InputError as exc:
+        return _render(
+            request, context, subject, view, ManageForm.from_view(view),
+            channel_error=_sentence(exc), status=400,
+        )  # fmt: skip
+    if not done:
+        return bad_link_page(request)  # the subscriber went away meanwhile
+    return RedirectResponse(
+        f"{request.url.path}?channels=1#channels", status_code=303, headers=PRIVATE_HEADERS
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from bot.channels.base import to_json
 from bot.channels.slack import BLOCKS_MAX, SECTION_MAX, SlackChannel, SlackConfig, escape, link
+from bot.errors import ConfigError
 from tests.channels.conftest import FakeTime, Receiver, Reply, send
 from tests.channels.samples import every_paper_once, long_digest, pretty, sample_digest
 from tests.conftest import DATA
@@ -111,3 +112,37 @@ def test_the_webhook_address_is_never_shown(
         assert "XXXXsecretXXXX" not in text and "T000" not in text
     assert channel.describe() == f"Slack webhook {receiver.base}/***"
     assert len(logged) == 3
+
+
+def test_golden_slack_messages_of_the_sample_digest_one_per_topic() -> None:
+    config = SlackConfig(f"https://hooks.slack.com/services/{SECRET}", per_topic=True)
+    payloads = SlackChannel(config).render(sample_digest())
+    assert [p.content["text"] for p in payloads] == [
+        "Papers for 2023-11-28 in “video &amp; 3D”: 3 papers (part 1 of 2)",  # escaped
+        "Papers for 2023-11-28 in “language models”: 5 papers (part 2 of 2)",
+    ]
+    assert_golden(pretty(payloads), DATA / "channels" / "slack_per_topic.json")
+
+
+@pytest.mark.parametrize("count", [6, 120])
+def test_messages_per_topic_hold_one_topic_each_within_the_limits(count: int) -> None:
+    digest = long_digest(count, topics=3)
+    config = SlackConfig("https://hooks.slack.com/x", per_topic=True)
+    payloads = SlackChannel(config).render(digest)
+    every_paper_once(digest, payloads)
+    topic_of = {e.paper.paper_id: s.topic for s in digest.sections for e in s.entries}
+    for payload in payloads:
+        assert len(payload.content["blocks"]) <= BLOCKS_MAX
+        [topic] = {topic_of[paper_id] for paper_id in payload.paper_ids}
+        assert f"in “{escape(topic)}”" in payload.content["text"]
+    assert len(payloads) >= 3
+    assert "next time" in json.dumps(payloads[-1].content)
+
+
+def test_the_per_topic_option_must_be_true_or_false() -> None:
+    with pytest.raises(ConfigError, match="`per_topic` must be true or false"):
+        SlackChannel.from_options({"webhook_url": "https://hooks.slack.com/x", "per_topic": "yes"})
+    channel = SlackChannel.from_options(
+        {"webhook_url": "https://hooks.slack.com/x", "per_topic": True}
+    )
+    assert channel.describe() == "Slack webhook https://hooks.slack.com/***, a message per topic"

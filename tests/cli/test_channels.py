@@ -75,9 +75,12 @@ def test_a_lab_channel_is_added_for_no_one_fed_by_routed_topics_and_removed(
 ) -> None:
     for email, keyword in (("ana@lab.org", "graph neural network"), ("bob@lab.org", "graph")):
         assert run_cli("subscribe", email, keyword, "--name", "graphs").returncode == 0
-    added = run_cli("channel", "add", "lab-room", "--slack", HOOK, "--cadence", "weekly")
+    added = run_cli(
+        "channel", "add", "lab-room", "--slack", HOOK, "--cadence", "weekly", "--per-topic"
+    )
     assert added.returncode == 0, added.stderr
     assert added.stdout.startswith("added lab channel lab-room: ")
+    assert "a message per topic" in added.stdout
     ambiguous = run_cli("channel", "route", "lab-room", "graphs")
     assert ambiguous.returncode == 1
     assert ambiguous.stderr.strip().splitlines() == [

@@ -113,6 +113,37 @@ def test_a_429_is_waited_out_for_the_time_the_service_asks(
     assert len(receiver.requests) == 2
 
 
+def test_a_dropped_connection_and_a_slow_reply_are_tried_again_as_the_same_message(
+    tmp_path: Path, database_url: str, clock: ManualClock, receiver: Receiver
+) -> None:
+    env = {"PAPERBOT_DELIVERY_RETRIES": "2", "PAPERBOT_DELIVERY_CHANNEL_TIMEOUT": "0.5"}
+    engine, settings = _setup(tmp_path, clock, env, database_url=database_url)
+    _subscribe(engine, clock, "ana@lab.org", "graph neural network", channels=["markdown"])
+    with write_session(engine) as session:
+        add_channel(
+            session, "hook", "webhook", {"url": receiver.url("/in"), "secret": SECRET},
+            owner="ana@lab.org", now=clock(),
+        )  # fmt: skip
+    # The first request is taken and its connection dropped; the second is held past the
+    # timeout (a slow reply); the third is answered.
+    receiver.answer("drop", "hang")
+    try:
+        report = deliver(engine, settings, clock=clock)
+    finally:
+        receiver.release.set()
+    [hook] = [o for o in report.outcomes if o.channel == "hook"]
+    assert hook.status == "sent", hook.reason
+    assert len(receiver.requests) == 3
+    assert len({r.headers["Idempotency-Key"] for r in receiver.requests}) == 1
+    # The same document each time, but for when each request was made.
+    documents = [json.loads(r.body) for r in receiver.requests]
+    assert all({**d, "sent_at": ""} == {**documents[0], "sent_at": ""} for d in documents)
+    with Session(engine) as session:
+        [delivery] = session.scalars(select(Delivery).where(col(Delivery.channel) == "hook"))
+    assert delivery.attempts == 3
+    assert _ledger(engine, "hook") == _ledger(engine, "markdown")
+
+
 def test_a_digest_cut_short_keeps_the_papers_that_went_and_sends_only_the_rest(
     tmp_path: Path, database_url: str, clock: ManualClock, receiver: Receiver
 ) -> None:

@@ -274,3 +274,39 @@ def test_an_example_paper_is_found_added_and_removed_on_the_manage_page(
     assert all(title not in text for text in after)
     assert "No example papers yet." in shown and "Example papers updated" in shown
     assert blocked == []
+
+
+def test_a_slack_webhook_is_added_chosen_and_removed_on_the_manage_page(
+    site: BrowserSite,
+    browser: BrowserThread,
+    smtp_server: SmtpServer,
+    run_cli: RunCli,
+    artifacts: Path,
+) -> None:
+    manage_url = _digest_link(site, run_cli, smtp_server, "manage")
+    hook = "https://hooks.slack.com/services/T0000/B0000/Xs3cretXs3cretXs3cret"
+    blocked: list[str] = []
+
+    def add_and_remove(b: Browser) -> tuple[str, bool, str, str]:
+        page = _guarded_page(b, site.base, blocked)
+        page.goto(manage_url)
+        card = page.locator("#channels")
+        card.locator("select[name=kind]").select_option("slack")
+        card.locator("input[name=name]").fill("lab-room")
+        card.locator("input[name=url]").fill(hook)
+        card.locator("button", has_text="Add channel").click()
+        listed = page.locator("#channels").inner_text()
+        chosen = page.locator("input[name='channel-lab-room']").is_checked()
+        page.screenshot(path=artifacts / "web-manage-channels.png", full_page=True)
+        source = page.content()
+        page.locator("#channels li", has_text="lab-room").locator("button").click()
+        return listed, chosen, source, page.locator("#channels").inner_text()
+
+    listed, chosen, source, after = browser.run(add_and_remove)
+    assert "Chat channels updated." in listed
+    assert "lab-room: Slack webhook https://hooks.slack.com/***" in listed
+    assert chosen  # the reader's digests go to it
+    assert "s3cret" not in source and "T0000" not in source
+    assert "lab-room" not in after and blocked == []
+    channels = json.loads(run_cli("subscriptions", "--json", env=site.env).stdout)
+    assert [s["channels"] for s in channels] == [["email"]]

@@ -23,13 +23,13 @@ from bot.delivery.ledger import record_delivery
 from bot.ingest.identity import title_key
 from bot.ingest.pipeline import ingest_file
 from bot.models import Delivery, Paper, SentPaper, Subscriber
-from bot.subscriptions.channels import add_channel
+from bot.subscriptions.channels import add_channel, list_channels
 from bot.subscriptions.examples import mark_example
 from bot.subscriptions.spec import email_key, make_spec
 from bot.subscriptions.store import subscribe, unsubscribe
 from bot.tokens import TokenSubject, make_token
 from bot.web.context import WebContext
-from bot.web.security import CSRF_COOKIE
+from bot.web.security import CSRF_COOKIE, CSRF_FIELD
 from tests.conftest import DATA, DATABASES
 from tests.web.manage_site import (
     ANA,
@@ -886,3 +886,103 @@ def test_the_readers_chat_channels_are_offered_masked_and_chosen_on_the_page(
     refused = site.client.post(url, data={**form, "action": "save"})
     assert refused.status_code == 400 and "no channel named" in refused.text
     assert site.view().channels == ("email", "ana-slack")
+
+
+# --- Chat channels added by the reader -------------------------------------------------
+
+SLACK_HOOK = "https://hooks.slack.com/services/T0000/B0000/Xs3cretXs3cretXs3cret"
+
+
+def _post_channel(site: ManageSite, **fields: str) -> httpx.Response:
+    url, form = _manage_form(site)
+    return site.client.post(
+        url, data={CSRF_FIELD: form[CSRF_FIELD], **fields}, follow_redirects=False
+    )
+
+
+def test_a_reader_adds_a_slack_webhook_which_gets_digests_and_is_never_shown_again(
+    site: ManageSite,
+) -> None:
+    added = _post_channel(
+        site, action="channel-add", kind="slack", name="My-Room", url=SLACK_HOOK, per_topic="on"
+    )
+    assert added.status_code == 303 and added.headers["location"].endswith("?channels=1#channels")
+    assert site.view().channels == ("email", "my-room")
+    page = site.client.get(added.headers["location"]).text
+    assert "Chat channels updated." in page
+    assert "my-room: Slack webhook https://hooks.slack.com/***, a message per topic" in page
+    assert "s3cret" not in page and "T0000" not in page
+    removed = _post_channel(site, action="channel-remove", name="my-room")
+    assert removed.status_code == 303
+    assert site.view().channels == ("email",)
+    with Session(site.engine) as session:
+        assert list_channels(session, ANA) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        (
+            {"kind": "slack", "url": "http://hooks.slack.com/services/T0/B0/x"},
+            "not a Slack webhook",
+        ),
+        ({"kind": "slack", "url": "https://127.0.0.1/services/T0/B0/x"}, "not a Slack webhook"),
+        (
+            {"kind": "slack", "url": "https://hooks.slack.com.evil.example/services/x"},
+            "not a Slack",
+        ),
+        ({"kind": "slack", "url": "https://u:p@hooks.slack.com/services/T0/B0/x"}, "not a Slack"),
+        ({"kind": "slack", "url": "https://hooks.slack.com:8443/services/T0/B0/x"}, "not a Slack"),
+        ({"kind": "slack", "url": "https://hooks.slack.com/other/T0/B0/x"}, "not a Slack"),
+        ({"kind": "discord", "url": SLACK_HOOK}, "not a Discord webhook"),
+        ({"kind": "matrix", "url": SLACK_HOOK}, "Choose Slack or Discord"),
+        ({"kind": "webhook", "url": "http://10.0.0.1/in"}, "Choose Slack or Discord"),
+        ({"kind": "slack", "url": SLACK_HOOK, "name": "<b>x</b>"}, "1 to 40 lowercase letters"),
+        ({"kind": "slack", "url": SLACK_HOOK, "name": "email"}, "built-in channel"),
+        ({"kind": "slack", "url": "https://hooks.slack.com/services/" + "x" * 600}, "not a Slack"),
+    ],
+)
+def test_an_address_outside_the_services_or_a_bad_name_is_refused_unsaid(
+    site: ManageSite, fields: dict[str, str], said: str
+) -> None:
+    response = _post_channel(site, action="channel-add", **{"name": "room", **fields})
+    assert response.status_code == 400
+    assert said in response.text
+    assert fields["url"] not in response.text  # an address is a secret, even a wrong one
+    assert "<b>x</b>" not in response.text
+    with Session(site.engine) as session:
+        assert list_channels(session, ANA) == []
+    assert site.view().channels == ("email",)
+
+
+def test_a_reader_cannot_remove_another_readers_channel_nor_their_only_one(
+    site: ManageSite,
+) -> None:
+    with write_session(site.engine) as session:
+        add_channel(session, "bo-room", "slack", {"webhook_url": SLACK_HOOK}, owner=BO,
+                    now=INGESTED_AT)  # fmt: skip
+    refused = _post_channel(site, action="channel-remove", name="bo-room")
+    assert (
+        refused.status_code == 400 and "You have no channel named &#39;bo-room&#39;" in refused.text
+    )
+    assert _post_channel(site, action="channel-add", kind="slack", name="ana-room",
+                         url=SLACK_HOOK).status_code == 303  # fmt: skip
+    url, form = _manage_form(site)
+    form.pop("channel-email")
+    assert site.client.post(url, data={**form, "action": "save"}).status_code == 200
+    assert site.view().channels == ("ana-room",)
+    only = _post_channel(site, action="channel-remove", name="ana-room")
+    assert only.status_code == 400 and "only place your digests go" in only.text
+    with Session(site.engine) as session:
+        assert [c.name for c in list_channels(session)] == ["ana-room", "bo-room"]
+
+
+def test_a_channel_form_without_the_matching_csrf_value_is_refused(site: ManageSite) -> None:
+    url, _ = _manage_form(site)
+    response = site.client.post(
+        url, data={CSRF_FIELD: "forged", "action": "channel-add", "kind": "slack",
+                   "name": "room", "url": SLACK_HOOK},
+    )  # fmt: skip
+    assert "This form has expired" in response.text
+    with Session(site.engine) as session:
+        assert list_channels(session, ANA) == []
