@@ -152,17 +152,16 @@ def add_command(
     )
 
 
-_TOPIC_OWNER = typer.Option(
-    "--of", help="The topic's subscriber, when several have a topic of that name."
-)
+_LabName = Annotated[str, typer.Argument(help="The lab channel's name.")]
+_TopicName = Annotated[str, typer.Argument(help="The topic's name.")]
+_TopicOwner = Annotated[
+    str | None,
+    typer.Option("--of", help="The topic's subscriber, when several have a topic of that name."),
+]
 
 
 @channel_app.command("route")
-def route_command(
-    name: Annotated[str, typer.Argument(help="The lab channel's name.")],
-    topic: Annotated[str, typer.Argument(help="The topic's name.")],
-    owner: Annotated[str | None, _TOPIC_OWNER] = None,
-) -> None:
+def route_command(name: _LabName, topic: _TopicName, owner: _TopicOwner = None) -> None:
     """Send the matches of a topic to a lab channel too, each paper once."""
     from bot.subscriptions.lab_channels import route_topic
 
@@ -178,11 +177,7 @@ def route_command(
 
 
 @channel_app.command("unroute")
-def unroute_command(
-    name: Annotated[str, typer.Argument(help="The lab channel's name.")],
-    topic: Annotated[str, typer.Argument(help="The topic's name.")],
-    owner: Annotated[str | None, _TOPIC_OWNER] = None,
-) -> None:
+def unroute_command(name: _LabName, topic: _TopicName, owner: _TopicOwner = None) -> None:
     """Stop sending the matches of a topic to a lab channel."""
     from bot.subscriptions.lab_channels import unroute_topic
 

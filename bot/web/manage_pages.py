@@ -26,7 +26,7 @@ on the event loop.
 """
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -597,21 +597,16 @@ def _submit_example(
     fields: Mapping[str, str],
 ) -> Response:
     """Mark or unmark one example paper, then back to the page; the stored page and why if not."""
-    try:
-        done = _change_example(context.engine, subject, fields, now=context.clock())
-    except InputError as exc:
-        return _render(
-            request, context, subject, view, ManageForm.from_view(view),
-            errors=[_sentence(exc)], status=400,
-        )  # fmt: skip
-    if not done:
-        return bad_link_page(request)  # the subscriber went away meanwhile
-    anchor = (
-        f"#examples-{fields.get('topic', '')}" if _ID.fullmatch(fields.get("topic", "")) else ""
-    )
-    return RedirectResponse(
-        f"{request.url.path}?examples=1{anchor}", status_code=303, headers=PRIVATE_HEADERS
-    )
+    topic = fields.get("topic", "")
+    return _change_then_back(
+        request,
+        lambda: _change_example(context.engine, subject, fields, now=context.clock()),
+        lambda error: _render(
+            request, context, subject, view, ManageForm.from_view(view), errors=[error],
+            status=400,
+        ),
+        "?examples=1" + (f"#examples-{topic}" if _ID.fullmatch(topic) else ""),
+    )  # fmt: skip
 
 
 def _submit_channel(
@@ -622,18 +617,34 @@ def _submit_channel(
     fields: Mapping[str, str],
 ) -> Response:
     """Add or remove one of the reader's chat channels, then back to the page; the page and why if not."""
+    return _change_then_back(
+        request,
+        lambda: change_channel(context.engine, subject, fields, now=context.clock()),
+        lambda error: _render(
+            request, context, subject, view, ManageForm.from_view(view), channel_error=error,
+            status=400,
+        ),
+        "?channels=1#channels",
+    )  # fmt: skip
+
+
+def _change_then_back(
+    request: Request,
+    change: Callable[[], bool],
+    refused: Callable[[str], Response],
+    back: str,
+) -> Response:
+    """Run `change` (False: the link's owner is gone), then 303 to this page with `back` appended.
+
+    An `InputError` (nothing changed) gets `refused(its sentence)` instead.
+    """
     try:
-        done = change_channel(context.engine, subject, fields, now=context.clock())
+        done = change()
     except InputError as exc:
-        return _render(
-            request, context, subject, view, ManageForm.from_view(view),
-            channel_error=_sentence(exc), status=400,
-        )  # fmt: skip
+        return refused(_sentence(exc))
     if not done:
         return bad_link_page(request)  # the subscriber went away meanwhile
-    return RedirectResponse(
-        f"{request.url.path}?channels=1#channels", status_code=303, headers=PRIVATE_HEADERS
-    )
+    return RedirectResponse(f"{request.url.path}{back}", status_code=303, headers=PRIVATE_HEADERS)
 
 
 def _change_example(

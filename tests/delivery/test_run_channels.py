@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db import write_session
 from bot.delivery import claims
 from bot.delivery.claims import Round
+from bot.delivery.outcomes import DeliveryReport
 from bot.delivery.run import deliver
 from bot.models import Delivery, SentPaper
 from bot.subscriptions.channels import add_channel
@@ -176,6 +177,21 @@ def test_two_workers_at_once_post_each_readers_digest_once(
                 owner=email, now=clock(),
             )  # fmt: skip
     receiver.on_request = lambda request: time.sleep(0.01)  # so the two workers overlap
+    reports = two_workers(engine, settings, clock)
+    posts = sorted(r.path for r in receiver.requests)
+    assert posts == sorted(f"/in/{n}" for n in range(readers))  # each channel exactly once
+    posted_by = [sum(o.status == "sent" and o.channel != "markdown" for o in r.outcomes)
+                 for r in reports]  # fmt: skip
+    assert sum(posted_by) == readers and min(posted_by) > 0  # both took part
+    with Session(engine) as session:
+        query = select(func.count(func.distinct(SentPaper.subscriber_id))).where(
+            col(SentPaper.channel).like("hook-%")
+        )
+        assert session.scalar(query) == readers
+
+
+def two_workers(engine: Engine, settings: Settings, clock: ManualClock) -> list[DeliveryReport]:
+    """The reports of two runs in threads sharing one round, as two `serve` workers would."""
     started = claims.start_round(engine, holder="test:0", now=clock())
     reports = []
 
@@ -190,16 +206,7 @@ def test_two_workers_at_once_post_each_readers_digest_once(
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    posts = sorted(r.path for r in receiver.requests)
-    assert posts == sorted(f"/in/{n}" for n in range(readers))  # each channel exactly once
-    posted_by = [sum(o.status == "sent" and o.channel != "markdown" for o in r.outcomes)
-                 for r in reports]  # fmt: skip
-    assert sum(posted_by) == readers and min(posted_by) > 0  # both took part
-    with Session(engine) as session:
-        query = select(func.count(func.distinct(SentPaper.subscriber_id))).where(
-            col(SentPaper.channel).like("hook-%")
-        )
-        assert session.scalar(query) == readers
+    return reports
 
 
 def _short(seconds: float) -> None:

@@ -5,7 +5,6 @@ get Markdown files.
 """
 
 import json
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,8 +15,6 @@ from sqlmodel import Session, col
 
 from bot.config import Settings
 from bot.db import write_session
-from bot.delivery import claims
-from bot.delivery.claims import Round
 from bot.delivery.run import deliver
 from bot.models import SentPaper, Subscriber
 from bot.subscriptions.channels import add_channel
@@ -26,6 +23,7 @@ from bot.subscriptions.spec import DEFAULT_TOPIC
 from tests.channels.conftest import Receiver
 from tests.delivery.conftest import ManualClock
 from tests.delivery.test_run import _setup, _subscribe
+from tests.delivery.test_run_channels import two_workers
 
 SECRET = "a-webhook-signing-secret"
 
@@ -122,24 +120,8 @@ def test_two_workers_at_once_post_each_lab_channels_digest_once(
         _subscribe(engine, clock, email, "graph neural network", channels=["markdown"])
         _lab_channel(engine, clock, f"room-{number}", receiver.url(f"/room/{number}"), email)
     receiver.on_request = lambda request: time.sleep(0.01)  # so the two workers overlap
-    started = claims.start_round(engine, holder="test:0", now=clock())
-    reports = []
-
-    def run() -> None:
-        reports.append(
-            deliver(engine, settings, clock=clock, join=Round(started, None), sleep=_short)
-        )
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    reports = two_workers(engine, settings, clock)
     posts = sorted(r.path for r in receiver.requests)
     assert posts == sorted(f"/room/{n}" for n in range(rooms))  # each room exactly once
     posted_by = [sum(o.channel.startswith("room-") for o in r.outcomes) for r in reports]
     assert sum(posted_by) == rooms and min(posted_by) > 0  # both took part
-
-
-def _short(seconds: float) -> None:
-    time.sleep(0.05)
