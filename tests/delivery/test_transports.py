@@ -570,15 +570,15 @@ def test_smtp_asks_before_each_message_once_its_session_is_set_up(
 # --- Serialised messages: DATA without aiosmtplib's rewriting ----------------------------
 
 
-def _wired(recipient: str, body: str) -> Outgoing:
-    """A message carrying its own SMTP bytes (as digests do), with `body` as its text."""
+def _wired(recipient: str, body: str) -> tuple[Outgoing, bytes]:
+    """A message carrying its own SMTP bytes (as digests do), with `body` as its text; the bytes."""
     message = DigestMessage()
     message["From"] = "paperbot@example.org"
     message["To"] = recipient
     message["Subject"] = "Dots"
     message.set_content(body, cte="7bit")
-    message.wire = bytes(message.as_bytes(policy=policy.SMTP))
-    return Outgoing("k-" + recipient, recipient, message)
+    wire = message.wire = bytes(message.as_bytes(policy=policy.SMTP))
+    return Outgoing("k-" + recipient, recipient, message), wire
 
 
 def test_data_section_stuffs_leading_periods_and_ends_the_data() -> None:
@@ -593,27 +593,26 @@ def test_serialised_messages_arrive_byte_for_byte_with_their_leading_periods(
     smtp_server: SmtpServer,
 ) -> None:
     body = ".starts with a period\r\n..two of them\r\n.\r\nthe line above was a lone period\r\n"
-    item = _wired("dots@example.org", body.replace("\r\n", "\n"))
-    assert item.message.wire is not None and b"\r\n.\r\n" in item.message.wire
+    item, wire = _wired("dots@example.org", body.replace("\r\n", "\n"))
+    assert b"\r\n.\r\n" in wire
 
     [result] = send(SmtpTransport(settings_for(smtp_server.port)), [item])
 
     assert result.accepted, result
     [got] = smtp_server.handler.received
     assert got.message.get_content().replace("\r\n", "\n") == body.replace("\r\n", "\n")
-    assert bytes(got.message.as_bytes(policy=policy.SMTP)) == item.message.wire
+    assert bytes(got.message.as_bytes(policy=policy.SMTP)) == wire
 
 
 @pytest.mark.parametrize(("spare", "accepted"), [(0, True), (-1, False)])
 def test_a_server_size_limit_applies_to_the_message_as_sent_and_the_next_still_goes(
     start_server: StartServer, spare: int, accepted: bool
 ) -> None:
-    item = _wired("size@example.org", "A body.\n" * 50)
-    assert item.message.wire is not None
-    server = start_server(data_size_limit=len(item.message.wire) + spare)
+    item, wire = _wired("size@example.org", "A body.\n" * 50)
+    server = start_server(data_size_limit=len(wire) + spare)
     transport = SmtpTransport(settings_for(server.port), connections=1)
 
-    result, after = send(transport, [item, _wired("next@example.org", "B")])
+    result, after = send(transport, [item, _wired("next@example.org", "B")[0]])
 
     assert result.accepted is accepted, result
     if not accepted:
