@@ -37,8 +37,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def _empty_list() -> list[Any]:
+    return []
+
+
+def _empty_dict() -> dict[str, Any]:
+    return {}
+
+
+# The default factories are plain functions, not `list` and `dict`: pydantic reads a
+# factory's signature at every construction, and a builtin's costs 60 us (its text
+# signature is parsed each time) against 4 us: a topic row took half a millisecond.
+
+
 def _json_list() -> Any:
-    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    return Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
 
 
 def _big_int() -> Any:
@@ -85,7 +98,7 @@ class Paper(SQLModel, table=True):
     ai_summary: str | None = None
     # Added to tables holding rows: a default in the database fills theirs.
     ai_keywords: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+        default_factory=_empty_list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
     organization_name: str | None = None  # the Hub's short name; `organization` is the full one
 
@@ -178,7 +191,9 @@ class Subscriber(SQLModel, table=True):
 
 def _added_json_list() -> Any:
     # Added to tables holding rows: a default in the database fills theirs.
-    return Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    return Field(
+        default_factory=_empty_list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class Subscription(SQLModel, table=True):
@@ -256,7 +271,9 @@ class Run(SQLModel, table=True):
     started_at: datetime = _timestamp()
     finished_at: datetime | None = _timestamp(nullable=True)
     status: str = "running"  # "running", "ok", "partial" or "failed"
-    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    counts: dict[str, int] = Field(
+        default_factory=_empty_dict, sa_column=Column(JSON, nullable=False)
+    )
     details: list[dict[str, str]] = _json_list()
 
 
@@ -308,7 +325,9 @@ class Channel(SQLModel, table=True):
     name: str = Field(unique=True)
     kind: str
     subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE", index=True)
-    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    options: dict[str, Any] = Field(
+        default_factory=_empty_dict, sa_column=Column(JSON, nullable=False)
+    )
     created_at: datetime = _timestamp()
 
 
@@ -410,7 +429,9 @@ class PendingSubscription(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str
     email_key: str = Field(index=True)
-    request: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    request: dict[str, Any] = Field(
+        default_factory=_empty_dict, sa_column=Column(JSON, nullable=False)
+    )
     created_at: datetime = _timestamp()
     confirmed_at: datetime | None = _timestamp(nullable=True)
 

@@ -2,7 +2,6 @@
 
 import json
 from dataclasses import asdict, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -40,12 +39,12 @@ from bot.subscriptions.spec import (
     shifted_level,
 )
 from bot.subscriptions.store import (
-    SubscribeOutcome,
     Topic,
     as_specs,
     find_subscriber,
     list_subscribers,
     subscribe,
+    subscribe_many,
     unsubscribe,
 )
 
@@ -291,7 +290,9 @@ def import_command(
     _, engine = open_store(create=True)
     now = utc_now()
     with write_session(engine) as session:
-        outcomes = [_imported(session, path, where, spec, now) for where, spec in entries]
+        outcomes = subscribe_many(
+            session, specs, now=now, source="import", label=lambda i: f"{path}: {entries[i][0]}"
+        )
     new = sum(o.new_subscriber for o in outcomes)
     out.print(f"imported {len(specs)} subscription(s) from {path}: {new} new subscriber(s)")
     checker = KeywordChecker.of_store(engine)
@@ -318,16 +319,6 @@ def export_command(
     else:
         output.write_text(text, encoding="utf-8")
         out.print(f"exported {len(specs)} subscription(s) to {output}")
-
-
-def _imported(
-    session: Session, path: Path, where: str, spec: SubscriptionSpec, now: datetime
-) -> SubscribeOutcome:
-    """Store one spec of an import file; an error (an unknown paper) names the file and row."""
-    try:
-        return subscribe(session, spec, now=now, source="import")
-    except InputError as exc:
-        raise InputError(f"{path}: {where}: {exc}") from None
 
 
 def _read(path: Path) -> list[files.Entry]:

@@ -1,19 +1,21 @@
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.clock import Clock
-from bot.db import write_session
+from bot.db import open_engine, upgrade_schema, write_session
 from bot.errors import InputError
-from bot.subscriptions.spec import make_spec
+from bot.subscriptions.spec import SubscriptionSpec, make_spec
 from bot.subscriptions.store import (
     as_specs,
     find_subscriber,
     list_subscribers,
     opt_in,
     subscribe,
+    subscribe_many,
     subscriber_time_zones,
     unsubscribe,
 )
@@ -210,3 +212,66 @@ def test_a_topic_keeps_its_level_when_a_spec_gives_none(engine: Engine, clock: C
     with Session(engine) as session:
         found = find_subscriber(session, "a@lab.org")
     assert found is not None and found.topics[1].level == 0
+
+
+def _batch() -> list[SubscriptionSpec]:
+    """Rows an import may hold: an address twice, a returning one, a changed topic."""
+    return [
+        make_spec("new@lab.org", ["GAN"], name="gans"),
+        make_spec("New@Lab.org", ["MoE"], name="moe", cadence="weekly"),
+        make_spec("left@lab.org", ["LoRA"], channels=["markdown"]),
+        make_spec("kept@lab.org", ["diffusion"], ["audio"], timezone="Asia/Tokyo"),
+        make_spec("new@lab.org", ["GANs", "StyleGAN"], name="gans"),
+    ]
+
+
+def _stored_before(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        subscribe(session, make_spec("left@lab.org", ["old"]), now=clock())
+        unsubscribe(session, "left@lab.org", now=clock())
+        subscribe(session, make_spec("kept@lab.org", ["old"], cadence="weekly"), now=clock())
+
+
+def test_subscribing_many_at_once_is_subscribing_them_in_turn(
+    engine: Engine, clock: Clock, tmp_path: Path
+) -> None:
+    other = open_engine(f"sqlite:///{tmp_path / 'in-turn.db'}")
+    upgrade_schema(other)
+    for store in (engine, other):
+        _stored_before(store, clock)
+    with write_session(engine) as session:
+        together = subscribe_many(session, _batch(), now=clock())
+    with write_session(other) as session:
+        in_turn = [subscribe(session, spec, now=clock()) for spec in _batch()]
+    assert together == in_turn
+    assert [(o.new_subscriber, o.new_topic, o.resubscribed) for o in together] == [
+        (True, True, False),
+        (False, True, False),
+        (False, True, True),  # leaving dropped their topics: this one is new again
+        (False, False, False),
+        (False, False, False),
+    ]
+    views = []
+    for store in (engine, other):
+        with Session(store) as session:
+            views.append(
+                [(s.email, s.cadence, s.channels, s.status, s.timezone, s.topics)
+                 for s in list_subscribers(session, include_unsubscribed=True)]
+            )  # fmt: skip
+    strip = [[(*row[:5], [(t.name, t.keywords, t.exclusions) for t in row[5]]) for row in v]
+             for v in views]  # fmt: skip
+    assert strip[0] == strip[1]
+    assert strip[0][2] == (
+        "new@lab.org", "weekly", ("email",), "active", None,
+        [("gans", ("GANs", "StyleGAN"), ()), ("moe", ("MoE",), ())],
+    )  # fmt: skip
+    other.dispose()
+
+
+def test_a_bad_row_among_many_is_named_and_nothing_is_stored(engine: Engine, clock: Clock) -> None:
+    rows = [make_spec("a@lab.org", ["GAN"]), make_spec("b@lab.org", ["GAN"], channels=["nope"])]
+    with pytest.raises(InputError) as refused, write_session(engine) as session:
+        subscribe_many(session, rows, now=clock(), label=lambda i: f"row {i + 2}")
+    assert str(refused.value).startswith("row 3: b@lab.org has no channel named 'nope'")
+    with Session(engine) as session:
+        assert list_subscribers(session, include_unsubscribed=True) == []
