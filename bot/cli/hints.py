@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cli.app import err
 from bot.matching.engine import Matcher
-from bot.matching.hints import Vocabulary, keyword_hints
+from bot.matching.hints import KeywordHint, Vocabulary, keyword_hint
 from bot.papers import papers_for_matching
 
 
@@ -21,6 +21,8 @@ class KeywordChecker:
     def __init__(self, matcher: Matcher) -> None:
         self._matcher = matcher
         self._vocabulary = Vocabulary.of_matcher(matcher)
+        # An import repeats keywords across thousands of rows: each is looked at once.
+        self._hints: dict[str, KeywordHint | None] = {}
 
     @classmethod
     def of_store(cls, engine: Engine) -> "KeywordChecker":
@@ -33,13 +35,27 @@ class KeywordChecker:
 
         `whose` ("ana@lab.org, topic 'graphs'") starts each line when given.
         """
-        hints = keyword_hints(keywords, self._matcher, self._vocabulary)
+        hints = self.hints(keywords)
         for hint in hints:
-            where = f"{whose}: " if whose else ""
-            err.print(
-                f"paperbot: warning: {where}{hint.sentence()}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            print_hint(hint, whose)
         return len(hints)
+
+    def hints(self, keywords: Iterable[str]) -> list[KeywordHint]:
+        """The hints of those `keywords` that match no stored paper, in order, each once."""
+        return [hint for k in dict.fromkeys(keywords) if (hint := self._hint(k)) is not None]
+
+    def _hint(self, keyword: str) -> KeywordHint | None:
+        if keyword not in self._hints:
+            self._hints[keyword] = keyword_hint(keyword, self._matcher, self._vocabulary)
+        return self._hints[keyword]
+
+
+def print_hint(hint: KeywordHint, whose: str = "") -> None:
+    """Print `hint` as one warning line on stderr, starting with `whose` when given."""
+    where = f"{whose}: " if whose else ""
+    err.print(
+        f"paperbot: warning: {where}{hint.sentence()}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.cli.app import app, as_usage_error, fail, jsonable, open_store, out, print_rows
+from bot.cli.app import app, as_usage_error, err, fail, jsonable, open_store, out, print_rows, state
 from bot.cli.follows import (
     Authors,
     Categories,
@@ -22,7 +23,7 @@ from bot.cli.follows import (
     follows,
     summary,
 )
-from bot.cli.hints import KeywordChecker
+from bot.cli.hints import KeywordChecker, print_hint
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
@@ -295,9 +296,33 @@ def import_command(
         )
     new = sum(o.new_subscriber for o in outcomes)
     out.print(f"imported {len(specs)} subscription(s) from {path}: {new} new subscriber(s)")
+    _warn_of_keywords(engine, specs)
+
+
+MAX_IMPORT_WARNINGS = 20
+"""Keyword warnings an import prints before it counts the rest (all of them with --verbose)."""
+
+
+def _warn_of_keywords(engine: Engine, specs: list[SubscriptionSpec]) -> None:
+    """Warn of the imported keywords matching no stored paper: the first few, then how many more."""
     checker = KeywordChecker.of_store(engine)
+    more = 0
+    shown = 0
     for spec in specs:
-        checker.warn(spec.keywords, whose=f"{spec.email}, topic {spec.name!r}")
+        for hint in checker.hints(spec.keywords):
+            if state.verbose or shown < MAX_IMPORT_WARNINGS:
+                print_hint(hint, f"{spec.email}, topic {spec.name!r}")
+                shown += 1
+            else:
+                more += 1
+    if more:
+        err.print(
+            f"paperbot: warning: {more:,} more warnings like these"
+            " (paperbot --verbose subscriptions import lists every one)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @subscriptions_app.command("export")

@@ -5,14 +5,15 @@ subscriber's row, so the record of what was already sent survives a later
 re-subscription. Callers own the transaction (`bot.db.write_session`).
 """
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
+from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
-from bot.db import in_chunks
+from bot.db import bulk_insert, in_chunks
 from bot.errors import InputError
 from bot.ingest.identity import title_key
 from bot.matching.engine import Rule, SimilarPaper
@@ -35,6 +36,9 @@ from bot.subscriptions.spec import (
 )
 
 _T = TypeVar("_T")
+
+_SUBSCRIBER: Table = Subscriber.__table__  # type: ignore[attr-defined]
+_SUBSCRIPTION: Table = Subscription.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -129,55 +133,107 @@ def subscribe_many(
 
     The outcome is the same as subscribing them one after another (a later spec
     of the same address or topic sees the earlier ones), but the subscribers and
-    topics are read once and written in bulk: an import of 10,000 subscribers is
-    one pass. An `InputError` about one spec is prefixed with `label(its index)`.
+    topics are read once, the changes worked out as plain values, and the new
+    rows inserted in bulk (ORM objects cost more to build than to store): an
+    import of 10,000 subscribers is one pass. An `InputError` about one spec is
+    prefixed with `label(its index)`.
     """
     examples = [_labelled(label, i, _example_papers, session, s) for i, s in enumerate(specs)]
-    subscribers = _subscribers_by_key(session, {email_key(spec.email) for spec in specs})
-    states: list[tuple[Subscriber, bool, bool]] = []
+    stored = _subscribers_by_key(session, {email_key(spec.email) for spec in specs})
+    # What each address's row will hold: the stored row's values, or a new row's.
+    wanted = {key: _subscriber_values(row) for key, row in stored.items()}
+    states: list[tuple[str, bool, bool]] = []
     for index, spec in enumerate(specs):
-        # A second spec of one address finds the row the first made or reactivated.
-        found = subscribers.get(email_key(spec.email))
-        subscriber = found or _new_subscriber(session, subscribers, spec, now)
-        states.append((subscriber, found is None, found is not None and found.status != "active"))
-        subscriber.email = spec.email
-        subscriber.status = "active"
-        subscriber.unsubscribed_at = None
-        subscriber.cadence = spec.cadence or subscriber.cadence
+        key = email_key(spec.email)
+        # A second spec of one address finds the values the first left.
+        values = wanted.get(key)
+        states.append((key, values is None, values is not None and values["status"] != "active"))
+        if values is None:
+            values = wanted[key] = _new_subscriber_values(spec, key, now)
+        values.update(
+            email=spec.email, status="active", unsubscribed_at=None, updated_at=now,
+            cadence=spec.cadence or values["cadence"],
+            timezone=spec.timezone or values["timezone"],
+        )  # fmt: skip
         if spec.channels is not None:
-            subscriber.channels = _labelled(
-                label, index, _checked_channels, session, subscriber, spec.channels
+            owner = stored[key].id if key in stored else None
+            values["channels"] = _labelled(
+                label, index, _checked_channels, session, owner, spec.email, spec.channels
             )
-        subscriber.timezone = spec.timezone or subscriber.timezone
-        subscriber.updated_at = now
-    session.flush()  # every new subscriber gets its id, in bulk
-    topics = _topics_by_name(session, {s.id for s in subscribers.values() if s.id is not None})
+    ids = _store_rows(session, _SUBSCRIBER, stored, wanted)
+    topics = _topics_by_name(session, set(ids.values()))
+    topic_values = {name: _topic_values(row) for name, row in topics.items()}
     outcomes: list[SubscribeOutcome] = []
-    marked: list[tuple[Subscription, tuple[list[ExamplePaper], list[ExamplePaper]]]] = []
-    for spec, (subscriber, new_subscriber, resubscribed), chosen in zip(
-        specs, states, examples, strict=True
-    ):
-        assert subscriber.id is not None  # flushed above
-        topic = topics.get((subscriber.id, spec.name))
-        new_topic = topic is None
-        if topic is None:
-            topic = Subscription(subscriber_id=subscriber.id, name=spec.name, created_at=now)
-            session.add(topic)
-            topics[(subscriber.id, spec.name)] = topic
-        topic.keywords = list(spec.keywords)
-        topic.exclusions = list(spec.exclusions)
-        _store_follows(topic, spec)
+    for spec, (key, new_subscriber, resubscribed) in zip(specs, states, strict=True):
+        name = (ids[key], spec.name)
+        values = topic_values.get(name)
+        outcomes.append(SubscribeOutcome(new_subscriber, values is None, resubscribed))
+        if values is None:
+            values = topic_values[name] = {
+                "subscriber_id": ids[key], "name": spec.name, "created_at": now,
+                "similarity_level": 0,
+            }  # fmt: skip
+        values.update(
+            keywords=list(spec.keywords), exclusions=list(spec.exclusions), updated_at=now,
+            **{k: v if k in TRENDING_FIELDS else list(v) for k, v in spec.follows.items()},
+        )  # fmt: skip
         if spec.level is not None:
-            topic.similarity_level = spec.level
-        topic.updated_at = now
+            values["similarity_level"] = spec.level
+    topic_ids = _store_rows(session, _SUBSCRIPTION, topics, topic_values)
+    for spec, (key, _, _), (liked, unliked) in zip(specs, states, examples, strict=True):
         if spec.liked or spec.unliked:
-            marked.append((topic, chosen))
-        outcomes.append(SubscribeOutcome(new_subscriber, new_topic, resubscribed))
-    session.flush()  # every new topic gets its id, in bulk
-    for topic, (liked, unliked) in marked:
-        assert topic.id is not None  # flushed above
-        replace_examples(session, topic.id, liked, unliked, source=source, now=now)
+            topic_id = topic_ids[(ids[key], spec.name)]
+            replace_examples(session, topic_id, liked, unliked, source=source, now=now)
     return outcomes
+
+
+_K = TypeVar("_K")
+
+
+def _store_rows(
+    session: Session,
+    table: Table,
+    stored: Mapping[_K, Subscriber] | Mapping[_K, Subscription],
+    wanted: Mapping[_K, dict[str, Any]],
+) -> dict[_K, int]:
+    """Write `wanted` values: onto the `stored` rows, and the others as new rows; every id by key."""
+    new: dict[_K, dict[str, Any]] = {}
+    for key, values in wanted.items():
+        row = stored.get(key)
+        if row is None:
+            new[key] = values
+            continue
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+    session.flush()
+    bulk_insert(session, table, list(new.values()))  # sets each row's "id"
+    ids = {key: row.id for key, row in stored.items() if row.id is not None}
+    ids.update((key, values["id"]) for key, values in new.items())
+    return ids
+
+
+def _subscriber_values(row: Subscriber) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _SUBSCRIBER_SETTINGS}
+
+
+def _new_subscriber_values(spec: SubscriptionSpec, key: str, now: datetime) -> dict[str, Any]:
+    return {
+        "email": spec.email, "email_key": key, "cadence": "daily", "status": "active",
+        "channels": ["email"], "timezone": None, "unsubscribed_at": None, "feed_version": 0,
+        "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+_SUBSCRIBER_SETTINGS = (
+    "email", "cadence", "status", "channels", "timezone", "unsubscribed_at", "updated_at",
+)  # fmt: skip
+"""What `subscribe` may change of a stored subscriber."""
+
+
+def _topic_values(row: Subscription) -> dict[str, Any]:
+    names = ("keywords", "exclusions", "similarity_level", "updated_at", *FOLLOW_FIELDS)
+    return {name: getattr(row, name) for name in names}
 
 
 def _labelled(
@@ -206,16 +262,6 @@ def _topics_by_name(session: Session, ids: Collection[int]) -> dict[tuple[int, s
         query = select(Subscription).where(col(Subscription.subscriber_id).in_(chunk))
         found.update(((row.subscriber_id, row.name), row) for row in session.exec(query))
     return found
-
-
-def _new_subscriber(
-    session: Session, subscribers: dict[str, Subscriber], spec: SubscriptionSpec, now: datetime
-) -> Subscriber:
-    key = email_key(spec.email)
-    subscriber = Subscriber(email=spec.email, email_key=key, created_at=now, updated_at=now)
-    session.add(subscriber)
-    subscribers[key] = subscriber
-    return subscriber
 
 
 def _example_papers(
@@ -308,16 +354,21 @@ def opt_in(session: Session, spec: SubscriptionSpec, *, now: datetime) -> OptIn:
     subscriber = _find(session, spec.email)
     assert subscriber is not None  # just stored
     subscriber.cadence = spec.cadence or "daily"
-    subscriber.channels = _checked_channels(session, subscriber, spec.channels or ("email",))
+    subscriber.channels = _checked_channels(
+        session, subscriber.id, subscriber.email, spec.channels or ("email",)
+    )
     subscriber.timezone = spec.timezone
     session.flush()
     return plan
 
 
-def _checked_channels(session: Session, subscriber: Subscriber, names: Iterable[str]) -> list[str]:
+def _checked_channels(
+    session: Session, subscriber_id: int | None, email: str, names: Iterable[str]
+) -> list[str]:
     """`names` (checked by `check_channels`), once each chat channel is known to be the subscriber's.
 
-    Raises `InputError` naming a channel that is not one of theirs.
+    `subscriber_id` is None for a subscriber not stored yet, who has none. Raises
+    `InputError` naming a channel that is not one of theirs.
     """
     names = list(names)
     chat = [n for n in names if n not in BUILT_IN_CHANNELS]
@@ -325,14 +376,14 @@ def _checked_channels(session: Session, subscriber: Subscriber, names: Iterable[
         owned = set(
             session.exec(
                 select(Channel.name).where(
-                    col(Channel.name).in_(chat), Channel.subscriber_id == subscriber.id
+                    col(Channel.name).in_(chat), Channel.subscriber_id == subscriber_id
                 )
             )
         )
         for name in chat:
             if name not in owned:
                 raise InputError(
-                    f"{subscriber.email} has no channel named {name!r}:"
+                    f"{email} has no channel named {name!r}:"
                     " add it first with `paperbot channel add`"
                 )
     return names

@@ -238,6 +238,23 @@ def test_an_import_warns_of_keywords_matching_no_stored_paper_and_stores_them(
     }
 
 
+def test_a_large_import_lists_its_first_warnings_then_counts_the_rest(
+    stored: RunCli, tmp_path: Path
+) -> None:
+    rows = [f"reader{n}@lab.org,,xqzvw{n}" for n in range(25)]
+    (tmp_path / "subs.csv").write_text("email,name,keywords\n" + "\n".join(rows) + "\n")
+    result = stored("subscriptions", "import", "subs.csv")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 21 and all("matches no stored paper" in line for line in lines[:20])
+    assert lines[-1] == (
+        "paperbot: warning: 5 more warnings like these"
+        " (paperbot --verbose subscriptions import lists every one)"
+    )
+    every = stored("--verbose", "subscriptions", "import", "subs.csv")
+    assert sum("matches no stored paper" in line for line in every.stderr.splitlines()) == 25
+
+
 def test_subscribe_follows_authors_organisations_categories_and_trending(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
