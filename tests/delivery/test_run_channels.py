@@ -73,13 +73,7 @@ def test_a_webhook_gets_each_digest_once_beside_the_email(
     sent = _ledger(engine, "hook")
     assert sent and sent == _ledger(engine, "email")
     assert len(_posted_papers(receiver)[0]) == len(sent)
-    # Another run the same day, and the next day with nothing new: nothing is posted again.
-    clock.now += timedelta(minutes=5)
-    deliver(engine, settings, clock=clock)
-    clock.now += timedelta(days=1)
-    again = deliver(engine, settings, clock=clock)
-    assert {o.status for o in again.outcomes} == {"skipped"}
-    assert len(receiver.requests) == 1
+    nothing_more_later(engine, settings, clock, receiver)
 
 
 def test_a_channel_that_keeps_failing_gets_its_papers_at_the_next_run_and_only_it(
@@ -188,6 +182,19 @@ def test_two_workers_at_once_post_each_readers_digest_once(
             col(SentPaper.channel).like("hook-%")
         )
         assert session.scalar(query) == readers
+
+
+def nothing_more_later(
+    engine: Engine, settings: Settings, clock: ManualClock, receiver: Receiver
+) -> None:
+    """Check that another run the same day, and one the next day with nothing new, post nothing."""
+    posted = len(receiver.requests)
+    clock.now += timedelta(minutes=5)
+    deliver(engine, settings, clock=clock)
+    clock.now += timedelta(days=1)
+    again = deliver(engine, settings, clock=clock)
+    assert {o.status for o in again.outcomes} == {"skipped"}
+    assert len(receiver.requests) == posted
 
 
 def two_workers(engine: Engine, settings: Settings, clock: ManualClock) -> list[DeliveryReport]:

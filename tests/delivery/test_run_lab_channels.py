@@ -6,7 +6,6 @@ get Markdown files.
 
 import json
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from bot.subscriptions.spec import DEFAULT_TOPIC
 from tests.channels.conftest import Receiver
 from tests.delivery.conftest import ManualClock
 from tests.delivery.test_run import _setup, _subscribe
-from tests.delivery.test_run_channels import two_workers
+from tests.delivery.test_run_channels import nothing_more_later, two_workers
 
 SECRET = "a-webhook-signing-secret"
 
@@ -89,13 +88,7 @@ def test_a_lab_channel_gets_each_paper_its_topics_match_once_and_no_readers_link
     assert document["subscriber"]["email"] == "#lab"
     assert document["manage_url"] is None and document["unsubscribe_url"] is None
     assert {paper["feedback"] for paper in papers} == {None}
-    # Later the same day, and the next day with nothing new: nothing is posted again.
-    clock.now += timedelta(minutes=5)
-    deliver(engine, settings, clock=clock)
-    clock.now += timedelta(days=1)
-    again = deliver(engine, settings, clock=clock)
-    assert {o.status for o in again.outcomes} == {"skipped"}
-    assert len(receiver.requests) == 1
+    nothing_more_later(engine, settings, clock, receiver)
 
 
 def test_a_dry_run_names_the_lab_channel_and_a_lab_with_no_topics_is_skipped(
