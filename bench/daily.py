@@ -17,7 +17,11 @@ ends (`os.wait4`):
 
 Targets: ingest + digest <= 20 s on 2 cores, import <= 2 s, peak RSS < 250 MB.
 
-    python bench/daily.py [--subscribers N] [--generated N] [--connections N]
+With several sizes (`--subscribers 1000,5000,10000,50000`) it runs the day at
+each and prints the digest's time per 1,000 subscribers and its peak RSS: the
+time should grow linearly, the memory stay flat.
+
+    python bench/daily.py [--subscribers N[,N...]] [--generated N] [--connections N]
 """
 
 import argparse
@@ -182,18 +186,13 @@ def run(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Phase:
     return Phase(name, wall, cpu, usage.ru_maxrss / 1024, process.returncode, last)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--subscribers", type=int, default=10_000)
-    parser.add_argument("--generated", type=int, default=200, help="papers added to the samples")
-    parser.add_argument("--connections", type=int, default=4)
-    args = parser.parse_args()
-    pool = phrases(titles())
-    rows = subscribers(args.subscribers, pool)
+def day_of(size: int, pool: list[str], generated: int, connections: int) -> list[Phase]:
+    """The day's three commands for `size` subscribers, in a fresh folder, with a sink of its own."""
+    rows = subscribers(size, pool)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         (folder / "subs.csv").write_text(write_csv(rows), encoding="utf-8")
-        (folder / "generated.txt").write_text(spaced_dump(args.generated), encoding="utf-8")
+        (folder / "generated.txt").write_text(spaced_dump(generated), encoding="utf-8")
         port = free_port()
         ready, stop = multiprocessing.Event(), multiprocessing.Event()
         sink = multiprocessing.Process(target=_sink, args=(port, ready, stop))
@@ -207,12 +206,12 @@ def main() -> None:
             PAPERBOT_SMTP_HOST="127.0.0.1",
             PAPERBOT_SMTP_PORT=str(port),
             PAPERBOT_SMTP_SECURITY="none",
-            PAPERBOT_SMTP_MAX_CONNECTIONS=str(args.connections),
+            PAPERBOT_SMTP_MAX_CONNECTIONS=str(connections),
             PAPERBOT_WEB_BASE_URL="https://papers.example.org",
         )
         day = [str(EXAMPLES / "dumps"), str(EXAMPLES / "hf_daily"), str(folder / "generated.txt")]
         try:
-            phases = [
+            return [
                 run("import", ["subscriptions", "import", "subs.csv"], env, folder),
                 run("ingest", ["ingest", "--year", "2025", *day], env, folder),
                 run("digest", ["digest"], env, folder),
@@ -220,16 +219,41 @@ def main() -> None:
         finally:
             stop.set()
             sink.join()
-    print(f"{len(rows)} subscribers from {len(pool)} title phrases; the day: the samples and"
-          f" {args.generated} generated papers; SMTP to a sink in another process")  # fmt: skip
-    for phase in phases:
-        print(f"  {phase.name:8} {phase.wall:6.2f} s wall  {phase.cpu:6.2f} s CPU"
-              f"  peak RSS {phase.peak_mb:5.0f} MB  exit {phase.status}  ({phase.said})")  # fmt: skip
-    daily = sum(p.wall for p in phases if p.name != "import")
-    peak = max(p.peak_mb for p in phases)
-    print(f"ingest + digest {daily:.2f} s (target <= 20 s); import {phases[0].wall:.2f} s"
-          f" (target <= 2 s); peak RSS {peak:.0f} MB (target < 250 MB)")  # fmt: skip
-    if any(p.status != 0 for p in phases):
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--subscribers", default="10000",
+        help="how many subscribers; several, comma-separated (1000,5000,10000), show the growth",
+    )  # fmt: skip
+    parser.add_argument("--generated", type=int, default=200, help="papers added to the samples")
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.subscribers.split(",")]
+    pool = phrases(titles())
+    print(f"keywords from {len(pool)} title phrases; the day: the samples and {args.generated}"
+          " generated papers; SMTP to a sink in another process")  # fmt: skip
+    growth = []
+    failed = False
+    for size in sizes:
+        phases = day_of(size, pool, args.generated, args.connections)
+        print(f"{size} subscribers:")
+        for phase in phases:
+            print(f"  {phase.name:8} {phase.wall:6.2f} s wall  {phase.cpu:6.2f} s CPU"
+                  f"  peak RSS {phase.peak_mb:5.0f} MB  exit {phase.status}  ({phase.said})")  # fmt: skip
+        daily = sum(p.wall for p in phases if p.name != "import")
+        peak = max(p.peak_mb for p in phases)
+        print(f"  ingest + digest {daily:.2f} s (target <= 20 s at 10,000); import"
+              f" {phases[0].wall:.2f} s (target <= 2 s); peak RSS {peak:.0f} MB (< 250 MB)")  # fmt: skip
+        growth.append((size, phases[2]))
+        failed = failed or any(p.status != 0 for p in phases)
+    if len(sizes) > 1:
+        print("growth of the digest: time per 1,000 subscribers (flat is linear), peak RSS")
+        for size, digest in growth:
+            print(f"  {size:7}  {digest.wall / size * 1000:6.2f} s wall  "
+                  f"{digest.cpu / size * 1000:6.2f} s CPU  {digest.peak_mb:5.0f} MB")  # fmt: skip
+    if failed:
         sys.exit(1)
 
 
