@@ -24,6 +24,10 @@ from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, Ma
 from bot.digest.render import DigestRenderer
 from tests.conftest import BrowserThread
 
+# One worker runs them all: the page is loaded once per module (the fixtures below), and
+# two workers each loading it would write the same screenshot files at once.
+pytestmark = pytest.mark.xdist_group("email-in-browser")
+
 LOCAL = ("data:", "about:")  # the page itself; anything else would leave the machine
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 375, "height": 667}
