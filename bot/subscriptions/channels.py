@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import ConfigError, InputError
 from bot.models import Channel, Subscriber
-from bot.subscriptions.lab_channels import LAB_STATUS, Route, lab_recipient, routes_of
+from bot.subscriptions.lab_channels import Route, is_lab, lab_recipient, routes_of
 from bot.subscriptions.spec import (
     BUILT_IN_CHANNELS,
     CHANNEL_NAME,
@@ -104,7 +104,8 @@ def add_channel(
         subscriber.channels = [*subscriber.channels, checked]
         subscriber.updated_at = now
     session.flush()
-    return ChannelInfo(checked, kind, owner and subscriber.email, channel.describe(), use)
+    shown_owner = None if owner is None else subscriber.email
+    return ChannelInfo(checked, kind, shown_owner, channel.describe(), use)
 
 
 def remove_channel(session: Session, name: str, *, now: datetime) -> ChannelInfo:
@@ -145,7 +146,7 @@ def list_channels(session: Session, owner: str | None = None) -> list[ChannelInf
             raise InputError(f"no subscriber with the address {owner.strip()!r}")
         query = query.where(Channel.subscriber_id == subscriber.id)
     rows = session.exec(query.order_by(col(Channel.name))).all()
-    routes = routes_of(session, [c.id for c, s in rows if c.id is not None and _is_lab(s)])
+    routes = routes_of(session, [c.id for c, s in rows if c.id is not None and is_lab(s)])
     return [_info(c, s, routes.get(c.id or 0, [])) for c, s in rows]
 
 
@@ -165,10 +166,6 @@ def _active(session: Session, email: str) -> Subscriber:
     return subscriber
 
 
-def _is_lab(owner: Subscriber) -> bool:
-    return owner.status == LAB_STATUS
-
-
 def _info(row: Channel, owner: Subscriber, routes: Iterable[Route] = ()) -> ChannelInfo:
     from bot.channels.registry import make_channel
 
@@ -177,6 +174,6 @@ def _info(row: Channel, owner: Subscriber, routes: Iterable[Route] = ()) -> Chan
     except ConfigError:  # an option this version refuses: say so, never show the options
         description = f"{row.kind} channel with settings this version cannot read"
     return ChannelInfo(
-        row.name, row.kind, None if _is_lab(owner) else owner.email, description,
+        row.name, row.kind, None if is_lab(owner) else owner.email, description,
         row.name in owner.channels, tuple(routes),
     )  # fmt: skip

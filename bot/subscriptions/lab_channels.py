@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from bot.errors import InputError
 from bot.models import Channel, ChannelRoute, Subscriber, Subscription
 from bot.subscriptions.spec import CADENCES, normalise_email
-from bot.subscriptions.store import SubscriberView, as_topics, subscriber_row
+from bot.subscriptions.store import SubscriberView, Topic, as_topics, subscriber_row
 
 LAB_STATUS = "channel"
 """The status of a lab channel's recipient row: neither an active nor an unsubscribed person."""
@@ -41,8 +41,8 @@ def lab_address(name: str) -> str:
     return f"#{name}"
 
 
-def is_lab(subscriber: SubscriberView) -> bool:
-    """Whether `subscriber` is a lab channel's recipient rather than a person."""
+def is_lab(subscriber: Subscriber | SubscriberView) -> bool:
+    """Whether `subscriber` (a row or a view) is a lab channel's recipient rather than a person."""
     return subscriber.status == LAB_STATUS
 
 
@@ -131,23 +131,26 @@ def lab_recipients(session: Session) -> list[SubscriberView]:
         .order_by(col(Subscriber.email_key))
     )
     labs = list(session.exec(query))
-    routed: dict[int, list[Subscription]] = {}
-    route_rows = session.exec(
-        select(ChannelRoute.channel_id, Subscription)
-        .join(Subscription, col(Subscription.id) == col(ChannelRoute.subscription_id))
-        .where(col(ChannelRoute.channel_id).in_([channel_id for _, channel_id in labs]))
-        .order_by(col(Subscription.name), col(Subscription.id))
+    route_rows = list(
+        session.exec(
+            select(ChannelRoute.channel_id, Subscription)
+            .join(Subscription, col(Subscription.id) == col(ChannelRoute.subscription_id))
+            .where(col(ChannelRoute.channel_id).in_([channel_id for _, channel_id in labs]))
+            .order_by(col(Subscription.name), col(Subscription.id))
+        )
     )
-    for routed_to, subscription in route_rows:
-        routed.setdefault(routed_to, []).append(subscription)
+    # Every routed topic read in one go (examples included), then dealt to its rooms.
+    topics = as_topics(session, [subscription for _, subscription in route_rows])
+    routed: dict[int, list[Topic]] = {}
+    for (routed_to, _), topic in zip(route_rows, topics, strict=True):
+        routed.setdefault(routed_to, []).append(topic)
     views = []
     for row, lab_id in labs:
         assert row.id is not None and lab_id is not None  # rows read back have their key
         views.append(
             SubscriberView(
                 row.id, row.email, row.cadence, tuple(row.channels), row.status,
-                tuple(as_topics(session, routed.get(lab_id, []))), row.created_at,
-                timezone=row.timezone,
+                tuple(routed.get(lab_id, ())), row.created_at, timezone=row.timezone,
             )
         )  # fmt: skip
     return views

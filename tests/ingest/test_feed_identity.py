@@ -76,7 +76,7 @@ def test_a_doi_is_read_from_its_usual_spellings() -> None:
     assert doi_from_text("https://doi.org/10.48550/arXiv.2401.00001.") == (
         "10.48550/arxiv.2401.00001"
     )
-    assert doi_from_text("issue 10.5 of the journal") is None
+    assert doi_from_text("volume 10.5 of the journal") is None
 
 
 def test_a_later_fetch_adds_the_new_incident_and_keeps_the_old_ones(
