@@ -68,10 +68,7 @@ def make_token(secret: str, purpose: Purpose, subject: TokenSubject | LinkSubjec
 
     A `LinkSubject` read from another token gives a token for the same address.
     """
-    if isinstance(subject, LinkSubject):
-        fingerprint = subject.fingerprint
-    else:
-        fingerprint = _fingerprint(secret, subject.email_key)
+    fingerprint = _fingerprint_of(secret, subject)
     return _serializer(secret, purpose).dumps([subject.subscriber_id, fingerprint])
 
 
@@ -110,14 +107,19 @@ class FeedbackSubject:
 
 
 def make_feedback_token(
-    secret: str, subject: TokenSubject, topic_id: int, paper_id: int, *, today: date
+    secret: str,
+    subject: TokenSubject | LinkSubject,
+    topic_id: int,
+    paper_id: int,
+    *,
+    today: date,
 ) -> str:
     """Return a URL-safe token for feedback on `paper_id` in the subscriber's topic `topic_id`.
 
     One token serves both links of an entry ("more" and "fewer"): the page it
     opens asks which, and the reader may change their mind.
     """
-    fingerprint = _fingerprint(secret, subject.email_key)
+    fingerprint = _fingerprint_of(secret, subject)
     payload = [subject.subscriber_id, fingerprint, topic_id, paper_id, today.toordinal()]
     return _feedback_serializer(secret).dumps(payload)
 
@@ -167,10 +169,7 @@ def make_feed_token(
     The same arguments always give the same token: a feed's address must not
     change each time the manage page shows it.
     """
-    if isinstance(subject, LinkSubject):
-        fingerprint = subject.fingerprint
-    else:
-        fingerprint = _fingerprint(secret, subject.email_key)
+    fingerprint = _fingerprint_of(secret, subject)
     payload = [subject.subscriber_id, fingerprint, topic_id, version]
     return _feed_serializer(secret).dumps(payload)
 
@@ -193,6 +192,17 @@ def read_feed_token(secret: str, token: str) -> FeedSubject:
         raise InputError("this link is not valid") from None
 
 
+def link_subject(secret: str, subject: TokenSubject) -> LinkSubject:
+    """`subject` with its address's fingerprint worked out once, for making many tokens."""
+    return LinkSubject(subject.subscriber_id, _fingerprint(secret, subject.email_key), secret)
+
+
+def _fingerprint_of(secret: str, subject: TokenSubject | LinkSubject) -> str:
+    if isinstance(subject, LinkSubject):
+        return subject.fingerprint
+    return _fingerprint(secret, subject.email_key)
+
+
 def _fingerprint(secret: str, email_key: str) -> str:
     digest = hmac.new(secret.encode(), b"address:" + email_key.encode(), hashlib.sha256)
     return digest.hexdigest()[:_FINGERPRINT_LENGTH]
@@ -210,6 +220,7 @@ def signing_secret(engine: Engine, configured: str) -> str:
         return stored.value
 
 
+@lru_cache(maxsize=16)
 def _serializer(secret: str, purpose: Purpose) -> URLSafeTimedSerializer:
     # The salt binds a token to its purpose: an unsubscribe token is no manage token.
     return URLSafeTimedSerializer(secret, salt=f"paperbot-{purpose}")

@@ -11,6 +11,7 @@ from bot.tokens import (
     TokenSubject,
     feed_link,
     feedback_link,
+    link_subject,
     make_feed_token,
     make_feedback_token,
     make_token,
@@ -144,3 +145,13 @@ def test_a_feed_token_is_no_other_token_and_cannot_be_forged() -> None:
         read_feed_token("s3cret", make_token("s3cret", "manage", ANA))
     with pytest.raises(InputError):
         read_token("s3cret", "manage", token)
+
+
+def test_a_link_subject_made_once_gives_the_tokens_of_its_subject() -> None:
+    link = link_subject("s3cret", ANA)
+    assert make_feedback_token("s3cret", link, 5, 123, today=TODAY) == make_feedback_token(
+        "s3cret", ANA, 5, 123, today=TODAY
+    )
+    read = read_token("s3cret", "manage", make_token("s3cret", "manage", link))
+    assert read.subscriber_id == ANA.subscriber_id
+    assert read.is_for(ANA.email_key) and not read.is_for("bo@lab.org")

@@ -63,8 +63,10 @@ from bot.subscriptions.lab_channels import is_lab, lab_recipients
 from bot.subscriptions.spec import email_key
 from bot.subscriptions.store import SubscriberView, Topic, find_subscriber, list_subscribers
 from bot.tokens import (
+    LinkSubject,
     TokenSubject,
     feedback_link,
+    link_subject,
     make_feedback_token,
     signed_link,
     signing_secret,
@@ -176,7 +178,7 @@ def deliver(
 
 
 def _with_feedback(
-    section: DigestSection, base: str, secret: str, subject: TokenSubject, today: date
+    section: DigestSection, base: str, secret: str, subject: LinkSubject, today: date
 ) -> DigestSection:
     """The section with each entry's feedback links for its topic; one token (~15 us) serves both."""
     if section.topic_id is None:
@@ -429,7 +431,8 @@ class _Run:
         if self._secret is None:  # read (or made) once per run, not once per digest
             self._secret = signing_secret(self.engine, self.settings.web.secret.get_secret_value())
         secret = self._secret
-        subject = TokenSubject(digest.subscriber_id, email_key(digest.email))
+        # The address's fingerprint once for all of the digest's tokens.
+        subject = link_subject(secret, TokenSubject(digest.subscriber_id, email_key(digest.email)))
         today = self.clock().date()
         sections = tuple(_with_feedback(s, base, secret, subject, today) for s in digest.sections)
         return replace(

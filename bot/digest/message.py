@@ -107,17 +107,42 @@ def _plain_line(name: str, value: str) -> str | None:
 
     That is a short line of printable ASCII with single spaces and no encoded-word
     marker ("=?"), which the policy neither folds nor encodes; address headers
-    qualify only with a bare address. Parsing headers through the policy costs
-    about 0.1 ms each, and most of a digest's headers are plain.
+    qualify only with a bare address. A longer unstructured value of plain words
+    (a subject) is folded here as the policy folds it. Parsing headers through the
+    policy costs about 0.07 ms each, and most of a digest's headers are plain.
     """
-    if (
-        len(name) + 2 + len(value) > _MAX_LINE
-        or "=?" in value
-        or name.lower() == "list-unsubscribe"  # folded by its own rule, item by item
-    ):
+    if "=?" in value or name.lower() == "list-unsubscribe":  # folded item by item
         return None
+    if len(name) + 2 + len(value) > _MAX_LINE:
+        return _folded_plain(name, value)
     pattern = _STRUCTURED_PLAIN.get(name.lower(), _SIMPLE_VALUE)
     return f"{name}: {value}\r\n" if pattern.fullmatch(value) else None
+
+
+# Words of letters, digits and punctuation that the policy's parser of unstructured
+# values treats as plain text (no quotes, parentheses, brackets or backslashes), short
+# enough that a line always has room for one: the policy folds these at spaces,
+# filling each line, and never encodes them.
+_FOLDABLE_VALUE = re.compile(
+    r"[A-Za-z0-9.,:;!?'/&+#%*-]{1,60}(?: [A-Za-z0-9.,:;!?'/&+#%*-]{1,60})*"
+)
+
+
+def _folded_plain(name: str, value: str) -> str | None:
+    """The policy's folding of a long unstructured `value` of plain words, else None."""
+    if name.lower() in _STRUCTURED_PLAIN or not _FOLDABLE_VALUE.fullmatch(value):
+        return None
+    if 1 + len(value) <= _MAX_LINE:
+        return f"{name}:\r\n {value}\r\n"  # the whole value on the next line, as the policy does
+    lines = []
+    line = f"{name}:"
+    for word in value.split(" "):
+        if len(line) + 1 + len(word) > _MAX_LINE:
+            lines.append(line)
+            line = ""
+        line += " " + word
+    lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
 
 
 @lru_cache(maxsize=256)  # the sender and the date repeat from message to message

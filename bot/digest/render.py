@@ -60,9 +60,13 @@ TEMPLATE_NAMES = (
     "entry.txt",
     "entry.html",
     "entry.md",
+    "paper.txt",
+    "paper.html",
+    "paper.md",
 )
 """Every template a digest uses; the `entry.*` ones show one paper and see only `e`
-and `show_topics`. The reader's own links under each entry (`feedback`, by paper id)
+and `show_topics`, and draw the paper itself with `paper.*` (which see `p`, the paper,
+and `show_topics`). The reader's own links under each entry (`feedback`, by paper id)
 are the digest templates' part."""
 
 
@@ -589,13 +593,26 @@ class DigestRenderer:
             make_reason_view
         )
         # Thousands of digests show the same paper matched by the same keyword: each
-        # such entry is rendered once per template and reused as text.
+        # such entry is rendered once per template and reused as text. Keywords as
+        # people type them make most reasons differ, so the paper, the larger part,
+        # is rendered once more apart (`paper.*`) and the entry adds only its reason.
         self.entry: Callable[[str, EntryView, bool], str] = lru_cache(PAPER_CACHE_SIZE)(
             self._render_entry
+        )
+        self.paper: Callable[[str, PaperView, bool], str] = lru_cache(PAPER_CACHE_SIZE)(
+            self._render_paper
+        )
+        self.env.globals.update(
+            paper_html=lambda p: Markup(self.paper("paper.html", p, False)),
+            paper_text=lambda p: self.paper("paper.txt", p, False),
+            paper_markdown=lambda p, show_topics: self.paper("paper.md", p, show_topics),
         )
 
     def _render_entry(self, name: str, entry: EntryView, show_topics: bool) -> str:
         return self.env.get_template(name).render(e=entry, show_topics=show_topics)
+
+    def _render_paper(self, name: str, paper: PaperView, show_topics: bool) -> str:
+        return self.env.get_template(name).render(p=paper, show_topics=show_topics)
 
     def context(self, digest: Digest) -> dict[str, Any]:
         """Return the names every template sees for `digest`."""

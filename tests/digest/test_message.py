@@ -1,7 +1,9 @@
 """Digest emails: parts, charsets, headers, unsubscribe headers, header injection."""
 
 import dataclasses
+import random
 import re
+import string
 from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.delivery.transports import FileTransport, Outgoing
-from bot.digest.message import POLICY, build_message
+from bot.digest.message import POLICY, _header_line, build_message
 from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
 from bot.digest.render import DigestRenderer
 from tests.conftest import DATA
@@ -163,6 +165,25 @@ def test_a_long_subject_parses_back_without_a_leading_space() -> None:
     _, parsed = _send(digest)
     assert parsed["Subject"] == RENDERER.subject(digest)
     assert len(parsed["Subject"]) > 78 and not parsed["Subject"].startswith(" ")
+
+
+def test_long_plain_subjects_are_folded_as_the_policy_folds_them() -> None:
+    # Folded without the policy (a tenth of its time): the same lines, for values of
+    # every shape the shortcut takes, and the policy's own for every other.
+    rng = random.Random(7)
+    alphabets = [string.ascii_letters, string.ascii_letters + string.digits + ".,:;!?-'&",
+                 string.printable.strip(), "é" + string.ascii_letters]  # fmt: skip
+    for _ in range(3000):
+        alphabet = rng.choice(alphabets)
+        words = [
+            "".join(rng.choice(alphabet) for _ in range(rng.choice([1, 3, 8, 20, 60, 61, 70])))
+            for _ in range(rng.randint(1, 25))
+        ]
+        value = " ".join(words)
+        _, parsed = POLICY.header_store_parse("Subject", value)
+        stored, line = _header_line("Subject", value)
+        assert line == parsed.fold(policy=POLICY), value
+        assert str(stored) == value
 
 
 @pytest.mark.parametrize(

@@ -578,6 +578,36 @@ def test_each_paper_is_prepared_once_per_renderer() -> None:
     assert info.misses == len(SAMPLE.entries)
 
 
+def test_a_paper_matched_for_different_reasons_is_drawn_once_per_format() -> None:
+    renderer = DigestRenderer()
+    for keyword in ("graph kernels", "Graph kernel", "graph-kernels"):
+        reason = MatchReason("t", keyword, "title", "Graph Kernels", (0, 13), 0.9)
+        digest = _one_topic(DigestEntry(PLAIN_PAPER, reason, 1.0))
+        text, html, markdown = (renderer.text(digest), renderer.html(digest),
+                                renderer.markdown(digest))  # fmt: skip
+        assert f'Matched "{keyword}" (close match)' in text
+        assert f"Matched <strong>{keyword}</strong>" in html
+        assert f"Matched **{keyword}**" in markdown
+        assert "Message Passing Revisited" in text and "Message Passing Revisited" in markdown
+    # Three entries in each format, but the paper part once in each.
+    assert isinstance(renderer.entry, functools._lru_cache_wrapper)
+    assert isinstance(renderer.paper, functools._lru_cache_wrapper)
+    assert renderer.entry.cache_info().misses == 3 * 3
+    assert renderer.paper.cache_info().misses == 3
+
+
+def test_an_override_of_the_paper_part_shows_in_every_entry(tmp_path: Path) -> None:
+    (tmp_path / "paper.txt").write_text("PAPER {{ p.title }}\n")
+    (tmp_path / "paper.html").write_text("<b>{{ p.title }}</b>")
+    renderer = DigestRenderer(tmp_path)
+    text, html = renderer.text(SAMPLE), renderer.html(SAMPLE)
+    for entry in SAMPLE.entries:
+        assert f"PAPER {renderer.paper_view(entry.paper).title}\n   Matched" in text
+    assert "<b>Fréchet &lt;Distances&gt; &amp; Graph Kernels</b>" in html
+    # The reason lines are still the packaged entry templates'.
+    assert text.count("   Matched") == len(SAMPLE.entries)
+
+
 def test_overrides_replace_templates_by_name(tmp_path: Path) -> None:
     (tmp_path / "subject.txt").write_text("Digest {{ day }}: {{ count }} papers\n")
     renderer = DigestRenderer(tmp_path)
