@@ -209,7 +209,8 @@ def preview(engine: Engine, settings: Settings, email: str, *, clock: Clock) -> 
     Nothing is sent or recorded.
     """
     planned = _Run(engine, settings, clock, None, time.sleep)._plan(email, ignore_cadence=True)
-    return planned[0].digest if planned else None
+    first = next(planned, None)
+    return first.digest if first is not None else None
 
 
 class _Run:
@@ -347,12 +348,19 @@ class _Run:
             self._send_chats(chats)
             yield from emails
 
-    def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> list[PlannedDigest]:
-        """Every due subscriber's digest, without claiming anyone (a dry run, a preview)."""
+    def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> Iterator[PlannedDigest]:
+        """Every due subscriber's digest, without claiming anyone (a dry run, a preview).
+
+        Planned a batch at a time, as a run does, so memory does not grow with the
+        subscribers: the caller uses each digest and lets it go.
+        """
         due, last = self._due(only, ignore_cadence=ignore_cadence)
         if not due:
-            return []
-        return self._digests(due, self._index(due, last), ignore_cadence=ignore_cadence)
+            return
+        index = self._index(due, last)
+        for start in range(0, len(due), CLAIM_BATCH):
+            batch = due[start : start + CLAIM_BATCH]
+            yield from self._digests(batch, index, ignore_cadence=ignore_cadence)
 
     def _due(
         self, only: str | None, *, ignore_cadence: bool = False
