@@ -16,7 +16,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -253,10 +252,11 @@ def in_chunks(values: Collection[T]) -> Iterator[list[T]]:
         yield ordered[start : start + IN_CHUNK]
 
 
-def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys); for a table with an `id` key, set each new one.
+def bulk_insert(bind: Session | Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` (dicts with the same keys, every column's); for a table with an `id` key, set each new one.
 
-    Must run inside `write_session`. On SQLite, which then holds the write lock,
+    Must run inside a write transaction (`write_session`, `append_transaction`).
+    On SQLite, which then holds the write lock,
     ids are handed out here and the rows go to the driver in one executemany,
     converted by each column type's own bind processor: per-row statement
     handling would otherwise be most of the cost of ingesting a large dump.
@@ -264,30 +264,50 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect
+    connection = bind.connection() if isinstance(bind, Session) else bind
     numbered = "id" in table.c
-    if dialect.name != "sqlite":
+    if connection.dialect.name != "sqlite":
         if not numbered:
-            session.execute(insert(table), rows)
+            connection.execute(insert(table), rows)
             return
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = session.execute(statement, rows).scalars().all()
+        ids = connection.execute(statement, rows).scalars().all()
         for row, new_id in zip(rows, ids, strict=True):
             row["id"] = new_id
         return
     if numbered:
-        first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
+        first = (connection.scalar(select(func.max(table.c.id))) or 0) + 1
         for offset, row in enumerate(rows):
             row["id"] = first + offset
-    sql, columns, converters = _sqlite_insert(table, tuple(rows[0]), dialect)
-    values_of = itemgetter(*columns)
-    converted = []
-    for row in rows:
-        values = list(values_of(row))
-        for position, convert in converters:
-            values[position] = convert(values[position])
-        converted.append(tuple(values))
-    session.connection().exec_driver_sql(sql, converted)
+    sql, columns, converters = _sqlite_insert(table, tuple(rows[0]), connection.dialect)
+    connection.exec_driver_sql(sql, [_sqlite_values(row, columns, converters) for row in rows])
+
+
+def insert_row(connection: Connection, table: Table, row: dict[str, Any]) -> int:
+    """Insert one row of a table with an `id` key; return its new id.
+
+    `row` names every column but `id`, as `bulk_insert`'s rows do: the SQLite
+    path fills in no defaults.
+
+    On SQLite straight through the driver, as `bulk_insert` does: a delivery run
+    inserts a row per message, and SQLAlchemy's handling of the statement cost
+    several times the write.
+    """
+    if connection.dialect.name != "sqlite":
+        return int(connection.execute(insert(table).returning(table.c.id), row).scalar_one())
+    sql, columns, converters = _sqlite_insert(table, tuple(row), connection.dialect)
+    cursor = connection.exec_driver_sql(sql, _sqlite_values(row, columns, converters))
+    assert cursor.lastrowid is not None  # an INSERT sets it
+    return cursor.lastrowid
+
+
+def _sqlite_values(
+    row: dict[str, Any], columns: list[str], converters: list[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
+    values = [row[name] for name in columns]
+    for position, convert in converters:
+        values[position] = convert(values[position])
+    return tuple(values)
 
 
 @functools.lru_cache(maxsize=64)
@@ -336,6 +356,21 @@ def write_session(engine: Engine, *, exclusive: bool = True) -> Iterator[Session
             session.flush()
     finally:
         connection.close()
+
+
+@contextmanager
+def append_transaction(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection in a write transaction for appends that decide nothing from a read.
+
+    The transaction of `write_session(engine, exclusive=False)`, on a bare
+    connection: no ORM session to set up, which was most of the cost of the
+    small writes a run makes for every message (recording a delivery).
+    Commits when the block ends normally and rolls back on any error.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE: "append"})
+        with connection.begin():
+            yield connection
 
 
 def error_message(exc: StatementError) -> str:

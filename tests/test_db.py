@@ -13,7 +13,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col
 
-from bot.db import open_engine, upgrade_schema, write_session
+from bot.db import (
+    append_transaction,
+    bulk_insert,
+    insert_row,
+    open_engine,
+    upgrade_schema,
+    write_session,
+)
 from bot.errors import StoreError
 from bot.models import Paper
 from tests.postgres import PostgresCluster
@@ -52,6 +59,27 @@ def test_timestamps_come_back_aware_in_utc(engine: Engine) -> None:
     with Session(engine) as session:
         paper = session.scalars(select(Paper)).one()
     assert paper.first_seen_at == NOW and paper.first_seen_at.tzinfo is not None
+
+
+def test_rows_inserted_through_the_driver_read_back_as_the_orm_writes_them(engine: Engine) -> None:
+    # insert_row and bulk_insert go straight to the driver on SQLite: what they store
+    # must be what the ORM would (timestamps in UTC, JSON lists), with the new ids.
+    table = Paper.__table__  # type: ignore[attr-defined]
+    # Every column, as the ORM would send it (the driver path fills in no defaults).
+    row = {**_paper("one").model_dump(exclude={"id"}), "authors": ["Ada", "Grace"]}
+    with append_transaction(engine) as connection:
+        first = insert_row(connection, table, row)
+        more = [{**row, "title": f"t{n}", "title_key": f"t{n}"} for n in range(3)]
+        bulk_insert(connection, table, more)
+    with pytest.raises(RuntimeError), append_transaction(engine) as connection:
+        insert_row(connection, table, {**row, "title": "lost", "title_key": "lost"})
+        raise RuntimeError("rolled back")
+    with Session(engine) as session:
+        papers = session.scalars(select(Paper).order_by(col(Paper.id))).all()
+    assert [(p.id, p.title) for p in papers] == [(first, "one")] + [
+        (r["id"], r["title"]) for r in more
+    ]
+    assert all(p.first_seen_at == NOW and p.authors == ["Ada", "Grace"] for p in papers)
 
 
 def test_writers_take_turns_instead_of_failing(database_url: str) -> None:

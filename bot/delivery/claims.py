@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Table, bindparam, delete, insert, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from bot.db import in_chunks, write_session
@@ -203,18 +203,20 @@ _SETTLE = (
 ORM update (statement built, then the session synchronised) cost more than the write."""
 
 
-def settle(session: Session, holding: Holding, subscriber_ids: list[int]) -> int:
+def settle(bind: Session | Connection, holding: Holding, subscriber_ids: list[int]) -> int:
     """Mark the claims of `holding` on `subscriber_ids` settled, in the caller's write transaction.
 
     Returns how many it settled: fewer than asked when another worker took some over.
     """
-    result = session.connection().execute(
-        _SETTLE,
-        [
-            {"b_subscriber": i, "b_round": holding.round_id, "b_holder": holding.holder}
-            for i in subscriber_ids
-        ],
-    )
+    if not subscriber_ids:
+        return 0
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    rows = [
+        {"b_subscriber": i, "b_round": holding.round_id, "b_holder": holding.holder}
+        for i in subscriber_ids
+    ]
+    # One subscriber (a delivery recorded) as a plain execute, cheaper than executemany.
+    result = connection.execute(_SETTLE, rows[0] if len(rows) == 1 else rows)
     return result.rowcount
 
 

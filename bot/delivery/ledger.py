@@ -8,11 +8,11 @@ sent together with the delivery that carried it, or not at all.
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot.db import bulk_insert, in_chunks, write_session
+from bot.db import append_transaction, bulk_insert, in_chunks, insert_row
 from bot.delivery.claims import Holding, settle
 from bot.models import Delivery, Paper, SentPaper
 
@@ -97,17 +97,17 @@ def record_delivery(
     ledger is the new holder's to write. Otherwise returns True.
     """
     papers = list(paper_ids)
-    # Core statements, not ORM objects: a run records thousands of these, one
-    # transaction each, and the unit of work cost more than the writes. Not
-    # exclusive: the writes depend on no read, and the subscriber's claim keeps
+    # Core statements on a bare connection (straight to the driver on SQLite), not
+    # ORM objects in a session: a run records thousands of these, one transaction
+    # each, and that machinery cost more than the writes. An append, not under the
+    # writers' lock: the writes depend on no read, and the subscriber's claim keeps
     # other workers away, so on PostgreSQL workers record side by side.
-    with write_session(engine, exclusive=False) as session:
+    with append_transaction(engine) as connection:
         # The claim first: it says whether these rows are this worker's to write.
-        if settles is not None and not settle(session, settles, [subscriber_id]):
-            return False
-        connection = session.connection()
-        result = connection.execute(
-            insert(_DELIVERY),
+        if settles is not None and not settle(connection, settles, [subscriber_id]):
+            return False  # nothing written
+        delivery_id = insert_row(
+            connection, _DELIVERY,
             {
                 "run_id": run_id, "subscriber_id": subscriber_id, "channel": channel,
                 "status": status, "reason": reason, "message_id": message_id,
@@ -116,11 +116,10 @@ def record_delivery(
         )  # fmt: skip
         reached = papers if delivered is None and status == "sent" else list(delivered or ())
         if ledger and reached:
-            (delivery_id,) = result.inserted_primary_key or (None,)
             rows = [
                 {"subscriber_id": subscriber_id, "channel": channel, "paper_id": pid,
                  "delivery_id": delivery_id, "sent_at": now}
                 for pid in reached
             ]  # fmt: skip
-            bulk_insert(session, _SENT_PAPER, rows)
+            bulk_insert(connection, _SENT_PAPER, rows)
     return True
