@@ -581,6 +581,9 @@ class DigestRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Each template is read once per renderer, and a run makes its own: no
+            # look at the file's time at each of a run's tens of thousands of renders.
+            auto_reload=False,
         )
         self.env.filters["md"] = markdown_escape
         self.env.filters["mdurl"] = markdown_url
