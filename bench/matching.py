@@ -12,6 +12,7 @@ sample, and peak RSS (VmHWM).
 """
 
 import argparse
+import multiprocessing
 import random
 import resource
 import time
@@ -194,6 +195,22 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _in_batches(papers_count: int, rules_count: int, seed: int) -> tuple[float, int, float]:
+    """Match as a delivery run does, 25 subscribers at a time: (seconds, matches, peak RSS MB).
+
+    In a process of its own (a fresh peak RSS): only a batch's matches are held at
+    once, so memory is the index, the keyword hits it keeps, and one batch.
+    """
+    corpus = papers(papers_count, seed=seed)
+    subscriptions = rules(rules_count, seed=seed + 4)
+    started = time.perf_counter()
+    matcher = Matcher(corpus)
+    count = 0
+    for start in range(0, len(subscriptions), 25):
+        count += len(matcher.match(subscriptions[start : start + 25]))
+    return time.perf_counter() - started, count, _peak_rss_mb()
+
+
 def main() -> None:
     """Run the benchmark and print its numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -233,7 +250,11 @@ def main() -> None:
     ours = [m for m in matches if m.rule_id in sampled]
     same = ours == reference
     print(f"identical on the sample: {same} ({len(reference)} matches)")
-    print(f"peak RSS: {_peak_rss_mb():.0f} MB (target < 500 MB)")
+    print(f"peak RSS: {_peak_rss_mb():.0f} MB (every match of every rule held at once)")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        seconds, count, peak = pool.apply(_in_batches, (args.papers, args.rules, args.seed))
+    print(f"in batches of 25 rules, as a delivery run matches: {seconds:.2f} s, {count} matches,"
+          f" peak RSS {peak:.0f} MB (target < 300 MB at 10,000 rules x 5,000 papers)")  # fmt: skip
     if not same:
         raise SystemExit("the indexed and exhaustive matchers disagree")
 

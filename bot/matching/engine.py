@@ -23,6 +23,7 @@ word of every paper, and gives the same result, slowly: it is the reference
 the index is checked against.
 """
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -45,6 +46,8 @@ _FIELDS: tuple[Field, Field] = ("title", "abstract")
 # A keyword is searched as a few spellings (plural forms of inner words, typo
 # corrections); this bounds their number for keywords with many such words.
 MAX_SPELLINGS = 64
+KEPT_HITS = 200_000
+"""Keyword hits a matcher keeps for reuse (about 40 MB); past that, the least recently used go."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +369,9 @@ class _Search:
         self._trends = trends
         self._ids = [paper.id for paper in papers]
         self._numbers = {paper_id: number for number, paper_id in enumerate(self._ids)}
-        self._hits: dict[str, _Hits] = {}
+        # Each keyword's hits, least recently used first, and how many hits that holds.
+        self._hits: OrderedDict[str, _Hits] = OrderedDict()
+        self._cached_hits = 0
         self._facet_hits: dict[tuple[FacetKind, str], _Hits] = {}
         self._trending_hits: dict[tuple[int | None, int | None], _Hits] = {}
         self._occurs: dict[str, bool] = {}
@@ -462,9 +467,21 @@ class _Search:
         return hits
 
     def _keyword_hits(self, text: str) -> _Hits:
+        """The hits of one keyword, searched once and kept while `KEPT_HITS` allows.
+
+        Thousands of subscribers share keywords, so each is searched once; but
+        the hits of every keyword of 10,000 subscribers over 5,000 papers would
+        take hundreds of MB, so the least recently used go first.
+        """
         hits = self._hits.get(text)
-        if hits is None:
-            hits = self._hits[text] = self._search(parse_keyword(text))
+        if hits is not None:
+            self._hits.move_to_end(text)
+            return hits
+        hits = self._hits[text] = self._search(parse_keyword(text))
+        self._cached_hits += len(hits)
+        while self._cached_hits > KEPT_HITS and len(self._hits) > 1:
+            _, dropped = self._hits.popitem(last=False)
+            self._cached_hits -= len(dropped)
         return hits
 
     def _search(self, keyword: Keyword) -> _Hits:

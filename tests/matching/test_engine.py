@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot.errors import InputError
+from bot.matching import engine
 from bot.matching.engine import Match, Matcher, PaperText, Rule, SimilarPaper, match_exhaustive
 
 FILLER = "We evaluate on standard benchmarks and release our code."
@@ -501,6 +502,22 @@ def _random_rules(seed: int) -> tuple[list[PaperText], list[Rule]]:
             )
         )
     return corpus, rules
+
+
+def test_a_matcher_keeping_few_keyword_hits_matches_the_same_in_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Hits are kept within a budget, the least recently used dropped: a matcher that
+    # can keep almost nothing searches again, and finds the same, batch after batch.
+    corpus, rules = _random_rules(8)
+    everything = Matcher(corpus).match(rules)
+    monkeypatch.setattr(engine, "KEPT_HITS", 3)
+    frugal = Matcher(corpus)
+    batched = [
+        m for start in range(0, len(rules), 25) for m in frugal.match(rules[start : start + 25])
+    ]
+    assert batched == everything and len(everything) > 500
+    assert frugal._search._cached_hits <= 3 or len(frugal._search._hits) == 1
 
 
 def test_the_index_finds_the_same_matches_as_reading_every_word() -> None:
