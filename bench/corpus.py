@@ -67,6 +67,41 @@ def arxiv_rss(count: int, *, seed: int = 1) -> bytes:
     ).encode()
 
 
+def arxiv_atom(count: int, *, seed: int = 1) -> bytes:
+    """An arXiv API-style Atom document (a search's results) with `count` entries."""
+    rng = random.Random(seed)
+    entries = []
+    for n in range(count):
+        arxiv_id = f"24{rng.randint(1, 12):02d}.{n:05d}"
+        authors = "".join(
+            f"<author><name>Author {rng.randint(1, 9999)}</name></author>"
+            for _ in range(rng.randint(1, 8))
+        )
+        entries.append(
+            f"<entry><id>http://arxiv.org/abs/{arxiv_id}v1</id>"
+            f"<updated>2024-09-23T17:59:59Z</updated><published>2024-09-23T17:59:59Z</published>"
+            f"<title>{escape(_title(rng, n))}</title><summary>{escape(_abstract(rng))}</summary>"
+            f"{authors}<arxiv:comment>12 pages, 4 figures</arxiv:comment>"
+            f'<link href="http://arxiv.org/abs/{arxiv_id}v1" rel="alternate" type="text/html"/>'
+            f'<link title="pdf" href="http://arxiv.org/pdf/{arxiv_id}v1" rel="related"'
+            ' type="application/pdf"/>'
+            '<arxiv:primary_category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>'
+            '<category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>'
+            '<category term="stat.ML" scheme="http://arxiv.org/schemas/atom"/></entry>'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom"'
+        ' xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+        '<link href="http://arxiv.org/api/query?search_query=cat:cs.LG" rel="self"'
+        ' type="application/atom+xml"/><title type="html">ArXiv Query: cat:cs.LG</title>'
+        "<id>http://arxiv.org/api/bench</id><updated>2024-09-23T00:00:00-04:00</updated>"
+        f"<opensearch:totalResults>{count}</opensearch:totalResults>"
+        "<opensearch:startIndex>0</opensearch:startIndex>"
+        f"<opensearch:itemsPerPage>{count}</opensearch:itemsPerPage>" + "".join(entries) + "</feed>"
+    ).encode()
+
+
 def spaced_dump(count: int, *, seed: int = 2) -> str:
     """A "spaced" layout digest dump with `count` papers, most with a metadata block."""
     rng = random.Random(seed)

@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import arxiv_rss, spaced_dump
+from corpus import arxiv_atom, arxiv_rss, spaced_dump
 
 
 def _peak_rss_mb() -> float:
@@ -71,6 +71,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="paperbot-bench-") as tmp:
         feed = Path(tmp, "feed.xml")
         feed.write_bytes(arxiv_rss(args.feed_items))
+        atom = Path(tmp, "atom.xml")
+        atom.write_bytes(arxiv_atom(args.feed_items))
         dump = Path(tmp, "dump.txt")
         dump.write_text(spaced_dump(args.dump_papers), encoding="utf-8")
         print(f"feed: {args.feed_items} items, {feed.stat().st_size / 1e6:.1f} MB; "
@@ -80,6 +82,7 @@ def main() -> None:
         feed_runs = [_in_child(_ingest, str(feed), str(Path(tmp, f"feed{i}.db"))) for i in range(2)]
         fed = min(feed_runs, key=_secs)
         again_feed = _in_child(_ingest, str(feed), str(Path(tmp, "feed0.db")))
+        atom_fed = _in_child(_ingest, str(atom), str(Path(tmp, "atom.db")))
         dumped = _in_child(_ingest, str(dump), str(Path(tmp, "dump.db")))
         again_dump = _in_child(_ingest, str(dump), str(Path(tmp, "dump.db")))
 
@@ -89,6 +92,9 @@ def main() -> None:
     print(f"feed ingest           {fed['seconds']:8.2f} s  {fed['new'] / fed['seconds']:9.0f} papers/s"
           f"  peak RSS {fed['rss']:5.0f} MB  ({fed['status']}, {fed['new']} new)")  # fmt: skip
     print(f"  ratio to feedparser {ratio:8.2f}x   (target <= 1.2x)")
+    print(f"Atom feed ingest      {atom_fed['seconds']:8.2f} s  {atom_fed['new'] / atom_fed['seconds']:9.0f} papers/s"
+          f"  peak RSS {atom_fed['rss']:5.0f} MB  ({atom_fed['status']}, {atom_fed['new']} new;"
+          " an arXiv API search's results; target < 300 MB)")  # fmt: skip
     print(f"dump ingest           {dumped['seconds']:8.2f} s  {dumped['new'] / dumped['seconds']:9.0f} papers/s"
           f"  peak RSS {dumped['rss']:5.0f} MB  ({dumped['status']}, {dumped['new']} new; target >= 20000/s)")  # fmt: skip
     print(f"re-ingest unchanged   feed {again_feed['seconds'] * 1000:.1f} ms ({again_feed['status']}), "
