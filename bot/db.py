@@ -253,11 +253,12 @@ def in_chunks(values: Collection[T]) -> Iterator[list[T]]:
 
 
 def bulk_insert(bind: Session | Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys, every column's); for a table with an `id` key, set each new one.
+    """Insert `rows`; for a table with an `id` key, set each new one.
 
-    Must run inside a write transaction (`write_session`, `append_transaction`).
-    On SQLite, which then holds the write lock,
-    ids are handed out here and the rows go to the driver in one executemany,
+    The rows are dicts with the same keys, naming every column (but `id`): the
+    SQLite path fills in no defaults. Must run inside a write transaction
+    (`write_session`, `append_transaction`). On SQLite, which then holds the write
+    lock, ids are handed out here and the rows go to the driver in one executemany,
     converted by each column type's own bind processor: per-row statement
     handling would otherwise be most of the cost of ingesting a large dump.
     Other databases take the portable `INSERT ... RETURNING` path.
@@ -286,12 +287,9 @@ def bulk_insert(bind: Session | Connection, table: Table, rows: list[dict[str, A
 def insert_row(connection: Connection, table: Table, row: dict[str, Any]) -> int:
     """Insert one row of a table with an `id` key; return its new id.
 
-    `row` names every column but `id`, as `bulk_insert`'s rows do: the SQLite
-    path fills in no defaults.
-
-    On SQLite straight through the driver, as `bulk_insert` does: a delivery run
-    inserts a row per message, and SQLAlchemy's handling of the statement cost
-    several times the write.
+    `row` names every column but `id`, as `bulk_insert`'s rows do. On SQLite it
+    goes straight to the driver, as there: a delivery run inserts a row per
+    message, and SQLAlchemy's handling of the statement cost several times the write.
     """
     if connection.dialect.name != "sqlite":
         return int(connection.execute(insert(table).returning(table.c.id), row).scalar_one())
