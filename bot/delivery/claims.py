@@ -18,8 +18,9 @@ A worker that stalls past its lease (a paused machine, a hung disk) may lose
 claims to another worker meanwhile. It looks at its claim on a subscriber at the
 last moment: when the transport is about to start the SMTP transaction (connected,
 greeted, logged in; before MAIL FROM), and skips whoever was taken over. That look
-uses the claims as of the last renewal, which is renewed whenever a third of the
-lease has passed, so it costs a write only every lease/3.
+uses the claims as of the last renewal, which is renewed whenever a tenth of the
+lease has passed, so it costs a write only every lease/10 (a minute by default),
+and leaves at least nine tenths of the lease for the message to go.
 
 What remains is a stall after that look: a message whose transaction has begun
 cannot be called back, and if the server keeps the connection open through the

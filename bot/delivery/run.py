@@ -82,6 +82,8 @@ Progress = Callable[[int, int], None]
 
 CLAIM_BATCH = 25
 """Subscribers claimed at a time: few, so workers share a round evenly and a dead one strands few."""
+RENEW_AFTER = 0.1
+"""The part of the lease after which a run renews its claims at its next look at one."""
 
 _WAIT_FOR_OTHERS = 1.0
 """Seconds between looks at subscribers other workers hold, once nothing else is left."""
@@ -587,8 +589,10 @@ class _Run:
         cannot be called back (see `_record`).
 
         Cheap enough for every message: the claims are renewed (a write) only when a
-        third of the lease has passed since the last renewal; until then the lease
-        of every claim in `held` has at least two thirds left.
+        tenth of the lease has passed since the last renewal (`RENEW_AFTER`); until
+        then the lease of every claim in `held` has at least nine tenths left, which
+        is how long a stall after this look may last before another worker could
+        take the reader over.
         """
         self._keep_claims()
         if item.subscriber.id in self.held:
@@ -601,7 +605,7 @@ class _Run:
     def _keep_claims(self, *, force: bool = False) -> None:
         """Renew the lease of this run's claims well before it runs out; learn which it still holds."""
         now = self.clock()
-        if self.holding is None or (not force and now - self.renewed < self.lease / 3):
+        if self.holding is None or (not force and now - self.renewed < self.lease * RENEW_AFTER):
             return
         self.held = set(claims.renew(self.engine, self.holding, now=now, lease=self.lease))
         self.renewed = now
