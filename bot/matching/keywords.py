@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import pairwise
 
 from bot.errors import InputError
@@ -51,7 +50,6 @@ class Keyword:
         return self.quoted or all(word.exact for word in self.words)
 
 
-@lru_cache(maxsize=16_384)  # subscribers share keywords: an import of 10,000 parses each once
 def parse_keyword(text: str, *, what: str = "keyword") -> Keyword:
     """Check and split one keyword; raise `InputError` naming it when it is not usable.
 

@@ -108,11 +108,3 @@ def test_messages_can_name_an_exclusion() -> None:
         parse_keyword("  ", what="exclusion")
     with pytest.raises(InputError, match="too many exclusions"):
         validate_keywords(["x"] * 101, what="exclusion")
-
-
-def test_a_keyword_typed_by_many_is_parsed_once_and_a_bad_one_refused_every_time() -> None:
-    first = parse_keyword("Graph Neural Netwroks")
-    assert parse_keyword("Graph Neural Netwroks") is first  # kept, not parsed again
-    for _ in range(2):
-        with pytest.raises(InputError, match="has no letters or digits"):
-            parse_keyword("?!")
