@@ -252,6 +252,11 @@ def in_chunks(values: Collection[T]) -> Iterator[list[T]]:
         yield ordered[start : start + IN_CHUNK]
 
 
+def connection_of(bind: Session | Connection) -> Connection:
+    """The connection a session's transaction runs on, or `bind` itself when it is one."""
+    return bind.connection() if isinstance(bind, Session) else bind
+
+
 def bulk_insert(bind: Session | Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert `rows`; for a table with an `id` key, set each new one.
 
@@ -265,7 +270,7 @@ def bulk_insert(bind: Session | Connection, table: Table, rows: list[dict[str, A
     """
     if not rows:
         return
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection = connection_of(bind)
     numbered = "id" in table.c
     if connection.dialect.name != "sqlite":
         if not numbered:

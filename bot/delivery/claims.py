@@ -42,7 +42,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, delete, insert, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from bot.db import in_chunks, write_session
+from bot.db import connection_of, in_chunks, write_session
 from bot.locks import holder_is_alive
 from bot.models import DeliveryClaim, DeliveryRound
 
@@ -211,7 +211,7 @@ def settle(bind: Session | Connection, holding: Holding, subscriber_ids: list[in
     """
     if not subscriber_ids:
         return 0
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection = connection_of(bind)
     rows = [
         {"b_subscriber": i, "b_round": holding.round_id, "b_holder": holding.holder}
         for i in subscriber_ids

@@ -36,6 +36,7 @@ from bot.subscriptions.spec import (
 )
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 
 _SUBSCRIBER: Table = Subscriber.__table__  # type: ignore[attr-defined]
 _SUBSCRIPTION: Table = Subscription.__table__  # type: ignore[attr-defined]
@@ -185,9 +186,6 @@ def subscribe_many(
             topic_id = topic_ids[(ids[key], spec.name)]
             replace_examples(session, topic_id, liked, unliked, source=source, now=now)
     return outcomes
-
-
-_K = TypeVar("_K")
 
 
 def _store_rows(
