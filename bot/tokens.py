@@ -232,13 +232,16 @@ def signing_secret(engine: Engine, configured: str) -> str:
 
 # --- Making tokens fast ----------------------------------------------------------
 # A delivery run makes several tokens for each of thousands of readers. These
-# classes make exactly the tokens itsdangerous's own would (the tests compare
-# them), without the work it repeats for every token: a new signer, its key
-# derived again, the payload encoded by the standard library's JSON and then
-# compressed with zlib although a token's few dozen bytes never get shorter.
+# classes make the tokens itsdangerous's own would (the tests compare them),
+# without the work it repeats for every token: a new signer, its key derived
+# again, the payload encoded by the standard library's JSON and then compressed
+# with zlib, which shortens a token's few dozen bytes by a byte or two at best,
+# and rarely. Such a payload is left uncompressed here: the token differs from
+# itsdangerous's, and each reads the other's. Feed addresses, which must not
+# change once given out, keep itsdangerous's own serializer.
 
 _SHORT_PAYLOAD = 200
-"""JSON this short is sent as it is: zlib's header and checksum outweigh what it could save."""
+"""JSON this short is sent as it is: zlib's header and checksum leave almost nothing to save."""
 
 
 class _CompactJSON:
@@ -317,5 +320,6 @@ def _feedback_serializer(secret: str) -> URLSafeSerializer:
 @lru_cache(maxsize=4)
 def _feed_serializer(secret: str) -> URLSafeSerializer:
     # A salt of its own; no timestamp, so a feed's address stays the same until its
-    # version changes, and feed readers keep polling one address for years.
-    return _TokenSerializer(secret, salt="paperbot-feed")
+    # version changes, and feed readers keep polling one address for years: made as
+    # itsdangerous makes it, as the addresses already given out were.
+    return URLSafeSerializer(secret, salt="paperbot-feed")
