@@ -152,12 +152,29 @@ def _deliveries_of(url: str, addresses: list[str]) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
-def _assert_each_reader_got_one_digest(smtp: SmtpServer, readers: int, url: str) -> None:
+def _workers_story(workers: list[Served]) -> str:
+    """Each worker's pid, delivery runs and warnings: who did what, when a test fails."""
+    lines = []
+    for worker in workers:
+        lines.append(f"worker pid {worker.process.pid}:")
+        lines += [
+            f"  {line}"
+            for line in worker.log_lines()
+            if line.get("level") in ("warning", "error") or line in _delivery_runs(worker)
+        ]
+    return "\n".join(lines)
+
+
+def _assert_each_reader_got_one_digest(
+    smtp: SmtpServer, readers: int, url: str, workers: list[Served]
+) -> None:
     received = Counter(r for message in smtp.handler.received for r in message.recipients)
     expected = {f"reader{n}@lab.org" for n in range(readers)}
     assert set(received) == expected
     twice = [a for a, n in received.items() if n > 1]
-    assert twice == [], _deliveries_of(url, twice)  # nobody twice
+    if twice:  # nobody twice: else say who sent what (a string, shown whole)
+        deliveries = "\n".join(map(str, _deliveries_of(url, twice)))
+        pytest.fail(f"{twice} got two digests:\n{deliveries}\n{_workers_story(workers)}")
     ids = [message.message["Message-ID"] for message in smtp.handler.received]
     assert len(set(ids)) == len(ids) == readers
 
@@ -188,7 +205,7 @@ def test_three_workers_share_one_delivery_and_send_every_digest_once(
     )
     for worker in workers:  # every run ends (waiting for the others' claims)
         worker.wait_for(partial(_delivery_runs, worker), timeout=60, message="its run to end")
-    _assert_each_reader_got_one_digest(smtp_server, readers, url)
+    _assert_each_reader_got_one_digest(smtp_server, readers, url, workers)
     # The scheduled job ran once, on the leader; the others joined its round.
     scheduled = [line for w in workers for line in w.job_runs("delivery")]
     assert len(scheduled) == 1
@@ -220,7 +237,7 @@ def test_a_worker_killed_mid_delivery_leaves_its_readers_to_the_others(
     survivors[0].wait_for(
         lambda: _ledger(url) == (readers, 0), timeout=120, message="every reader settled"
     )
-    _assert_each_reader_got_one_digest(smtp_server, readers, url)
+    _assert_each_reader_got_one_digest(smtp_server, readers, url, workers)
     # One of the survivors leads the schedule now (if the killed worker did before).
     holders = {w.health()[1]["holder"] for w in survivors}
     survivors[0].wait_for(
@@ -244,8 +261,9 @@ def test_a_worker_hung_past_its_lease_sends_nothing_the_others_took_over(
     url, workers = _three_workers(
         serve, run_cli, smtp, postgres, tmp_path, readers,
         # A short lease, for a short test; long enough that the others, on a loaded
-        # machine, never stall past the nine tenths of it a run leaves itself to send.
-        PAPERBOT_SMTP_MAX_CONNECTIONS="1", PAPERBOT_DELIVERY_CLAIM_LEASE="8",
+        # machine, never stall past the nine tenths of it a run leaves itself to send
+        # and record a message (13.5 s).
+        PAPERBOT_SMTP_MAX_CONNECTIONS="1", PAPERBOT_DELIVERY_CLAIM_LEASE="15",
     )  # fmt: skip
     engine = open_engine(url)
     hung = _signal_the_sender(smtp, engine, 60, signal.SIGSTOP).get(timeout=60)
@@ -266,7 +284,7 @@ def test_a_worker_hung_past_its_lease_sends_nothing_the_others_took_over(
         engine.dispose()
     # Woken up, it finds its claims taken over and sends none of them.
     victim.wait_for(lambda: _delivery_runs(victim), timeout=60, message="its run to end")
-    _assert_each_reader_got_one_digest(smtp, readers, url)
+    _assert_each_reader_got_one_digest(smtp, readers, url, workers)
     assert _delivery_runs(victim)[0].get("skipped", 0) > 0
 
 
