@@ -1,7 +1,9 @@
 """A digest as an email message, ready to hand to SMTP (pure: no network, no clock).
 
 The message is multipart/alternative, plain text first and HTML second (clients show
-the last part they can), both UTF-8 in quoted-printable so any relay accepts them.
+the last part they can), both UTF-8 and 7-bit on the wire so any relay accepts them:
+the HTML spells other characters as character references, and a part that still
+holds any (or an overlong line) is quoted-printable.
 Headers are set through the standard library's email policy, which refuses a header
 value holding a line break, so nothing from a paper can add a header.
 
@@ -170,35 +172,53 @@ def _header_line(name: str, value: str) -> tuple[str | BaseHeader, str]:
     return header, header.fold(policy=POLICY)
 
 
-def _qp_body(text: str) -> str:
-    """`text` as the content manager stores a quoted-printable UTF-8 body (\n line ends)."""
-    # Line ends normalised as `email.contentmanager` does, then encoded; every line of
-    # the result is at most 76 characters, soft breaks included.
-    data = b"\n".join(text.encode("utf-8").splitlines()) + b"\n"
-    return binascii.b2a_qp(data, istext=True).decode("ascii")
+_LONGEST_LINE = 998
+"""RFC 5322 2.1.1: a line is at most 998 characters, its CRLF excluded."""
 
 
-_PART_HEADERS = (
-    ("Content-Type", 'text/{subtype}; charset="utf-8"'),
-    ("Content-Transfer-Encoding", "quoted-printable"),
-)
+def _encoded_body(text: str) -> tuple[str, str]:
+    """`text` as a UTF-8 part's body (\n line ends), with its Content-Transfer-Encoding.
+
+    ASCII text whose lines are short enough goes as it is (7bit): nothing to
+    encode, and a server reads it in fewer, whole lines. Anything else is
+    quoted-printable, as the content manager stores it: every line of the result
+    is at most 76 characters, soft breaks included.
+    """
+    # Line ends normalised as `email.contentmanager` does.
+    lines = text.encode("utf-8").splitlines()
+    data = b"\n".join(lines) + b"\n"
+    if data.isascii() and max(map(len, lines), default=0) <= _LONGEST_LINE:
+        return "7bit", data.decode("ascii")
+    return "quoted-printable", binascii.b2a_qp(data, istext=True).decode("ascii")
+
+
+def _ascii_html(html: str) -> str:
+    """`html` with every non-ASCII character as a character reference (é as &#233;).
+
+    Browsers and mail clients read it as the same text, and the part usually
+    needs no encoding at all (see `_encoded_body`).
+    """
+    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 def _boundary(bodies: tuple[str, ...]) -> str:
     # "=_" never occurs in quoted-printable text (a "=" there is followed by two hex
-    # digits or a line end); checked anyway. Short enough that Content-Type stays
-    # one line.
+    # digits or a line end), and 64 random bits in plain text hardly ever; checked
+    # anyway. Short enough that Content-Type stays one line.
     while True:
         boundary = f"=_{random.randrange(sys.maxsize):016x}"
         if not any(boundary in body for body in bodies):
             return boundary
 
 
-def _part(subtype: str, body: str) -> tuple[EmailMessage, str]:
+def _part(subtype: str, encoding: str, body: str) -> tuple[EmailMessage, str]:
     part = EmailMessage(policy=POLICY)
     lines = []
-    for name, value in _PART_HEADERS:
-        value = value.format(subtype=subtype)
+    headers = (
+        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        ("Content-Transfer-Encoding", encoding),
+    )
+    for name, value in headers:
         part.set_raw(name, value)
         lines.append(f"{name}: {value}\r\n")
     part.set_payload(body)
@@ -245,8 +265,8 @@ def build_message(
         fields.append(("List-Unsubscribe", ", ".join(targets)))
     if digest.unsubscribe_url and digest.unsubscribe_url.strip().lower().startswith("https://"):
         fields.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    text = _qp_body(renderer.text(digest, context))
-    html = _qp_body(renderer.html(digest, context))
+    text_encoding, text = _encoded_body(renderer.text(digest, context))
+    html_encoding, html = _encoded_body(_ascii_html(renderer.html(digest, context)))
     boundary = _boundary((text, html))
     fields.append(("MIME-Version", "1.0"))
     fields.append(("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
@@ -256,8 +276,8 @@ def build_message(
         stored, line = _header_line(name, value)
         message.set_raw(name, stored)
         head.append(line)
-    text_part, text_wire = _part("plain", text)
-    html_part, html_wire = _part("html", html)
+    text_part, text_wire = _part("plain", text_encoding, text)
+    html_part, html_wire = _part("html", html_encoding, html)
     message.set_payload([text_part, html_part])
     delimiter = f"--{boundary}"
     wire = f"{''.join(head)}\r\n{delimiter}\r\n{text_wire}\r\n{delimiter}\r\n{html_wire}\r\n{delimiter}--\r\n"

@@ -60,15 +60,40 @@ def test_parts_text_then_html_in_utf8() -> None:
     parts = list(parsed.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert [p.get_content_charset() for p in parts] == ["utf-8", "utf-8"]
-    assert all(p["Content-Transfer-Encoding"] == "quoted-printable" for p in parts)
+    # The text holds non-ASCII letters; the HTML spells them as character references.
+    assert [p["Content-Transfer-Encoding"] for p in parts] == ["quoted-printable", "7bit"]
     text, html = _bodies(parsed)
     assert text.replace("\r\n", "\n") == RENDERER.text(SAMPLE)
-    assert html.replace("\r\n", "\n") == RENDERER.html(SAMPLE)
-    assert "Fréchet" in text and "Chloé" in html
+    rendered = RENDERER.html(SAMPLE)
+    assert html.replace("\r\n", "\n") == "".join(
+        c if c.isascii() else f"&#{ord(c)};" for c in rendered
+    )
+    assert "Fréchet" in text and "Chloé" in rendered and "Chlo&#233;" in html
     # Ready for SMTP: ASCII only, CRLF line ends, no line over 998 characters.
     assert raw.isascii()
     assert b"\n" not in raw.replace(b"\r\n", b"")
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+@pytest.mark.parametrize(
+    ("title", "encodings"),
+    [
+        ("Plain title", ["7bit", "7bit"]),
+        # Too long a line to send as it is (over 998 characters): quoted-printable.
+        ("Plain " * 200, ["quoted-printable", "quoted-printable"]),
+        ("Ünïcode title", ["quoted-printable", "7bit"]),
+    ],
+    ids=["ascii", "long-line", "non-ascii"],
+)
+def test_each_part_is_sent_as_it_is_when_it_can_be(title: str, encodings: list[str]) -> None:
+    digest = _titled(title)
+    raw, parsed = _send(digest)
+    parts = list(parsed.iter_parts())
+    assert [p["Content-Transfer-Encoding"] for p in parts] == encodings
+    text, html = _bodies(parsed)
+    assert text.replace("\r\n", "\n") == RENDERER.text(digest)
+    assert title.strip() in text and (title.strip() in html or "&#220;n&#239;code" in html)
+    assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
 
 
 def test_headers() -> None:
