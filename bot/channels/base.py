@@ -12,9 +12,11 @@ reaches a result, a log line or an exception.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import math
 import re
 import time
 from collections import deque
@@ -156,9 +158,17 @@ def text_option(options: Mapping[str, object], name: str, kind: str) -> str:
     return value.strip()
 
 
+_FLAG_TEXTS = {"true": True, "false": False}
+
+
 def flag_option(options: Mapping[str, object], name: str, kind: str) -> bool:
-    """The true-or-false option `name` of a `kind` channel (false when unset); `ConfigError` otherwise."""
+    """The true-or-false option `name` of a `kind` channel (false when unset); `ConfigError` otherwise.
+
+    "true" and "false" are taken as text too: options typed on the command line are text.
+    """
     value = options.get(name, False)
+    if isinstance(value, str):
+        value = _FLAG_TEXTS.get(value.strip().lower(), value)
     if not isinstance(value, bool):
         raise ConfigError(f"{kind} channel: `{name}` must be true or false")
     return value
@@ -176,7 +186,10 @@ def url_option(options: Mapping[str, object], name: str, kind: str) -> str:
 def number_option(options: Mapping[str, object], name: str, kind: str, default: float) -> float:
     """The positive number option `name` of a `kind` channel, or `default` when unset."""
     value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, str):  # typed on the command line
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ConfigError(f"{kind} channel: `{name}` must be a positive number")
     return float(value)
 

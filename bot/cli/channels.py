@@ -3,8 +3,9 @@
 A channel is added for one subscriber (`--for`) and, unless `--unused`, joins the
 channels their digests go to; `paperbot subscribe --channel` chooses among them
 later. A channel added for no one is a lab channel: it gets the matches of the
-topics routed to it (`paperbot channel route`), whoever's they are. Webhook
-addresses and tokens are secrets: give `-` to read one from the standard input
+topics routed to it (`paperbot channel route`), whoever's they are. Every kind is
+reached by `--kind KIND -o SETTING=VALUE`; the common ones have flags of their own
+(`--slack URL`). Webhook addresses and tokens are secrets: give `-` to read one from the standard input
 instead of the command line (and the shell's history); they are shown masked
 everywhere.
 """
@@ -42,6 +43,21 @@ def _secret(value: str | None) -> str | None:
     return line
 
 
+def typed_options(kind: str, pairs: list[str]) -> tuple[str, dict[str, Any]]:
+    """`--kind KIND --option NAME=VALUE...`: any kind of channel, its options as typed.
+
+    A value `-` is read from the standard input (a secret); the channel's own
+    settings check the rest when it is added.
+    """
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--option {pair.partition('=')[0]!r}: give it as NAME=VALUE")
+        options[name.strip()] = _secret(value)
+    return kind.strip().lower(), options
+
+
 def channel_options(
     slack: str | None,
     discord: str | None,
@@ -61,7 +77,9 @@ def channel_options(
     }
     chosen = [kind for kind, given in kinds.items() if given]
     if len(chosen) != 1:
-        raise InputError("give exactly one of --slack, --discord, --matrix-room and --webhook")
+        raise InputError(
+            "give exactly one of --slack, --discord, --matrix-room, --webhook and --kind"
+        )
     kind = chosen[0]
     if per_topic and kind != "slack":
         raise InputError("--per-topic is a Slack channel's")
@@ -114,6 +132,21 @@ def add_command(
         str | None,
         typer.Option("--secret", help="The webhook's signing secret (or -)."),
     ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind", help="Any kind of channel, its settings given with --option instead."
+        ),
+    ] = None,
+    typed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="With --kind: one of its settings, NAME=VALUE (VALUE - reads"
+            " it from the standard input); repeat for each.",
+        ),
+    ] = None,
     per_topic: Annotated[
         bool, typer.Option("--per-topic", help="Slack: one message per topic, not per digest.")
     ] = False,
@@ -129,10 +162,16 @@ def add_command(
     from bot.subscriptions.channels import add_channel
 
     with as_usage_error():
-        kind, options = channel_options(
-            slack, discord, matrix_room, matrix_homeserver, matrix_token, webhook, webhook_secret,
-            per_topic,
-        )  # fmt: skip
+        flags = (slack, discord, matrix_room, matrix_homeserver, matrix_token, webhook,
+                 webhook_secret)  # fmt: skip
+        if kind is not None:
+            if any(flag is not None for flag in flags) or per_topic:
+                raise InputError("give --kind with --option, or one kind's own flags, not both")
+            kind, options = typed_options(kind, typed or [])
+        elif typed:
+            raise InputError("--option goes with --kind")
+        else:
+            kind, options = channel_options(*flags, per_topic)
         if owner is not None and cadence is not None:
             raise InputError("--cadence is a lab channel's: a subscriber's digests keep theirs")
     _, engine = open_store()

@@ -43,17 +43,21 @@ Answer = Reply | Literal["drop", "hang"]
 
 
 class Receiver:
-    """A service on 127.0.0.1 that answers with `answers` in turn (200 "ok" when none are left).
+    """A service on 127.0.0.1 that answers with `answers` in turn (`usual` when none are left).
 
-    `requests` holds every request received; `received` is set at each;
-    `on_request`, when set, hears each request before it is answered.
+    `requests` holds every request received and `answered` the answer each got;
+    `received` is set at each; `on_request`, when set, hears each request before it
+    is answered.
     """
 
     def __init__(self) -> None:
         self.on_request: Callable[[Received], None] | None = None
         self.base = ""
         self.answers: deque[Answer] = deque()
+        self.usual = Reply()
         self.requests: list[Received] = []
+        self.answered: list[Answer] = []
+        self.lock = threading.Lock()
         self.received = threading.Event()
         self.release = threading.Event()
 
@@ -78,10 +82,12 @@ def receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             request = Received(self.command, self.path, dict(self.headers.items()), body)
-            service.requests.append(request)
+            with service.lock:  # requests come on threads of their own
+                service.requests.append(request)
+                answer = service.answers.popleft() if service.answers else service.usual
+                service.answered.append(answer)
             if service.on_request is not None:
                 service.on_request(request)
-            answer = service.answers.popleft() if service.answers else Reply()
             service.received.set()
             if answer == "drop":
                 self.close_connection = True

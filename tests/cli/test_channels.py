@@ -37,13 +37,23 @@ def test_a_channel_is_added_listed_used_and_removed_with_its_address_never_shown
 
 def test_bad_channels_are_refused_in_one_line_and_nothing_is_stored(run_cli: RunCli) -> None:
     assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
+    add = ("channel", "add", "x")
+    webhook = (*add, "--kind", "webhook", "-o", "url=http://127.0.0.1:9/in",
+               "-o", "secret=a-long-enough-secret")  # fmt: skip
     cases = [
-        (("channel", "add", "x", "--for", "ana@lab.org", "--slack", "ftp://x"), "must be an http"),
+        ((*add, "--for", "ana@lab.org", "--slack", "ftp://x"), "must be an http"),
         (("channel", "add", "email", "--for", "ana@lab.org", "--slack", HOOK), "built-in"),
-        (("channel", "add", "x", "--for", "nobody@lab.org", "--slack", HOOK), "no active"),
-        (("channel", "add", "x", "--for", "ana@lab.org"), "exactly one of"),
+        ((*add, "--for", "nobody@lab.org", "--slack", HOOK), "no active"),
+        ((*add, "--for", "ana@lab.org"), "exactly one of"),
+        ((*add, "--kind", "pager", "-o", "url=http://x"), "unknown channel kind 'pager'"),
+        ((*add, "--kind", "slack", "-o", "webhook_url"), "NAME=VALUE"),
+        ((*add, "--kind", "slack", "--slack", HOOK), "not both"),
+        ((*add, "--slack", HOOK, "-o", "per_topic=true"), "goes with --kind"),
+        ((*add, "--kind", "slack", "-o", f"webhook_url={HOOK}", "-o", "per_topic=maybe"),
+         "`per_topic` must be true or false"),
+        ((*webhook, "-o", "requests=many"), "`requests` must be a positive number"),
         (("subscribe", "ana@lab.org", "GNN", "--channel", "nope"), "no channel named 'nope'"),
-    ]
+    ]  # fmt: skip
     for args, said in cases:
         result = run_cli(*args)
         assert result.returncode != 0, args
@@ -68,6 +78,41 @@ def test_a_secret_can_come_from_the_standard_input(run_cli: RunCli, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert "signing-secret" not in result.stdout
     assert "hook" in run_cli("channel", "list").stdout
+
+
+def test_any_kind_of_channel_is_added_with_its_settings_as_typed(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    # What a kind without flags of its own takes: its name and settings, NAME=VALUE.
+    assert run_cli("subscribe", "ana@lab.org", "graph neural network").returncode == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    token = "syt_Xs3cretXs3cretXs3cret"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "channel", "add", "room", "--for", "ana@lab.org",
+         "--kind", "matrix", "-o", "homeserver=https://matrix.example.org",
+         "-o", "room_id=!lab:example.org", "-o", "access_token=-"],
+        input=token + "\n", capture_output=True, text=True, cwd=tmp_path, env=clean,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Matrix room !lab:example.org on https://matrix.example.org" in result.stdout
+    slack = run_cli(
+        "channel", "add", "lab-slack", "--kind", "Slack", "-o", f"webhook_url={HOOK}",
+        "-o", "per_topic=true",
+    )  # fmt: skip
+    assert slack.returncode == 0, slack.stderr
+    assert "a message per topic" in slack.stdout
+    hook = run_cli(
+        "channel", "add", "lab-hook", "--kind", "webhook", "-o", "url=http://127.0.0.1:9/in",
+        "-o", "secret=a-long-enough-secret", "-o", "requests=2", "-o", "per=1.5",
+    )  # fmt: skip
+    assert hook.returncode == 0, hook.stderr
+    listed = run_cli("channel", "list")
+    assert all(name in listed.stdout for name in ("room", "lab-slack", "lab-hook"))
+    for said in (result, slack, listed):
+        assert "s3cret" not in said.stdout + said.stderr
+    [ana] = json.loads(run_cli("subscriptions", "--json").stdout)
+    assert ana["channels"] == ["email", "room"]
 
 
 def test_a_lab_channel_is_added_for_no_one_fed_by_routed_topics_and_removed(

@@ -20,6 +20,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from bot.subscriptions.channels import add_channel
+from tests.channels import conftest as chat
+from tests.channels.conftest import Receiver, Reply
+
 
 class ManualClock:
     """A clock the test moves by hand (`clock.now += timedelta(...)`)."""
@@ -286,3 +290,68 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 
 from tests.channels.conftest import receiver  # noqa: E402,F401  (the webhook receiver, for delivery to channels)
+
+
+@dataclass(frozen=True)
+class ChatKind:
+    """How a `Receiver` stands in for one kind of chat service in the delivery tests.
+
+    `options` makes a channel's settings from the base address of its own path on
+    the receiver; `done` is the service's answer to a message it took, `slow_down`
+    its 429 asking for a second's wait; `key` reads the key that makes a resend the
+    same message (None: the service has none, so a resend may show twice).
+    """
+
+    kind: str
+    options: Callable[[str], dict[str, object]]
+    done: Reply
+    slow_down: Reply
+    key: Callable[[chat.Received], str] | None
+
+    def add(self, session: Any, name: str, service: Receiver, **kwargs: Any) -> None:
+        """Add the channel `name` of this kind, posting under `/<name>/` on `service`."""
+        add_channel(session, name, self.kind, self.options(service.url(f"/{name}")), **kwargs)
+
+
+def channel_of(request: chat.Received) -> str:
+    """The name of the channel a request was posted for (see `ChatKind.add`)."""
+    return request.path.split("/")[1]
+
+
+_JSON = {"Content-Type": "application/json"}
+
+CHAT_KINDS = (
+    ChatKind(
+        "webhook", lambda base: {"url": f"{base}/in", "secret": "a-webhook-signing-secret"},
+        Reply(200), Reply(429, b"slow down", {"Retry-After": "1"}),
+        lambda request: request.headers["Idempotency-Key"],
+    ),
+    ChatKind(
+        "slack", lambda base: {"webhook_url": f"{base}/services/T0/B0/a-slack-secret"},
+        Reply(200, b"ok"), Reply(429, b"rate_limited", {"Retry-After": "1"}), None,
+    ),
+    ChatKind(
+        "discord", lambda base: {"webhook_url": f"{base}/api/webhooks/1/a-discord-token"},
+        Reply(204, b""),
+        Reply(429, b'{"message": "You are being rate limited.", "retry_after": 1.0,'
+              b' "global": false}', {"Retry-After": "1", **_JSON}),
+        None,
+    ),
+    ChatKind(
+        "matrix",
+        lambda base: {"homeserver": base, "room_id": "!lab:example.org",
+                      "access_token": "syt_a-matrix-token"},
+        Reply(200, b'{"event_id": "$sent"}', _JSON),
+        Reply(429, b'{"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": 1000}', _JSON),
+        lambda request: request.path.rsplit("/", 1)[1],  # the transaction id
+    ),
+)  # fmt: skip
+
+
+@pytest.fixture(params=CHAT_KINDS, ids=lambda kind: kind.kind)
+def chat_kind(request: pytest.FixtureRequest) -> ChatKind:
+    """Each kind of chat service in turn, the `receiver` answering as that service does."""
+    kind: ChatKind = request.param
+    service: Receiver = request.getfixturevalue("receiver")
+    service.usual = kind.done
+    return kind
