@@ -135,7 +135,7 @@ def add_command(
     kind: Annotated[
         str | None,
         typer.Option(
-            "--kind", help="Any kind of channel, its settings given with --option instead."
+            "--kind", help="Any kind of channel, by name (slack, matrix...); its settings as -o."
         ),
     ] = None,
     typed: Annotated[
@@ -143,8 +143,9 @@ def add_command(
         typer.Option(
             "--option",
             "-o",
-            help="With --kind: one of its settings, NAME=VALUE (VALUE - reads"
-            " it from the standard input); repeat for each.",
+            metavar="<name=value>",
+            help="With --kind: one of its settings (a value - is read from the standard"
+            " input); repeat for each.",
         ),
     ] = None,
     per_topic: Annotated[

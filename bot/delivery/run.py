@@ -3,8 +3,9 @@
     round (started, or joined) ─> run record ─> due subscribers ─> recent papers
       indexed once ─> claim a few subscribers (nobody else is on them) ─> the
       ledger read again, their papers matched ─> plan (a digest per channel)
-      ─> render ─> send (Markdown files and chat channels first, then the emails
-      as .eml files or over SMTP); temporary failures retried with backoff
+      ─> each digest to its channel's outlet (`bot.channels.outlet`: Markdown
+      files and chat channels first, then the emails as .eml files or over
+      SMTP), which renders, sends and retries temporary failures
       ─> per message: delivery + ledger rows (+ the settled claim, with the
       subscriber's last channel) in one transaction
       ─> next few ─> wait for subscribers other workers hold ─> round finished
@@ -17,7 +18,6 @@ what it reads and `now`: who is due, each channel's digest and Message-ID. Sever
 send, and changes nothing.
 """
 
-import asyncio
 import logging
 import random
 import threading
@@ -25,13 +25,16 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot import locks
+from bot.channels.chat import ChatOutlet
+from bot.channels.email import EmailOutlet
+from bot.channels.markdown import MarkdownOutlet
+from bot.channels.outlet import CHAT, STOPPING, Outlet, outlet_of
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import write_session
@@ -40,16 +43,6 @@ from bot.delivery.claims import Holding
 from bot.delivery.ledger import ChannelKey, last_sent, record_delivery, sent_papers
 from bot.delivery.outcomes import DeliveryReport, Outcome, count_outcomes
 from bot.delivery.plan import Candidates, Ledger, PlannedDigest, Policy
-from bot.delivery.transports import (
-    BeforeSend,
-    FileTransport,
-    OnResult,
-    Outgoing,
-    SendResult,
-    SmtpTransport,
-    write_markdown,
-)
-from bot.digest.message import build_message
 from bot.digest.model import Digest, DigestPaper, DigestSection, FeedbackLinks
 from bot.digest.render import DigestRenderer
 from bot.errors import InputError
@@ -58,7 +51,7 @@ from bot.models import Paper
 from bot.papers import as_digest_paper, paper_text
 from bot.runs import finish_run, start_run
 from bot.similar_papers import SimilarPapers, load_similar_papers
-from bot.subscriptions.channels import ChannelSettings, channel_settings
+from bot.subscriptions.channels import channel_settings
 from bot.subscriptions.lab_channels import is_lab, lab_recipients
 from bot.subscriptions.spec import email_key
 from bot.subscriptions.store import SubscriberView, Topic, find_subscriber, list_subscribers
@@ -71,9 +64,6 @@ from bot.tokens import (
     signed_link,
     signing_secret,
 )
-
-if TYPE_CHECKING:
-    from bot.delivery.chat import ChatDelivery, ChatSender
 
 log = logging.getLogger("paperbot.delivery")
 
@@ -88,7 +78,6 @@ RENEW_AFTER = 0.1
 _WAIT_FOR_OTHERS = 1.0
 """Seconds between looks at subscribers other workers hold, once nothing else is left."""
 
-_STOPPING = "not sent: paperbot was stopping; due again at the next run"
 _TAKEN_OVER = (
     "not sent: another worker took it over while this run was stalled past its claim's lease"
 )
@@ -96,10 +85,6 @@ _SENT_TWICE = (
     "this run stalled while sending it, past its claim's lease, and another worker took the"
     " reader over: they may have received this digest twice"
 )
-_ONE_MESSAGE_ID = " (with one Message-ID, which mail clients show once)"
-
-_BACKOFF_BASE = 2.0
-_BACKOFF_CAP = 60.0
 
 
 @dataclass(frozen=True)
@@ -218,7 +203,9 @@ def preview(engine: Engine, settings: Settings, email: str, *, clock: Clock) -> 
 class _Run:
     """The I/O of one run: reading, claiming, sending and recording what `plan` decides.
 
-    Its steps share the run's settings, clock and renderer.
+    Its steps share the run's settings, clock and renderer. The outlets send each
+    channel's digests (`bot.channels.outlet`); the run is the `OutletRun` they
+    report to: it looks at its claims and records each digest.
     """
 
     def __init__(
@@ -251,26 +238,21 @@ class _Run:
         # The subscribers this run holds claims on, as of the last claim or renewal.
         self.held: set[int] = set()
         self._secret: str | None = None
-        # The chat channels of the subscribers read, by name; their sender once needed.
-        self._chat_settings: dict[str, ChannelSettings] = {}
-        self._chat: ChatSender | None = None
-        self._file_transport = FileTransport(settings.outbox_dir)
-        smtp = settings.smtp
-        self._smtp_transport = SmtpTransport(
-            smtp,
-            connections=smtp.max_connections,
-            messages_per_connection=smtp.messages_per_connection,
-        )
+        self.email = EmailOutlet(
+            settings, self.renderer, clock=clock, domain=self.policy.domain, run_id=run_id,
+            sleep=sleep,
+        )  # fmt: skip
+        self.chat = ChatOutlet(settings.delivery, self.renderer.paper_view)
+        self.outlets: dict[str, Outlet] = {
+            "email": self.email,
+            "markdown": MarkdownOutlet(settings.digests_dir, self.renderer),
+            CHAT: self.chat,
+        }
 
     def dry_run(self, only: str | None) -> list[Outcome]:
         """Say what a run would send now, changing nothing."""
         for item in self._plan(only):
-            if item.channel == "email":
-                what = str(self._outgoing(item).message["Subject"])
-            elif item.channel == "markdown":
-                what = "Markdown digest"
-            else:
-                what = self._chat_sender().describe(item.channel)
+            what = self.outlets[outlet_of(item.channel)].describe(item)
             count = len(item.digest.entries)
             self.outcomes.append(
                 Outcome(item.subscriber.email, item.channel, "would send", what, count)
@@ -278,9 +260,9 @@ class _Run:
         return self.outcomes
 
     def close(self) -> None:
-        """Let go of the chat channels' connections, if any were made."""
-        if self._chat is not None:
-            self._chat.close()
+        """Let go of the outlets' connections, if any were made."""
+        for outlet in self.outlets.values():
+            outlet.close()
 
     def deliver(self, *, only: str | None, spread: bool = False) -> list[Outcome]:
         """Claim, plan and send until every due subscriber is settled (or the run is stopped).
@@ -296,7 +278,8 @@ class _Run:
         waiting = due[start:] + due[:start]
         while waiting:
             held_by_others: list[SubscriberView] = []
-            self._send(self._claimed(waiting, index, held_by_others))
+            # Emails stream to the transport across batches (it keeps its connections).
+            self.email.send(self._claimed(waiting, index, held_by_others), self)
             if not held_by_others or self.stop.is_set():
                 break
             if len(held_by_others) == len(waiting):
@@ -312,6 +295,9 @@ class _Run:
     ) -> Iterator[PlannedDigest]:
         """Claim `waiting` a few at a time; write Markdown digests, send chat ones; yield emails.
 
+        A subscriber's digests are planned in sending order, email last (its claim
+        settles with the last); Markdown files and chat messages go batch by batch.
+
         Subscribers another worker is on go to `held_by_others`.
         """
         assert self.holding is not None  # only real runs claim
@@ -319,7 +305,7 @@ class _Run:
             batch = waiting[start : start + CLAIM_BATCH]
             if self.stop.is_set():
                 for subscriber in waiting[start:]:
-                    self._skipped(subscriber, _STOPPING)
+                    self._skipped(subscriber, STOPPING)
                 return
             claimed = claims.claim(
                 self.engine, self.holding, [s.id for s in batch], now=self.clock(), lease=self.lease
@@ -335,20 +321,15 @@ class _Run:
                 with write_session(self.engine, exclusive=False) as session:
                     claims.settle(session, self.holding, sorted(nothing_to_send))
                 self._settled(len(nothing_to_send))
-            chats: list[PlannedDigest] = []
-            emails: list[PlannedDigest] = []
+            by_outlet: dict[str, list[PlannedDigest]] = {}
             for item in planned:
                 if self.stop.is_set():
-                    self._skipped(item.subscriber, _STOPPING, (item.channel,))
-                elif item.channel == "markdown":
-                    if self._still_held(item):
-                        self._markdown(item)
-                elif item.channel == "email":
-                    emails.append(item)  # the transport looks at the claim just before sending
+                    self.skipped(item, STOPPING)
                 else:
-                    chats.append(item)
-            self._send_chats(chats)
-            yield from emails
+                    by_outlet.setdefault(outlet_of(item.channel), []).append(item)
+            for name in ("markdown", CHAT):
+                self.outlets[name].send(by_outlet.get(name, []), self)
+            yield from by_outlet.get("email", [])
 
     def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> Iterator[PlannedDigest]:
         """Every due subscriber's digest, without claiming anyone (a dry run, a preview).
@@ -377,7 +358,7 @@ class _Run:
                 subscribers += lab_recipients(session)
             last = last_sent(session, [s.id for s in subscribers])
             names = {name for s in subscribers for name in s.channels}
-            self._chat_settings = channel_settings(session, names)
+            self.chat.channels = channel_settings(session, names)
         due = plan.due_now(subscribers, last, now, self.policy, ignore_cadence=ignore_cadence)
         self.outcomes.extend(due.skipped)
         return list(due.subscribers), last
@@ -452,127 +433,6 @@ class _Run:
             manage_url=signed_link(base, secret, "manage", subject),
         )
 
-    def _markdown(self, item: PlannedDigest) -> None:
-        text = self.renderer.markdown(item.digest)
-        path = write_markdown(
-            self.settings.digests_dir, email=item.subscriber.email, day=item.digest.day, text=text
-        )
-        self._record(item, "sent", str(path), settles=item.settles)
-
-    def _chat_sender(self) -> "ChatSender":
-        if self._chat is None:
-            from bot.delivery.chat import ChatSender  # httpx and the channels: only when used
-
-            delivery = self.settings.delivery
-            self._chat = ChatSender(
-                self._chat_settings, paper_view=self.renderer.paper_view,
-                retries=delivery.retries, timeout=delivery.channel_timeout,
-                connections=delivery.channel_connections,
-            )  # fmt: skip
-        return self._chat
-
-    def _send_chats(self, items: list[PlannedDigest]) -> None:
-        """Send `items` to their chat channels; record each as its answer comes."""
-        if not items:
-            return
-
-        def delivered(item: PlannedDigest, result: "ChatDelivery") -> None:
-            if result.status == "skipped":
-                self._skipped(item.subscriber, _STOPPING, (item.channel,))
-                return
-            self._record(
-                item, result.status, result.reason, message_id=item.delivery_key,
-                attempts=result.attempts, settles=item.settles, delivered=result.delivered,
-            )  # fmt: skip
-
-        self._chat_sender().send(items, delivered, self._still_held, self.stop.is_set)
-
-    def _outgoing(self, item: PlannedDigest) -> Outgoing:
-        message = build_message(
-            item.digest, renderer=self.renderer, sender=self.settings.delivery.sender,
-            now=self.clock(), domain=self.policy.domain, message_id=item.message_id,
-            unsubscribe_mailto=self.settings.delivery.unsubscribe_mailto or None,
-        )  # fmt: skip
-        return Outgoing(
-            key=f"{self.run_id}-{item.subscriber.id}",
-            recipient=item.subscriber.email,
-            message=message,
-        )
-
-    def _send(self, items: Iterable[PlannedDigest]) -> None:
-        """Send `items` (read lazily); retry temporary failures with backoff."""
-        pending = self._attempt(items, 1)
-        attempt = 1
-        while pending:
-            if self.stop.is_set():
-                for item in pending:
-                    self._skipped(item.subscriber, _STOPPING, (item.channel,))
-                return
-            attempt += 1
-            # Exponential backoff with jitter, so retries do not hit a struggling
-            # server in step.
-            pause = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 2))
-            self.sleep(pause * random.uniform(0.5, 1.5))
-            self._keep_claims(force=True)
-            pending = self._attempt(pending, attempt)
-
-    def _attempt(self, items: Iterable[PlannedDigest], attempt: int) -> list[PlannedDigest]:
-        """Send each of `items` once; record what was settled; return what to try again.
-
-        Messages are built lazily: the transport takes the next one when a
-        connection is free, so building one overlaps the server's work on the
-        others, and each is dropped once its result is recorded. Retries build
-        theirs again (same Message-ID), so memory stays bounded whatever fails.
-        The claim on each reader is checked last when the transport is about to
-        send (before MAIL FROM), not when the message was built.
-        """
-        retry: list[PlannedDigest] = []
-        taken: dict[int, PlannedDigest] = {}
-
-        def messages() -> Iterator[Outgoing]:
-            remaining = iter(items)
-            for index, item in enumerate(remaining):
-                if self.stop.is_set():
-                    # Not started: skipped by the caller. (Reading the rest lets a
-                    # lazy source report what it holds as skipped too.)
-                    retry.append(item)
-                    retry.extend(remaining)
-                    return
-                taken[index] = item
-                yield self._outgoing(item)
-
-        def still_held(index: int) -> bool:
-            # The run may have stalled since the message was built (while a
-            # connection was set up, say) and lost the reader to another worker.
-            if self._still_held(taken[index]):
-                return True
-            del taken[index]
-            return False
-
-        def settle(index: int, result: SendResult) -> None:
-            # Called as each message is answered: recorded before the next one
-            # goes, so a run killed halfway leaves an exact ledger.
-            item = taken.pop(index)
-            if result.accepted or result.permanent or attempt > self.settings.delivery.retries:
-                status = "sent" if result.accepted else "failed"
-                self._record(
-                    item, status, result.reply,
-                    message_id=item.message_id, attempts=attempt, settles=item.settles,
-                )  # fmt: skip
-            else:
-                retry.append(item)
-
-        self._transport(messages(), settle, still_held)
-        return retry
-
-    def _transport(
-        self, batch: Iterable[Outgoing], on_result: OnResult, before_send: BeforeSend
-    ) -> None:
-        if self.settings.delivery.transport == "file":
-            self._file_transport.send(batch, on_result, before_send)
-        else:
-            asyncio.run(self._smtp_transport.send_all(batch, on_result, before_send))
-
     def _skipped(
         self, subscriber: SubscriberView, reason: str, channels: Iterable[str] | None = None
     ) -> None:
@@ -580,13 +440,17 @@ class _Run:
         for channel in subscriber.channels if channels is None else channels:
             self.outcomes.append(Outcome(subscriber.email, channel, "skipped", reason))
 
-    def _still_held(self, item: PlannedDigest) -> bool:
+    def skipped(self, item: PlannedDigest, reason: str) -> None:
+        """Report `item` as not sent, and why (it stays due)."""
+        self._skipped(item.subscriber, reason, (item.channel,))
+
+    def still_held(self, item: PlannedDigest) -> bool:
         """Whether this run still holds its claim on `item`'s subscriber, checked just before sending.
 
         A run that stalled (a paused machine, a hung disk) past its lease may have
         lost claims to another worker, which then serves those subscribers: they are
         reported and left to it. A message already on its way when the run stalled
-        cannot be called back (see `_record`).
+        cannot be called back (see `record`).
 
         Cheap enough for every message: the claims are renewed (a write) only when a
         tenth of the lease has passed since the last renewal (`RENEW_AFTER`); until
@@ -602,6 +466,10 @@ class _Run:
             self._settled(1)
         return False
 
+    def keep_claims(self) -> None:
+        """Renew the claims now (before trying digests again after a pause)."""
+        self._keep_claims(force=True)
+
     def _keep_claims(self, *, force: bool = False) -> None:
         """Renew the lease of this run's claims well before it runs out; learn which it still holds."""
         now = self.clock()
@@ -610,13 +478,17 @@ class _Run:
         self.held = set(claims.renew(self.engine, self.holding, now=now, lease=self.lease))
         self.renewed = now
 
-    def _record(
+    def record(
         self, item: PlannedDigest, status: str, reason: str, *,
-        message_id: str | None = None, attempts: int = 1, settles: bool = False,
+        message_id: str | None = None, attempts: int = 1,
         delivered: Collection[int] | None = None,
     ) -> None:  # fmt: skip
-        """Record `item`'s delivery on its channel; `delivered`: see `record_delivery`."""
-        channel = item.channel
+        """Record what became of `item` on its channel; `delivered`: see `record_delivery`.
+
+        With the subscriber's last digest (`item.settles`) the claim is settled in the
+        same transaction.
+        """
+        channel, settles = item.channel, item.settles
         ids = [entry.paper.paper_id for entry in item.digest.entries]
         recorded = record_delivery(
             self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id, channel=channel,
@@ -628,9 +500,9 @@ class _Run:
             # The run stalled after its last look at the claim (a message on its way)
             # and another worker took the reader over: the delivery is recorded as
             # what it was, and the ledger and the claim are left to that worker.
-            if status == "sent" and channel != "markdown":
-                twice = _SENT_TWICE + (_ONE_MESSAGE_ID if channel == "email" else "")
-                reason = f"{reason}; {twice}"
+            twice = self.outlets[outlet_of(channel)].twice
+            if status == "sent" and twice is not None:
+                reason = f"{reason}; {_SENT_TWICE}{twice}"
                 log.warning(
                     "digest sent after another worker took the reader over",
                     extra={"run": self.run_id, "subscriber": item.subscriber.id},

@@ -24,11 +24,8 @@ from typing import Any, Literal
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from starlette.concurrency import run_in_threadpool
 
-from bot.config import Settings
 from bot.db import write_session
-from bot.delivery.transports import FileTransport, Outgoing, SendResult, SmtpTransport
 from bot.digest.message import POLICY
 from bot.errors import InputError
 from bot.matching.facets import TRENDING_FIELDS
@@ -292,17 +289,6 @@ def confirmation_message(
         templates.get_template("web/confirm_email.html").render(context), subtype="html"
     )
     return message
-
-
-async def send(settings: Settings, outgoing: Outgoing) -> SendResult:
-    """Send one message through the configured transport; never raises for its failure."""
-    if settings.delivery.transport == "smtp":
-        # One message: one connection, awaited here (the handler's loop is asyncio's).
-        transport = SmtpTransport(settings.smtp, connections=1, messages_per_connection=1)
-        results = await transport.send_all([outgoing])
-    else:
-        results = await run_in_threadpool(FileTransport(settings.outbox_dir).send, [outgoing])
-    return results[0]
 
 
 # --- Confirming -----------------------------------------------------------------------

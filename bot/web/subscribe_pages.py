@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.channels.email import send_email
 from bot.delivery.transports import Outgoing
 from bot.errors import InputError
 from bot.subscriptions.examples import ExamplePaper, find_papers
@@ -60,7 +61,6 @@ from bot.web.confirmation import (
     read_confirm_token,
     read_request,
     record_request,
-    send,
 )
 from bot.web.context import WebContext, web_context
 from bot.web.follow_form import FollowFields
@@ -364,7 +364,9 @@ async def _send_confirmation(request: Request, pending: PendingRequest) -> bool:
     except ValueError as exc:  # a sender the email policy refuses: a settings problem
         log.error("confirmation email not built", extra={"pending": pending.id, "error": str(exc)})
         return False
-    result = await send(settings, Outgoing(f"confirm-{pending.id}", pending.spec.email, message))
+    result = await send_email(
+        settings, Outgoing(f"confirm-{pending.id}", pending.spec.email, message)
+    )
     if not result.accepted:
         # The reply is the server's or the error's text, with the SMTP password masked;
         # neither the address nor the link is logged.

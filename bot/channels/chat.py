@@ -1,4 +1,4 @@
-"""Sending planned digests to chat channels and webhooks (`bot.channels`), with retries.
+"""The chat outlet: planned digests to chat channels and webhooks (`bot.channels`), with retries.
 
 The delivery run is synchronous, and its email transport pulls digests from
 inside its own event loop; chat requests go over one `httpx.AsyncClient` that
@@ -18,14 +18,16 @@ ledger holds exactly what reached the channel.
 import asyncio
 import random
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import httpx
 
 from bot.channels.base import Channel, ChannelResult, PaperViewer, Payload, RateLimiter
+from bot.channels.outlet import STOPPING, OutletRun
 from bot.channels.registry import make_channel
+from bot.config import DeliverySettings
 from bot.delivery.plan import PlannedDigest
 from bot.errors import ConfigError
 from bot.subscriptions.channels import ChannelSettings
@@ -43,8 +45,8 @@ class ChatDelivery:
     """What became of one digest on one chat channel.
 
     `status`: "sent" (every payload accepted), "failed" (`reason` says why; some
-    payloads may have gone: `delivered`) or "skipped" (not tried: the claim was
-    lost or the run is stopping). `delivered`: the papers that reached the channel.
+    payloads may have gone: `delivered`) or "skipped" (not tried: the run is
+    stopping). `delivered`: the papers that reached the channel.
     """
 
     status: Literal["sent", "failed", "skipped"]
@@ -164,10 +166,10 @@ class ChatSender:
             # A subscriber's digests go one after the other: the last settles their claim.
             async with gate:
                 for digest in theirs:
-                    if stopping() or not may_send(digest):
+                    if stopping():
                         on_delivered(digest, ChatDelivery("skipped", "", (), 0))
-                        continue
-                    on_delivered(digest, await self._deliver(digest))
+                    elif may_send(digest):  # else the caller has said why not
+                        on_delivered(digest, await self._deliver(digest))
 
         await asyncio.gather(*(one_subscriber(theirs) for theirs in by_subscriber.values()))
 
@@ -210,3 +212,55 @@ class ChatSender:
                 continue
             pause = min(MAX_WAIT, _BACKOFF_BASE * 2 ** (attempt - 1))
             await self._sleep(pause * random.uniform(0.5, 1.5))
+
+
+class ChatOutlet:
+    """A run's digests to chat channels: one `ChatSender`, made when first needed.
+
+    `channels` are the chat channels of the subscribers the run read, by name
+    (set by the run once it has read them).
+    """
+
+    twice: str | None = ""  # Slack and Discord take no key: a resend may show twice
+
+    def __init__(self, delivery: DeliverySettings, paper_view: PaperViewer) -> None:
+        """Send with `delivery`'s retries, timeout and connections."""
+        self.delivery = delivery
+        self.paper_view = paper_view
+        self.channels: Mapping[str, ChannelSettings] = {}
+        self._sender: ChatSender | None = None
+
+    def describe(self, item: PlannedDigest) -> str:
+        """The channel, secrets masked."""
+        return self._chat_sender().describe(item.channel)
+
+    def send(self, items: Iterable[PlannedDigest], run: OutletRun) -> None:
+        """Send `items` (a batch's), several subscribers at once; record each as its answer comes."""
+        batch = list(items)
+        if not batch:
+            return
+
+        def delivered(item: PlannedDigest, result: ChatDelivery) -> None:
+            if result.status == "skipped":
+                run.skipped(item, STOPPING)
+                return
+            run.record(
+                item, result.status, result.reason, message_id=item.delivery_key,
+                attempts=result.attempts, delivered=result.delivered,
+            )  # fmt: skip
+
+        self._chat_sender().send(batch, delivered, run.still_held, run.stop.is_set)
+
+    def close(self) -> None:
+        """Close the connections, if any were made."""
+        if self._sender is not None:
+            self._sender.close()
+
+    def _chat_sender(self) -> ChatSender:
+        if self._sender is None:
+            self._sender = ChatSender(
+                self.channels, paper_view=self.paper_view, retries=self.delivery.retries,
+                timeout=self.delivery.channel_timeout,
+                connections=self.delivery.channel_connections,
+            )  # fmt: skip
+        return self._sender
