@@ -51,14 +51,17 @@ def measure(tree: Path, script: list[str], figure: re.Pattern[str]) -> float:
 
 def main() -> None:
     """Check both revisions out, run the script from each in turn, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], usage="%(prog)s [-h] A B [options] -- SCRIPT [ARGS]"
+    )
     parser.add_argument("a", help="the first revision (the baseline)")
     parser.add_argument("b", help="the second revision")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--figure", default=DEFAULT_FIGURE, help="a regex; group 1 the number")
-    parser.add_argument("script", nargs=argparse.REMAINDER, help="-- SCRIPT [ARGS...]")
-    args = parser.parse_args()
-    script = args.script[1:] if args.script[:1] == ["--"] else args.script
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    script = argv[split + 1 :]
     if not script:
         parser.error("give the script to run after --")
     figure = re.compile(args.figure)

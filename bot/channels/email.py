@@ -14,9 +14,9 @@ Message-ID).
 import asyncio
 import random
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
 
 from bot.channels.outlet import STOPPING, OutletRun
+from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery.plan import PlannedDigest
 from bot.delivery.transports import (
@@ -57,7 +57,7 @@ class EmailOutlet:
         settings: Settings,
         renderer: DigestRenderer,
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         domain: str,
         run_id: int | None,
         sleep: Callable[[float], object],

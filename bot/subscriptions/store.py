@@ -451,20 +451,33 @@ def unsubscribe(session: Session, email: str, *, now: datetime, topic: str | Non
     return len(topics)
 
 
+LIST_PAGE = 1000
+"""Subscribers `list_subscribers` reads at a time."""
+
+
 def list_subscribers(
     session: Session, *, include_unsubscribed: bool = False
 ) -> list[SubscriberView]:
     """Return subscribers (active ones unless asked) with their topics, by address.
 
-    Lab channels' recipient rows are no subscribers: never listed here.
+    Lab channels' recipient rows are no subscribers: never listed here. Read a
+    page at a time, and the session lets go of each page's rows once they are
+    views (it is left empty): a delivery run lists every subscriber, and their
+    rows held all at once took three times the memory of the views.
     """
     statuses = ("active", "unsubscribed") if include_unsubscribed else ("active",)
-    query = (
-        select(Subscriber)
-        .where(col(Subscriber.status).in_(statuses))
-        .order_by(col(Subscriber.email_key))
-    )
-    return _views(session, list(session.exec(query)))
+    views: list[SubscriberView] = []
+    after: str | None = None
+    while True:
+        query = select(Subscriber).where(col(Subscriber.status).in_(statuses))
+        if after is not None:
+            query = query.where(col(Subscriber.email_key) > after)
+        page = list(session.exec(query.order_by(col(Subscriber.email_key)).limit(LIST_PAGE)))
+        if not page:
+            return views
+        views += _views(session, page)
+        after = page[-1].email_key
+        session.expunge_all()
 
 
 def find_subscriber(session: Session, email: str) -> SubscriberView | None:

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from bot.clock import Clock
 from bot.db import open_engine, upgrade_schema, write_session
 from bot.errors import InputError
+from bot.subscriptions import store as subscription_store
 from bot.subscriptions.spec import SubscriptionSpec, make_spec
 from bot.subscriptions.store import (
     as_specs,
@@ -33,6 +34,28 @@ def test_subscribe_creates_then_updates_one_topic(engine: Engine, clock: Clock) 
         [subscriber] = list_subscribers(session)
     assert subscriber.cadence == "weekly"
     assert [t.keywords for t in subscriber.topics] == [("LoRA", "MoE")]
+
+
+def test_subscribers_are_listed_page_by_page_with_nothing_kept_in_the_session(
+    engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscription_store, "LIST_PAGE", 2)  # 5 subscribers: pages of 2, 2 and 1
+    emails = ["e@lab.org", "B@lab.org", "a@lab.org", "d@lab.org", "c@lab.org"]
+    with write_session(engine) as session:
+        for number, email in enumerate(emails):
+            subscribe(session, make_spec(email, [f"keyword {number}"]), now=clock())
+            subscribe(session, make_spec(email, ["MoE"], name="second"), now=clock())
+        assert unsubscribe(session, "d@lab.org", now=clock()) == 2  # both topics
+    with Session(engine) as session:
+        active = list_subscribers(session)
+        assert len(session.identity_map) == 0
+        everyone = list_subscribers(session, include_unsubscribed=True)
+    assert [s.email for s in active] == ["a@lab.org", "B@lab.org", "c@lab.org", "e@lab.org"]
+    assert [s.email.lower() for s in everyone] == sorted(e.lower() for e in emails)
+    # Each keeps its own topics, whichever page it was read in.
+    for view in active:
+        number = emails.index(view.email)
+        assert [t.keywords for t in view.topics] == [(f"keyword {number}",), ("MoE",)]
 
 
 def test_a_subscriber_may_hold_several_topics(engine: Engine, clock: Clock) -> None:
