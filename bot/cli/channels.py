@@ -5,9 +5,9 @@ channels their digests go to; `paperbot subscribe --channel` chooses among them
 later. A channel added for no one is a lab channel: it gets the matches of the
 topics routed to it (`paperbot channel route`), whoever's they are. Every kind is
 reached by `--kind KIND -o SETTING=VALUE`; the common ones have flags of their own
-(`--slack URL`). Webhook addresses and tokens are secrets: give `-` to read one from the standard input
-instead of the command line (and the shell's history); they are shown masked
-everywhere.
+(`--slack URL`). Webhook addresses and tokens are secrets: give `-` to read one
+from the standard input instead of the command line (and the shell's history);
+they are shown masked everywhere.
 """
 
 import sys
@@ -53,7 +53,7 @@ def typed_options(kind: str, pairs: list[str]) -> tuple[str, dict[str, Any]]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"--option {pair.partition('=')[0]!r}: give it as NAME=VALUE")
+            raise InputError(f"--option {name!r}: give it as NAME=VALUE")
         options[name.strip()] = _secret(value)
     return kind.strip().lower(), options
 

@@ -473,11 +473,11 @@ def list_subscribers(
         if after is not None:
             query = query.where(col(Subscriber.email_key) > after)
         page = list(session.exec(query.order_by(col(Subscriber.email_key)).limit(LIST_PAGE)))
-        if not page:
-            return views
         views += _views(session, page)
-        after = page[-1].email_key
         session.expunge_all()
+        if len(page) < LIST_PAGE:  # the last page: no need to ask for another
+            return views
+        after = page[-1].email_key
 
 
 def find_subscriber(session: Session, email: str) -> SubscriberView | None:

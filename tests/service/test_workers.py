@@ -157,10 +157,11 @@ def _workers_story(workers: list[Served]) -> str:
     lines = []
     for worker in workers:
         lines.append(f"worker pid {worker.process.pid}:")
+        runs = _delivery_runs(worker)
         lines += [
             f"  {line}"
             for line in worker.log_lines()
-            if line.get("level") in ("warning", "error") or line in _delivery_runs(worker)
+            if line.get("level") in ("warning", "error") or line in runs
         ]
     return "\n".join(lines)
 
