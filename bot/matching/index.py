@@ -8,6 +8,7 @@ token but the last contributes its key or its fold, the last one its key
 token is never cut in two (whole words only), and plurals meet singulars.
 """
 
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,9 +44,11 @@ class TokenTable:
         self.literals: list[str] = []
         self.folds: list[str] = []
         self.keys: list[str] = []
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self.segments: list[int] = []
+        # Offsets and segments as 4-byte machine integers: a list would hold an
+        # int object per token, about ten times the memory for a large corpus.
+        self.starts = array("I")
+        self.ends = array("I")
+        self.segments = array("I")
         self.joins = bytearray()
         for number, paper in enumerate(papers):
             self._add(paper.title, 2 * number + TITLE)
@@ -131,9 +134,9 @@ class TokenTable:
         self.literals += [word.literal for word in words]
         self.folds += [word.fold for word in words]
         self.keys += [word.key for word in words]
-        self.starts += starts
-        self.ends += ends
-        self.segments += [segment] * len(found)
+        self.starts.extend(starts)
+        self.ends.extend(ends)
+        self.segments.extend([segment] * len(found))
         self.joins += bytes(
             joins(text, end, start) for end, start in zip(ends[:-1], starts[1:], strict=True)
         )
@@ -152,9 +155,9 @@ class PaperIndex(TokenTable):
 
     def __init__(self, papers: Sequence[Fields]) -> None:
         super().__init__(papers)
-        self.firsts: dict[str, list[int]] = {}
-        self.pairs: dict[str, dict[str, list[int]]] = {}
-        self.literal_postings: dict[str, list[int]] = {}
+        self.firsts: dict[str, array[int]] = {}
+        self.pairs: dict[str, dict[str, array[int]]] = {}
+        self.literal_postings: dict[str, array[int]] = {}
         self.frequency: dict[str, int] = {}
         self._build()
         self._by_initial: dict[str, list[str]] = {}
@@ -185,7 +188,7 @@ class PaperIndex(TokenTable):
 
     def literal_starts(self, words: Sequence[str]) -> list[int]:
         """Tokens where `words` may start literally: the rarest word's tokens, moved back."""
-        postings = [self.literal_postings.get(word, []) for word in words]
+        postings = [self.literal_postings.get(word, array("I")) for word in words]
         offset = min(range(len(words)), key=lambda number: len(postings[number]))
         return [token - offset for token in postings[offset] if token >= offset]
 
@@ -232,7 +235,11 @@ class PaperIndex(TokenTable):
                     following[next_fold].append(token)
         for token, literal in enumerate(self.literals):
             postings[literal].append(token)
-        self.firsts = dict(firsts)
-        self.pairs = {form: dict(following) for form, following in pairs.items()}
-        self.literal_postings = dict(postings)
+        # Kept as arrays for the reason the offsets are (see `TokenTable`).
+        self.firsts = {key: array("I", tokens) for key, tokens in firsts.items()}
+        self.pairs = {
+            form: {key: array("I", tokens) for key, tokens in following.items()}
+            for form, following in pairs.items()
+        }
+        self.literal_postings = {key: array("I", tokens) for key, tokens in postings.items()}
         self.frequency = dict(Counter(keys))
