@@ -10,13 +10,14 @@ import functools
 import html
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
 import feedparser
 
 from bot.errors import FeedError
+from bot.ingest.feed_pieces import PIECE_BYTES, feed_pieces
 from bot.ingest.identity import arxiv_id_from_text, arxiv_id_from_url, doi_from_text, entry_key
 from bot.ingest.links import extract_links
 from bot.ingest.parsed import ParsedPaper, ParsedSource
@@ -100,7 +101,7 @@ def looks_like_feed(data: bytes) -> bool:
     return _FEED_ROOT.match(head, position) is not None
 
 
-def parse_feed(data: bytes, *, source: str) -> ParsedSource:
+def parse_feed(data: bytes, *, source: str, piece_bytes: int = PIECE_BYTES) -> ParsedSource:
     """Parse one RSS or Atom document into papers, one per item.
 
     arXiv's daily RSS and its Atom API get their ids, announce types, primary
@@ -113,10 +114,17 @@ def parse_feed(data: bytes, *, source: str) -> ParsedSource:
     A feed cut short (the document ends before its root element is closed) has
     lost what came after the cut: the item it ends in is dropped, and the
     source counts one item dropped at least, as how many followed cannot be known.
+
+    A well-formed feed larger than `piece_bytes` is read a piece of that size
+    at a time (see `bot.ingest.feed_pieces`), with the same result.
     """
-    # A file object, not bytes: given bytes, feedparser first tries them as a
-    # path on the local disk.
-    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    pieces = feed_pieces(data, piece_bytes=piece_bytes)
+    if pieces is not None:
+        try:
+            return _parse_pieces(pieces)
+        except _PieceUnlikeError:
+            pass  # read it whole, as any other feed
+    parsed = _feedparser(data)
     version = str(_get(parsed, "version") or "")
     entries: Sequence[_Record] = _get(parsed, "entries") or []
     bozo_reason = _bozo_reason(parsed)
@@ -125,7 +133,6 @@ def parse_feed(data: bytes, *, source: str) -> ParsedSource:
     if bozo_reason and not entries:
         raise FeedError(source, f"broken feed with no readable items ({bozo_reason})")
 
-    kind = _feed_kind(version, parsed)
     warnings: list[str] = []
     lost = 0
     if bozo_reason and _cut_short(data):
@@ -140,6 +147,46 @@ def parse_feed(data: bytes, *, source: str) -> ParsedSource:
         )
     elif bozo_reason:
         warnings.append(f"malformed feed ({bozo_reason}); kept the items that could be read")
+    return _parsed_source(_feed_kind(version, parsed), parsed, entries, warnings, lost)
+
+
+class _PieceUnlikeError(Exception):
+    """A piece of a cut feed read differently from the whole: read the feed whole instead."""
+
+
+def _feedparser(data: bytes) -> _Record:
+    # A file object, not bytes: given bytes, feedparser first tries them as a
+    # path on the local disk.
+    parsed: _Record = feedparser.parse(
+        io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False
+    )
+    return parsed
+
+
+def _parse_pieces(pieces: Iterator[bytes]) -> ParsedSource:
+    """Parse a feed cut by `feed_pieces`; `_PieceUnlikeError` if any piece reads unlike a sound feed."""
+    first = _feedparser(next(pieces))
+    version = str(_get(first, "version") or "")
+    kind = _feed_kind(version, first)
+    if not version or _get(first, "bozo"):
+        raise _PieceUnlikeError
+
+    def entries() -> Iterator[_Record]:
+        # One piece's records at a time: that is the memory this saves.
+        parsed: _Record | None = first
+        while parsed is not None:
+            if _get(parsed, "bozo") or _feed_kind(str(_get(parsed, "version")), parsed) != kind:
+                raise _PieceUnlikeError
+            yield from _get(parsed, "entries") or []
+            piece = next(pieces, None)
+            parsed = None if piece is None else _feedparser(piece)
+
+    return _parsed_source(kind, first, entries(), [], 0)
+
+
+def _parsed_source(
+    kind: str, parsed: _Record, entries: Iterable[_Record], warnings: list[str], lost: int
+) -> ParsedSource:
     channel: _Record = _get(parsed, "feed") or {}
     papers, untitled, duplicates = _papers_from_entries(
         entries, is_arxiv="arxiv" in kind, feed=_feed_identity(channel)
@@ -168,7 +215,7 @@ def _feed_identity(channel: _Record) -> str:
 
 
 def _papers_from_entries(
-    entries: Sequence[_Record], *, is_arxiv: bool, feed: str
+    entries: Iterable[_Record], *, is_arxiv: bool, feed: str
 ) -> tuple[list[ParsedPaper], int, int]:
     papers: list[ParsedPaper] = []
     seen: set[str] = set()
