@@ -114,6 +114,12 @@ def _wire(message: EmailMessage) -> bytes | None:
     return wire if isinstance(wire, bytes) else None
 
 
+def _data_section_of(message: EmailMessage) -> bytes | None:
+    """The message's own DATA section (see `data_section`), when it carries one (a digest does)."""
+    data = getattr(message, "data", None)
+    return data if isinstance(data, bytes) else None
+
+
 OnResult = Callable[[int, SendResult], None]
 """Hears the result for the message at this index of the batch, as soon as it is known."""
 
@@ -144,15 +150,19 @@ def data_section(wire: bytes) -> bytes | None:
     return stuffed + (_DATA_END if stuffed.endswith(b"\r\n") else b"\r\n" + _DATA_END)
 
 
-async def send_wire(client: aiosmtplib.SMTP, sender: str, recipient: str, wire: bytes) -> str:
+async def send_wire(
+    client: aiosmtplib.SMTP, sender: str, recipient: str, wire: bytes, data: bytes | None = None
+) -> str:
     """Send the serialised message `wire` to one recipient over `client`, as `sendmail` would.
 
     MAIL (with SIZE and 8BITMIME when the server knows them), RCPT, then DATA
-    with `data_section`'s bytes over aiosmtplib's connection; a refusal resets the
+    with `data` over aiosmtplib's connection: `wire`'s DATA section, as
+    `data_section` makes it (done here when not given). A refusal resets the
     envelope, so the connection carries on. Returns the DATA reply's text;
     raises aiosmtplib's exceptions as `sendmail` does.
     """
-    data = data_section(wire)
+    if data is None:
+        data = data_section(wire)
     if data is None:
         options = ["BODY=8BITMIME"] if client.supports_extension("8BITMIME") else []
         _, reply = await client.sendmail(sender, [recipient], wire, mail_options=options)
@@ -447,7 +457,9 @@ class SmtpTransport:
             if wire is not None and sender is not None and (sender + item.recipient).isascii():
                 # Already serialised (7-bit, CRLF, no Bcc): sent as send_message would.
                 errors: dict[str, aiosmtplib.SMTPResponse] = {}
-                reply = await send_wire(client, sender, item.recipient, wire)
+                reply = await send_wire(
+                    client, sender, item.recipient, wire, _data_section_of(item.message)
+                )
             else:
                 errors, reply = await client.send_message(item.message, recipients=[item.recipient])
         except Exception as exc:

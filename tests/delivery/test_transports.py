@@ -5,7 +5,7 @@ import os
 import re
 import socket
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,7 +25,8 @@ from bot.delivery.transports import (
     safe_name,
     write_markdown,
 )
-from bot.digest.message import DigestMessage
+from bot.digest.message import DigestMessage, build_message
+from bot.digest.render import DigestRenderer
 from tests.delivery.conftest import (
     ECHOED_AUTH,
     ECHOED_PASSWORD,
@@ -35,6 +36,7 @@ from tests.delivery.conftest import (
     TlsFiles,
     free_port,
 )
+from tests.digest.test_render import SAMPLE
 
 SAFE = re.compile(r"[a-z0-9@_-]+")
 
@@ -602,6 +604,27 @@ def test_serialised_messages_arrive_byte_for_byte_with_their_leading_periods(
     [got] = smtp_server.handler.received
     assert got.message.get_content().replace("\r\n", "\n") == body.replace("\r\n", "\n")
     assert bytes(got.message.as_bytes(policy=policy.SMTP)) == wire
+
+
+def test_a_digest_goes_as_its_own_data_section_and_arrives_byte_for_byte(
+    smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    # An operator's template whose lines start with periods: the digest's own DATA
+    # section (built with the message) must double them as the server undoes it.
+    (tmp_path / "email.txt").write_text(".signature\n..two dots\n.\n", encoding="utf-8")
+    message = build_message(
+        SAMPLE, renderer=DigestRenderer(tmp_path), sender="paperbot@example.org",
+        now=datetime(2024, 11, 22, 9, 30, tzinfo=UTC), domain="example.org",
+    )  # fmt: skip
+    assert message.wire is not None and message.data is not None
+
+    [result] = send(
+        SmtpTransport(settings_for(smtp_server.port)), [Outgoing("k", SAMPLE.email, message)]
+    )
+
+    assert result.accepted, result
+    [got] = smtp_server.handler.received
+    assert bytes(got.message.as_bytes(policy=policy.SMTP)) == message.wire
 
 
 @pytest.mark.parametrize(("spare", "accepted"), [(0, True), (-1, False)])

@@ -1,6 +1,7 @@
 """Digest emails: parts, charsets, headers, unsubscribe headers, header injection."""
 
 import dataclasses
+import quopri
 import random
 import re
 import string
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery.transports import FileTransport, Outgoing
-from bot.digest.message import POLICY, _header_line, build_message
+from bot.delivery.transports import FileTransport, Outgoing, data_section
+from bot.digest.message import POLICY, _encoded_body, _header_line, build_message
 from bot.digest.model import Digest, DigestEntry, DigestPaper, DigestSection, MatchReason
 from bot.digest.render import DigestRenderer
 from tests.conftest import DATA
@@ -94,6 +95,25 @@ def test_each_part_is_sent_as_it_is_when_it_can_be(title: str, encodings: list[s
     assert text.replace("\r\n", "\n") == RENDERER.text(digest)
     assert title.strip() in text and (title.strip() in html or "&#220;n&#239;code" in html)
     assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+def test_a_part_body_decodes_to_its_text_with_normalised_line_ends() -> None:
+    # Texts as templates may make them: any line ends, lines around the 998 limit,
+    # other characters; 7bit exactly when nothing needs encoding.
+    rng = random.Random(5)
+    pieces = ["ab ", "\n", "\r\n", "\r", "é", "x" * 997, "."]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        encoding, body = _encoded_body(text)
+        lines = re.split(r"\r\n|\r|\n", text)
+        if lines[-1] == "":
+            lines.pop()
+        expected = "\n".join(lines) + "\n"
+        plain = expected.isascii() and all(len(line) <= 998 for line in lines)
+        assert encoding == ("7bit" if plain else "quoted-printable"), repr(text)
+        decoded = body if plain else quopri.decodestring(body.encode()).decode("utf-8")
+        assert decoded == expected, repr(text)
+        assert body.isascii() and all(len(line) <= 998 for line in body.split("\n"))
 
 
 def test_headers() -> None:
@@ -234,9 +254,36 @@ def test_wire_form_is_what_the_policy_serialises(digest: Digest, mailto: str | N
     wire = getattr(message, "wire", None)
     assert wire is not None
     assert wire == bytes(message)
+    assert getattr(message, "data", None) == data_section(wire)
     parsed = [POLICY.header_store_parse(name, value) for name, value in message.raw_items()]
     folded = "".join(header.fold(policy=POLICY) for _, header in parsed)
     assert wire.decode("ascii").split("\r\n\r\n", 1)[0] + "\r\n" == folded
+
+
+def test_the_data_section_doubles_the_dots_an_operators_template_starts_lines_with(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "email.txt").write_text(".signature\n..two dots\n.\n", encoding="utf-8")
+    message = build_message(
+        SAMPLE, renderer=DigestRenderer(tmp_path), sender="bot@example.org", now=NOW,
+        domain="example.org",
+    )  # fmt: skip
+
+    assert message.wire is not None and b"\r\n.signature\r\n..two dots\r\n.\r\n" in message.wire
+    assert message.data is not None and message.data == data_section(message.wire)
+    assert b"\r\n..signature\r\n...two dots\r\n..\r\n" in message.data
+    assert message.data.endswith(b"\r\n.\r\n")
+
+
+def test_changing_a_built_message_drops_its_serialised_forms() -> None:
+    message = build_message(
+        SAMPLE, renderer=RENDERER, sender="bot@example.org", now=NOW, domain="example.org"
+    )
+    assert message.wire is not None and message.data is not None
+
+    message["Reply-To"] = "lab@example.org"
+
+    assert message.wire is None and message.data is None
 
 
 def test_golden_eml(tmp_path: Path) -> None:
