@@ -232,7 +232,7 @@ def _real_path(db: str) -> dict[str, Any]:
     from bot.matching.engine import Match, Matcher
     from bot.models import Paper
     from bot.papers import paper_text
-    from bot.similar_papers import load_similar_papers
+    from bot.similar_papers import example_ids, load_similar_papers
     from bot.subscriptions.store import list_subscribers
 
     engine = open_engine(f"sqlite:///{db}")
@@ -248,7 +248,8 @@ def _real_path(db: str) -> dict[str, Any]:
         texts = [paper_text(paper) for paper in session.scalars(select(Paper).where(since))]
     matcher = Matcher(texts)
     read = time.perf_counter()
-    similar = load_similar_papers(engine, [text.id for text in texts], topics, keep=True)
+    candidates = [text.id for text in texts]
+    similar = load_similar_papers(engine, candidates, example_ids(topics), keep=True)
     loaded = time.perf_counter()
     rules = similar.rules(topics)
     ruled = time.perf_counter()

@@ -96,7 +96,7 @@ def sqlite_file(url: str) -> Path | None:
 
 def _create_engine(url: URL, name: str, **options: Any) -> Engine:
     try:
-        return create_engine(url, json_serializer=_to_json, **options)
+        return create_engine(url, json_serializer=_to_json, json_deserializer=_from_json, **options)
     except NoSuchModuleError:
         raise StoreError(
             f"{name} names a database paperbot cannot use ({url.drivername}):"
@@ -115,6 +115,13 @@ def _to_json(value: Any) -> str:
     if isinstance(value, list) and not value:
         return "[]"
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _from_json(text: str | bytes) -> Any:
+    # The same for reading: a delivery run reads nine list columns of every topic.
+    if text == "[]" or text == b"[]":
+        return []
+    return json.loads(text)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:

@@ -98,13 +98,14 @@ def example_ids(topics: Iterable[Topic]) -> set[int]:
 
 
 def load_similar_papers(
-    engine: Engine, candidates: Collection[int], topics: Iterable[Topic], *, keep: bool = True
+    engine: Engine, candidates: Collection[int], examples: Collection[int], *, keep: bool = True
 ) -> SimilarPapers:
-    """A `SimilarPapers` over `candidates` for `topics`, with the vectors read (or made) once.
+    """A `SimilarPapers` over `candidates` for topics with these `examples` (their papers' ids).
 
-    With `keep`, new vectors are stored for later runs (`read_vectors`).
+    The vectors are read (or made) once; with `keep`, new ones are stored for
+    later runs (`read_vectors`).
     """
-    wanted = example_ids(topics)
+    wanted = set(examples)
     if not wanted:
         return SimilarPapers(candidates, {})
     ids = set(candidates) | wanted

@@ -107,9 +107,11 @@ def _subscriber_rules(engine: Engine, email: str, papers: list[int]) -> dict[str
         subscriber = find_subscriber(session, email)
     if subscriber is None or not subscriber.topics:
         fail(f"{email.strip()} has no subscriptions")
-    from bot.similar_papers import load_similar_papers  # numpy: only for a subscriber's topics
+    # numpy: only for a subscriber's topics
+    from bot.similar_papers import example_ids, load_similar_papers
 
-    rules = load_similar_papers(engine, papers, subscriber.topics).rules(subscriber.topics)
+    similar = load_similar_papers(engine, papers, example_ids(subscriber.topics))
+    rules = similar.rules(subscriber.topics)
     return {topic.name: rule for topic, rule in zip(subscriber.topics, rules, strict=True)}
 
 

@@ -165,16 +165,18 @@ def not_due(
     policy: Policy,
     *,
     ignore_cadence: bool = False,
+    topics_read: bool = True,
 ) -> str | None:
     """None when `subscriber`, last delivered at `last` (None: never), is due at `now`; else why not.
 
-    With `ignore_cadence` (a preview), only their topics count.
+    With `ignore_cadence` (a preview), only their topics count. Without
+    `topics_read` (views read without topics), only the schedule does.
     """
     if not ignore_cadence:
         why = due_reason(subscriber.cadence, last, now, slots_of(subscriber, policy))
         if why is not None:
             return why
-    return None if subscriber.topics else "no topics"
+    return None if subscriber.topics or not topics_read else "no topics"
 
 
 def due_now(
@@ -184,6 +186,7 @@ def due_now(
     policy: Policy,
     *,
     ignore_cadence: bool = False,
+    topics_read: bool = True,
 ) -> Due:
     """Which of `subscribers` are due at `now`: those with a channel due (see `not_due`).
 
@@ -192,7 +195,7 @@ def due_now(
     due: list[SubscriberView] = []
     skipped: list[Outcome] = []
     for subscriber in subscribers:
-        why = _not_due(subscriber, last_sent, now, policy, ignore_cadence)
+        why = _not_due(subscriber, last_sent, now, policy, ignore_cadence, topics_read)
         if why is None:
             due.append(subscriber)
         else:
@@ -206,12 +209,15 @@ def _not_due(
     now: datetime,
     policy: Policy,
     ignore_cadence: bool,
+    topics_read: bool,
 ) -> str | None:
     """None when one of the subscriber's channels is due; else why none is (the first one's)."""
     if not subscriber.channels:
         return "no channels"
     reasons = [
-        not_due(subscriber, last, now, policy, ignore_cadence=ignore_cadence)
+        not_due(
+            subscriber, last, now, policy, ignore_cadence=ignore_cadence, topics_read=topics_read
+        )
         for last in last_of(subscriber, last_sent).values()
     ]
     return None if None in reasons else reasons[0]

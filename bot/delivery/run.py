@@ -1,7 +1,8 @@
 """One delivery run: every due subscriber gets the matched papers they have not had yet.
 
-    round (started, or joined) ─> run record ─> due subscribers ─> recent papers
-      indexed once ─> claim a few subscribers (nobody else is on them) ─> the
+    round (started, or joined) ─> run record ─> due subscribers (by schedule, a
+      page at a time, kept as ids) ─> recent papers indexed once ─> a page of them
+      read again ─> claim a few subscribers (nobody else is on them) ─> the
       ledger read again, their papers matched ─> plan (a digest per channel)
       ─> each digest to its channel's outlet (`bot.channels.outlet`: Markdown
       files and chat channels first, then the emails as .eml files or over
@@ -13,9 +14,9 @@
 
 This module does the I/O: it reads the subscribers, the ledger and the papers,
 claims, sends and records. What to send is decided by `bot.delivery.plan` from
-what it reads and `now`: who is due, each channel's digest and Message-ID. Several processes on one database share a round (see
-`bot.delivery.claims`). A dry run renders everything and says what it would
-send, and changes nothing.
+what it reads and `now`: who is due, each channel's digest and Message-ID.
+Several processes on one database share a round (see `bot.delivery.claims`). A
+dry run renders everything and says what it would send, and changes nothing.
 """
 
 import logging
@@ -23,8 +24,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from itertools import chain
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -52,9 +54,18 @@ from bot.papers import as_digest_paper, paper_text
 from bot.runs import finish_run, start_run
 from bot.similar_papers import SimilarPapers, load_similar_papers
 from bot.subscriptions.channels import channel_settings
+from bot.subscriptions.examples import active_example_ids
 from bot.subscriptions.lab_channels import is_lab, lab_recipients
 from bot.subscriptions.spec import email_key
-from bot.subscriptions.store import SubscriberView, Topic, find_subscriber, list_subscribers
+from bot.subscriptions.store import (
+    LIST_PAGE,
+    SubscriberView,
+    Topic,
+    active_subscribers,
+    find_subscriber,
+    list_subscribers,
+    subscriber_pages,
+)
 from bot.tokens import (
     LinkSubject,
     TokenSubject,
@@ -99,6 +110,24 @@ class _Index:
     def match(self, topics: list[Topic]) -> list[Match]:
         """The candidates' matches of `topics` (by keywords, follows and examples)."""
         return self.matcher.match(self.similar.rules(topics))
+
+
+@dataclass
+class _DueList:
+    """Who is due now, as a run keeps it: ids, read again as views a page at a time.
+
+    Views of every subscriber held for the whole run grew its memory with the
+    subscribers (about 1.3 KB each); the ids take a few bytes.
+    """
+
+    ids: list[int] = field(default_factory=list)
+    labs: dict[int, SubscriberView] = field(default_factory=dict)
+    """The lab channels' recipients among them (a few), kept as they are: no subscriber rows."""
+    since: datetime | None = None
+    """The start of the longest window among them: older papers are in no digest."""
+    examples: set[int] = field(default_factory=set)
+    """The example papers of every active subscriber's topics (theirs among them): the
+    papers whose vectors the run reads."""
 
 
 def deliver(
@@ -269,17 +298,17 @@ class _Run:
 
         With `spread`, the run starts at a random batch of the due list.
         """
-        due, last = self._due(only)
-        if not due:
+        due = self._due(only)
+        if not due.ids:
             return self.outcomes
-        self.total = len(due)
-        index = self._index(due, last)
-        start = random.randrange(0, len(due), CLAIM_BATCH) if spread else 0
-        waiting = due[start:] + due[:start]
+        self.total = len(due.ids)
+        index = self._index(due)
+        start = random.randrange(0, len(due.ids), CLAIM_BATCH) if spread else 0
+        waiting = due.ids[start:] + due.ids[:start]
         while waiting:
-            held_by_others: list[SubscriberView] = []
+            held_by_others: list[int] = []
             # Emails stream to the transport across batches (it keeps its connections).
-            self.email.send(self._claimed(waiting, index, held_by_others), self)
+            self.email.send(self._claimed(waiting, due.labs, index, held_by_others), self)
             if not held_by_others or self.stop.is_set():
                 break
             if len(held_by_others) == len(waiting):
@@ -291,7 +320,11 @@ class _Run:
         return self.outcomes
 
     def _claimed(
-        self, waiting: list[SubscriberView], index: _Index, held_by_others: list[SubscriberView]
+        self,
+        waiting: list[int],
+        labs: dict[int, SubscriberView],
+        index: _Index,
+        held_by_others: list[int],
     ) -> Iterator[PlannedDigest]:
         """Claim `waiting` a few at a time; write Markdown digests, send chat ones; yield emails.
 
@@ -301,35 +334,60 @@ class _Run:
         Subscribers another worker is on go to `held_by_others`.
         """
         assert self.holding is not None  # only real runs claim
-        for start in range(0, len(waiting), CLAIM_BATCH):
-            batch = waiting[start : start + CLAIM_BATCH]
-            if self.stop.is_set():
-                for subscriber in waiting[start:]:
-                    self._skipped(subscriber, STOPPING)
-                return
-            claimed = claims.claim(
-                self.engine, self.holding, [s.id for s in batch], now=self.clock(), lease=self.lease
-            )
-            self.held |= claimed.mine
-            held_by_others.extend(s for s in batch if s.id in claimed.busy)
-            mine = [s for s in batch if s.id in claimed.mine]
-            # Settled in this round by another worker: theirs to report.
-            self._settled(len(batch) - len(mine) - len(claimed.busy))
-            planned = self._digests(mine, index)
-            nothing_to_send = {s.id for s in mine} - {p.subscriber.id for p in planned}
-            if nothing_to_send:
-                with write_session(self.engine, exclusive=False) as session:
-                    claims.settle(session, self.holding, sorted(nothing_to_send))
-                self._settled(len(nothing_to_send))
-            by_outlet: dict[str, list[PlannedDigest]] = {}
-            for item in planned:
+        for page in self._pages(waiting, labs):
+            for start in range(0, len(page), CLAIM_BATCH):
                 if self.stop.is_set():
-                    self.skipped(item, STOPPING)
-                else:
-                    by_outlet.setdefault(outlet_of(item.channel), []).append(item)
-            for name in ("markdown", CHAT):
-                self.outlets[name].send(by_outlet.get(name, []), self)
-            yield from by_outlet.get("email", [])
+                    for subscriber in page[start:]:
+                        self._skipped(subscriber, STOPPING)
+                    break
+                yield from self._claim_batch(
+                    page[start : start + CLAIM_BATCH], index, held_by_others
+                )
+
+    def _claim_batch(
+        self, batch: list[SubscriberView], index: _Index, held_by_others: list[int]
+    ) -> Iterator[PlannedDigest]:
+        """Claim `batch` and plan its digests; write the Markdown ones, send the chat ones; yield emails."""
+        assert self.holding is not None  # only real runs claim
+        claimed = claims.claim(
+            self.engine, self.holding, [s.id for s in batch], now=self.clock(), lease=self.lease
+        )
+        self.held |= claimed.mine
+        held_by_others.extend(s.id for s in batch if s.id in claimed.busy)
+        mine = [s for s in batch if s.id in claimed.mine]
+        # Settled in this round by another worker: theirs to report.
+        self._settled(len(batch) - len(mine) - len(claimed.busy))
+        planned = self._digests(mine, index)
+        nothing_to_send = {s.id for s in mine} - {p.subscriber.id for p in planned}
+        if nothing_to_send:
+            with write_session(self.engine, exclusive=False) as session:
+                claims.settle(session, self.holding, sorted(nothing_to_send))
+            self._settled(len(nothing_to_send))
+        by_outlet: dict[str, list[PlannedDigest]] = {}
+        for item in planned:
+            if self.stop.is_set():
+                self.skipped(item, STOPPING)
+            else:
+                by_outlet.setdefault(outlet_of(item.channel), []).append(item)
+        for name in ("markdown", CHAT):
+            self.outlets[name].send(by_outlet.get(name, []), self)
+        yield from by_outlet.get("email", [])
+
+    def _pages(
+        self, ids: list[int], labs: dict[int, SubscriberView]
+    ) -> Iterator[list[SubscriberView]]:
+        """The subscribers `ids` as views, read `LIST_PAGE` at a time, in order.
+
+        One who left since the run began is not among them, and counts as settled.
+        """
+        for start in range(0, len(ids), LIST_PAGE):
+            wanted = ids[start : start + LIST_PAGE]
+            with Session(self.engine) as session:
+                found = active_subscribers(session, [i for i in wanted if i not in labs])
+            views = {view.id: view for view in found}
+            views.update((i, labs[i]) for i in wanted if i in labs)
+            self._settled(len(wanted) - len(views))
+            yield [views[i] for i in wanted if i in views]
 
     def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> Iterator[PlannedDigest]:
         """Every due subscriber's digest, without claiming anyone (a dry run, a preview).
@@ -337,41 +395,73 @@ class _Run:
         Planned a batch at a time, as a run does, so memory does not grow with the
         subscribers: the caller uses each digest and lets it go.
         """
-        due, last = self._due(only, ignore_cadence=ignore_cadence)
-        if not due:
+        due = self._due(only, ignore_cadence=ignore_cadence)
+        if not due.ids:
             return
-        index = self._index(due, last)
-        for start in range(0, len(due), CLAIM_BATCH):
-            batch = due[start : start + CLAIM_BATCH]
-            yield from self._digests(batch, index, ignore_cadence=ignore_cadence)
+        index = self._index(due)
+        for page in self._pages(due.ids, due.labs):
+            for start in range(0, len(page), CLAIM_BATCH):
+                batch = page[start : start + CLAIM_BATCH]
+                yield from self._digests(batch, index, ignore_cadence=ignore_cadence)
 
-    def _due(
-        self, only: str | None, *, ignore_cadence: bool = False
-    ) -> tuple[list[SubscriberView], dict[ChannelKey, datetime]]:
-        """The subscribers due now, and when each channel was last delivered; the others are reported."""
+    def _due(self, only: str | None, *, ignore_cadence: bool = False) -> _DueList:
+        """The subscribers due now by their schedules, read a page at a time; the others are reported.
+
+        Read without their topics (most of the cost of reading a subscriber): the
+        run reads each page of those due again, topics and all, as it claims them,
+        and reports then those with no topics.
+        """
         now = self.clock()
+        due = _DueList()
+        names: set[str] = set()
         with Session(self.engine) as session:
-            subscribers = list_subscribers(session)
+            pages: Iterable[list[SubscriberView]]
             if only is not None:
-                subscribers = plan.named(subscribers, only)
+                pages = [plan.named(list_subscribers(session), only)]
             else:
-                subscribers += lab_recipients(session)
-            last = last_sent(session, [s.id for s in subscribers])
-            names = {name for s in subscribers for name in s.channels}
+                pages = chain(
+                    subscriber_pages(session, with_topics=False), [lab_recipients(session)]
+                )
+            for page in pages:
+                names.update(name for subscriber in page for name in subscriber.channels)
+                last = last_sent(session, [s.id for s in page])
+                self._add_due(due, page, last, now, ignore_cadence)
+            due.examples = active_example_ids(session)
             self.chat.channels = channel_settings(session, names)
-        due = plan.due_now(subscribers, last, now, self.policy, ignore_cadence=ignore_cadence)
-        self.outcomes.extend(due.skipped)
-        return list(due.subscribers), last
+        return due
 
-    def _index(self, due: list[SubscriberView], last: dict[ChannelKey, datetime]) -> _Index:
+    def _add_due(
+        self,
+        due: _DueList,
+        page: list[SubscriberView],
+        last: dict[ChannelKey, datetime],
+        now: datetime,
+        ignore_cadence: bool,
+    ) -> None:
+        """Add those of `page` due now by their schedules to `due`; report the others."""
+        found = plan.due_now(
+            page, last, now, self.policy, ignore_cadence=ignore_cadence, topics_read=False
+        )
+        self.outcomes.extend(found.skipped)
+        if not found.subscribers:
+            return
+        since = plan.earliest_window(found.subscribers, last, now, self.policy)
+        due.since = since if due.since is None else min(due.since, since)
+        for subscriber in found.subscribers:
+            due.ids.append(subscriber.id)
+            if is_lab(subscriber):
+                due.labs[subscriber.id] = subscriber
+
+    def _index(self, due: _DueList) -> _Index:
         """Index the papers first seen early enough to be in any of `due`'s digests."""
-        now = self.clock()
-        since = plan.earliest_window(due, last, now, self.policy)
+        assert due.since is not None  # set with the first subscriber due
         texts: list[PaperText] = []
         papers: dict[int, DigestPaper] = {}
         first_seen: dict[int, datetime] = {}
         with Session(self.engine) as session:
-            for paper in session.scalars(select(Paper).where(col(Paper.first_seen_at) >= since)):
+            for paper in session.scalars(
+                select(Paper).where(col(Paper.first_seen_at) >= due.since)
+            ):
                 assert paper.id is not None  # rows read back always have their key
                 texts.append(paper_text(paper))
                 papers[paper.id] = as_digest_paper(paper)
@@ -379,10 +469,10 @@ class _Run:
         similar = load_similar_papers(
             self.engine,
             papers,
-            plan.topics_of(due),
+            due.examples,
             keep=self.holding is not None,  # a dry run writes nothing, not even vectors
         )
-        return _Index(since, Matcher(texts), similar, Candidates(papers, first_seen))
+        return _Index(due.since, Matcher(texts), similar, Candidates(papers, first_seen))
 
     def _digests(
         self, subscribers: list[SubscriberView], index: _Index, *, ignore_cadence: bool = False

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 from bot.db import in_chunks
 from bot.errors import InputError
 from bot.ingest.identity import title_key
-from bot.models import Paper, Subscription, TopicExample
+from bot.models import Paper, Subscriber, Subscription, TopicExample
 from bot.subscriptions.paper_reference import PaperReference
 from bot.subscriptions.spec import MAX_EXAMPLES
 
@@ -125,6 +125,18 @@ def examples_of(
                 TopicExampleView(ExamplePaper(paper_id, title, arxiv_id), liked, source, added_at)
             )
     return found
+
+
+def active_example_ids(session: Session) -> set[int]:
+    """The papers that are an example of a topic of an active subscriber, liked or not."""
+    query = (
+        select_columns(col(TopicExample.paper_id))
+        .join(Subscription, col(Subscription.id) == col(TopicExample.subscription_id))
+        .join(Subscriber, col(Subscriber.id) == col(Subscription.subscriber_id))
+        .where(col(Subscriber.status) == "active")
+        .distinct()
+    )
+    return set(session.scalars(query))
 
 
 def mark_example(

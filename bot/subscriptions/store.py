@@ -5,12 +5,13 @@ subscriber's row, so the record of what was already sent survives a later
 re-subscription. Callers own the transaction (`bot.db.write_session`).
 """
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import Table
+from sqlalchemy import select as select_columns  # SQLModel's `select` takes up to 4 columns
 from sqlmodel import Session, col, select
 
 from bot.db import bulk_insert, in_chunks
@@ -460,24 +461,53 @@ def list_subscribers(
 ) -> list[SubscriberView]:
     """Return subscribers (active ones unless asked) with their topics, by address.
 
-    Lab channels' recipient rows are no subscribers: never listed here. Read a
-    page at a time, and the session lets go of each page's rows once they are
-    views (it is left empty): a delivery run lists every subscriber, and their
-    rows held all at once took three times the memory of the views.
+    Lab channels' recipient rows are no subscribers: never listed here.
+    """
+    pages = subscriber_pages(session, include_unsubscribed=include_unsubscribed)
+    return [view for page in pages for view in page]
+
+
+def subscriber_pages(
+    session: Session, *, include_unsubscribed: bool = False, with_topics: bool = True
+) -> Iterator[list[SubscriberView]]:
+    """Yield the subscribers `list_subscribers` returns, `LIST_PAGE` at a time.
+
+    The session lets go of each page's rows once they are views (it is left
+    empty): a delivery run reads every subscriber, and their rows held all at
+    once took three times the memory of the views. Without `with_topics` the
+    views' topics are not read (left empty): most of the cost of a view, and not
+    needed to see whom a schedule makes due.
     """
     statuses = ("active", "unsubscribed") if include_unsubscribed else ("active",)
-    views: list[SubscriberView] = []
     after: str | None = None
     while True:
-        query = select(Subscriber).where(col(Subscriber.status).in_(statuses))
+        query = select_columns(_SUBSCRIBER).where(_SUBSCRIBER.c.status.in_(statuses))
         if after is not None:
-            query = query.where(col(Subscriber.email_key) > after)
-        page = list(session.exec(query.order_by(col(Subscriber.email_key)).limit(LIST_PAGE)))
-        views += _views(session, page)
+            query = query.where(_SUBSCRIBER.c.email_key > after)
+        query = query.order_by(_SUBSCRIBER.c.email_key).limit(LIST_PAGE)
+        # Plain rows, as `_views` reads topics (see there); they have the model's fields.
+        page = cast(list[Subscriber], session.execute(query).all())
+        views = _views(session, page) if with_topics else [_view(s, ()) for s in page]
         session.expunge_all()
+        yield views
         if len(page) < LIST_PAGE:  # the last page: no need to ask for another
-            return views
+            return
         after = page[-1].email_key
+
+
+def active_subscribers(session: Session, ids: Sequence[int]) -> list[SubscriberView]:
+    """The active subscribers among `ids`, in that order, with their topics; the others left out."""
+    rows: list[Subscriber] = []
+    for chunk in in_chunks(ids):
+        query = select_columns(_SUBSCRIBER).where(
+            _SUBSCRIBER.c.id.in_(chunk), _SUBSCRIBER.c.status == "active"
+        )
+        rows.extend(
+            cast(list[Subscriber], session.execute(query).all())
+        )  # as in `subscriber_pages`
+    by_id = {view.id: view for view in _views(session, rows)}
+    session.expunge_all()
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def find_subscriber(session: Session, email: str) -> SubscriberView | None:
@@ -540,29 +570,33 @@ def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberVi
     ids = [s.id for s in subscribers if s.id is not None]
     rows: list[Subscription] = []
     for chunk in in_chunks(ids):
+        # The table's rows as plain tuples, not `Subscription` objects: a delivery run
+        # reads every subscriber's topics, and building (and tracking) an ORM object
+        # per row took most of the time.
         query = (
-            select(Subscription)
-            .where(col(Subscription.subscriber_id).in_(chunk))
-            .order_by(col(Subscription.name))
+            select_columns(_SUBSCRIPTION)
+            .where(_SUBSCRIPTION.c.subscriber_id.in_(chunk))
+            .order_by(_SUBSCRIPTION.c.name)
         )
-        rows.extend(session.exec(query))
+        rows.extend(cast(list[Subscription], session.execute(query).all()))  # the model's fields
     topics: dict[int, list[Topic]] = {}
     for row, topic in zip(rows, as_topics(session, rows), strict=True):
         topics.setdefault(row.subscriber_id, []).append(topic)
-    return [
-        SubscriberView(
-            s.id,
-            s.email,
-            s.cadence,
-            tuple(s.channels),
-            s.status,
-            tuple(topics.get(s.id, ())),
-            s.created_at,
-            timezone=s.timezone,
-        )
-        for s in subscribers
-        if s.id is not None
-    ]
+    return [_view(s, tuple(topics.get(s.id, ()))) for s in subscribers if s.id is not None]
+
+
+def _view(subscriber: Subscriber, topics: tuple[Topic, ...]) -> SubscriberView:
+    assert subscriber.id is not None  # rows read back always have their key
+    return SubscriberView(
+        subscriber.id,
+        subscriber.email,
+        subscriber.cadence,
+        tuple(subscriber.channels),
+        subscriber.status,
+        topics,
+        subscriber.created_at,
+        timezone=subscriber.timezone,
+    )
 
 
 def as_topics(session: Session, rows: list[Subscription]) -> list[Topic]:

@@ -309,6 +309,52 @@ def test_progress_is_reported_subscriber_by_subscriber(
     assert seen == [(1, 2), (2, 2)]
 
 
+def test_subscribers_are_read_a_page_at_a_time_and_one_gone_meanwhile_is_not_served(
+    tmp_path: Path, database_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages of two: the run reads who is due page by page, then reads each page of
+    # them again as it claims; a reader who unsubscribes in between gets nothing.
+    monkeypatch.setattr("bot.subscriptions.store.LIST_PAGE", 2)
+    monkeypatch.setattr("bot.delivery.run.LIST_PAGE", 2)
+    engine, settings = _setup(tmp_path, clock, database_url=database_url)
+    emails = [f"reader{n}@lab.org" for n in range(7)]
+    for email in emails:
+        _subscribe(engine, clock, email, "graph neural network")
+    _subscribe(engine, clock, "paused@lab.org", "graph neural network", cadence="paused")
+    seen: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done == 1:
+            with write_session(engine) as session:
+                unsubscribe(session, "reader6@lab.org", now=clock())
+
+    report = deliver(engine, settings, clock=clock, progress=progress)
+
+    sent = sorted(o.email for o in report.outcomes if o.status == "sent")
+    assert sent == emails[:6]
+    assert [(o.email, o.reason) for o in report.outcomes if o.status != "sent"] == [
+        ("paused@lab.org", "paused")
+    ]
+    assert seen[-1] == (7, 7)  # the reader who left counts as settled: the run ends
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == _count(engine, Delivery) == 6
+
+
+def test_a_dry_run_reads_its_subscribers_a_page_at_a_time_too(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.subscriptions.store.LIST_PAGE", 2)
+    monkeypatch.setattr("bot.delivery.run.LIST_PAGE", 2)
+    engine, settings = _setup(tmp_path, clock)
+    emails = [f"reader{n}@lab.org" for n in range(5)]
+    for email in emails:
+        _subscribe(engine, clock, email, "graph neural network")
+
+    report = deliver(engine, settings, clock=clock, dry_run=True)
+
+    assert [(o.email, o.status) for o in report.outcomes] == [(e, "would send") for e in emails]
+
+
 def test_a_long_run_keeps_its_claims_past_the_first_lease(
     tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:

@@ -11,12 +11,14 @@ from bot.errors import InputError
 from bot.subscriptions import store as subscription_store
 from bot.subscriptions.spec import SubscriptionSpec, make_spec
 from bot.subscriptions.store import (
+    active_subscribers,
     as_specs,
     find_subscriber,
     list_subscribers,
     opt_in,
     subscribe,
     subscribe_many,
+    subscriber_pages,
     subscriber_time_zones,
     unsubscribe,
 )
@@ -56,6 +58,27 @@ def test_subscribers_are_listed_page_by_page_with_nothing_kept_in_the_session(
     for view in active:
         number = emails.index(view.email)
         assert [t.keywords for t in view.topics] == [(f"keyword {number}",), ("MoE",)]
+    with Session(engine) as session:
+        pages = [[s.email for s in page] for page in subscriber_pages(session)]
+    assert pages == [["a@lab.org", "B@lab.org"], ["c@lab.org", "e@lab.org"], []]
+
+
+def test_active_subscribers_are_read_by_id_in_the_order_asked(engine: Engine, clock: Clock) -> None:
+    with write_session(engine) as session:
+        for email in ("a@lab.org", "b@lab.org", "c@lab.org"):
+            subscribe(session, make_spec(email, ["GAN"]), now=clock())
+        unsubscribe(session, "b@lab.org", now=clock())
+    with Session(engine) as session:
+        ids = {s.email: s.id for s in list_subscribers(session, include_unsubscribed=True)}
+        found = active_subscribers(
+            session, [ids["c@lab.org"], ids["b@lab.org"], 999, ids["a@lab.org"]]
+        )
+        assert len(session.identity_map) == 0
+    # The one who left, and an id that is no one's, are left out.
+    assert [(s.email, [t.keywords for t in s.topics]) for s in found] == [
+        ("c@lab.org", [("GAN",)]),
+        ("a@lab.org", [("GAN",)]),
+    ]
 
 
 def test_a_subscriber_may_hold_several_topics(engine: Engine, clock: Clock) -> None:
