@@ -147,7 +147,8 @@ def parse_feed(data: bytes, *, source: str, piece_bytes: int = PIECE_BYTES) -> P
         )
     elif bozo_reason:
         warnings.append(f"malformed feed ({bozo_reason}); kept the items that could be read")
-    return _parsed_source(_feed_kind(version, parsed), parsed, entries, warnings, lost)
+    channel: _Record = _get(parsed, "feed") or {}
+    return _parsed_source(_feed_kind(version, parsed), channel, entries, warnings, lost)
 
 
 class _PieceUnlikeError(Exception):
@@ -170,24 +171,27 @@ def _parse_pieces(pieces: Iterator[bytes]) -> ParsedSource:
     kind = _feed_kind(version, first)
     if not version or _get(first, "bozo"):
         raise _PieceUnlikeError
+    channel: _Record = _get(first, "feed") or {}
+    entries = _piece_entries(first, pieces, kind)
+    del first  # the generator holds it until it moves on to the next piece
+    return _parsed_source(kind, channel, entries, [], 0)
 
-    def entries() -> Iterator[_Record]:
-        # One piece's records at a time: that is the memory this saves.
-        parsed: _Record | None = first
-        while parsed is not None:
-            if _get(parsed, "bozo") or _feed_kind(str(_get(parsed, "version")), parsed) != kind:
-                raise _PieceUnlikeError
-            yield from _get(parsed, "entries") or []
-            piece = next(pieces, None)
-            parsed = None if piece is None else _feedparser(piece)
 
-    return _parsed_source(kind, first, entries(), [], 0)
+def _piece_entries(parsed: _Record, pieces: Iterator[bytes], kind: str) -> Iterator[_Record]:
+    """The entries of `parsed`, then of each further piece: one piece's records held at a time."""
+    while True:
+        if _get(parsed, "bozo") or _feed_kind(str(_get(parsed, "version")), parsed) != kind:
+            raise _PieceUnlikeError
+        yield from _get(parsed, "entries") or []
+        piece = next(pieces, None)
+        if piece is None:
+            return
+        parsed = _feedparser(piece)
 
 
 def _parsed_source(
-    kind: str, parsed: _Record, entries: Iterable[_Record], warnings: list[str], lost: int
+    kind: str, channel: _Record, entries: Iterable[_Record], warnings: list[str], lost: int
 ) -> ParsedSource:
-    channel: _Record = _get(parsed, "feed") or {}
     papers, untitled, duplicates = _papers_from_entries(
         entries, is_arxiv="arxiv" in kind, feed=_feed_identity(channel)
     )
