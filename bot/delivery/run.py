@@ -334,15 +334,12 @@ class _Run:
         Subscribers another worker is on go to `held_by_others`.
         """
         assert self.holding is not None  # only real runs claim
-        for page in self._pages(waiting, labs):
-            for start in range(0, len(page), CLAIM_BATCH):
-                if self.stop.is_set():
-                    for subscriber in page[start:]:
-                        self._skipped(subscriber, STOPPING)
-                    break
-                yield from self._claim_batch(
-                    page[start : start + CLAIM_BATCH], index, held_by_others
-                )
+        for batch in self._batches(waiting, labs):
+            if self.stop.is_set():
+                for subscriber in batch:
+                    self._skipped(subscriber, STOPPING)
+            else:
+                yield from self._claim_batch(batch, index, held_by_others)
 
     def _claim_batch(
         self, batch: list[SubscriberView], index: _Index, held_by_others: list[int]
@@ -373,12 +370,13 @@ class _Run:
             self.outlets[name].send(by_outlet.get(name, []), self)
         yield from by_outlet.get("email", [])
 
-    def _pages(
+    def _batches(
         self, ids: list[int], labs: dict[int, SubscriberView]
     ) -> Iterator[list[SubscriberView]]:
-        """The subscribers `ids` as views, read `LIST_PAGE` at a time, in order.
+        """The subscribers `ids` as views, `CLAIM_BATCH` at a time, in order.
 
-        One who left since the run began is not among them, and counts as settled.
+        Read `LIST_PAGE` at a time; one who left since the run began is not among
+        them, and counts as settled.
         """
         for start in range(0, len(ids), LIST_PAGE):
             wanted = ids[start : start + LIST_PAGE]
@@ -387,7 +385,9 @@ class _Run:
             views = {view.id: view for view in found}
             views.update((i, labs[i]) for i in wanted if i in labs)
             self._settled(len(wanted) - len(views))
-            yield [views[i] for i in wanted if i in views]
+            page = [views[i] for i in wanted if i in views]
+            for first in range(0, len(page), CLAIM_BATCH):
+                yield page[first : first + CLAIM_BATCH]
 
     def _plan(self, only: str | None, *, ignore_cadence: bool = False) -> Iterator[PlannedDigest]:
         """Every due subscriber's digest, without claiming anyone (a dry run, a preview).
@@ -399,10 +399,8 @@ class _Run:
         if not due.ids:
             return
         index = self._index(due)
-        for page in self._pages(due.ids, due.labs):
-            for start in range(0, len(page), CLAIM_BATCH):
-                batch = page[start : start + CLAIM_BATCH]
-                yield from self._digests(batch, index, ignore_cadence=ignore_cadence)
+        for batch in self._batches(due.ids, due.labs):
+            yield from self._digests(batch, index, ignore_cadence=ignore_cadence)
 
     def _due(self, only: str | None, *, ignore_cadence: bool = False) -> _DueList:
         """The subscribers due now by their schedules, read a page at a time; the others are reported.
