@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table
 from sqlalchemy import select as select_columns  # SQLModel's `select` takes up to 4 columns
 from sqlmodel import Session, col, select
 
@@ -472,11 +472,10 @@ def subscriber_pages(
 ) -> Iterator[list[SubscriberView]]:
     """Yield the subscribers `list_subscribers` returns, `LIST_PAGE` at a time.
 
-    The session lets go of each page's rows once they are views (it is left
-    empty): a delivery run reads every subscriber, and their rows held all at
-    once took three times the memory of the views. Without `with_topics` the
-    views' topics are not read (left empty): most of the cost of a view, and not
-    needed to see whom a schedule makes due.
+    Read as plain rows (`_rows`), so the session keeps none of them: a delivery
+    run reads every subscriber. Without `with_topics` the views' topics are not
+    read (left empty): most of the cost of a view, and not needed to see whom a
+    schedule makes due.
     """
     statuses = ("active", "unsubscribed") if include_unsubscribed else ("active",)
     after: str | None = None
@@ -485,11 +484,8 @@ def subscriber_pages(
         if after is not None:
             query = query.where(_SUBSCRIBER.c.email_key > after)
         query = query.order_by(_SUBSCRIBER.c.email_key).limit(LIST_PAGE)
-        # Plain rows, as `_views` reads topics (see there); they have the model's fields.
-        page = cast(list[Subscriber], session.execute(query).all())
-        views = _views(session, page) if with_topics else [_view(s, ()) for s in page]
-        session.expunge_all()
-        yield views
+        page = _rows(session, query, Subscriber)
+        yield _views(session, page) if with_topics else [_view(s, ()) for s in page]
         if len(page) < LIST_PAGE:  # the last page: no need to ask for another
             return
         after = page[-1].email_key
@@ -502,12 +498,21 @@ def active_subscribers(session: Session, ids: Sequence[int]) -> list[SubscriberV
         query = select_columns(_SUBSCRIBER).where(
             _SUBSCRIBER.c.id.in_(chunk), _SUBSCRIBER.c.status == "active"
         )
-        rows.extend(
-            cast(list[Subscriber], session.execute(query).all())
-        )  # as in `subscriber_pages`
+        rows.extend(_rows(session, query, Subscriber))
     by_id = {view.id: view for view in _views(session, rows)}
-    session.expunge_all()
     return [by_id[i] for i in ids if i in by_id]
+
+
+_Row = TypeVar("_Row", Subscriber, Subscription)
+
+
+def _rows(session: Session, query: Select[Any], model: type[_Row]) -> list[_Row]:
+    """A table's rows as plain tuples, not ORM objects, typed as its model (same fields).
+
+    A delivery run reads every subscriber and topic: building and tracking an ORM
+    object per row took most of the time.
+    """
+    return cast(list[_Row], session.execute(query).all())
 
 
 def find_subscriber(session: Session, email: str) -> SubscriberView | None:
@@ -570,15 +575,12 @@ def _views(session: Session, subscribers: list[Subscriber]) -> list[SubscriberVi
     ids = [s.id for s in subscribers if s.id is not None]
     rows: list[Subscription] = []
     for chunk in in_chunks(ids):
-        # The table's rows as plain tuples, not `Subscription` objects: a delivery run
-        # reads every subscriber's topics, and building (and tracking) an ORM object
-        # per row took most of the time.
         query = (
             select_columns(_SUBSCRIPTION)
             .where(_SUBSCRIPTION.c.subscriber_id.in_(chunk))
             .order_by(_SUBSCRIPTION.c.name)
         )
-        rows.extend(cast(list[Subscription], session.execute(query).all()))  # the model's fields
+        rows.extend(_rows(session, query, Subscription))
     topics: dict[int, list[Topic]] = {}
     for row, topic in zip(rows, as_topics(session, rows), strict=True):
         topics.setdefault(row.subscriber_id, []).append(topic)
