@@ -180,6 +180,7 @@ def _header_line(name: str, value: str) -> tuple[str | BaseHeader, str]:
 
 _LONGEST_LINE = 998
 """RFC 5322 2.1.1: a line is at most 998 characters, its CRLF excluded."""
+_LINE_END = re.compile(r"\r\n?")
 
 
 def _encoded_body(text: str) -> tuple[str, str]:
@@ -190,15 +191,12 @@ def _encoded_body(text: str) -> tuple[str, str]:
     quoted-printable, as the content manager stores it: every line of the result
     is at most 76 characters, soft breaks included.
     """
-    # The usual digest part: ASCII with \n line ends already; only the lengths to check.
-    if text.isascii() and "\r" not in text and max(map(len, text.split("\n"))) <= _LONGEST_LINE:
-        return "7bit", text if text.endswith("\n") else text + "\n"
-    # Line ends normalised as `email.contentmanager` does.
-    lines = text.encode("utf-8").splitlines()
-    data = b"\n".join(lines) + b"\n"
-    if data.isascii() and max(map(len, lines), default=0) <= _LONGEST_LINE:
-        return "7bit", data.decode("ascii")
-    return "quoted-printable", binascii.b2a_qp(data, istext=True).decode("ascii")
+    if "\r" in text:  # line ends normalised as `email.contentmanager` does
+        text = _LINE_END.sub("\n", text)
+    body = text if text.endswith("\n") else text + "\n"
+    if body.isascii() and max(map(len, body.split("\n"))) <= _LONGEST_LINE:
+        return "7bit", body
+    return "quoted-printable", binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii")
 
 
 def _ascii_html(html: str) -> str:
