@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Literal
 
 import aiosmtplib
 from aiosmtplib.email import extract_sender
@@ -108,16 +109,13 @@ def _one_line(text: str, *, secret: str = "") -> str:
     return _SPACE.sub(" ", text).strip()[:_REPLY_LENGTH]
 
 
-def _wire(message: EmailMessage) -> bytes | None:
-    """The message's own serialised SMTP form, when it carries one (a digest does)."""
-    wire = getattr(message, "wire", None)
-    return wire if isinstance(wire, bytes) else None
+def _carried(message: EmailMessage, form: Literal["wire", "data"]) -> bytes | None:
+    """A serialised form the message carries (a digest does), else None.
 
-
-def _data_section_of(message: EmailMessage) -> bytes | None:
-    """The message's own DATA section (see `data_section`), when it carries one (a digest does)."""
-    data = getattr(message, "data", None)
-    return data if isinstance(data, bytes) else None
+    "wire": its SMTP bytes; "data": those as DATA sends them (see `data_section`).
+    """
+    value = getattr(message, form, None)
+    return value if isinstance(value, bytes) else None
 
 
 OnResult = Callable[[int, SendResult], None]
@@ -239,7 +237,7 @@ class FileTransport:
                 continue
             path = self.path_for(item)
             try:
-                write_atomic(path, _wire(item.message) or item.message.as_bytes())
+                write_atomic(path, _carried(item.message, "wire") or item.message.as_bytes())
             except OSError as exc:
                 reply = _one_line(f"cannot write {path.name}: {exc.strerror or exc}")
                 results.append(SendResult(item.key, False, False, reply, None))
@@ -452,13 +450,13 @@ class SmtpTransport:
     async def _send_one(self, client: aiosmtplib.SMTP, item: Outgoing) -> SendResult:
         """Send `item` over `client`; any failure becomes a result."""
         try:
-            wire = _wire(item.message)
+            wire = _carried(item.message, "wire")
             sender = extract_sender(item.message) if wire is not None else None
             if wire is not None and sender is not None and (sender + item.recipient).isascii():
                 # Already serialised (7-bit, CRLF, no Bcc): sent as send_message would.
                 errors: dict[str, aiosmtplib.SMTPResponse] = {}
                 reply = await send_wire(
-                    client, sender, item.recipient, wire, _data_section_of(item.message)
+                    client, sender, item.recipient, wire, _carried(item.message, "data")
                 )
             else:
                 errors, reply = await client.send_message(item.message, recipients=[item.recipient])
