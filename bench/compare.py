@@ -65,24 +65,25 @@ def main() -> None:
     if not script:
         parser.error("give the script to run after --")
     figure = re.compile(args.figure)
-    figures: dict[str, list[float]] = {args.a: [], args.b: []}
+    revisions = (args.a, args.b)  # by position: a revision against itself measures the noise
+    figures: tuple[list[float], list[float]] = ([], [])
     with tempfile.TemporaryDirectory(prefix="paperbot-compare-") as name:
-        trees = {rev: Path(name, f"rev{n}") for n, rev in enumerate((args.a, args.b))}
+        trees = [Path(name, f"rev{n}") for n in range(2)]
         try:
-            for revision, folder in trees.items():
+            for revision, folder in zip(revisions, trees, strict=True):
                 worktree(revision, folder)
             for round_ in range(1, args.rounds + 1):
-                for revision, tree in trees.items():
+                for revision, tree, values in zip(revisions, trees, figures, strict=True):
                     value = measure(tree, script, figure)
-                    figures[revision].append(value)
+                    values.append(value)
                     print(f"round {round_}  {revision:>12}  {value:8.2f}", flush=True)
         finally:
-            for folder in trees.values():
+            for folder in trees:
                 subprocess.run(
                     ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)],
                     check=False, capture_output=True,
                 )  # fmt: skip
-    a, b = (statistics.median(figures[rev]) for rev in (args.a, args.b))
+    a, b = (statistics.median(values) for values in figures)
     print(f"median: {args.a} {a:.2f}, {args.b} {b:.2f}; {args.b} / {args.a} = {b / a:.3f}")
 
 
