@@ -12,6 +12,7 @@ from sqlmodel import Session
 from bot.models import SentPaper
 from tests.delivery.conftest import ManualClock, SmtpServer
 from tests.delivery.test_run import _setup, _smtp_env, _subscribe
+from tests.signals import signal_and_wait
 
 RECIPIENTS = [f"reader{n}@lab.org" for n in range(8)]
 
@@ -33,10 +34,11 @@ def test_a_killed_run_is_finished_by_the_next_without_duplicates(
 
     def kill_at_the_fourth(address: str) -> None:
         # One connection sends in order and records each acceptance before the next
-        # RCPT: when the fourth RCPT arrives, three messages are sent and recorded.
+        # RCPT: when the fourth RCPT arrives, three messages are sent and recorded. It
+        # is answered once the process is dead, so the fourth message never goes.
         seen.append(address)
         if len(seen) == 4 and bot is not None:
-            os.kill(bot.pid, signal.SIGKILL)
+            signal_and_wait(bot.pid, signal.SIGKILL)
 
     smtp_server.handler.on_rcpt = kill_at_the_fourth
     command = [sys.executable, "-m", "bot", "digest"]

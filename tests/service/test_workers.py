@@ -21,6 +21,7 @@ from tests.conftest import SAMPLES, RunCli
 from tests.delivery.conftest import SmtpServer, StartServer
 from tests.postgres import PostgresCluster
 from tests.service.conftest import MARGINS, Served, StartServe, forget_received, slot_in, smtp_env
+from tests.signals import signal_and_wait
 
 # Real services waiting on real clocks: `make test` runs them alone, after the rest.
 pytestmark = pytest.mark.serial
@@ -108,7 +109,8 @@ def _signal_the_sender(
 ) -> "queue.Queue[int]":
     """Send `signum` to the worker delivering to the `nth` recipient the server hears of.
 
-    Returns the queue that then gets the worker's pid.
+    The server answers that RCPT only once the worker has stopped or died, so the
+    message is still on its way then. Returns the queue that then gets the worker's pid.
     """
     seen: list[str] = []
     signalled: queue.Queue[int] = queue.Queue()
@@ -117,7 +119,7 @@ def _signal_the_sender(
         seen.append(address)
         if len(seen) == nth:
             pid = _holder_pid(engine, address)
-            os.kill(pid, signum)
+            signal_and_wait(pid, signum)
             signalled.put(pid)
 
     smtp.handler.on_rcpt = on_rcpt
