@@ -5,17 +5,21 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import (
+    bindparam,
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col
 
 from bot.db import (
+    append_connection,
     append_transaction,
     bulk_insert,
+    changed_rows,
     insert_row,
     open_engine,
     upgrade_schema,
@@ -80,6 +84,48 @@ def test_rows_inserted_through_the_driver_read_back_as_the_orm_writes_them(engin
         (r["id"], r["title"]) for r in more
     ]
     assert all(p.first_seen_at == NOW and p.authors == ["Ada", "Grace"] for p in papers)
+
+
+def test_changed_rows_binds_the_given_values_and_those_fixed_in_the_statement(
+    engine: Engine,
+) -> None:
+    # On SQLite straight to the driver: each value converted as SQLAlchemy would (the
+    # fixed timestamp stored in UTC), the rows it matched counted.
+    table = Paper.__table__  # type: ignore[attr-defined]
+    later = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    with write_session(engine) as session:
+        session.add_all([_paper("a"), _paper("b"), _paper("c")])
+    statement = (
+        update(table)
+        .where(table.c.title == bindparam("b_title"))
+        .values(updated_at=later, abstract=bindparam("b_abstract"))
+    )
+    with append_transaction(engine) as connection:
+        assert changed_rows(connection, statement, {"b_title": "b", "b_abstract": "seen"}) == 1
+        assert changed_rows(connection, statement, {"b_title": "z", "b_abstract": "x"}) == 0
+    with Session(engine) as session:
+        query = select(col(Paper.title), col(Paper.abstract), col(Paper.updated_at))
+        rows = [tuple(row) for row in session.execute(query)]
+    assert sorted(rows) == [("a", "", NOW), ("b", "seen", later), ("c", "", NOW)]
+
+
+def test_a_kept_append_connection_writes_one_transaction_after_another(engine: Engine) -> None:
+    table = Paper.__table__  # type: ignore[attr-defined]
+    row = {**_paper("one").model_dump(exclude={"id"}), "arxiv_id": "2401.00001"}
+    with append_connection(engine) as connection:
+        with append_transaction(connection):
+            insert_row(connection, table, row)
+        with pytest.raises(RuntimeError), append_transaction(connection):
+            insert_row(connection, table, {**row, "title": "lost", "arxiv_id": "2401.00002"})
+            raise RuntimeError("rolled back")
+        # A statement the database refuses (an arXiv id twice) is SQLAlchemy's
+        # error, whichever path it took, and leaves the connection usable.
+        with pytest.raises(DBAPIError), append_transaction(connection):
+            insert_row(connection, table, row)
+        with append_transaction(connection):
+            insert_row(connection, table, {**row, "title": "two", "arxiv_id": "2401.00003"})
+    with Session(engine) as session:
+        assert sorted(session.scalars(select(col(Paper.title)))) == ["one", "two"]
 
 
 def test_writers_take_turns_instead_of_failing(database_url: str) -> None:

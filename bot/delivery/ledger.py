@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
 from bot.db import append_transaction, bulk_insert, in_chunks, insert_row
@@ -68,7 +68,7 @@ def last_sent(session: Session, subscriber_ids: Collection[int]) -> dict[Channel
 
 
 def record_delivery(
-    engine: Engine,
+    bind: Engine | Connection,
     *,
     run_id: int | None,
     subscriber_id: int,
@@ -89,6 +89,9 @@ def record_delivery(
     status: a chat digest in several messages whose later ones failed still
     delivered the papers of the first (written to the ledger when `ledger`).
 
+    `bind` is the engine, or a connection from `append_connection` that a run
+    keeps for all it records.
+
     `settles`, when given, is the claim on the subscriber this delivery settles,
     marked in the same transaction: the other workers then see the ledger rows
     and the settled claim together, or neither. If that claim is no longer
@@ -102,7 +105,7 @@ def record_delivery(
     # each, and that machinery cost more than the writes. An append, not under the
     # writers' lock: the writes depend on no read, and the subscriber's claim keeps
     # other workers away, so on PostgreSQL workers record side by side.
-    with append_transaction(engine) as connection:
+    with append_transaction(bind) as connection:
         # The claim first: it says whether these rows are this worker's to write.
         if settles is not None and not settle(connection, settles, [subscriber_id]):
             return False  # nothing written

@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 from itertools import chain
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
 from bot import locks
@@ -39,7 +39,7 @@ from bot.channels.markdown import MarkdownOutlet
 from bot.channels.outlet import CHAT, STOPPING, Outlet, outlet_of
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db import write_session
+from bot.db import append_connection, write_session
 from bot.delivery import claims, plan
 from bot.delivery.claims import Holding
 from bot.delivery.ledger import ChannelKey, last_sent, record_delivery, sent_papers
@@ -267,6 +267,8 @@ class _Run:
         # The subscribers this run holds claims on, as of the last claim or renewal.
         self.held: set[int] = set()
         self._secret: str | None = None
+        # The connection the run records its deliveries over, once it has one to record.
+        self._ledger: Connection | None = None
         self.email = EmailOutlet(
             settings, self.renderer, clock=clock, domain=self.policy.domain, run_id=run_id,
             sleep=sleep,
@@ -289,9 +291,12 @@ class _Run:
         return self.outcomes
 
     def close(self) -> None:
-        """Let go of the outlets' connections, if any were made."""
+        """Let go of the outlets' connections and the ledger's, if any were made."""
         for outlet in self.outlets.values():
             outlet.close()
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
 
     def deliver(self, *, only: str | None, spread: bool = False) -> list[Outcome]:
         """Claim, plan and send until every due subscriber is settled (or the run is stopped).
@@ -579,9 +584,9 @@ class _Run:
         channel, settles = item.channel, item.settles
         ids = [entry.paper.paper_id for entry in item.digest.entries]
         recorded = record_delivery(
-            self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id, channel=channel,
-            status=status, reason=reason, paper_ids=ids, now=self.clock(), attempts=attempts,
-            message_id=message_id, settles=self.holding if settles else None,
+            self._ledger_connection(), run_id=self.run_id, subscriber_id=item.subscriber.id,
+            channel=channel, status=status, reason=reason, paper_ids=ids, now=self.clock(),
+            attempts=attempts, message_id=message_id, settles=self.holding if settles else None,
             delivered=delivered,
         )  # fmt: skip
         if not recorded:
@@ -596,13 +601,19 @@ class _Run:
                     extra={"run": self.run_id, "subscriber": item.subscriber.id},
                 )
             record_delivery(
-                self.engine, run_id=self.run_id, subscriber_id=item.subscriber.id,
+                self._ledger_connection(), run_id=self.run_id, subscriber_id=item.subscriber.id,
                 channel=channel, status=status, reason=reason, paper_ids=ids, now=self.clock(),
                 attempts=attempts, message_id=message_id, ledger=False,
             )  # fmt: skip
         self.outcomes.append(Outcome(item.subscriber.email, channel, status, reason, len(ids)))
         if settles:
             self._settled(1)
+
+    def _ledger_connection(self) -> Connection:
+        """The connection deliveries are recorded over, kept for the run (one per message)."""
+        if self._ledger is None:
+            self._ledger = append_connection(self.engine)
+        return self._ledger
 
     def _settled(self, count: int) -> None:
         """Count `count` more subscribers as settled, and say so."""
