@@ -8,7 +8,7 @@ its own process that accepts and discards every message. Prints, from one run:
   over the same number of reused connections to the same sink; then paperbot's
   SMTP transport alone sending those bytes, and the client CPU time per message
   of each (the sink shares the cores: wall time cannot tell the clients apart);
-- the whole delivery run (match, select, render, build, send, record), its
+- the whole delivery run (match, select, render, build, send, record), its CPU time,
   messages/s, its ratio to the floor and its peak RSS (VmHWM);
 - with --profile, the run's top functions by cumulative time (cProfile), then
   planning's (`plan_digests`, `select_digest`, ranking), wherever they fall.
@@ -207,9 +207,9 @@ def _deliver(folder: str, port: int, connections: int, profile: bool) -> dict[st
 
         profiler = cProfile.Profile()
         profiler.enable()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = deliver(engine, settings, clock=clock, sleep=lambda _: None)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     stats = ""
     if profiler is not None:
         import io
@@ -226,6 +226,7 @@ def _deliver(folder: str, port: int, connections: int, profile: bool) -> dict[st
     failed = sum(o.status == "failed" for o in report.outcomes)
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "sent": sent,
         "failed": failed,
         "rss": _peak_rss_mb(),
@@ -349,7 +350,8 @@ def main() -> None:
           f"  peak RSS {floor['rss']:5.0f} MB  ({floor['sent']} messages, {floor['size'] / 1024:.1f} KiB avg,"
           f" {args.connections} connections)")  # fmt: skip
     print(f"delivery run          {run['seconds']:7.2f} s  {run['sent'] / run['seconds']:7.0f} msg/s"
-          f"  peak RSS {run['rss']:5.0f} MB  ({run['sent']} sent, {run['failed']} failed)")  # fmt: skip
+          f"  peak RSS {run['rss']:5.0f} MB  ({run['sent']} sent, {run['failed']} failed,"
+          f" {run['cpu']:.2f} s CPU)")  # fmt: skip
     print(f"  ratio to floor      {ratio:7.2f}x    (targets: <= 1.3x, < 30 s, < 300 MB)")
     plain = floor["cpu"] / max(1, floor["sent"]) * 1000
     ours = floor["transport_cpu"] / max(1, floor["transport_sent"]) * 1000
