@@ -17,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlmodel import Session, SQLModel, col
 
 from bot import migrations
@@ -148,6 +149,71 @@ def test_a_database_at_head_is_checked_without_waiting_for_writers(database_url:
     finally:
         checker.dispose()
         writer.dispose()
+
+
+def _tables(engine: Engine) -> dict[str, dict[str, object]]:
+    """Each table's columns, keys, indexes and constraints, in a form two databases compare in."""
+    sqlite = engine.dialect.name == "sqlite"
+
+    def type_of(column: ReflectedColumn) -> str:
+        name = str(column["type"])
+        # SQLite stores every type whose name holds INT alike (its affinity rules).
+        return "INTEGER" if sqlite and "INT" in name else name
+
+    tables: dict[str, dict[str, object]] = {}
+    with engine.connect() as connection:
+        found = inspect(connection)
+        for table in found.get_table_names():
+            columns = found.get_columns(table)
+            tables[table] = {
+                "columns": sorted(
+                    (c["name"], type_of(c), c["nullable"], str(c.get("default"))) for c in columns
+                ),
+                "key": found.get_pk_constraint(table)["constrained_columns"],
+                "references": sorted(
+                    (tuple(k["constrained_columns"]), k["referred_table"], str(k.get("options")))
+                    for k in found.get_foreign_keys(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in found.get_indexes(table)
+                ),
+                "unique": sorted(
+                    tuple(u["column_names"]) for u in found.get_unique_constraints(table)
+                ),
+            }
+    return tables
+
+
+def test_a_new_database_is_made_with_the_tables_every_revision_makes(database_url: str) -> None:
+    engine = open_engine(database_url)
+    with engine.begin() as connection:  # every revision, one after another
+        command.upgrade(alembic_config(connection), "head")
+    made_by_revisions = _tables(engine)
+    with engine.begin() as connection:
+        everything = MetaData()
+        everything.reflect(connection)
+        everything.drop_all(connection)
+    done = upgrade_schema(engine)  # a new database again: made at head at once
+    assert (done.before.current, done.after) == (None, HEAD)
+    assert _tables(engine) == made_by_revisions
+    assert _recorded(engine) == [HEAD]
+    engine.dispose()
+
+
+def test_a_new_database_is_made_without_loading_alembic(tmp_path: Path) -> None:
+    # Alembic and its scripts were an eighth of an operator's first command.
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = (
+        "import sys; from bot.db import open_engine, upgrade_schema;"
+        f" upgrade_schema(open_engine({url!r})); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    assert schema_state(open_engine(url)).current == HEAD
 
 
 def test_head_is_exactly_the_models_on_each_database(database_url: str) -> None:
