@@ -50,7 +50,7 @@ ARXIV_TITLE_SEARCH = "https://arxiv.org/search/"
 """arXiv's search page; a paper known only by its title links to a title search there."""
 
 PAPER_CACHE_SIZE = 16_384
-"""Papers whose prepared text a renderer keeps; a run shows far fewer."""
+"""Papers, and entries (a paper and why it matched), whose prepared text a renderer keeps."""
 
 TEMPLATE_NAMES = (
     "subject.txt",
@@ -555,6 +555,12 @@ def packaged_templates() -> jinja2.BaseLoader:
     return jinja2.FileSystemLoader(checkout)
 
 
+_MARK = re.compile("\x00([0-9]+)\x00")
+"""Where an entry's template put a paper: see `DigestRenderer._render_entry`."""
+_PAPERS = {"paper_html": "paper.html", "paper_text": "paper.txt", "paper_markdown": "paper.md"}
+"""The templates' functions that show a paper, and the template each renders."""
+
+
 def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith((".html", ".htm"))
 
@@ -571,8 +577,13 @@ class DigestRenderer:
 
     def __init__(self, override_dir: Path | None = None) -> None:
         loaders: list[jinja2.BaseLoader] = []
+        own: list[str] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(override_dir))
+            own = loaders[0].list_templates()
+        # The packaged entry templates show a paper's text as they get it; the user's
+        # own may change it (`| upper`), so theirs are rendered whole each time.
+        self._own_templates = frozenset(own)
         loaders.append(packaged_templates())
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
@@ -598,10 +609,11 @@ class DigestRenderer:
         # Thousands of digests show the same paper matched by the same keyword: each
         # such entry is rendered once per template and reused as text. Keywords as
         # people type them make most reasons differ, so the paper, the larger part,
-        # is rendered once more apart (`paper.*`) and the entry adds only its reason.
-        self.entry: Callable[[str, EntryView, bool], str] = lru_cache(PAPER_CACHE_SIZE)(
-            self._render_entry
-        )
+        # is rendered once more apart (`paper.*`) and the entry adds only its reason;
+        # a kept entry holds its own text around the paper's, not a copy of it.
+        self.entry_pieces: Callable[[str, EntryView, bool], tuple[str, ...]] = lru_cache(
+            PAPER_CACHE_SIZE
+        )(self._render_entry)
         self.paper: Callable[[str, PaperView, bool], str] = lru_cache(PAPER_CACHE_SIZE)(
             self._render_paper
         )
@@ -611,8 +623,36 @@ class DigestRenderer:
             paper_markdown=lambda p, show_topics: self.paper("paper.md", p, show_topics),
         )
 
-    def _render_entry(self, name: str, entry: EntryView, show_topics: bool) -> str:
-        return self.env.get_template(name).render(e=entry, show_topics=show_topics)
+    def entry(self, name: str, entry: EntryView, show_topics: bool) -> str:
+        """Return `entry` rendered by the template `name` (`entry.html`, `.txt`, `.md`)."""
+        return "".join(self.entry_pieces(name, entry, show_topics))
+
+    def _render_entry(self, name: str, entry: EntryView, show_topics: bool) -> tuple[str, ...]:
+        """Render an entry as its pieces: its own text, and the paper's text objects as kept.
+
+        The template's calls of `paper_*` put a numbered mark in the text, split on
+        afterwards. The user's own entry templates, and a reason holding what
+        looks like a mark, leave the entry whole.
+        """
+        template = self.env.get_template(name)
+        if name in self._own_templates:
+            return (template.render(e=entry, show_topics=show_topics),)
+        papers: list[str] = []
+
+        def marked(paper_template: str) -> Callable[..., Markup]:
+            def mark(paper: PaperView, show_topics: bool = False) -> Markup:
+                papers.append(self.paper(paper_template, paper, show_topics))
+                return Markup(f"\x00{len(papers) - 1}\x00")
+
+            return mark
+
+        marks = {function: marked(paper_template) for function, paper_template in _PAPERS.items()}
+        text = template.render(e=entry, show_topics=show_topics, **marks)
+        pieces = _MARK.split(text)
+        if pieces[1::2] != [str(n) for n in range(len(papers))]:
+            return (template.render(e=entry, show_topics=show_topics),)
+        pieces[1::2] = papers
+        return tuple(pieces)
 
     def _render_paper(self, name: str, paper: PaperView, show_topics: bool) -> str:
         return self.env.get_template(name).render(p=paper, show_topics=show_topics)

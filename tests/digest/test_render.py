@@ -562,8 +562,8 @@ def test_readers_get_their_own_feedback_links_and_share_the_rendered_entries() -
             for entry in other.entries:
                 assert entry.feedback is not None and entry.feedback.more_url not in body
     # Entries are rendered once per format, whoever reads them.
-    assert isinstance(renderer.entry, functools._lru_cache_wrapper)
-    assert renderer.entry.cache_info().misses == 3 * len(SAMPLE.entries)
+    assert isinstance(renderer.entry_pieces, functools._lru_cache_wrapper)
+    assert renderer.entry_pieces.cache_info().misses == 3 * len(SAMPLE.entries)
 
 
 def test_each_paper_is_prepared_once_per_renderer() -> None:
@@ -590,10 +590,44 @@ def test_a_paper_matched_for_different_reasons_is_drawn_once_per_format() -> Non
         assert f"Matched **{keyword}**" in markdown
         assert "Message Passing Revisited" in text and "Message Passing Revisited" in markdown
     # Three entries in each format, but the paper part once in each.
-    assert isinstance(renderer.entry, functools._lru_cache_wrapper)
+    assert isinstance(renderer.entry_pieces, functools._lru_cache_wrapper)
     assert isinstance(renderer.paper, functools._lru_cache_wrapper)
-    assert renderer.entry.cache_info().misses == 3 * 3
+    assert renderer.entry_pieces.cache_info().misses == 3 * 3
     assert renderer.paper.cache_info().misses == 3
+
+
+def test_a_kept_entry_shares_the_text_of_its_paper_instead_of_copying_it() -> None:
+    renderer = DigestRenderer()
+    context = renderer.context(SAMPLE)
+    for view in context["entries"]:
+        for name, paper_name, show_topics in (("entry.html", "paper.html", False),
+                                              ("entry.txt", "paper.txt", False),
+                                              ("entry.md", "paper.md", True)):  # fmt: skip
+            pieces = renderer.entry_pieces(name, view, show_topics)
+            paper = renderer.paper(paper_name, view.paper, show_topics)
+            assert [piece for piece in pieces if piece is paper] == [paper]
+            assert renderer.entry(name, view, show_topics) == "".join(pieces)
+            assert sum(len(piece) for piece in pieces if piece is not paper) < len(paper)
+
+
+def test_an_entry_template_that_changes_the_paper_part_is_rendered_whole(tmp_path: Path) -> None:
+    (tmp_path / "entry.txt").write_text("{{ paper_text(e.paper) | upper }}{{ e.reason.keyword }}\n")
+    renderer = DigestRenderer(tmp_path)
+    text = renderer.text(SAMPLE)
+    for entry in SAMPLE.entries:
+        paper = renderer.paper("paper.txt", renderer.paper_view(entry.paper), False)
+        assert paper.upper() + entry.reason.keyword + "\n" in text
+    assert "\x00" not in text
+
+
+def test_a_reason_holding_what_looks_like_a_paper_mark_is_shown_as_it_is() -> None:
+    renderer = DigestRenderer()
+    keyword = "graph\x000\x00kernels"
+    reason = MatchReason("t", keyword, "title", "Graph Kernels", (0, 13), 0.9)
+    digest = _one_topic(DigestEntry(PLAIN_PAPER, reason, 1.0))
+    text = renderer.text(digest)
+    assert f'Matched "{keyword}" (close match)' in text
+    assert text.count("Message Passing Revisited") == 1
 
 
 def test_an_override_of_the_paper_part_shows_in_every_entry(tmp_path: Path) -> None:
