@@ -520,6 +520,19 @@ def test_a_matcher_keeping_few_keyword_hits_matches_the_same_in_batches(
     assert frugal._search._cached_hits <= 3 or len(frugal._search._hits) == 1
 
 
+def test_matching_apart_finds_the_same_and_keeps_nothing_for_later_calls() -> None:
+    corpus, rules = _random_rules(6)
+    matcher = Matcher(corpus)
+    apart = matcher.match_apart(rules)
+    # Nothing of those keywords stays with the matcher's own search...
+    assert len(matcher._search._hits) == 0 and matcher._search._cached_hits == 0
+    assert apart == matcher.match(rules) and len(apart) > 500
+    kept = dict(matcher._search._hits)
+    # ...nor changes what it keeps: another call apart starts empty and leaves it as it was.
+    assert matcher.match_apart(rules[:3]) == matcher.match(rules[:3])
+    assert matcher._search._hits == kept
+
+
 def test_the_index_finds_the_same_matches_as_reading_every_word() -> None:
     corpus, rules = _random_rules(5)
     indexed = Matcher(corpus).match(rules)
