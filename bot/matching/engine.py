@@ -48,7 +48,11 @@ _FIELDS: tuple[Field, Field] = ("title", "abstract")
 # corrections); this bounds their number for keywords with many such words.
 MAX_SPELLINGS = 64
 KEPT_HITS = 200_000
-"""Keyword hits a matcher keeps for reuse (about 40 MB); past that, the least recently used go."""
+"""Keyword hits a matcher keeps for reuse (about 300 bytes each with their keyword: 60 MB).
+
+Past that, the least recently used keywords go; one matching nothing counts as one hit,
+so that thousands of typos cannot pile up outside the bound.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,10 +493,10 @@ class _Search:
             self._hits.move_to_end(text)
             return hits
         hits = self._hits[text] = self._search(parse_keyword(text))
-        self._cached_hits += len(hits)
+        self._cached_hits += len(hits) or 1
         while self._cached_hits > KEPT_HITS and len(self._hits) > 1:
             _, dropped = self._hits.popitem(last=False)
-            self._cached_hits -= len(dropped)
+            self._cached_hits -= len(dropped) or 1
         return hits
 
     def _search(self, keyword: Keyword) -> _Hits:

@@ -520,6 +520,19 @@ def test_a_matcher_keeping_few_keyword_hits_matches_the_same_in_batches(
     assert frugal._search._cached_hits <= 3 or len(frugal._search._hits) == 1
 
 
+def test_keywords_matching_nothing_count_towards_what_a_matcher_keeps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "KEPT_HITS", 5)
+    matcher = Matcher(PAPERS)
+    for number in range(100):
+        assert matcher.match_keyword(f"zzyzx{number}") == []
+    assert len(matcher._search._hits) == 5
+    # A keyword with hits still fits: the oldest of those matching nothing make room.
+    assert [m.paper_id for m in matcher.match_keyword("diffusion policies")] == [3]
+    assert "diffusion policies" in matcher._search._hits and len(matcher._search._hits) <= 5
+
+
 def test_matching_apart_finds_the_same_and_keeps_nothing_for_later_calls() -> None:
     corpus, rules = _random_rules(6)
     matcher = Matcher(corpus)
