@@ -577,13 +577,11 @@ class DigestRenderer:
 
     def __init__(self, override_dir: Path | None = None) -> None:
         loaders: list[jinja2.BaseLoader] = []
-        own: list[str] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(override_dir))
-            own = loaders[0].list_templates()
         # The packaged entry templates show a paper's text as they get it; the user's
         # own may change it (`| upper`), so theirs are rendered whole each time.
-        self._own_templates = frozenset(own)
+        self._own_templates = frozenset(loaders[0].list_templates() if loaders else ())
         loaders.append(packaged_templates())
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
@@ -618,10 +616,18 @@ class DigestRenderer:
             self._render_paper
         )
         self.env.globals.update(
-            paper_html=lambda p: Markup(self.paper("paper.html", p, False)),
-            paper_text=lambda p: self.paper("paper.txt", p, False),
-            paper_markdown=lambda p, show_topics: self.paper("paper.md", p, show_topics),
+            {function: self._shown(paper_template) for function, paper_template in _PAPERS.items()}
         )
+
+    def _shown(self, paper_template: str) -> Callable[..., str]:
+        """The templates' function that shows a paper by `paper_template`, marked safe in HTML."""
+        html = _autoescape(paper_template)
+
+        def show(paper: PaperView, show_topics: bool = False) -> str:
+            text = self.paper(paper_template, paper, show_topics)
+            return Markup(text) if html else text
+
+        return show
 
     def entry(self, name: str, entry: EntryView, show_topics: bool) -> str:
         """Return `entry` rendered by the template `name` (`entry.html`, `.txt`, `.md`)."""
