@@ -43,7 +43,7 @@ from bot.db import append_connection, write_session
 from bot.delivery import claims, plan
 from bot.delivery.claims import Holding
 from bot.delivery.ledger import ChannelKey, last_sent, record_delivery, sent_papers
-from bot.delivery.outcomes import DeliveryReport, Outcome, count_outcomes
+from bot.delivery.outcomes import DeliveryReport, Outcome, as_detail, count_outcomes
 from bot.delivery.plan import Candidates, Ledger, PlannedDigest, Policy
 from bot.digest.model import Digest, DigestPaper, DigestSection, FeedbackLinks
 from bot.digest.render import DigestRenderer
@@ -182,12 +182,16 @@ def deliver(
     finally:
         run.close()
         claims.release(engine, holding)
-    if not run.stop.is_set():
+    stopped = run.stop.is_set()
+    # The run's rendered entries and views (tens of MB) go before its record is
+    # written: that record of every row is built in the memory they leave.
+    del run
+    if not stopped:
         claims.finish_round(engine, round_id, now=clock())
     counts = count_outcomes(outcomes)
     finish_run(
         engine, run_id, status=counts.status, counts=counts.as_record(),
-        details=[{"target": o.email, "outcome": o.status, "reason": o.reason} for o in outcomes],
+        details=[as_detail(o) for o in outcomes],
         now=clock(),
     )  # fmt: skip
     return DeliveryReport(run_id, tuple(outcomes), round_id)

@@ -127,6 +127,13 @@ BeforeSend = Callable[[int], bool]
 result."""
 
 
+def _kept(answered: list[tuple[int, SendResult]], on_result: OnResult | None) -> OnResult:
+    """`on_result`; or, when none is given, one keeping each result in `answered` to return."""
+    if on_result is not None:
+        return on_result
+    return lambda index, result: answered.append((index, result))
+
+
 _DATA_END = b".\r\n"
 
 
@@ -228,10 +235,12 @@ class FileTransport:
 
         A message written again (a retry) replaces its earlier file. A write
         that fails (disk full, permissions) is a temporary failure. `on_result`,
-        when given, hears each result as soon as it is known; `before_send`, when
-        given, is asked just before each write, and a message it refuses is skipped.
+        when given, hears each result as soon as it is known, and the results are
+        not also kept and returned (see `SmtpTransport.send_all`); `before_send`,
+        when given, is asked just before each write, and a message it refuses is skipped.
         """
-        results: list[SendResult] = []
+        answered: list[tuple[int, SendResult]] = []
+        settle = _kept(answered, on_result)
         for index, item in enumerate(batch):
             if before_send is not None and not before_send(index):
                 continue
@@ -240,12 +249,10 @@ class FileTransport:
                 write_atomic(path, _carried(item.message, "wire") or item.message.as_bytes())
             except OSError as exc:
                 reply = _one_line(f"cannot write {path.name}: {exc.strerror or exc}")
-                results.append(SendResult(item.key, False, False, reply, None))
+                settle(index, SendResult(item.key, False, False, reply, None))
             else:
-                results.append(SendResult(item.key, True, False, f"written to {path.name}", None))
-            if on_result is not None:
-                on_result(index, results[-1])
-        return results
+                settle(index, SendResult(item.key, True, False, f"written to {path.name}", None))
+        return [result for _, result in answered]
 
 
 def write_markdown(folder: Path, *, email: str, day: date, text: str) -> Path:
@@ -345,19 +352,16 @@ class SmtpTransport:
         refused, reset or dropped connections and timeouts are temporary results;
         5xx replies and unsendable addresses are permanent ones. `on_result`, when
         given, hears each result as soon as the server has answered, before the
-        next message goes over that connection, so a caller can record it at once.
+        next message goes over that connection, so a caller can record it at once;
+        the results are then not also kept and returned (a run of 100,000 messages
+        held every reply to the end for nothing).
         `before_send`, when given, is asked about each message once its connection
         is set up (greeted, secured, logged in), just before MAIL FROM: a message it
         refuses is not sent and has no result.
         """
         source = _Source(batch)
-        results: dict[int, SendResult] = {}
-
-        def settle(index: int, result: SendResult) -> None:
-            results[index] = result
-            if on_result is not None:
-                on_result(index, result)
-
+        answered: list[tuple[int, SendResult]] = []
+        settle = _kept(answered, on_result)
         # The last failure to connect, for whatever no connection could carry.
         connect_failures: list[SendResult] = []
         workers = self.connections
@@ -371,7 +375,7 @@ class SmtpTransport:
         for index, item in source.rest():
             failure = connect_failures[-1]
             settle(index, SendResult(item.key, False, False, failure.reply, failure.code))
-        return [results[index] for index in sorted(results)]
+        return [result for _, result in sorted(answered, key=lambda answer: answer[0])]
 
     async def _worker(
         self,

@@ -202,11 +202,14 @@ def test_file_transport_writes_nothing_for_a_message_refused_before_sending(
 ) -> None:
     transport = FileTransport(tmp_path)
     batch = [outgoing("ann@example.org"), outgoing("bob@example.org")]
-    heard: list[int] = []
+    heard: list[tuple[int, str]] = []
 
-    results = transport.send(batch, lambda index, _: heard.append(index), lambda i: i == 1)
+    results = transport.send(
+        batch, lambda i, result: heard.append((i, result.key)), lambda i: i == 1
+    )
 
-    assert [r.key for r in results] == [batch[1].key] and heard == [1]
+    assert heard == [(1, batch[1].key)]
+    assert results == []  # heard, not also kept
     assert [p.name for p in tmp_path.iterdir()] == [transport.path_for(batch[1]).name]
 
 
@@ -555,14 +558,14 @@ def test_smtp_asks_before_each_message_once_its_session_is_set_up(
         asked.append((index, smtp_server.handler.sessions))
         return index != 1
 
-    heard: list[int] = []
+    heard: list[tuple[int, str]] = []
     results = asyncio.run(
-        transport.send_all(batch, lambda index, _: heard.append(index), before_send)
+        transport.send_all(batch, lambda i, result: heard.append((i, result.key)), before_send)
     )
 
     assert asked == [(0, 1), (1, 1), (2, 1)]
-    assert [r.key for r in results] == [batch[0].key, batch[2].key]
-    assert heard == [0, 2]
+    assert heard == [(0, batch[0].key), (2, batch[2].key)]
+    assert results == []  # heard, not also kept
     assert [r.recipients for r in smtp_server.handler.received] == [
         ["user0@example.org"],
         ["user2@example.org"],
