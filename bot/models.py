@@ -262,8 +262,9 @@ class Run(SQLModel, table=True):
     """One run of a job (ingest now, delivery later): when, how it ended, and why.
 
     `counts` holds the job's numbers ("papers_new": 12, ...); `details` one
-    entry per source or recipient: {"target", "outcome", "reason"}. A run that
-    never finished (the process was killed) keeps `finished_at` empty.
+    entry per source or recipient: {"target", "outcome", "reason"}, with "routine":
+    "yes" for a delivery skipped as the schedule intends. A run that never
+    finished (the process was killed) keeps `finished_at` empty.
     """
 
     id: int | None = Field(default=None, primary_key=True)

@@ -61,8 +61,18 @@ def _story(run: RunView) -> str:
             f"{name.replace('_', ' ')} {value}" for name, value in run.counts.items() if value
         )
     problems = [
-        f"{d['target']}: {d['outcome']}: {d['reason']}"
-        for d in run.details
-        if d["outcome"] != "ok" and d["reason"]
+        f"{d['target']}: {d['outcome']}: {d['reason']}" for d in run.details if _needs_look(d)
     ]
+    if len(problems) > STORY_ROWS:
+        more = len(problems) - STORY_ROWS
+        problems[STORY_ROWS:] = [f"... and {more:,} more (paperbot report --json)"]
     return "\n".join([numbers or "nothing to do", *problems])
+
+
+STORY_ROWS = 10
+"""The rows a run's story lists; past that it counts the rest (all of them are in --json)."""
+
+
+def _needs_look(row: dict[str, str]) -> bool:
+    """A row worth a reader's look: one that neither went well nor was skipped by the schedule."""
+    return row["outcome"] not in ("ok", "sent") and bool(row["reason"]) and not row.get("routine")

@@ -41,6 +41,15 @@ def needs_attention(outcome: Outcome) -> bool:
     return outcome.status not in DONE and not outcome.routine
 
 
+def as_detail(outcome: Outcome) -> dict[str, str]:
+    """The row of the run record for `outcome`: target, outcome and reason, and "routine"
+    ("yes") for a skip the schedule intends, so that `paperbot report` can leave it out."""
+    row = {"target": outcome.email, "outcome": outcome.status, "reason": outcome.reason}
+    if outcome.routine:
+        row["routine"] = "yes"
+    return row
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     """Everything one run did; `run_id` and `round_id` are None for a dry run."""

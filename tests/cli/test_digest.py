@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from bot.cli.report import STORY_ROWS
 from bot.db import open_engine
 from bot.models import Delivery
 from tests.conftest import SAMPLES, RunCli, prepared_data, use_data
@@ -271,6 +272,35 @@ def test_a_large_run_lists_only_the_rows_that_need_a_look(
         " the schedule); every row: paperbot report --json --kind delivery --limit 1"
     )
     assert len(recorded["details"]) == rows  # where that line points: every row
+
+
+def test_the_report_of_a_large_run_tells_the_failures_not_every_row(
+    ready: RunCli, start_server: StartServer, tmp_path: Path
+) -> None:
+    _many_readers(ready, tmp_path)
+    (tmp_path / "quiet.csv").write_text(
+        "email,name,keywords\nquiet@lab.org,,xylophone quartet tuning\n", encoding="utf-8"
+    )
+    assert ready("subscriptions", "import", "quiet.csv").returncode == 0
+    rejected = {f"reader{i:02d}@lab.org" for i in range(STORY_ROWS + 2)}
+    server = start_server(Handler(reject=rejected))
+
+    assert ready("digest", env=_smtp_env(server)).returncode == 1
+    story = ready("report", "--kind", "delivery").stdout
+    [recorded] = json.loads(ready("report", "--json", "--kind", "delivery").stdout)
+
+    listed = re.findall(r"([\w.]+@lab\.org): (\w+): ", story)
+    assert len(listed) == STORY_ROWS and {outcome for _, outcome in listed} == {"failed"}
+    assert "... and 2 more (paperbot report --json)" in story
+    assert "quiet@lab.org" not in story  # nothing new for them: the schedule at work
+    assert "reader19@lab.org" not in story  # delivered
+    quiet = [row for row in recorded["details"] if row["target"] == "quiet@lab.org"]
+    assert quiet == [
+        {"target": "quiet@lab.org", "outcome": "skipped", "reason": "no new matching papers",
+         "routine": "yes"}
+    ]  # fmt: skip
+    failed = {row["target"] for row in recorded["details"] if row["outcome"] == "failed"}
+    assert failed == rejected
 
 
 def test_digest_json_gives_every_row_and_the_counts_as_recorded(
