@@ -1,12 +1,14 @@
 """Commands for subscribers: `subscribe`, `unsubscribe`, `subscriptions` (list, import, export)."""
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, replace
+from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.cli.app import app, as_usage_error, err, fail, jsonable, open_store, out, print_rows, state
@@ -27,6 +29,7 @@ from bot.cli.hints import KeywordChecker, print_hint
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
+from bot.matching.hints import KeywordHint
 from bot.subscriptions import files
 from bot.subscriptions.spec import (
     CADENCES,
@@ -287,42 +290,69 @@ def import_command(
 ) -> None:
     """Create or update every subscription in a CSV or TOML file, all or nothing."""
     entries = _read(path)
-    specs = [spec for _, spec in entries]
     _, engine = open_store(create=True)
+    checker = KeywordChecker.of_store(engine)
+    warnings = _Warnings(every=state.verbose)
+    imported = new = 0
     now = utc_now()
+    # One transaction, a batch of rows at a time: a bad row anywhere stores nothing,
+    # and memory holds one batch of specs, not the whole file's.
     with write_session(engine) as session:
-        outcomes = subscribe_many(
-            session, specs, now=now, source="import", label=lambda i: f"{path}: {entries[i][0]}"
-        )
-    new = sum(o.new_subscriber for o in outcomes)
-    out.print(f"imported {len(specs)} subscription(s) from {path}: {new} new subscriber(s)")
-    _warn_of_keywords(engine, specs)
+        while batch := list(islice(entries, IMPORT_BATCH)):
+            outcomes = subscribe_many(
+                session,
+                [spec for _, spec in batch],
+                now=now,
+                source="import",
+                label=partial(_row_label, path, batch),
+            )
+            imported += len(batch)
+            new += sum(o.new_subscriber for o in outcomes)
+            for _, spec in batch:
+                warnings.add(checker.hints(spec.keywords), f"{spec.email}, topic {spec.name!r}")
+    out.print(f"imported {imported} subscription(s) from {path}: {new} new subscriber(s)")
+    warnings.print()
 
+
+IMPORT_BATCH = 1000
+"""Rows an import validates and stores at a time, inside its one transaction."""
 
 MAX_IMPORT_WARNINGS = 20
 """Keyword warnings an import prints before it counts the rest (all of them with --verbose)."""
 
 
-def _warn_of_keywords(engine: Engine, specs: list[SubscriptionSpec]) -> None:
-    """Warn of the imported keywords matching no stored paper: the first few, then how many more."""
-    checker = KeywordChecker.of_store(engine)
-    more = 0
-    shown = 0
-    for spec in specs:
-        for hint in checker.hints(spec.keywords):
-            if state.verbose or shown < MAX_IMPORT_WARNINGS:
-                print_hint(hint, f"{spec.email}, topic {spec.name!r}")
-                shown += 1
+def _row_label(path: Path, batch: list[files.Entry], index: int) -> str:
+    return f"{path}: {batch[index][0]}"
+
+
+class _Warnings:
+    """An import's keyword warnings: the first few kept to print, the rest counted."""
+
+    def __init__(self, *, every: bool) -> None:
+        self.every = every
+        self.kept: list[tuple[KeywordHint, str]] = []
+        self.more = 0
+
+    def add(self, hints: Iterable[KeywordHint], whose: str) -> None:
+        """Keep each of `hints` about `whose` keywords, or count it once enough are kept."""
+        for hint in hints:
+            if self.every or len(self.kept) < MAX_IMPORT_WARNINGS:
+                self.kept.append((hint, whose))
             else:
-                more += 1
-    if more:
-        err.print(
-            f"paperbot: warning: {more:,} more warnings like these"
-            " (paperbot --verbose subscriptions import lists every one)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+                self.more += 1
+
+    def print(self) -> None:
+        """Print the kept warnings, then how many more there were."""
+        for hint, whose in self.kept:
+            print_hint(hint, whose)
+        if self.more:
+            err.print(
+                f"paperbot: warning: {self.more:,} more warnings like these"
+                " (paperbot --verbose subscriptions import lists every one)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @subscriptions_app.command("export")
@@ -346,18 +376,31 @@ def export_command(
         out.print(f"exported {len(specs)} subscription(s) to {output}")
 
 
-def _read(path: Path) -> list[files.Entry]:
+def _read(path: Path) -> Iterator[files.Entry]:
+    """The entries of `path`, read as they are taken; an `InputError` names the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}"
         ) from None
-    readers = {".csv": files.read_csv_entries, ".toml": files.read_toml_entries}
+    readers: dict[str, Callable[[str], Iterable[files.Entry]]] = {
+        ".csv": files.csv_entries,
+        ".toml": files.read_toml_entries,
+    }
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise InputError(f"{path}: expected a .csv or .toml file")
     try:
-        return reader(text)
+        entries = reader(text)  # a bad header or TOML file raises here, before any store opens
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return _naming(path, entries)
+
+
+def _naming(path: Path, entries: Iterable[files.Entry]) -> Iterator[files.Entry]:
+    """`entries`, with the file named in the `InputError` of a bad row."""
+    try:
+        yield from entries
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None

@@ -36,7 +36,7 @@ import csv
 import io
 import json
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from bot.errors import InputError
@@ -80,6 +80,16 @@ def read_csv(text: str) -> list[SubscriptionSpec]:
 
 def read_csv_entries(text: str) -> list[Entry]:
     """Parse a CSV subscriptions file into specs with their rows ("row 3")."""
+    return list(csv_entries(text))
+
+
+def csv_entries(text: str) -> Iterator[Entry]:
+    """The specs of a CSV subscriptions file with their rows ("row 3"), read as they are taken.
+
+    The header is checked at once, and a bad header or NUL raises here; a bad row
+    raises `InputError` when it is reached, so an import of 100,000 rows holds a
+    batch of specs at a time rather than all of them.
+    """
     text = text.removeprefix("\ufeff")
     nul = text.find("\x00")
     if nul >= 0:
@@ -89,16 +99,21 @@ def read_csv_entries(text: str) -> list[Entry]:
         check_text("\x00", f"row {line}: a cell")
     reader = csv.DictReader(io.StringIO(text))
     try:
-        return _read_rows(reader)
+        _check_header(reader)
     except csv.Error as exc:
-        # A cell over csv.field_size_limit() (131,072 characters), far beyond the
-        # longest valid one (100 keywords of 200 characters), is one such error. The
-        # DictReader's own line_num is the last good row's: the inner reader's counts
-        # the line that failed.
-        raise InputError(f"row {reader.reader.line_num}: not valid CSV: {exc}") from None
+        raise _not_csv(reader, exc) from None
+    return _read_rows(reader)
 
 
-def _read_rows(reader: "csv.DictReader[str]") -> list[Entry]:
+def _not_csv(reader: "csv.DictReader[str]", exc: csv.Error) -> InputError:
+    # A cell over csv.field_size_limit() (131,072 characters), far beyond the
+    # longest valid one (100 keywords of 200 characters), is one such error. The
+    # DictReader's own line_num is the last good row's: the inner reader's counts
+    # the line that failed.
+    return InputError(f"row {reader.reader.line_num}: not valid CSV: {exc}")
+
+
+def _check_header(reader: "csv.DictReader[str]") -> None:
     header = set(reader.fieldnames or ())
     if "email" not in header:
         raise InputError("CSV header lacks the column(s) email")
@@ -109,19 +124,23 @@ def _read_rows(reader: "csv.DictReader[str]") -> list[Entry]:
     unknown = set(reader.fieldnames or ()) - {*COLUMNS, *_LEGACY}
     if unknown:
         raise InputError(f"CSV header has unknown column(s) {', '.join(sorted(unknown))}")
-    specs = []
-    for cells in reader:
-        where = f"row {reader.line_num}"
-        row: dict[str, Any] = {
-            key: unquote_cell(value) for key, value in cells.items() if isinstance(value, str)
-        }
-        for key in _LISTS:
-            row[key] = _split(row.get(key))
-        for key in TRENDING_FIELDS:
-            row[key] = _number(row.get(key), key, where)
-        row["level"] = _signed_number(row.get("level"), "level", where)
-        specs.append((where, _spec(where, row)))
-    return specs
+
+
+def _read_rows(reader: "csv.DictReader[str]") -> Iterator[Entry]:
+    try:
+        for cells in reader:
+            where = f"row {reader.line_num}"
+            row: dict[str, Any] = {
+                key: unquote_cell(value) for key, value in cells.items() if isinstance(value, str)
+            }
+            for key in _LISTS:
+                row[key] = _split(row.get(key))
+            for key in TRENDING_FIELDS:
+                row[key] = _number(row.get(key), key, where)
+            row["level"] = _signed_number(row.get("level"), "level", where)
+            yield where, _spec(where, row)
+    except csv.Error as exc:
+        raise _not_csv(reader, exc) from None
 
 
 def read_toml(text: str) -> list[SubscriptionSpec]:

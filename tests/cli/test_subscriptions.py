@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli.subscriptions import IMPORT_BATCH
 from tests.conftest import RunCli
 
 
@@ -100,6 +101,43 @@ def test_an_import_with_one_bad_row_imports_nothing(run_cli: RunCli, tmp_path: P
     assert result.returncode == 1
     assert "subs.csv: row 3: invalid email address 'broken'" in result.stderr
     assert _subscribers(run_cli) == []
+
+
+def _rows_past_one_batch(last: str) -> str:
+    """A CSV whose rows span two of an import's batches: ana first and again after the batch."""
+    rows = ["email,name,keywords", "ana@lab.org,graphs,graph neural network"]
+    rows += [f"reader{i:04d}@lab.org,,LoRA" for i in range(IMPORT_BATCH)]
+    return "\n".join([*rows, last]) + "\n"
+
+
+def test_an_import_past_one_batch_is_one_transaction_with_one_subscriber_per_address(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    (tmp_path / "subs.csv").write_text(_rows_past_one_batch("ANA@lab.org,moe,MoE"), "utf-8")
+    result = run_cli("subscriptions", "import", "subs.csv")
+
+    assert result.returncode == 0, result.stderr
+    rows = IMPORT_BATCH + 2
+    assert f"imported {rows} subscription(s) from subs.csv: {rows - 1} new" in result.stdout
+    subscribers = {s["email"].lower(): s for s in _subscribers(run_cli)}
+    assert len(subscribers) == rows - 1
+    ana = subscribers["ana@lab.org"]
+    assert sorted(topic["name"] for topic in ana["topics"]) == ["graphs", "moe"]
+
+
+def test_a_bad_row_after_a_stored_batch_imports_nothing(run_cli: RunCli, tmp_path: Path) -> None:
+    assert run_cli("subscribe", "cy@lab.org", "GAN").returncode == 0
+    before = _subscribers(run_cli, "--all")
+    (tmp_path / "subs.csv").write_text(_rows_past_one_batch("broken,,GAN"), "utf-8")
+    result = run_cli("subscriptions", "import", "subs.csv")
+
+    assert result.returncode == 1
+    bad = IMPORT_BATCH + 3  # the header, ana and the readers come first
+    assert result.stderr.splitlines() == [
+        f"paperbot: error: subs.csv: row {bad}: invalid email address 'broken':"
+        " An email address must have an @-sign."
+    ]
+    assert _subscribers(run_cli, "--all") == before
 
 
 def test_a_subscriber_time_zone_is_set_kept_and_listed(run_cli: RunCli) -> None:
