@@ -7,6 +7,7 @@ its own short transaction, so the record survives whatever the job does.
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import JSON, Text, cast, type_coerce, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -46,13 +47,25 @@ def finish_run(
     *,
     status: str,
     counts: dict[str, int],
-    details: list[dict[str, str]],
+    details: list[dict[str, str]] | str,
     now: datetime,
 ) -> None:
-    """Record how the run ended."""
+    """Record how the run ended.
+
+    `details` may come as their JSON text already: a run of 100,000 rows writes
+    them from its log (`OutcomeLog.details_json`) without a dict per row.
+    """
+    stored: object = details
+    if isinstance(details, str):
+        text = type_coerce(details, Text)
+        # SQLite keeps JSON as text; PostgreSQL's json column takes the text cast to it.
+        stored = text if engine.dialect.name == "sqlite" else cast(text, JSON)
     with write_session(engine) as session:
-        run = session.get_one(Run, run_id)
-        run.status, run.counts, run.details, run.finished_at = status, counts, details, now
+        session.execute(
+            update(Run)
+            .where(col(Run.id) == run_id)
+            .values(status=status, counts=counts, details=stored, finished_at=now)
+        )
 
 
 def recent_runs(engine: Engine, *, limit: int, kind: str | None = None) -> list[RunView]:

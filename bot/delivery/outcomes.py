@@ -12,7 +12,8 @@ Markdown file who got both counts twice, once by email and once as Markdown;
 digests to chat channels and webhooks are counted together, "to chat channels".
 """
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -55,7 +56,7 @@ class DeliveryReport:
     """Everything one run did; `run_id` and `round_id` are None for a dry run."""
 
     run_id: int | None
-    outcomes: tuple[Outcome, ...]
+    outcomes: Sequence[Outcome]
     round_id: int | None = None
 
 
@@ -117,20 +118,24 @@ class OutcomeCounts:
 
 
 def count_outcomes(outcomes: Iterable[Outcome], *, dry_run: bool = False) -> OutcomeCounts:
-    """Add up a run's outcomes; in a dry run, what it would send counts as delivered."""
-    listed = list(outcomes)
+    """Add up a run's outcomes, in one pass; in a dry run, what it would send counts as delivered."""
     done = "would send" if dry_run else "sent"
-
-    def count(status: str, channel: str | None = None) -> int:
-        return sum(o.status == status and channel in (None, o.channel) for o in listed)
-
+    subscribers: set[str] = set()
+    by_status: Counter[str] = Counter()
+    delivered: Counter[str] = Counter()
+    for outcome in outcomes:
+        subscribers.add(outcome.email)
+        by_status[outcome.status] += 1
+        if outcome.status == done:
+            channel = outcome.channel
+            delivered[channel if channel in ("email", "markdown") else "chat"] += 1
     return OutcomeCounts(
-        subscribers=len({o.email for o in listed}),
-        emails=count(done, "email"),
-        markdown=count(done, "markdown"),
-        chats=count(done) - count(done, "email") - count(done, "markdown"),
-        failed=count("failed"),
-        skipped=count("skipped"),
+        subscribers=len(subscribers),
+        emails=delivered["email"],
+        markdown=delivered["markdown"],
+        chats=delivered["chat"],
+        failed=by_status["failed"],
+        skipped=by_status["skipped"],
         dry_run=dry_run,
     )
 

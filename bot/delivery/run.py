@@ -43,7 +43,8 @@ from bot.db import append_connection, write_session
 from bot.delivery import claims, plan
 from bot.delivery.claims import Holding
 from bot.delivery.ledger import ChannelKey, last_sent, record_delivery, sent_papers
-from bot.delivery.outcomes import DeliveryReport, Outcome, as_detail, count_outcomes
+from bot.delivery.outcome_log import OutcomeLog
+from bot.delivery.outcomes import DeliveryReport, Outcome, count_outcomes
 from bot.delivery.plan import Candidates, Ledger, PlannedDigest, Policy
 from bot.digest.model import Digest, DigestPaper, DigestSection, FeedbackLinks
 from bot.digest.render import DigestRenderer
@@ -157,7 +158,7 @@ def deliver(
     """
     if dry_run:
         planned = _Run(engine, settings, clock, None, sleep)
-        return DeliveryReport(None, tuple(planned.dry_run(only)))
+        return DeliveryReport(None, planned.dry_run(only))
     if only is not None and join is None:
         # A mistyped address is bad input, not a failed delivery: refused before a run
         # or a round (which other workers would join) is recorded.
@@ -191,10 +192,10 @@ def deliver(
     counts = count_outcomes(outcomes)
     finish_run(
         engine, run_id, status=counts.status, counts=counts.as_record(),
-        details=[as_detail(o) for o in outcomes],
+        details=outcomes.details_json(),
         now=clock(),
     )  # fmt: skip
-    return DeliveryReport(run_id, tuple(outcomes), round_id)
+    return DeliveryReport(run_id, outcomes, round_id)
 
 
 def _with_feedback(
@@ -261,7 +262,7 @@ class _Run:
         self.progress = progress
         self.stop = stop or threading.Event()
         self.renderer = DigestRenderer(settings.delivery.templates)
-        self.outcomes: list[Outcome] = []
+        self.outcomes = OutcomeLog()
         self.total = self.done = 0
         # This run's part in its round (None in a dry run or a preview), and when
         # the lease of its claims was last renewed.
@@ -284,7 +285,7 @@ class _Run:
             CHAT: self.chat,
         }
 
-    def dry_run(self, only: str | None) -> list[Outcome]:
+    def dry_run(self, only: str | None) -> OutcomeLog:
         """Say what a run would send now, changing nothing."""
         for item in self._plan(only):
             what = self.outlets[outlet_of(item.channel)].describe(item)
@@ -302,7 +303,7 @@ class _Run:
             self._ledger.close()
             self._ledger = None
 
-    def deliver(self, *, only: str | None, spread: bool = False) -> list[Outcome]:
+    def deliver(self, *, only: str | None, spread: bool = False) -> OutcomeLog:
         """Claim, plan and send until every due subscriber is settled (or the run is stopped).
 
         With `spread`, the run starts at a random batch of the due list.
