@@ -56,8 +56,9 @@ def main() -> None:
     parser.add_argument("--outcomes", type=int, default=10_000)
     parser.add_argument("--attention", type=int, default=3)
     args = parser.parse_args()
-    report = DeliveryReport(run_id=1, outcomes=outcomes(args.outcomes, args.attention))
-    counts = count_outcomes(report.outcomes)
+    rows = outcomes(args.outcomes, args.attention)
+    counts = count_outcomes(rows)
+    report = DeliveryReport(run_id=1, outcomes=rows, counts=counts)
 
     def every_row() -> None:
         print_outcomes(report, counts, every_row=True)

@@ -26,7 +26,6 @@ from bot.delivery.outcomes import (
     DeliveryReport,
     Outcome,
     OutcomeCounts,
-    count_outcomes,
     needs_attention,
     summarise,
 )
@@ -69,7 +68,7 @@ def digest_command(
             )  # fmt: skip
     else:
         report = deliver(engine, settings, clock=utc_now, only=only, dry_run=dry_run)
-    counts = count_outcomes(report.outcomes, dry_run=dry_run)
+    counts = report.counts
     if as_json:
         print(json.dumps(outcomes_json(report, counts), indent=2))
     else:

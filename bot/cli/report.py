@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.app import app, fail, jsonable, open_store, out, print_rows
-from bot.delivery.outcomes import OutcomeCounts, summarise
+from bot.delivery.outcomes import DONE, OutcomeCounts, summarise
 from bot.runs import RUN_KINDS, RunView, recent_runs
 
 
@@ -72,7 +72,10 @@ def _story(run: RunView) -> str:
 STORY_ROWS = 10
 """The rows a run's story lists; past that it counts the rest (all of them are in --json)."""
 
+_WENT_WELL = {"ok", *DONE}
+"""A source ingested, or a digest delivered (`DONE`)."""
+
 
 def _needs_look(row: dict[str, str]) -> bool:
     """A row worth a reader's look: one that neither went well nor was skipped by the schedule."""
-    return row["outcome"] not in ("ok", "sent") and bool(row["reason"]) and not row.get("routine")
+    return row["outcome"] not in _WENT_WELL and bool(row["reason"]) and not row.get("routine")

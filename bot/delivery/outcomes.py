@@ -52,15 +52,6 @@ def as_detail(outcome: Outcome) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class DeliveryReport:
-    """Everything one run did; `run_id` and `round_id` are None for a dry run."""
-
-    run_id: int | None
-    outcomes: Sequence[Outcome]
-    round_id: int | None = None
-
-
-@dataclass(frozen=True)
 class OutcomeCounts:
     """A run's outcomes added up.
 
@@ -115,6 +106,20 @@ class OutcomeCounts:
             failed=counts.get("failed", 0),
             skipped=counts.get("skipped", 0),
         )
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Everything one run did, and its counts; `run_id` and `round_id` are None for a dry run.
+
+    `counts` are added up once, by the run: its rows may be on disk (`OutcomeLog`),
+    and each reading of them decodes every row again.
+    """
+
+    run_id: int | None
+    outcomes: Sequence[Outcome]
+    counts: OutcomeCounts
+    round_id: int | None = None
 
 
 def count_outcomes(outcomes: Iterable[Outcome], *, dry_run: bool = False) -> OutcomeCounts:

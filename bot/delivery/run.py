@@ -158,7 +158,8 @@ def deliver(
     """
     if dry_run:
         planned = _Run(engine, settings, clock, None, sleep)
-        return DeliveryReport(None, planned.dry_run(only))
+        outcomes = planned.dry_run(only)
+        return DeliveryReport(None, outcomes, count_outcomes(outcomes, dry_run=True))
     if only is not None and join is None:
         # A mistyped address is bad input, not a failed delivery: refused before a run
         # or a round (which other workers would join) is recorded.
@@ -195,7 +196,7 @@ def deliver(
         details=outcomes.details_json(),
         now=clock(),
     )  # fmt: skip
-    return DeliveryReport(run_id, outcomes, round_id)
+    return DeliveryReport(run_id, outcomes, counts, round_id)
 
 
 def _with_feedback(

@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery.claims import Round
-from bot.delivery.outcomes import count_outcomes
 from bot.delivery.run import deliver
 from bot.ingest.run import IngestReport, ingest_sources
 from bot.redaction import redact_text
@@ -178,15 +177,15 @@ def deliver_digests(context: JobContext, *, join: Round | None = None) -> Outcom
         sleep=context.stop.wait,  # backoff pauses end at once when the service stops
         stop=context.stop, join=join,
     )  # fmt: skip
-    counts = count_outcomes(report.outcomes)
+    counts = report.counts
     summary: dict[str, object] = {
         "run": report.run_id,
         "round": report.round_id,
         **counts.as_record(),
     }
-    failed = [o for o in report.outcomes if o.status == "failed"]
-    if not failed:
+    if not counts.failed:
         return Outcome("ok", summary)
+    failed = [o for o in report.outcomes if o.status == "failed"]
     error = f"{failed[0].email}: {failed[0].reason}"
     if len(failed) > 1:
         error += f" (and {len(failed) - 1} more)"
