@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DigestPaper:
     """What a digest shows of one paper.
 
@@ -36,7 +36,7 @@ class DigestPaper:
     ai_summary: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchReason:
     """Why a paper is in a digest: the rule that matched, where, and the text around it.
 
@@ -64,7 +64,7 @@ class MatchReason:
     trending: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeedbackLinks:
     """An entry's signed "more like this" and "fewer like this" links, for its topic."""
 
@@ -72,7 +72,7 @@ class FeedbackLinks:
     fewer_url: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DigestEntry:
     """One paper in a digest, with its best reason and score.
 
@@ -86,7 +86,7 @@ class DigestEntry:
     feedback: FeedbackLinks | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DigestSection:
     """The entries of one topic; a subscriber with one topic gets one section.
 
@@ -98,7 +98,7 @@ class DigestSection:
     topic_id: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Digest:
     """Everything one subscriber receives in one delivery.
 
