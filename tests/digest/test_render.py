@@ -650,6 +650,21 @@ def test_overrides_replace_templates_by_name(tmp_path: Path) -> None:
     assert renderer.markdown(SAMPLE) == DigestRenderer().markdown(SAMPLE)
 
 
+def test_overrides_see_jinjas_own_globals_and_the_renderers(tmp_path: Path) -> None:
+    # The renderer's templates see their globals as one plain dict (made when each
+    # is loaded): Jinja's own (range, namespace, cycler) must still be among them.
+    (tmp_path / "email.txt").write_text(
+        "{% set seen = namespace(n=0) %}{% set rows = cycler('odd', 'even') %}"
+        "{% for e in entries %}{% set seen.n = seen.n + 1 %}{{ rows.next() }} {{ paper_text(e.paper) }}"
+        "{% endfor %}{{ seen.n }} {{ range(3) | list }}\n"
+    )
+    renderer = DigestRenderer(tmp_path)
+    text = renderer.text(SAMPLE)
+    first = renderer.paper("paper.txt", renderer.paper_view(SAMPLE.entries[0].paper), False)
+    assert text.startswith(f"odd {first}even ")
+    assert text.endswith(f"{len(SAMPLE.entries)} [0, 1, 2]\n")
+
+
 def test_override_html_is_autoescaped_and_strict(tmp_path: Path) -> None:
     (tmp_path / "email.html").write_text("<p>{{ entries[0].paper.title }}</p>")
     (tmp_path / "email.txt").write_text("{{ no_such_name }}")
