@@ -1,18 +1,22 @@
 """The run record: every job run is written down, so "why didn't anything happen?" has an answer.
 
 A run row is written when the job starts and completed when it ends; each in
-its own short transaction, so the record survives whatever the job does.
+its own short transaction, so the record survives whatever the job does. Its
+details, one entry per source or recipient, are rows of their own (`RunRow`),
+written and read a page at a time.
 """
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
-from sqlalchemy import JSON, Text, cast, type_coerce, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.db import write_session
-from bot.models import Run
+from bot.db import bulk_insert, write_session
+from bot.models import Run, RunRow
 
 RUN_KINDS = ("ingest", "delivery")
 """The jobs that record their runs, as `start_run` is given them."""
@@ -41,30 +45,34 @@ def start_run(engine: Engine, kind: str, *, now: datetime) -> int:
         return run.id
 
 
+DETAILS_PAGE = 1_000
+"""Details written in one statement: a run of 100,000 recipients holds a page at a time."""
+
+
 def finish_run(
     engine: Engine,
     run_id: int,
     *,
     status: str,
     counts: dict[str, int],
-    details: list[dict[str, str]] | str,
+    details: Iterable[Mapping[str, str]],
     now: datetime,
 ) -> None:
-    """Record how the run ended.
+    """Record how the run ended, and its details in the order given, in one transaction.
 
-    `details` may come as their JSON text already: a run of 100,000 rows writes
-    them from its log (`OutcomeLog.details_json`) without a dict per row.
+    `details` is read a page at a time: a delivery run gives them as a generator
+    over its log, so that none of its rows is held longer than its page.
     """
-    stored: object = details
-    if isinstance(details, str):
-        text = type_coerce(details, Text)
-        # SQLite keeps JSON as text; PostgreSQL's json column takes the text cast to it.
-        stored = text if engine.dialect.name == "sqlite" else cast(text, JSON)
+    table = RunRow.__table__  # type: ignore[attr-defined]
+    numbered = enumerate(details)
     with write_session(engine) as session:
+        while page := list(islice(numbered, DETAILS_PAGE)):
+            rows = [{"run_id": run_id, "number": n, "detail": dict(d)} for n, d in page]
+            bulk_insert(session, table, rows)
         session.execute(
             update(Run)
             .where(col(Run.id) == run_id)
-            .values(status=status, counts=counts, details=stored, finished_at=now)
+            .values(status=status, counts=counts, finished_at=now)
         )
 
 
@@ -74,11 +82,14 @@ def recent_runs(engine: Engine, *, limit: int, kind: str | None = None) -> list[
     if kind is not None:
         query = query.where(Run.kind == kind)
     with Session(engine) as session:
-        return [_view(run) for run in session.exec(query)]
+        return [_view(session, run) for run in session.exec(query).all()]
 
 
-def _view(run: Run) -> RunView:
+def _view(session: Session, run: Run) -> RunView:
     assert run.id is not None  # rows read back always have their key
+    rows = session.exec(
+        select(RunRow.detail).where(RunRow.run_id == run.id).order_by(col(RunRow.number))
+    )
     return RunView(
         run.id,
         run.kind,
@@ -86,5 +97,5 @@ def _view(run: Run) -> RunView:
         run.started_at,
         run.finished_at,
         dict(run.counts),
-        list(run.details),
+        [*run.details, *rows],  # a run recorded before there were rows keeps its own
     )

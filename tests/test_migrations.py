@@ -4,6 +4,7 @@ Old databases are made from `tests/data/schemas/`: the tables `create_schema` ma
 at the commits before migrations, captured from those commits' models.
 """
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from bot.models import (
     Subscription,
     TopicExample,
 )
+from bot.runs import finish_run, recent_runs, start_run
 from bot.subscriptions.channels import add_channel
 from bot.subscriptions.lab_channels import lab_recipients, route_topic
 from bot.subscriptions.spec import make_spec
@@ -47,7 +49,7 @@ from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0013"
+HEAD = "0014"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -715,5 +717,30 @@ def test_lab_channels_added_at_0013_are_dropped_with_their_history_going_back_to
         assert not inspect(connection).has_table("channelroute")
     assert emails == ["ana@lab.org"] and left == [0, 0]
     assert upgrade_schema(engine).after == HEAD
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_run_rows_added_at_0014_go_back_into_their_runs_details_going_back_to_0013(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
+    upgrade_schema(engine)
+    rows = [
+        {"target": f"reader{n}@lab.org", "outcome": "sent", "reason": "250 ok"} for n in range(3)
+    ]
+    first, second = start_run(engine, "delivery", now=NOW), start_run(engine, "ingest", now=NOW)
+    finish_run(engine, first, status="ok", counts={"emails": 3}, details=rows[::-1], now=NOW)
+    finish_run(engine, second, status="ok", counts={}, details=[], now=NOW)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0013")
+        kept: dict[int, object] = {
+            run: details for run, details in connection.execute(text("SELECT id, details FROM run"))
+        }
+        assert not inspect(connection).has_table("runrow")
+    details = {run: json.loads(d) if isinstance(d, str) else d for run, d in kept.items()}
+    assert details == {first: rows[::-1], second: []}
+    assert upgrade_schema(engine).after == HEAD
+    assert [r.details for r in recent_runs(engine, limit=2)] == [[], rows[::-1]]
     assert _differences(engine) == []
     engine.dispose()

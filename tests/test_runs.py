@@ -1,10 +1,14 @@
-import json
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from bot import runs
 from bot.clock import Clock
+from bot.models import RunRow
 from bot.runs import finish_run, recent_runs, start_run
 from tests.conftest import DATABASES
 
@@ -38,15 +42,38 @@ def test_recent_runs_are_newest_first_and_filtered_by_kind(engine: Engine, clock
 
 
 @pytest.mark.parametrize("database_url", DATABASES, indirect=True)
-def test_details_given_as_json_text_are_stored_as_rows(engine: Engine, clock: Clock) -> None:
+def test_details_are_stored_a_page_at_a_time_and_read_back_in_order(
+    engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "DETAILS_PAGE", 2)
     rows = [
-        {"target": "ana@lab.org", "outcome": "sent", "reason": "250 ok"},
-        {"target": "zoë@lab.org", "outcome": "skipped", "reason": "not due\n", "routine": "yes"},
+        {"target": f"reader{n}@lab.org", "outcome": "sent", "reason": "250 ok"} for n in range(4)
     ]
-    run_id = start_run(engine, "delivery", now=clock())
+    rows.insert(
+        2, {"target": "zoë@lab.org", "outcome": "skipped", "reason": "not due\n", "routine": "yes"}
+    )
+    taken: list[int] = []
 
-    finish_run(engine, run_id, status="ok", counts={"emails": 1}, details=json.dumps(rows),
-               now=clock())  # fmt: skip
+    def given() -> Iterator[dict[str, str]]:  # as a delivery run gives them, from its log
+        for number, row in enumerate(rows):
+            taken.append(number)
+            yield row
 
-    [done] = recent_runs(engine, limit=1)
-    assert (done.status, done.counts, done.details) == ("ok", {"emails": 1}, rows)
+    first = start_run(engine, "delivery", now=clock())
+    second = start_run(engine, "delivery", now=clock())
+    finish_run(engine, second, status="ok", counts={"emails": 4}, details=given(), now=clock())
+    finish_run(
+        engine,
+        first,
+        status="failed",
+        counts={},
+        details=[{"target": "-", "outcome": "failed", "reason": "boom"}],
+        now=clock(),
+    )
+
+    done, failed = recent_runs(engine, limit=2)
+    assert (done.id, done.status, done.counts, done.details) == (second, "ok", {"emails": 4}, rows)
+    assert (failed.id, [d["reason"] for d in failed.details]) == (first, ["boom"])
+    assert taken == list(range(5))
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(RunRow)) == 6

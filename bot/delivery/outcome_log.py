@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import overload
 
-from bot.delivery.outcomes import Outcome, as_detail
+from bot.delivery.outcomes import Outcome
 
 KEPT_IN_MEMORY = 1 << 20
 """Bytes of rows a log holds in memory before it moves them to a temporary file."""
@@ -62,10 +62,6 @@ class OutcomeLog(Sequence[Outcome]):
         if not 0 <= position < self._count:
             raise IndexError("outcome index out of range")
         return next(islice(self, position, None))
-
-    def details_json(self) -> str:
-        """Every row as the run record's `details` keep them (see `as_detail`), as JSON text."""
-        return "[" + ",".join(json.dumps(as_detail(outcome)) for outcome in self) + "]"
 
 
 def _encoded(outcome: Outcome) -> bytes:

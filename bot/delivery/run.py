@@ -44,7 +44,7 @@ from bot.delivery import claims, plan
 from bot.delivery.claims import Holding
 from bot.delivery.ledger import ChannelKey, last_sent, record_delivery, sent_papers
 from bot.delivery.outcome_log import OutcomeLog
-from bot.delivery.outcomes import DeliveryReport, Outcome, count_outcomes
+from bot.delivery.outcomes import DeliveryReport, Outcome, as_detail, count_outcomes
 from bot.delivery.plan import Candidates, Ledger, PlannedDigest, Policy
 from bot.digest.model import Digest, DigestPaper, DigestSection, FeedbackLinks
 from bot.digest.render import DigestRenderer
@@ -193,7 +193,7 @@ def deliver(
     counts = count_outcomes(outcomes)
     finish_run(
         engine, run_id, status=counts.status, counts=counts.as_record(),
-        details=outcomes.details_json(),
+        details=(as_detail(outcome) for outcome in outcomes),
         now=clock(),
     )  # fmt: skip
     return DeliveryReport(run_id, outcomes, counts, round_id)

@@ -1,12 +1,10 @@
 """The rows of a run's result, kept on disk past the first megabyte and read back in order."""
 
-import json
-
 import pytest
 
 from bot.delivery import outcome_log
 from bot.delivery.outcome_log import OutcomeLog
-from bot.delivery.outcomes import Outcome, as_detail
+from bot.delivery.outcomes import Outcome
 
 
 def _rows(count: int) -> list[Outcome]:
@@ -42,13 +40,3 @@ def test_rows_added_while_reading_do_not_disturb_the_reading() -> None:
 
     assert [first, *reading] == _rows(3)  # the rows there when the reading began
     assert [o.email for o in log][-1] == "late@lab.org" and len(log) == 4
-
-
-def test_details_json_is_the_run_record_of_every_row() -> None:
-    rows = [*_rows(3), Outcome("quiet@lab.org", "", "skipped", "not due", routine=True)]
-
-    details = json.loads(OutcomeLog(rows).details_json())
-
-    assert details == [as_detail(o) for o in rows]
-    assert details[-1]["routine"] == "yes" and "routine" not in details[0]
-    assert json.loads(OutcomeLog().details_json()) == []

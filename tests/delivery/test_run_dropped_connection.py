@@ -20,7 +20,8 @@ from sqlmodel import Session, col
 from bot.config import Settings
 from bot.delivery.outcomes import DeliveryReport
 from bot.delivery.run import deliver
-from bot.models import Delivery, Paper, Run, SentPaper, Subscriber
+from bot.models import Delivery, Paper, SentPaper, Subscriber
+from bot.runs import RunView, recent_runs
 from tests.delivery.conftest import ManualClock, Received, SmtpServer
 from tests.delivery.test_run import _setup, _smtp_env, _subscribe
 
@@ -103,9 +104,10 @@ def _assert_delivered_once(engine: Engine, email: str, message: EmailMessage) ->
     return sent
 
 
-def _run(engine: Engine, report: DeliveryReport) -> Run:
-    with Session(engine) as session:
-        return session.get_one(Run, report.run_id)
+def _run(engine: Engine, report: DeliveryReport) -> RunView:
+    [run] = recent_runs(engine, limit=1)
+    assert run.id == report.run_id
+    return run
 
 
 def test_a_connection_dropped_once_is_retried_and_the_digest_arrives_once(
