@@ -57,14 +57,13 @@ def main() -> None:
     parser.add_argument("--attention", type=int, default=3)
     args = parser.parse_args()
     rows = outcomes(args.outcomes, args.attention)
-    counts = count_outcomes(rows)
-    report = DeliveryReport(run_id=1, outcomes=rows, counts=counts)
+    report = DeliveryReport(run_id=1, outcomes=rows, counts=count_outcomes(rows))
 
     def every_row() -> None:
-        print_outcomes(report, counts, every_row=True)
+        print_outcomes(report, every_row=True)
 
     def needed_rows() -> None:
-        print_outcomes(report, counts, every_row=False)
+        print_outcomes(report, every_row=False)
 
     whole = timed(every_row)
     summary = timed(needed_rows)

@@ -25,7 +25,6 @@ from bot.clock import utc_now
 from bot.delivery.outcomes import (
     DeliveryReport,
     Outcome,
-    OutcomeCounts,
     needs_attention,
     summarise,
 )
@@ -68,12 +67,11 @@ def digest_command(
             )  # fmt: skip
     else:
         report = deliver(engine, settings, clock=utc_now, only=only, dry_run=dry_run)
-    counts = report.counts
     if as_json:
-        print(json.dumps(outcomes_json(report, counts), indent=2))
+        print(json.dumps(outcomes_json(report), indent=2))
     else:
-        print_outcomes(report, counts, every_row=state.verbose)
-    if counts.failed:
+        print_outcomes(report, every_row=state.verbose)
+    if report.counts.failed:
         raise typer.Exit(1)
 
 
@@ -83,7 +81,7 @@ SHOWN_WHOLE = 20
 COLUMNS = ("subscriber", "channel", "status", "papers", "why")
 
 
-def print_outcomes(report: DeliveryReport, counts: OutcomeCounts, *, every_row: bool) -> None:
+def print_outcomes(report: DeliveryReport, *, every_row: bool) -> None:
     """Print a run's rows and then its counts, in the words `paperbot report` repeats.
 
     Every row when asked (`every_row`) or when there are at most `SHOWN_WHOLE`;
@@ -98,7 +96,7 @@ def print_outcomes(report: DeliveryReport, counts: OutcomeCounts, *, every_row: 
     if shown or whole:
         print_rows(COLUMNS, map(_row, shown), empty="no subscribers: nothing to do")
     where = "dry run: nothing sent or recorded" if report.run_id is None else f"run {report.run_id}"
-    out.print(f"{where}; {summarise(counts)}", markup=False, highlight=False)
+    out.print(f"{where}; {summarise(report.counts)}", markup=False, highlight=False)
     if not whole:
         out.print(_left_out(report, shown), markup=False, highlight=False, soft_wrap=True)
 
@@ -129,7 +127,7 @@ def _left_out(report: DeliveryReport, shown: Sequence[Outcome]) -> str:
     )
 
 
-def outcomes_json(report: DeliveryReport, counts: OutcomeCounts) -> dict[str, object]:
+def outcomes_json(report: DeliveryReport) -> dict[str, object]:
     """A run as `digest --json` prints it: its id, its counts as recorded, every row.
 
     The rows hold the table's fields; their reasons are already free of secrets
@@ -137,8 +135,8 @@ def outcomes_json(report: DeliveryReport, counts: OutcomeCounts) -> dict[str, ob
     """
     return {
         "run": report.run_id,
-        "dry_run": counts.dry_run,
-        "counts": counts.as_record(),
+        "dry_run": report.counts.dry_run,
+        "counts": report.counts.as_record(),
         "outcomes": [
             {
                 "subscriber": o.email,
