@@ -279,8 +279,10 @@ class Run(SQLModel, table=True):
 
 
 class RunRow(SQLModel, table=True):
-    """One entry of a run's details: {"target", "outcome", "reason"}, with "routine": "yes"
-    for a delivery skipped as the schedule intends; `number` orders a run's entries.
+    """One entry of a run's details, `number` ordering them within the run.
+
+    `detail` is {"target", "outcome", "reason"}, with "routine": "yes" for a
+    delivery skipped as the schedule intends.
 
     Apart from the run itself: a delivery run has one per subscriber's channel, and
     written as one value, 100,000 of them took 18 MB more at once.

@@ -82,14 +82,20 @@ def recent_runs(engine: Engine, *, limit: int, kind: str | None = None) -> list[
     if kind is not None:
         query = query.where(Run.kind == kind)
     with Session(engine) as session:
-        return [_view(session, run) for run in session.exec(query).all()]
+        runs = session.exec(query).all()
+        details: dict[int | None, list[dict[str, str]]] = {r.id: list(r.details) for r in runs}
+        # One query for every run listed: a run recorded before there were rows keeps its own.
+        for run_id, detail in session.exec(
+            select(RunRow.run_id, RunRow.detail)
+            .where(col(RunRow.run_id).in_(list(details)))
+            .order_by(col(RunRow.run_id), col(RunRow.number))
+        ):
+            details[run_id].append(dict(detail))
+        return [_view(run, details[run.id]) for run in runs]
 
 
-def _view(session: Session, run: Run) -> RunView:
+def _view(run: Run, details: list[dict[str, str]]) -> RunView:
     assert run.id is not None  # rows read back always have their key
-    rows = session.exec(
-        select(RunRow.detail).where(RunRow.run_id == run.id).order_by(col(RunRow.number))
-    )
     return RunView(
         run.id,
         run.kind,
@@ -97,5 +103,5 @@ def _view(session: Session, run: Run) -> RunView:
         run.started_at,
         run.finished_at,
         dict(run.counts),
-        [*run.details, *rows],  # a run recorded before there were rows keeps its own
+        details,
     )

@@ -10,7 +10,6 @@ from bot import runs
 from bot.clock import Clock
 from bot.models import RunRow
 from bot.runs import finish_run, recent_runs, start_run
-from tests.conftest import DATABASES
 
 
 def test_a_run_is_recorded_at_start_and_completed_at_the_end(engine: Engine, clock: Clock) -> None:
@@ -41,7 +40,6 @@ def test_recent_runs_are_newest_first_and_filtered_by_kind(engine: Engine, clock
     assert [r.id for r in recent_runs(engine, limit=5, kind="ingest")] == [third, first]
 
 
-@pytest.mark.parametrize("database_url", DATABASES, indirect=True)
 def test_details_are_stored_a_page_at_a_time_and_read_back_in_order(
     engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
