@@ -120,12 +120,12 @@ class EmailOutlet:
     ) -> list[PlannedDigest]:
         """Send each of `items` once; record what was settled; return what to try again.
 
-        Messages are built lazily: the transport takes the next one when a
-        connection is free, so building one overlaps the server's work on the
-        others, and each is dropped once its result is recorded. Retries build
-        theirs again (same Message-ID), so memory stays bounded whatever fails.
-        The claim on each reader is checked last when the transport is about to
-        send (before MAIL FROM), not when the message was built.
+        Messages are built lazily: the transport takes each a little ahead of a
+        free connection, so building overlaps the server's work on the others,
+        and each is dropped once its result is recorded. Retries build theirs
+        again (same Message-ID), so memory stays bounded whatever fails. The
+        claim on each reader, and a stop request, are checked last when the
+        transport is about to send (before MAIL FROM), not when the message was built.
         """
         retry: list[PlannedDigest] = []
         taken: dict[int, PlannedDigest] = {}
@@ -142,9 +142,14 @@ class EmailOutlet:
                 taken[index] = item
                 yield self.outgoing(item)
 
-        def still_held(index: int) -> bool:
-            # The run may have stalled since the message was built (while a
-            # connection was set up, say) and lost the reader to another worker.
+        def may_send(index: int) -> bool:
+            # Built ahead of its connection, the message is not on its way yet: a
+            # stop since leaves it due. And the run may have stalled since it was
+            # built (while a connection was set up, say) and lost the reader to
+            # another worker.
+            if run.stop.is_set():
+                retry.append(taken.pop(index))
+                return False
             if run.still_held(taken[index]):
                 return True
             del taken[index]
@@ -160,7 +165,7 @@ class EmailOutlet:
             else:
                 retry.append(item)
 
-        self._transport(messages(), settle, still_held)
+        self._transport(messages(), settle, may_send)
         return retry
 
     def _transport(

@@ -270,17 +270,32 @@ def write_markdown(folder: Path, *, email: str, day: date, text: str) -> Path:
 
 
 class _Source:
-    """Messages numbered as they are taken from a batch, with room to put one back."""
+    """Messages numbered as they are taken from a batch, with room to put one back.
 
-    def __init__(self, batch: Iterable[Outgoing]) -> None:
+    `build_ahead` takes up to `ahead` messages before any connection asks for
+    them, while every connection waits on the server: building a message is most
+    of a run's work, and a connection whose reply comes in then sends its next
+    one at once instead of waiting for it to be built.
+    """
+
+    def __init__(self, batch: Iterable[Outgoing], ahead: int) -> None:
         self._items = enumerate(batch)
         self._returned: deque[tuple[int, Outgoing]] = deque()
+        self._ready: deque[tuple[int, Outgoing]] = deque()
+        self._ahead = ahead
+        self._taken = asyncio.Event()
+        self._exhausted = False
+        self.failure: Exception | None = None
+        """What the batch raised when its next message was asked for, if it did."""
 
     def take(self) -> tuple[int, Outgoing] | None:
         """The next message and its index, or None when there are no more."""
         if self._returned:
             return self._returned.popleft()
-        return next(self._items, None)
+        if self._ready:
+            self._taken.set()
+            return self._ready.popleft()
+        return self._next()
 
     def put_back(self, index: int, item: Outgoing) -> None:
         """Return a message that could not be sent; it is the next one taken."""
@@ -290,6 +305,29 @@ class _Source:
         """Every message not taken yet."""
         while (taken := self.take()) is not None:
             yield taken
+
+    async def build_ahead(self) -> None:
+        """Take messages ahead of the connections, until the batch is read; cancel to stop."""
+        while not self._exhausted:
+            await _answer_ready_replies()
+            if len(self._ready) >= self._ahead:
+                self._taken.clear()
+                await self._taken.wait()
+            elif (taken := self._next()) is not None:
+                self._ready.append(taken)
+
+    def _next(self) -> tuple[int, Outgoing] | None:
+        if self._exhausted:
+            return None
+        try:
+            taken = next(self._items, None)
+        except Exception as exc:
+            # Whoever asked (a connection or `build_ahead`), the batch ends here;
+            # `send_all` raises it once what is on its way is settled.
+            self.failure = exc
+            taken = None
+        self._exhausted = taken is None
+        return taken
 
 
 class _LoginRefusedError(Exception):
@@ -346,9 +384,9 @@ class SmtpTransport:
     ) -> list[SendResult]:
         """Send every message; one result per message, in the batch's order.
 
-        `batch` is read lazily, one message whenever a connection is free: a
-        generator that builds each message is building the next one while the
-        server takes the last. Never raises for a message's failure: 4xx replies,
+        `batch` is read lazily, at most one message per connection ahead of
+        them: a generator that builds each message builds the next ones while
+        the server takes the last. Never raises for a message's failure: 4xx replies,
         refused, reset or dropped connections and timeouts are temporary results;
         5xx replies and unsendable addresses are permanent ones. `on_result`, when
         given, hears each result as soon as the server has answered, before the
@@ -358,8 +396,10 @@ class SmtpTransport:
         `before_send`, when given, is asked about each message once its connection
         is set up (greeted, secured, logged in), just before MAIL FROM: a message it
         refuses is not sent and has no result.
+        If reading `batch` raises, nothing more is taken from it; the messages
+        already taken are sent and settled, and then the error is raised.
         """
-        source = _Source(batch)
+        source = _Source(batch, ahead=self.connections)
         answered: list[tuple[int, SendResult]] = []
         settle = _kept(answered, on_result)
         # The last failure to connect, for whatever no connection could carry.
@@ -367,14 +407,24 @@ class SmtpTransport:
         workers = self.connections
         if isinstance(batch, Sized):
             workers = min(workers, len(batch))
-        await asyncio.gather(
-            *(self._worker(source, settle, before_send, connect_failures) for _ in range(workers))
+        senders = (
+            self._worker(source, settle, before_send, connect_failures) for _ in range(workers)
         )
+        builder = asyncio.create_task(source.build_ahead())
+        try:
+            await asyncio.gather(*senders)
+        finally:
+            builder.cancel()
         # Every worker gave up connecting (the server is unreachable now): what is
         # left fails with the last connection error.
         for index, item in source.rest():
             failure = connect_failures[-1]
             settle(index, SendResult(item.key, False, False, failure.reply, failure.code))
+        if source.failure is not None:
+            # A message that could not be built (a broken template, say): raised
+            # once every message already taken is settled, so that none the
+            # server accepted goes unrecorded, to be sent again.
+            raise source.failure
         return [result for _, result in sorted(answered, key=lambda answer: answer[0])]
 
     async def _worker(

@@ -60,6 +60,7 @@ class Handler:
     connection closed that way, in order. `data_delay` makes DATA slow, so that
     sessions overlap. `on_rcpt`, when set, hears every RCPT address before it is
     answered; `on_ehlo`, every EHLO (once `sessions` counts its session).
+    `hold_data`, when given, holds every DATA reply until it is set.
     """
 
     received: list[Received] = field(default_factory=list)
@@ -71,6 +72,7 @@ class Handler:
     data_delay: float = 0.0
     on_rcpt: Callable[[str], None] | None = None
     on_ehlo: Callable[[], None] | None = None
+    hold_data: threading.Event | None = None
     sessions: int = 0
     max_active: int = 0
     _active: set[int] = field(default_factory=set)
@@ -129,6 +131,10 @@ class Handler:
     ) -> str:
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
+        if self.hold_data is not None:
+            # Waited for off the server's loop, which keeps serving the other sessions;
+            # bounded, so a test that never sets it fails rather than hangs.
+            await asyncio.to_thread(self.hold_data.wait, 30)
         dropped = [
             address
             for address in envelope.rcpt_tos

@@ -4,7 +4,9 @@ import asyncio
 import os
 import re
 import socket
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -63,7 +65,7 @@ def settings_for(port: int, **overrides: Any) -> SmtpSettings:
     return SmtpSettings(**values)
 
 
-def send(transport: SmtpTransport, batch: list[Outgoing]) -> list[SendResult]:
+def send(transport: SmtpTransport, batch: Iterable[Outgoing]) -> list[SendResult]:
     return asyncio.run(transport.send_all(batch))
 
 
@@ -569,6 +571,46 @@ def test_smtp_asks_before_each_message_once_its_session_is_set_up(
     assert [r.recipients for r in smtp_server.handler.received] == [
         ["user0@example.org"],
         ["user2@example.org"],
+    ]
+
+
+def test_smtp_builds_the_next_messages_while_its_connections_wait_on_the_server(
+    smtp_server: SmtpServer,
+) -> None:
+    held = smtp_server.handler.hold_data = threading.Event()
+    received_when_built: list[int] = []
+
+    def batch() -> Iterator[Outgoing]:
+        for n in range(6):
+            received_when_built.append(len(smtp_server.handler.received))
+            if n == 3:
+                # Two in flight, two built ahead: the server may answer now.
+                held.set()
+            yield outgoing(f"user{n}@example.org")
+
+    results = send(SmtpTransport(settings_for(smtp_server.port), connections=2), batch())
+
+    assert all(r.accepted for r in results) and len(results) == 6
+    # The third and fourth were built before the server answered any DATA.
+    assert received_when_built[:4] == [0, 0, 0, 0]
+
+
+def test_smtp_settles_what_it_took_before_a_message_fails_to_build_then_raises(
+    smtp_server: SmtpServer,
+) -> None:
+    def batch() -> Iterator[Outgoing]:
+        yield from (outgoing(f"user{n}@example.org") for n in range(3))
+        raise RuntimeError("the template is broken")
+
+    heard: list[str] = []
+    transport = SmtpTransport(settings_for(smtp_server.port), connections=2)
+    with pytest.raises(RuntimeError, match="the template is broken"):
+        asyncio.run(transport.send_all(batch(), lambda _, result: heard.append(result.key)))
+
+    keys = [f"digest-user{n}@example.org" for n in range(3)]
+    assert sorted(heard) == keys
+    assert sorted(r.recipients[0] for r in smtp_server.handler.received) == [
+        f"user{n}@example.org" for n in range(3)
     ]
 
 
