@@ -37,12 +37,13 @@ def worktree(revision: str, folder: Path) -> Path:
 
 
 def measure(tree: Path, script: list[str], figure: re.Pattern[str]) -> float:
-    """Run `script` from `tree`; the figure its output shows."""
+    """Run `script` from `tree`; the figure its output shows (the last, if several)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run(
         [sys.executable, *script], cwd=tree, env=env, capture_output=True, text=True, check=False
     )
-    found = figure.search(done.stdout)
+    # The last: a script that prints its rounds prints their median after them.
+    found = next(reversed(list(figure.finditer(done.stdout))), None)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"{tree.name}: no figure in its output ({done.returncode}):\n"
                          f"{done.stdout[-1500:]}{done.stderr[-1500:]}")  # fmt: skip
