@@ -40,7 +40,7 @@ def test_recent_runs_are_newest_first_and_filtered_by_kind(engine: Engine, clock
     assert [r.id for r in recent_runs(engine, limit=5, kind="ingest")] == [third, first]
 
 
-def test_details_are_stored_a_page_at_a_time_and_read_back_in_order(
+def test_details_given_lazily_are_written_over_several_pages_and_read_back_in_order(
     engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(runs, "DETAILS_PAGE", 2)
