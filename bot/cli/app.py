@@ -23,6 +23,7 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 
 from bot import __version__
+from bot.bulk import settle_collector
 from bot.config import ENV_PREFIX, Settings, describe, load_settings
 from bot.db import open_engine, schema_state, sqlite_file, upgrade_schema
 from bot.errors import InputError, NoDatabaseError, PaperbotError, StoreError
@@ -97,6 +98,7 @@ def show_config() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line; the console script's entry point."""
+    settle_collector()
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=True)
     except PaperbotError as exc:
