@@ -234,7 +234,7 @@ def signing_secret(engine: Engine, configured: str) -> str:
 # A delivery run makes several tokens for each of thousands of readers. These
 # classes make the tokens itsdangerous's own would (the tests compare them),
 # without the work it repeats for every token: a new signer, its key derived
-# again, the payload encoded by the standard library's JSON and then compressed
+# again, an HMAC computed in Python, the payload encoded by the standard library's JSON and then compressed
 # with zlib, which shortens a token's few dozen bytes by a byte or two at best,
 # and rarely. Such a payload is left uncompressed here: the token differs from
 # itsdangerous's, and each reads the other's. Feed addresses, which must not
@@ -260,6 +260,10 @@ class _CompactJSON:
 
 class _KeptKeySigner(Signer):
     """itsdangerous's signer, deriving its key from the secret once instead of at every token."""
+
+    # The same SHA-1, named so that `hmac` knows it and uses OpenSSL's HMAC: the
+    # default wraps it in a function of its own, which `hmac` computes in Python.
+    default_digest_method = staticmethod(hashlib.sha1)
 
     def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
         """The key for `secret_key` (by default the newest secret), derived once per signer."""
