@@ -118,6 +118,12 @@ def _carried(message: EmailMessage, form: Literal["wire", "data"]) -> bytes | No
     return value if isinstance(value, bytes) else None
 
 
+def _envelope_sender(message: EmailMessage) -> str | None:
+    """The MAIL FROM address: the one a digest carries, else aiosmtplib's reading of the headers."""
+    carried = getattr(message, "envelope_sender", None)
+    return carried if isinstance(carried, str) else extract_sender(message)
+
+
 OnResult = Callable[[int, SendResult], None]
 """Hears the result for the message at this index of the batch, as soon as it is known."""
 
@@ -522,7 +528,7 @@ class SmtpTransport:
         """Send `item` over `client`; any failure becomes a result."""
         try:
             wire = _carried(item.message, "wire")
-            sender = extract_sender(item.message) if wire is not None else None
+            sender = _envelope_sender(item.message) if wire is not None else None
             if wire is not None and sender is not None and (sender + item.recipient).isascii():
                 # Already serialised (7-bit, CRLF, no Bcc): sent as send_message would.
                 errors: dict[str, aiosmtplib.SMTPResponse] = {}

@@ -67,16 +67,18 @@ class DigestMessage(EmailMessage):
 
     `wire` is exactly `bytes(message)` (CRLF line ends, 7-bit ASCII) while the
     message is as built, and `data` is `wire` as the DATA command sends it
-    (dot-stuffed, ending with the lone dot); changing a top-level header or the
-    payload drops both (None), and senders then serialise the message themselves
-    as usual.
+    (dot-stuffed, ending with the lone dot); `envelope_sender` is the address
+    MAIL FROM gives, as aiosmtplib reads it from the headers. Changing a
+    top-level header or the payload drops all three (None), and senders then
+    serialise the message and read its headers themselves as usual.
     """
 
     wire: bytes | None = None
     data: bytes | None = None
+    envelope_sender: str | None = None
 
     def _changed(self) -> None:
-        self.wire = self.data = None
+        self.wire = self.data = self.envelope_sender = None
 
     def __setitem__(self, name: str, val: Any) -> None:
         self._changed()
@@ -293,4 +295,13 @@ def build_message(
     # header: the DATA form needs only its dots doubled at line starts (RFC 5321
     # 4.5.2), with no check of the line ends (three passes over the bytes).
     message.data = (wire.replace("\r\n.", "\r\n..") + ".\r\n").encode("ascii")
+    message.envelope_sender = _envelope_sender(sender)
     return message
+
+
+@lru_cache(maxsize=16)  # one sender for a whole run: its header parsed once, not per message
+def _envelope_sender(sender: str) -> str | None:
+    """The MAIL FROM address of a message from `sender`: its first address, as SMTP clients read it."""
+    header = POLICY.header_factory("From", sender)
+    addresses = getattr(header, "addresses", ())
+    return addresses[0].addr_spec if addresses else None

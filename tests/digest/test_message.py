@@ -13,6 +13,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from aiosmtplib.email import extract_sender
 
 from bot.delivery.transports import FileTransport, Outgoing, data_section
 from bot.digest.message import POLICY, _encoded_body, _header_line, build_message
@@ -275,15 +276,34 @@ def test_the_data_section_doubles_the_dots_an_operators_template_starts_lines_wi
     assert message.data.endswith(b"\r\n.\r\n")
 
 
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "bot@example.org",
+        "paperbot <bot@example.org>",
+        '"Lab, Inc." <x.y@lab.org>',
+        "Ünï <u@ex.org>",
+    ],
+)
+def test_a_message_carries_the_envelope_sender_smtp_clients_read_from_its_headers(
+    sender: str,
+) -> None:
+    message = build_message(SAMPLE, renderer=RENDERER, sender=sender, now=NOW, domain="example.org")
+
+    assert message.envelope_sender is not None
+    assert message.envelope_sender == extract_sender(message)
+
+
 def test_changing_a_built_message_drops_its_serialised_forms() -> None:
     message = build_message(
         SAMPLE, renderer=RENDERER, sender="bot@example.org", now=NOW, domain="example.org"
     )
     assert message.wire is not None and message.data is not None
+    assert message.envelope_sender is not None
 
     message["Reply-To"] = "lab@example.org"
 
-    assert message.wire is None and message.data is None
+    assert message.wire is None and message.data is None and message.envelope_sender is None
 
 
 def test_golden_eml(tmp_path: Path) -> None:
