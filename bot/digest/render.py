@@ -215,7 +215,18 @@ _SPACES = re.compile(r"\s+")
 
 def one_line(text: str) -> str:
     """Return `text` with every run of whitespace (newlines included) as one space, trimmed."""
+    if _single_spaced(text) and text[:1] != " " and text[-1:] != " ":
+        return text  # the common case: nothing to change
     return _SPACES.sub(" ", text).strip()
+
+
+def _single_spaced(text: str) -> bool:
+    """True when `text`'s only whitespace is lone ASCII spaces, so collapsing changes nothing.
+
+    Every other whitespace character (tab, newline, no-break space...) is a control
+    or separator character, which makes the text not printable.
+    """
+    return text.isprintable() and "  " not in text
 
 
 def shorten(text: str, limit: int = ABSTRACT_MAX) -> str:
@@ -490,7 +501,8 @@ def make_reason_view(reason: MatchReason) -> ReasonView:
     # Newlines in a snippet would break the text email's layout; spans stay aligned
     # because each piece is cleaned on its own.
     def clean(piece: str) -> str:
-        return _SPACES.sub(" ", readable_latex(piece))
+        piece = readable_latex(piece)
+        return piece if _single_spaced(piece) else _SPACES.sub(" ", piece)
 
     before = clean(snippet[:start]).lstrip()
     return _reason_view(reason, before, clean(snippet[start:end]), clean(snippet[end:]).rstrip())

@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import random
 import re
 from datetime import date
 from html.parser import HTMLParser
@@ -28,6 +29,7 @@ from bot.digest.render import (
     make_reason_view,
     markdown_escape,
     match_line,
+    one_line,
     readable_latex,
     reason_line,
     shorten,
@@ -256,6 +258,17 @@ def test_readable_latex_sets_a_grouped_address_off_from_the_word_before_it() -> 
 
 def test_readable_latex_escaped_dollar_is_not_math() -> None:
     assert readable_latex("costs \\$5 and \\emph{x} \\$6") == "costs $5 and x $6"
+
+
+def test_one_line_collapses_every_kind_of_whitespace_and_leaves_single_spaced_text_alone() -> None:
+    # Random texts of letters and every sort of whitespace, against the plain rule.
+    rng = random.Random(7)
+    alphabet = ["a", "é", "-", " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u2009", "\u2028", "\x0b"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(8)))
+        assert one_line(text) == re.sub(r"\s+", " ", text).strip(), repr(text)
+    kept = "Graph Neural Networks, revisited"
+    assert one_line(kept) is kept
 
 
 def test_shorten_cuts_at_a_word_boundary() -> None:
