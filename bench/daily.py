@@ -18,6 +18,10 @@ ends (`os.wait4`):
 
 Targets: ingest + digest <= 20 s on 2 cores, import <= 2 s, peak RSS < 250 MB.
 
+paperbot's modules are compiled to bytecode first, as installing paperbot does:
+where PYTHONDONTWRITEBYTECODE is set, a checkout would otherwise compile them
+again at every command (about 0.15 s each here).
+
 With several sizes (`--subscribers 1000,5000,10000,50000`) it runs the day at
 each and prints the digest's time per 1,000 subscribers and its peak RSS: the
 time should grow linearly, the memory stay flat.
@@ -26,6 +30,7 @@ time should grow linearly, the memory stay flat.
 """
 
 import argparse
+import compileall
 import multiprocessing
 import os
 import random
@@ -104,6 +109,20 @@ class Phase:
     peak_mb: float
     status: int
     said: str  # the last line it printed
+
+
+def reference_seconds() -> float:
+    """CPU seconds this machine takes for a fixed piece of pure-Python work.
+
+    Printed beside the phases: on a shared machine the same code's times move with
+    the load of its neighbours (the same digest took 22 to 31 s of CPU within an
+    hour), and this figure moves with them.
+    """
+    start = time.process_time()
+    total = 0
+    for number in range(5_000_000):
+        total += number % 7
+    return time.process_time() - start
 
 
 def titles() -> list[str]:
@@ -232,6 +251,7 @@ def main() -> None:
     parser.add_argument("--generated", type=int, default=200, help="papers added to the samples")
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
+    compileall.compile_dir(ROOT / "bot", quiet=1)
     sizes = [int(size) for size in args.subscribers.split(",")]
     pool = phrases(titles())
     print(f"keywords from {len(pool)} title phrases; the day: the samples and {args.generated}"
@@ -239,8 +259,10 @@ def main() -> None:
     growth = []
     failed = False
     for size in sizes:
+        before = reference_seconds()
         phases = day_of(size, pool, args.generated, args.connections)
-        print(f"{size} subscribers:")
+        print(f"{size} subscribers (reference work: {before:.2f} s of CPU before,"
+              f" {reference_seconds():.2f} s after):")  # fmt: skip
         for phase in phases:
             print(f"  {phase.name:8} {phase.wall:6.2f} s wall  {phase.cpu:6.2f} s CPU"
                   f"  peak RSS {phase.peak_mb:5.0f} MB  exit {phase.status}  ({phase.said})")  # fmt: skip
