@@ -234,11 +234,12 @@ def signing_secret(engine: Engine, configured: str) -> str:
 # A delivery run makes several tokens for each of thousands of readers. These
 # classes make the tokens itsdangerous's own would (the tests compare them),
 # without the work it repeats for every token: a new signer, its key derived
-# again, an HMAC computed in Python, the payload encoded by the standard library's JSON and then compressed
-# with zlib, which shortens a token's few dozen bytes by a byte or two at best,
-# and rarely. Such a payload is left uncompressed here: the token differs from
-# itsdangerous's, and each reads the other's. Feed addresses, which must not
-# change once given out, keep itsdangerous's own serializer.
+# again, an HMAC computed in Python, the payload encoded by the standard
+# library's JSON and then compressed with zlib, which shortens a token's few
+# dozen bytes by a byte or two at best, and rarely. Such a payload is left
+# uncompressed here: the token differs from itsdangerous's, and each reads the
+# other's. Feed addresses, which must not change once given out, keep
+# itsdangerous's own serializer.
 
 _SHORT_PAYLOAD = 200
 """JSON this short is sent as it is: zlib's header and checksum leave almost nothing to save."""

@@ -301,7 +301,7 @@ def build_message(
 
 @lru_cache(maxsize=16)  # one sender for a whole run: its header parsed once, not per message
 def _envelope_sender(sender: str) -> str | None:
-    """The MAIL FROM address of a message from `sender`: its first address, as SMTP clients read it."""
+    """The MAIL FROM address of a message from `sender`: its first address, as clients read it."""
     header = POLICY.header_factory("From", sender)
     addresses = getattr(header, "addresses", ())
     return addresses[0].addr_spec if addresses else None
