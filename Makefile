@@ -33,6 +33,9 @@ test: $(STAMP)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
+	@# The tests start paperbot as a process hundreds of times: compiled once here, its
+	@# modules are not compiled again at each start where PYTHONDONTWRITEBYTECODE is set.
+	$(BIN)/python -m compileall -q bot tests
 	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 format: $(STAMP)
