@@ -24,7 +24,7 @@ from bot.delivery.outcomes import DeliveryReport
 from bot.delivery.run import deliver
 from bot.models import Delivery, SentPaper
 from bot.subscriptions.channels import add_channel
-from tests.channels.conftest import Answer, Receiver, Reply
+from tests.channels.conftest import Answer, Received, Receiver, Reply
 from tests.delivery.conftest import ChatKind, ManualClock, channel_of
 from tests.delivery.test_run import _setup, _subscribe
 
@@ -207,10 +207,10 @@ def test_two_workers_at_once_post_each_readers_digest_once_through_faults(
         with write_session(engine) as session:
             chat_kind.add(session, f"hook-{number}", receiver, owner=email, now=clock())
     # The service fails a third of the first requests (refused, overloaded, dropped),
-    # then takes the rest; a little slow, so the two workers overlap.
+    # then takes the rest.
     faults: list[Answer] = [chat_kind.slow_down, Reply(500, b"down"), "drop", chat_kind.done]
     receiver.answer(*faults * 4)
-    receiver.on_request = lambda request: time.sleep(0.01)
+    hold_until_both_send(receiver, settings)
     reports = two_workers(engine, settings, clock)
     names = {f"hook-{n}" for n in range(readers)}
     assert _accepted(receiver) == Counter(names)  # each channel took its digest once
@@ -240,6 +240,31 @@ def nothing_more_later(
     again = deliver(engine, settings, clock=clock)
     assert {o.status for o in again.outcomes} == {"skipped"}
     assert len(receiver.requests) == posted
+
+
+def hold_until_both_send(receiver: Receiver, settings: Settings) -> None:
+    """Make `receiver` hold every request until two workers are sending at once.
+
+    One worker has at most `channel_connections` requests on their way: once more
+    are held together, both are, and every request goes on. Waiting for that, not
+    for a pause long enough, keeps one worker from taking every digest on a busy
+    machine where the other starts late. Bounded, so that a run that never
+    overlaps fails its test instead of hanging it.
+    """
+    one_worker = settings.delivery.channel_connections
+    lock = threading.Lock()
+    both = threading.Event()
+    held = 0
+
+    def hold(_request: Received) -> None:
+        nonlocal held
+        with lock:
+            held += 1  # none is answered before `both`: all those counted are held
+            if held > one_worker:
+                both.set()
+        both.wait(timeout=30)
+
+    receiver.on_request = hold
 
 
 def two_workers(engine: Engine, settings: Settings, clock: ManualClock) -> list[DeliveryReport]:

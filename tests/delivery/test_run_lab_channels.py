@@ -5,7 +5,6 @@ get Markdown files.
 """
 
 import json
-import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from bot.subscriptions.spec import DEFAULT_TOPIC
 from tests.channels.conftest import Receiver
 from tests.delivery.conftest import ManualClock
 from tests.delivery.test_run import _setup, _subscribe
-from tests.delivery.test_run_channels import nothing_more_later, two_workers
+from tests.delivery.test_run_channels import hold_until_both_send, nothing_more_later, two_workers
 
 SECRET = "a-webhook-signing-secret"
 
@@ -112,7 +111,7 @@ def test_two_workers_at_once_post_each_lab_channels_digest_once(
         email = f"reader{number}@lab.org"
         _subscribe(engine, clock, email, "graph neural network", channels=["markdown"])
         _lab_channel(engine, clock, f"room-{number}", receiver.url(f"/room/{number}"), email)
-    receiver.on_request = lambda request: time.sleep(0.01)  # so the two workers overlap
+    hold_until_both_send(receiver, settings)
     reports = two_workers(engine, settings, clock)
     posts = sorted(r.path for r in receiver.requests)
     assert posts == sorted(f"/room/{n}" for n in range(rooms))  # each room exactly once
