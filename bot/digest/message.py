@@ -295,12 +295,12 @@ def build_message(
     # header: the DATA form needs only its dots doubled at line starts (RFC 5321
     # 4.5.2), with no check of the line ends (three passes over the bytes).
     message.data = (wire.replace("\r\n.", "\r\n..") + ".\r\n").encode("ascii")
-    message.envelope_sender = _envelope_sender(sender)
+    message.envelope_sender = _mail_from(sender)
     return message
 
 
 @lru_cache(maxsize=16)  # one sender for a whole run: its header parsed once, not per message
-def _envelope_sender(sender: str) -> str | None:
+def _mail_from(sender: str) -> str | None:
     """The MAIL FROM address of a message from `sender`: its first address, as clients read it."""
     header = POLICY.header_factory("From", sender)
     addresses = getattr(header, "addresses", ())
