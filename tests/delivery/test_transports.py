@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import random
 import re
 import socket
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtplib.email import quote_address
 from pydantic import SecretStr
 
 from bot.config import SmtpSettings
@@ -24,6 +26,7 @@ from bot.delivery.transports import (
     SendResult,
     SmtpTransport,
     data_section,
+    quoted_address,
     safe_name,
     write_markdown,
 )
@@ -33,6 +36,7 @@ from tests.delivery.conftest import (
     ECHOED_AUTH,
     ECHOED_PASSWORD,
     ECHOED_USER,
+    Handler,
     SmtpServer,
     StartServer,
     TlsFiles,
@@ -686,3 +690,87 @@ def test_a_server_size_limit_applies_to_the_message_as_sent_and_the_next_still_g
     if not accepted:
         assert result.code == 552 and result.permanent
     assert after.accepted  # the refused envelope was reset: the connection carries on
+
+
+# --- The envelope of a serialised message -----------------------------------------
+
+_ATEXT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-"
+
+
+def _dot_atom(rng: random.Random, alphabet: str) -> str:
+    return ".".join(
+        "".join(rng.choices(alphabet, k=rng.randint(1, 8))) for _ in range(rng.randint(1, 3))
+    )
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        '"quoted local"@example.org',
+        "two words@example.org",
+        "Reader <reader@example.org>",
+        "reader@example.org\r\nRCPT TO:<evil@example.org>",
+        "reader@example.org> SIZE=1",
+        "a..b@example.org",
+        ".a@example.org",
+        "a.@example.org",
+        "a@[127.0.0.1]",
+        "josé@example.org",
+        "no-at-sign",
+        "",
+    ],
+)
+def test_an_address_that_is_not_plain_is_left_to_aiosmtplib(address: str) -> None:
+    assert quoted_address(address) is None
+
+
+def test_a_plain_address_is_quoted_as_aiosmtplib_quotes_it() -> None:
+    rng = random.Random(7)
+    domain_alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-"
+    addresses = [f"{_dot_atom(rng, _ATEXT)}@{_dot_atom(rng, domain_alphabet)}" for _ in range(3000)]
+    addresses += [
+        "o'brien+digest@lab.example.org",
+        "x{y}|z~@a-b.example",
+        "UPPER@Example.ORG",
+        "a@-",
+    ]
+    for address in addresses:
+        assert quoted_address(address) == quote_address(address).encode("ascii"), address
+
+
+class _MailRefusingHandler(Handler):
+    async def handle_MAIL(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        return "553 5.7.1 Sender not allowed"
+
+
+def test_serialised_messages_go_to_their_envelope_and_refusals_keep_their_codes(
+    smtp_server: SmtpServer,
+) -> None:
+    smtp_server.handler.reject.add("gone@example.org")
+    smtp_server.handler.tempfail["busy@example.org"] = 1
+    names = ("o'brien+digest@example.org", "gone@example.org", "busy@example.org", "b@example.org")
+    transport = SmtpTransport(settings_for(smtp_server.port), connections=1)
+
+    results = send(transport, [_wired(name, "Body.\n")[0] for name in names])
+
+    assert [r.accepted for r in results] == [True, False, False, True]
+    assert results[1].permanent and results[1].reply == "550 5.1.1 No such user here"
+    assert not results[2].permanent and results[2].code == 451
+    received = smtp_server.handler.received
+    assert [(r.sender, r.recipients) for r in received] == [
+        ("paperbot@example.org", ["o'brien+digest@example.org"]),
+        ("paperbot@example.org", ["b@example.org"]),
+    ]
+    assert smtp_server.handler.sessions == 1  # each refusal reset the envelope, not the session
+
+
+def test_a_refused_sender_fails_a_serialised_message_permanently(start_server: StartServer) -> None:
+    server = start_server(_MailRefusingHandler())
+
+    [result] = send(SmtpTransport(settings_for(server.port)), [_wired("a@example.org", "B")[0]])
+
+    assert not result.accepted and result.permanent
+    assert result.reply == "553 5.7.1 Sender not allowed"
+    assert server.handler.received == []
