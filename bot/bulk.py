@@ -35,8 +35,11 @@ def settle_collector() -> None:
     young objects after 10,000 new ones rather than 700. A run allocates millions
     of short-lived objects without reference cycles, which reference counting
     frees; with the defaults, collections took a fifteenth of a 10,000-digest
-    run, and an import, an ingest or a web request allocate alike.
+    run, and an import, an ingest or a web request allocate alike. The collector
+    is on afterwards, whether or not the command line was imported with it off
+    (`bot.__main__.run`).
     """
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
+    gc.enable()

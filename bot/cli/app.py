@@ -97,7 +97,7 @@ def show_config() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the command line; the console script's entry point."""
+    """Run the command line: `bot.__main__.run`, the console script, imports it and calls this."""
     settle_collector()
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=True)

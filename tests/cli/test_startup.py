@@ -26,3 +26,23 @@ def test_the_command_line_loads_no_command_specific_library_until_a_command_need
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert loaded.stdout.split() == []
+
+
+def test_the_command_line_is_imported_with_the_collector_off_and_runs_with_it_on() -> None:
+    # Collections counted from the process's start to the moment `main` sets the
+    # collector up; then whether it is on and the imported objects frozen.
+    probe = (
+        "import gc, sys; import bot.bulk as bulk; seen = []; at_start = [];"
+        " gc.callbacks.append(lambda phase, info: phase == 'start' and seen.append(phase));"
+        " real = bulk.settle_collector;"
+        " bulk.settle_collector = lambda: (at_start.append(len(seen)), real());"
+        " sys.argv = ['paperbot', '--version'];"
+        " from bot.__main__ import run\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "print(at_start, gc.isenabled(), gc.get_freeze_count() > 10000)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split("\n")[-2]
+
+    assert shown == "[0] True True"
