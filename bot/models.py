@@ -59,8 +59,8 @@ def _big_int() -> Any:
     return Field(sa_column=Column(BigInteger, nullable=False))
 
 
-def _timestamp(*, nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+def _timestamp(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
 class Paper(SQLModel, table=True):
@@ -86,7 +86,8 @@ class Paper(SQLModel, table=True):
     url: str | None = None
     pdf_url: str | None = None
     categories: list[str] = _json_list()
-    first_seen_at: datetime = _timestamp()
+    # Indexed: a digest's window, the web's recent papers and the newest few all start from it.
+    first_seen_at: datetime = _timestamp(index=True)
     updated_at: datetime = _timestamp()
     doi: str | None = Field(default=None, index=True)
     entry_key: str | None = Field(default=None, index=True)

@@ -11,12 +11,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, inspect, select, text
+from sqlalchemy import MetaData, Select, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlmodel import Session, SQLModel, col
@@ -49,7 +50,7 @@ from tests.conftest import DATA, ROOT, RunCli
 
 SCHEMAS = DATA / "schemas"
 BASELINE, SERVICE, NEWEST = "f9c7182", "84a261d", "05b6eae"  # commits before migrations
-HEAD = "0014"
+HEAD = "0015"
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -744,3 +745,35 @@ def test_run_rows_added_at_0014_go_back_into_their_runs_details_going_back_to_00
     assert [r.details for r in recent_runs(engine, limit=2)] == [[], rows[::-1]]
     assert _differences(engine) == []
     engine.dispose()
+
+
+def test_papers_indexed_by_first_sighting_at_0015_are_found_by_it_and_lose_it_going_back(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
+    upgrade_schema(engine)
+    window = select(Paper).where(col(Paper.first_seen_at) >= NOW)
+    newest = select(Paper).order_by(col(Paper.first_seen_at).desc(), col(Paper.id).desc()).limit(9)
+    if engine.dialect.name == "sqlite":  # PostgreSQL plans a table this small as a scan
+        assert _plan(engine, window) == [
+            "SEARCH paper USING INDEX ix_paper_first_seen_at (first_seen_at>?)"
+        ]
+        assert _plan(engine, newest) == ["SCAN paper USING INDEX ix_paper_first_seen_at"]
+    with engine.begin() as connection:
+        assert "ix_paper_first_seen_at" in _paper_indexes(connection)
+        command.downgrade(alembic_config(connection), "0014")
+        assert "ix_paper_first_seen_at" not in _paper_indexes(connection)
+    assert upgrade_schema(engine).after == HEAD
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def _plan(engine: Engine, query: Select[Any]) -> list[str]:
+    """The steps of SQLite's plan for `query`: no sort step means the index gives the order."""
+    compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as connection:
+        return [row[-1] for row in connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+
+
+def _paper_indexes(connection: object) -> set[str]:
+    return {index["name"] or "" for index in inspect(connection).get_indexes("paper")}

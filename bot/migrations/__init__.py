@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 FOLDER = Path(__file__).resolve().parent
 """The migration scripts' folder (`env.py` and `versions/`), inside the installed package."""
 
-HEAD = "0014"
+HEAD = "0015"
 """The newest revision: the schema of `bot.models`.
 
 Also written in `versions/`, the newest script's `revision`: here so that finding
