@@ -125,8 +125,13 @@ def _matching_ids(engine: Engine, search: str) -> set[int]:
     }
 
 
-def papers_for_matching(engine: Engine) -> tuple[list[PaperText], dict[int, PaperFacts]]:
-    """Return every stored paper's text for the matcher, and the facts ranking uses."""
+def papers_for_matching(
+    engine: Engine, *, newest: int | None = None
+) -> tuple[list[PaperText], dict[int, PaperFacts]]:
+    """Return every stored paper's text for the matcher, and the facts ranking uses.
+
+    With `newest`, only that many papers, the last first seen first.
+    """
     query = select(
         col(Paper.id),
         col(Paper.title),
@@ -139,6 +144,8 @@ def papers_for_matching(engine: Engine) -> tuple[list[PaperText], dict[int, Pape
         col(Paper.categories),
         col(Paper.list_day),
     )
+    if newest is not None:
+        query = query.order_by(*PAPER_SORTS["ingested"]).limit(newest)
     texts: list[PaperText] = []
     facts: dict[int, PaperFacts] = {}
     with Session(engine) as session:

@@ -25,11 +25,10 @@ from bot.cli.follows import (
     follows,
     summary,
 )
-from bot.cli.hints import KeywordChecker, print_hint
+from bot.cli.hints import KeywordChecker, print_warning
 from bot.clock import utc_now
 from bot.db import write_session
 from bot.errors import InputError
-from bot.matching.hints import KeywordHint
 from bot.subscriptions import files
 from bot.subscriptions.spec import (
     CADENCES,
@@ -309,7 +308,7 @@ def import_command(
             imported += len(batch)
             new += sum(o.new_subscriber for o in outcomes)
             for _, spec in batch:
-                warnings.add(checker.hints(spec.keywords), f"{spec.email}, topic {spec.name!r}")
+                warnings.add(checker.sentences(spec.keywords), f"{spec.email}, topic {spec.name!r}")
     out.print(f"imported {imported} subscription(s) from {path}: {new} new subscriber(s)")
     warnings.print()
 
@@ -330,21 +329,21 @@ class _Warnings:
 
     def __init__(self, *, every: bool) -> None:
         self.every = every
-        self.kept: list[tuple[KeywordHint, str]] = []
+        self.kept: list[tuple[str, str]] = []
         self.more = 0
 
-    def add(self, hints: Iterable[KeywordHint], whose: str) -> None:
-        """Keep each of `hints` about `whose` keywords, or count it once enough are kept."""
-        for hint in hints:
+    def add(self, sentences: Iterable[str], whose: str) -> None:
+        """Keep each warning about `whose` keywords, or count it once enough are kept."""
+        for sentence in sentences:
             if self.every or len(self.kept) < MAX_IMPORT_WARNINGS:
-                self.kept.append((hint, whose))
+                self.kept.append((sentence, whose))
             else:
                 self.more += 1
 
     def print(self) -> None:
         """Print the kept warnings, then how many more there were."""
-        for hint, whose in self.kept:
-            print_hint(hint, whose)
+        for sentence, whose in self.kept:
+            print_warning(sentence, whose)
         if self.more:
             err.print(
                 f"paperbot: warning: {self.more:,} more warnings like these"
