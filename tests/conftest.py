@@ -5,7 +5,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
 from bot.db import open_engine, upgrade_schema
+from tests import forked_commands
 from tests.postgres import PostgresCluster, find_postgres_bin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,18 +142,15 @@ def clock() -> Clock:
 def run_paperbot(
     args: tuple[str, ...], cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `paperbot ARGS...` as a real process in `cwd`, with no PAPERBOT_* settings but `env`."""
+    """Run `paperbot ARGS...` as a real process in `cwd`, with no PAPERBOT_* settings but `env`.
+
+    The process is forked from one that has imported paperbot already (see
+    `tests.forked_commands`): a new interpreter would spend most of its time there.
+    """
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
     clean.update(env or {})
     clean["COLUMNS"] = "200"  # wide tables, so assertions see whole titles
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return forked_commands.run(args, cwd, clean, timeout=120)
 
 
 DATA_FOLDER = "paperbot-data"

@@ -1,0 +1,65 @@
+"""The test suite's forked commands behave as commands started by a new interpreter."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import forked_commands
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("subscribe", "--no-such-option"),  # a usage error: exit 2, Click's usage line
+        ("subscribe", "not an address", "graphs"),  # paperbot's own error: exit 1
+        ("subscribe", "ana@lab.org", "grpah neural networks"),  # stdout, stderr, exit 0
+        ("subscriptions", "--json"),
+    ],
+)
+def test_a_forked_command_prints_and_exits_as_a_new_interpreter_running_it(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    env["COLUMNS"] = "200"
+    results = []
+    for run in (_fresh, forked_commands.run):
+        folder = tmp_path / run.__name__
+        folder.mkdir()
+        result = run(args, folder, env, timeout=120)
+        said = (result.stdout + "\n--\n" + result.stderr).replace(str(folder), "<folder>")
+        results.append((result.returncode, said))
+        assert (folder / "paperbot-data").is_dir() == (args[0] == "subscribe" and "@" in args[1])
+    assert results[0] == results[1]
+
+
+def test_a_forked_command_takes_the_folder_environment_and_umask_it_is_given(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    env["PAPERBOT_DATA_DIR"] = str(tmp_path / "elsewhere")
+    umask = os.umask(0o077)
+    try:
+        result = forked_commands.run(("subscribe", "ana@lab.org", "graphs"), tmp_path, env, 120)
+    finally:
+        os.umask(umask)
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "elsewhere" / "paperbot.db"
+    assert oct(database.stat().st_mode & 0o777) == "0o600"
+    assert not (tmp_path / "paperbot-data").exists()
+
+
+def _fresh(
+    args: tuple[str, ...], cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
