@@ -147,10 +147,7 @@ def run_paperbot(
     The process is forked from one that has imported paperbot already (see
     `tests.forked_commands`): a new interpreter would spend most of its time there.
     """
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-    clean.update(env or {})
-    clean["COLUMNS"] = "200"  # wide tables, so assertions see whole titles
-    return forked_commands.run(args, cwd, clean, timeout=120)
+    return forked_commands.run(args, cwd, forked_commands.command_env(env), timeout=120)
 
 
 DATA_FOLDER = "paperbot-data"

@@ -22,8 +22,10 @@ and runs no thread, so forking from it is safe.
 """
 
 import atexit
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,10 +41,26 @@ _SET_LATER = frozenset({"TZ", "PYTEST_CURRENT_TEST"})
 """Variables a command may differ in from the forker, besides PAPERBOT_*: read at any time."""
 
 
+def command_env(settings: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a command: this process's, without PAPERBOT_* but `settings`.
+
+    Wide (200 columns), so that assertions see whole table cells.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    env.update(settings or {})
+    env["COLUMNS"] = "200"
+    return env
+
+
+def forks(env: dict[str, str]) -> bool:
+    """Whether `run` forks a command with `env` (else it starts a new interpreter)."""
+    return _forker().can_run(env)
+
+
 def run(
     args: tuple[str, ...], cwd: Path, env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS...` in `cwd` with exactly `env`; fork it when that is the same.
+    """Run `python -m bot ARGS...` in `cwd` with exactly `env`; fork it when `forks(env)`.
 
     Raises `subprocess.TimeoutExpired` after `timeout` seconds, the command killed.
     """
@@ -102,18 +120,19 @@ class _Forker:
                 connection.connect(self.address)
                 connection.sendall(json.dumps(request).encode() + b"\n")
                 replies = connection.makefile("rb")
-                connection.settimeout(max(deadline - time.monotonic(), 0.001))
-                pid = int(replies.readline())
+                pid = None
                 try:
                     connection.settimeout(max(deadline - time.monotonic(), 0.001))
-                    status = replies.readline()
+                    pid = int(replies.readline())
+                    connection.settimeout(max(deadline - time.monotonic(), 0.001))
+                    status = int(replies.readline())
                 except TimeoutError:
-                    os.kill(pid, signal.SIGKILL)
-                    command = ["python", "-m", "bot", *args]
-                    raise subprocess.TimeoutExpired(command, timeout) from None
+                    if pid is not None:
+                        os.kill(pid, signal.SIGKILL)
+                    raise subprocess.TimeoutExpired(_command(args), timeout) from None
             return subprocess.CompletedProcess(
-                ["python", "-m", "bot", *args],
-                int(status),
+                _command(args),
+                status,
                 stdout.read_text(encoding="utf-8"),
                 stderr.read_text(encoding="utf-8"),
             )
@@ -122,6 +141,11 @@ class _Forker:
         """End the forker; commands already forked finish on their own."""
         self.process.kill()
         self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _command(args: tuple[str, ...]) -> list[str]:
+    return ["python", "-m", "bot", *args]
 
 
 def _umask() -> int:
@@ -137,9 +161,7 @@ _started: _Forker | None = None
 def _forker() -> _Forker:
     global _started
     if _started is None or _started.process.poll() is not None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-        env["COLUMNS"] = "200"
-        _started = _Forker(env)
+        _started = _Forker(command_env())
         atexit.register(_started.stop)
     return _started
 
@@ -181,10 +203,10 @@ def _serve(address: str) -> dict[str, Any]:
         if pid == 0:
             connection.close()
             return request
-        connection.sendall(f"{pid}\n".encode())
-        _, status = os.waitpid(pid, 0)
-        connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
-        connection.close()
+        with contextlib.suppress(OSError):  # the test gave up on the command: no one hears
+            connection.sendall(f"{pid}\n".encode())
+            _, status = os.waitpid(pid, 0)
+            connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
         os._exit(0)
 
 

@@ -1,6 +1,7 @@
 """The test suite's forked commands behave as commands started by a new interpreter."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,8 @@ from tests import forked_commands
 def test_a_forked_command_prints_and_exits_as_a_new_interpreter_running_it(
     args: tuple[str, ...], tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-    env["COLUMNS"] = "200"
+    env = forked_commands.command_env()
+    assert forked_commands.forks(env)
     results = []
     for run in (_fresh, forked_commands.run):
         folder = tmp_path / run.__name__
@@ -39,8 +40,8 @@ def test_a_forked_command_prints_and_exits_as_a_new_interpreter_running_it(
 def test_a_forked_command_takes_the_folder_environment_and_umask_it_is_given(
     tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-    env["PAPERBOT_DATA_DIR"] = str(tmp_path / "elsewhere")
+    env = forked_commands.command_env({"PAPERBOT_DATA_DIR": str(tmp_path / "elsewhere")})
+    assert forked_commands.forks(env)
     umask = os.umask(0o077)
     try:
         result = forked_commands.run(("subscribe", "ana@lab.org", "graphs"), tmp_path, env, 120)
@@ -63,3 +64,19 @@ def _fresh(
         text=True,
         timeout=timeout,
     )
+
+
+def test_a_forked_command_that_outlives_its_timeout_is_killed(tmp_path: Path) -> None:
+    # Long enough that it would not give up on its own meanwhile.
+    env = forked_commands.command_env({"PAPERBOT_INGEST_FEED_TIMEOUT": "300"})
+    assert forked_commands.forks(env)
+    with socket.create_server(("127.0.0.1", 0)) as server:  # accepts, never answers
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/feed.xml"
+        with pytest.raises(subprocess.TimeoutExpired):
+            forked_commands.run(("ingest", url), tmp_path, env, timeout=3)
+        server.settimeout(30)
+        connection, _ = server.accept()  # the command's request, made before it was killed
+        with connection:
+            connection.settimeout(60)
+            while connection.recv(4096):  # read until the killed process's end closes it
+                pass
