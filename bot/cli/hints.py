@@ -17,10 +17,10 @@ from bot.papers import papers_for_matching
 HINT_PAPERS = 1_000
 """The newest stored papers that `subscribe` and `subscriptions import` check keywords against.
 
-Indexing is the check's cost, about 0.7 ms of CPU and 30 KB per paper: the whole
-store of a year would make every `subscribe` take seconds to minutes, and hundreds
-of MB, before it says anything. A keyword that matches none of the newest
-thousand is worth a second look whatever older papers hold.
+Indexing is the check's cost, about half a millisecond of CPU and 30 KB per
+paper: the whole store of a year would make every `subscribe` take seconds to
+minutes, and hundreds of MB, before it says anything. A keyword that matches
+none of the newest thousand is worth a second look whatever older papers hold.
 """
 
 
