@@ -66,15 +66,22 @@ def run(
     """
     forker = _forker()
     if not forker.can_run(env):
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        return run_new(args, cwd, env, timeout)
     return forker.run(args, cwd, env, timeout)
+
+
+def run_new(
+    args: tuple[str, ...], cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot ARGS...` as `run` does, but always in a new interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 class _Forker:

@@ -3,7 +3,6 @@
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ def test_a_forked_command_prints_and_exits_as_a_new_interpreter_running_it(
     env = forked_commands.command_env()
     assert forked_commands.forks(env)
     results = []
-    for run in (_fresh, forked_commands.run):
+    for run in (forked_commands.run_new, forked_commands.run):
         folder = tmp_path / run.__name__
         folder.mkdir()
         result = run(args, folder, env, timeout=120)
@@ -51,19 +50,6 @@ def test_a_forked_command_takes_the_folder_environment_and_umask_it_is_given(
     database = tmp_path / "elsewhere" / "paperbot.db"
     assert oct(database.stat().st_mode & 0o777) == "0o600"
     assert not (tmp_path / "paperbot-data").exists()
-
-
-def _fresh(
-    args: tuple[str, ...], cwd: Path, env: dict[str, str], timeout: float
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_a_forked_command_that_outlives_its_timeout_is_killed(tmp_path: Path) -> None:
