@@ -9,13 +9,14 @@ working folder, umask, environment, arguments and stdin/stdout/stderr, and runs
 process of its own: its exit status, output and files are the command's, and
 nothing it does reaches the forker or the next command.
 
-What an interpreter fixes at its start cannot change in a fork: a command whose
+What an interpreter fixes at its start cannot change in a fork (its hash seed is
+the forker's; `random` is seeded again in each child): a command whose
 environment differs from the forker's in anything but paperbot's own settings
 (PAPERBOT_*), TZ, and pytest's note of the current test runs as a new
 interpreter instead (`run`).
 
 Protocol, one Unix-socket connection per command: the test sends one JSON line
-(args, cwd, env, the paths for stdout and stderr); the forker forks a *waiter*
+(args, cwd, env, umask, the paths for stdout and stderr); the forker forks a *waiter*
 and goes back to accepting; the waiter forks the command, writes back its pid,
 waits for it and writes back its exit status. The forker itself never waits
 and runs no thread, so forking from it is safe.
