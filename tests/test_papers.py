@@ -9,7 +9,7 @@ from bot.db import IN_CHUNK, write_session
 from bot.errors import InputError
 from bot.ingest.parsed import ParsedPaper
 from bot.ingest.store import Origin, store_papers
-from bot.papers import list_papers
+from bot.papers import list_papers, papers_for_matching
 
 NOW = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -65,3 +65,16 @@ def test_papers_sort_by_their_date_by_default_or_as_ingested_or_by_upvotes(
     assert titles("ingested") == ["Old", "Popular", "Undated", "Recent"]
     assert titles("upvotes") == ["Popular", "Recent", "Old", "Undated"]
     assert titles("upvotes", search="popular") == ["Popular"]
+
+
+def test_papers_for_matching_can_be_the_newest_first_seen_whatever_their_rows_order(
+    engine: Engine,
+) -> None:
+    # Stored newest first, so the rows' order is the opposite of the sightings'.
+    for day, title in enumerate(["Newest", "Middle", "Oldest"]):
+        _store(engine, NOW - timedelta(days=day), [(title, "An abstract.")])
+    _store(engine, NOW - timedelta(days=1), [("Middle too", "An abstract.")])
+    newest, _ = papers_for_matching(engine, newest=3)
+    assert [paper.title for paper in newest] == ["Newest", "Middle too", "Middle"]
+    every, _ = papers_for_matching(engine)
+    assert sorted(paper.title for paper in every) == ["Middle", "Middle too", "Newest", "Oldest"]
