@@ -90,7 +90,9 @@ class _Forker:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
-        self.folder = Path(tempfile.mkdtemp(prefix="paperbot-forker-"))
+        # A Unix socket's path holds at most 107 bytes: a long TMPDIR gives way to /tmp.
+        short = None if len(tempfile.gettempdir()) < 60 else "/tmp"
+        self.folder = Path(tempfile.mkdtemp(prefix="paperbot-forker-", dir=short))
         self.address = str(self.folder / "socket")
         self.process = subprocess.Popen(
             [sys.executable, __file__, self.address],
