@@ -20,7 +20,9 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
-from bot.db import open_engine, upgrade_schema
+from bot.db import open_engine, upgrade_schema, write_session
+from bot.ingest.parsed import ParsedPaper
+from bot.ingest.store import Origin, store_papers
 from tests import forked_commands
 from tests.postgres import PostgresCluster, find_postgres_bin
 
@@ -170,6 +172,13 @@ def prepared_data(factory: pytest.TempPathFactory, *commands: tuple[str, ...]) -
 def use_data(data: Path, folder: Path) -> None:
     """Copy a data folder made by `prepared_data` to where paperbot run in `folder` reads it."""
     shutil.copytree(data, folder / DATA_FOLDER)
+
+
+def store_titled(engine: Engine, seen: datetime, papers: list[tuple[str, str]]) -> None:
+    """Store papers given as (title, abstract), first seen at `seen`, as an ingest would."""
+    with write_session(engine) as session:
+        parsed = [ParsedPaper(title=title, abstract=abstract) for title, abstract in papers]
+        store_papers(session, parsed, Origin(seen_at=seen))
 
 
 @pytest.fixture

@@ -10,20 +10,15 @@ from bot.errors import InputError
 from bot.ingest.parsed import ParsedPaper
 from bot.ingest.store import Origin, store_papers
 from bot.papers import list_papers, papers_for_matching
+from tests.conftest import store_titled
 
 NOW = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
-
-
-def _store(engine: Engine, seen: datetime, papers: list[tuple[str, str]]) -> None:
-    with write_session(engine) as session:
-        parsed = [ParsedPaper(title=title, abstract=abstract) for title, abstract in papers]
-        store_papers(session, parsed, Origin(seen_at=seen))
 
 
 def test_a_search_is_a_keyword_and_keeps_the_newest_first_order(engine: Engine) -> None:
     # More matches than one IN (...) query takes, seen on three days.
     for day in range(3):
-        _store(
+        store_titled(
             engine,
             NOW - timedelta(days=day),
             [(f"Paper {day}-{n}", f"Scaling in-context learning, part {n}.") for n in range(150)]
@@ -72,8 +67,8 @@ def test_papers_for_matching_can_be_the_newest_first_seen_whatever_their_rows_or
 ) -> None:
     # Stored newest first, so the rows' order is the opposite of the sightings'.
     for day, title in enumerate(["Newest", "Middle", "Oldest"]):
-        _store(engine, NOW - timedelta(days=day), [(title, "An abstract.")])
-    _store(engine, NOW - timedelta(days=1), [("Middle too", "An abstract.")])
+        store_titled(engine, NOW - timedelta(days=day), [(title, "An abstract.")])
+    store_titled(engine, NOW - timedelta(days=1), [("Middle too", "An abstract.")])
     newest, _ = papers_for_matching(engine, newest=3)
     assert [paper.title for paper in newest] == ["Newest", "Middle too", "Middle"]
     every, _ = papers_for_matching(engine)

@@ -6,27 +6,19 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from bot.cli.hints import HINT_PAPERS, KeywordChecker
-from bot.db import open_engine, upgrade_schema, write_session
-from bot.ingest.parsed import ParsedPaper
-from bot.ingest.store import Origin, store_papers
-from tests.conftest import DATA_FOLDER, RunCli
+from bot.db import open_engine, upgrade_schema
+from tests.conftest import DATA_FOLDER, RunCli, store_titled
 
 NOW = datetime(2025, 11, 22, 8, 0, tzinfo=UTC)
-
-
-def _store(engine: Engine, seen: datetime, papers: list[tuple[str, str]]) -> None:
-    with write_session(engine) as session:
-        parsed = [ParsedPaper(title=title, abstract=abstract) for title, abstract in papers]
-        store_papers(session, parsed, Origin(seen_at=seen))
 
 
 def test_keywords_are_checked_against_the_newest_papers_first_seen_and_say_so(
     engine: Engine,
 ) -> None:
     # Stored newest first: the order of first sighting, not of rows, decides.
-    _store(engine, NOW, [("Graph neural networks", "Message passing on graphs.")])
-    _store(engine, NOW - timedelta(days=1), [("Diffusion models", "Denoising at scale.")])
-    _store(engine, NOW - timedelta(days=2), [("Quokka tracking", "Marsupials in the wild.")])
+    store_titled(engine, NOW, [("Graph neural networks", "Message passing on graphs.")])
+    store_titled(engine, NOW - timedelta(days=1), [("Diffusion models", "Denoising at scale.")])
+    store_titled(engine, NOW - timedelta(days=2), [("Quokka tracking", "Marsupials in the wild.")])
 
     two = KeywordChecker.of_store(engine, newest=2)
     assert two.sentences(["graph neural network", "diffusion", "quokka", "quokkas"]) == [
@@ -49,8 +41,8 @@ def test_subscribe_warns_of_a_keyword_found_only_in_papers_older_than_the_newest
     (tmp_path / DATA_FOLDER).mkdir()
     engine = open_engine(f"sqlite:///{tmp_path / DATA_FOLDER / 'paperbot.db'}")
     upgrade_schema(engine)
-    _store(engine, NOW - timedelta(days=30), [("Quokka tracking", "Marsupials in the wild.")])
-    _store(
+    store_titled(engine, NOW - timedelta(days=30), [("Quokka tracking", "Marsupials in the wild.")])
+    store_titled(
         engine,
         NOW,
         [(f"Graph study {n}", f"Message passing, part {n}.") for n in range(HINT_PAPERS)],
