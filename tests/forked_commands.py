@@ -76,7 +76,7 @@ def run_new(
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m bot ARGS...` as `run` does, but always in a new interpreter."""
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        _command(args),
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -155,7 +155,8 @@ class _Forker:
 
 
 def _command(args: tuple[str, ...]) -> list[str]:
-    return ["python", "-m", "bot", *args]
+    """The command line of `python -m bot ARGS...` in this interpreter."""
+    return [sys.executable, "-m", "bot", *args]
 
 
 def _umask() -> int:
