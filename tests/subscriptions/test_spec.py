@@ -2,6 +2,7 @@ import re
 from typing import Any
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
 
 from bot.errors import InputError
 from bot.matching import similarity
@@ -77,6 +78,50 @@ def test_bad_choices_and_names_are_refused() -> None:
 
 def test_addresses_differing_in_case_are_one_subscriber() -> None:
     assert email_key(normalise_email("Bob@Lab.ORG")) == email_key(normalise_email("bob@lab.org"))
+
+
+def _library_verdict(address: str) -> str:
+    """What email_validator alone says of `address`: its normal form, or its refusal."""
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        return f"invalid email address {address!r}: {exc}"
+
+
+def _our_verdict(address: str) -> str:
+    try:
+        return normalise_email(address)
+    except InputError as exc:
+        return str(exc)
+
+
+_LOCAL_PARTS = [
+    "bob", "Bob.Smith", "o'neil+tag", "a!#$%&*=?^_`{|}~-z", "PostMaster", "abuse", "x" * 64,
+    "x" * 65, "a..b", ".a", "a.", "bob smith", '"quoted"', "jos\u00e9", "j\u00f6rg", "a@b", "",
+]  # fmt: skip
+_DOMAINS = [
+    "lab.org", "Lab.ORG", "m\u00fcnchen.de", "xn--mnchen-3ya.de", "uni.example", "localhost",
+    "lab.test", "lab.invalid", "-lab.org", "lab-.org", "lab..org", "lab", "[127.0.0.1]",
+    "l" * 63 + ".org", "l" * 64 + ".org", ".".join(["a" * 60] * 4) + ".org", "lab.org.", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("domain", _DOMAINS)
+def test_an_address_is_normalised_or_refused_exactly_as_the_validator_does(domain: str) -> None:
+    # normalise_email checks a common address's domain once per domain: the result
+    # and the message must be the validator's own, whatever the two parts hold.
+    for local in _LOCAL_PARTS:
+        address = f"{local}@{domain}"
+        assert _our_verdict(address) == _library_verdict(address), address
+        assert _our_verdict(address) == _our_verdict(address)  # and again, from the cache
+
+
+def test_a_long_domain_makes_an_address_too_long_as_the_validator_counts_it() -> None:
+    domain = ".".join(["d" * 62] * 3) + ".org"  # 193 characters: valid alone
+    fits, too_long = "l" * (254 - len(domain) - 1), "l" * (255 - len(domain) - 1)
+    assert normalise_email(f"{fits}@{domain}") == f"{fits}@{domain}"
+    assert _our_verdict(f"{too_long}@{domain}") == _library_verdict(f"{too_long}@{domain}")
+    assert "too long" in _our_verdict(f"{too_long}@{domain}")
 
 
 def test_a_time_zone_is_optional_and_normalised_to_its_iana_name() -> None:
