@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/hf_ingest.py
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/selection.py
+	$(BIN)/python bench/entry_forms.py
 	$(BIN)/python bench/following.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/webhook.py

@@ -8,7 +8,9 @@ other than the templates themselves.
 Digests for thousands of subscribers share the same papers, so everything derived
 from a paper alone (LaTeX clean-up, shortening, wrapping, HTML and Markdown escaping)
 is computed once per paper and renderer, in `DigestRenderer.paper_view`, and reused
-by every digest that shows the paper.
+by every digest that shows the paper; and each entry, the paper with a reader's own
+reason for it, is filled in from a form made once per shape of entry
+(`bot.digest.entry_forms`).
 """
 
 import re
@@ -28,6 +30,17 @@ import jinja2
 from markupsafe import Markup, escape
 
 import bot
+from bot.digest.entry_forms import (
+    PAPER_MARK,
+    EntryForm,
+    FormKey,
+    PaperCall,
+    form_key,
+    known_marks,
+    make_form,
+    paper_mark,
+    probe,
+)
 from bot.digest.model import Digest, DigestPaper, FeedbackLinks, MatchReason
 from bot.urls import clean_link, web_url
 
@@ -51,6 +64,9 @@ ARXIV_TITLE_SEARCH = "https://arxiv.org/search/"
 
 PAPER_CACHE_SIZE = 16_384
 """Papers whose prepared text a renderer keeps: every paper of a run, however many readers."""
+
+FORM_CACHE_SIZE = 4_096
+"""Forms of entries a renderer keeps (see `bot.digest.entry_forms`): a run makes a few hundred."""
 
 ENTRY_CACHE_SIZE = 4_096
 """Entries (a paper and why it matched) whose prepared text a renderer keeps, latest used first.
@@ -586,10 +602,16 @@ def packaged_templates() -> jinja2.BaseLoader:
     return jinja2.FileSystemLoader(checkout)
 
 
-_MARK = re.compile("\x00([0-9]+)\x00")
-"""Where an entry's template put a paper: see `DigestRenderer._render_entry`."""
 _PAPERS = {"paper_html": "paper.html", "paper_text": "paper.txt", "paper_markdown": "paper.md"}
 """The templates' functions that show a paper, and the template each renders."""
+
+
+_HTML_SPECIAL = re.compile("[&<>'\"]")
+
+
+def _html_text(text: str) -> str:
+    """`text` as an HTML template prints it: escaped (most need nothing, and are returned)."""
+    return str(escape(text)) if _HTML_SPECIAL.search(text) else text
 
 
 def _autoescape(name: str | None) -> bool:
@@ -648,11 +670,10 @@ class DigestRenderer:
         self.reason_view: Callable[[MatchReason], ReasonView] = lru_cache(ENTRY_CACHE_SIZE)(
             make_reason_view
         )
-        # Thousands of digests show the same paper matched by the same keyword: each
-        # such entry is rendered once per template and reused as text. Keywords as
-        # people type them make most reasons differ, so the paper, the larger part,
-        # is rendered once more apart (`paper.*`) and the entry adds only its reason;
-        # a kept entry holds its own text around the paper's, not a copy of it.
+        # Thousands of digests show the same paper: it is rendered once per template
+        # (`paper.*`) and each entry adds its reason around it. The packaged entry
+        # templates' entries are filled in from forms (see `entry`); the others are
+        # rendered once and kept, their own text around the paper's, not a copy of it.
         self.entry_pieces: Callable[[str, EntryView, bool], tuple[str, ...]] = lru_cache(
             ENTRY_CACHE_SIZE
         )(self._render_entry)
@@ -662,6 +683,9 @@ class DigestRenderer:
         self.env.globals.update(
             {function: self._shown(paper_template) for function, paper_template in _PAPERS.items()}
         )
+        # The packaged entry templates' forms, by shape of entry (see `entry`).
+        self._forms: dict[FormKey, EntryForm | None] = {}
+        self._marks = known_marks((str, _html_text, markdown_escape))
 
     def _shown(self, paper_template: str) -> Callable[..., str]:
         """The templates' function that shows a paper by `paper_template`, marked safe in HTML."""
@@ -674,8 +698,48 @@ class DigestRenderer:
         return show
 
     def entry(self, name: str, entry: EntryView, show_topics: bool) -> str:
-        """Return `entry` rendered by the template `name` (`entry.html`, `.txt`, `.md`)."""
+        """Return `entry` rendered by the template `name` (`entry.html`, `.txt`, `.md`).
+
+        A packaged template's entries are filled in from its form for their shape
+        (`bot.digest.entry_forms`); the user's own, and any the form cannot stand
+        for, are rendered whole and kept.
+        """
+        if name not in self._own_templates:
+            key = form_key(name, entry, show_topics)
+            try:
+                form = self._forms[key]
+            except KeyError:  # the first entry of its shape
+                form = self._new_form(key, name, entry, show_topics)
+            if form is not None:
+                return form.fill(entry, self.paper)
         return "".join(self.entry_pieces(name, entry, show_topics))
+
+    def _new_form(
+        self, key: FormKey, name: str, entry: EntryView, show_topics: bool
+    ) -> EntryForm | None:
+        """Make (and keep) the form of template `name` for entries of `entry`'s shape."""
+        if len(self._forms) >= FORM_CACHE_SIZE:
+            self._forms.clear()  # shapes are few: this bounds an unforeseen variety
+        probed = probe(entry)
+        rendered, calls = self._render_marked(self.env.get_template(name), probed, show_topics)
+        form = self._forms[key] = make_form(rendered, calls, probed, self._marks)
+        return form
+
+    def _render_marked(
+        self, template: jinja2.Template, entry: EntryView, show_topics: bool
+    ) -> tuple[str, list[PaperCall]]:
+        """Render `entry` with each call of a paper function leaving its `paper_mark`."""
+        calls: list[PaperCall] = []
+
+        def marked(paper_template: str) -> Callable[..., Markup]:
+            def mark(paper: PaperView, show_topics: bool = False) -> Markup:
+                calls.append(PaperCall(paper_template, show_topics, paper))
+                return Markup(paper_mark(len(calls) - 1))
+
+            return mark
+
+        marks = {function: marked(paper_template) for function, paper_template in _PAPERS.items()}
+        return template.render(e=entry, show_topics=show_topics, **marks), calls
 
     def _render_entry(self, name: str, entry: EntryView, show_topics: bool) -> tuple[str, ...]:
         """Render an entry as its pieces: its own text, and the paper's text objects as kept.
@@ -687,21 +751,11 @@ class DigestRenderer:
         template = self.env.get_template(name)
         if name in self._own_templates:
             return (template.render(e=entry, show_topics=show_topics),)
-        papers: list[str] = []
-
-        def marked(paper_template: str) -> Callable[..., Markup]:
-            def mark(paper: PaperView, show_topics: bool = False) -> Markup:
-                papers.append(self.paper(paper_template, paper, show_topics))
-                return Markup(f"\x00{len(papers) - 1}\x00")
-
-            return mark
-
-        marks = {function: marked(paper_template) for function, paper_template in _PAPERS.items()}
-        text = template.render(e=entry, show_topics=show_topics, **marks)
-        pieces = _MARK.split(text)
-        if pieces[1::2] != [str(n) for n in range(len(papers))]:
+        text, calls = self._render_marked(template, entry, show_topics)
+        pieces = PAPER_MARK.split(text)
+        if pieces[1::2] != [str(n) for n in range(len(calls))]:
             return (template.render(e=entry, show_topics=show_topics),)
-        pieces[1::2] = papers
+        pieces[1::2] = [self.paper(c.template, c.paper, c.show_topics) for c in calls]
         return tuple(pieces)
 
     def _render_paper(self, name: str, paper: PaperView, show_topics: bool) -> str:

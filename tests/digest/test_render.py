@@ -24,6 +24,7 @@ from bot.digest.model import (
 from bot.digest.render import (
     TEMPLATE_NAMES,
     DigestRenderer,
+    EntryView,
     author_line,
     make_paper_view,
     make_reason_view,
@@ -568,15 +569,19 @@ def test_readers_get_their_own_feedback_links_and_share_the_rendered_entries() -
         ))
         for section in ana.sections
     ))  # fmt: skip
+    forms_made = []
     for digest, other in ((ana, bo), (bo, ana)):
         for body in (renderer.text(digest), renderer.html(digest), renderer.markdown(digest)):
             for entry in digest.entries:
                 assert entry.feedback is not None and entry.feedback.more_url in body
             for entry in other.entries:
                 assert entry.feedback is not None and entry.feedback.more_url not in body
-    # Entries are rendered once per format, whoever reads them.
+        forms_made.append(len(renderer._forms))
+    # The second reader's entries are filled in from the forms the first one's made;
+    # none is rendered whole.
+    assert 3 <= forms_made[0] == forms_made[1] <= 3 * len(SAMPLE.entries)
     assert isinstance(renderer.entry_pieces, functools._lru_cache_wrapper)
-    assert renderer.entry_pieces.cache_info().misses == 3 * len(SAMPLE.entries)
+    assert renderer.entry_pieces.cache_info().misses == 0
 
 
 def test_each_paper_is_prepared_once_per_renderer() -> None:
@@ -602,11 +607,60 @@ def test_a_paper_matched_for_different_reasons_is_drawn_once_per_format() -> Non
         assert f"Matched <strong>{keyword}</strong>" in html
         assert f"Matched **{keyword}**" in markdown
         assert "Message Passing Revisited" in text and "Message Passing Revisited" in markdown
-    # Three entries in each format, but the paper part once in each.
-    assert isinstance(renderer.entry_pieces, functools._lru_cache_wrapper)
+    # Three entries in each format, of one shape: one form and one paper part in each.
     assert isinstance(renderer.paper, functools._lru_cache_wrapper)
-    assert renderer.entry_pieces.cache_info().misses == 3 * 3
+    assert len(renderer._forms) == 3
     assert renderer.paper.cache_info().misses == 3
+
+
+# Reasons of every kind, and texts a form must print exactly as Jinja does: escaped
+# for HTML and Markdown, empty, with math, with what looks like a mark of a form.
+_REASONS = [
+    MatchReason("graphs", "graph kernels", "title", "Graph Kernels", (0, 13), 1.0),
+    MatchReason("graphs", "graph kernal", "abstract", "on graph kernels, and", (3, 16), 0.91),
+    MatchReason("t", "<b>&'\"", "title", "a <b> & 'x' \"y\" b", (2, 5), 1.0),
+    MatchReason("*bold* [x](y)", "_under_ `code`", "abstract", "a *b* _c_ $x_1$ d", (2, 5), 1.0),
+    MatchReason("t", "x\x00 0\x00y", "title", "x\x01<*1aA*>\x01y \x000\x00", (0, 3), 1.0),
+    MatchReason("people", "Y. LeCun", "authors", "Yann LeCun", (0, 10), 1.0, "author",
+                "author: Y. LeCun"),
+    MatchReason("labs", "", "upvotes", "42 upvotes, #3 of the day", (0, 10), 1.0, "trending",
+                "trending", "trending: 42 upvotes"),
+    MatchReason("liked", "Grokking <it>", "examples", "Grokking <it>", (0, 13), 0.71, "similar",
+                "similar to Grokking (0.71)", "trending: 7 upvotes"),
+    MatchReason("", "gnn", "title", "GNN", (0, 3), 1.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("show_topics", [False, True])
+@pytest.mark.parametrize("name", ["entry.html", "entry.txt", "entry.md"])
+def test_an_entry_filled_in_from_a_form_is_the_entry_rendered_whole(
+    name: str, show_topics: bool
+) -> None:
+    renderer = DigestRenderer()
+    template = renderer.env.get_template(name)
+    papers = (LATEX_PAPER, CODE_PAPER, PLAIN_PAPER, HF_PAPER, DUMP_PAPER)
+    for reason in _REASONS:
+        for paper in papers:  # one form per shape, shown with every paper
+            for score in (1.0, 2.0):
+                view = EntryView(renderer.paper_view(paper), make_reason_view(reason), score)
+                whole = template.render(e=view, show_topics=show_topics)
+                assert renderer.entry(name, view, show_topics) == whole, (reason, paper)
+    assert len(renderer._forms) <= 2 * len(_REASONS)
+    assert None not in renderer._forms.values()  # every entry came from a form
+    assert renderer.entry_pieces.cache_info().misses == 0  # type: ignore[attr-defined]
+
+
+def test_an_entry_whose_template_has_no_form_is_rendered_whole() -> None:
+    renderer = DigestRenderer()
+    renderer._marks = {}  # no mark known: each form fails, as for an unforeseen template
+    for name in ("entry.html", "entry.txt", "entry.md"):
+        template = renderer.env.get_template(name)
+        for reason in _REASONS:
+            view = EntryView(renderer.paper_view(HF_PAPER), make_reason_view(reason), 1.0)
+            whole = template.render(e=view, show_topics=True)
+            assert renderer.entry(name, view, True) == whole
+    assert set(renderer._forms.values()) == {None}
+    assert renderer.entry_pieces.cache_info().misses == 3 * len(_REASONS)  # type: ignore[attr-defined]
 
 
 def test_a_kept_entry_shares_the_text_of_its_paper_instead_of_copying_it() -> None:
