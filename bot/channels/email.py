@@ -78,8 +78,10 @@ class EmailOutlet:
         )
 
     def describe(self, item: PlannedDigest) -> str:
-        """The digest's subject."""
-        return str(self.outgoing(item).message["Subject"])
+        """The digest's subject, from its message built in full (which a dry run checks)."""
+        message = self.outgoing(item).message
+        subject = getattr(message, "subject", None)
+        return subject if subject is not None else str(message["Subject"])
 
     def outgoing(self, item: PlannedDigest) -> Outgoing:
         """The digest as a message to its subscriber, with its Message-ID."""

@@ -68,17 +68,20 @@ class DigestMessage(EmailMessage):
     `wire` is exactly `bytes(message)` (CRLF line ends, 7-bit ASCII) while the
     message is as built, and `data` is `wire` as the DATA command sends it
     (dot-stuffed, ending with the lone dot); `envelope_sender` is the address
-    MAIL FROM gives, as aiosmtplib reads it from the headers. Changing a
-    top-level header or the payload drops all three (None), and senders then
-    serialise the message and read its headers themselves as usual.
+    MAIL FROM gives, as aiosmtplib reads it from the headers; `subject` is the
+    rendered subject, which `str(message["Subject"])` gives too (parsing the
+    header anew each time) unless it holds what looks like an encoded word. Changing a top-level header or the payload drops
+    all four (None), and senders then serialise the message and read its headers
+    themselves as usual.
     """
 
     wire: bytes | None = None
     data: bytes | None = None
     envelope_sender: str | None = None
+    subject: str | None = None
 
     def _changed(self) -> None:
-        self.wire = self.data = self.envelope_sender = None
+        self.wire = self.data = self.envelope_sender = self.subject = None
 
     def __setitem__(self, name: str, val: Any) -> None:
         self._changed()
@@ -258,12 +261,13 @@ def build_message(
     a line break (a malformed sender, say) raises ValueError rather than being sent.
     """
     context = renderer.context(digest)  # shared by the subject and both parts
+    subject = renderer.subject(digest, context)
     fields = [
         ("From", sender),
         ("To", digest.email),
         ("Date", format_datetime(now)),
         ("Message-ID", message_id or make_msgid(domain=domain)),
-        ("Subject", renderer.subject(digest, context)),
+        ("Subject", subject),
     ]
     targets = []
     if digest.unsubscribe_url:
@@ -296,6 +300,7 @@ def build_message(
     # 4.5.2), with no check of the line ends (three passes over the bytes).
     message.data = (wire.replace("\r\n.", "\r\n..") + ".\r\n").encode("ascii")
     message.envelope_sender = _mail_from(sender)
+    message.subject = subject
     return message
 
 

@@ -259,6 +259,11 @@ def test_wire_form_is_what_the_policy_serialises(digest: Digest, mailto: str | N
     parsed = [POLICY.header_store_parse(name, value) for name, value in message.raw_items()]
     folded = "".join(header.fold(policy=POLICY) for _, header in parsed)
     assert wire.decode("ascii").split("\r\n\r\n", 1)[0] + "\r\n" == folded
+    # The subject it carries is the rendered one; the header reads back as the same
+    # text, but where the text looks like an encoded word (the policy decodes those).
+    assert message.subject == RENDERER.subject(digest)
+    if "=?" not in message.subject:
+        assert message.subject == str(message["Subject"])
 
 
 def test_the_data_section_doubles_the_dots_an_operators_template_starts_lines_with(
@@ -299,11 +304,12 @@ def test_changing_a_built_message_drops_its_serialised_forms() -> None:
         SAMPLE, renderer=RENDERER, sender="bot@example.org", now=NOW, domain="example.org"
     )
     assert message.wire is not None and message.data is not None
-    assert message.envelope_sender is not None
+    assert message.envelope_sender is not None and message.subject is not None
 
     message["Reply-To"] = "lab@example.org"
 
     assert message.wire is None and message.data is None and message.envelope_sender is None
+    assert message.subject is None
 
 
 def test_golden_eml(tmp_path: Path) -> None:
