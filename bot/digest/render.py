@@ -69,7 +69,8 @@ FORM_CACHE_SIZE = 4_096
 """Forms of entries a renderer keeps (see `bot.digest.entry_forms`): a run makes a few hundred."""
 
 ENTRY_CACHE_SIZE = 4_096
-"""Entries (a paper and why it matched) whose prepared text a renderer keeps, latest used first.
+"""Reasons, and entries rendered whole (by the user's own entry templates), whose prepared
+text a renderer keeps, latest used first.
 
 Readers' keywords differ (typos, plurals, their own phrases), so the distinct
 entries grow with the readers and the repeats of one are spread over the whole
