@@ -109,6 +109,8 @@ def typo_bound(word: Word) -> int:
     return 1 if len(word.fold) <= 8 else 2
 
 
+# A new keyword is mostly words seen in others ("learning", "model"): each made once.
+@lru_cache(maxsize=1 << 14)
 def _word(text: str, quoted: bool) -> Word:
     found = forms(text)
     exact = (
