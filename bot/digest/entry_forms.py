@@ -66,8 +66,8 @@ def known_marks(escapes: Iterable[Escape]) -> Marks:
     }
 
 
-_PLACES = re.compile("\x01([^\x01\x00]*)\x01|\x00([0-9]+)aA\x00")
-"""A reason's text (between \\x01), or a paper (its call's number between \\x00)."""
+_PLACES = re.compile("\x01([^\x01\x00]*)\x01|" + PAPER_MARK.pattern)
+"""A reason's text (between \\x01), or a paper (its call's `paper_mark`)."""
 
 
 def form_key(name: str, entry: "EntryView", show_topics: bool) -> FormKey:

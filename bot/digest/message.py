@@ -70,9 +70,9 @@ class DigestMessage(EmailMessage):
     (dot-stuffed, ending with the lone dot); `envelope_sender` is the address
     MAIL FROM gives, as aiosmtplib reads it from the headers; `subject` is the
     rendered subject, which `str(message["Subject"])` gives too (parsing the
-    header anew each time) unless it holds what looks like an encoded word. Changing a top-level header or the payload drops
-    all four (None), and senders then serialise the message and read its headers
-    themselves as usual.
+    header anew each time) unless it holds what looks like an encoded word.
+    Changing a top-level header or the payload drops all four (None), and senders
+    then serialise the message and read its headers themselves as usual.
     """
 
     wire: bytes | None = None

@@ -45,10 +45,14 @@ def _paper_text(template: str, paper: PaperView, show_topics: bool) -> str:
     return f"[{template} {paper.title} {show_topics}]"
 
 
-def _form(source: str, entry: EntryView, *, html: bool = False) -> EntryForm | None:
-    """The form of `source` for `entry`'s shape, made as the renderer makes it."""
+def _env(html: bool) -> jinja2.Environment:
     env = jinja2.Environment(autoescape=html, undefined=jinja2.StrictUndefined)
     env.filters["md"] = markdown_escape
+    return env
+
+
+def _form(source: str, entry: EntryView, *, html: bool = False) -> EntryForm | None:
+    """The form of `source` for `entry`'s shape, made as the renderer makes it."""
     calls: list[PaperCall] = []
 
     def paper_html(paper: PaperView, show_topics: bool = False) -> Markup:
@@ -56,18 +60,16 @@ def _form(source: str, entry: EntryView, *, html: bool = False) -> EntryForm | N
         return Markup(paper_mark(len(calls) - 1))
 
     probed = probe(entry)
-    rendered = env.from_string(source).render(e=probed, paper_html=paper_html, other=OTHER_PAPER)
+    template = _env(html).from_string(source)
+    rendered = template.render(e=probed, paper_html=paper_html, other=OTHER_PAPER)
     return make_form(rendered, calls, probed, MARKS)
 
 
 def _whole(source: str, entry: EntryView, *, html: bool = False) -> str:
-    env = jinja2.Environment(autoescape=html, undefined=jinja2.StrictUndefined)
-    env.filters["md"] = markdown_escape
-
     def paper_html(paper: PaperView, show_topics: bool = False) -> Markup:
         return Markup(_paper_text("paper.html", paper, show_topics))
 
-    return env.from_string(source).render(e=entry, paper_html=paper_html, other=OTHER_PAPER)
+    return _env(html).from_string(source).render(e=entry, paper_html=paper_html, other=OTHER_PAPER)
 
 
 @pytest.mark.parametrize(
