@@ -27,7 +27,7 @@ from bot.delivery.transports import (
     SendResult,
     SmtpTransport,
 )
-from bot.digest.message import build_message
+from bot.digest.message import DigestMessage, build_message
 from bot.digest.render import DigestRenderer
 
 BACKOFF_BASE = 2.0
@@ -79,23 +79,23 @@ class EmailOutlet:
 
     def describe(self, item: PlannedDigest) -> str:
         """The digest's subject, from its message built in full (which a dry run checks)."""
-        message = self.outgoing(item).message
-        subject = getattr(message, "subject", None)
-        return subject if subject is not None else str(message["Subject"])
+        return self._message(item).subject or ""
 
     def outgoing(self, item: PlannedDigest) -> Outgoing:
         """The digest as a message to its subscriber, with its Message-ID."""
+        return Outgoing(
+            key=f"{self.run_id}-{item.subscriber.id}",
+            recipient=item.subscriber.email,
+            message=self._message(item),
+        )
+
+    def _message(self, item: PlannedDigest) -> DigestMessage:
         delivery = self.settings.delivery
-        message = build_message(
+        return build_message(
             item.digest, renderer=self.renderer, sender=delivery.sender, now=self.clock(),
             domain=self.domain, message_id=item.message_id,
             unsubscribe_mailto=delivery.unsubscribe_mailto or None,
         )  # fmt: skip
-        return Outgoing(
-            key=f"{self.run_id}-{item.subscriber.id}",
-            recipient=item.subscriber.email,
-            message=message,
-        )
 
     def send(self, items: Iterable[PlannedDigest], run: OutletRun) -> None:
         """Send `items` (read lazily); retry temporary failures with backoff."""
